@@ -1,0 +1,292 @@
+//! Agent definitions: `prompts/agents/<name>.md`, a YAML front-matter header and the role
+//! prompt as body. Parsing is pure (`parse_agent`); `load_agents` reads the directory.
+//!
+//! A bad file is an error naming the file, the line and the field, so an admin can fix it
+//! without guessing; start-up stops on it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// One agent: who it is, how it runs, and its role prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub name: String,
+    pub description: String,
+    pub harness: String,
+    pub model: Option<String>,
+    /// Slack user ids who own the agent (may cancel its jobs, adopt its amendments later).
+    pub owners: Vec<String>,
+    /// Channel ids or names where the agent may run; empty means anywhere.
+    pub channels: Vec<String>,
+    /// The role prompt (the file's body).
+    pub prompt: String,
+    pub file: PathBuf,
+}
+
+impl Agent {
+    /// True when the agent may run in the channel `id` (named `name`, when known).
+    pub fn allowed_in(&self, id: &str, name: Option<&str>) -> bool {
+        self.channels.is_empty()
+            || self.channels.iter().any(|c| {
+                let c = c.trim_start_matches('#');
+                c == id || Some(c) == name
+            })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    name: String,
+    description: String,
+    harness: String,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    owners: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+}
+
+/// A prompt file that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: {field}: {message}", file.display())]
+pub struct AgentFileError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentsError {
+    #[error(transparent)]
+    File(#[from] AgentFileError),
+    #[error("cannot read the agents directory {}: {source}", dir.display())]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no agent files (*.md) in {}", .0.display())]
+    Empty(PathBuf),
+    #[error("the default agent `{0}` named in the config has no prompt file")]
+    MissingDefault(String),
+}
+
+/// Parses one agent file's text. `known_harnesses` lists the harness names the bot can run.
+pub fn parse_agent(
+    file: &Path,
+    text: &str,
+    known_harnesses: &[&str],
+) -> Result<Agent, AgentFileError> {
+    let err = |line: usize, field: &str, message: String| AgentFileError {
+        file: file.to_path_buf(),
+        line,
+        field: field.to_string(),
+        message,
+    };
+    let mut lines = text.lines();
+    if lines.next().map(str::trim_end) != Some("---") {
+        return Err(err(
+            1,
+            "front matter",
+            "the file must start with a `---` line, then the header fields, then `---`".into(),
+        ));
+    }
+    let header_lines: Vec<&str> = lines.by_ref().take_while(|l| l.trim_end() != "---").collect();
+    let closing_line = header_lines.len() + 2;
+    if text.lines().nth(closing_line - 1).map(str::trim_end) != Some("---") {
+        return Err(err(
+            closing_line.min(text.lines().count().max(1)),
+            "front matter",
+            "the header is not closed by a `---` line".into(),
+        ));
+    }
+    let header = header_lines.join("\n");
+    let field_line = |field: &str| {
+        header_lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(&format!("{field}:")))
+            .map(|i| i + 2)
+            .unwrap_or(1)
+    };
+    let front: FrontMatter = serde_norway::from_str(&header).map_err(|e| {
+        let message = e.to_string();
+        let field = missing_or_unknown_field(&message).unwrap_or_else(|| "front matter".into());
+        let line = e
+            .location()
+            .map(|l| l.line() + 1)
+            .filter(|_| field == "front matter")
+            .unwrap_or_else(|| field_line(&field));
+        err(line, &field, message)
+    })?;
+
+    let expected = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if front.name != expected {
+        return Err(err(
+            field_line("name"),
+            "name",
+            format!("`{}` must match the file name `{expected}`", front.name),
+        ));
+    }
+    if front.name.is_empty()
+        || !front
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(err(
+            field_line("name"),
+            "name",
+            "use letters, digits, `-` and `_` only".into(),
+        ));
+    }
+    if front.description.trim().is_empty() {
+        return Err(err(field_line("description"), "description", "must not be empty".into()));
+    }
+    if !known_harnesses.contains(&front.harness.as_str()) {
+        return Err(err(
+            field_line("harness"),
+            "harness",
+            format!(
+                "unknown harness `{}`; known: {}",
+                front.harness,
+                known_harnesses.join(", ")
+            ),
+        ));
+    }
+    if let Some(bad) = front.owners.iter().find(|o| !looks_like_user_id(o)) {
+        return Err(err(
+            field_line("owners"),
+            "owners",
+            format!("`{bad}` is not a Slack user id (like U012ABCDEF)"),
+        ));
+    }
+    let prompt = text
+        .lines()
+        .skip(closing_line)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string();
+    if prompt.is_empty() {
+        return Err(err(
+            closing_line + 1,
+            "prompt",
+            "the role prompt (the text after the header) is empty".into(),
+        ));
+    }
+    Ok(Agent {
+        name: front.name,
+        description: front.description.trim().to_string(),
+        harness: front.harness,
+        model: front.model.filter(|m| !m.trim().is_empty()),
+        owners: front.owners,
+        channels: front.channels,
+        prompt,
+        file: file.to_path_buf(),
+    })
+}
+
+fn looks_like_user_id(s: &str) -> bool {
+    s.len() >= 3 && s.starts_with(['U', 'W']) && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Pulls the field name out of serde's "missing field `x`" / "unknown field `x`" messages.
+fn missing_or_unknown_field(message: &str) -> Option<String> {
+    for marker in ["missing field `", "unknown field `", "invalid type: "] {
+        if let Some(start) = message.find(marker) {
+            if marker.starts_with("invalid") {
+                return None;
+            }
+            let rest = &message[start + marker.len()..];
+            return rest.find('`').map(|end| rest[..end].to_string());
+        }
+    }
+    None
+}
+
+/// Loads every `*.md` file in `dir`, sorted by name.
+pub fn load_agents(
+    dir: &Path,
+    known_harnesses: &[&str],
+) -> Result<BTreeMap<String, Agent>, AgentsError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| AgentsError::Dir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    paths.sort();
+    let mut agents = BTreeMap::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|e| AgentFileError {
+            file: path.clone(),
+            line: 0,
+            field: "file".into(),
+            message: e.to_string(),
+        })?;
+        let agent = parse_agent(&path, &text, known_harnesses)?;
+        agents.insert(agent.name.clone(), agent);
+    }
+    if agents.is_empty() {
+        return Err(AgentsError::Empty(dir.to_path_buf()));
+    }
+    Ok(agents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HARNESSES: &[&str] = &["scripted", "command"];
+
+    fn parse(name: &str, text: &str) -> Result<Agent, AgentFileError> {
+        parse_agent(Path::new(&format!("prompts/agents/{name}.md")), text, HARNESSES)
+    }
+
+    const GOOD: &str = "---\nname: coder\ndescription: Writes code\nharness: scripted\nmodel: m1\nowners: [U123ABC]\nchannels: [\"#dev\"]\n---\nYou are a careful engineer.\n";
+
+    #[test]
+    fn good_file_parses() {
+        let a = parse("coder", GOOD).unwrap();
+        assert_eq!(a.name, "coder");
+        assert_eq!(a.harness, "scripted");
+        assert_eq!(a.model.as_deref(), Some("m1"));
+        assert_eq!(a.owners, vec!["U123ABC"]);
+        assert_eq!(a.prompt, "You are a careful engineer.");
+        assert!(a.allowed_in("C1", Some("dev")));
+        assert!(!a.allowed_in("C1", Some("random")));
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("name: coder\n", 1, "front matter"),
+            ("---\nname: coder\ndescription: d\nharness: scripted\nYou", 5, "front matter"),
+            ("---\nname: coder\ndescription: d\n---\nbody", 1, "harness"),
+            ("---\nname: coder\ndescription: d\nharness: nope\n---\nbody", 4, "harness"),
+            ("---\nname: other\ndescription: d\nharness: scripted\n---\nbody", 2, "name"),
+            ("---\nname: coder\ndescription: d\nharness: scripted\nmodle: x\n---\nbody", 5, "modle"),
+            ("---\nname: coder\ndescription: d\nharness: scripted\nowners: [bob]\n---\nbody", 5, "owners"),
+            ("---\nname: coder\ndescription: d\nharness: scripted\n---\n\n", 6, "prompt"),
+            ("---\nname: coder\ndescription: d\nharness: [scripted\n---\nbody", 4, "front matter"),
+        ];
+        for (text, line, field) in cases {
+            let e = parse("coder", text).expect_err(text);
+            assert_eq!((e.line, e.field.as_str()), (*line, *field), "{text:?} → {e}");
+            assert!(e.to_string().starts_with("prompts/agents/coder.md:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn shipped_default_agent_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/agents");
+        let agents = load_agents(&dir, HARNESSES).unwrap();
+        assert!(agents.contains_key("default"));
+    }
+}

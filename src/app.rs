@@ -1,0 +1,135 @@
+//! Assembly: config → store, agents, harnesses, chat → a running bot on Socket Mode. Shared by
+//! `threadwork run`, `threadwork dev` and the tests, so they all run the same pipeline.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::agents::{self, AgentsError};
+use crate::bot::{Bot, BotError, BotParts};
+use crate::chat::slack::{self, SlackChat, SlackSettings, SocketMode};
+use crate::chat::ChatError;
+use crate::config::{Config, HarnessConfig};
+use crate::harness::command::CommandHarness;
+use crate::harness::scripted::{ScriptError, ScriptedHarness};
+use crate::harness::Harness;
+use crate::store::{SledStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Agents(#[from] AgentsError),
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    #[error("cannot open the store at {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error(transparent)]
+    Bot(#[from] BotError),
+    #[error("cannot start Socket Mode: {0}")]
+    Socket(ChatError),
+}
+
+/// Builds the harnesses named in the config.
+pub fn harnesses(config: &Config) -> Result<HashMap<String, Arc<dyn Harness>>, StartError> {
+    let mut out: HashMap<String, Arc<dyn Harness>> = HashMap::new();
+    for (name, h) in &config.harness {
+        let harness: Arc<dyn Harness> = match h {
+            HarnessConfig::Scripted { script: Some(path) } => Arc::new(ScriptedHarness::from_file(path)?),
+            HarnessConfig::Scripted { script: None } => Arc::new(ScriptedHarness::demo()),
+            HarnessConfig::Command(spec) => Arc::new(CommandHarness::new(spec.clone())),
+        };
+        out.insert(name.clone(), harness);
+    }
+    Ok(out)
+}
+
+/// A bot connected to Slack (or the emulator) and handling events.
+pub struct Running {
+    pub bot: Arc<Bot>,
+    socket: SocketMode,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Disconnects and stops taking events. Jobs already running are not waited for.
+    pub async fn stop(self) {
+        self.socket.shutdown().await;
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+
+    /// Runs until ctrl-c or SIGTERM.
+    pub async fn serve_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Starts the bot: opens the store, loads agents, identifies itself, connects Socket Mode.
+pub async fn start(config: &Config, slack_settings: &SlackSettings) -> Result<Running, StartError> {
+    let harnesses = harnesses(config)?;
+    start_with(config, slack_settings, harnesses).await
+}
+
+/// `start` with harnesses supplied by the caller (tests use scripted ones).
+pub async fn start_with(
+    config: &Config,
+    slack_settings: &SlackSettings,
+    harnesses: HashMap<String, Arc<dyn Harness>>,
+) -> Result<Running, StartError> {
+    let names: Vec<&str> = harnesses.keys().map(String::as_str).collect();
+    let agents = agents::load_agents(&config.agents.dir, &names)?;
+    if let Some(parent) = config.store.path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let store = SledStore::open(&config.store.path).map_err(|source| StartError::Store {
+        path: config.store.path.display().to_string(),
+        source,
+    })?;
+    let client = slack::client(slack_settings);
+    let chat = Arc::new(SlackChat::new(client.clone(), slack_settings));
+    let bot = Arc::new(
+        Bot::new(BotParts {
+            chat,
+            store: Arc::new(store),
+            agents,
+            harnesses,
+            settings: config.bot_settings(),
+        })
+        .await?,
+    );
+    let (tx, rx) = mpsc::unbounded_channel();
+    let shutdown = CancellationToken::new();
+    let task = {
+        let bot = bot.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { bot.run(rx, shutdown).await })
+    };
+    let socket = SocketMode::start(client, slack_settings, tx).await.map_err(StartError::Socket)?;
+    Ok(Running { bot, socket, shutdown, task })
+}

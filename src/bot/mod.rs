@@ -1,0 +1,782 @@
+//! The bot: inbound event → decision → job → harness run → card edits and the final answer.
+//!
+//! Invariants kept here:
+//! - an event is acted on once: claimed by event id, and messages by channel+ts, in the store;
+//! - a job is persisted before anyone is told about it, and every accepted job ends with a
+//!   terminal message in its thread (the answer or why not), also across a crash or restart;
+//! - a job's record is changed only through `update_job`, one writer at a time.
+
+pub mod card;
+pub mod outbox;
+pub mod queue;
+pub mod route;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use slack_morphism::events::SlackPushEventCallback;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::agents::Agent;
+use crate::chat::inbound::{self, InboundKind};
+use crate::chat::{BotIdentity, ChatPlatform};
+use crate::harness::{Harness, HarnessEvent, HarnessRun};
+use crate::job::{Job, JobId, JobState, ReactionRecord, ThreadMessage, Usage};
+use crate::request::{self, RequestOptions};
+use crate::split::{split_message, SLACK_MESSAGE_LIMIT};
+use crate::store::{Store, StoreError};
+use card::{clip, CardUpdater, CardView};
+use queue::RunQueue;
+use route::{decide, Decision, Facts};
+
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    pub default_agent: String,
+    /// Bot ids whose messages the bot acts on (others are ignored).
+    pub allowed_bots: Vec<String>,
+    pub max_running: usize,
+    pub per_channel: usize,
+    pub job_timeout: Duration,
+    /// Least time between two edits of one card.
+    pub card_interval: Duration,
+    /// Where each job gets a scratch directory.
+    pub workdir: PathBuf,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        Self {
+            default_agent: "default".into(),
+            allowed_bots: vec![],
+            max_running: 4,
+            per_channel: 2,
+            job_timeout: Duration::from_secs(30 * 60),
+            card_interval: Duration::from_millis(1000),
+            workdir: std::env::temp_dir().join("threadwork-jobs"),
+        }
+    }
+}
+
+/// What the bot is built from: one implementation per outside world.
+pub struct BotParts {
+    pub chat: Arc<dyn ChatPlatform>,
+    pub store: Arc<dyn Store>,
+    pub agents: BTreeMap<String, Agent>,
+    pub harnesses: HashMap<String, Arc<dyn Harness>>,
+    pub settings: BotSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("job {0} is not in the store")]
+    MissingJob(JobId),
+    #[error("cannot identify the bot (auth.test): {0}")]
+    Identity(crate::chat::ChatError),
+    #[error("the default agent `{0}` has no prompt file")]
+    NoDefaultAgent(String),
+    #[error("agent `{agent}` uses harness `{harness}`, which is not configured")]
+    AgentHarness { agent: String, harness: String },
+}
+
+pub struct Bot {
+    ctx: Arc<Ctx>,
+}
+
+struct Ctx {
+    chat: Arc<dyn ChatPlatform>,
+    store: Arc<dyn Store>,
+    agents: BTreeMap<String, Agent>,
+    harnesses: HashMap<String, Arc<dyn Harness>>,
+    settings: BotSettings,
+    identity: BotIdentity,
+    queue: std::sync::Mutex<RunQueue>,
+    cards: std::sync::Mutex<HashMap<JobId, Arc<CardUpdater>>>,
+    job_lock: tokio::sync::Mutex<()>,
+    idle: tokio::sync::Notify,
+}
+
+/// Why a request names something that cannot run, as a reply for the thread.
+pub fn resolve_agent<'a>(
+    options: &RequestOptions,
+    channel: &str,
+    agents: &'a BTreeMap<String, Agent>,
+    harnesses: &[&str],
+    default_agent: &str,
+) -> Result<(&'a Agent, String, Option<String>), String> {
+    let name = options.agent.as_deref().unwrap_or(default_agent);
+    let agent = agents.get(name).ok_or_else(|| {
+        format!(
+            ":warning: unknown agent `{name}`; available: {}. No job was started.",
+            agents.keys().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    if !agent.allowed_in(channel, None) {
+        return Err(format!(
+            ":warning: agent `{name}` does not run in this channel (it runs in {}). No job was started.",
+            agent.channels.join(", ")
+        ));
+    }
+    let harness = options.harness.clone().unwrap_or_else(|| agent.harness.clone());
+    if !harnesses.contains(&harness.as_str()) {
+        let mut known: Vec<&str> = harnesses.to_vec();
+        known.sort_unstable();
+        return Err(format!(
+            ":warning: unknown harness `{harness}`; configured: {}. No job was started.",
+            known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let model = options.model.clone().or_else(|| agent.model.clone());
+    Ok((agent, harness, model))
+}
+
+/// What the harness run came to.
+struct Outcome {
+    state: JobState,
+    answer: Option<String>,
+    failure: Option<String>,
+}
+
+impl Bot {
+    /// Checks the parts fit together and learns who the bot is.
+    pub async fn new(parts: BotParts) -> Result<Self, BotError> {
+        if !parts.agents.contains_key(&parts.settings.default_agent) {
+            return Err(BotError::NoDefaultAgent(parts.settings.default_agent.clone()));
+        }
+        if let Some(a) = parts.agents.values().find(|a| !parts.harnesses.contains_key(&a.harness)) {
+            return Err(BotError::AgentHarness { agent: a.name.clone(), harness: a.harness.clone() });
+        }
+        let identity = outbox::with_retries(|| parts.chat.identity()).await.map_err(BotError::Identity)?;
+        tracing::info!(user_id = %identity.user_id, team = %identity.team_id, "bot identified");
+        let queue = RunQueue::new(parts.settings.max_running, parts.settings.per_channel);
+        Ok(Self {
+            ctx: Arc::new(Ctx {
+                chat: parts.chat,
+                store: parts.store,
+                agents: parts.agents,
+                harnesses: parts.harnesses,
+                settings: parts.settings,
+                identity,
+                queue: std::sync::Mutex::new(queue),
+                cards: std::sync::Mutex::new(HashMap::new()),
+                job_lock: tokio::sync::Mutex::new(()),
+                idle: tokio::sync::Notify::new(),
+            }),
+        })
+    }
+
+    pub fn identity(&self) -> &BotIdentity {
+        &self.ctx.identity
+    }
+
+    /// Finishes what a previous run left, then handles events until the channel closes or
+    /// `shutdown` fires.
+    pub async fn run(&self, mut events: mpsc::UnboundedReceiver<SlackPushEventCallback>, shutdown: CancellationToken) {
+        self.ctx.recover().await;
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                e = events.recv() => match e { Some(e) => e, None => break },
+            };
+            let inbound = inbound::decode(&event);
+            if let Err(e) = self.ctx.handle(inbound).await {
+                tracing::error!(error = %e, "event handling failed");
+            }
+        }
+    }
+
+    /// Waits until no job is running or queued.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.ctx.idle.notified();
+            if self.ctx.is_idle() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Ctx {
+    fn is_idle(&self) -> bool {
+        let q = self.queue.lock().expect("queue lock");
+        q.running_count() == 0 && q.waiting_count() == 0
+    }
+
+    async fn update_job(&self, id: JobId, f: impl FnOnce(&mut Job)) -> Result<Job, BotError> {
+        let _guard = self.job_lock.lock().await;
+        let mut job = self.store.job(id)?.ok_or(BotError::MissingJob(id))?;
+        f(&mut job);
+        self.store.put_job(&job)?;
+        Ok(job)
+    }
+
+    async fn handle(self: &Arc<Self>, inbound: inbound::Inbound) -> Result<(), BotError> {
+        if !self.store.claim_event(&inbound.event_id)? {
+            tracing::debug!(event_id = %inbound.event_id, "duplicate event ignored");
+            return Ok(());
+        }
+        let thread_job = match &inbound.kind {
+            InboundKind::Mention { channel, thread_ts: Some(t), .. } | InboundKind::Message { channel, thread_ts: Some(t), .. } => {
+                self.store.job_for_thread(channel, t)?
+            }
+            _ => None,
+        };
+        let message_job = match &inbound.kind {
+            InboundKind::Reaction { channel, item_ts, .. } => self.store.job_for_message(channel, item_ts)?,
+            _ => None,
+        };
+        let facts = Facts {
+            bot_user_id: &self.identity.user_id,
+            bot_id: self.identity.bot_id.as_deref(),
+            allowed_bots: &self.settings.allowed_bots,
+            thread_job,
+            message_job,
+        };
+        let decision = decide(&inbound.kind, &facts);
+        // The same message can arrive under two event ids (app_mention and message).
+        if let (false, InboundKind::Mention { channel, ts, .. } | InboundKind::Message { channel, ts, .. }) =
+            (matches!(decision, Decision::Ignore(_)), &inbound.kind)
+        {
+            if !self.store.claim_message(channel, ts)? {
+                tracing::debug!(%channel, %ts, "message already handled");
+                return Ok(());
+            }
+        }
+        match decision {
+            Decision::Ignore(why) => tracing::trace!(event_id = %inbound.event_id, why, "ignored"),
+            Decision::Reply { channel, thread_ts, text } => {
+                let ctx = self.clone();
+                tokio::spawn(async move { ctx.say(&channel, &thread_ts, &text).await });
+            }
+            Decision::NewJob { channel, user, ts, thread_ts, task, options, parent } => {
+                self.accept(channel, user, ts, thread_ts, task, options, parent).await?;
+            }
+            Decision::KeepReply { job, channel, ts, user, text } => {
+                let author = self.chat.user_name(&user).await.unwrap_or_else(|_| user.clone());
+                let message = ThreadMessage { ts, user: Some(user), author, text, from_bot: false };
+                self.update_job(job, |j| j.thread_replies.push(message)).await?;
+                tracing::debug!(job, %channel, "thread reply kept with the job");
+            }
+            Decision::Reaction { job, user, name, item_ts, added } => {
+                let record = ReactionRecord { user, name, message_ts: item_ts, added, at: Utc::now() };
+                self.update_job(job, |j| j.reactions.push(record)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts a reply in a thread, retrying transient failures; logs what cannot be delivered.
+    async fn say(&self, channel: &str, thread_ts: &str, text: &str) -> Option<String> {
+        match outbox::with_retries(|| self.chat.post_message(channel, Some(thread_ts), text)).await {
+            Ok(ts) => Some(ts),
+            Err(e) => {
+                tracing::error!(%channel, %thread_ts, error = %e, "could not post to the thread");
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn accept(
+        self: &Arc<Self>,
+        channel: String,
+        user: String,
+        ts: String,
+        thread_ts: String,
+        task: String,
+        options: RequestOptions,
+        parent: Option<JobId>,
+    ) -> Result<(), BotError> {
+        let harness_names: Vec<&str> = self.harnesses.keys().map(String::as_str).collect();
+        let (agent, harness, model) =
+            match resolve_agent(&options, &channel, &self.agents, &harness_names, &self.settings.default_agent) {
+                Ok(r) => r,
+                Err(reply) => {
+                    let ctx = self.clone();
+                    tokio::spawn(async move { ctx.say(&channel, &thread_ts, &reply).await });
+                    return Ok(());
+                }
+            };
+        let job = Job {
+            id: self.store.next_job_id()?,
+            channel: channel.clone(),
+            thread_ts,
+            request_ts: ts.clone(),
+            requester: user,
+            task,
+            repo: options.repo.clone(),
+            branch: options.branch.clone(),
+            options,
+            agent: agent.name.clone(),
+            harness,
+            model,
+            parent,
+            state: JobState::Queued,
+            created_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            card_ts: None,
+            answer: None,
+            failure: None,
+            usage: Usage::default(),
+            terminal_posted: false,
+            posted_parts: 0,
+            session_id: None,
+            context: vec![],
+            thread_replies: vec![],
+            reactions: vec![],
+        };
+        self.store.put_job(&job)?;
+        tracing::info!(job = job.id, agent = %job.agent, harness = %job.harness, %channel, "job accepted");
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            let chat = ctx.chat.clone();
+            let (channel, ts) = (job.channel.clone(), job.request_ts.clone());
+            let eyes = tokio::spawn(async move {
+                if let Err(e) = outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await {
+                    tracing::warn!(error = %e, "could not add the eyes reaction");
+                }
+            });
+            ctx.open_card(&job).await;
+            ctx.enqueue(job.id, &job.channel);
+            let _ = eyes.await;
+        });
+        Ok(())
+    }
+
+    /// Posts the job's card (or re-attaches to it after a restart) and registers its updater.
+    async fn open_card(self: &Arc<Self>, job: &Job) {
+        let view = CardView::for_job(job);
+        let card_ts = match &job.card_ts {
+            Some(ts) => Some(ts.clone()),
+            None => {
+                let ts = self.say(&job.channel, &job.thread_ts, &card::render(&view)).await;
+                if let Some(ts) = &ts {
+                    let ts2 = ts.clone();
+                    let linked = self.store.link_message(&job.channel, ts, job.id);
+                    let saved = self.update_job(job.id, |j| j.card_ts = Some(ts2)).await;
+                    if let Err(e) = linked.map_err(BotError::from).and(saved.map(|_| ())) {
+                        tracing::error!(job = job.id, error = %e, "could not record the card");
+                    }
+                }
+                ts
+            }
+        };
+        if let Some(ts) = card_ts {
+            let updater = CardUpdater::spawn(self.chat.clone(), job.channel.clone(), ts, view, self.settings.card_interval);
+            self.cards.lock().expect("cards lock").insert(job.id, Arc::new(updater));
+        }
+    }
+
+    fn card(&self, id: JobId) -> Option<Arc<CardUpdater>> {
+        self.cards.lock().expect("cards lock").get(&id).cloned()
+    }
+
+    fn enqueue(self: &Arc<Self>, id: JobId, channel: &str) {
+        self.queue.lock().expect("queue lock").push(id, channel);
+        self.pump();
+    }
+
+    /// Starts every job the queue allows and refreshes queued cards' positions.
+    fn pump(self: &Arc<Self>) {
+        let (start, positions) = {
+            let mut q = self.queue.lock().expect("queue lock");
+            (q.take_runnable(), q.positions())
+        };
+        for (id, position) in positions {
+            if let Some(card) = self.card(id) {
+                card.update(|v| v.queue_position = Some(position));
+            }
+        }
+        for id in start {
+            let ctx = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = ctx.clone().run_job(id).await {
+                    tracing::error!(job = id, error = %e, "job run failed");
+                }
+                ctx.queue.lock().expect("queue lock").finish(id);
+                ctx.pump();
+                if ctx.is_idle() {
+                    ctx.idle.notify_waiters();
+                }
+            });
+        }
+    }
+
+    async fn run_job(self: Arc<Self>, id: JobId) -> Result<(), BotError> {
+        let mut bad_transition = None;
+        let job = self
+            .update_job(id, |j| {
+                if let Err(e) = j.transition(JobState::Running, Utc::now()) {
+                    bad_transition = Some(e);
+                }
+            })
+            .await?;
+        if let Some(e) = bad_transition {
+            tracing::warn!(job = id, error = %e, "not started");
+            return Ok(());
+        }
+        let card = self.card(id);
+        if let Some(c) = &card {
+            c.update(|v| {
+                v.state = JobState::Running;
+                v.queue_position = None;
+            });
+        }
+        let context = self.thread_context(&job).await;
+        let job = self.update_job(id, |j| j.context = context).await?;
+        let outcome = self.drive(&job, card.as_deref()).await;
+        self.finish(id, outcome).await
+    }
+
+    /// Runs the harness and follows its events until the run ends.
+    async fn drive(&self, job: &Job, card: Option<&CardUpdater>) -> Outcome {
+        let fail = |message: String| Outcome { state: JobState::Failed, answer: None, failure: Some(message) };
+        let Some(agent) = self.agents.get(&job.agent) else {
+            return fail(format!("agent `{}` is no longer configured", job.agent));
+        };
+        let Some(harness) = self.harnesses.get(&job.harness) else {
+            return fail(format!("harness `{}` is no longer configured", job.harness));
+        };
+        let workdir = self.settings.workdir.join(format!("job-{}", job.id));
+        if let Err(e) = std::fs::create_dir_all(&workdir) {
+            return fail(format!("cannot create the job's work directory: {e}"));
+        }
+        let run = HarnessRun {
+            job_id: job.id,
+            agent: job.agent.clone(),
+            role_prompt: agent.prompt.clone(),
+            task: compose_task(job),
+            model: job.model.clone(),
+            workdir,
+        };
+        let cancel = CancellationToken::new();
+        let _stop_on_exit = cancel.clone().drop_guard();
+        let mut events = match harness.start(run, cancel.clone()).await {
+            Ok(rx) => rx,
+            Err(e) => return fail(format!("the `{}` harness did not start: {e}", job.harness)),
+        };
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + self.settings.job_timeout;
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                _ = heartbeat.tick() => {
+                    if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
+                    continue;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    cancel.cancel();
+                    return Outcome {
+                        state: JobState::TimedOut,
+                        answer: None,
+                        failure: Some(format!("the job ran longer than its limit of {}", card::duration(self.settings.job_timeout.as_secs() as i64))),
+                    };
+                }
+            };
+            let Some(event) = event else {
+                return fail(format!("the `{}` harness stopped without a final answer", job.harness));
+            };
+            let elapsed = started.elapsed().as_secs() as i64;
+            match event {
+                HarnessEvent::Finished { answer } => {
+                    return Outcome { state: JobState::Succeeded, answer: Some(answer), failure: None };
+                }
+                HarnessEvent::Error { message } => return fail(message),
+                HarnessEvent::Started { session_id } => {
+                    if let Some(sid) = session_id {
+                        let _ = self.update_job(job.id, |j| j.session_id = Some(sid)).await;
+                    }
+                }
+                HarnessEvent::Usage { input_tokens, output_tokens, cost_usd } => {
+                    let usage = self
+                        .update_job(job.id, |j| {
+                            j.usage.input_tokens += input_tokens;
+                            j.usage.output_tokens += output_tokens;
+                            j.usage.cost_usd += cost_usd;
+                        })
+                        .await
+                        .map(|j| j.usage);
+                    if let (Some(c), Ok(u)) = (card, usage) {
+                        c.update(|v| v.usage = u);
+                    }
+                }
+                other => {
+                    if let Some(c) = card {
+                        c.update(|v| {
+                            v.elapsed_secs = elapsed;
+                            apply_progress(v, &other);
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records the outcome, posts the terminal message and closes the card.
+    async fn finish(&self, id: JobId, outcome: Outcome) -> Result<(), BotError> {
+        let job = self
+            .update_job(id, |j| {
+                if j.state.can_move_to(outcome.state) {
+                    let _ = j.transition(outcome.state, Utc::now());
+                }
+                j.answer = outcome.answer;
+                j.failure = outcome.failure;
+            })
+            .await?;
+        tracing::info!(job = id, state = job.state.label(), "job finished");
+        self.post_terminal(job).await
+    }
+
+    /// Posts what is left of the job's terminal message and the card's final state. Safe to
+    /// call again after a crash: parts already posted are not posted twice.
+    async fn post_terminal(&self, job: Job) -> Result<(), BotError> {
+        let parts = terminal_parts(&job);
+        for (i, part) in parts.iter().enumerate().skip(job.posted_parts) {
+            match self.say(&job.channel, &job.thread_ts, part).await {
+                Some(ts) => {
+                    self.store.link_message(&job.channel, &ts, job.id)?;
+                    self.update_job(job.id, |j| j.posted_parts = i + 1).await?;
+                }
+                // Left for the next start to retry.
+                None => return Ok(()),
+            }
+        }
+        let job = self.update_job(job.id, |j| j.terminal_posted = true).await?;
+        let card = self.cards.lock().expect("cards lock").remove(&job.id);
+        if let Some(card) = card {
+            card.update(|v| {
+                v.state = job.state;
+                v.elapsed_secs = job.elapsed_secs(Utc::now());
+                v.usage = job.usage;
+                v.failure = job.failure.clone();
+                v.queue_position = None;
+            });
+            if let Ok(card) = Arc::try_unwrap(card) {
+                card.finish().await;
+            }
+        } else if let Some(ts) = &job.card_ts {
+            // After a restart there is no live updater: edit the card once.
+            let mut view = CardView::for_job(&job);
+            view.elapsed_secs = job.elapsed_secs(Utc::now());
+            let text = card::render(&view);
+            if let Err(e) = outbox::with_retries(|| self.chat.update_message(&job.channel, ts, &text)).await {
+                tracing::warn!(job = job.id, error = %e, "could not close the card");
+            }
+        }
+        Ok(())
+    }
+
+    /// The thread's messages with names resolved, without our own cards.
+    async fn thread_context(&self, job: &Job) -> Vec<ThreadMessage> {
+        let messages = match self.chat.thread_messages(&job.channel, &job.thread_ts).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(job = job.id, error = %e, "could not read the thread; running without it");
+                return vec![];
+            }
+        };
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut out = Vec::new();
+        for m in messages {
+            let from_bot = m.user.as_deref() == Some(self.identity.user_id.as_str());
+            if from_bot && self.is_card(&job.channel, &m.ts) {
+                continue;
+            }
+            let mut ids: Vec<String> = mentioned_users(&m.text);
+            ids.extend(m.user.clone());
+            for id in ids {
+                if !names.contains_key(&id) {
+                    let name = self.chat.user_name(&id).await.unwrap_or_else(|_| id.clone());
+                    names.insert(id, name);
+                }
+            }
+            let author = m.user.as_ref().and_then(|u| names.get(u).cloned()).unwrap_or_else(|| "bot".into());
+            let text = request::to_plain_text(&m.text, &|id| names.get(id).cloned());
+            out.push(ThreadMessage { ts: m.ts, user: m.user, author, text, from_bot });
+        }
+        out
+    }
+
+    fn is_card(&self, channel: &str, ts: &str) -> bool {
+        matches!(self.store.job_for_message(channel, ts), Ok(Some(id))
+            if self.store.job(id).ok().flatten().is_some_and(|j| j.card_ts.as_deref() == Some(ts)))
+    }
+
+    /// Finishes what a previous process left: re-queues waiting jobs, ends interrupted ones,
+    /// and posts terminal messages that never reached their thread.
+    async fn recover(self: &Arc<Self>) {
+        let jobs = match self.store.jobs() {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read jobs to recover");
+                return;
+            }
+        };
+        for job in jobs {
+            let result = match job.state {
+                JobState::Queued => {
+                    self.open_card(&job).await;
+                    self.enqueue(job.id, &job.channel);
+                    Ok(())
+                }
+                JobState::Running => {
+                    let outcome = Outcome {
+                        state: JobState::Failed,
+                        answer: None,
+                        failure: Some("interrupted by a restart of the bot; ask again to re-run it".into()),
+                    };
+                    self.finish(job.id, outcome).await
+                }
+                _ if !job.terminal_posted => self.post_terminal(job.clone()).await,
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                tracing::error!(job = job.id, error = %e, "recovery failed");
+            }
+        }
+    }
+}
+
+/// User ids mentioned as `<@U…>` in Slack text.
+fn mentioned_users(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<@") {
+        let after = &rest[start + 2..];
+        let end = after.find(['>', '|']).unwrap_or(after.len());
+        if end > 0 {
+            out.push(after[..end].to_string());
+        }
+        rest = &after[end..];
+    }
+    out
+}
+
+/// The harness's task: the request, and the thread so far when there is more than the request.
+pub fn compose_task(job: &Job) -> String {
+    let others: Vec<&ThreadMessage> = job.context.iter().filter(|m| m.ts != job.request_ts).collect();
+    if others.is_empty() {
+        return job.task.clone();
+    }
+    let mut out = format!("{}\n\nThe Slack thread so far (oldest first):", job.task);
+    for m in &job.context {
+        out.push_str(&format!("\n[{}] {}", m.author, m.text));
+    }
+    out
+}
+
+fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
+    match event {
+        HarnessEvent::AssistantText { text } => {
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            if !first.is_empty() {
+                view.push_progress(format!(":speech_balloon: {}", clip(first, 140)));
+            }
+        }
+        HarnessEvent::ToolStarted { name, summary, .. } => {
+            view.tool_calls += 1;
+            view.push_progress(format!(":wrench: `{}` {}", clip(name, 40), clip(summary, 120)));
+        }
+        HarnessEvent::ToolFinished { name, summary, ok, .. } => {
+            let mark = if *ok { "↳" } else { "↳ :warning:" };
+            view.push_progress(format!("{mark} `{}` {}", clip(name, 40), clip(summary, 120)));
+        }
+        HarnessEvent::FileChanged { path } => {
+            if view.files.insert(path.clone()) {
+                view.push_progress(format!(":pencil2: edited `{}`", clip(path, 120)));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The messages that end a job in its thread.
+pub fn terminal_parts(job: &Job) -> Vec<String> {
+    match job.state {
+        JobState::Succeeded => {
+            let answer = job.answer.as_deref().unwrap_or_default().trim();
+            if answer.is_empty() {
+                vec![format!("Job {} finished without an answer.", job.id)]
+            } else {
+                split_message(answer, SLACK_MESSAGE_LIMIT)
+            }
+        }
+        JobState::Failed => split_message(
+            &format!(":x: Job {} failed: {}", job.id, job.failure.as_deref().unwrap_or("no reason given")),
+            SLACK_MESSAGE_LIMIT,
+        ),
+        JobState::TimedOut => vec![format!(
+            ":alarm_clock: Job {} timed out: {}.",
+            job.id,
+            job.failure.as_deref().unwrap_or("it ran past its time limit")
+        )],
+        JobState::Cancelled => vec![format!(
+            ":no_entry_sign: Job {} was cancelled{}.",
+            job.id,
+            job.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default()
+        )],
+        JobState::Queued | JobState::Running => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::sample_job;
+    use std::path::Path;
+
+    fn agents() -> BTreeMap<String, Agent> {
+        let text = "---\nname: default\ndescription: d\nharness: scripted\nchannels: [C1]\n---\nrole";
+        let a = crate::agents::parse_agent(Path::new("default.md"), text, &["scripted"]).unwrap();
+        BTreeMap::from([("default".to_string(), a)])
+    }
+
+    #[test]
+    fn resolve_checks_agent_channel_and_harness() {
+        let agents = agents();
+        let ok = resolve_agent(&RequestOptions::default(), "C1", &agents, &["scripted"], "default").unwrap();
+        assert_eq!((ok.0.name.as_str(), ok.1.as_str()), ("default", "scripted"));
+        let o = RequestOptions { agent: Some("nope".into()), ..Default::default() };
+        assert!(resolve_agent(&o, "C1", &agents, &["scripted"], "default").unwrap_err().contains("unknown agent `nope`; available: `default`"));
+        assert!(resolve_agent(&RequestOptions::default(), "C2", &agents, &["scripted"], "default").unwrap_err().contains("does not run in this channel"));
+        let o = RequestOptions { harness: Some("codex".into()), ..Default::default() };
+        assert!(resolve_agent(&o, "C1", &agents, &["scripted", "command"], "default").unwrap_err().contains("unknown harness `codex`; configured: `command`, `scripted`"));
+    }
+
+    #[test]
+    fn task_carries_the_thread() {
+        let mut job = sample_job(1);
+        assert_eq!(compose_task(&job), "fix it");
+        job.context = vec![
+            ThreadMessage { ts: "1.000001".into(), user: Some("U1".into()), author: "ada".into(), text: "@threadwork fix it".into(), from_bot: false },
+            ThreadMessage { ts: "1.000002".into(), user: Some("U2".into()), author: "bob".into(), text: "also the docs".into(), from_bot: false },
+        ];
+        let t = compose_task(&job);
+        assert!(t.starts_with("fix it\n\nThe Slack thread so far"));
+        assert!(t.ends_with("[ada] @threadwork fix it\n[bob] also the docs"));
+    }
+
+    #[test]
+    fn terminal_messages() {
+        let mut job = sample_job(3);
+        job.state = JobState::Succeeded;
+        job.answer = Some("All good.".into());
+        assert_eq!(terminal_parts(&job), vec!["All good."]);
+        job.state = JobState::Failed;
+        job.failure = Some("boom".into());
+        assert_eq!(terminal_parts(&job), vec![":x: Job 3 failed: boom"]);
+    }
+
+    #[test]
+    fn mentioned_user_ids() {
+        assert_eq!(mentioned_users("a <@U1> b <@U2|bob> <#C1>"), vec!["U1", "U2"]);
+    }
+}

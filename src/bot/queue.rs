@@ -1,0 +1,112 @@
+//! The run queue: a bounded worker pool with a per-channel limit. Pure bookkeeping; the bot
+//! starts the jobs this hands out.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::job::JobId;
+
+#[derive(Debug)]
+pub struct RunQueue {
+    max_running: usize,
+    per_channel: usize,
+    waiting: VecDeque<(JobId, String)>,
+    running: HashMap<JobId, String>,
+}
+
+impl RunQueue {
+    pub fn new(max_running: usize, per_channel: usize) -> Self {
+        Self {
+            max_running: max_running.max(1),
+            per_channel: per_channel.max(1),
+            waiting: VecDeque::new(),
+            running: HashMap::new(),
+        }
+    }
+
+    pub fn push(&mut self, id: JobId, channel: &str) {
+        if !self.running.contains_key(&id) && !self.waiting.iter().any(|(j, _)| *j == id) {
+            self.waiting.push_back((id, channel.to_string()));
+        }
+    }
+
+    fn running_in(&self, channel: &str) -> usize {
+        self.running.values().filter(|c| *c == channel).count()
+    }
+
+    /// Takes every job that may start now, oldest first, and marks it running.
+    pub fn take_runnable(&mut self) -> Vec<JobId> {
+        let mut started = Vec::new();
+        let mut i = 0;
+        while i < self.waiting.len() && self.running.len() < self.max_running {
+            let channel = &self.waiting[i].1;
+            if self.running_in(channel) < self.per_channel {
+                if let Some((id, channel)) = self.waiting.remove(i) {
+                    self.running.insert(id, channel);
+                    started.push(id);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        started
+    }
+
+    pub fn finish(&mut self, id: JobId) {
+        self.running.remove(&id);
+    }
+
+    /// Removes a job that has not started; true if it was waiting.
+    pub fn remove_waiting(&mut self, id: JobId) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(|(j, _)| *j != id);
+        before != self.waiting.len()
+    }
+
+    /// Waiting jobs with their 1-based place in the queue.
+    pub fn positions(&self) -> Vec<(JobId, usize)> {
+        self.waiting.iter().enumerate().map(|(i, (id, _))| (*id, i + 1)).collect()
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.running.len()
+    }
+
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_and_per_channel_limits() {
+        let mut q = RunQueue::new(3, 2);
+        for (id, ch) in [(1, "A"), (2, "A"), (3, "A"), (4, "B"), (5, "B")] {
+            q.push(id, ch);
+        }
+        assert_eq!(q.take_runnable(), vec![1, 2, 4]);
+        assert_eq!(q.positions(), vec![(3, 1), (5, 2)]);
+        q.finish(4);
+        // Channel A is at its limit, so B's job goes first.
+        assert_eq!(q.take_runnable(), vec![5]);
+        q.finish(1);
+        assert_eq!(q.take_runnable(), vec![3]);
+        assert_eq!(q.waiting_count(), 0);
+        assert_eq!(q.running_count(), 3);
+    }
+
+    #[test]
+    fn push_is_idempotent_and_waiting_can_be_removed() {
+        let mut q = RunQueue::new(1, 1);
+        q.push(1, "A");
+        q.push(1, "A");
+        q.push(2, "A");
+        assert_eq!(q.take_runnable(), vec![1]);
+        q.push(1, "A");
+        assert!(q.remove_waiting(2));
+        assert!(!q.remove_waiting(2));
+        assert_eq!(q.waiting_count(), 0);
+    }
+}

@@ -1,0 +1,197 @@
+//! What to do with an inbound event. Pure: the facts it needs (is this thread a job's? is this
+//! message ours?) are looked up by the caller first.
+
+use crate::chat::inbound::InboundKind;
+use crate::job::JobId;
+use crate::request::{self, Command, RequestOptions};
+
+/// Facts about the event the caller looked up.
+#[derive(Debug, Clone, Default)]
+pub struct Facts<'a> {
+    pub bot_user_id: &'a str,
+    pub bot_id: Option<&'a str>,
+    /// Bot ids whose messages we act on.
+    pub allowed_bots: &'a [String],
+    /// The latest job in the event's thread, if any.
+    pub thread_job: Option<JobId>,
+    /// The job a reacted-to message belongs to, if any.
+    pub message_job: Option<JobId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Ignore(&'static str),
+    /// Answer in the thread (help, or why a request was rejected); no job.
+    Reply { channel: String, thread_ts: String, text: String },
+    NewJob {
+        channel: String,
+        user: String,
+        ts: String,
+        thread_ts: String,
+        task: String,
+        options: RequestOptions,
+        parent: Option<JobId>,
+    },
+    /// A reply in a job's thread, kept with the job.
+    KeepReply { job: JobId, channel: String, ts: String, user: String, text: String },
+    Reaction { job: JobId, user: String, name: String, item_ts: String, added: bool },
+}
+
+/// Message subtypes that are people talking; everything else (edits, deletes, joins) is skipped.
+fn is_conversation(subtype: Option<&str>) -> bool {
+    matches!(subtype, None | Some("thread_broadcast" | "file_share" | "me_message" | "bot_message"))
+}
+
+pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
+    match kind {
+        InboundKind::Mention { channel, user, text, ts, thread_ts } => {
+            if user == facts.bot_user_id {
+                return Decision::Ignore("own mention");
+            }
+            let root = thread_ts.clone().unwrap_or_else(|| ts.clone());
+            match request::parse_mention(text, facts.bot_user_id) {
+                Ok(Command::Task { task, options }) => Decision::NewJob {
+                    channel: channel.clone(),
+                    user: user.clone(),
+                    ts: ts.clone(),
+                    thread_ts: root,
+                    task,
+                    options,
+                    parent: facts.thread_job,
+                },
+                Ok(Command::Help) => Decision::Reply {
+                    channel: channel.clone(),
+                    thread_ts: root,
+                    text: request::usage(),
+                },
+                Err(e) => Decision::Reply {
+                    channel: channel.clone(),
+                    thread_ts: root,
+                    text: request::error_reply(&e),
+                },
+            }
+        }
+        InboundKind::Message { channel, user, bot_id, text, ts, thread_ts, subtype } => {
+            if !is_conversation(subtype.as_deref()) {
+                return Decision::Ignore("message subtype");
+            }
+            if user.as_deref() == Some(facts.bot_user_id) || (bot_id.is_some() && bot_id.as_deref() == facts.bot_id) {
+                return Decision::Ignore("own message");
+            }
+            if let Some(b) = bot_id {
+                if !facts.allowed_bots.contains(b) {
+                    return Decision::Ignore("other bot");
+                }
+            }
+            if request::mentions(text, facts.bot_user_id) {
+                return Decision::Ignore("handled as app_mention");
+            }
+            let (Some(_), Some(job)) = (thread_ts, facts.thread_job) else {
+                return Decision::Ignore("not in a job thread");
+            };
+            Decision::KeepReply {
+                job,
+                channel: channel.clone(),
+                ts: ts.clone(),
+                user: user.clone().or_else(|| bot_id.clone()).unwrap_or_default(),
+                text: text.clone(),
+            }
+        }
+        InboundKind::Reaction { user, name, item_ts, added, .. } => {
+            if user == facts.bot_user_id {
+                return Decision::Ignore("own reaction");
+            }
+            match facts.message_job {
+                Some(job) => Decision::Reaction {
+                    job,
+                    user: user.clone(),
+                    name: name.clone(),
+                    item_ts: item_ts.clone(),
+                    added: *added,
+                },
+                None => Decision::Ignore("reaction on a message that is not ours"),
+            }
+        }
+        InboundKind::Other(_) => Decision::Ignore("event type not handled"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts<'static> {
+        Facts { bot_user_id: "UB", bot_id: Some("BB"), allowed_bots: &[], thread_job: None, message_job: None }
+    }
+
+    fn mention(text: &str, thread_ts: Option<&str>) -> InboundKind {
+        InboundKind::Mention {
+            channel: "C".into(),
+            user: "U1".into(),
+            text: text.into(),
+            ts: "2.0".into(),
+            thread_ts: thread_ts.map(Into::into),
+        }
+    }
+
+    fn message(user: Option<&str>, bot: Option<&str>, text: &str, thread: Option<&str>, subtype: Option<&str>) -> InboundKind {
+        InboundKind::Message {
+            channel: "C".into(),
+            user: user.map(Into::into),
+            bot_id: bot.map(Into::into),
+            text: text.into(),
+            ts: "3.0".into(),
+            thread_ts: thread.map(Into::into),
+            subtype: subtype.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn mention_starts_a_job_or_follow_up() {
+        match decide(&mention("<@UB> fix it", None), &facts()) {
+            Decision::NewJob { thread_ts, parent, task, .. } => {
+                assert_eq!((thread_ts.as_str(), parent, task.as_str()), ("2.0", None, "fix it"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let f = Facts { thread_job: Some(9), ..facts() };
+        match decide(&mention("<@UB> and now tests", Some("1.0")), &f) {
+            Decision::NewJob { thread_ts, parent, .. } => assert_eq!((thread_ts.as_str(), parent), ("1.0", Some(9))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_mention_gets_a_reply_not_a_job() {
+        match decide(&mention("<@UB> fix modle=x", None), &facts()) {
+            Decision::Reply { text, thread_ts, .. } => {
+                assert!(text.contains("unknown option `modle`"));
+                assert_eq!(thread_ts, "2.0");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn messages_kept_only_in_job_threads_from_people() {
+        let in_job = Facts { thread_job: Some(4), ..facts() };
+        assert!(matches!(decide(&message(Some("U1"), None, "also check x", Some("1.0"), None), &in_job), Decision::KeepReply { job: 4, .. }));
+        assert_eq!(decide(&message(Some("U1"), None, "hi", Some("1.0"), None), &facts()), Decision::Ignore("not in a job thread"));
+        assert_eq!(decide(&message(Some("UB"), Some("BB"), "card", Some("1.0"), None), &in_job), Decision::Ignore("own message"));
+        assert_eq!(decide(&message(None, Some("BX"), "beep", Some("1.0"), Some("bot_message")), &in_job), Decision::Ignore("other bot"));
+        assert_eq!(decide(&message(Some("U1"), None, "x", Some("1.0"), Some("message_changed")), &in_job), Decision::Ignore("message subtype"));
+        assert_eq!(decide(&message(Some("U1"), None, "x", Some("1.0"), Some("message_deleted")), &in_job), Decision::Ignore("message subtype"));
+        assert_eq!(decide(&message(Some("U1"), None, "<@UB> go", Some("1.0"), None), &in_job), Decision::Ignore("handled as app_mention"));
+        let allowed = vec!["BX".to_string()];
+        let f = Facts { allowed_bots: &allowed, ..in_job };
+        assert!(matches!(decide(&message(None, Some("BX"), "beep", Some("1.0"), Some("bot_message")), &f), Decision::KeepReply { .. }));
+    }
+
+    #[test]
+    fn reactions_route_to_the_job_of_our_message() {
+        let r = InboundKind::Reaction { channel: "C".into(), user: "U1".into(), name: "eyes".into(), item_ts: "5.0".into(), added: true };
+        assert_eq!(decide(&r, &facts()), Decision::Ignore("reaction on a message that is not ours"));
+        let f = Facts { message_job: Some(2), ..facts() };
+        assert!(matches!(decide(&r, &f), Decision::Reaction { job: 2, added: true, .. }));
+    }
+}

@@ -1,0 +1,61 @@
+//! The chat platform boundary. The bot talks to chat only through `ChatPlatform` (outbound) and
+//! receives `Inbound` events (decoded in `inbound`). `slack` implements both over Slack's Web API
+//! and Socket Mode through slack-morphism; the same code talks to real Slack or the emulator.
+
+pub mod inbound;
+pub mod slack;
+
+/// A message read back from a thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub ts: String,
+    pub user: Option<String>,
+    pub bot_id: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChatError {
+    /// Slack answered `ok: false` with this error code.
+    #[error("{method}: {code}")]
+    Api { method: &'static str, code: String },
+    /// Still rate limited after the retries the client allows.
+    #[error("{method}: rate limited")]
+    RateLimited { method: &'static str },
+    #[error("{method}: {message}")]
+    Transport { method: &'static str, message: String },
+}
+
+impl ChatError {
+    /// True when trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ChatError::Api { code, .. } => matches!(code.as_str(), "ratelimited" | "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"),
+            ChatError::RateLimited { .. } | ChatError::Transport { .. } => true,
+        }
+    }
+}
+
+/// Who the bot is on the platform (from `auth.test`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotIdentity {
+    pub user_id: String,
+    pub bot_id: Option<String>,
+    pub team_id: String,
+}
+
+/// Outbound calls the bot makes. Implementations honour the platform's rate limits.
+#[async_trait::async_trait]
+pub trait ChatPlatform: Send + Sync {
+    async fn identity(&self) -> Result<BotIdentity, ChatError>;
+    /// Posts a message (in a thread when `thread_ts` is given); returns its ts.
+    async fn post_message(&self, channel: &str, thread_ts: Option<&str>, text: &str) -> Result<String, ChatError>;
+    async fn update_message(&self, channel: &str, ts: &str, text: &str) -> Result<(), ChatError>;
+    async fn post_ephemeral(&self, channel: &str, user: &str, thread_ts: Option<&str>, text: &str) -> Result<(), ChatError>;
+    async fn add_reaction(&self, channel: &str, ts: &str, name: &str) -> Result<(), ChatError>;
+    /// The thread's messages, oldest first (the root included).
+    async fn thread_messages(&self, channel: &str, thread_ts: &str) -> Result<Vec<ChatMessage>, ChatError>;
+    /// A display name for a user id.
+    async fn user_name(&self, user: &str) -> Result<String, ChatError>;
+    async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError>;
+}

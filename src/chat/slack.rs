@@ -1,0 +1,269 @@
+//! Slack over slack-morphism: Web API calls (with the library's rate control, which spaces calls
+//! by Slack's tiers and retries `ratelimited` answers after `Retry-After`) and Socket Mode.
+//!
+//! Invariant: the Socket Mode callback only hands the event to a channel and returns, so the
+//! envelope is acked before any other work and with no I/O but the ack itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rvstruct::ValueStruct;
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use tokio::sync::{mpsc, Mutex};
+
+use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform};
+
+/// Slack's own Web API base.
+pub const SLACK_API_URL: &str = "https://slack.com/api";
+
+#[derive(Clone)]
+pub struct SlackSettings {
+    /// Web API base URL, e.g. `https://slack.com/api` or the emulator's.
+    pub api_url: String,
+    pub bot_token: SecretString,
+    pub app_token: SecretString,
+    /// Socket Mode connections kept open at once (Slack allows up to 10).
+    pub connections: u32,
+    /// Seconds between reconnect attempts after a failed connect.
+    pub reconnect_secs: u64,
+    /// Retries of a rate-limited call before giving up.
+    pub max_retries: usize,
+}
+
+impl std::fmt::Debug for SlackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackSettings")
+            .field("api_url", &self.api_url)
+            .field("connections", &self.connections)
+            .finish_non_exhaustive()
+    }
+}
+
+fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'))
+}
+
+/// Builds the slack-morphism client used for both the Web API and Socket Mode.
+pub fn client(settings: &SlackSettings) -> Arc<SlackHyperClient> {
+    let rate = SlackApiRateControlConfig::new().with_max_retries(settings.max_retries);
+    Arc::new(SlackClient::new(connector(&settings.api_url).with_rate_control(rate)))
+}
+
+fn token(secret: &SecretString) -> SlackApiToken {
+    SlackApiToken::new(SlackApiTokenValue(secret.expose_secret().to_string()))
+}
+
+/// The Web API side of the chat boundary.
+pub struct SlackChat {
+    client: Arc<SlackHyperClient>,
+    bot_token: SlackApiToken,
+    names: Mutex<HashMap<String, String>>,
+}
+
+impl SlackChat {
+    pub fn new(client: Arc<SlackHyperClient>, settings: &SlackSettings) -> Self {
+        Self {
+            client,
+            bot_token: token(&settings.bot_token),
+            names: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn map_err(method: &'static str, err: SlackClientError) -> ChatError {
+    match err {
+        SlackClientError::ApiError(e) => ChatError::Api {
+            method,
+            code: e.code,
+        },
+        SlackClientError::RateLimitError(_) => ChatError::RateLimited { method },
+        other => ChatError::Transport {
+            method,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn text_content(text: &str) -> SlackMessageContent {
+    SlackMessageContent::new().with_text(text.to_string())
+}
+
+#[async_trait::async_trait]
+impl ChatPlatform for SlackChat {
+    async fn identity(&self) -> Result<BotIdentity, ChatError> {
+        let session = self.client.open_session(&self.bot_token);
+        let res = session.auth_test().await.map_err(|e| map_err("auth.test", e))?;
+        Ok(BotIdentity {
+            user_id: res.user_id.value().to_string(),
+            bot_id: res.bot_id.map(|b| b.value().to_string()),
+            team_id: res.team_id.value().to_string(),
+        })
+    }
+
+    async fn post_message(&self, channel: &str, thread_ts: Option<&str>, text: &str) -> Result<String, ChatError> {
+        let session = self.client.open_session(&self.bot_token);
+        let req = SlackApiChatPostMessageRequest::new(channel.into(), text_content(text))
+            .opt_thread_ts(thread_ts.map(|t| t.into()));
+        let res = session.chat_post_message(&req).await.map_err(|e| map_err("chat.postMessage", e))?;
+        Ok(res.ts.value().to_string())
+    }
+
+    async fn update_message(&self, channel: &str, ts: &str, text: &str) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.bot_token);
+        let req = SlackApiChatUpdateRequest::new(channel.into(), text_content(text), ts.into());
+        session.chat_update(&req).await.map_err(|e| map_err("chat.update", e))?;
+        Ok(())
+    }
+
+    async fn post_ephemeral(&self, channel: &str, user: &str, thread_ts: Option<&str>, text: &str) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.bot_token);
+        let req = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), text_content(text))
+            .opt_thread_ts(thread_ts.map(|t| t.into()));
+        session.chat_post_ephemeral(&req).await.map_err(|e| map_err("chat.postEphemeral", e))?;
+        Ok(())
+    }
+
+    async fn add_reaction(&self, channel: &str, ts: &str, name: &str) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.bot_token);
+        let req = SlackApiReactionsAddRequest::new(channel.into(), name.into(), ts.into());
+        match session.reactions_add(&req).await {
+            Ok(_) => Ok(()),
+            // Already there (e.g. a redelivered mention after a restart): the goal is met.
+            Err(SlackClientError::ApiError(e)) if e.code == "already_reacted" => Ok(()),
+            Err(e) => Err(map_err("reactions.add", e)),
+        }
+    }
+
+    async fn thread_messages(&self, channel: &str, thread_ts: &str) -> Result<Vec<ChatMessage>, ChatError> {
+        let session = self.client.open_session(&self.bot_token);
+        let mut out = Vec::new();
+        let mut cursor = None;
+        // A bounded walk: long threads are cut at 1,000 messages.
+        for _ in 0..5 {
+            let req = SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
+                .with_limit(200)
+                .opt_cursor(cursor.clone());
+            let res = session
+                .conversations_replies(&req)
+                .await
+                .map_err(|e| map_err("conversations.replies", e))?;
+            out.extend(res.messages.into_iter().map(|m| ChatMessage {
+                ts: m.origin.ts.value().to_string(),
+                user: m.sender.user.map(|u| u.value().to_string()),
+                bot_id: m.sender.bot_id.map(|b| b.value().to_string()),
+                text: m.content.text.unwrap_or_default(),
+            }));
+            cursor = res
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.value().is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn user_name(&self, user: &str) -> Result<String, ChatError> {
+        if let Some(name) = self.names.lock().await.get(user) {
+            return Ok(name.clone());
+        }
+        let session = self.client.open_session(&self.bot_token);
+        let res = session
+            .users_info(&SlackApiUsersInfoRequest::new(user.into()))
+            .await
+            .map_err(|e| map_err("users.info", e))?;
+        let u = res.user;
+        let name = u
+            .profile
+            .as_ref()
+            .and_then(|p| p.display_name.clone().filter(|n| !n.is_empty()))
+            .or(u.real_name.clone().filter(|n| !n.is_empty()))
+            .or(u.name.clone())
+            .unwrap_or_else(|| user.to_string());
+        self.names.lock().await.insert(user.to_string(), name.clone());
+        Ok(name)
+    }
+
+    async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError> {
+        let session = self.client.open_session(&self.bot_token);
+        let res = session
+            .chat_get_permalink(&SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into()))
+            .await
+            .map_err(|e| map_err("chat.getPermalink", e))?;
+        Ok(res.permalink.to_string())
+    }
+}
+
+/// The state our Socket Mode callbacks reach through slack-morphism's user-state map.
+struct InboundSender(mpsc::UnboundedSender<SlackPushEventCallback>);
+
+async fn on_push(
+    event: SlackPushEventCallback,
+    _client: Arc<SlackHyperClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    // Only a channel send: the library acks when this returns.
+    let guard = state.read().await;
+    if let Some(sender) = guard.get_user_state::<InboundSender>() {
+        if sender.0.send(event).is_err() {
+            tracing::warn!("inbound event dropped: the bot is shutting down");
+        }
+    }
+    Ok(())
+}
+
+fn on_error(err: Box<dyn std::error::Error + Send + Sync>, _client: Arc<SlackHyperClient>, _state: SlackClientEventsUserState) -> HttpStatusCode {
+    tracing::warn!(error = %err, "socket mode error");
+    HttpStatusCode::OK
+}
+
+/// A running Socket Mode listener; shuts its sockets down when dropped via `shutdown`.
+pub struct SocketMode {
+    listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
+}
+
+impl SocketMode {
+    /// Connects and starts delivering events to `tx`. Reconnects on `disconnect` messages and
+    /// dropped sockets by itself.
+    pub async fn start(
+        client: Arc<SlackHyperClient>,
+        settings: &SlackSettings,
+        tx: mpsc::UnboundedSender<SlackPushEventCallback>,
+    ) -> Result<Self, ChatError> {
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_push_events(on_push);
+        let env = Arc::new(
+            SlackClientEventsListenerEnvironment::new(client)
+                .with_error_handler(on_error)
+                .with_user_state(InboundSender(tx)),
+        );
+        let config = SlackClientSocketModeConfig::new()
+            .with_max_connections_count(settings.connections.max(1))
+            .with_initial_backoff_in_seconds(1)
+            .with_reconnect_timeout_in_seconds(settings.reconnect_secs.max(1))
+            .with_ping_interval_in_seconds(5)
+            .with_ping_failure_threshold_times(3);
+        let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
+        listener
+            .listen_for(&token(&settings.app_token))
+            .await
+            .map_err(|e| map_err("apps.connections.open", e))?;
+        listener.start().await;
+        Ok(Self { listener })
+    }
+
+    pub async fn shutdown(&self) {
+        self.listener.shutdown().await;
+        // Give the close frames a moment to leave.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,293 @@
+//! Typed configuration: a TOML file plus Slack's environment variables (Bolt's names). Secrets
+//! are `secrecy` types from the moment they are read, so they never reach a log by accident.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::bot::BotSettings;
+use crate::chat::slack::{SlackSettings, SLACK_API_URL};
+use crate::harness::command::CommandSpec;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub slack: SlackSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub agents: AgentsSection,
+    #[serde(default)]
+    pub jobs: JobsSection,
+    /// Harnesses by name; agents refer to them. Without any, `scripted` (the demo) is defined.
+    #[serde(default)]
+    pub harness: BTreeMap<String, HarnessConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackSection {
+    pub api_url: Option<String>,
+    pub app_token: Option<SecretString>,
+    pub bot_token: Option<SecretString>,
+    #[serde(default = "default_connections")]
+    pub socket_connections: u32,
+    #[serde(default = "default_reconnect")]
+    pub reconnect_secs: u64,
+    #[serde(default)]
+    pub allowed_bots: Vec<String>,
+}
+
+impl Default for SlackSection {
+    fn default() -> Self {
+        Self {
+            api_url: None,
+            app_token: None,
+            bot_token: None,
+            socket_connections: default_connections(),
+            reconnect_secs: default_reconnect(),
+            allowed_bots: vec![],
+        }
+    }
+}
+
+fn default_connections() -> u32 {
+    2
+}
+fn default_reconnect() -> u64 {
+    5
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    #[serde(default = "default_store")]
+    pub path: PathBuf,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self { path: default_store() }
+    }
+}
+
+fn default_store() -> PathBuf {
+    PathBuf::from("data/threadwork.sled")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsSection {
+    #[serde(default = "default_agents_dir")]
+    pub dir: PathBuf,
+    #[serde(default = "default_agent")]
+    pub default: String,
+}
+
+impl Default for AgentsSection {
+    fn default() -> Self {
+        Self { dir: default_agents_dir(), default: default_agent() }
+    }
+}
+
+fn default_agents_dir() -> PathBuf {
+    PathBuf::from("prompts/agents")
+}
+fn default_agent() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSection {
+    #[serde(default = "default_max_running")]
+    pub max_running: usize,
+    #[serde(default = "default_per_channel")]
+    pub per_channel: usize,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_card_interval")]
+    pub card_interval_ms: u64,
+    #[serde(default = "default_workdir")]
+    pub workdir: PathBuf,
+}
+
+impl Default for JobsSection {
+    fn default() -> Self {
+        Self {
+            max_running: default_max_running(),
+            per_channel: default_per_channel(),
+            timeout_secs: default_timeout(),
+            card_interval_ms: default_card_interval(),
+            workdir: default_workdir(),
+        }
+    }
+}
+
+fn default_max_running() -> usize {
+    4
+}
+fn default_per_channel() -> usize {
+    2
+}
+fn default_timeout() -> u64 {
+    1800
+}
+fn default_card_interval() -> u64 {
+    1000
+}
+fn default_workdir() -> PathBuf {
+    PathBuf::from("data/jobs")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HarnessConfig {
+    /// Replays a script (the built-in demo without `script`).
+    Scripted { script: Option<PathBuf> },
+    /// Runs a CLI that prints JSON-lines events (or plain text).
+    Command(CommandSpec),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config {path}: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("{var} is not set (nor `slack.{field}` in the config): {hint}")]
+    MissingToken { var: &'static str, field: &'static str, hint: &'static str },
+    #[error("{var} does not look like {kind} (it should start with `{prefix}`)")]
+    BadToken { var: &'static str, kind: &'static str, prefix: &'static str },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: name.clone(), source })?;
+        Self::parse(&name, &text)
+    }
+
+    pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|source| ConfigError::Parse { path: name.to_string(), source })?;
+        config.fill_defaults();
+        Ok(config)
+    }
+
+    /// Adds the demo `scripted` harness when none is configured.
+    pub fn fill_defaults(&mut self) {
+        if self.harness.is_empty() {
+            self.harness.insert("scripted".into(), HarnessConfig::Scripted { script: None });
+        }
+    }
+
+    /// Slack settings from the environment first (`SLACK_APP_TOKEN`, `SLACK_BOT_TOKEN`,
+    /// `SLACK_API_URL`), then the config file.
+    pub fn slack_settings(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<SlackSettings, ConfigError> {
+        let secret = |var: &'static str, field: &'static str, from_file: &Option<SecretString>, hint| {
+            env(var)
+                .filter(|v| !v.is_empty())
+                .map(SecretString::from)
+                .or_else(|| from_file.clone())
+                .ok_or(ConfigError::MissingToken { var, field, hint })
+        };
+        let app_token = secret(
+            "SLACK_APP_TOKEN",
+            "app_token",
+            &self.slack.app_token,
+            "create an app-level token with the connections:write scope (xapp-…)",
+        )?;
+        let bot_token = secret(
+            "SLACK_BOT_TOKEN",
+            "bot_token",
+            &self.slack.bot_token,
+            "install the app to the workspace and copy the bot token (xoxb-…)",
+        )?;
+        if !app_token.expose_secret().starts_with("xapp-") {
+            return Err(ConfigError::BadToken { var: "SLACK_APP_TOKEN", kind: "an app-level token", prefix: "xapp-" });
+        }
+        if !bot_token.expose_secret().starts_with("xoxb-") {
+            return Err(ConfigError::BadToken { var: "SLACK_BOT_TOKEN", kind: "a bot token", prefix: "xoxb-" });
+        }
+        let api_url = env("SLACK_API_URL")
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.slack.api_url.clone())
+            .unwrap_or_else(|| SLACK_API_URL.to_string());
+        Ok(SlackSettings {
+            api_url,
+            bot_token,
+            app_token,
+            connections: self.slack.socket_connections.clamp(1, 10),
+            reconnect_secs: self.slack.reconnect_secs,
+            max_retries: 20,
+        })
+    }
+
+    pub fn bot_settings(&self) -> BotSettings {
+        BotSettings {
+            default_agent: self.agents.default.clone(),
+            allowed_bots: self.slack.allowed_bots.clone(),
+            max_running: self.jobs.max_running,
+            per_channel: self.jobs.per_channel,
+            job_timeout: Duration::from_secs(self.jobs.timeout_secs.max(1)),
+            card_interval: Duration::from_millis(self.jobs.card_interval_ms),
+            workdir: self.jobs.workdir.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn empty_config_has_defaults_and_demo_harness() {
+        let c = Config::parse("t.toml", "").unwrap();
+        assert_eq!(c.agents.default, "default");
+        assert!(matches!(c.harness.get("scripted"), Some(HarnessConfig::Scripted { script: None })));
+        assert_eq!(c.jobs.max_running, 4);
+    }
+
+    #[test]
+    fn harness_tables_parse() {
+        let c = Config::parse(
+            "t.toml",
+            "[harness.mycli]\nkind = \"command\"\nprogram = \"/usr/bin/mycli\"\nargs = [\"--json\"]\nmode = \"text\"\n",
+        )
+        .unwrap();
+        match c.harness.get("mycli") {
+            Some(HarnessConfig::Command(spec)) => assert_eq!(spec.args, vec!["--json"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_position() {
+        let e = Config::parse("t.toml", "[jobs]\nmax_runing = 3\n").unwrap_err().to_string();
+        assert!(e.contains("t.toml") && e.contains("max_runing") && e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn tokens_from_env_win_and_are_checked() {
+        let c = Config::parse("t.toml", "[slack]\nbot_token = \"xoxb-file\"\napp_token = \"xapp-file\"\n").unwrap();
+        let s = c.slack_settings(&env(&[("SLACK_BOT_TOKEN", "xoxb-env"), ("SLACK_API_URL", "http://127.0.0.1:9/api")])).unwrap();
+        assert_eq!(s.bot_token.expose_secret(), "xoxb-env");
+        assert_eq!(s.app_token.expose_secret(), "xapp-file");
+        assert_eq!(s.api_url, "http://127.0.0.1:9/api");
+        assert!(!format!("{s:?}").contains("xoxb"), "tokens must not be in Debug output");
+
+        let e = Config::parse("t.toml", "").unwrap().slack_settings(&env(&[])).unwrap_err();
+        assert!(e.to_string().starts_with("SLACK_APP_TOKEN is not set"), "{e}");
+        let e = Config::parse("t.toml", "").unwrap().slack_settings(&env(&[("SLACK_APP_TOKEN", "xapp-1"), ("SLACK_BOT_TOKEN", "xoxp-user")])).unwrap_err();
+        assert!(e.to_string().contains("SLACK_BOT_TOKEN does not look like a bot token"), "{e}");
+    }
+}

@@ -1,0 +1,357 @@
+//! The `command` harness: runs a configured CLI as a child process and reads its stdout.
+//!
+//! In `json` mode every stdout line is one `HarnessEvent` as JSON (the protocol in the README);
+//! a line that does not parse becomes an error event naming the line, never a crash. In `text`
+//! mode each line is progress and the whole output is the answer. The child gets an explicit
+//! environment (never the bot's own), so no token reaches it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde::Deserialize;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Harness, HarnessError, HarnessEvent, HarnessRun};
+
+/// Longest stdout line kept whole; the rest of a longer line is dropped with a notice.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Most output kept as a text-mode answer.
+const MAX_TEXT_ANSWER_BYTES: usize = 1024 * 1024;
+const STDERR_TAIL_LINES: usize = 10;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    #[default]
+    Json,
+    Text,
+}
+
+/// How to run the CLI; from the `[harness.<name>]` config table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommandSpec {
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub mode: OutputMode,
+    /// Extra environment for the child, by value (never copied from the bot's environment).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+pub struct CommandHarness {
+    spec: CommandSpec,
+}
+
+impl CommandHarness {
+    pub fn new(spec: CommandSpec) -> Self {
+        Self { spec }
+    }
+}
+
+fn fill(arg: &str, run: &HarnessRun) -> String {
+    arg.replace("{task}", &run.task)
+        .replace("{model}", run.model.as_deref().unwrap_or(""))
+        .replace("{agent}", &run.agent)
+        .replace("{workdir}", &run.workdir.display().to_string())
+}
+
+/// The child's whole environment: a fixed allow-list plus the job's own values.
+fn child_env(spec: &CommandSpec, run: &HarnessRun) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string()),
+        ("HOME".to_string(), run.workdir.display().to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("THREADWORK_JOB_ID".to_string(), run.job_id.to_string()),
+        ("THREADWORK_AGENT".to_string(), run.agent.clone()),
+        ("THREADWORK_TASK".to_string(), run.task.clone()),
+        ("THREADWORK_ROLE_PROMPT".to_string(), run.role_prompt.clone()),
+        ("THREADWORK_MODEL".to_string(), run.model.clone().unwrap_or_default()),
+    ];
+    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// Reads one line of at most `MAX_LINE_BYTES`; returns (line, truncated), or None at EOF.
+async fn read_bounded_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+    let mut line = Vec::new();
+    let mut truncated = false;
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok((!line.is_empty() || truncated).then_some((line, truncated)));
+        }
+        let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        if chunk.len() > room {
+            truncated = true;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = found.unwrap_or(buf.len());
+        reader.consume(used);
+        if found.is_some() {
+            return Ok(Some((line, truncated)));
+        }
+    }
+}
+
+/// Maps one stdout line in json mode to an event.
+pub fn parse_json_line(line_no: usize, line: &str) -> HarnessEvent {
+    match serde_json::from_str::<HarnessEvent>(line) {
+        Ok(event) => event,
+        Err(e) => HarnessEvent::Error {
+            message: format!(
+                "harness printed a malformed line {line_no} ({e}): `{}`",
+                preview(line, 200)
+            ),
+        },
+    }
+}
+
+fn preview(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl Harness for CommandHarness {
+    async fn start(
+        &self,
+        run: HarnessRun,
+        cancel: CancellationToken,
+    ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
+        let program = fill(&self.spec.program, &run);
+        let mut cmd = Command::new(&program);
+        cmd.args(self.spec.args.iter().map(|a| fill(a, &run)))
+            .env_clear()
+            .envs(child_env(&self.spec, &run))
+            .current_dir(&run.workdir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mode = self.spec.mode;
+        let (tx, rx) = mpsc::channel(256);
+
+        let stderr_tail = tokio::spawn(async move {
+            let mut tail = VecDeque::new();
+            let mut reader = BufReader::new(stderr);
+            while let Ok(Some((line, _))) = read_bounded_line(&mut reader).await {
+                if tail.len() == STDERR_TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(String::from_utf8_lossy(&line).into_owned());
+            }
+            tail.into_iter().collect::<Vec<_>>().join("\n")
+        });
+
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout);
+            let mut line_no = 0;
+            let mut finished = false;
+            let mut text_answer = String::new();
+            let mut last_lines: VecDeque<String> = VecDeque::new();
+            loop {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => {
+                        let _ = child.kill().await;
+                        return;
+                    }
+                    next = read_bounded_line(&mut reader) => next,
+                };
+                let Ok(Some((bytes, truncated))) = next else { break };
+                line_no += 1;
+                let line = String::from_utf8_lossy(&bytes).into_owned();
+                if last_lines.len() == 5 {
+                    last_lines.pop_front();
+                }
+                last_lines.push_back(preview(&line, 300));
+                let event = match mode {
+                    _ if truncated => HarnessEvent::Error {
+                        message: format!("harness printed line {line_no} longer than {MAX_LINE_BYTES} bytes"),
+                    },
+                    OutputMode::Json if line.trim().is_empty() => continue,
+                    OutputMode::Json => parse_json_line(line_no, line.trim()),
+                    OutputMode::Text => {
+                        if text_answer.len() < MAX_TEXT_ANSWER_BYTES {
+                            text_answer.push_str(&line);
+                            text_answer.push('\n');
+                        }
+                        HarnessEvent::AssistantText { text: line }
+                    }
+                };
+                let is_final = event.is_final();
+                if tx.send(event).await.is_err() {
+                    let _ = child.kill().await;
+                    return;
+                }
+                if is_final {
+                    finished = true;
+                    break;
+                }
+            }
+            if finished {
+                // The run is over once it says so; don't wait on a child that lingers.
+                let _ = child.kill().await;
+                return;
+            }
+            let status = tokio::select! {
+                _ = cancel.cancelled() => { let _ = child.kill().await; return; }
+                status = child.wait() => status,
+            };
+            let stderr = stderr_tail.await.unwrap_or_default();
+            let last = last_lines.into_iter().collect::<Vec<_>>().join("\n");
+            let event = match status {
+                Ok(s) if s.success() && mode == OutputMode::Text => HarnessEvent::Finished {
+                    answer: text_answer.trim_end().to_string(),
+                },
+                Ok(s) => HarnessEvent::Error {
+                    message: exit_message(&program, s, &last, &stderr),
+                },
+                Err(e) => HarnessEvent::Error {
+                    message: format!("`{program}` could not be waited for: {e}"),
+                },
+            };
+            let _ = tx.send(event).await;
+        });
+        Ok(rx)
+    }
+}
+
+fn exit_message(program: &str, status: std::process::ExitStatus, last: &str, stderr: &str) -> String {
+    let how = if status.success() {
+        "exited without a final answer".to_string()
+    } else {
+        match status.code() {
+            Some(code) => format!("exited with status {code}"),
+            None => "was killed by a signal".to_string(),
+        }
+    };
+    let mut msg = format!("`{program}` {how}");
+    if !last.is_empty() {
+        msg.push_str(&format!("\nlast output:\n```\n{last}\n```"));
+    }
+    if !stderr.is_empty() {
+        msg.push_str(&format!("\nstderr:\n```\n{stderr}\n```"));
+    }
+    msg
+}
+
+/// Where a harness that needs a scratch directory works when no repo is checked out.
+pub fn scratch_dir(base: &std::path::Path, job_id: u64) -> PathBuf {
+    base.join(format!("job-{job_id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dir: &std::path::Path) -> HarnessRun {
+        HarnessRun {
+            job_id: 7,
+            agent: "default".into(),
+            role_prompt: "role".into(),
+            task: "the task".into(),
+            model: Some("m1".into()),
+            workdir: dir.to_path_buf(),
+        }
+    }
+
+    async fn collect(spec: CommandSpec) -> Vec<HarnessEvent> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rx = CommandHarness::new(spec)
+            .start(run(dir.path()), CancellationToken::new())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        while let Some(e) = rx.recv().await {
+            out.push(e);
+        }
+        out
+    }
+
+    fn sh(script: &str, mode: OutputMode) -> CommandSpec {
+        CommandSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            mode,
+            env: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn json_lines_become_events() {
+        let events = collect(sh(
+            r#"echo '{"type":"started"}'; echo '{"type":"tool_started","name":"bash","summary":"ls"}'; echo "{\"type\":\"finished\",\"answer\":\"$THREADWORK_TASK/$THREADWORK_MODEL\"}""#,
+            OutputMode::Json,
+        ))
+        .await;
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[2], HarnessEvent::Finished { answer: "the task/m1".into() });
+    }
+
+    #[tokio::test]
+    async fn malformed_line_is_an_error_event() {
+        let events = collect(sh("echo '{\"type\":\"started\"}'; echo 'garbage here'; sleep 5", OutputMode::Json)).await;
+        assert!(matches!(&events[1], HarnessEvent::Error { message } if message.contains("malformed line 2") && message.contains("garbage here")));
+        assert_eq!(events.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn crash_reports_status_and_stderr() {
+        let events = collect(sh("echo '{\"type\":\"started\"}'; echo boom >&2; exit 3", OutputMode::Json)).await;
+        match events.last() {
+            Some(HarnessEvent::Error { message }) => {
+                assert!(message.contains("exited with status 3"), "{message}");
+                assert!(message.contains("boom"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn text_mode_answers_with_all_output() {
+        let events = collect(sh("echo one; echo two", OutputMode::Text)).await;
+        assert_eq!(events.last(), Some(&HarnessEvent::Finished { answer: "one\ntwo".into() }));
+    }
+
+    #[tokio::test]
+    async fn environment_is_an_allow_list() {
+        std::env::set_var("THREADWORK_TEST_CANARY", "canary-secret-123");
+        let events = collect(sh("env", OutputMode::Text)).await;
+        let Some(HarnessEvent::Finished { answer }) = events.last() else { panic!() };
+        assert!(!answer.contains("canary-secret-123"));
+        assert!(answer.contains("THREADWORK_TASK=the task"));
+    }
+
+    #[tokio::test]
+    async fn huge_line_is_cut_with_a_notice() {
+        let events = collect(sh("head -c 600000 /dev/zero | tr '\\0' 'a'; echo", OutputMode::Json)).await;
+        assert!(matches!(&events[0], HarnessEvent::Error { message } if message.contains("longer than")));
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_a_spawn_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CommandSpec { program: "/nonexistent/cli".into(), args: vec![], mode: OutputMode::Json, env: BTreeMap::new() };
+        let err = CommandHarness::new(spec).start(run(dir.path()), CancellationToken::new()).await.unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/cli"));
+    }
+}

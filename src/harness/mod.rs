@@ -1,0 +1,108 @@
+//! The harness boundary: something that runs an agent for a job and reports typed events.
+//!
+//! The event model is the protocol of the system: the card, the final answer, the store (and
+//! later the audit log and metrics) consume the same stream, and nothing downstream knows which
+//! CLI produced an event. The `command` harness reads exactly these events as JSON lines.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub mod command;
+pub mod scripted;
+
+/// One thing a harness reports while it works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HarnessEvent {
+    Started {
+        #[serde(default)]
+        session_id: Option<String>,
+    },
+    AssistantText {
+        text: String,
+    },
+    ToolStarted {
+        #[serde(default)]
+        id: Option<String>,
+        name: String,
+        #[serde(default)]
+        summary: String,
+    },
+    ToolFinished {
+        #[serde(default)]
+        id: Option<String>,
+        name: String,
+        #[serde(default)]
+        summary: String,
+        #[serde(default = "yes")]
+        ok: bool,
+    },
+    FileChanged {
+        path: String,
+    },
+    Usage {
+        #[serde(default)]
+        input_tokens: u64,
+        #[serde(default)]
+        output_tokens: u64,
+        #[serde(default)]
+        cost_usd: f64,
+    },
+    Finished {
+        answer: String,
+    },
+    /// Ends the run as failed; `message` is shown in the thread.
+    Error {
+        message: String,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl HarnessEvent {
+    /// Events after which the harness has nothing more to say.
+    pub fn is_final(&self) -> bool {
+        matches!(self, HarnessEvent::Finished { .. } | HarnessEvent::Error { .. })
+    }
+}
+
+/// Everything a harness needs to run one job.
+#[derive(Debug, Clone)]
+pub struct HarnessRun {
+    pub job_id: u64,
+    pub agent: String,
+    /// The agent's role prompt.
+    pub role_prompt: String,
+    /// The task, with the thread's conversation as context.
+    pub task: String,
+    pub model: Option<String>,
+    /// A directory the harness may write in.
+    pub workdir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+#[async_trait::async_trait]
+pub trait Harness: Send + Sync {
+    /// Starts a run. Events arrive on the returned channel, which closes after the last one;
+    /// cancelling `cancel` stops the run and ends the stream.
+    async fn start(
+        &self,
+        run: HarnessRun,
+        cancel: CancellationToken,
+    ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError>;
+}

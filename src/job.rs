@@ -1,0 +1,229 @@
+//! The job record and its state machine. Pure: the store persists it, the runner drives it.
+//!
+//! queued → running → succeeded | failed | cancelled | timed_out; a queued job may also end
+//! cancelled or failed without running (e.g. interrupted by a restart). Terminal states are final.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::request::RequestOptions;
+
+pub type JobId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl JobState {
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, JobState::Queued | JobState::Running)
+    }
+
+    /// The transitions the state machine allows.
+    pub fn can_move_to(self, next: JobState) -> bool {
+        use JobState::*;
+        matches!(
+            (self, next),
+            (Queued, Running | Failed | Cancelled) | (Running, Succeeded | Failed | Cancelled | TimedOut)
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::TimedOut => "timed out",
+        }
+    }
+}
+
+/// A message from the job's thread, with the author resolved to a name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadMessage {
+    pub ts: String,
+    pub user: Option<String>,
+    pub author: String,
+    pub text: String,
+    pub from_bot: bool,
+}
+
+/// A reaction on one of the job's messages, kept for later decisions (approvals).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionRecord {
+    pub user: String,
+    pub name: String,
+    pub message_ts: String,
+    pub added: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// Tokens and cost reported by the harness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub channel: String,
+    /// Root of the Slack thread the job lives in.
+    pub thread_ts: String,
+    /// The mention that asked for the job.
+    pub request_ts: String,
+    pub requester: String,
+    pub task: String,
+    pub options: RequestOptions,
+    pub agent: String,
+    pub harness: String,
+    pub model: Option<String>,
+    pub repo: Option<String>,
+    pub branch: Option<String>,
+    /// The job this one follows up in the same thread.
+    pub parent: Option<JobId>,
+    pub state: JobState,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub card_ts: Option<String>,
+    /// The harness's final answer, kept so it can be posted again after a crash.
+    pub answer: Option<String>,
+    /// Why the job did not succeed, in words for the thread.
+    pub failure: Option<String>,
+    pub usage: Usage,
+    /// True once the terminal message reached the thread.
+    pub terminal_posted: bool,
+    /// How many parts of the terminal message were posted (a long answer has several).
+    #[serde(default)]
+    pub posted_parts: usize,
+    /// The harness's own session id, to resume it in a follow-up.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// The thread's messages when the job started.
+    #[serde(default)]
+    pub context: Vec<ThreadMessage>,
+    /// Thread replies that arrived while this was the thread's latest job.
+    pub thread_replies: Vec<ThreadMessage>,
+    pub reactions: Vec<ReactionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("job {id}: cannot move from {from:?} to {to:?}")]
+pub struct InvalidTransition {
+    pub id: JobId,
+    pub from: JobState,
+    pub to: JobState,
+}
+
+impl Job {
+    /// Moves the job to `next`, stamping start/finish times.
+    pub fn transition(&mut self, next: JobState, now: DateTime<Utc>) -> Result<(), InvalidTransition> {
+        if !self.state.can_move_to(next) {
+            return Err(InvalidTransition {
+                id: self.id,
+                from: self.state,
+                to: next,
+            });
+        }
+        if next == JobState::Running {
+            self.started_at = Some(now);
+        }
+        if next.is_terminal() {
+            self.finished_at = Some(now);
+        }
+        self.state = next;
+        Ok(())
+    }
+
+    /// Seconds from start (or creation) to finish (or `now`).
+    pub fn elapsed_secs(&self, now: DateTime<Utc>) -> i64 {
+        let start = self.started_at.unwrap_or(self.created_at);
+        let end = self.finished_at.unwrap_or(now);
+        (end - start).num_seconds().max(0)
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn sample_job(id: JobId) -> Job {
+    Job {
+        id,
+        channel: "C1".into(),
+        thread_ts: "1.000001".into(),
+        request_ts: "1.000001".into(),
+        requester: "U1".into(),
+        task: "fix it".into(),
+        options: RequestOptions::default(),
+        agent: "default".into(),
+        harness: "scripted".into(),
+        model: None,
+        repo: None,
+        branch: None,
+        parent: None,
+        state: JobState::Queued,
+        created_at: Utc::now(),
+        started_at: None,
+        finished_at: None,
+        card_ts: None,
+        answer: None,
+        failure: None,
+        usage: Usage::default(),
+        terminal_posted: false,
+        posted_parts: 0,
+        session_id: None,
+        context: vec![],
+        thread_replies: vec![],
+        reactions: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use JobState::*;
+
+    #[test]
+    fn allowed_transitions() {
+        let all = [Queued, Running, Succeeded, Failed, Cancelled, TimedOut];
+        let allowed = [
+            (Queued, Running),
+            (Queued, Failed),
+            (Queued, Cancelled),
+            (Running, Succeeded),
+            (Running, Failed),
+            (Running, Cancelled),
+            (Running, TimedOut),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from:?}→{to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn transition_stamps_times_and_rejects_bad_moves() {
+        let mut job = sample_job(1);
+        let now = Utc::now();
+        job.transition(Running, now).unwrap();
+        assert_eq!(job.started_at, Some(now));
+        job.transition(Succeeded, now).unwrap();
+        assert_eq!(job.finished_at, Some(now));
+        assert!(job.state.is_terminal());
+        assert_eq!(
+            job.transition(Running, now),
+            Err(InvalidTransition { id: 1, from: Succeeded, to: Running })
+        );
+    }
+}

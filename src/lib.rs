@@ -1,0 +1,19 @@
+//! threadwork: a Slack-first agent bot. See ARCHITECTURE.md for the map.
+
+pub mod agents;
+pub mod app;
+pub mod bot;
+pub mod chat;
+pub mod config;
+pub mod dev;
+pub mod emulator;
+pub mod harness;
+pub mod job;
+pub mod request;
+pub mod split;
+pub mod store;
+
+/// Installs the TLS crypto provider once; harmless when already installed.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

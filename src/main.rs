@@ -1,0 +1,103 @@
+//! The `threadwork` command.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use threadwork::config::Config;
+use threadwork::{app, dev, emulator};
+
+#[derive(Parser)]
+#[command(name = "threadwork", version, about = "A Slack-first agent bot that runs coding-agent harnesses")]
+struct Cli {
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bot against Slack (SLACK_APP_TOKEN, SLACK_BOT_TOKEN, optional SLACK_API_URL).
+    Run {
+        /// The config file.
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
+    },
+    /// Chat with the bot in the terminal: emulated Slack, scripted harness, no tokens needed.
+    Dev {
+        /// Port for the emulated Slack (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Where dev mode keeps its store and job directories.
+        #[arg(long, default_value = "data/dev")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "prompts/agents")]
+        agents_dir: PathBuf,
+        /// Use this config's harnesses, jobs and agents sections.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run only the Slack emulator (for SDK tests or other bots).
+    Emulator {
+        #[arg(long, default_value_t = 3750)]
+        port: u16,
+    },
+}
+
+fn init_logs(json: bool, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    threadwork::init_tls();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run { config } => {
+            init_logs(cli.log_json, "info");
+            run(config).await
+        }
+        Cmd::Dev { port, data_dir, agents_dir, config } => {
+            init_logs(cli.log_json, "warn");
+            dev::run(dev::DevOptions { port, data_dir, agents_dir, config }).await
+        }
+        Cmd::Emulator { port } => {
+            init_logs(cli.log_json, "info");
+            serve_emulator(port).await
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("threadwork: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config_path: PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(&config_path)?;
+    let settings = config.slack_settings(&|k| std::env::var(k).ok())?;
+    tracing::info!(api_url = %settings.api_url, "starting");
+    let running = app::start(&config, &settings).await?;
+    running.serve_until_signal().await;
+    Ok(())
+}
+
+async fn serve_emulator(port: u16) -> anyhow::Result<()> {
+    let emu = emulator::Emulator::start(([127, 0, 0, 1], port).into(), emulator::EmulatorConfig::default()).await?;
+    println!("SLACK_API_URL={}", emu.api_url());
+    println!("SLACK_APP_TOKEN={}", emulator::APP_TOKEN);
+    println!("SLACK_BOT_TOKEN={}", emulator::BOT_TOKEN);
+    println!("control API: http://{}/_emu/", emu.addr());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

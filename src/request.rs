@@ -1,0 +1,536 @@
+//! Text of a mention → a typed request. Pure: no I/O, so every rule here is unit tested.
+//!
+//! Slack sends message text with its own markup (`<@U…>`, `<#C…|name>`, `<https://…|label>`)
+//! and with `&`, `<`, `>` escaped as entities. Options are `key=value` words, inline or in one
+//! `[key=value, …]` block; anything inside backticks is literal text, never an option.
+
+use std::fmt;
+
+/// Option keys a mention may carry, in the order they are listed to users.
+pub const OPTION_KEYS: [&str; 5] = ["agent", "harness", "repo", "branch", "model"];
+
+/// Options given on a mention; `None` means "the agent's default".
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequestOptions {
+    pub agent: Option<String>,
+    pub harness: Option<String>,
+    pub repo: Option<String>,
+    pub branch: Option<String>,
+    pub model: Option<String>,
+}
+
+/// What a mention asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run an agent on a task.
+    Task { task: String, options: RequestOptions },
+    /// Show how to talk to the bot.
+    Help,
+}
+
+/// Why a mention could not become a request; each variant renders as a reply for the thread.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("unknown option `{key}`; valid options: {}", OPTION_KEYS.join(", "))]
+    UnknownOption { key: String },
+    #[error("option `{key}` has no value; write it as `{key}=<value>`")]
+    EmptyValue { key: String },
+    #[error("option `{key}` is given twice")]
+    Duplicate { key: String },
+    #[error("`{value}` is not a valid {key}: {why}")]
+    BadValue {
+        key: String,
+        value: String,
+        why: &'static str,
+    },
+    #[error("the `[…]` option block is not closed; write options as `[key=value, …]`")]
+    UnclosedBlock,
+    #[error("`{item}` in the option block is not `key=value`")]
+    BadBlockItem { item: String },
+    #[error("there is no task in the message: tell me what to do, e.g. `@threadwork fix the flaky login test repo=acme/web`")]
+    EmptyTask,
+}
+
+/// The reply for a rejected request: the error, then how to write options.
+pub fn error_reply(err: &RequestError) -> String {
+    format!(
+        ":warning: {err}. No job was started.\n{}",
+        usage()
+    )
+}
+
+/// One-paragraph usage text shared by `help` and error replies.
+pub fn usage() -> String {
+    "Usage: `@threadwork <task> [key=value …]` or `@threadwork <task> [key=value, …]`. \
+     Options: `agent=<name>`, `harness=<name>`, `repo=<owner/name>`, `branch=<git branch>`, \
+     `model=<model id>`. Put text in backticks to keep a `key=value` literal."
+        .to_string()
+}
+
+/// Parses the text of a mention addressed to the bot `bot_user_id`.
+pub fn parse_mention(text: &str, bot_user_id: &str) -> Result<Command, RequestError> {
+    let without_bot = strip_bot_mentions(text, bot_user_id);
+    let (rest, options) = extract_options(&without_bot)?;
+    let task = collapse_spaces(&rest);
+    if task.eq_ignore_ascii_case("help") {
+        return Ok(Command::Help);
+    }
+    if task.is_empty() {
+        return Err(RequestError::EmptyTask);
+    }
+    Ok(Command::Task { task, options })
+}
+
+/// Removes every `<@BOT>` / `<@BOT|name>` mention of the bot itself.
+pub fn strip_bot_mentions(text: &str, bot_user_id: &str) -> String {
+    let plain = format!("<@{bot_user_id}>");
+    let named = format!("<@{bot_user_id}|");
+    let mut out = text.replace(&plain, " ");
+    while let Some(start) = out.find(&named) {
+        match out[start..].find('>') {
+            Some(end) => out.replace_range(start..start + end + 1, " "),
+            None => break,
+        }
+    }
+    out
+}
+
+/// True when `text` mentions the user `user_id` in Slack markup.
+pub fn mentions(text: &str, user_id: &str) -> bool {
+    text.contains(&format!("<@{user_id}>")) || text.contains(&format!("<@{user_id}|"))
+}
+
+/// Splits the options out of `text` and validates them; returns the remaining text.
+fn extract_options(text: &str) -> Result<(String, RequestOptions), RequestError> {
+    let mut options = RequestOptions::default();
+    let mut rest = String::with_capacity(text.len());
+    for segment in code_segments(text) {
+        match segment {
+            Segment::Code(code) => rest.push_str(code),
+            Segment::Text(plain) => {
+                let remaining = take_block(plain, &mut options)?;
+                for word in split_keep_space(&remaining) {
+                    match option_word(word) {
+                        Some((key, value)) => set_option(&mut options, key, value)?,
+                        None => rest.push_str(word),
+                    }
+                }
+            }
+        }
+    }
+    Ok((rest, options))
+}
+
+/// Takes one `[key=value, …]` block out of a text segment, if present.
+fn take_block(text: &str, options: &mut RequestOptions) -> Result<String, RequestError> {
+    let Some(open) = text.find('[') else {
+        return Ok(text.to_string());
+    };
+    let inner_start = open + 1;
+    let Some(len) = text[inner_start..].find(']') else {
+        // A lone `[` with `=` after it is an attempted block; otherwise it is plain text.
+        return if text[inner_start..].contains('=') {
+            Err(RequestError::UnclosedBlock)
+        } else {
+            Ok(text.to_string())
+        };
+    };
+    let inner = &text[inner_start..inner_start + len];
+    if !inner.contains('=') {
+        return Ok(text.to_string());
+    }
+    for item in inner.split([',', ';']) {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        match item.split_once('=') {
+            Some((key, value)) if is_key(key.trim()) => {
+                set_option(options, key.trim(), value.trim())?
+            }
+            _ => {
+                return Err(RequestError::BadBlockItem {
+                    item: item.to_string(),
+                })
+            }
+        }
+    }
+    let mut rest = String::with_capacity(text.len());
+    rest.push_str(&text[..open]);
+    rest.push(' ');
+    rest.push_str(&text[inner_start + len + 1..]);
+    Ok(rest)
+}
+
+fn is_key(word: &str) -> bool {
+    let mut chars = word.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `key=value` as a whole word, with a key made of letters, digits, `_` and `-`.
+fn option_word(word: &str) -> Option<(&str, &str)> {
+    let (key, value) = word.split_once('=')?;
+    is_key(key).then_some((key, value))
+}
+
+fn set_option(options: &mut RequestOptions, key: &str, value: &str) -> Result<(), RequestError> {
+    let key_lower = key.to_ascii_lowercase();
+    let slot = match key_lower.as_str() {
+        "agent" => &mut options.agent,
+        "harness" => &mut options.harness,
+        "repo" => &mut options.repo,
+        "branch" => &mut options.branch,
+        "model" => &mut options.model,
+        _ => {
+            return Err(RequestError::UnknownOption {
+                key: key.to_string(),
+            })
+        }
+    };
+    let value = decode_entities(value);
+    if value.is_empty() {
+        return Err(RequestError::EmptyValue { key: key_lower });
+    }
+    if slot.is_some() {
+        return Err(RequestError::Duplicate { key: key_lower });
+    }
+    validate_option(&key_lower, &value)?;
+    *slot = Some(value);
+    Ok(())
+}
+
+fn validate_option(key: &str, value: &str) -> Result<(), RequestError> {
+    let bad = |why| {
+        Err(RequestError::BadValue {
+            key: key.to_string(),
+            value: value.to_string(),
+            why,
+        })
+    };
+    let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    match key {
+        "agent" | "harness" => {
+            if value.len() > 64 || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return bad("use letters, digits, `-` and `_` only");
+            }
+        }
+        "repo" => {
+            let parts: Vec<&str> = value.split('/').collect();
+            if parts.len() < 2
+                || value.len() > 200
+                || parts.iter().any(|p| p.is_empty() || p.starts_with('.') || !p.chars().all(name_char))
+            {
+                return bad("write it as `owner/name`");
+            }
+        }
+        "branch" => {
+            if !valid_branch(value) {
+                return bad("not a valid git branch name");
+            }
+        }
+        "model" => {
+            if value.len() > 100
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@'))
+            {
+                return bad("use letters, digits and `-_.:/@` only");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The subset of `git check-ref-format` rules a branch name in a chat message can break.
+fn valid_branch(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with(['-', '/', '.'])
+        && !name.ends_with(['/', '.'])
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.contains("@{")
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c))
+}
+
+enum Segment<'a> {
+    Text(&'a str),
+    Code(&'a str),
+}
+
+/// Splits text into code spans/blocks (backtick-delimited, kept verbatim) and plain text.
+fn code_segments(text: &str) -> Vec<Segment<'_>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('`') {
+        let fence = if rest[start..].starts_with("```") { "```" } else { "`" };
+        let body_start = start + fence.len();
+        match rest[body_start..].find(fence) {
+            Some(len) => {
+                let end = body_start + len + fence.len();
+                out.push(Segment::Text(&rest[..start]));
+                out.push(Segment::Code(&rest[start..end]));
+                rest = &rest[end..];
+            }
+            None => break,
+        }
+    }
+    out.push(Segment::Text(rest));
+    out
+}
+
+/// Splits into words and the whitespace between them, so the text can be rebuilt.
+fn split_keep_space(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut in_space = None;
+    for (i, c) in text.char_indices() {
+        let space = c.is_whitespace();
+        if in_space.is_some_and(|s| s != space) {
+            out.push(&text[start..i]);
+            start = i;
+        }
+        in_space = Some(space);
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+fn collapse_spaces(text: &str) -> String {
+    // Keep line breaks (they carry meaning in a task), fold runs of spaces.
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
+/// Decodes the three entities Slack escapes in message text.
+pub fn decode_entities(text: &str) -> String {
+    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// Turns Slack markup into plain text for a harness: user mentions through `user_name`,
+/// channels and links to their labels, then entities decoded. Unknown markup is kept as is.
+pub fn to_plain_text(text: &str, user_name: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&decode_entities(&rest[..open]));
+        let Some(len) = rest[open..].find('>') else {
+            rest = &rest[open..];
+            break;
+        };
+        let inner = &rest[open + 1..open + len];
+        out.push_str(&render_markup(inner, user_name));
+        rest = &rest[open + len + 1..];
+    }
+    out.push_str(&decode_entities(rest));
+    out
+}
+
+fn render_markup(inner: &str, user_name: &dyn Fn(&str) -> Option<String>) -> String {
+    let (target, label) = match inner.split_once('|') {
+        Some((t, l)) => (t, Some(decode_entities(l))),
+        None => (inner, None),
+    };
+    if let Some(id) = target.strip_prefix('@') {
+        let name = user_name(id).or(label).unwrap_or_else(|| id.to_string());
+        return format!("@{}", name.trim_start_matches('@'));
+    }
+    if let Some(id) = target.strip_prefix('#') {
+        return format!("#{}", label.unwrap_or_else(|| id.to_string()));
+    }
+    if let Some(special) = target.strip_prefix('!') {
+        if let Some(l) = label {
+            return l;
+        }
+        return format!("@{}", special.split('^').next().unwrap_or(special));
+    }
+    let url = decode_entities(target);
+    match label {
+        Some(l) if l != url && l != url.trim_start_matches("mailto:") => format!("{l} ({url})"),
+        Some(l) => l,
+        None => url.trim_start_matches("mailto:").to_string(),
+    }
+}
+
+impl fmt::Display for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pairs = [
+            ("agent", &self.agent),
+            ("harness", &self.harness),
+            ("repo", &self.repo),
+            ("branch", &self.branch),
+            ("model", &self.model),
+        ];
+        let set: Vec<String> = pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect();
+        f.write_str(&set.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOT: &str = "UBOT";
+
+    fn task(text: &str) -> (String, RequestOptions) {
+        match parse_mention(text, BOT) {
+            Ok(Command::Task { task, options }) => (task, options),
+            other => panic!("expected a task for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_task_without_options() {
+        let (t, o) = task("<@UBOT> fix the flaky login test");
+        assert_eq!(t, "fix the flaky login test");
+        assert_eq!(o, RequestOptions::default());
+    }
+
+    #[test]
+    fn inline_options_anywhere() {
+        let (t, o) = task("<@UBOT> fix repo=acme/web the test model=claude-sonnet-4 branch=release/1.2");
+        assert_eq!(t, "fix the test");
+        assert_eq!(o.repo.as_deref(), Some("acme/web"));
+        assert_eq!(o.model.as_deref(), Some("claude-sonnet-4"));
+        assert_eq!(o.branch.as_deref(), Some("release/1.2"));
+    }
+
+    #[test]
+    fn block_options() {
+        let (t, o) = task("<@UBOT> fix the test [repo=acme/web, harness=codex,agent=reviewer]");
+        assert_eq!(t, "fix the test");
+        assert_eq!(o.repo.as_deref(), Some("acme/web"));
+        assert_eq!(o.harness.as_deref(), Some("codex"));
+        assert_eq!(o.agent.as_deref(), Some("reviewer"));
+    }
+
+    #[test]
+    fn keys_are_case_insensitive() {
+        let (_, o) = task("<@UBOT> go Repo=a/b");
+        assert_eq!(o.repo.as_deref(), Some("a/b"));
+    }
+
+    #[test]
+    fn backticks_keep_options_literal() {
+        let (t, o) = task("<@UBOT> set `timeout=30` in ```x=1\ny=2``` please");
+        assert_eq!(t, "set `timeout=30` in ```x=1\ny=2``` please");
+        assert_eq!(o, RequestOptions::default());
+    }
+
+    #[test]
+    fn square_brackets_without_equals_are_text() {
+        let (t, _) = task("<@UBOT> check items [a, b] now");
+        assert_eq!(t, "check items [a, b] now");
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        let cases: &[(&str, RequestError)] = &[
+            (
+                "<@UBOT> fix modle=x",
+                RequestError::UnknownOption { key: "modle".into() },
+            ),
+            ("<@UBOT> fix repo=", RequestError::EmptyValue { key: "repo".into() }),
+            (
+                "<@UBOT> fix repo=a/b repo=c/d",
+                RequestError::Duplicate { key: "repo".into() },
+            ),
+            ("<@UBOT> fix [repo=a/b", RequestError::UnclosedBlock),
+            (
+                "<@UBOT> fix [repo=a/b, oops]",
+                RequestError::BadBlockItem { item: "oops".into() },
+            ),
+            ("<@UBOT>   ", RequestError::EmptyTask),
+            ("<@UBOT> repo=a/b", RequestError::EmptyTask),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_mention(text, BOT).as_ref(), Err(want), "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for text in [
+            "<@UBOT> x repo=justname",
+            "<@UBOT> x repo=a/../b",
+            "<@UBOT> x branch=-rf",
+            "<@UBOT> x branch=a..b",
+            "<@UBOT> x branch=a~1",
+            "<@UBOT> x harness=cl@ude",
+            "<@UBOT> x model=a;b",
+        ] {
+            assert!(
+                matches!(parse_mention(text, BOT), Err(RequestError::BadValue { .. })),
+                "{text:?} should be a bad value"
+            );
+        }
+    }
+
+    #[test]
+    fn error_reply_lists_valid_options() {
+        let reply = error_reply(&RequestError::UnknownOption { key: "modle".into() });
+        assert!(reply.contains("unknown option `modle`"));
+        assert!(reply.contains("agent, harness, repo, branch, model"));
+        assert!(reply.contains("No job was started"));
+    }
+
+    #[test]
+    fn help_is_a_command() {
+        assert_eq!(parse_mention("<@UBOT> help", BOT), Ok(Command::Help));
+    }
+
+    #[test]
+    fn named_bot_mention_is_stripped() {
+        let (t, _) = task("<@UBOT|threadwork> hello there");
+        assert_eq!(t, "hello there");
+    }
+
+    #[test]
+    fn markup_becomes_plain_text() {
+        let names = |id: &str| (id == "U1").then(|| "ada".to_string());
+        let cases = [
+            ("hi <@U1>", "hi @ada"),
+            ("hi <@U2>", "hi @U2"),
+            ("hi <@U3|bob>", "hi @bob"),
+            ("see <#C1|general>", "see #general"),
+            ("see <#C1>", "see #C1"),
+            ("<https://x.io/a?b=1&amp;c=2|docs>", "docs (https://x.io/a?b=1&c=2)"),
+            ("<https://x.io>", "https://x.io"),
+            ("<mailto:a@b.c|a@b.c>", "a@b.c"),
+            ("<!here> <!subteam^S1|@devs>", "@here @devs"),
+            ("a &lt;b&gt; &amp;&amp; c", "a <b> && c"),
+            ("unclosed <tag", "unclosed <tag"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(to_plain_text(input, &names), want, "for {input:?}");
+        }
+    }
+
+    #[test]
+    fn entity_in_option_value_is_decoded() {
+        let (_, o) = task("<@UBOT> x branch=a&amp;b");
+        // `&` is allowed in branch names by git.
+        assert_eq!(o.branch.as_deref(), Some("a&b"));
+    }
+
+    #[test]
+    fn mentions_detects_both_forms() {
+        assert!(mentions("hey <@UBOT> x", BOT));
+        assert!(mentions("hey <@UBOT|tw> x", BOT));
+        assert!(!mentions("hey <@UOTHER> x", BOT));
+    }
+}
