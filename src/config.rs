@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::bot::BotSettings;
+use crate::chat::pacing::Limits;
 use crate::chat::slack::{SlackSettings, SLACK_API_URL};
 use crate::harness::command::CommandSpec;
 
@@ -40,6 +41,9 @@ pub struct SlackSection {
     pub reconnect_secs: u64,
     #[serde(default)]
     pub allowed_bots: Vec<String>,
+    /// Outbound pacing; the defaults follow Slack's documented tiers.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Default for SlackSection {
@@ -51,6 +55,7 @@ impl Default for SlackSection {
             socket_connections: default_connections(),
             reconnect_secs: default_reconnect(),
             allowed_bots: vec![],
+            limits: Limits::default(),
         }
     }
 }
@@ -225,6 +230,7 @@ impl Config {
             connections: self.slack.socket_connections.clamp(1, 10),
             reconnect_secs: self.slack.reconnect_secs,
             max_retries: 20,
+            limits: self.slack.limits,
         })
     }
 

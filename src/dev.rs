@@ -1,6 +1,7 @@
 //! `threadwork dev`: the emulator, the bot and the scripted harness in one process, and a
 //! terminal to chat with the bot as user `you` in #general. No tokens, no network.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,23 +30,24 @@ pub fn to_slack_text(line: &str) -> String {
     line.replace(&format!("@{BOT_NAME}"), &format!("<@{BOT_USER_ID}>"))
 }
 
-fn display(text: &str) -> String {
-    crate::request::to_plain_text(text, &|id| (id == BOT_USER_ID).then(|| BOT_NAME.to_string()))
+fn display(text: &str, names: &HashMap<String, String>) -> String {
+    crate::request::to_plain_text(text, &|id| names.get(id).cloned())
 }
 
-fn print_change(change: &Change) {
+fn print_change(change: &Change, names: &HashMap<String, String>) {
+    let display = |t: &str| display(t, names);
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     match change {
         Change::Posted { message } => {
-            let who = if message.bot_id.is_some() { BOT_NAME } else { &message.user };
+            let who = name(&message.user);
             let indent = if message.thread_ts.is_some() { "  │ " } else { "" };
             println!("{indent}[{who}] {}", display(&message.text).replace('\n', &format!("\n{indent}    ")));
         }
         Change::Updated { message } => {
             println!("  │ [{BOT_NAME}, edited] {}", display(&message.text).replace('\n', "\n  │     "));
         }
-        Change::Reacted { name, user, added: true, .. } => {
-            let who = if user == BOT_USER_ID { BOT_NAME } else { user };
-            println!("  │ (:{name}: from {who})");
+        Change::Reacted { name: emoji, user, added: true, .. } => {
+            println!("  │ (:{emoji}: from {})", name(user));
         }
         Change::Reacted { .. } => {}
         Change::Ephemeral { text, .. } => println!("  │ (only you can see this) {}", display(text)),
@@ -79,9 +81,10 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     println!("  @{BOT_NAME} fix the flaky login test repo=acme/web");
     println!("A line starting with `>` replies in the thread of your last message. Ctrl-D or /quit ends.\n");
 
+    let names = emu.user_names().await;
     let printer = tokio::spawn(async move {
         while let Ok(change) = changes.recv().await {
-            print_change(&change);
+            print_change(&change, &names);
         }
     });
 
@@ -122,6 +125,7 @@ mod tests {
     #[test]
     fn typed_mentions_become_slack_mentions() {
         assert_eq!(to_slack_text("@threadwork fix it"), format!("<@{BOT_USER_ID}> fix it"));
-        assert_eq!(display(&format!("<@{BOT_USER_ID}> hi &amp; bye")), "@threadwork hi & bye");
+        let names = HashMap::from([(BOT_USER_ID.to_string(), BOT_NAME.to_string())]);
+        assert_eq!(display(&format!("<@{BOT_USER_ID}> hi &amp; bye"), &names), "@threadwork hi & bye");
     }
 }

@@ -154,9 +154,10 @@ pub struct CardUpdater {
 
 impl CardUpdater {
     pub fn spawn(chat: Arc<dyn ChatPlatform>, channel: String, ts: String, view: CardView, interval: Duration) -> Self {
+        // What the card shows now; changes made before the task first runs still count.
+        let mut last_sent = render(&view);
         let (tx, mut rx) = watch::channel(view);
         let task = tokio::spawn(async move {
-            let mut last_sent = render(&rx.borrow_and_update());
             loop {
                 let closed = rx.changed().await.is_err();
                 let text = render(&rx.borrow_and_update());

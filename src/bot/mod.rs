@@ -174,6 +174,11 @@ impl Bot {
         &self.ctx.identity
     }
 
+    /// The bot's store, for inspection (tests, and the audit commands later).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.ctx.store.clone()
+    }
+
     /// Finishes what a previous run left, then handles events until the channel closes or
     /// `shutdown` fires.
     pub async fn run(&self, mut events: mpsc::UnboundedReceiver<SlackPushEventCallback>, shutdown: CancellationToken) {
@@ -333,6 +338,7 @@ impl Ctx {
             reactions: vec![],
         };
         self.store.put_job(&job)?;
+        self.queue.lock().expect("queue lock").push(job.id, &job.channel);
         tracing::info!(job = job.id, agent = %job.agent, harness = %job.harness, %channel, "job accepted");
         let ctx = self.clone();
         tokio::spawn(async move {
@@ -344,7 +350,7 @@ impl Ctx {
                 }
             });
             ctx.open_card(&job).await;
-            ctx.enqueue(job.id, &job.channel);
+            ctx.mark_ready(job.id);
             let _ = eyes.await;
         });
         Ok(())
@@ -378,8 +384,9 @@ impl Ctx {
         self.cards.lock().expect("cards lock").get(&id).cloned()
     }
 
-    fn enqueue(self: &Arc<Self>, id: JobId, channel: &str) {
-        self.queue.lock().expect("queue lock").push(id, channel);
+    /// The job's card is up (or could not be posted): it may start.
+    fn mark_ready(self: &Arc<Self>, id: JobId) {
+        self.queue.lock().expect("queue lock").mark_ready(id);
         self.pump();
     }
 
@@ -429,14 +436,14 @@ impl Ctx {
                 v.queue_position = None;
             });
         }
-        let context = self.thread_context(&job).await;
+        let (context, task) = self.thread_context(&job).await;
         let job = self.update_job(id, |j| j.context = context).await?;
-        let outcome = self.drive(&job, card.as_deref()).await;
+        let outcome = self.drive(&job, &task, card.as_deref()).await;
         self.finish(id, outcome).await
     }
 
     /// Runs the harness and follows its events until the run ends.
-    async fn drive(&self, job: &Job, card: Option<&CardUpdater>) -> Outcome {
+    async fn drive(&self, job: &Job, task: &str, card: Option<&CardUpdater>) -> Outcome {
         let fail = |message: String| Outcome { state: JobState::Failed, answer: None, failure: Some(message) };
         let Some(agent) = self.agents.get(&job.agent) else {
             return fail(format!("agent `{}` is no longer configured", job.agent));
@@ -452,7 +459,7 @@ impl Ctx {
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: agent.prompt.clone(),
-            task: compose_task(job),
+            task: compose_task(job, task),
             model: job.model.clone(),
             workdir,
         };
@@ -574,16 +581,22 @@ impl Ctx {
         Ok(())
     }
 
-    /// The thread's messages with names resolved, without our own cards.
-    async fn thread_context(&self, job: &Job) -> Vec<ThreadMessage> {
+    /// The thread's messages with names resolved (without our own cards), and the task as
+    /// plain text.
+    async fn thread_context(&self, job: &Job) -> (Vec<ThreadMessage>, String) {
+        let mut names: HashMap<String, String> = HashMap::new();
+        for id in mentioned_users(&job.task) {
+            let name = self.chat.user_name(&id).await.unwrap_or_else(|_| id.clone());
+            names.insert(id, name);
+        }
+        let task = request::to_plain_text(&job.task, &|id| names.get(id).cloned());
         let messages = match self.chat.thread_messages(&job.channel, &job.thread_ts).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(job = job.id, error = %e, "could not read the thread; running without it");
-                return vec![];
+                return (vec![], task);
             }
         };
-        let mut names: HashMap<String, String> = HashMap::new();
         let mut out = Vec::new();
         for m in messages {
             let from_bot = m.user.as_deref() == Some(self.identity.user_id.as_str());
@@ -602,7 +615,7 @@ impl Ctx {
             let text = request::to_plain_text(&m.text, &|id| names.get(id).cloned());
             out.push(ThreadMessage { ts: m.ts, user: m.user, author, text, from_bot });
         }
-        out
+        (out, task)
     }
 
     fn is_card(&self, channel: &str, ts: &str) -> bool {
@@ -623,8 +636,9 @@ impl Ctx {
         for job in jobs {
             let result = match job.state {
                 JobState::Queued => {
+                    self.queue.lock().expect("queue lock").push(job.id, &job.channel);
                     self.open_card(&job).await;
-                    self.enqueue(job.id, &job.channel);
+                    self.mark_ready(job.id);
                     Ok(())
                 }
                 JobState::Running => {
@@ -660,13 +674,13 @@ fn mentioned_users(text: &str) -> Vec<String> {
     out
 }
 
-/// The harness's task: the request, and the thread so far when there is more than the request.
-pub fn compose_task(job: &Job) -> String {
-    let others: Vec<&ThreadMessage> = job.context.iter().filter(|m| m.ts != job.request_ts).collect();
-    if others.is_empty() {
-        return job.task.clone();
+/// The harness's task: the request (as plain text), and the thread so far when there is more
+/// than the request.
+pub fn compose_task(job: &Job, task: &str) -> String {
+    if job.context.iter().all(|m| m.ts == job.request_ts) {
+        return task.to_string();
     }
-    let mut out = format!("{}\n\nThe Slack thread so far (oldest first):", job.task);
+    let mut out = format!("{task}\n\nThe Slack thread so far (oldest first):");
     for m in &job.context {
         out.push_str(&format!("\n[{}] {}", m.author, m.text));
     }
@@ -754,12 +768,12 @@ mod tests {
     #[test]
     fn task_carries_the_thread() {
         let mut job = sample_job(1);
-        assert_eq!(compose_task(&job), "fix it");
+        assert_eq!(compose_task(&job, "fix it"), "fix it");
         job.context = vec![
             ThreadMessage { ts: "1.000001".into(), user: Some("U1".into()), author: "ada".into(), text: "@threadwork fix it".into(), from_bot: false },
             ThreadMessage { ts: "1.000002".into(), user: Some("U2".into()), author: "bob".into(), text: "also the docs".into(), from_bot: false },
         ];
-        let t = compose_task(&job);
+        let t = compose_task(&job, "fix it");
         assert!(t.starts_with("fix it\n\nThe Slack thread so far"));
         assert!(t.ends_with("[ada] @threadwork fix it\n[bob] also the docs"));
     }

@@ -14,6 +14,7 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use tokio::sync::{mpsc, Mutex};
 
+use super::pacing::{Budget, Limits, Pacer};
 use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform};
 
 /// Slack's own Web API base.
@@ -31,6 +32,8 @@ pub struct SlackSettings {
     pub reconnect_secs: u64,
     /// Retries of a rate-limited call before giving up.
     pub max_retries: usize,
+    /// Outbound pacing.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for SlackSettings {
@@ -66,6 +69,7 @@ pub struct SlackChat {
     client: Arc<SlackHyperClient>,
     bot_token: SlackApiToken,
     names: Mutex<HashMap<String, String>>,
+    pacer: Pacer,
 }
 
 impl SlackChat {
@@ -74,6 +78,7 @@ impl SlackChat {
             client,
             bot_token: token(&settings.bot_token),
             names: Mutex::new(HashMap::new()),
+            pacer: Pacer::new(settings.limits),
         }
     }
 }
@@ -109,6 +114,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn post_message(&self, channel: &str, thread_ts: Option<&str>, text: &str) -> Result<String, ChatError> {
+        self.pacer.ready(Budget::Post { channel }).await;
         let session = self.client.open_session(&self.bot_token);
         let req = SlackApiChatPostMessageRequest::new(channel.into(), text_content(text))
             .opt_thread_ts(thread_ts.map(|t| t.into()));
@@ -117,6 +123,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn update_message(&self, channel: &str, ts: &str, text: &str) -> Result<(), ChatError> {
+        self.pacer.ready(Budget::Update).await;
         let session = self.client.open_session(&self.bot_token);
         let req = SlackApiChatUpdateRequest::new(channel.into(), text_content(text), ts.into());
         session.chat_update(&req).await.map_err(|e| map_err("chat.update", e))?;
@@ -124,6 +131,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn post_ephemeral(&self, channel: &str, user: &str, thread_ts: Option<&str>, text: &str) -> Result<(), ChatError> {
+        self.pacer.ready(Budget::Tier4).await;
         let session = self.client.open_session(&self.bot_token);
         let req = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), text_content(text))
             .opt_thread_ts(thread_ts.map(|t| t.into()));
@@ -132,6 +140,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn add_reaction(&self, channel: &str, ts: &str, name: &str) -> Result<(), ChatError> {
+        self.pacer.ready(Budget::Tier3).await;
         let session = self.client.open_session(&self.bot_token);
         let req = SlackApiReactionsAddRequest::new(channel.into(), name.into(), ts.into());
         match session.reactions_add(&req).await {
@@ -148,6 +157,7 @@ impl ChatPlatform for SlackChat {
         let mut cursor = None;
         // A bounded walk: long threads are cut at 1,000 messages.
         for _ in 0..5 {
+            self.pacer.ready(Budget::Tier3).await;
             let req = SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
                 .with_limit(200)
                 .opt_cursor(cursor.clone());
@@ -176,6 +186,7 @@ impl ChatPlatform for SlackChat {
         if let Some(name) = self.names.lock().await.get(user) {
             return Ok(name.clone());
         }
+        self.pacer.ready(Budget::Tier4).await;
         let session = self.client.open_session(&self.bot_token);
         let res = session
             .users_info(&SlackApiUsersInfoRequest::new(user.into()))
@@ -194,6 +205,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError> {
+        self.pacer.ready(Budget::Tier4).await;
         let session = self.client.open_session(&self.bot_token);
         let res = session
             .chat_get_permalink(&SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into()))

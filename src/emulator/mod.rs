@@ -157,6 +157,11 @@ impl Emulator {
         BOT_USER_ID
     }
 
+    /// User id → name, for displaying messages.
+    pub async fn user_names(&self) -> HashMap<String, String> {
+        self.inner.ws.lock().await.users.values().map(|u| (u.id.clone(), u.name.clone())).collect()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.inner.changes.subscribe()
     }

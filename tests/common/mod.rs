@@ -1,0 +1,125 @@
+//! Test support: a running emulator and bot in one line, and polling helpers.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use threadwork::app::{self, Running};
+use threadwork::config::Config;
+use threadwork::emulator::state::{Message, BOT_USER_ID};
+use threadwork::emulator::{Emulator, EmulatorConfig, APP_TOKEN, BOT_TOKEN};
+use threadwork::harness::scripted::{ScriptStep, ScriptedHarness};
+use threadwork::harness::{Harness, HarnessEvent};
+
+pub const CHANNEL: &str = "C0GENERAL1";
+
+pub struct World {
+    pub emu: Emulator,
+    pub bot: Option<Running>,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn step(delay_ms: u64, event: HarnessEvent) -> ScriptStep {
+    ScriptStep { delay_ms, event }
+}
+
+/// A short script: started, a tool call, a file change, usage, then `answer`.
+pub fn script(answer: &str, pause_ms: u64) -> Vec<ScriptStep> {
+    vec![
+        step(50, HarnessEvent::Started { session_id: Some("s-1".into()) }),
+        step(pause_ms, HarnessEvent::ToolStarted { id: None, name: "bash".into(), summary: "cargo test".into() }),
+        step(pause_ms, HarnessEvent::ToolFinished { id: None, name: "bash".into(), summary: "3 passed".into(), ok: true }),
+        step(pause_ms, HarnessEvent::FileChanged { path: "src/login.rs".into() }),
+        step(10, HarnessEvent::Usage { input_tokens: 100, output_tokens: 20, cost_usd: 0.25 }),
+        step(pause_ms, HarnessEvent::Finished { answer: answer.into() }),
+    ]
+}
+
+pub fn scripted(steps: Vec<ScriptStep>) -> HashMap<String, Arc<dyn Harness>> {
+    HashMap::from([("scripted".to_string(), Arc::new(ScriptedHarness::new(steps)) as Arc<dyn Harness>)])
+}
+
+pub fn agents_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts/agents")
+}
+
+impl World {
+    pub async fn new(emu_config: EmulatorConfig) -> Self {
+        threadwork::init_tls();
+        let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).with_test_writer().try_init();
+        let emu = Emulator::start(([127, 0, 0, 1], 0).into(), emu_config).await.expect("emulator starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.agents.dir = agents_dir();
+        config.store.path = dir.path().join("store");
+        config.jobs.workdir = dir.path().join("jobs");
+        config.jobs.card_interval_ms = 200;
+        config.slack.reconnect_secs = 1;
+        Self { emu, bot: None, config, dir }
+    }
+
+    pub fn env(&self) -> impl Fn(&str) -> Option<String> {
+        let url = self.emu.api_url();
+        move |k: &str| match k {
+            "SLACK_API_URL" => Some(url.clone()),
+            "SLACK_APP_TOKEN" => Some(APP_TOKEN.to_string()),
+            "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
+            _ => None,
+        }
+    }
+
+    pub async fn start_bot(&mut self, harnesses: HashMap<String, Arc<dyn Harness>>) {
+        let settings = self.config.slack_settings(&self.env()).expect("settings");
+        let running = app::start_with(&self.config, &settings, harnesses).await.expect("bot starts");
+        self.bot = Some(running);
+        assert!(
+            self.emu.wait_for_connections(self.config.slack.socket_connections as usize, Duration::from_secs(10)).await,
+            "bot connected over socket mode"
+        );
+    }
+
+    pub fn bot(&self) -> &Running {
+        self.bot.as_ref().expect("bot started")
+    }
+
+    /// Posts a top-level message mentioning the bot as alice; returns its ts.
+    pub async fn mention(&self, text: &str) -> String {
+        self.emu.post_as("alice", CHANNEL, &format!("<@{BOT_USER_ID}> {text}"), None).await.expect("post")
+    }
+
+    pub async fn thread(&self, ts: &str) -> Vec<Message> {
+        self.emu.thread(CHANNEL, ts).await
+    }
+
+    /// The bot's replies in a thread, oldest first.
+    pub async fn bot_replies(&self, ts: &str) -> Vec<Message> {
+        self.thread(ts).await.into_iter().filter(|m| m.user == BOT_USER_ID).collect()
+    }
+}
+
+/// Polls `check` until it returns Some, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until the thread holds a bot reply (after the card) satisfying `pred`.
+pub async fn wait_reply(w: &World, ts: &str, timeout: Duration, pred: impl Fn(&Message) -> bool) -> Message {
+    eventually(timeout, "a bot reply in the thread", || async { w.bot_replies(ts).await.into_iter().skip(1).find(|m| pred(m)) }).await
+}
