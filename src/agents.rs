@@ -95,7 +95,10 @@ pub fn parse_agent(
             "the file must start with a `---` line, then the header fields, then `---`".into(),
         ));
     }
-    let header_lines: Vec<&str> = lines.by_ref().take_while(|l| l.trim_end() != "---").collect();
+    let header_lines: Vec<&str> = lines
+        .by_ref()
+        .take_while(|l| l.trim_end() != "---")
+        .collect();
     let closing_line = header_lines.len() + 2;
     if text.lines().nth(closing_line - 1).map(str::trim_end) != Some("---") {
         return Err(err(
@@ -123,7 +126,10 @@ pub fn parse_agent(
         err(line, &field, message)
     })?;
 
-    let expected = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let expected = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if front.name != expected {
         return Err(err(
             field_line("name"),
@@ -144,7 +150,11 @@ pub fn parse_agent(
         ));
     }
     if front.description.trim().is_empty() {
-        return Err(err(field_line("description"), "description", "must not be empty".into()));
+        return Err(err(
+            field_line("description"),
+            "description",
+            "must not be empty".into(),
+        ));
     }
     if !known_harnesses.contains(&front.harness.as_str()) {
         return Err(err(
@@ -246,7 +256,11 @@ mod tests {
     const HARNESSES: &[&str] = &["scripted", "command"];
 
     fn parse(name: &str, text: &str) -> Result<Agent, AgentFileError> {
-        parse_agent(Path::new(&format!("prompts/agents/{name}.md")), text, HARNESSES)
+        parse_agent(
+            Path::new(&format!("prompts/agents/{name}.md")),
+            text,
+            HARNESSES,
+        )
     }
 
     const GOOD: &str = "---\nname: coder\ndescription: Writes code\nharness: scripted\nmodel: m1\nowners: [U123ABC]\nchannels: [\"#dev\"]\n---\nYou are a careful engineer.\n";
@@ -267,18 +281,50 @@ mod tests {
     fn errors_name_line_and_field() {
         let cases: &[(&str, usize, &str)] = &[
             ("name: coder\n", 1, "front matter"),
-            ("---\nname: coder\ndescription: d\nharness: scripted\nYou", 5, "front matter"),
+            (
+                "---\nname: coder\ndescription: d\nharness: scripted\nYou",
+                5,
+                "front matter",
+            ),
             ("---\nname: coder\ndescription: d\n---\nbody", 1, "harness"),
-            ("---\nname: coder\ndescription: d\nharness: nope\n---\nbody", 4, "harness"),
-            ("---\nname: other\ndescription: d\nharness: scripted\n---\nbody", 2, "name"),
-            ("---\nname: coder\ndescription: d\nharness: scripted\nmodle: x\n---\nbody", 5, "modle"),
-            ("---\nname: coder\ndescription: d\nharness: scripted\nowners: [bob]\n---\nbody", 5, "owners"),
-            ("---\nname: coder\ndescription: d\nharness: scripted\n---\n\n", 6, "prompt"),
-            ("---\nname: coder\ndescription: d\nharness: [scripted\n---\nbody", 4, "front matter"),
+            (
+                "---\nname: coder\ndescription: d\nharness: nope\n---\nbody",
+                4,
+                "harness",
+            ),
+            (
+                "---\nname: other\ndescription: d\nharness: scripted\n---\nbody",
+                2,
+                "name",
+            ),
+            (
+                "---\nname: coder\ndescription: d\nharness: scripted\nmodle: x\n---\nbody",
+                5,
+                "modle",
+            ),
+            (
+                "---\nname: coder\ndescription: d\nharness: scripted\nowners: [bob]\n---\nbody",
+                5,
+                "owners",
+            ),
+            (
+                "---\nname: coder\ndescription: d\nharness: scripted\n---\n\n",
+                6,
+                "prompt",
+            ),
+            (
+                "---\nname: coder\ndescription: d\nharness: [scripted\n---\nbody",
+                4,
+                "front matter",
+            ),
         ];
         for (text, line, field) in cases {
             let e = parse("coder", text).expect_err(text);
-            assert_eq!((e.line, e.field.as_str()), (*line, *field), "{text:?} → {e}");
+            assert_eq!(
+                (e.line, e.field.as_str()),
+                (*line, *field),
+                "{text:?} → {e}"
+            );
             assert!(e.to_string().starts_with("prompts/agents/coder.md:"), "{e}");
         }
     }

@@ -37,7 +37,9 @@ pub fn harnesses(config: &Config) -> Result<HashMap<String, Arc<dyn Harness>>, S
     let mut out: HashMap<String, Arc<dyn Harness>> = HashMap::new();
     for (name, h) in &config.harness {
         let harness: Arc<dyn Harness> = match h {
-            HarnessConfig::Scripted { script: Some(path) } => Arc::new(ScriptedHarness::from_file(path)?),
+            HarnessConfig::Scripted { script: Some(path) } => {
+                Arc::new(ScriptedHarness::from_file(path)?)
+            }
             HarnessConfig::Scripted { script: None } => Arc::new(ScriptedHarness::demo()),
             HarnessConfig::Command(spec) => Arc::new(CommandHarness::new(spec.clone())),
         };
@@ -130,6 +132,13 @@ pub async fn start_with(
         let shutdown = shutdown.clone();
         tokio::spawn(async move { bot.run(rx, shutdown).await })
     };
-    let socket = SocketMode::start(client, slack_settings, tx).await.map_err(StartError::Socket)?;
-    Ok(Running { bot, socket, shutdown, task })
+    let socket = SocketMode::start(client, slack_settings, tx)
+        .await
+        .map_err(StartError::Socket)?;
+    Ok(Running {
+        bot,
+        socket,
+        shutdown,
+        task,
+    })
 }

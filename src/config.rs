@@ -76,7 +76,9 @@ pub struct StoreSection {
 
 impl Default for StoreSection {
     fn default() -> Self {
-        Self { path: default_store() }
+        Self {
+            path: default_store(),
+        }
     }
 }
 
@@ -95,7 +97,10 @@ pub struct AgentsSection {
 
 impl Default for AgentsSection {
     fn default() -> Self {
-        Self { dir: default_agents_dir(), default: default_agent() }
+        Self {
+            dir: default_agents_dir(),
+            default: default_agent(),
+        }
     }
 }
 
@@ -161,25 +166,44 @@ pub enum HarnessConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("config {path}: {source}")]
-    Parse { path: String, source: toml::de::Error },
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("{var} is not set (nor `slack.{field}` in the config): {hint}")]
-    MissingToken { var: &'static str, field: &'static str, hint: &'static str },
+    MissingToken {
+        var: &'static str,
+        field: &'static str,
+        hint: &'static str,
+    },
     #[error("{var} does not look like {kind} (it should start with `{prefix}`)")]
-    BadToken { var: &'static str, kind: &'static str, prefix: &'static str },
+    BadToken {
+        var: &'static str,
+        kind: &'static str,
+        prefix: &'static str,
+    },
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: name.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: name.clone(),
+            source,
+        })?;
         Self::parse(&name, &text)
     }
 
     pub fn parse(name: &str, text: &str) -> Result<Self, ConfigError> {
-        let mut config: Config =
-            toml::from_str(text).map_err(|source| ConfigError::Parse { path: name.to_string(), source })?;
+        let mut config: Config = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: name.to_string(),
+            source,
+        })?;
         config.fill_defaults();
         Ok(config)
     }
@@ -187,20 +211,25 @@ impl Config {
     /// Adds the demo `scripted` harness when none is configured.
     pub fn fill_defaults(&mut self) {
         if self.harness.is_empty() {
-            self.harness.insert("scripted".into(), HarnessConfig::Scripted { script: None });
+            self.harness
+                .insert("scripted".into(), HarnessConfig::Scripted { script: None });
         }
     }
 
     /// Slack settings from the environment first (`SLACK_APP_TOKEN`, `SLACK_BOT_TOKEN`,
     /// `SLACK_API_URL`), then the config file.
-    pub fn slack_settings(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<SlackSettings, ConfigError> {
-        let secret = |var: &'static str, field: &'static str, from_file: &Option<SecretString>, hint| {
-            env(var)
-                .filter(|v| !v.is_empty())
-                .map(SecretString::from)
-                .or_else(|| from_file.clone())
-                .ok_or(ConfigError::MissingToken { var, field, hint })
-        };
+    pub fn slack_settings(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<SlackSettings, ConfigError> {
+        let secret =
+            |var: &'static str, field: &'static str, from_file: &Option<SecretString>, hint| {
+                env(var)
+                    .filter(|v| !v.is_empty())
+                    .map(SecretString::from)
+                    .or_else(|| from_file.clone())
+                    .ok_or(ConfigError::MissingToken { var, field, hint })
+            };
         let app_token = secret(
             "SLACK_APP_TOKEN",
             "app_token",
@@ -214,10 +243,18 @@ impl Config {
             "install the app to the workspace and copy the bot token (xoxb-…)",
         )?;
         if !app_token.expose_secret().starts_with("xapp-") {
-            return Err(ConfigError::BadToken { var: "SLACK_APP_TOKEN", kind: "an app-level token", prefix: "xapp-" });
+            return Err(ConfigError::BadToken {
+                var: "SLACK_APP_TOKEN",
+                kind: "an app-level token",
+                prefix: "xapp-",
+            });
         }
         if !bot_token.expose_secret().starts_with("xoxb-") {
-            return Err(ConfigError::BadToken { var: "SLACK_BOT_TOKEN", kind: "a bot token", prefix: "xoxb-" });
+            return Err(ConfigError::BadToken {
+                var: "SLACK_BOT_TOKEN",
+                kind: "a bot token",
+                prefix: "xoxb-",
+            });
         }
         let api_url = env("SLACK_API_URL")
             .filter(|v| !v.is_empty())
@@ -252,14 +289,22 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn empty_config_has_defaults_and_demo_harness() {
         let c = Config::parse("t.toml", "").unwrap();
         assert_eq!(c.agents.default, "default");
-        assert!(matches!(c.harness.get("scripted"), Some(HarnessConfig::Scripted { script: None })));
+        assert!(matches!(
+            c.harness.get("scripted"),
+            Some(HarnessConfig::Scripted { script: None })
+        ));
         assert_eq!(c.jobs.max_running, 4);
     }
 
@@ -278,22 +323,55 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_position() {
-        let e = Config::parse("t.toml", "[jobs]\nmax_runing = 3\n").unwrap_err().to_string();
-        assert!(e.contains("t.toml") && e.contains("max_runing") && e.contains("line 2"), "{e}");
+        let e = Config::parse("t.toml", "[jobs]\nmax_runing = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.toml") && e.contains("max_runing") && e.contains("line 2"),
+            "{e}"
+        );
     }
 
     #[test]
     fn tokens_from_env_win_and_are_checked() {
-        let c = Config::parse("t.toml", "[slack]\nbot_token = \"xoxb-file\"\napp_token = \"xapp-file\"\n").unwrap();
-        let s = c.slack_settings(&env(&[("SLACK_BOT_TOKEN", "xoxb-env"), ("SLACK_API_URL", "http://127.0.0.1:9/api")])).unwrap();
+        let c = Config::parse(
+            "t.toml",
+            "[slack]\nbot_token = \"xoxb-file\"\napp_token = \"xapp-file\"\n",
+        )
+        .unwrap();
+        let s = c
+            .slack_settings(&env(&[
+                ("SLACK_BOT_TOKEN", "xoxb-env"),
+                ("SLACK_API_URL", "http://127.0.0.1:9/api"),
+            ]))
+            .unwrap();
         assert_eq!(s.bot_token.expose_secret(), "xoxb-env");
         assert_eq!(s.app_token.expose_secret(), "xapp-file");
         assert_eq!(s.api_url, "http://127.0.0.1:9/api");
-        assert!(!format!("{s:?}").contains("xoxb"), "tokens must not be in Debug output");
+        assert!(
+            !format!("{s:?}").contains("xoxb"),
+            "tokens must not be in Debug output"
+        );
 
-        let e = Config::parse("t.toml", "").unwrap().slack_settings(&env(&[])).unwrap_err();
-        assert!(e.to_string().starts_with("SLACK_APP_TOKEN is not set"), "{e}");
-        let e = Config::parse("t.toml", "").unwrap().slack_settings(&env(&[("SLACK_APP_TOKEN", "xapp-1"), ("SLACK_BOT_TOKEN", "xoxp-user")])).unwrap_err();
-        assert!(e.to_string().contains("SLACK_BOT_TOKEN does not look like a bot token"), "{e}");
+        let e = Config::parse("t.toml", "")
+            .unwrap()
+            .slack_settings(&env(&[]))
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("SLACK_APP_TOKEN is not set"),
+            "{e}"
+        );
+        let e = Config::parse("t.toml", "")
+            .unwrap()
+            .slack_settings(&env(&[
+                ("SLACK_APP_TOKEN", "xapp-1"),
+                ("SLACK_BOT_TOKEN", "xoxp-user"),
+            ]))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("SLACK_BOT_TOKEN does not look like a bot token"),
+            "{e}"
+        );
     }
 }

@@ -40,13 +40,28 @@ fn print_change(change: &Change, names: &HashMap<String, String>) {
     match change {
         Change::Posted { message } => {
             let who = name(&message.user);
-            let indent = if message.thread_ts.is_some() { "  │ " } else { "" };
-            println!("{indent}[{who}] {}", display(&message.text).replace('\n', &format!("\n{indent}    ")));
+            let indent = if message.thread_ts.is_some() {
+                "  │ "
+            } else {
+                ""
+            };
+            println!(
+                "{indent}[{who}] {}",
+                display(&message.text).replace('\n', &format!("\n{indent}    "))
+            );
         }
         Change::Updated { message } => {
-            println!("  │ [{BOT_NAME}, edited] {}", display(&message.text).replace('\n', "\n  │     "));
+            println!(
+                "  │ [{BOT_NAME}, edited] {}",
+                display(&message.text).replace('\n', "\n  │     ")
+            );
         }
-        Change::Reacted { name: emoji, user, added: true, .. } => {
+        Change::Reacted {
+            name: emoji,
+            user,
+            added: true,
+            ..
+        } => {
             println!("  │ (:{emoji}: from {})", name(user));
         }
         Change::Reacted { .. } => {}
@@ -55,7 +70,11 @@ fn print_change(change: &Change, names: &HashMap<String, String>) {
 }
 
 pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
-    let emu = Emulator::start(SocketAddr::from(([127, 0, 0, 1], opts.port)), EmulatorConfig::default()).await?;
+    let emu = Emulator::start(
+        SocketAddr::from(([127, 0, 0, 1], opts.port)),
+        EmulatorConfig::default(),
+    )
+    .await?;
     let mut config = match &opts.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -76,7 +95,10 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     let mut changes = emu.subscribe();
     let running = app::start(&config, &settings).await?;
 
-    println!("threadwork dev: an emulated Slack at http://{} with the bot connected over Socket Mode.", emu.addr());
+    println!(
+        "threadwork dev: an emulated Slack at http://{} with the bot connected over Socket Mode.",
+        emu.addr()
+    );
     println!("You are @{ME} in #{CHANNEL}. Mention the bot to give it a task, e.g.:");
     println!("  @{BOT_NAME} fix the flaky login test repo=acme/web");
     println!("A line starting with `>` replies in the thread of your last message. Ctrl-D or /quit ends.\n");
@@ -100,10 +122,16 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         }
         let result = match line.strip_prefix('>') {
             Some(reply) => match &thread {
-                Some(t) => emu.post_as(ME, CHANNEL, &to_slack_text(reply.trim()), Some(t)).await,
+                Some(t) => {
+                    emu.post_as(ME, CHANNEL, &to_slack_text(reply.trim()), Some(t))
+                        .await
+                }
                 None => Err("no thread yet: post a message first".to_string()),
             },
-            None => emu.post_as(ME, CHANNEL, &to_slack_text(line), None).await.inspect(|ts| thread = Some(ts.clone())),
+            None => emu
+                .post_as(ME, CHANNEL, &to_slack_text(line), None)
+                .await
+                .inspect(|ts| thread = Some(ts.clone())),
         };
         if let Err(e) = result {
             eprintln!("(not sent: {e})");
@@ -124,8 +152,14 @@ mod tests {
 
     #[test]
     fn typed_mentions_become_slack_mentions() {
-        assert_eq!(to_slack_text("@threadwork fix it"), format!("<@{BOT_USER_ID}> fix it"));
+        assert_eq!(
+            to_slack_text("@threadwork fix it"),
+            format!("<@{BOT_USER_ID}> fix it")
+        );
         let names = HashMap::from([(BOT_USER_ID.to_string(), BOT_NAME.to_string())]);
-        assert_eq!(display(&format!("<@{BOT_USER_ID}> hi &amp; bye"), &names), "@threadwork hi & bye");
+        assert_eq!(
+            display(&format!("<@{BOT_USER_ID}> hi &amp; bye"), &names),
+            "@threadwork hi & bye"
+        );
     }
 }

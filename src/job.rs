@@ -31,7 +31,8 @@ impl JobState {
         use JobState::*;
         matches!(
             (self, next),
-            (Queued, Running | Failed | Cancelled) | (Running, Succeeded | Failed | Cancelled | TimedOut)
+            (Queued, Running | Failed | Cancelled)
+                | (Running, Succeeded | Failed | Cancelled | TimedOut)
         )
     }
 
@@ -129,7 +130,11 @@ pub struct InvalidTransition {
 
 impl Job {
     /// Moves the job to `next`, stamping start/finish times.
-    pub fn transition(&mut self, next: JobState, now: DateTime<Utc>) -> Result<(), InvalidTransition> {
+    pub fn transition(
+        &mut self,
+        next: JobState,
+        now: DateTime<Utc>,
+    ) -> Result<(), InvalidTransition> {
         if !self.state.can_move_to(next) {
             return Err(InvalidTransition {
                 id: self.id,
@@ -207,7 +212,11 @@ mod tests {
         ];
         for from in all {
             for to in all {
-                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from:?}→{to:?}");
+                assert_eq!(
+                    from.can_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?}→{to:?}"
+                );
             }
         }
     }
@@ -223,7 +232,11 @@ mod tests {
         assert!(job.state.is_terminal());
         assert_eq!(
             job.transition(Running, now),
-            Err(InvalidTransition { id: 1, from: Succeeded, to: Running })
+            Err(InvalidTransition {
+                id: 1,
+                from: Succeeded,
+                to: Running
+            })
         );
     }
 }

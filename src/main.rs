@@ -7,7 +7,11 @@ use threadwork::config::Config;
 use threadwork::{app, dev, emulator};
 
 #[derive(Parser)]
-#[command(name = "threadwork", version, about = "A Slack-first agent bot that runs coding-agent harnesses")]
+#[command(
+    name = "threadwork",
+    version,
+    about = "A Slack-first agent bot that runs coding-agent harnesses"
+)]
 struct Cli {
     /// Log as JSON lines.
     #[arg(long, global = true)]
@@ -48,7 +52,9 @@ enum Cmd {
 fn init_logs(json: bool, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -65,9 +71,20 @@ async fn main() -> std::process::ExitCode {
             init_logs(cli.log_json, "info");
             run(config).await
         }
-        Cmd::Dev { port, data_dir, agents_dir, config } => {
+        Cmd::Dev {
+            port,
+            data_dir,
+            agents_dir,
+            config,
+        } => {
             init_logs(cli.log_json, "warn");
-            dev::run(dev::DevOptions { port, data_dir, agents_dir, config }).await
+            dev::run(dev::DevOptions {
+                port,
+                data_dir,
+                agents_dir,
+                config,
+            })
+            .await
         }
         Cmd::Emulator { port } => {
             init_logs(cli.log_json, "info");
@@ -93,7 +110,11 @@ async fn run(config_path: PathBuf) -> anyhow::Result<()> {
 }
 
 async fn serve_emulator(port: u16) -> anyhow::Result<()> {
-    let emu = emulator::Emulator::start(([127, 0, 0, 1], port).into(), emulator::EmulatorConfig::default()).await?;
+    let emu = emulator::Emulator::start(
+        ([127, 0, 0, 1], port).into(),
+        emulator::EmulatorConfig::default(),
+    )
+    .await?;
     println!("SLACK_API_URL={}", emu.api_url());
     println!("SLACK_APP_TOKEN={}", emulator::APP_TOKEN);
     println!("SLACK_BOT_TOKEN={}", emulator::BOT_TOKEN);

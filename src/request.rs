@@ -23,7 +23,10 @@ pub struct RequestOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run an agent on a task.
-    Task { task: String, options: RequestOptions },
+    Task {
+        task: String,
+        options: RequestOptions,
+    },
     /// Show how to talk to the bot.
     Help,
 }
@@ -53,10 +56,7 @@ pub enum RequestError {
 
 /// The reply for a rejected request: the error, then how to write options.
 pub fn error_reply(err: &RequestError) -> String {
-    format!(
-        ":warning: {err}. No job was started.\n{}",
-        usage()
-    )
+    format!(":warning: {err}. No job was started.\n{}", usage())
 }
 
 /// One-paragraph usage text shared by `help` and error replies.
@@ -201,46 +201,44 @@ fn set_option(options: &mut RequestOptions, key: &str, value: &str) -> Result<()
 }
 
 fn validate_option(key: &str, value: &str) -> Result<(), RequestError> {
-    let bad = |why| {
-        Err(RequestError::BadValue {
-            key: key.to_string(),
-            value: value.to_string(),
-            why,
-        })
-    };
     let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    match key {
-        "agent" | "harness" => {
-            if value.len() > 64 || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return bad("use letters, digits, `-` and `_` only");
-            }
+    let why = match key {
+        "agent" | "harness"
+            if value.len() > 64
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            Some("use letters, digits, `-` and `_` only")
         }
         "repo" => {
             let parts: Vec<&str> = value.split('/').collect();
-            if parts.len() < 2
+            let bad = parts.len() < 2
                 || value.len() > 200
-                || parts.iter().any(|p| p.is_empty() || p.starts_with('.') || !p.chars().all(name_char))
-            {
-                return bad("write it as `owner/name`");
-            }
+                || parts
+                    .iter()
+                    .any(|p| p.is_empty() || p.starts_with('.') || !p.chars().all(name_char));
+            bad.then_some("write it as `owner/name`")
         }
-        "branch" => {
-            if !valid_branch(value) {
-                return bad("not a valid git branch name");
-            }
-        }
-        "model" => {
+        "branch" if !valid_branch(value) => Some("not a valid git branch name"),
+        "model"
             if value.len() > 100
-                || !value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@'))
-            {
-                return bad("use letters, digits and `-_.:/@` only");
-            }
+                || !value.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@')
+                }) =>
+        {
+            Some("use letters, digits and `-_.:/@` only")
         }
-        _ => {}
+        _ => None,
+    };
+    match why {
+        Some(why) => Err(RequestError::BadValue {
+            key: key.to_string(),
+            value: value.to_string(),
+            why,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The subset of `git check-ref-format` rules a branch name in a chat message can break.
@@ -268,7 +266,11 @@ fn code_segments(text: &str) -> Vec<Segment<'_>> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find('`') {
-        let fence = if rest[start..].starts_with("```") { "```" } else { "`" };
+        let fence = if rest[start..].starts_with("```") {
+            "```"
+        } else {
+            "`"
+        };
         let body_start = start + fence.len();
         match rest[body_start..].find(fence) {
             Some(len) => {
@@ -315,7 +317,9 @@ fn collapse_spaces(text: &str) -> String {
 
 /// Decodes the three entities Slack escapes in message text.
 pub fn decode_entities(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Turns Slack markup into plain text for a harness: user mentions through `user_name`,
@@ -402,7 +406,8 @@ mod tests {
 
     #[test]
     fn inline_options_anywhere() {
-        let (t, o) = task("<@UBOT> fix repo=acme/web the test model=claude-sonnet-4 branch=release/1.2");
+        let (t, o) =
+            task("<@UBOT> fix repo=acme/web the test model=claude-sonnet-4 branch=release/1.2");
         assert_eq!(t, "fix the test");
         assert_eq!(o.repo.as_deref(), Some("acme/web"));
         assert_eq!(o.model.as_deref(), Some("claude-sonnet-4"));
@@ -442,9 +447,14 @@ mod tests {
         let cases: &[(&str, RequestError)] = &[
             (
                 "<@UBOT> fix modle=x",
-                RequestError::UnknownOption { key: "modle".into() },
+                RequestError::UnknownOption {
+                    key: "modle".into(),
+                },
             ),
-            ("<@UBOT> fix repo=", RequestError::EmptyValue { key: "repo".into() }),
+            (
+                "<@UBOT> fix repo=",
+                RequestError::EmptyValue { key: "repo".into() },
+            ),
             (
                 "<@UBOT> fix repo=a/b repo=c/d",
                 RequestError::Duplicate { key: "repo".into() },
@@ -452,7 +462,9 @@ mod tests {
             ("<@UBOT> fix [repo=a/b", RequestError::UnclosedBlock),
             (
                 "<@UBOT> fix [repo=a/b, oops]",
-                RequestError::BadBlockItem { item: "oops".into() },
+                RequestError::BadBlockItem {
+                    item: "oops".into(),
+                },
             ),
             ("<@UBOT>   ", RequestError::EmptyTask),
             ("<@UBOT> repo=a/b", RequestError::EmptyTask),
@@ -482,7 +494,9 @@ mod tests {
 
     #[test]
     fn error_reply_lists_valid_options() {
-        let reply = error_reply(&RequestError::UnknownOption { key: "modle".into() });
+        let reply = error_reply(&RequestError::UnknownOption {
+            key: "modle".into(),
+        });
         assert!(reply.contains("unknown option `modle`"));
         assert!(reply.contains("agent, harness, repo, branch, model"));
         assert!(reply.contains("No job was started"));
@@ -508,7 +522,10 @@ mod tests {
             ("hi <@U3|bob>", "hi @bob"),
             ("see <#C1|general>", "see #general"),
             ("see <#C1>", "see #C1"),
-            ("<https://x.io/a?b=1&amp;c=2|docs>", "docs (https://x.io/a?b=1&c=2)"),
+            (
+                "<https://x.io/a?b=1&amp;c=2|docs>",
+                "docs (https://x.io/a?b=1&c=2)",
+            ),
             ("<https://x.io>", "https://x.io"),
             ("<mailto:a@b.c|a@b.c>", "a@b.c"),
             ("<!here> <!subteam^S1|@devs>", "@here @devs"),

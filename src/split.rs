@@ -105,8 +105,15 @@ fn blocks(text: &str) -> Vec<Block> {
 /// Cuts a code block between lines, closing and reopening the fence at each cut.
 fn split_fenced(block: &str, fence: &str, limit: usize) -> Vec<String> {
     let lines: Vec<&str> = block.split('\n').collect();
-    let has_close = lines.len() > 1 && lines.last().is_some_and(|l| l.trim_start().starts_with("```"));
-    let body = &lines[1..if has_close { lines.len() - 1 } else { lines.len() }];
+    let has_close = lines.len() > 1
+        && lines
+            .last()
+            .is_some_and(|l| l.trim_start().starts_with("```"));
+    let body = &lines[1..if has_close {
+        lines.len() - 1
+    } else {
+        lines.len()
+    }];
     // Room for the fence lines wrapped around every piece.
     let room = limit.saturating_sub(char_len(fence) + 5).max(20);
     let mut out = Vec::new();
@@ -174,7 +181,8 @@ fn sentences(text: &str) -> Vec<String> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     for (i, &(pos, c)) in chars.iter().enumerate() {
         let next = chars.get(i + 1).map(|&(_, n)| n);
-        let ends = c == '\n' || (matches!(c, '.' | '!' | '?') && next.is_some_and(char::is_whitespace));
+        let ends =
+            c == '\n' || (matches!(c, '.' | '!' | '?') && next.is_some_and(char::is_whitespace));
         if ends {
             // Include following whitespace in this sentence.
             let mut end = pos + c.len_utf8();
@@ -224,7 +232,9 @@ mod tests {
         (0..paragraphs)
             .map(|p| {
                 (0..8)
-                    .map(|s| format!("Paragraph {p} sentence {s} explains one more detail of the fix."))
+                    .map(|s| {
+                        format!("Paragraph {p} sentence {s} explains one more detail of the fix.")
+                    })
                     .collect::<Vec<_>>()
                     .join(" ")
             })
@@ -245,7 +255,11 @@ mod tests {
         assert!(chunks.len() >= 6);
         for c in &chunks {
             assert!(c.chars().count() <= SLACK_MESSAGE_LIMIT);
-            assert!(c.ends_with('.'), "chunk ends mid-sentence: {:?}", &c[c.len() - 20..]);
+            assert!(
+                c.ends_with('.'),
+                "chunk ends mid-sentence: {:?}",
+                &c[c.len() - 20..]
+            );
             assert!(c.starts_with("Paragraph"));
         }
         assert_eq!(chunks.join("\n\n"), text);
@@ -268,7 +282,10 @@ mod tests {
     #[test]
     fn long_code_block_is_refenced() {
         let body: Vec<String> = (0..400).map(|i| format!("let x{i} = {i};")).collect();
-        let text = format!("Here is the code:\n\n```rust\n{}\n```\n\nDone.", body.join("\n"));
+        let text = format!(
+            "Here is the code:\n\n```rust\n{}\n```\n\nDone.",
+            body.join("\n")
+        );
         let chunks = split_message(&text, 1000);
         let mut seen = Vec::new();
         for c in &chunks {

@@ -16,7 +16,11 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mention_gets_eyes_card_progress_and_the_real_answer() {
     let mut w = World::new(EmulatorConfig::default()).await;
-    w.start_bot(scripted(script("The login test waited on a fixed sleep; it now polls.", 300))).await;
+    w.start_bot(scripted(script(
+        "The login test waited on a fixed sleep; it now polls.",
+        300,
+    )))
+    .await;
 
     let asked = Instant::now();
     let ts = w.mention("fix the flaky login test repo=acme/web").await;
@@ -24,26 +28,45 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
     // Within a second: 👀 on the request and the card in the thread.
     let card = eventually(SECS(1), "eyes and a card within 1 s", || async {
         let thread = w.thread(&ts).await;
-        let eyes = thread[0].reactions.iter().any(|r| r.name == "eyes" && r.users.iter().any(|u| u == BOT_USER_ID));
+        let eyes = thread[0]
+            .reactions
+            .iter()
+            .any(|r| r.name == "eyes" && r.users.iter().any(|u| u == BOT_USER_ID));
         let card = thread.iter().find(|m| m.user == BOT_USER_ID).cloned();
         card.filter(|_| eyes)
     })
     .await;
     assert!(asked.elapsed() < SECS(1));
-    assert!(card.text.contains("*Job 1* · agent `default` · harness `scripted`"), "{}", card.text);
+    assert!(
+        card.text
+            .contains("*Job 1* · agent `default` · harness `scripted`"),
+        "{}",
+        card.text
+    );
     assert!(card.text.contains("repo `acme/web`"), "{}", card.text);
 
     let answer = wait_reply(&w, &ts, SECS(10), |m| m.text.contains("polls")).await;
-    assert_eq!(answer.text, "The login test waited on a fixed sleep; it now polls.", "the answer is posted verbatim");
+    assert_eq!(
+        answer.text, "The login test waited on a fixed sleep; it now polls.",
+        "the answer is posted verbatim"
+    );
 
     let card = eventually(SECS(5), "the card shows the outcome", || async {
         let card = w.bot_replies(&ts).await.into_iter().next()?;
         card.text.contains("succeeded").then_some(card)
     })
     .await;
-    assert!(card.edits >= 2, "the card was edited as progress arrived ({} edits)", card.edits);
+    assert!(
+        card.edits >= 2,
+        "the card was edited as progress arrived ({} edits)",
+        card.edits
+    );
     assert!(card.text.contains("$0.2500"), "{}", card.text);
-    assert!(card.text.contains("`bash` cargo test") && card.text.contains("edited `src/login.rs`"), "{}", card.text);
+    assert!(
+        card.text.contains("`bash` cargo test") && card.text.contains("edited `src/login.rs`"),
+        "{}",
+        card.text
+    );
     // Card first, answer after it, nothing else.
     assert_eq!(w.bot_replies(&ts).await.len(), 2);
 
@@ -56,7 +79,10 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
     assert_eq!(job.session_id.as_deref(), Some("s-1"));
     assert!(job.terminal_posted);
     assert!(job.started_at.is_some() && job.finished_at.is_some());
-    assert!(job.thread_replies.is_empty(), "the bot's own messages are not kept as replies");
+    assert!(
+        job.thread_replies.is_empty(),
+        "the bot's own messages are not kept as replies"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,31 +90,68 @@ async fn bad_option_gets_a_helpful_reply_and_no_job() {
     let mut w = World::new(EmulatorConfig::default()).await;
     w.start_bot(scripted(script("x", 10))).await;
     let ts = w.mention("fix it modle=gpt-5").await;
-    let reply = eventually(SECS(5), "an error reply", || async { w.bot_replies(&ts).await.into_iter().next() }).await;
-    assert!(reply.text.contains("unknown option `modle`"), "{}", reply.text);
-    assert!(reply.text.contains("agent, harness, repo, branch, model"), "{}", reply.text);
+    let reply = eventually(SECS(5), "an error reply", || async {
+        w.bot_replies(&ts).await.into_iter().next()
+    })
+    .await;
+    assert!(
+        reply.text.contains("unknown option `modle`"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.text.contains("agent, harness, repo, branch, model"),
+        "{}",
+        reply.text
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(w.bot_replies(&ts).await.len(), 1);
-    assert!(w.thread(&ts).await[0].reactions.is_empty(), "no 👀 for a rejected request");
+    assert!(
+        w.thread(&ts).await[0].reactions.is_empty(),
+        "no 👀 for a rejected request"
+    );
     assert!(w.bot().bot.store().jobs().unwrap().is_empty());
 
     let ts = w.mention("fix it agent=nobody").await;
-    let reply = eventually(SECS(5), "an unknown-agent reply", || async { w.bot_replies(&ts).await.into_iter().next() }).await;
-    assert!(reply.text.contains("unknown agent `nobody`; available: `default`"), "{}", reply.text);
+    let reply = eventually(SECS(5), "an unknown-agent reply", || async {
+        w.bot_replies(&ts).await.into_iter().next()
+    })
+    .await;
+    assert!(
+        reply
+            .text
+            .contains("unknown agent `nobody`; available: `default`"),
+        "{}",
+        reply.text
+    );
     assert!(w.bot().bot.store().jobs().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivered_and_duplicated_envelopes_make_one_job() {
-    let mut w = World::new(EmulatorConfig { ack_timeout: Duration::from_millis(300), ..Default::default() }).await;
+    let mut w = World::new(EmulatorConfig {
+        ack_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
     w.start_bot(scripted(script("done", 20))).await;
 
     // Acks are lost for a while, so Slack redelivers with retry_attempt 1, 2, …
-    w.emu.set_faults(Faults { ignore_acks_ms: 800, duplicates: 0 }).await;
+    w.emu
+        .set_faults(Faults {
+            ignore_acks_ms: 800,
+            duplicates: 0,
+        })
+        .await;
     let first = w.mention("first task").await;
     // Every event is also sent twice more across both sockets.
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    w.emu.set_faults(Faults { ignore_acks_ms: 0, duplicates: 2 }).await;
+    w.emu
+        .set_faults(Faults {
+            ignore_acks_ms: 0,
+            duplicates: 2,
+        })
+        .await;
     let second = w.mention("second task").await;
 
     for ts in [&first, &second] {
@@ -96,22 +159,42 @@ async fn redelivered_and_duplicated_envelopes_make_one_job() {
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
     let stats = w.emu.stats().await;
-    assert!(stats.redeliveries >= 1, "the emulator redelivered: {stats:?}");
+    assert!(
+        stats.redeliveries >= 1,
+        "the emulator redelivered: {stats:?}"
+    );
     for ts in [&first, &second] {
-        let cards = w.bot_replies(ts).await.iter().filter(|m| m.text.starts_with("*Job")).count();
+        let cards = w
+            .bot_replies(ts)
+            .await
+            .iter()
+            .filter(|m| m.text.starts_with("*Job"))
+            .count();
         assert_eq!(cards, 1, "one card in thread {ts}");
-        assert_eq!(w.bot_replies(ts).await.len(), 2, "one card and one answer in thread {ts}");
+        assert_eq!(
+            w.bot_replies(ts).await.len(),
+            2,
+            "one card and one answer in thread {ts}"
+        );
     }
     assert_eq!(w.bot().bot.store().jobs().unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnects_mid_job_lose_nothing() {
-    let mut w = World::new(EmulatorConfig { ack_timeout: Duration::from_millis(500), ..Default::default() }).await;
-    w.start_bot(scripted(script("finished despite the socket trouble", 400))).await;
+    let mut w = World::new(EmulatorConfig {
+        ack_timeout: Duration::from_millis(500),
+        ..Default::default()
+    })
+    .await;
+    w.start_bot(scripted(script("finished despite the socket trouble", 400)))
+        .await;
 
     let ts = w.mention("long task").await;
-    eventually(SECS(3), "the card", || async { w.bot_replies(&ts).await.into_iter().next() }).await;
+    eventually(SECS(3), "the card", || async {
+        w.bot_replies(&ts).await.into_iter().next()
+    })
+    .await;
     w.emu.send_disconnect("refresh_requested").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     // A message sent while the sockets are being replaced is delivered after reconnect.
@@ -123,30 +206,52 @@ async fn disconnects_mid_job_lose_nothing() {
     for t in [&during, &after_drop] {
         wait_reply(&w, t, SECS(20), |m| m.text.contains("socket trouble")).await;
     }
-    assert!(w.emu.wait_for_connections(1, SECS(10)).await, "the bot reconnected");
+    assert!(
+        w.emu.wait_for_connections(1, SECS(10)).await,
+        "the bot reconnected"
+    );
     assert!(w.emu.stats().await.connections_opened >= 3);
-    assert_eq!(w.bot().bot.store().jobs().unwrap().len(), 3, "no lost or duplicate job");
+    assert_eq!(
+        w.bot().bot.store().jobs().unwrap().len(),
+        3,
+        "no lost or duplicate job"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_storm_delays_but_never_drops_the_answer() {
     let mut w = World::new(EmulatorConfig::default()).await;
-    w.start_bot(scripted(script("answer after the storm", 100))).await;
+    w.start_bot(scripted(script("answer after the storm", 100)))
+        .await;
     let ts = w.mention("work through a storm").await;
-    eventually(SECS(3), "the card", || async { w.bot_replies(&ts).await.into_iter().next() }).await;
+    eventually(SECS(3), "the card", || async {
+        w.bot_replies(&ts).await.into_iter().next()
+    })
+    .await;
     w.emu.force_ratelimited("chat.update", 4, 1).await;
     w.emu.force_ratelimited("chat.postMessage", 3, 1).await;
 
     let started = Instant::now();
     wait_reply(&w, &ts, SECS(30), |m| m.text == "answer after the storm").await;
-    assert!(started.elapsed() >= SECS(2), "the answer waited out Retry-After");
+    assert!(
+        started.elapsed() >= SECS(2),
+        "the answer waited out Retry-After"
+    );
     let card = eventually(SECS(20), "the card shows the outcome", || async {
-        w.bot_replies(&ts).await.into_iter().next().filter(|c| c.text.contains("succeeded"))
+        w.bot_replies(&ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("succeeded"))
     })
     .await;
     assert!(card.text.contains("succeeded"));
     let stats = w.emu.stats().await;
-    assert_eq!(stats.ratelimited.get("chat.postMessage"), Some(&3), "{stats:?}");
+    assert_eq!(
+        stats.ratelimited.get("chat.postMessage"),
+        Some(&3),
+        "{stats:?}"
+    );
     assert_eq!(stats.ratelimited.get("chat.update"), Some(&4), "{stats:?}");
 }
 
@@ -156,23 +261,46 @@ async fn bot_stays_within_the_configured_update_rate() {
     // A chatty harness: 60 progress events in about 1.2 s.
     let mut steps = vec![step(10, HarnessEvent::Started { session_id: None })];
     for i in 0..60 {
-        steps.push(step(20, HarnessEvent::ToolStarted { id: None, name: "bash".into(), summary: format!("step {i}") }));
+        steps.push(step(
+            20,
+            HarnessEvent::ToolStarted {
+                id: None,
+                name: "bash".into(),
+                summary: format!("step {i}"),
+            },
+        ));
     }
-    steps.push(step(10, HarnessEvent::Finished { answer: "chatty done".into() }));
+    steps.push(step(
+        10,
+        HarnessEvent::Finished {
+            answer: "chatty done".into(),
+        },
+    ));
     w.start_bot(scripted(steps)).await;
     let ts = w.mention("be chatty").await;
     wait_reply(&w, &ts, SECS(10), |m| m.text == "chatty done").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let card = w.bot_replies(&ts).await.into_iter().next().unwrap();
     assert!(card.text.contains("60 tool calls"), "{}", card.text);
-    assert!(card.edits <= 12, "60 events were coalesced into {} edits", card.edits);
+    assert!(
+        card.edits <= 12,
+        "60 events were coalesced into {} edits",
+        card.edits
+    );
     assert!(w.emu.stats().await.ratelimited.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_20000_character_answer_is_split_cleanly() {
     let answer: String = (0..50)
-        .map(|p| format!("Paragraph {p}. {}", "This sentence explains one more part of the change. ".repeat(8).trim_end()))
+        .map(|p| {
+            format!(
+                "Paragraph {p}. {}",
+                "This sentence explains one more part of the change. "
+                    .repeat(8)
+                    .trim_end()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n\n");
     assert!(answer.chars().count() >= 20_000);
@@ -188,7 +316,11 @@ async fn a_20000_character_answer_is_split_cleanly() {
     assert!(parts.len() >= 6);
     for p in &parts {
         assert!(p.chars().count() <= 4000);
-        assert!(p.starts_with("Paragraph") && p.ends_with('.'), "cut mid-sentence: …{}", &p[p.len() - 30..]);
+        assert!(
+            p.starts_with("Paragraph") && p.ends_with('.'),
+            "cut mid-sentence: …{}",
+            &p[p.len() - 30..]
+        );
     }
 }
 
@@ -197,17 +329,27 @@ async fn harness_error_is_a_visible_failure() {
     let mut w = World::new(EmulatorConfig::default()).await;
     w.start_bot(scripted(vec![
         step(20, HarnessEvent::Started { session_id: None }),
-        step(20, HarnessEvent::Error { message: "the model API answered 500".into() }),
+        step(
+            20,
+            HarnessEvent::Error {
+                message: "the model API answered 500".into(),
+            },
+        ),
     ]))
     .await;
     let ts = w.mention("try something").await;
     let reply = wait_reply(&w, &ts, SECS(10), |m| m.text.contains("failed")).await;
     assert_eq!(reply.text, ":x: Job 1 failed: the model API answered 500");
     eventually(SECS(5), "the card shows failure", || async {
-        w.bot_replies(&ts).await.into_iter().next().filter(|c| c.text.contains(":x: *failed*") && c.text.contains("the model API answered 500"))
+        w.bot_replies(&ts).await.into_iter().next().filter(|c| {
+            c.text.contains(":x: *failed*") && c.text.contains("the model API answered 500")
+        })
     })
     .await;
-    assert_eq!(w.bot().bot.store().jobs().unwrap()[0].state, JobState::Failed);
+    assert_eq!(
+        w.bot().bot.store().jobs().unwrap()[0].state,
+        JobState::Failed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,25 +361,70 @@ async fn follow_up_carries_the_thread_and_replies_are_kept() {
         mode: threadwork::harness::command::OutputMode::Text,
         env: Default::default(),
     };
-    let harness: std::sync::Arc<dyn threadwork::harness::Harness> = std::sync::Arc::new(threadwork::harness::command::CommandHarness::new(echo));
-    w.start_bot(std::collections::HashMap::from([("scripted".to_string(), harness)])).await;
+    let harness: std::sync::Arc<dyn threadwork::harness::Harness> =
+        std::sync::Arc::new(threadwork::harness::command::CommandHarness::new(echo));
+    w.start_bot(std::collections::HashMap::from([(
+        "scripted".to_string(),
+        harness,
+    )]))
+    .await;
 
-    let ts = w.mention("summarise <#C0DEV00001|dev> for <@U0BOB00001> &amp; me").await;
+    let ts = w
+        .mention("summarise <#C0DEV00001|dev> for <@U0BOB00001> &amp; me")
+        .await;
     let first = wait_reply(&w, &ts, SECS(10), |_| true).await;
-    assert_eq!(first.text, "summarise #dev for @bob & me", "markup and entities become plain text");
+    assert_eq!(
+        first.text, "summarise #dev for @bob & me",
+        "markup and entities become plain text"
+    );
 
-    w.emu.post_as("bob", CHANNEL, "please include the flaky test too", Some(&ts)).await.unwrap();
+    w.emu
+        .post_as(
+            "bob",
+            CHANNEL,
+            "please include the flaky test too",
+            Some(&ts),
+        )
+        .await
+        .unwrap();
     eventually(SECS(5), "the reply kept with job 1", || async {
         let job = w.bot().bot.store().job(1).unwrap()?;
         (job.thread_replies.len() == 1).then_some(job)
     })
     .await;
-    w.emu.post_as("alice", CHANNEL, &format!("<@{BOT_USER_ID}> now do it"), Some(&ts)).await.unwrap();
+    w.emu
+        .post_as(
+            "alice",
+            CHANNEL,
+            &format!("<@{BOT_USER_ID}> now do it"),
+            Some(&ts),
+        )
+        .await
+        .unwrap();
     let second = wait_reply(&w, &ts, SECS(10), |m| m.text.starts_with("now do it")).await;
-    assert!(second.text.contains("The Slack thread so far"), "{}", second.text);
-    assert!(second.text.contains("[alice] @threadwork summarise #dev for @bob & me"), "{}", second.text);
-    assert!(second.text.contains("[bob] please include the flaky test too"), "{}", second.text);
-    assert!(!second.text.contains("*Job 1*"), "cards are not part of the context");
+    assert!(
+        second.text.contains("The Slack thread so far"),
+        "{}",
+        second.text
+    );
+    assert!(
+        second
+            .text
+            .contains("[alice] @threadwork summarise #dev for @bob & me"),
+        "{}",
+        second.text
+    );
+    assert!(
+        second
+            .text
+            .contains("[bob] please include the flaky test too"),
+        "{}",
+        second.text
+    );
+    assert!(
+        !second.text.contains("*Job 1*"),
+        "cards are not part of the context"
+    );
 
     let jobs = w.bot().bot.store().jobs().unwrap();
     assert_eq!(jobs.len(), 2);
@@ -255,7 +442,11 @@ async fn queued_jobs_show_their_place_and_run_in_turn() {
     let b = w.mention("second").await;
     let c = w.mention("third").await;
     eventually(SECS(10), "the third card says position 2", || async {
-        w.bot_replies(&c).await.into_iter().next().filter(|m| m.text.contains("position 2 in the queue"))
+        w.bot_replies(&c)
+            .await
+            .into_iter()
+            .next()
+            .filter(|m| m.text.contains("position 2 in the queue"))
     })
     .await;
     let _ = b;
@@ -263,5 +454,8 @@ async fn queued_jobs_show_their_place_and_run_in_turn() {
         wait_reply(&w, ts, SECS(20), |m| m.text == "turn done").await;
     }
     let jobs = w.bot().bot.store().jobs().unwrap();
-    assert!(jobs.windows(2).all(|p| p[0].finished_at <= p[1].started_at), "one at a time, in order");
+    assert!(
+        jobs.windows(2).all(|p| p[0].finished_at <= p[1].started_at),
+        "one at a time, in order"
+    );
 }

@@ -122,7 +122,10 @@ pub fn render(v: &CardView) -> String {
     }
     let hidden = v.progress.len().saturating_sub(SHOWN_PROGRESS);
     if hidden > 0 {
-        out.push_str(&format!("\n_…{hidden} earlier step{}_", if hidden == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            "\n_…{hidden} earlier step{}_",
+            if hidden == 1 { "" } else { "s" }
+        ));
     }
     for line in v.progress.iter().skip(hidden) {
         out.push_str(&format!("\n• {line}"));
@@ -153,7 +156,13 @@ pub struct CardUpdater {
 }
 
 impl CardUpdater {
-    pub fn spawn(chat: Arc<dyn ChatPlatform>, channel: String, ts: String, view: CardView, interval: Duration) -> Self {
+    pub fn spawn(
+        chat: Arc<dyn ChatPlatform>,
+        channel: String,
+        ts: String,
+        view: CardView,
+        interval: Duration,
+    ) -> Self {
         // What the card shows now; changes made before the task first runs still count.
         let mut last_sent = render(&view);
         let (tx, mut rx) = watch::channel(view);
@@ -162,7 +171,10 @@ impl CardUpdater {
                 let closed = rx.changed().await.is_err();
                 let text = render(&rx.borrow_and_update());
                 if text != last_sent {
-                    if let Err(e) = super::outbox::with_retries(|| chat.update_message(&channel, &ts, &text)).await {
+                    if let Err(e) =
+                        super::outbox::with_retries(|| chat.update_message(&channel, &ts, &text))
+                            .await
+                    {
                         tracing::warn!(%channel, %ts, error = %e, "card edit failed");
                     }
                     last_sent = text;
@@ -202,7 +214,9 @@ mod tests {
         let mut v = CardView::for_job(&sample_job(3));
         v.queue_position = Some(2);
         let text = render(&v);
-        assert!(text.starts_with("*Job 3* · agent `default` · harness `scripted` · model `default`"));
+        assert!(
+            text.starts_with("*Job 3* · agent `default` · harness `scripted` · model `default`")
+        );
         assert!(text.contains("queued* — position 2 in the queue"));
     }
 
@@ -232,7 +246,11 @@ mod tests {
         let mut v = CardView::for_job(&sample_job(5));
         v.state = JobState::Failed;
         v.elapsed_secs = 4000;
-        v.usage = Usage { input_tokens: 10, output_tokens: 5, cost_usd: 0.5 };
+        v.usage = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cost_usd: 0.5,
+        };
         v.failure = Some("harness crashed\nmore".into());
         let text = render(&v);
         assert!(text.contains(":x: *failed* in 1h 06m · $0.5000 · 10 tokens in / 5 out"));

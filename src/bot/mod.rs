@@ -113,7 +113,11 @@ pub fn resolve_agent<'a>(
     let agent = agents.get(name).ok_or_else(|| {
         format!(
             ":warning: unknown agent `{name}`; available: {}. No job was started.",
-            agents.keys().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+            agents
+                .keys()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
     if !agent.allowed_in(channel, None) {
@@ -122,13 +126,20 @@ pub fn resolve_agent<'a>(
             agent.channels.join(", ")
         ));
     }
-    let harness = options.harness.clone().unwrap_or_else(|| agent.harness.clone());
+    let harness = options
+        .harness
+        .clone()
+        .unwrap_or_else(|| agent.harness.clone());
     if !harnesses.contains(&harness.as_str()) {
         let mut known: Vec<&str> = harnesses.to_vec();
         known.sort_unstable();
         return Err(format!(
             ":warning: unknown harness `{harness}`; configured: {}. No job was started.",
-            known.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", ")
+            known
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let model = options.model.clone().or_else(|| agent.model.clone());
@@ -146,12 +157,23 @@ impl Bot {
     /// Checks the parts fit together and learns who the bot is.
     pub async fn new(parts: BotParts) -> Result<Self, BotError> {
         if !parts.agents.contains_key(&parts.settings.default_agent) {
-            return Err(BotError::NoDefaultAgent(parts.settings.default_agent.clone()));
+            return Err(BotError::NoDefaultAgent(
+                parts.settings.default_agent.clone(),
+            ));
         }
-        if let Some(a) = parts.agents.values().find(|a| !parts.harnesses.contains_key(&a.harness)) {
-            return Err(BotError::AgentHarness { agent: a.name.clone(), harness: a.harness.clone() });
+        if let Some(a) = parts
+            .agents
+            .values()
+            .find(|a| !parts.harnesses.contains_key(&a.harness))
+        {
+            return Err(BotError::AgentHarness {
+                agent: a.name.clone(),
+                harness: a.harness.clone(),
+            });
         }
-        let identity = outbox::with_retries(|| parts.chat.identity()).await.map_err(BotError::Identity)?;
+        let identity = outbox::with_retries(|| parts.chat.identity())
+            .await
+            .map_err(BotError::Identity)?;
         tracing::info!(user_id = %identity.user_id, team = %identity.team_id, "bot identified");
         let queue = RunQueue::new(parts.settings.max_running, parts.settings.per_channel);
         Ok(Self {
@@ -181,7 +203,11 @@ impl Bot {
 
     /// Finishes what a previous run left, then handles events until the channel closes or
     /// `shutdown` fires.
-    pub async fn run(&self, mut events: mpsc::UnboundedReceiver<SlackPushEventCallback>, shutdown: CancellationToken) {
+    pub async fn run(
+        &self,
+        mut events: mpsc::UnboundedReceiver<SlackPushEventCallback>,
+        shutdown: CancellationToken,
+    ) {
         self.ctx.recover().await;
         loop {
             let event = tokio::select! {
@@ -227,13 +253,22 @@ impl Ctx {
             return Ok(());
         }
         let thread_job = match &inbound.kind {
-            InboundKind::Mention { channel, thread_ts: Some(t), .. } | InboundKind::Message { channel, thread_ts: Some(t), .. } => {
-                self.store.job_for_thread(channel, t)?
+            InboundKind::Mention {
+                channel,
+                thread_ts: Some(t),
+                ..
             }
+            | InboundKind::Message {
+                channel,
+                thread_ts: Some(t),
+                ..
+            } => self.store.job_for_thread(channel, t)?,
             _ => None,
         };
         let message_job = match &inbound.kind {
-            InboundKind::Reaction { channel, item_ts, .. } => self.store.job_for_message(channel, item_ts)?,
+            InboundKind::Reaction {
+                channel, item_ts, ..
+            } => self.store.job_for_message(channel, item_ts)?,
             _ => None,
         };
         let facts = Facts {
@@ -245,8 +280,10 @@ impl Ctx {
         };
         let decision = decide(&inbound.kind, &facts);
         // The same message can arrive under two event ids (app_mention and message).
-        if let (false, InboundKind::Mention { channel, ts, .. } | InboundKind::Message { channel, ts, .. }) =
-            (matches!(decision, Decision::Ignore(_)), &inbound.kind)
+        if let (
+            false,
+            InboundKind::Mention { channel, ts, .. } | InboundKind::Message { channel, ts, .. },
+        ) = (matches!(decision, Decision::Ignore(_)), &inbound.kind)
         {
             if !self.store.claim_message(channel, ts)? {
                 tracing::debug!(%channel, %ts, "message already handled");
@@ -255,21 +292,63 @@ impl Ctx {
         }
         match decision {
             Decision::Ignore(why) => tracing::trace!(event_id = %inbound.event_id, why, "ignored"),
-            Decision::Reply { channel, thread_ts, text } => {
+            Decision::Reply {
+                channel,
+                thread_ts,
+                text,
+            } => {
                 let ctx = self.clone();
                 tokio::spawn(async move { ctx.say(&channel, &thread_ts, &text).await });
             }
-            Decision::NewJob { channel, user, ts, thread_ts, task, options, parent } => {
-                self.accept(channel, user, ts, thread_ts, task, options, parent).await?;
+            Decision::NewJob {
+                channel,
+                user,
+                ts,
+                thread_ts,
+                task,
+                options,
+                parent,
+            } => {
+                self.accept(channel, user, ts, thread_ts, task, options, parent)
+                    .await?;
             }
-            Decision::KeepReply { job, channel, ts, user, text } => {
-                let author = self.chat.user_name(&user).await.unwrap_or_else(|_| user.clone());
-                let message = ThreadMessage { ts, user: Some(user), author, text, from_bot: false };
-                self.update_job(job, |j| j.thread_replies.push(message)).await?;
+            Decision::KeepReply {
+                job,
+                channel,
+                ts,
+                user,
+                text,
+            } => {
+                let author = self
+                    .chat
+                    .user_name(&user)
+                    .await
+                    .unwrap_or_else(|_| user.clone());
+                let message = ThreadMessage {
+                    ts,
+                    user: Some(user),
+                    author,
+                    text,
+                    from_bot: false,
+                };
+                self.update_job(job, |j| j.thread_replies.push(message))
+                    .await?;
                 tracing::debug!(job, %channel, "thread reply kept with the job");
             }
-            Decision::Reaction { job, user, name, item_ts, added } => {
-                let record = ReactionRecord { user, name, message_ts: item_ts, added, at: Utc::now() };
+            Decision::Reaction {
+                job,
+                user,
+                name,
+                item_ts,
+                added,
+            } => {
+                let record = ReactionRecord {
+                    user,
+                    name,
+                    message_ts: item_ts,
+                    added,
+                    at: Utc::now(),
+                };
                 self.update_job(job, |j| j.reactions.push(record)).await?;
             }
         }
@@ -278,7 +357,8 @@ impl Ctx {
 
     /// Posts a reply in a thread, retrying transient failures; logs what cannot be delivered.
     async fn say(&self, channel: &str, thread_ts: &str, text: &str) -> Option<String> {
-        match outbox::with_retries(|| self.chat.post_message(channel, Some(thread_ts), text)).await {
+        match outbox::with_retries(|| self.chat.post_message(channel, Some(thread_ts), text)).await
+        {
             Ok(ts) => Some(ts),
             Err(e) => {
                 tracing::error!(%channel, %thread_ts, error = %e, "could not post to the thread");
@@ -299,15 +379,20 @@ impl Ctx {
         parent: Option<JobId>,
     ) -> Result<(), BotError> {
         let harness_names: Vec<&str> = self.harnesses.keys().map(String::as_str).collect();
-        let (agent, harness, model) =
-            match resolve_agent(&options, &channel, &self.agents, &harness_names, &self.settings.default_agent) {
-                Ok(r) => r,
-                Err(reply) => {
-                    let ctx = self.clone();
-                    tokio::spawn(async move { ctx.say(&channel, &thread_ts, &reply).await });
-                    return Ok(());
-                }
-            };
+        let (agent, harness, model) = match resolve_agent(
+            &options,
+            &channel,
+            &self.agents,
+            &harness_names,
+            &self.settings.default_agent,
+        ) {
+            Ok(r) => r,
+            Err(reply) => {
+                let ctx = self.clone();
+                tokio::spawn(async move { ctx.say(&channel, &thread_ts, &reply).await });
+                return Ok(());
+            }
+        };
         let job = Job {
             id: self.store.next_job_id()?,
             channel: channel.clone(),
@@ -338,14 +423,19 @@ impl Ctx {
             reactions: vec![],
         };
         self.store.put_job(&job)?;
-        self.queue.lock().expect("queue lock").push(job.id, &job.channel);
+        self.queue
+            .lock()
+            .expect("queue lock")
+            .push(job.id, &job.channel);
         tracing::info!(job = job.id, agent = %job.agent, harness = %job.harness, %channel, "job accepted");
         let ctx = self.clone();
         tokio::spawn(async move {
             let chat = ctx.chat.clone();
             let (channel, ts) = (job.channel.clone(), job.request_ts.clone());
             let eyes = tokio::spawn(async move {
-                if let Err(e) = outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await {
+                if let Err(e) =
+                    outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await
+                {
                     tracing::warn!(error = %e, "could not add the eyes reaction");
                 }
             });
@@ -362,7 +452,9 @@ impl Ctx {
         let card_ts = match &job.card_ts {
             Some(ts) => Some(ts.clone()),
             None => {
-                let ts = self.say(&job.channel, &job.thread_ts, &card::render(&view)).await;
+                let ts = self
+                    .say(&job.channel, &job.thread_ts, &card::render(&view))
+                    .await;
                 if let Some(ts) = &ts {
                     let ts2 = ts.clone();
                     let linked = self.store.link_message(&job.channel, ts, job.id);
@@ -375,8 +467,17 @@ impl Ctx {
             }
         };
         if let Some(ts) = card_ts {
-            let updater = CardUpdater::spawn(self.chat.clone(), job.channel.clone(), ts, view, self.settings.card_interval);
-            self.cards.lock().expect("cards lock").insert(job.id, Arc::new(updater));
+            let updater = CardUpdater::spawn(
+                self.chat.clone(),
+                job.channel.clone(),
+                ts,
+                view,
+                self.settings.card_interval,
+            );
+            self.cards
+                .lock()
+                .expect("cards lock")
+                .insert(job.id, Arc::new(updater));
         }
     }
 
@@ -444,7 +545,11 @@ impl Ctx {
 
     /// Runs the harness and follows its events until the run ends.
     async fn drive(&self, job: &Job, task: &str, card: Option<&CardUpdater>) -> Outcome {
-        let fail = |message: String| Outcome { state: JobState::Failed, answer: None, failure: Some(message) };
+        let fail = |message: String| Outcome {
+            state: JobState::Failed,
+            answer: None,
+            failure: Some(message),
+        };
         let Some(agent) = self.agents.get(&job.agent) else {
             return fail(format!("agent `{}` is no longer configured", job.agent));
         };
@@ -489,12 +594,19 @@ impl Ctx {
                 }
             };
             let Some(event) = event else {
-                return fail(format!("the `{}` harness stopped without a final answer", job.harness));
+                return fail(format!(
+                    "the `{}` harness stopped without a final answer",
+                    job.harness
+                ));
             };
             let elapsed = started.elapsed().as_secs() as i64;
             match event {
                 HarnessEvent::Finished { answer } => {
-                    return Outcome { state: JobState::Succeeded, answer: Some(answer), failure: None };
+                    return Outcome {
+                        state: JobState::Succeeded,
+                        answer: Some(answer),
+                        failure: None,
+                    };
                 }
                 HarnessEvent::Error { message } => return fail(message),
                 HarnessEvent::Started { session_id } => {
@@ -502,7 +614,11 @@ impl Ctx {
                         let _ = self.update_job(job.id, |j| j.session_id = Some(sid)).await;
                     }
                 }
-                HarnessEvent::Usage { input_tokens, output_tokens, cost_usd } => {
+                HarnessEvent::Usage {
+                    input_tokens,
+                    output_tokens,
+                    cost_usd,
+                } => {
                     let usage = self
                         .update_job(job.id, |j| {
                             j.usage.input_tokens += input_tokens;
@@ -556,7 +672,9 @@ impl Ctx {
                 None => return Ok(()),
             }
         }
-        let job = self.update_job(job.id, |j| j.terminal_posted = true).await?;
+        let job = self
+            .update_job(job.id, |j| j.terminal_posted = true)
+            .await?;
         let card = self.cards.lock().expect("cards lock").remove(&job.id);
         if let Some(card) = card {
             card.update(|v| {
@@ -574,7 +692,9 @@ impl Ctx {
             let mut view = CardView::for_job(&job);
             view.elapsed_secs = job.elapsed_secs(Utc::now());
             let text = card::render(&view);
-            if let Err(e) = outbox::with_retries(|| self.chat.update_message(&job.channel, ts, &text)).await {
+            if let Err(e) =
+                outbox::with_retries(|| self.chat.update_message(&job.channel, ts, &text)).await
+            {
                 tracing::warn!(job = job.id, error = %e, "could not close the card");
             }
         }
@@ -586,11 +706,19 @@ impl Ctx {
     async fn thread_context(&self, job: &Job) -> (Vec<ThreadMessage>, String) {
         let mut names: HashMap<String, String> = HashMap::new();
         for id in mentioned_users(&job.task) {
-            let name = self.chat.user_name(&id).await.unwrap_or_else(|_| id.clone());
+            let name = self
+                .chat
+                .user_name(&id)
+                .await
+                .unwrap_or_else(|_| id.clone());
             names.insert(id, name);
         }
         let task = request::to_plain_text(&job.task, &|id| names.get(id).cloned());
-        let messages = match self.chat.thread_messages(&job.channel, &job.thread_ts).await {
+        let messages = match self
+            .chat
+            .thread_messages(&job.channel, &job.thread_ts)
+            .await
+        {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(job = job.id, error = %e, "could not read the thread; running without it");
@@ -606,14 +734,28 @@ impl Ctx {
             let mut ids: Vec<String> = mentioned_users(&m.text);
             ids.extend(m.user.clone());
             for id in ids {
-                if !names.contains_key(&id) {
-                    let name = self.chat.user_name(&id).await.unwrap_or_else(|_| id.clone());
-                    names.insert(id, name);
+                if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
+                    let name = self
+                        .chat
+                        .user_name(slot.key())
+                        .await
+                        .unwrap_or_else(|_| slot.key().clone());
+                    slot.insert(name);
                 }
             }
-            let author = m.user.as_ref().and_then(|u| names.get(u).cloned()).unwrap_or_else(|| "bot".into());
+            let author = m
+                .user
+                .as_ref()
+                .and_then(|u| names.get(u).cloned())
+                .unwrap_or_else(|| "bot".into());
             let text = request::to_plain_text(&m.text, &|id| names.get(id).cloned());
-            out.push(ThreadMessage { ts: m.ts, user: m.user, author, text, from_bot });
+            out.push(ThreadMessage {
+                ts: m.ts,
+                user: m.user,
+                author,
+                text,
+                from_bot,
+            });
         }
         (out, task)
     }
@@ -636,7 +778,10 @@ impl Ctx {
         for job in jobs {
             let result = match job.state {
                 JobState::Queued => {
-                    self.queue.lock().expect("queue lock").push(job.id, &job.channel);
+                    self.queue
+                        .lock()
+                        .expect("queue lock")
+                        .push(job.id, &job.channel);
                     self.open_card(&job).await;
                     self.mark_ready(job.id);
                     Ok(())
@@ -645,7 +790,9 @@ impl Ctx {
                     let outcome = Outcome {
                         state: JobState::Failed,
                         answer: None,
-                        failure: Some("interrupted by a restart of the bot; ask again to re-run it".into()),
+                        failure: Some(
+                            "interrupted by a restart of the bot; ask again to re-run it".into(),
+                        ),
                     };
                     self.finish(job.id, outcome).await
                 }
@@ -690,23 +837,34 @@ pub fn compose_task(job: &Job, task: &str) -> String {
 fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
     match event {
         HarnessEvent::AssistantText { text } => {
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
             if !first.is_empty() {
                 view.push_progress(format!(":speech_balloon: {}", clip(first, 140)));
             }
         }
         HarnessEvent::ToolStarted { name, summary, .. } => {
             view.tool_calls += 1;
-            view.push_progress(format!(":wrench: `{}` {}", clip(name, 40), clip(summary, 120)));
+            view.push_progress(format!(
+                ":wrench: `{}` {}",
+                clip(name, 40),
+                clip(summary, 120)
+            ));
         }
-        HarnessEvent::ToolFinished { name, summary, ok, .. } => {
+        HarnessEvent::ToolFinished {
+            name, summary, ok, ..
+        } => {
             let mark = if *ok { "↳" } else { "↳ :warning:" };
-            view.push_progress(format!("{mark} `{}` {}", clip(name, 40), clip(summary, 120)));
+            view.push_progress(format!(
+                "{mark} `{}` {}",
+                clip(name, 40),
+                clip(summary, 120)
+            ));
         }
-        HarnessEvent::FileChanged { path } => {
-            if view.files.insert(path.clone()) {
-                view.push_progress(format!(":pencil2: edited `{}`", clip(path, 120)));
-            }
+        HarnessEvent::FileChanged { path } if view.files.insert(path.clone()) => {
+            view.push_progress(format!(":pencil2: edited `{}`", clip(path, 120)));
         }
         _ => {}
     }
@@ -724,18 +882,27 @@ pub fn terminal_parts(job: &Job) -> Vec<String> {
             }
         }
         JobState::Failed => split_message(
-            &format!(":x: Job {} failed: {}", job.id, job.failure.as_deref().unwrap_or("no reason given")),
+            &format!(
+                ":x: Job {} failed: {}",
+                job.id,
+                job.failure.as_deref().unwrap_or("no reason given")
+            ),
             SLACK_MESSAGE_LIMIT,
         ),
         JobState::TimedOut => vec![format!(
             ":alarm_clock: Job {} timed out: {}.",
             job.id,
-            job.failure.as_deref().unwrap_or("it ran past its time limit")
+            job.failure
+                .as_deref()
+                .unwrap_or("it ran past its time limit")
         )],
         JobState::Cancelled => vec![format!(
             ":no_entry_sign: Job {} was cancelled{}.",
             job.id,
-            job.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default()
+            job.failure
+                .as_deref()
+                .map(|f| format!(": {f}"))
+                .unwrap_or_default()
         )],
         JobState::Queued | JobState::Running => vec![],
     }
@@ -748,7 +915,8 @@ mod tests {
     use std::path::Path;
 
     fn agents() -> BTreeMap<String, Agent> {
-        let text = "---\nname: default\ndescription: d\nharness: scripted\nchannels: [C1]\n---\nrole";
+        let text =
+            "---\nname: default\ndescription: d\nharness: scripted\nchannels: [C1]\n---\nrole";
         let a = crate::agents::parse_agent(Path::new("default.md"), text, &["scripted"]).unwrap();
         BTreeMap::from([("default".to_string(), a)])
     }
@@ -756,13 +924,40 @@ mod tests {
     #[test]
     fn resolve_checks_agent_channel_and_harness() {
         let agents = agents();
-        let ok = resolve_agent(&RequestOptions::default(), "C1", &agents, &["scripted"], "default").unwrap();
+        let ok = resolve_agent(
+            &RequestOptions::default(),
+            "C1",
+            &agents,
+            &["scripted"],
+            "default",
+        )
+        .unwrap();
         assert_eq!((ok.0.name.as_str(), ok.1.as_str()), ("default", "scripted"));
-        let o = RequestOptions { agent: Some("nope".into()), ..Default::default() };
-        assert!(resolve_agent(&o, "C1", &agents, &["scripted"], "default").unwrap_err().contains("unknown agent `nope`; available: `default`"));
-        assert!(resolve_agent(&RequestOptions::default(), "C2", &agents, &["scripted"], "default").unwrap_err().contains("does not run in this channel"));
-        let o = RequestOptions { harness: Some("codex".into()), ..Default::default() };
-        assert!(resolve_agent(&o, "C1", &agents, &["scripted", "command"], "default").unwrap_err().contains("unknown harness `codex`; configured: `command`, `scripted`"));
+        let o = RequestOptions {
+            agent: Some("nope".into()),
+            ..Default::default()
+        };
+        assert!(resolve_agent(&o, "C1", &agents, &["scripted"], "default")
+            .unwrap_err()
+            .contains("unknown agent `nope`; available: `default`"));
+        assert!(resolve_agent(
+            &RequestOptions::default(),
+            "C2",
+            &agents,
+            &["scripted"],
+            "default"
+        )
+        .unwrap_err()
+        .contains("does not run in this channel"));
+        let o = RequestOptions {
+            harness: Some("codex".into()),
+            ..Default::default()
+        };
+        assert!(
+            resolve_agent(&o, "C1", &agents, &["scripted", "command"], "default")
+                .unwrap_err()
+                .contains("unknown harness `codex`; configured: `command`, `scripted`")
+        );
     }
 
     #[test]
@@ -770,8 +965,20 @@ mod tests {
         let mut job = sample_job(1);
         assert_eq!(compose_task(&job, "fix it"), "fix it");
         job.context = vec![
-            ThreadMessage { ts: "1.000001".into(), user: Some("U1".into()), author: "ada".into(), text: "@threadwork fix it".into(), from_bot: false },
-            ThreadMessage { ts: "1.000002".into(), user: Some("U2".into()), author: "bob".into(), text: "also the docs".into(), from_bot: false },
+            ThreadMessage {
+                ts: "1.000001".into(),
+                user: Some("U1".into()),
+                author: "ada".into(),
+                text: "@threadwork fix it".into(),
+                from_bot: false,
+            },
+            ThreadMessage {
+                ts: "1.000002".into(),
+                user: Some("U2".into()),
+                author: "bob".into(),
+                text: "also the docs".into(),
+                from_bot: false,
+            },
         ];
         let t = compose_task(&job, "fix it");
         assert!(t.starts_with("fix it\n\nThe Slack thread so far"));
@@ -791,6 +998,9 @@ mod tests {
 
     #[test]
     fn mentioned_user_ids() {
-        assert_eq!(mentioned_users("a <@U1> b <@U2|bob> <#C1>"), vec!["U1", "U2"]);
+        assert_eq!(
+            mentioned_users("a <@U1> b <@U2|bob> <#C1>"),
+            vec!["U1", "U2"]
+        );
     }
 }

@@ -40,7 +40,9 @@ mod tests {
         let calls = AtomicU32::new(0);
         let r = with_retries(|| async {
             if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                Err(ChatError::RateLimited { method: "chat.update" })
+                Err(ChatError::RateLimited {
+                    method: "chat.update",
+                })
             } else {
                 Ok(7)
             }
@@ -52,7 +54,10 @@ mod tests {
         let calls = AtomicU32::new(0);
         let r: Result<(), _> = with_retries(|| async {
             calls.fetch_add(1, Ordering::SeqCst);
-            Err(ChatError::Api { method: "chat.postMessage", code: "channel_not_found".into() })
+            Err(ChatError::Api {
+                method: "chat.postMessage",
+                code: "channel_not_found".into(),
+            })
         })
         .await;
         assert!(r.is_err());

@@ -80,7 +80,11 @@ impl RunQueue {
 
     /// Waiting jobs with their 1-based place in the queue.
     pub fn positions(&self) -> Vec<(JobId, usize)> {
-        self.waiting.iter().enumerate().map(|(i, (id, _))| (*id, i + 1)).collect()
+        self.waiting
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i + 1))
+            .collect()
     }
 
     pub fn running_count(&self) -> usize {

@@ -22,7 +22,11 @@ pub struct Facts<'a> {
 pub enum Decision {
     Ignore(&'static str),
     /// Answer in the thread (help, or why a request was rejected); no job.
-    Reply { channel: String, thread_ts: String, text: String },
+    Reply {
+        channel: String,
+        thread_ts: String,
+        text: String,
+    },
     NewJob {
         channel: String,
         user: String,
@@ -33,18 +37,39 @@ pub enum Decision {
         parent: Option<JobId>,
     },
     /// A reply in a job's thread, kept with the job.
-    KeepReply { job: JobId, channel: String, ts: String, user: String, text: String },
-    Reaction { job: JobId, user: String, name: String, item_ts: String, added: bool },
+    KeepReply {
+        job: JobId,
+        channel: String,
+        ts: String,
+        user: String,
+        text: String,
+    },
+    Reaction {
+        job: JobId,
+        user: String,
+        name: String,
+        item_ts: String,
+        added: bool,
+    },
 }
 
 /// Message subtypes that are people talking; everything else (edits, deletes, joins) is skipped.
 fn is_conversation(subtype: Option<&str>) -> bool {
-    matches!(subtype, None | Some("thread_broadcast" | "file_share" | "me_message" | "bot_message"))
+    matches!(
+        subtype,
+        None | Some("thread_broadcast" | "file_share" | "me_message" | "bot_message")
+    )
 }
 
 pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
     match kind {
-        InboundKind::Mention { channel, user, text, ts, thread_ts } => {
+        InboundKind::Mention {
+            channel,
+            user,
+            text,
+            ts,
+            thread_ts,
+        } => {
             if user == facts.bot_user_id {
                 return Decision::Ignore("own mention");
             }
@@ -71,11 +96,21 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 },
             }
         }
-        InboundKind::Message { channel, user, bot_id, text, ts, thread_ts, subtype } => {
+        InboundKind::Message {
+            channel,
+            user,
+            bot_id,
+            text,
+            ts,
+            thread_ts,
+            subtype,
+        } => {
             if !is_conversation(subtype.as_deref()) {
                 return Decision::Ignore("message subtype");
             }
-            if user.as_deref() == Some(facts.bot_user_id) || (bot_id.is_some() && bot_id.as_deref() == facts.bot_id) {
+            if user.as_deref() == Some(facts.bot_user_id)
+                || (bot_id.is_some() && bot_id.as_deref() == facts.bot_id)
+            {
                 return Decision::Ignore("own message");
             }
             if let Some(b) = bot_id {
@@ -97,7 +132,13 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 text: text.clone(),
             }
         }
-        InboundKind::Reaction { user, name, item_ts, added, .. } => {
+        InboundKind::Reaction {
+            user,
+            name,
+            item_ts,
+            added,
+            ..
+        } => {
             if user == facts.bot_user_id {
                 return Decision::Ignore("own reaction");
             }
@@ -121,7 +162,13 @@ mod tests {
     use super::*;
 
     fn facts() -> Facts<'static> {
-        Facts { bot_user_id: "UB", bot_id: Some("BB"), allowed_bots: &[], thread_job: None, message_job: None }
+        Facts {
+            bot_user_id: "UB",
+            bot_id: Some("BB"),
+            allowed_bots: &[],
+            thread_job: None,
+            message_job: None,
+        }
     }
 
     fn mention(text: &str, thread_ts: Option<&str>) -> InboundKind {
@@ -134,7 +181,13 @@ mod tests {
         }
     }
 
-    fn message(user: Option<&str>, bot: Option<&str>, text: &str, thread: Option<&str>, subtype: Option<&str>) -> InboundKind {
+    fn message(
+        user: Option<&str>,
+        bot: Option<&str>,
+        text: &str,
+        thread: Option<&str>,
+        subtype: Option<&str>,
+    ) -> InboundKind {
         InboundKind::Message {
             channel: "C".into(),
             user: user.map(Into::into),
@@ -149,14 +202,27 @@ mod tests {
     #[test]
     fn mention_starts_a_job_or_follow_up() {
         match decide(&mention("<@UB> fix it", None), &facts()) {
-            Decision::NewJob { thread_ts, parent, task, .. } => {
-                assert_eq!((thread_ts.as_str(), parent, task.as_str()), ("2.0", None, "fix it"));
+            Decision::NewJob {
+                thread_ts,
+                parent,
+                task,
+                ..
+            } => {
+                assert_eq!(
+                    (thread_ts.as_str(), parent, task.as_str()),
+                    ("2.0", None, "fix it")
+                );
             }
             other => panic!("{other:?}"),
         }
-        let f = Facts { thread_job: Some(9), ..facts() };
+        let f = Facts {
+            thread_job: Some(9),
+            ..facts()
+        };
         match decide(&mention("<@UB> and now tests", Some("1.0")), &f) {
-            Decision::NewJob { thread_ts, parent, .. } => assert_eq!((thread_ts.as_str(), parent), ("1.0", Some(9))),
+            Decision::NewJob {
+                thread_ts, parent, ..
+            } => assert_eq!((thread_ts.as_str(), parent), ("1.0", Some(9))),
             other => panic!("{other:?}"),
         }
     }
@@ -164,7 +230,9 @@ mod tests {
     #[test]
     fn bad_mention_gets_a_reply_not_a_job() {
         match decide(&mention("<@UB> fix modle=x", None), &facts()) {
-            Decision::Reply { text, thread_ts, .. } => {
+            Decision::Reply {
+                text, thread_ts, ..
+            } => {
                 assert!(text.contains("unknown option `modle`"));
                 assert_eq!(thread_ts, "2.0");
             }
@@ -174,24 +242,97 @@ mod tests {
 
     #[test]
     fn messages_kept_only_in_job_threads_from_people() {
-        let in_job = Facts { thread_job: Some(4), ..facts() };
-        assert!(matches!(decide(&message(Some("U1"), None, "also check x", Some("1.0"), None), &in_job), Decision::KeepReply { job: 4, .. }));
-        assert_eq!(decide(&message(Some("U1"), None, "hi", Some("1.0"), None), &facts()), Decision::Ignore("not in a job thread"));
-        assert_eq!(decide(&message(Some("UB"), Some("BB"), "card", Some("1.0"), None), &in_job), Decision::Ignore("own message"));
-        assert_eq!(decide(&message(None, Some("BX"), "beep", Some("1.0"), Some("bot_message")), &in_job), Decision::Ignore("other bot"));
-        assert_eq!(decide(&message(Some("U1"), None, "x", Some("1.0"), Some("message_changed")), &in_job), Decision::Ignore("message subtype"));
-        assert_eq!(decide(&message(Some("U1"), None, "x", Some("1.0"), Some("message_deleted")), &in_job), Decision::Ignore("message subtype"));
-        assert_eq!(decide(&message(Some("U1"), None, "<@UB> go", Some("1.0"), None), &in_job), Decision::Ignore("handled as app_mention"));
+        let in_job = Facts {
+            thread_job: Some(4),
+            ..facts()
+        };
+        assert!(matches!(
+            decide(
+                &message(Some("U1"), None, "also check x", Some("1.0"), None),
+                &in_job
+            ),
+            Decision::KeepReply { job: 4, .. }
+        ));
+        assert_eq!(
+            decide(
+                &message(Some("U1"), None, "hi", Some("1.0"), None),
+                &facts()
+            ),
+            Decision::Ignore("not in a job thread")
+        );
+        assert_eq!(
+            decide(
+                &message(Some("UB"), Some("BB"), "card", Some("1.0"), None),
+                &in_job
+            ),
+            Decision::Ignore("own message")
+        );
+        assert_eq!(
+            decide(
+                &message(None, Some("BX"), "beep", Some("1.0"), Some("bot_message")),
+                &in_job
+            ),
+            Decision::Ignore("other bot")
+        );
+        assert_eq!(
+            decide(
+                &message(Some("U1"), None, "x", Some("1.0"), Some("message_changed")),
+                &in_job
+            ),
+            Decision::Ignore("message subtype")
+        );
+        assert_eq!(
+            decide(
+                &message(Some("U1"), None, "x", Some("1.0"), Some("message_deleted")),
+                &in_job
+            ),
+            Decision::Ignore("message subtype")
+        );
+        assert_eq!(
+            decide(
+                &message(Some("U1"), None, "<@UB> go", Some("1.0"), None),
+                &in_job
+            ),
+            Decision::Ignore("handled as app_mention")
+        );
         let allowed = vec!["BX".to_string()];
-        let f = Facts { allowed_bots: &allowed, ..in_job };
-        assert!(matches!(decide(&message(None, Some("BX"), "beep", Some("1.0"), Some("bot_message")), &f), Decision::KeepReply { .. }));
+        let f = Facts {
+            allowed_bots: &allowed,
+            ..in_job
+        };
+        assert!(matches!(
+            decide(
+                &message(None, Some("BX"), "beep", Some("1.0"), Some("bot_message")),
+                &f
+            ),
+            Decision::KeepReply { .. }
+        ));
     }
 
     #[test]
     fn reactions_route_to_the_job_of_our_message() {
-        let r = InboundKind::Reaction { channel: "C".into(), user: "U1".into(), name: "eyes".into(), item_ts: "5.0".into(), added: true };
-        assert_eq!(decide(&r, &facts()), Decision::Ignore("reaction on a message that is not ours"));
-        let f = Facts { message_job: Some(2), ..facts() };
-        assert!(matches!(decide(&r, &f), Decision::Reaction { job: 2, added: true, .. }));
+        let r = InboundKind::Reaction {
+            channel: "C".into(),
+            user: "U1".into(),
+            name: "eyes".into(),
+            item_ts: "5.0".into(),
+            added: true,
+        };
+        assert_eq!(
+            decide(&r, &facts()),
+            Decision::Ignore("reaction on a message that is not ours")
+        );
+        let f = Facts {
+            message_job: Some(2),
+            ..facts()
+        };
+        assert!(matches!(
+            decide(&r, &f),
+            Decision::Reaction {
+                job: 2,
+                added: true,
+                ..
+            }
+        ));
     }
 }

@@ -54,10 +54,19 @@ pub fn decode(event: &SlackPushEventCallback) -> Inbound {
             thread_ts: m.origin.thread_ts.as_ref().map(|t| t.value().to_string()),
         },
         SlackEventCallbackBody::Message(m) => InboundKind::Message {
-            channel: m.origin.channel.as_ref().map(|c| c.value().to_string()).unwrap_or_default(),
+            channel: m
+                .origin
+                .channel
+                .as_ref()
+                .map(|c| c.value().to_string())
+                .unwrap_or_default(),
             user: m.sender.user.as_ref().map(|u| u.value().to_string()),
             bot_id: m.sender.bot_id.as_ref().map(|b| b.value().to_string()),
-            text: m.content.as_ref().and_then(|c| c.text.clone()).unwrap_or_default(),
+            text: m
+                .content
+                .as_ref()
+                .and_then(|c| c.text.clone())
+                .unwrap_or_default(),
             ts: m.origin.ts.value().to_string(),
             thread_ts: m.origin.thread_ts.as_ref().map(|t| t.value().to_string()),
             subtype: m.subtype.as_ref().map(|s| {
@@ -67,8 +76,12 @@ pub fn decode(event: &SlackPushEventCallback) -> Inbound {
                     .unwrap_or_else(|| format!("{s:?}"))
             }),
         },
-        SlackEventCallbackBody::ReactionAdded(r) => reaction(&r.item, r.user.value(), r.reaction.value(), true),
-        SlackEventCallbackBody::ReactionRemoved(r) => reaction(&r.item, r.user.value(), r.reaction.value(), false),
+        SlackEventCallbackBody::ReactionAdded(r) => {
+            reaction(&r.item, r.user.value(), r.reaction.value(), true)
+        }
+        SlackEventCallbackBody::ReactionRemoved(r) => {
+            reaction(&r.item, r.user.value(), r.reaction.value(), false)
+        }
         other => InboundKind::Other(
             serde_json::to_value(other)
                 .ok()
@@ -82,7 +95,12 @@ pub fn decode(event: &SlackPushEventCallback) -> Inbound {
 fn reaction(item: &SlackReactionsItem, user: &str, name: &str, added: bool) -> InboundKind {
     match item {
         SlackReactionsItem::Message(m) => InboundKind::Reaction {
-            channel: m.origin.channel.as_ref().map(|c| c.value().to_string()).unwrap_or_default(),
+            channel: m
+                .origin
+                .channel
+                .as_ref()
+                .map(|c| c.value().to_string())
+                .unwrap_or_default(),
             user: user.to_string(),
             name: name.to_string(),
             item_ts: m.origin.ts.value().to_string(),
@@ -107,40 +125,70 @@ mod tests {
 
     #[test]
     fn app_mention() {
-        let e = envelope(json!({"type": "app_mention", "user": "U1", "text": "<@UB> hi", "ts": "1.000100", "channel": "C1", "event_ts": "1.000100"}));
+        let e = envelope(
+            json!({"type": "app_mention", "user": "U1", "text": "<@UB> hi", "ts": "1.000100", "channel": "C1", "event_ts": "1.000100"}),
+        );
         assert_eq!(
             decode(&e),
             Inbound {
                 event_id: "Ev1".into(),
-                kind: InboundKind::Mention { channel: "C1".into(), user: "U1".into(), text: "<@UB> hi".into(), ts: "1.000100".into(), thread_ts: None }
+                kind: InboundKind::Mention {
+                    channel: "C1".into(),
+                    user: "U1".into(),
+                    text: "<@UB> hi".into(),
+                    ts: "1.000100".into(),
+                    thread_ts: None
+                }
             }
         );
     }
 
     #[test]
     fn thread_message_and_subtypes() {
-        let e = envelope(json!({"type": "message", "user": "U1", "text": "more", "ts": "2.0", "thread_ts": "1.0", "channel": "C1", "channel_type": "channel", "event_ts": "2.0"}));
-        assert!(matches!(decode(&e).kind, InboundKind::Message { thread_ts: Some(ref t), subtype: None, .. } if t == "1.0"));
-        let e = envelope(json!({"type": "message", "subtype": "message_changed", "channel": "C1", "ts": "3.0", "event_ts": "3.0", "hidden": true,
-            "message": {"type": "message", "user": "U1", "text": "x", "ts": "2.0"}}));
-        assert!(matches!(decode(&e).kind, InboundKind::Message { subtype: Some(ref s), .. } if s == "message_changed"));
-        let e = envelope(json!({"type": "message", "subtype": "bot_message", "bot_id": "B1", "text": "beep", "ts": "4.0", "channel": "C1", "event_ts": "4.0"}));
-        assert!(matches!(decode(&e).kind, InboundKind::Message { bot_id: Some(ref b), .. } if b == "B1"));
+        let e = envelope(
+            json!({"type": "message", "user": "U1", "text": "more", "ts": "2.0", "thread_ts": "1.0", "channel": "C1", "channel_type": "channel", "event_ts": "2.0"}),
+        );
+        assert!(
+            matches!(decode(&e).kind, InboundKind::Message { thread_ts: Some(ref t), subtype: None, .. } if t == "1.0")
+        );
+        let e = envelope(
+            json!({"type": "message", "subtype": "message_changed", "channel": "C1", "ts": "3.0", "event_ts": "3.0", "hidden": true,
+            "message": {"type": "message", "user": "U1", "text": "x", "ts": "2.0"}}),
+        );
+        assert!(
+            matches!(decode(&e).kind, InboundKind::Message { subtype: Some(ref s), .. } if s == "message_changed")
+        );
+        let e = envelope(
+            json!({"type": "message", "subtype": "bot_message", "bot_id": "B1", "text": "beep", "ts": "4.0", "channel": "C1", "event_ts": "4.0"}),
+        );
+        assert!(
+            matches!(decode(&e).kind, InboundKind::Message { bot_id: Some(ref b), .. } if b == "B1")
+        );
     }
 
     #[test]
     fn reactions() {
-        let e = envelope(json!({"type": "reaction_added", "user": "U1", "reaction": "white_check_mark", "item_user": "UB",
-            "item": {"type": "message", "channel": "C1", "ts": "5.0"}, "event_ts": "6.0"}));
+        let e = envelope(
+            json!({"type": "reaction_added", "user": "U1", "reaction": "white_check_mark", "item_user": "UB",
+            "item": {"type": "message", "channel": "C1", "ts": "5.0"}, "event_ts": "6.0"}),
+        );
         assert_eq!(
             decode(&e).kind,
-            InboundKind::Reaction { channel: "C1".into(), user: "U1".into(), name: "white_check_mark".into(), item_ts: "5.0".into(), added: true }
+            InboundKind::Reaction {
+                channel: "C1".into(),
+                user: "U1".into(),
+                name: "white_check_mark".into(),
+                item_ts: "5.0".into(),
+                added: true
+            }
         );
     }
 
     #[test]
     fn unknown_events_are_other() {
-        let e = envelope(json!({"type": "channel_created", "channel": {"id": "C9", "name": "x", "created": 1, "creator": "U1"}}));
+        let e = envelope(
+            json!({"type": "channel_created", "channel": {"id": "C9", "name": "x", "created": 1, "creator": "U1"}}),
+        );
         assert!(matches!(decode(&e).kind, InboundKind::Other(_)));
     }
 }

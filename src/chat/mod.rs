@@ -24,14 +24,24 @@ pub enum ChatError {
     #[error("{method}: rate limited")]
     RateLimited { method: &'static str },
     #[error("{method}: {message}")]
-    Transport { method: &'static str, message: String },
+    Transport {
+        method: &'static str,
+        message: String,
+    },
 }
 
 impl ChatError {
     /// True when trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            ChatError::Api { code, .. } => matches!(code.as_str(), "ratelimited" | "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"),
+            ChatError::Api { code, .. } => matches!(
+                code.as_str(),
+                "ratelimited"
+                    | "internal_error"
+                    | "fatal_error"
+                    | "service_unavailable"
+                    | "request_timeout"
+            ),
             ChatError::RateLimited { .. } | ChatError::Transport { .. } => true,
         }
     }
@@ -50,12 +60,27 @@ pub struct BotIdentity {
 pub trait ChatPlatform: Send + Sync {
     async fn identity(&self) -> Result<BotIdentity, ChatError>;
     /// Posts a message (in a thread when `thread_ts` is given); returns its ts.
-    async fn post_message(&self, channel: &str, thread_ts: Option<&str>, text: &str) -> Result<String, ChatError>;
+    async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+    ) -> Result<String, ChatError>;
     async fn update_message(&self, channel: &str, ts: &str, text: &str) -> Result<(), ChatError>;
-    async fn post_ephemeral(&self, channel: &str, user: &str, thread_ts: Option<&str>, text: &str) -> Result<(), ChatError>;
+    async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+    ) -> Result<(), ChatError>;
     async fn add_reaction(&self, channel: &str, ts: &str, name: &str) -> Result<(), ChatError>;
     /// The thread's messages, oldest first (the root included).
-    async fn thread_messages(&self, channel: &str, thread_ts: &str) -> Result<Vec<ChatMessage>, ChatError>;
+    async fn thread_messages(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Vec<ChatMessage>, ChatError>;
     /// A display name for a user id.
     async fn user_name(&self, user: &str) -> Result<String, ChatError>;
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError>;

@@ -85,14 +85,24 @@ mod tests {
 
     #[tokio::test]
     async fn posts_are_paced_per_channel() {
-        let pacer = Pacer::new(Limits { post_per_minute: 600, post_burst: 2, ..Limits::default() });
+        let pacer = Pacer::new(Limits {
+            post_per_minute: 600,
+            post_burst: 2,
+            ..Limits::default()
+        });
         let start = Instant::now();
         for _ in 0..2 {
             pacer.ready(Budget::Post { channel: "A" }).await;
             pacer.ready(Budget::Post { channel: "B" }).await;
         }
-        assert!(start.elapsed() < Duration::from_millis(50), "bursts pass at once");
+        assert!(
+            start.elapsed() < Duration::from_millis(50),
+            "bursts pass at once"
+        );
         pacer.ready(Budget::Post { channel: "A" }).await;
-        assert!(start.elapsed() >= Duration::from_millis(80), "the third post in a channel waits ~100 ms");
+        assert!(
+            start.elapsed() >= Duration::from_millis(80),
+            "the third post in a channel waits ~100 ms"
+        );
     }
 }

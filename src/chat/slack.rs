@@ -51,13 +51,16 @@ fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
         .https_or_http()
         .enable_http1()
         .build();
-    SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/'))
+    SlackClientHyperConnector::with_connector(https)
+        .with_slack_api_url(api_url.trim_end_matches('/'))
 }
 
 /// Builds the slack-morphism client used for both the Web API and Socket Mode.
 pub fn client(settings: &SlackSettings) -> Arc<SlackHyperClient> {
     let rate = SlackApiRateControlConfig::new().with_max_retries(settings.max_retries);
-    Arc::new(SlackClient::new(connector(&settings.api_url).with_rate_control(rate)))
+    Arc::new(SlackClient::new(
+        connector(&settings.api_url).with_rate_control(rate),
+    ))
 }
 
 fn token(secret: &SecretString) -> SlackApiToken {
@@ -105,7 +108,10 @@ fn text_content(text: &str) -> SlackMessageContent {
 impl ChatPlatform for SlackChat {
     async fn identity(&self) -> Result<BotIdentity, ChatError> {
         let session = self.client.open_session(&self.bot_token);
-        let res = session.auth_test().await.map_err(|e| map_err("auth.test", e))?;
+        let res = session
+            .auth_test()
+            .await
+            .map_err(|e| map_err("auth.test", e))?;
         Ok(BotIdentity {
             user_id: res.user_id.value().to_string(),
             bot_id: res.bot_id.map(|b| b.value().to_string()),
@@ -113,12 +119,20 @@ impl ChatPlatform for SlackChat {
         })
     }
 
-    async fn post_message(&self, channel: &str, thread_ts: Option<&str>, text: &str) -> Result<String, ChatError> {
+    async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+    ) -> Result<String, ChatError> {
         self.pacer.ready(Budget::Post { channel }).await;
         let session = self.client.open_session(&self.bot_token);
         let req = SlackApiChatPostMessageRequest::new(channel.into(), text_content(text))
             .opt_thread_ts(thread_ts.map(|t| t.into()));
-        let res = session.chat_post_message(&req).await.map_err(|e| map_err("chat.postMessage", e))?;
+        let res = session
+            .chat_post_message(&req)
+            .await
+            .map_err(|e| map_err("chat.postMessage", e))?;
         Ok(res.ts.value().to_string())
     }
 
@@ -126,16 +140,29 @@ impl ChatPlatform for SlackChat {
         self.pacer.ready(Budget::Update).await;
         let session = self.client.open_session(&self.bot_token);
         let req = SlackApiChatUpdateRequest::new(channel.into(), text_content(text), ts.into());
-        session.chat_update(&req).await.map_err(|e| map_err("chat.update", e))?;
+        session
+            .chat_update(&req)
+            .await
+            .map_err(|e| map_err("chat.update", e))?;
         Ok(())
     }
 
-    async fn post_ephemeral(&self, channel: &str, user: &str, thread_ts: Option<&str>, text: &str) -> Result<(), ChatError> {
+    async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+    ) -> Result<(), ChatError> {
         self.pacer.ready(Budget::Tier4).await;
         let session = self.client.open_session(&self.bot_token);
-        let req = SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), text_content(text))
-            .opt_thread_ts(thread_ts.map(|t| t.into()));
-        session.chat_post_ephemeral(&req).await.map_err(|e| map_err("chat.postEphemeral", e))?;
+        let req =
+            SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), text_content(text))
+                .opt_thread_ts(thread_ts.map(|t| t.into()));
+        session
+            .chat_post_ephemeral(&req)
+            .await
+            .map_err(|e| map_err("chat.postEphemeral", e))?;
         Ok(())
     }
 
@@ -151,7 +178,11 @@ impl ChatPlatform for SlackChat {
         }
     }
 
-    async fn thread_messages(&self, channel: &str, thread_ts: &str) -> Result<Vec<ChatMessage>, ChatError> {
+    async fn thread_messages(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Vec<ChatMessage>, ChatError> {
         let session = self.client.open_session(&self.bot_token);
         let mut out = Vec::new();
         let mut cursor = None;
@@ -200,7 +231,10 @@ impl ChatPlatform for SlackChat {
             .or(u.real_name.clone().filter(|n| !n.is_empty()))
             .or(u.name.clone())
             .unwrap_or_else(|| user.to_string());
-        self.names.lock().await.insert(user.to_string(), name.clone());
+        self.names
+            .lock()
+            .await
+            .insert(user.to_string(), name.clone());
         Ok(name)
     }
 
@@ -208,7 +242,10 @@ impl ChatPlatform for SlackChat {
         self.pacer.ready(Budget::Tier4).await;
         let session = self.client.open_session(&self.bot_token);
         let res = session
-            .chat_get_permalink(&SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into()))
+            .chat_get_permalink(&SlackApiChatGetPermalinkRequest::new(
+                channel.into(),
+                ts.into(),
+            ))
             .await
             .map_err(|e| map_err("chat.getPermalink", e))?;
         Ok(res.permalink.to_string())
@@ -233,7 +270,11 @@ async fn on_push(
     Ok(())
 }
 
-fn on_error(err: Box<dyn std::error::Error + Send + Sync>, _client: Arc<SlackHyperClient>, _state: SlackClientEventsUserState) -> HttpStatusCode {
+fn on_error(
+    err: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<SlackHyperClient>,
+    _state: SlackClientEventsUserState,
+) -> HttpStatusCode {
     tracing::warn!(error = %err, "socket mode error");
     HttpStatusCode::OK
 }
@@ -251,8 +292,7 @@ impl SocketMode {
         settings: &SlackSettings,
         tx: mpsc::UnboundedSender<SlackPushEventCallback>,
     ) -> Result<Self, ChatError> {
-        let callbacks = SlackSocketModeListenerCallbacks::new()
-            .with_push_events(on_push);
+        let callbacks = SlackSocketModeListenerCallbacks::new().with_push_events(on_push);
         let env = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)

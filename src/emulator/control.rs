@@ -27,7 +27,11 @@ pub(crate) fn routes() -> Router<Emulator> {
 }
 
 fn bad(message: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"ok": false, "error": message}))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"ok": false, "error": message})),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -39,7 +43,10 @@ struct PostBody {
 }
 
 async fn post_message(State(emu): State<Emulator>, Json(b): Json<PostBody>) -> Response {
-    match emu.post_as(&b.user, &b.channel, &b.text, b.thread_ts.as_deref()).await {
+    match emu
+        .post_as(&b.user, &b.channel, &b.text, b.thread_ts.as_deref())
+        .await
+    {
         Ok(ts) => Json(json!({"ok": true, "ts": ts})).into_response(),
         Err(e) => bad(e),
     }
@@ -56,7 +63,10 @@ struct ReactBody {
 }
 
 async fn react(State(emu): State<Emulator>, Json(b): Json<ReactBody>) -> Response {
-    match emu.react_as(&b.user, &b.channel, &b.ts, &b.name, !b.remove).await {
+    match emu
+        .react_as(&b.user, &b.channel, &b.ts, &b.name, !b.remove)
+        .await
+    {
         Ok(()) => Json(json!({"ok": true})).into_response(),
         Err(e) => bad(e),
     }
@@ -113,7 +123,8 @@ struct ForceBody {
 }
 
 async fn force_ratelimited(State(emu): State<Emulator>, Json(b): Json<ForceBody>) -> Response {
-    emu.force_ratelimited(&b.method, b.count, b.retry_after).await;
+    emu.force_ratelimited(&b.method, b.count, b.retry_after)
+        .await;
     Json(json!({"ok": true})).into_response()
 }
 

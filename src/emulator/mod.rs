@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, Mutex, Notify};
 
-use state::{events_for_message, reaction_event, Message, RateLimits, Stats, Workspace, BOT_USER_ID};
+use state::{
+    events_for_message, reaction_event, Message, RateLimits, Stats, Workspace, BOT_USER_ID,
+};
 
 pub const APP_TOKEN: &str = "xapp-1-A0EMULATE1-emulated-app-token";
 pub const BOT_TOKEN: &str = "xoxb-emulated-bot-token";
@@ -49,10 +51,24 @@ impl Default for EmulatorConfig {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
-    Posted { message: Message },
-    Updated { message: Message },
-    Reacted { channel: String, ts: String, user: String, name: String, added: bool },
-    Ephemeral { channel: String, user: String, text: String },
+    Posted {
+        message: Message,
+    },
+    Updated {
+        message: Message,
+    },
+    Reacted {
+        channel: String,
+        ts: String,
+        user: String,
+        name: String,
+        added: bool,
+    },
+    Ephemeral {
+        channel: String,
+        user: String,
+        text: String,
+    },
 }
 
 /// Frames the socket task sends or actions it takes.
@@ -159,7 +175,14 @@ impl Emulator {
 
     /// User id → name, for displaying messages.
     pub async fn user_names(&self) -> HashMap<String, String> {
-        self.inner.ws.lock().await.users.values().map(|u| (u.id.clone(), u.name.clone())).collect()
+        self.inner
+            .ws
+            .lock()
+            .await
+            .users
+            .values()
+            .map(|u| (u.id.clone(), u.name.clone()))
+            .collect()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -172,11 +195,21 @@ impl Emulator {
 
     /// Posts `text` as `user` in `channel` (a reply when `thread_ts` is given) and sends the
     /// events Slack would. Returns the message ts.
-    pub async fn post_as(&self, user: &str, channel: &str, text: &str, thread_ts: Option<&str>) -> Result<String, String> {
+    pub async fn post_as(
+        &self,
+        user: &str,
+        channel: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+    ) -> Result<String, String> {
         let (msg, events) = {
             let mut ws = self.inner.ws.lock().await;
-            let channel = ws.channel_id(channel).ok_or_else(|| format!("channel_not_found: {channel}"))?;
-            let user = ws.user_id(user).ok_or_else(|| format!("user_not_found: {user}"))?;
+            let channel = ws
+                .channel_id(channel)
+                .ok_or_else(|| format!("channel_not_found: {channel}"))?;
+            let user = ws
+                .user_id(user)
+                .ok_or_else(|| format!("user_not_found: {user}"))?;
             if let Some(t) = thread_ts {
                 if ws.find(&channel, t).is_none() {
                     return Err(format!("thread_not_found: {t}"));
@@ -195,10 +228,15 @@ impl Emulator {
                 edits: 0,
             };
             ws.messages.push(msg.clone());
-            let events: Vec<(String, Value)> = events_for_message(&msg).into_iter().map(|e| ws.event_callback(e)).collect();
+            let events: Vec<(String, Value)> = events_for_message(&msg)
+                .into_iter()
+                .map(|e| ws.event_callback(e))
+                .collect();
             (msg, events)
         };
-        let _ = self.inner.changes.send(Change::Posted { message: msg.clone() });
+        let _ = self.inner.changes.send(Change::Posted {
+            message: msg.clone(),
+        });
         for (event_id, payload) in events {
             self.deliver(event_id, payload);
         }
@@ -206,7 +244,14 @@ impl Emulator {
     }
 
     /// Adds (or removes) a reaction as `user` and sends the event.
-    pub async fn react_as(&self, user: &str, channel: &str, ts: &str, name: &str, added: bool) -> Result<(), String> {
+    pub async fn react_as(
+        &self,
+        user: &str,
+        channel: &str,
+        ts: &str,
+        name: &str,
+        added: bool,
+    ) -> Result<(), String> {
         let (event_id, payload) = {
             let mut ws = self.inner.ws.lock().await;
             let channel = ws.channel_id(channel).ok_or("channel_not_found")?;
@@ -237,15 +282,26 @@ impl Emulator {
     /// The thread rooted at `thread_ts`, oldest first.
     pub async fn thread(&self, channel: &str, thread_ts: &str) -> Vec<Message> {
         let ws = self.inner.ws.lock().await;
-        let Some(channel) = ws.channel_id(channel) else { return vec![] };
-        ws.thread(&channel, thread_ts).into_iter().cloned().collect()
+        let Some(channel) = ws.channel_id(channel) else {
+            return vec![];
+        };
+        ws.thread(&channel, thread_ts)
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     /// Top-level messages of a channel, oldest first.
     pub async fn channel_messages(&self, channel: &str) -> Vec<Message> {
         let ws = self.inner.ws.lock().await;
-        let Some(channel) = ws.channel_id(channel) else { return vec![] };
-        ws.messages.iter().filter(|m| m.channel == channel && m.thread_ts.is_none()).cloned().collect()
+        let Some(channel) = ws.channel_id(channel) else {
+            return vec![];
+        };
+        ws.messages
+            .iter()
+            .filter(|m| m.channel == channel && m.thread_ts.is_none())
+            .cloned()
+            .collect()
     }
 
     pub async fn ephemerals(&self) -> Vec<state::Ephemeral> {
@@ -263,7 +319,11 @@ impl Emulator {
 
     /// The next `count` calls of `method` answer 429 `ratelimited` with `Retry-After`.
     pub async fn force_ratelimited(&self, method: &str, count: u32, retry_after_secs: u64) {
-        self.inner.limits.lock().await.force(method, count, retry_after_secs);
+        self.inner
+            .limits
+            .lock()
+            .await
+            .force(method, count, retry_after_secs);
     }
 
     pub async fn set_faults(&self, faults: Faults) {
@@ -307,8 +367,14 @@ impl Emulator {
             "debug_info": {"host": "emulator"}
         })
         .to_string();
-        let conns: Vec<mpsc::UnboundedSender<SocketCommand>> =
-            self.inner.connections.lock().await.values().map(|c| c.tx.clone()).collect();
+        let conns: Vec<mpsc::UnboundedSender<SocketCommand>> = self
+            .inner
+            .connections
+            .lock()
+            .await
+            .values()
+            .map(|c| c.tx.clone())
+            .collect();
         for tx in &conns {
             let _ = tx.send(SocketCommand::Send(frame.clone()));
         }
@@ -328,14 +394,16 @@ impl Emulator {
             let delivery = Arc::new(Mutex::new(Delivery::default()));
             let duplicates = emu.inner.faults.lock().await.duplicates;
             for copy in 1..=duplicates {
-                emu.send_envelope(&payload, copy, "timeout", &delivery, Some(copy as usize)).await;
+                emu.send_envelope(&payload, copy, "timeout", &delivery, Some(copy as usize))
+                    .await;
             }
             for attempt in 0..=emu.inner.config.max_retries {
                 if attempt > 0 {
                     emu.inner.stats.lock().await.redeliveries += 1;
                 }
                 let reason = if attempt == 0 { "" } else { "timeout" };
-                emu.send_envelope(&payload, attempt, reason, &delivery, None).await;
+                emu.send_envelope(&payload, attempt, reason, &delivery, None)
+                    .await;
                 let deadline = tokio::time::Instant::now() + emu.inner.config.ack_timeout;
                 while tokio::time::Instant::now() < deadline {
                     if delivery.lock().await.acked {
@@ -352,7 +420,14 @@ impl Emulator {
     }
 
     /// Sends one envelope, waiting for a socket if none is connected.
-    async fn send_envelope(&self, payload: &Value, attempt: u32, reason: &str, delivery: &Arc<Mutex<Delivery>>, skip: Option<usize>) {
+    async fn send_envelope(
+        &self,
+        payload: &Value,
+        attempt: u32,
+        reason: &str,
+        delivery: &Arc<Mutex<Delivery>>,
+        skip: Option<usize>,
+    ) {
         let envelope_id = format!("env-{:08x}-{}", self.next_id(), attempt);
         let frame = serde_json::json!({
             "envelope_id": envelope_id,
@@ -363,7 +438,11 @@ impl Emulator {
             "retry_reason": reason,
         })
         .to_string();
-        self.inner.envelopes.lock().await.insert(envelope_id, delivery.clone());
+        self.inner
+            .envelopes
+            .lock()
+            .await
+            .insert(envelope_id, delivery.clone());
         loop {
             let notified = self.inner.connected.notified();
             let target = {

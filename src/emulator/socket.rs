@@ -13,7 +13,9 @@ use super::state::APP_ID;
 use super::{Connection, Emulator, SocketCommand};
 
 pub(crate) fn routes() -> Router<Emulator> {
-    Router::new().route("/link/", get(upgrade)).route("/link", get(upgrade))
+    Router::new()
+        .route("/link/", get(upgrade))
+        .route("/link", get(upgrade))
 }
 
 #[derive(Deserialize)]
@@ -21,7 +23,11 @@ struct Ticket {
     ticket: Option<String>,
 }
 
-async fn upgrade(State(emu): State<Emulator>, Query(q): Query<Ticket>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(emu): State<Emulator>,
+    Query(q): Query<Ticket>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let valid = match q.ticket {
         Some(t) => {
             let mut tickets = emu.inner.tickets.lock().await;
@@ -31,7 +37,11 @@ async fn upgrade(State(emu): State<Emulator>, Query(q): Query<Ticket>, ws: WebSo
         None => false,
     };
     if !valid {
-        return (axum::http::StatusCode::UNAUTHORIZED, "invalid or used ticket").into_response();
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            "invalid or used ticket",
+        )
+            .into_response();
     }
     ws.on_upgrade(move |socket| serve(emu, socket))
 }
@@ -52,7 +62,11 @@ async fn serve(emu: Emulator, socket: WebSocket) {
         "debug_info": {"host": "emulator", "build_number": 1, "approximate_connection_time": 18060},
         "connection_info": {"app_id": APP_ID}
     });
-    if sink.send(WsMessage::Text(hello.to_string().into())).await.is_err() {
+    if sink
+        .send(WsMessage::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
         emu.inner.connections.lock().await.remove(&id);
         return;
     }

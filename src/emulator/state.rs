@@ -112,7 +112,8 @@ impl RateLimits {
     }
 
     pub fn force(&mut self, method: &str, count: u32, retry_after_secs: u64) {
-        self.forced.insert(method.to_string(), (count, retry_after_secs.max(1)));
+        self.forced
+            .insert(method.to_string(), (count, retry_after_secs.max(1)));
     }
 
     /// Counts a call and says whether it is over the limit.
@@ -120,7 +121,9 @@ impl RateLimits {
         if let Some((count, retry)) = self.forced.get_mut(method) {
             if *count > 0 {
                 *count -= 1;
-                return Some(Limited { retry_after_secs: *retry });
+                return Some(Limited {
+                    retry_after_secs: *retry,
+                });
             }
         }
         let limit = *self.per_minute.get(method)?;
@@ -130,7 +133,10 @@ impl RateLimits {
         };
         let window = self.windows.entry(key).or_default();
         let minute = Duration::from_secs(60);
-        while window.front().is_some_and(|t| now.duration_since(*t) >= minute) {
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= minute)
+        {
             window.pop_front();
         }
         if window.len() as u32 >= limit {
@@ -187,10 +193,14 @@ impl Default for Workspace {
                 },
             );
         }
-        let channels = [("C0GENERAL1", "general"), ("C0RANDOM01", "random"), ("C0DEV00001", "dev")]
-            .into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let channels = [
+            ("C0GENERAL1", "general"),
+            ("C0RANDOM01", "random"),
+            ("C0DEV00001", "dev"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
         Self {
             users,
             channels,
@@ -205,9 +215,16 @@ impl Default for Workspace {
 impl Workspace {
     /// A new message ts: `seconds.micros`, strictly increasing like Slack's.
     pub fn next_ts(&mut self) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as u64;
         self.last_ts_micros = now.max(self.last_ts_micros + 1);
-        format!("{}.{:06}", self.last_ts_micros / 1_000_000, self.last_ts_micros % 1_000_000)
+        format!(
+            "{}.{:06}",
+            self.last_ts_micros / 1_000_000,
+            self.last_ts_micros % 1_000_000
+        )
     }
 
     pub fn next_event_id(&mut self) -> String {
@@ -221,7 +238,10 @@ impl Workspace {
         if self.channels.contains_key(given) {
             return Some(given.to_string());
         }
-        self.channels.iter().find(|(_, n)| *n == name).map(|(id, _)| id.clone())
+        self.channels
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(id, _)| id.clone())
     }
 
     /// Resolves a user given by id or name.
@@ -229,11 +249,16 @@ impl Workspace {
         if self.users.contains_key(given) {
             return Some(given.to_string());
         }
-        self.users.values().find(|u| u.name == given).map(|u| u.id.clone())
+        self.users
+            .values()
+            .find(|u| u.name == given)
+            .map(|u| u.id.clone())
     }
 
     pub fn find(&self, channel: &str, ts: &str) -> Option<usize> {
-        self.messages.iter().position(|m| m.channel == channel && m.ts == ts)
+        self.messages
+            .iter()
+            .position(|m| m.channel == channel && m.ts == ts)
     }
 
     /// The root and its replies, oldest first.
@@ -241,9 +266,12 @@ impl Workspace {
         let mut out: Vec<&Message> = self
             .messages
             .iter()
-            .filter(|m| m.channel == channel && (m.ts == thread_ts || m.thread_ts.as_deref() == Some(thread_ts)))
+            .filter(|m| {
+                m.channel == channel
+                    && (m.ts == thread_ts || m.thread_ts.as_deref() == Some(thread_ts))
+            })
             .collect();
-        out.sort_by(|a, b| ts_key(&a.ts).cmp(&ts_key(&b.ts)));
+        out.sort_by_key(|m| ts_key(&m.ts));
         out
     }
 
@@ -253,7 +281,13 @@ impl Workspace {
             .iter()
             .filter(|m| m.channel == channel && m.thread_ts.as_deref() == Some(ts) && m.ts != ts)
             .collect();
-        (replies.len(), replies.iter().map(|m| m.ts.as_str()).max_by_key(|t| ts_key(t)))
+        (
+            replies.len(),
+            replies
+                .iter()
+                .map(|m| m.ts.as_str())
+                .max_by_key(|t| ts_key(t)),
+        )
     }
 
     /// Builds the `event_callback` payload Slack wraps every Events API event in.
@@ -307,7 +341,8 @@ pub fn events_for_message(msg: &Message) -> Vec<Value> {
     }
     let mut out = Vec::new();
     if msg.bot_id.is_none()
-        && (msg.text.contains(&format!("<@{BOT_USER_ID}>")) || msg.text.contains(&format!("<@{BOT_USER_ID}|")))
+        && (msg.text.contains(&format!("<@{BOT_USER_ID}>"))
+            || msg.text.contains(&format!("<@{BOT_USER_ID}|")))
     {
         let mut mention = base.clone();
         mention["type"] = json!("app_mention");
@@ -368,14 +403,22 @@ mod tests {
         assert_eq!(r.check("chat.update", None, t0), None);
         assert_eq!(r.check("chat.update", None, t0), None);
         assert!(r.check("chat.update", None, t0).is_some());
-        assert_eq!(r.check("chat.update", None, t0 + Duration::from_secs(61)), None);
+        assert_eq!(
+            r.check("chat.update", None, t0 + Duration::from_secs(61)),
+            None
+        );
         // chat.postMessage is limited per channel.
         r.set("chat.postMessage", Some(1));
         assert_eq!(r.check("chat.postMessage", Some("C1"), t0), None);
         assert_eq!(r.check("chat.postMessage", Some("C2"), t0), None);
         assert!(r.check("chat.postMessage", Some("C1"), t0).is_some());
         r.force("auth.test", 1, 3);
-        assert_eq!(r.check("auth.test", None, t0), Some(Limited { retry_after_secs: 3 }));
+        assert_eq!(
+            r.check("auth.test", None, t0),
+            Some(Limited {
+                retry_after_secs: 3
+            })
+        );
         assert_eq!(r.check("auth.test", None, t0), None);
     }
 

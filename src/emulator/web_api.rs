@@ -37,7 +37,10 @@ fn parse_args(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Args {
     if let Some(q) = query {
         add_form(q);
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if content_type.starts_with("application/json") {
         if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
             args.extend(map);
@@ -49,7 +52,9 @@ fn parse_args(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Args {
 }
 
 fn arg<'a>(args: &'a Args, key: &str) -> Option<&'a str> {
-    args.get(key).and_then(|v| v.as_str()).filter(|s| !s.is_empty())
+    args.get(key)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
 }
 
 fn ok(body: Value) -> Response {
@@ -59,7 +64,11 @@ fn ok(body: Value) -> Response {
 }
 
 fn err(code: &str) -> Response {
-    (StatusCode::OK, axum::Json(json!({"ok": false, "error": code}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(json!({"ok": false, "error": code})),
+    )
+        .into_response()
 }
 
 fn ratelimited(retry_after: u64) -> Response {
@@ -90,9 +99,20 @@ async fn call(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string)
         .or_else(|| arg(&args, "token").map(str::to_string));
-    emu.inner.stats.lock().await.calls.entry(method.clone()).and_modify(|n| *n += 1).or_insert(1);
+    emu.inner
+        .stats
+        .lock()
+        .await
+        .calls
+        .entry(method.clone())
+        .and_modify(|n| *n += 1)
+        .or_insert(1);
 
-    let need = if method == "apps.connections.open" { TokenKind::App } else { TokenKind::Bot };
+    let need = if method == "apps.connections.open" {
+        TokenKind::App
+    } else {
+        TokenKind::Bot
+    };
     match (token.as_deref(), need) {
         (None, _) => return err("not_authed"),
         (Some(APP_TOKEN), TokenKind::App) | (Some(BOT_TOKEN), TokenKind::Bot) => {}
@@ -100,9 +120,21 @@ async fn call(
         (Some(_), _) => return err("invalid_auth"),
     }
 
-    let limited = emu.inner.limits.lock().await.check(&method, arg(&args, "channel"), Instant::now());
+    let limited =
+        emu.inner
+            .limits
+            .lock()
+            .await
+            .check(&method, arg(&args, "channel"), Instant::now());
     if let Some(l) = limited {
-        emu.inner.stats.lock().await.ratelimited.entry(method.clone()).and_modify(|n| *n += 1).or_insert(1);
+        emu.inner
+            .stats
+            .lock()
+            .await
+            .ratelimited
+            .entry(method.clone())
+            .and_modify(|n| *n += 1)
+            .or_insert(1);
         return ratelimited(l.retry_after_secs);
     }
 
@@ -120,7 +152,9 @@ async fn call(
         "apps.connections.open" => {
             let ticket = format!("ticket-{:016x}", emu.next_id());
             emu.inner.tickets.lock().await.push(ticket.clone());
-            ok(json!({"url": format!("ws://{}/link/?ticket={ticket}&app_id={APP_ID}", emu.inner.addr)}))
+            ok(
+                json!({"url": format!("ws://{}/link/?ticket={ticket}&app_id={APP_ID}", emu.inner.addr)}),
+            )
         }
         "chat.postMessage" => post_message(&emu, &args).await,
         "chat.update" => update_message(&emu, &args).await,
@@ -181,14 +215,18 @@ async fn post_message(emu: &Emulator, args: &Args) -> Response {
                 edits: 0,
             };
             ws.messages.push(msg.clone());
-            let events: Vec<(String, Value)> =
-                super::state::events_for_message(&msg).into_iter().map(|e| ws.event_callback(e)).collect();
+            let events: Vec<(String, Value)> = super::state::events_for_message(&msg)
+                .into_iter()
+                .map(|e| ws.event_callback(e))
+                .collect();
             Ok((msg, events))
         })()
     };
     match result {
         Ok((msg, events)) => {
-            let _ = emu.inner.changes.send(Change::Posted { message: msg.clone() });
+            let _ = emu.inner.changes.send(Change::Posted {
+                message: msg.clone(),
+            });
             for (id, payload) in events {
                 emu.deliver(id, payload);
             }
@@ -223,9 +261,13 @@ async fn update_message(emu: &Emulator, args: &Args) -> Response {
     };
     match result {
         Ok((msg, id, payload)) => {
-            let _ = emu.inner.changes.send(Change::Updated { message: msg.clone() });
+            let _ = emu.inner.changes.send(Change::Updated {
+                message: msg.clone(),
+            });
             emu.deliver(id, payload);
-            ok(json!({"channel": msg.channel, "ts": msg.ts, "text": msg.text, "message": msg.to_json(None)}))
+            ok(
+                json!({"channel": msg.channel, "ts": msg.ts, "text": msg.text, "message": msg.to_json(None)}),
+            )
         }
         Err(code) => err(code),
     }
@@ -252,7 +294,11 @@ async fn post_ephemeral(emu: &Emulator, args: &Args) -> Response {
     };
     match result {
         Ok((e, ts)) => {
-            let _ = emu.inner.changes.send(Change::Ephemeral { channel: e.channel, user: e.user, text: e.text });
+            let _ = emu.inner.changes.send(Change::Ephemeral {
+                channel: e.channel,
+                user: e.user,
+                text: e.text,
+            });
             ok(json!({"message_ts": ts}))
         }
         Err(code) => err(code),
@@ -260,19 +306,29 @@ async fn post_ephemeral(emu: &Emulator, args: &Args) -> Response {
 }
 
 /// Adds or removes `user`'s reaction `name` on a message.
-pub(crate) fn apply_reaction(msg: &mut Message, user: &str, name: &str, added: bool) -> Result<(), &'static str> {
+pub(crate) fn apply_reaction(
+    msg: &mut Message,
+    user: &str,
+    name: &str,
+    added: bool,
+) -> Result<(), &'static str> {
     if name.is_empty() || name.contains(' ') || name.contains(':') {
         return Err("invalid_name");
     }
     let pos = msg.reactions.iter().position(|r| r.name == name);
     match (added, pos) {
-        (true, Some(i)) if msg.reactions[i].users.iter().any(|u| u == user) => Err("already_reacted"),
+        (true, Some(i)) if msg.reactions[i].users.iter().any(|u| u == user) => {
+            Err("already_reacted")
+        }
         (true, Some(i)) => {
             msg.reactions[i].users.push(user.to_string());
             Ok(())
         }
         (true, None) => {
-            msg.reactions.push(Reaction { name: name.to_string(), users: vec![user.to_string()] });
+            msg.reactions.push(Reaction {
+                name: name.to_string(),
+                users: vec![user.to_string()],
+            });
             Ok(())
         }
         (false, Some(i)) if msg.reactions[i].users.iter().any(|u| u == user) => {
@@ -291,7 +347,9 @@ async fn reaction(emu: &Emulator, args: &Args, added: bool) -> Response {
         let mut ws = emu.inner.ws.lock().await;
         (|| {
             let channel = channel_arg(&ws, args)?;
-            let ts = arg(args, "timestamp").ok_or("no_item_specified")?.to_string();
+            let ts = arg(args, "timestamp")
+                .ok_or("no_item_specified")?
+                .to_string();
             let name = arg(args, "name").ok_or("invalid_name")?.to_string();
             let idx = ws.find(&channel, &ts).ok_or("message_not_found")?;
             apply_reaction(&mut ws.messages[idx], BOT_USER_ID, &name, added)?;
@@ -302,7 +360,13 @@ async fn reaction(emu: &Emulator, args: &Args, added: bool) -> Response {
     };
     match result {
         Ok((channel, ts, name, id, payload)) => {
-            let _ = emu.inner.changes.send(Change::Reacted { channel, ts, user: BOT_USER_ID.into(), name, added });
+            let _ = emu.inner.changes.send(Change::Reacted {
+                channel,
+                ts,
+                user: BOT_USER_ID.into(),
+                name,
+                added,
+            });
             emu.deliver(id, payload);
             ok(json!({}))
         }
@@ -316,14 +380,27 @@ async fn replies(emu: &Emulator, args: &Args) -> Response {
         Ok(c) => c,
         Err(code) => return err(code),
     };
-    let Some(ts) = arg(args, "ts") else { return err("thread_not_found") };
-    let Some(root_idx) = ws.find(&channel, ts) else { return err("thread_not_found") };
+    let Some(ts) = arg(args, "ts") else {
+        return err("thread_not_found");
+    };
+    let Some(root_idx) = ws.find(&channel, ts) else {
+        return err("thread_not_found");
+    };
     // Asking with a reply's ts returns that reply's whole thread, as Slack does.
-    let root_ts = ws.messages[root_idx].thread_ts.clone().unwrap_or_else(|| ts.to_string());
+    let root_ts = ws.messages[root_idx]
+        .thread_ts
+        .clone()
+        .unwrap_or_else(|| ts.to_string());
     let thread = ws.thread(&channel, &root_ts);
-    let limit = arg(args, "limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1000).clamp(1, 1000);
+    let limit = arg(args, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .clamp(1, 1000);
     let offset = arg(args, "cursor")
-        .and_then(|c| c.strip_prefix("bmV4dF90czo").and_then(|n| n.parse::<usize>().ok()))
+        .and_then(|c| {
+            c.strip_prefix("bmV4dF90czo")
+                .and_then(|n| n.parse::<usize>().ok())
+        })
         .unwrap_or(0);
     let page: Vec<Value> = thread
         .iter()
@@ -335,7 +412,11 @@ async fn replies(emu: &Emulator, args: &Args) -> Response {
         })
         .collect();
     let has_more = offset + limit < thread.len();
-    let next = if has_more { format!("bmV4dF90czo{}", offset + limit) } else { String::new() };
+    let next = if has_more {
+        format!("bmV4dF90czo{}", offset + limit)
+    } else {
+        String::new()
+    };
     ok(json!({"messages": page, "has_more": has_more, "response_metadata": {"next_cursor": next}}))
 }
 
@@ -358,9 +439,16 @@ async fn permalink(emu: &Emulator, args: &Args) -> Response {
         Ok(c) => c,
         Err(code) => return err(code),
     };
-    let Some(ts) = arg(args, "message_ts") else { return err("message_not_found") };
-    let Some(idx) = ws.find(&channel, ts) else { return err("message_not_found") };
-    let mut link = format!("https://emulated.slack.local/archives/{channel}/p{}", ts.replace('.', ""));
+    let Some(ts) = arg(args, "message_ts") else {
+        return err("message_not_found");
+    };
+    let Some(idx) = ws.find(&channel, ts) else {
+        return err("message_not_found");
+    };
+    let mut link = format!(
+        "https://emulated.slack.local/archives/{channel}/p{}",
+        ts.replace('.', "")
+    );
     if let Some(t) = &ws.messages[idx].thread_ts {
         link.push_str(&format!("?thread_ts={t}&cid={channel}"));
     }
@@ -374,11 +462,17 @@ mod tests {
     #[test]
     fn args_merge_query_form_and_json() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
         let a = parse_args(Some("a=1"), &h, b"text=hello%20there&channel=C1");
         assert_eq!(arg(&a, "a"), Some("1"));
         assert_eq!(arg(&a, "text"), Some("hello there"));
-        h.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
         let a = parse_args(None, &h, br#"{"channel":"C1","text":"hi"}"#);
         assert_eq!(arg(&a, "channel"), Some("C1"));
     }
@@ -396,12 +490,25 @@ mod tests {
     #[test]
     fn reactions_follow_slack_errors() {
         let mut m = Message {
-            channel: "C".into(), ts: "1.0".into(), thread_ts: None, user: "U".into(), bot_id: None,
-            text: "t".into(), edited: None, reactions: vec![], edits: 0,
+            channel: "C".into(),
+            ts: "1.0".into(),
+            thread_ts: None,
+            user: "U".into(),
+            bot_id: None,
+            text: "t".into(),
+            edited: None,
+            reactions: vec![],
+            edits: 0,
         };
         assert_eq!(apply_reaction(&mut m, "U1", "eyes", true), Ok(()));
-        assert_eq!(apply_reaction(&mut m, "U1", "eyes", true), Err("already_reacted"));
-        assert_eq!(apply_reaction(&mut m, "U2", "eyes", false), Err("no_reaction"));
+        assert_eq!(
+            apply_reaction(&mut m, "U1", "eyes", true),
+            Err("already_reacted")
+        );
+        assert_eq!(
+            apply_reaction(&mut m, "U2", "eyes", false),
+            Err("no_reaction")
+        );
         assert_eq!(apply_reaction(&mut m, "U1", "eyes", false), Ok(()));
         assert!(m.reactions.is_empty());
     }

@@ -64,21 +64,32 @@ fn fill(arg: &str, run: &HarnessRun) -> String {
 /// The child's whole environment: a fixed allow-list plus the job's own values.
 fn child_env(spec: &CommandSpec, run: &HarnessRun) -> Vec<(String, String)> {
     let mut env = vec![
-        ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin".to_string()),
+        (
+            "PATH".to_string(),
+            "/usr/local/bin:/usr/bin:/bin".to_string(),
+        ),
         ("HOME".to_string(), run.workdir.display().to_string()),
         ("LANG".to_string(), "C.UTF-8".to_string()),
         ("THREADWORK_JOB_ID".to_string(), run.job_id.to_string()),
         ("THREADWORK_AGENT".to_string(), run.agent.clone()),
         ("THREADWORK_TASK".to_string(), run.task.clone()),
-        ("THREADWORK_ROLE_PROMPT".to_string(), run.role_prompt.clone()),
-        ("THREADWORK_MODEL".to_string(), run.model.clone().unwrap_or_default()),
+        (
+            "THREADWORK_ROLE_PROMPT".to_string(),
+            run.role_prompt.clone(),
+        ),
+        (
+            "THREADWORK_MODEL".to_string(),
+            run.model.clone().unwrap_or_default(),
+        ),
     ];
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }
 
 /// Reads one line of at most `MAX_LINE_BYTES`; returns (line, truncated), or None at EOF.
-async fn read_bounded_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+async fn read_bounded_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> std::io::Result<Option<(Vec<u8>, bool)>> {
     let mut line = Vec::new();
     let mut truncated = false;
     loop {
@@ -176,7 +187,9 @@ impl Harness for CommandHarness {
                     }
                     next = read_bounded_line(&mut reader) => next,
                 };
-                let Ok(Some((bytes, truncated))) = next else { break };
+                let Ok(Some((bytes, truncated))) = next else {
+                    break;
+                };
                 line_no += 1;
                 let line = String::from_utf8_lossy(&bytes).into_owned();
                 if last_lines.len() == 5 {
@@ -185,7 +198,9 @@ impl Harness for CommandHarness {
                 last_lines.push_back(preview(&line, 300));
                 let event = match mode {
                     _ if truncated => HarnessEvent::Error {
-                        message: format!("harness printed line {line_no} longer than {MAX_LINE_BYTES} bytes"),
+                        message: format!(
+                            "harness printed line {line_no} longer than {MAX_LINE_BYTES} bytes"
+                        ),
                     },
                     OutputMode::Json if line.trim().is_empty() => continue,
                     OutputMode::Json => parse_json_line(line_no, line.trim()),
@@ -235,7 +250,12 @@ impl Harness for CommandHarness {
     }
 }
 
-fn exit_message(program: &str, status: std::process::ExitStatus, last: &str, stderr: &str) -> String {
+fn exit_message(
+    program: &str,
+    status: std::process::ExitStatus,
+    last: &str,
+    stderr: &str,
+) -> String {
     let how = if status.success() {
         "exited without a final answer".to_string()
     } else {
@@ -304,19 +324,34 @@ mod tests {
         ))
         .await;
         assert_eq!(events.len(), 3);
-        assert_eq!(events[2], HarnessEvent::Finished { answer: "the task/m1".into() });
+        assert_eq!(
+            events[2],
+            HarnessEvent::Finished {
+                answer: "the task/m1".into()
+            }
+        );
     }
 
     #[tokio::test]
     async fn malformed_line_is_an_error_event() {
-        let events = collect(sh("echo '{\"type\":\"started\"}'; echo 'garbage here'; sleep 5", OutputMode::Json)).await;
-        assert!(matches!(&events[1], HarnessEvent::Error { message } if message.contains("malformed line 2") && message.contains("garbage here")));
+        let events = collect(sh(
+            "echo '{\"type\":\"started\"}'; echo 'garbage here'; sleep 5",
+            OutputMode::Json,
+        ))
+        .await;
+        assert!(
+            matches!(&events[1], HarnessEvent::Error { message } if message.contains("malformed line 2") && message.contains("garbage here"))
+        );
         assert_eq!(events.len(), 2);
     }
 
     #[tokio::test]
     async fn crash_reports_status_and_stderr() {
-        let events = collect(sh("echo '{\"type\":\"started\"}'; echo boom >&2; exit 3", OutputMode::Json)).await;
+        let events = collect(sh(
+            "echo '{\"type\":\"started\"}'; echo boom >&2; exit 3",
+            OutputMode::Json,
+        ))
+        .await;
         match events.last() {
             Some(HarnessEvent::Error { message }) => {
                 assert!(message.contains("exited with status 3"), "{message}");
@@ -329,29 +364,50 @@ mod tests {
     #[tokio::test]
     async fn text_mode_answers_with_all_output() {
         let events = collect(sh("echo one; echo two", OutputMode::Text)).await;
-        assert_eq!(events.last(), Some(&HarnessEvent::Finished { answer: "one\ntwo".into() }));
+        assert_eq!(
+            events.last(),
+            Some(&HarnessEvent::Finished {
+                answer: "one\ntwo".into()
+            })
+        );
     }
 
     #[tokio::test]
     async fn environment_is_an_allow_list() {
         std::env::set_var("THREADWORK_TEST_CANARY", "canary-secret-123");
         let events = collect(sh("env", OutputMode::Text)).await;
-        let Some(HarnessEvent::Finished { answer }) = events.last() else { panic!() };
+        let Some(HarnessEvent::Finished { answer }) = events.last() else {
+            panic!()
+        };
         assert!(!answer.contains("canary-secret-123"));
         assert!(answer.contains("THREADWORK_TASK=the task"));
     }
 
     #[tokio::test]
     async fn huge_line_is_cut_with_a_notice() {
-        let events = collect(sh("head -c 600000 /dev/zero | tr '\\0' 'a'; echo", OutputMode::Json)).await;
-        assert!(matches!(&events[0], HarnessEvent::Error { message } if message.contains("longer than")));
+        let events = collect(sh(
+            "head -c 600000 /dev/zero | tr '\\0' 'a'; echo",
+            OutputMode::Json,
+        ))
+        .await;
+        assert!(
+            matches!(&events[0], HarnessEvent::Error { message } if message.contains("longer than"))
+        );
     }
 
     #[tokio::test]
     async fn missing_program_is_a_spawn_error() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = CommandSpec { program: "/nonexistent/cli".into(), args: vec![], mode: OutputMode::Json, env: BTreeMap::new() };
-        let err = CommandHarness::new(spec).start(run(dir.path()), CancellationToken::new()).await.unwrap_err();
+        let spec = CommandSpec {
+            program: "/nonexistent/cli".into(),
+            args: vec![],
+            mode: OutputMode::Json,
+            env: BTreeMap::new(),
+        };
+        let err = CommandHarness::new(spec)
+            .start(run(dir.path()), CancellationToken::new())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/cli"));
     }
 }

@@ -67,7 +67,10 @@ fn yes() -> bool {
 impl HarnessEvent {
     /// Events after which the harness has nothing more to say.
     pub fn is_final(&self) -> bool {
-        matches!(self, HarnessEvent::Finished { .. } | HarnessEvent::Error { .. })
+        matches!(
+            self,
+            HarnessEvent::Finished { .. } | HarnessEvent::Error { .. }
+        )
     }
 }
 

@@ -25,7 +25,10 @@ pub struct ScriptedHarness {
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
     #[error("cannot read script {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: not a script step ({source}); expected {{\"delay_ms\": 100, \"event\": {{\"type\": \"assistant_text\", \"text\": \"…\"}}}}")]
     Parse {
         path: String,
@@ -52,11 +55,13 @@ impl ScriptedHarness {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            steps.push(serde_json::from_str(line).map_err(|source| ScriptError::Parse {
-                path: name.clone(),
-                line: i + 1,
-                source,
-            })?);
+            steps.push(
+                serde_json::from_str(line).map_err(|source| ScriptError::Parse {
+                    path: name.clone(),
+                    line: i + 1,
+                    source,
+                })?,
+            );
         }
         Ok(Self { steps })
     }
@@ -106,9 +111,15 @@ fn fill(text: &str, run: &HarnessRun) -> String {
 
 fn fill_event(event: &HarnessEvent, run: &HarnessRun) -> HarnessEvent {
     match event {
-        HarnessEvent::AssistantText { text } => HarnessEvent::AssistantText { text: fill(text, run) },
-        HarnessEvent::Finished { answer } => HarnessEvent::Finished { answer: fill(answer, run) },
-        HarnessEvent::Error { message } => HarnessEvent::Error { message: fill(message, run) },
+        HarnessEvent::AssistantText { text } => HarnessEvent::AssistantText {
+            text: fill(text, run),
+        },
+        HarnessEvent::Finished { answer } => HarnessEvent::Finished {
+            answer: fill(answer, run),
+        },
+        HarnessEvent::Error { message } => HarnessEvent::Error {
+            message: fill(message, run),
+        },
         other => other.clone(),
     }
 }
@@ -154,20 +165,33 @@ mod tests {
 
     #[tokio::test]
     async fn demo_replays_in_order_and_fills_placeholders() {
-        let mut rx = ScriptedHarness::demo().start(run(), CancellationToken::new()).await.unwrap();
+        let mut rx = ScriptedHarness::demo()
+            .start(run(), CancellationToken::new())
+            .await
+            .unwrap();
         let mut events = Vec::new();
         while let Some(e) = rx.recv().await {
             events.push(e);
         }
         assert_eq!(events.len(), 7);
-        assert_eq!(events[1], HarnessEvent::AssistantText { text: "Looking into: fix login".into() });
-        assert!(matches!(&events[6], HarnessEvent::Finished { answer } if answer.contains("Asked: fix login")));
+        assert_eq!(
+            events[1],
+            HarnessEvent::AssistantText {
+                text: "Looking into: fix login".into()
+            }
+        );
+        assert!(
+            matches!(&events[6], HarnessEvent::Finished { answer } if answer.contains("Asked: fix login"))
+        );
     }
 
     #[tokio::test]
     async fn cancel_stops_the_stream() {
         let cancel = CancellationToken::new();
-        let mut rx = ScriptedHarness::demo().start(run(), cancel.clone()).await.unwrap();
+        let mut rx = ScriptedHarness::demo()
+            .start(run(), cancel.clone())
+            .await
+            .unwrap();
         cancel.cancel();
         let mut n = 0;
         while rx.recv().await.is_some() {
@@ -180,7 +204,11 @@ mod tests {
     fn script_file_errors_name_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
-        std::fs::write(&path, "# demo\n{\"event\":{\"type\":\"finished\",\"answer\":\"ok\"}}\n{oops}\n").unwrap();
+        std::fs::write(
+            &path,
+            "# demo\n{\"event\":{\"type\":\"finished\",\"answer\":\"ok\"}}\n{oops}\n",
+        )
+        .unwrap();
         let err = ScriptedHarness::from_file(&path).unwrap_err();
         assert!(matches!(err, ScriptError::Parse { line: 3, .. }), "{err}");
     }

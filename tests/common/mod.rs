@@ -30,17 +30,57 @@ pub fn step(delay_ms: u64, event: HarnessEvent) -> ScriptStep {
 /// A short script: started, a tool call, a file change, usage, then `answer`.
 pub fn script(answer: &str, pause_ms: u64) -> Vec<ScriptStep> {
     vec![
-        step(50, HarnessEvent::Started { session_id: Some("s-1".into()) }),
-        step(pause_ms, HarnessEvent::ToolStarted { id: None, name: "bash".into(), summary: "cargo test".into() }),
-        step(pause_ms, HarnessEvent::ToolFinished { id: None, name: "bash".into(), summary: "3 passed".into(), ok: true }),
-        step(pause_ms, HarnessEvent::FileChanged { path: "src/login.rs".into() }),
-        step(10, HarnessEvent::Usage { input_tokens: 100, output_tokens: 20, cost_usd: 0.25 }),
-        step(pause_ms, HarnessEvent::Finished { answer: answer.into() }),
+        step(
+            50,
+            HarnessEvent::Started {
+                session_id: Some("s-1".into()),
+            },
+        ),
+        step(
+            pause_ms,
+            HarnessEvent::ToolStarted {
+                id: None,
+                name: "bash".into(),
+                summary: "cargo test".into(),
+            },
+        ),
+        step(
+            pause_ms,
+            HarnessEvent::ToolFinished {
+                id: None,
+                name: "bash".into(),
+                summary: "3 passed".into(),
+                ok: true,
+            },
+        ),
+        step(
+            pause_ms,
+            HarnessEvent::FileChanged {
+                path: "src/login.rs".into(),
+            },
+        ),
+        step(
+            10,
+            HarnessEvent::Usage {
+                input_tokens: 100,
+                output_tokens: 20,
+                cost_usd: 0.25,
+            },
+        ),
+        step(
+            pause_ms,
+            HarnessEvent::Finished {
+                answer: answer.into(),
+            },
+        ),
     ]
 }
 
 pub fn scripted(steps: Vec<ScriptStep>) -> HashMap<String, Arc<dyn Harness>> {
-    HashMap::from([("scripted".to_string(), Arc::new(ScriptedHarness::new(steps)) as Arc<dyn Harness>)])
+    HashMap::from([(
+        "scripted".to_string(),
+        Arc::new(ScriptedHarness::new(steps)) as Arc<dyn Harness>,
+    )])
 }
 
 pub fn agents_dir() -> PathBuf {
@@ -50,8 +90,13 @@ pub fn agents_dir() -> PathBuf {
 impl World {
     pub async fn new(emu_config: EmulatorConfig) -> Self {
         threadwork::init_tls();
-        let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).with_test_writer().try_init();
-        let emu = Emulator::start(([127, 0, 0, 1], 0).into(), emu_config).await.expect("emulator starts");
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let emu = Emulator::start(([127, 0, 0, 1], 0).into(), emu_config)
+            .await
+            .expect("emulator starts");
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::default();
         config.agents.dir = agents_dir();
@@ -59,7 +104,12 @@ impl World {
         config.jobs.workdir = dir.path().join("jobs");
         config.jobs.card_interval_ms = 200;
         config.slack.reconnect_secs = 1;
-        Self { emu, bot: None, config, dir }
+        Self {
+            emu,
+            bot: None,
+            config,
+            dir,
+        }
     }
 
     pub fn env(&self) -> impl Fn(&str) -> Option<String> {
@@ -74,10 +124,17 @@ impl World {
 
     pub async fn start_bot(&mut self, harnesses: HashMap<String, Arc<dyn Harness>>) {
         let settings = self.config.slack_settings(&self.env()).expect("settings");
-        let running = app::start_with(&self.config, &settings, harnesses).await.expect("bot starts");
+        let running = app::start_with(&self.config, &settings, harnesses)
+            .await
+            .expect("bot starts");
         self.bot = Some(running);
         assert!(
-            self.emu.wait_for_connections(self.config.slack.socket_connections as usize, Duration::from_secs(10)).await,
+            self.emu
+                .wait_for_connections(
+                    self.config.slack.socket_connections as usize,
+                    Duration::from_secs(10)
+                )
+                .await,
             "bot connected over socket mode"
         );
     }
@@ -88,7 +145,10 @@ impl World {
 
     /// Posts a top-level message mentioning the bot as alice; returns its ts.
     pub async fn mention(&self, text: &str) -> String {
-        self.emu.post_as("alice", CHANNEL, &format!("<@{BOT_USER_ID}> {text}"), None).await.expect("post")
+        self.emu
+            .post_as("alice", CHANNEL, &format!("<@{BOT_USER_ID}> {text}"), None)
+            .await
+            .expect("post")
     }
 
     pub async fn thread(&self, ts: &str) -> Vec<Message> {
@@ -97,7 +157,11 @@ impl World {
 
     /// The bot's replies in a thread, oldest first.
     pub async fn bot_replies(&self, ts: &str) -> Vec<Message> {
-        self.thread(ts).await.into_iter().filter(|m| m.user == BOT_USER_ID).collect()
+        self.thread(ts)
+            .await
+            .into_iter()
+            .filter(|m| m.user == BOT_USER_ID)
+            .collect()
     }
 }
 
@@ -120,6 +184,18 @@ where
 }
 
 /// Waits until the thread holds a bot reply (after the card) satisfying `pred`.
-pub async fn wait_reply(w: &World, ts: &str, timeout: Duration, pred: impl Fn(&Message) -> bool) -> Message {
-    eventually(timeout, "a bot reply in the thread", || async { w.bot_replies(ts).await.into_iter().skip(1).find(|m| pred(m)) }).await
+pub async fn wait_reply(
+    w: &World,
+    ts: &str,
+    timeout: Duration,
+    pred: impl Fn(&Message) -> bool,
+) -> Message {
+    eventually(timeout, "a bot reply in the thread", || async {
+        w.bot_replies(ts)
+            .await
+            .into_iter()
+            .skip(1)
+            .find(|m| pred(m))
+    })
+    .await
 }

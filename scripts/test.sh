@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Slack's Python SDK in .venv) and runs every check:
+# formatting, clippy, and all tests. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "test peers: Python venv with slack_sdk (from PyPI)"
+if ! command -v python3 >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+  else
+    echo "python3 is required for the Slack SDK tests" >&2; exit 1
+  fi
+fi
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import slack_sdk' 2>/dev/null; then
+  python3 -m venv .venv || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && python3 -m venv .venv; }
+  .venv/bin/pip install --quiet --disable-pip-version-check 'slack_sdk==3.47.0'
+fi
+export THREADWORK_PYTHON="$PWD/.venv/bin/python"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "cargo test"
+cargo test --quiet 2>&1 | tee target/test-output.txt
+# One closing line over every test binary, for readers and CI alike.
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' target/test-output.txt

@@ -1,0 +1,162 @@
+//! The real binary, killed with SIGKILL mid-job and started again: every accepted job still ends
+//! with a terminal message, a queued job runs after the restart, and a redelivery of an event
+//! the dead process had handled makes no second job.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use threadwork::emulator::{EmulatorConfig, Faults, APP_TOKEN, BOT_TOKEN};
+use threadwork::job::JobState;
+use threadwork::store::{SledStore, Store};
+use tokio::process::{Child, Command};
+
+const SLOW: &str = r#"{"delay_ms": 50, "event": {"type": "started"}}
+{"delay_ms": 100, "event": {"type": "tool_started", "name": "bash", "summary": "a long build"}}
+{"delay_ms": 60000, "event": {"type": "finished", "answer": "slow answer"}}
+"#;
+const FAST: &str = r#"{"delay_ms": 50, "event": {"type": "finished", "answer": "fast answer"}}
+"#;
+
+fn write_config(dir: &Path, script: &Path) -> std::path::PathBuf {
+    let path = dir.join("threadwork.toml");
+    let text = format!(
+        "[slack]\nreconnect_secs = 1\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nmax_running = 1\nper_channel = 1\ncard_interval_ms = 200\nworkdir = {:?}\n\n[harness.scripted]\nkind = \"scripted\"\nscript = {:?}\n",
+        agents_dir(),
+        dir.join("store"),
+        dir.join("jobs"),
+        script
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn spawn_bot(config: &Path, api_url: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_threadwork"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_API_URL", api_url)
+        .env("SLACK_APP_TOKEN", APP_TOKEN)
+        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the threadwork binary starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_job_then_restart() {
+    let w = World::new(EmulatorConfig {
+        ack_timeout: Duration::from_millis(700),
+        ..Default::default()
+    })
+    .await;
+    let script = w.dir.path().join("script.jsonl");
+    std::fs::write(&script, SLOW).unwrap();
+    let config = write_config(w.dir.path(), &script);
+
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    assert!(
+        w.emu.wait_for_connections(2, Duration::from_secs(20)).await,
+        "bot connected"
+    );
+
+    // Acks are lost for a while, so this mention is redelivered after the crash too.
+    w.emu
+        .set_faults(Faults {
+            ignore_acks_ms: 2500,
+            duplicates: 0,
+        })
+        .await;
+    let running = w.mention("a long job").await;
+    let queued = w.mention("a job that waits its turn").await;
+    eventually(
+        Duration::from_secs(10),
+        "the first job running, the second queued",
+        || async {
+            let a = w.bot_replies(&running).await.into_iter().next()?;
+            let b = w.bot_replies(&queued).await.into_iter().next()?;
+            (a.text.contains("running") && b.text.contains("position 1 in the queue")).then_some(())
+        },
+    )
+    .await;
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+
+    std::fs::write(&script, FAST).unwrap();
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+
+    let interrupted = wait_reply(&w, &running, Duration::from_secs(20), |m| {
+        m.text.contains("failed")
+    })
+    .await;
+    assert!(
+        interrupted.text.contains("interrupted by a restart"),
+        "{}",
+        interrupted.text
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the interrupted job's card shows failure",
+        || async {
+            w.bot_replies(&running)
+                .await
+                .into_iter()
+                .next()
+                .filter(|c| c.text.contains(":x: *failed*"))
+        },
+    )
+    .await;
+    wait_reply(&w, &queued, Duration::from_secs(20), |m| {
+        m.text == "fast answer"
+    })
+    .await;
+
+    // Let the emulator's redeliveries run out, then check nothing was doubled.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(w.emu.stats().await.redeliveries >= 1);
+    for ts in [&running, &queued] {
+        let cards = w
+            .bot_replies(ts)
+            .await
+            .iter()
+            .filter(|m| m.text.starts_with("*Job"))
+            .count();
+        assert_eq!(cards, 1, "one card in thread {ts}");
+        assert_eq!(
+            w.bot_replies(ts).await.len(),
+            2,
+            "card and terminal message in {ts}"
+        );
+    }
+    let after = w.mention("after the restart").await;
+    wait_reply(&w, &after, Duration::from_secs(10), |m| {
+        m.text == "fast answer"
+    })
+    .await;
+
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    let store = SledStore::open(&w.dir.path().join("store"))
+        .expect("the store opens cleanly after kill -9");
+    let jobs = store.jobs().unwrap();
+    let states: Vec<(u64, JobState, bool)> = jobs
+        .iter()
+        .map(|j| (j.id, j.state, j.terminal_posted))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (1, JobState::Failed, true),
+            (2, JobState::Succeeded, true),
+            (3, JobState::Succeeded, true)
+        ]
+    );
+}
