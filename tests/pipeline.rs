@@ -459,3 +459,41 @@ async fn queued_jobs_show_their_place_and_run_in_turn() {
         "one at a time, in order"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_bots_are_ignored_unless_allowed() {
+    use threadwork::emulator::state::OTHER_BOT_USER_ID;
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.start_bot(scripted(script("done for a bot", 10))).await;
+    let ts = w
+        .emu
+        .post_as(
+            "otherbot",
+            CHANNEL,
+            &format!("<@{BOT_USER_ID}> do bot things"),
+            None,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        w.bot_replies(&ts).await.is_empty(),
+        "a bot's mention is ignored by default"
+    );
+    assert!(w.bot().bot.store().jobs().unwrap().is_empty());
+
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.slack.allowed_bots = vec![OTHER_BOT_USER_ID.to_string()];
+    w.start_bot(scripted(script("done for a bot", 10))).await;
+    let ts = w
+        .emu
+        .post_as(
+            "otherbot",
+            CHANNEL,
+            &format!("<@{BOT_USER_ID}> do bot things"),
+            None,
+        )
+        .await
+        .unwrap();
+    wait_reply(&w, &ts, SECS(10), |m| m.text == "done for a bot").await;
+}

@@ -271,7 +271,18 @@ impl Ctx {
             } => self.store.job_for_message(channel, item_ts)?,
             _ => None,
         };
+        // Mentions carry no bot id: ask whether the sender is a bot (cached).
+        let sender_is_bot = match &inbound.kind {
+            InboundKind::Mention { user, .. } if user != &self.identity.user_id => self
+                .chat
+                .user(user)
+                .await
+                .map(|u| u.is_bot)
+                .unwrap_or(false),
+            _ => false,
+        };
         let facts = Facts {
+            sender_is_bot,
             bot_user_id: &self.identity.user_id,
             bot_id: self.identity.bot_id.as_deref(),
             allowed_bots: &self.settings.allowed_bots,
@@ -321,8 +332,9 @@ impl Ctx {
             } => {
                 let author = self
                     .chat
-                    .user_name(&user)
+                    .user(&user)
                     .await
+                    .map(|u| u.name)
                     .unwrap_or_else(|_| user.clone());
                 let message = ThreadMessage {
                     ts,
@@ -708,8 +720,9 @@ impl Ctx {
         for id in mentioned_users(&job.task) {
             let name = self
                 .chat
-                .user_name(&id)
+                .user(&id)
                 .await
+                .map(|u| u.name)
                 .unwrap_or_else(|_| id.clone());
             names.insert(id, name);
         }
@@ -737,8 +750,9 @@ impl Ctx {
                 if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
                     let name = self
                         .chat
-                        .user_name(slot.key())
+                        .user(slot.key())
                         .await
+                        .map(|u| u.name)
                         .unwrap_or_else(|_| slot.key().clone());
                     slot.insert(name);
                 }

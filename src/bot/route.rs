@@ -10,8 +10,10 @@ use crate::request::{self, Command, RequestOptions};
 pub struct Facts<'a> {
     pub bot_user_id: &'a str,
     pub bot_id: Option<&'a str>,
-    /// Bot ids whose messages we act on.
+    /// Bots whose messages we act on, by bot id (B…) or bot user id (U…).
     pub allowed_bots: &'a [String],
+    /// The sender of a mention is a bot user.
+    pub sender_is_bot: bool,
     /// The latest job in the event's thread, if any.
     pub thread_job: Option<JobId>,
     /// The job a reacted-to message belongs to, if any.
@@ -73,6 +75,9 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
             if user == facts.bot_user_id {
                 return Decision::Ignore("own mention");
             }
+            if facts.sender_is_bot && !facts.allowed_bots.contains(user) {
+                return Decision::Ignore("other bot");
+            }
             let root = thread_ts.clone().unwrap_or_else(|| ts.clone());
             match request::parse_mention(text, facts.bot_user_id) {
                 Ok(Command::Task { task, options }) => Decision::NewJob {
@@ -114,7 +119,11 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 return Decision::Ignore("own message");
             }
             if let Some(b) = bot_id {
-                if !facts.allowed_bots.contains(b) {
+                let allowed = facts
+                    .allowed_bots
+                    .iter()
+                    .any(|a| a == b || Some(a) == user.as_ref());
+                if !allowed {
                     return Decision::Ignore("other bot");
                 }
             }
@@ -225,6 +234,27 @@ mod tests {
             } => assert_eq!((thread_ts.as_str(), parent), ("1.0", Some(9))),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn mentions_from_other_bots_only_when_allowed() {
+        let f = Facts {
+            sender_is_bot: true,
+            ..facts()
+        };
+        assert_eq!(
+            decide(&mention("<@UB> go", None), &f),
+            Decision::Ignore("other bot")
+        );
+        let allowed = vec!["U1".to_string()];
+        let f = Facts {
+            allowed_bots: &allowed,
+            ..f
+        };
+        assert!(matches!(
+            decide(&mention("<@UB> go", None), &f),
+            Decision::NewJob { .. }
+        ));
     }
 
     #[test]

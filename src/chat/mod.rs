@@ -47,6 +47,13 @@ impl ChatError {
     }
 }
 
+/// What the bot needs to know about a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub is_bot: bool,
+}
+
 /// Who the bot is on the platform (from `auth.test`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotIdentity {
@@ -81,7 +88,7 @@ pub trait ChatPlatform: Send + Sync {
         channel: &str,
         thread_ts: &str,
     ) -> Result<Vec<ChatMessage>, ChatError>;
-    /// A display name for a user id.
-    async fn user_name(&self, user: &str) -> Result<String, ChatError>;
+    /// A user's display name and whether it is a bot (cached by implementations).
+    async fn user(&self, user: &str) -> Result<UserInfo, ChatError>;
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError>;
 }

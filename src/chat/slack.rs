@@ -15,7 +15,7 @@ use slack_morphism::prelude::*;
 use tokio::sync::{mpsc, Mutex};
 
 use super::pacing::{Budget, Limits, Pacer};
-use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform};
+use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform, UserInfo};
 
 /// Slack's own Web API base.
 pub const SLACK_API_URL: &str = "https://slack.com/api";
@@ -71,7 +71,7 @@ fn token(secret: &SecretString) -> SlackApiToken {
 pub struct SlackChat {
     client: Arc<SlackHyperClient>,
     bot_token: SlackApiToken,
-    names: Mutex<HashMap<String, String>>,
+    users: Mutex<HashMap<String, UserInfo>>,
     pacer: Pacer,
 }
 
@@ -80,7 +80,7 @@ impl SlackChat {
         Self {
             client,
             bot_token: token(&settings.bot_token),
-            names: Mutex::new(HashMap::new()),
+            users: Mutex::new(HashMap::new()),
             pacer: Pacer::new(settings.limits),
         }
     }
@@ -213,9 +213,9 @@ impl ChatPlatform for SlackChat {
         Ok(out)
     }
 
-    async fn user_name(&self, user: &str) -> Result<String, ChatError> {
-        if let Some(name) = self.names.lock().await.get(user) {
-            return Ok(name.clone());
+    async fn user(&self, user: &str) -> Result<UserInfo, ChatError> {
+        if let Some(info) = self.users.lock().await.get(user) {
+            return Ok(info.clone());
         }
         self.pacer.ready(Budget::Tier4).await;
         let session = self.client.open_session(&self.bot_token);
@@ -231,11 +231,15 @@ impl ChatPlatform for SlackChat {
             .or(u.real_name.clone().filter(|n| !n.is_empty()))
             .or(u.name.clone())
             .unwrap_or_else(|| user.to_string());
-        self.names
+        let info = UserInfo {
+            name,
+            is_bot: u.flags.is_bot.unwrap_or(false),
+        };
+        self.users
             .lock()
             .await
-            .insert(user.to_string(), name.clone());
-        Ok(name)
+            .insert(user.to_string(), info.clone());
+        Ok(info)
     }
 
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError> {

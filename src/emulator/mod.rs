@@ -216,12 +216,14 @@ impl Emulator {
                 }
             }
             let ts = ws.next_ts();
+            let bot_id =
+                (user == state::OTHER_BOT_USER_ID).then(|| state::OTHER_BOT_ID.to_string());
             let msg = Message {
                 channel,
                 ts,
                 thread_ts: thread_ts.map(str::to_string),
                 user,
-                bot_id: None,
+                bot_id,
                 text: text.to_string(),
                 edited: None,
                 reactions: vec![],

@@ -12,6 +12,9 @@ pub const APP_ID: &str = "A0EMULATE1";
 pub const BOT_USER_ID: &str = "U0BOTUSER1";
 pub const BOT_ID: &str = "B0BOTUSER1";
 pub const BOT_NAME: &str = "threadwork";
+/// Another app's bot in the workspace, for tests of the bot filter.
+pub const OTHER_BOT_USER_ID: &str = "U0OTHERBOT";
+pub const OTHER_BOT_ID: &str = "B0OTHERBOT";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
@@ -181,7 +184,7 @@ impl Default for Workspace {
             ("U0ALICE001", "alice", "Alice Liddell", false),
             ("U0BOB00001", "bob", "Bob Builder", false),
             ("U0YOU00001", "you", "You", false),
-            ("U0OTHERBOT", "otherbot", "Other Bot", true),
+            (OTHER_BOT_USER_ID, "otherbot", "Other Bot", true),
         ] {
             users.insert(
                 id.to_string(),
@@ -340,7 +343,7 @@ pub fn events_for_message(msg: &Message) -> Vec<Value> {
         base.as_object_mut().map(|o| o.remove("client_msg_id"));
     }
     let mut out = Vec::new();
-    if msg.bot_id.is_none()
+    if msg.user != BOT_USER_ID
         && (msg.text.contains(&format!("<@{BOT_USER_ID}>"))
             || msg.text.contains(&format!("<@{BOT_USER_ID}|")))
     {
