@@ -330,12 +330,7 @@ impl Ctx {
                 user,
                 text,
             } => {
-                let author = self
-                    .chat
-                    .user(&user)
-                    .await
-                    .map(|u| u.name)
-                    .unwrap_or_else(|_| user.clone());
+                let author = self.user_name(&user).await;
                 let message = ThreadMessage {
                     ts,
                     user: Some(user),
@@ -713,17 +708,21 @@ impl Ctx {
         Ok(())
     }
 
+    /// A user's display name; the id itself when it cannot be looked up.
+    async fn user_name(&self, id: &str) -> String {
+        self.chat
+            .user(id)
+            .await
+            .map(|u| u.name)
+            .unwrap_or_else(|_| id.to_string())
+    }
+
     /// The thread's messages with names resolved (without our own cards), and the task as
     /// plain text.
     async fn thread_context(&self, job: &Job) -> (Vec<ThreadMessage>, String) {
         let mut names: HashMap<String, String> = HashMap::new();
         for id in mentioned_users(&job.task) {
-            let name = self
-                .chat
-                .user(&id)
-                .await
-                .map(|u| u.name)
-                .unwrap_or_else(|_| id.clone());
+            let name = self.user_name(&id).await;
             names.insert(id, name);
         }
         let task = request::to_plain_text(&job.task, &|id| names.get(id).cloned());
@@ -748,12 +747,7 @@ impl Ctx {
             ids.extend(m.user.clone());
             for id in ids {
                 if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
-                    let name = self
-                        .chat
-                        .user(slot.key())
-                        .await
-                        .map(|u| u.name)
-                        .unwrap_or_else(|_| slot.key().clone());
+                    let name = self.user_name(slot.key()).await;
                     slot.insert(name);
                 }
             }

@@ -175,6 +175,7 @@ mod tests {
             bot_user_id: "UB",
             bot_id: Some("BB"),
             allowed_bots: &[],
+            sender_is_bot: false,
             thread_job: None,
             message_job: None,
         }
