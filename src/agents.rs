@@ -4,7 +4,6 @@
 //! A bad file is an error naming the file, the line and the field, so an admin can fix it
 //! without guessing; start-up stops on it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -16,13 +15,19 @@ pub struct Agent {
     pub description: String,
     pub harness: String,
     pub model: Option<String>,
-    /// Slack user ids who own the agent (may cancel its jobs, adopt its amendments later).
+    /// Slack user ids who own the agent: they adopt, reject and revert its amendments.
     pub owners: Vec<String>,
+    /// Slack user ids whose ✅/❌ on a result count, beside the requester's.
+    pub approvers: Vec<String>,
+    /// Shared fragments (`prompts/shared/<name>.md`) appended to the role prompt, in order.
+    pub include: Vec<String>,
     /// Channel ids or names where the agent may run; empty means anywhere.
     pub channels: Vec<String>,
     /// The role prompt (the file's body).
     pub prompt: String,
     pub file: PathBuf,
+    /// Content hash of the whole file (hex SHA-256).
+    pub hash: String,
 }
 
 impl Agent {
@@ -47,7 +52,11 @@ struct FrontMatter {
     #[serde(default)]
     owners: Vec<String>,
     #[serde(default)]
+    approvers: Vec<String>,
+    #[serde(default)]
     channels: Vec<String>,
+    #[serde(default)]
+    include: Vec<String>,
 }
 
 /// A prompt file that cannot be used, with where and why.
@@ -60,27 +69,27 @@ pub struct AgentFileError {
     pub message: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AgentsError {
-    #[error(transparent)]
-    File(#[from] AgentFileError),
-    #[error("cannot read the agents directory {}: {source}", dir.display())]
-    Dir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("no agent files (*.md) in {}", .0.display())]
-    Empty(PathBuf),
-    #[error("the default agent `{0}` named in the config has no prompt file")]
-    MissingDefault(String),
+/// What an agent file may refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    /// Harness names the bot can run.
+    pub harnesses: &'a [&'a str],
+    /// Shared fragment names (`prompts/shared/<name>.md`).
+    pub fragments: &'a [&'a str],
 }
 
-/// Parses one agent file's text. `known_harnesses` lists the harness names the bot can run.
-pub fn parse_agent(
-    file: &Path,
-    text: &str,
-    known_harnesses: &[&str],
-) -> Result<Agent, AgentFileError> {
+/// Hex SHA-256 of a text: the content hash of prompt files and versions.
+pub fn content_hash(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Parses one agent file's text.
+pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, AgentFileError> {
+    let known_harnesses = known.harnesses;
     let err = |line: usize, field: &str, message: String| AgentFileError {
         file: file.to_path_buf(),
         line,
@@ -167,11 +176,31 @@ pub fn parse_agent(
             ),
         ));
     }
-    if let Some(bad) = front.owners.iter().find(|o| !looks_like_user_id(o)) {
+    for (field, ids) in [("owners", &front.owners), ("approvers", &front.approvers)] {
+        if let Some(bad) = ids.iter().find(|o| !looks_like_user_id(o)) {
+            return Err(err(
+                field_line(field),
+                field,
+                format!("`{bad}` is not a Slack user id (like U012ABCDEF)"),
+            ));
+        }
+    }
+    if let Some(bad) = front
+        .include
+        .iter()
+        .find(|f| !known.fragments.contains(&f.as_str()))
+    {
         return Err(err(
-            field_line("owners"),
-            "owners",
-            format!("`{bad}` is not a Slack user id (like U012ABCDEF)"),
+            field_line("include"),
+            "include",
+            format!(
+                "no shared fragment `{bad}` (prompts/shared/{bad}.md); known: {}",
+                if known.fragments.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.fragments.join(", ")
+                }
+            ),
         ));
     }
     let prompt = text
@@ -194,9 +223,12 @@ pub fn parse_agent(
         harness: front.harness,
         model: front.model.filter(|m| !m.trim().is_empty()),
         owners: front.owners,
+        approvers: front.approvers,
+        include: front.include,
         channels: front.channels,
         prompt,
         file: file.to_path_buf(),
+        hash: content_hash(text),
     })
 }
 
@@ -218,49 +250,17 @@ fn missing_or_unknown_field(message: &str) -> Option<String> {
     None
 }
 
-/// Loads every `*.md` file in `dir`, sorted by name.
-pub fn load_agents(
-    dir: &Path,
-    known_harnesses: &[&str],
-) -> Result<BTreeMap<String, Agent>, AgentsError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| AgentsError::Dir {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    paths.sort();
-    let mut agents = BTreeMap::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| AgentFileError {
-            file: path.clone(),
-            line: 0,
-            field: "file".into(),
-            message: e.to_string(),
-        })?;
-        let agent = parse_agent(&path, &text, known_harnesses)?;
-        agents.insert(agent.name.clone(), agent);
-    }
-    if agents.is_empty() {
-        return Err(AgentsError::Empty(dir.to_path_buf()));
-    }
-    Ok(agents)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const HARNESSES: &[&str] = &["scripted", "command"];
+    const KNOWN: Known = Known {
+        harnesses: &["scripted", "command"],
+        fragments: &["style"],
+    };
 
     fn parse(name: &str, text: &str) -> Result<Agent, AgentFileError> {
-        parse_agent(
-            Path::new(&format!("prompts/agents/{name}.md")),
-            text,
-            HARNESSES,
-        )
+        parse_agent(Path::new(&format!("prompts/agents/{name}.md")), text, KNOWN)
     }
 
     const GOOD: &str = "---\nname: coder\ndescription: Writes code\nharness: scripted\nmodel: m1\nowners: [U123ABC]\nchannels: [\"#dev\"]\n---\nYou are a careful engineer.\n";
@@ -330,9 +330,21 @@ mod tests {
     }
 
     #[test]
-    fn shipped_default_agent_is_valid() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/agents");
-        let agents = load_agents(&dir, HARNESSES).unwrap();
-        assert!(agents.contains_key("default"));
+    fn includes_must_name_known_fragments() {
+        let ok = "---\nname: coder\ndescription: d\nharness: scripted\ninclude: [style]\n---\nbody";
+        assert_eq!(parse("coder", ok).unwrap().include, vec!["style"]);
+        let bad = "---\nname: coder\ndescription: d\nharness: scripted\ninclude: [nope]\n---\nbody";
+        let e = parse("coder", bad).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (5, "include"));
+        assert!(e.message.contains("known: style"), "{e}");
+    }
+
+    #[test]
+    fn hash_follows_content() {
+        let a = parse("coder", GOOD).unwrap();
+        let b = parse("coder", &GOOD.replace("careful", "thorough")).unwrap();
+        assert_ne!(a.hash, b.hash);
+        assert_eq!(a.hash, parse("coder", GOOD).unwrap().hash);
+        assert_eq!(a.hash.len(), 64);
     }
 }

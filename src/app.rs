@@ -8,7 +8,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::agents::{self, AgentsError};
 use crate::bot::{Bot, BotError, BotParts};
 use crate::chat::slack::{self, SlackChat, SlackSettings, SocketMode};
 use crate::chat::ChatError;
@@ -16,12 +15,13 @@ use crate::config::{Config, HarnessConfig};
 use crate::harness::command::CommandHarness;
 use crate::harness::scripted::{ScriptError, ScriptedHarness};
 use crate::harness::Harness;
+use crate::prompts::{PromptDirs, PromptsError, Registry};
 use crate::store::{SledStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Agents(#[from] AgentsError),
+    Prompts(#[from] PromptsError),
     #[error(transparent)]
     Script(#[from] ScriptError),
     #[error("cannot open the store at {path}: {source}")]
@@ -105,7 +105,11 @@ pub async fn start_with(
     harnesses: HashMap<String, Arc<dyn Harness>>,
 ) -> Result<Running, StartError> {
     let names: Vec<&str> = harnesses.keys().map(String::as_str).collect();
-    let agents = agents::load_agents(&config.agents.dir, &names)?;
+    let dirs = PromptDirs {
+        agents: config.agents.dir.clone(),
+        shared: config.agents.shared_dir.clone(),
+    };
+    let registry = Registry::load(&dirs, &names)?;
     if let Some(parent) = config.store.path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
@@ -119,7 +123,8 @@ pub async fn start_with(
         Bot::new(BotParts {
             chat,
             store: Arc::new(store),
-            agents,
+            registry,
+            prompt_dirs: config.agents.watch.then_some(dirs),
             harnesses,
             settings: config.bot_settings(),
         })

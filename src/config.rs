@@ -91,21 +91,43 @@ fn default_store() -> PathBuf {
 pub struct AgentsSection {
     #[serde(default = "default_agents_dir")]
     pub dir: PathBuf,
+    /// Shared prompt fragments agents can `include`.
+    #[serde(default = "default_shared_dir")]
+    pub shared_dir: PathBuf,
     #[serde(default = "default_agent")]
     pub default: String,
+    /// Slack user ids who may adopt, reject and revert any agent's amendments.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// A channel id where prompt-file errors found while running are posted.
+    #[serde(default)]
+    pub admin_channel: Option<String>,
+    /// Reload prompt files when they change on disk.
+    #[serde(default = "yes")]
+    pub watch: bool,
 }
 
 impl Default for AgentsSection {
     fn default() -> Self {
         Self {
             dir: default_agents_dir(),
+            shared_dir: default_shared_dir(),
             default: default_agent(),
+            admins: vec![],
+            admin_channel: None,
+            watch: true,
         }
     }
 }
 
 fn default_agents_dir() -> PathBuf {
     PathBuf::from("prompts/agents")
+}
+fn default_shared_dir() -> PathBuf {
+    PathBuf::from("prompts/shared")
+}
+fn yes() -> bool {
+    true
 }
 fn default_agent() -> String {
     "default".into()
@@ -280,6 +302,8 @@ impl Config {
             job_timeout: Duration::from_secs(self.jobs.timeout_secs.max(1)),
             card_interval: Duration::from_millis(self.jobs.card_interval_ms),
             workdir: self.jobs.workdir.clone(),
+            admins: self.agents.admins.clone(),
+            admin_channel: self.agents.admin_channel.clone(),
         }
     }
 }

@@ -68,6 +68,14 @@ pub struct ReactionRecord {
     pub at: DateTime<Utc>,
 }
 
+/// A decision on a job's result by an approver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub approved: bool,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Tokens and cost reported by the harness.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
@@ -115,6 +123,19 @@ pub struct Job {
     /// The thread's messages when the job started.
     #[serde(default)]
     pub context: Vec<ThreadMessage>,
+    /// Version of the effective prompt the job ran with, and the amendments in force.
+    #[serde(default)]
+    pub prompt_version: Option<String>,
+    #[serde(default)]
+    pub amendments: Vec<u32>,
+    /// The job this one re-runs (🔁), with the prompt version that one had.
+    #[serde(default)]
+    pub rerun_of: Option<(JobId, Option<String>)>,
+    /// The first message of the result, where ✅/❌/🔁 count.
+    #[serde(default)]
+    pub result_ts: Option<String>,
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
     /// Thread replies that arrived while this was the thread's latest job.
     pub thread_replies: Vec<ThreadMessage>,
     pub reactions: Vec<ReactionRecord>,
@@ -188,6 +209,11 @@ pub(crate) fn sample_job(id: JobId) -> Job {
         posted_parts: 0,
         session_id: None,
         context: vec![],
+        prompt_version: None,
+        amendments: vec![],
+        rerun_of: None,
+        result_ts: None,
+        verdict: None,
         thread_replies: vec![],
         reactions: vec![],
     }

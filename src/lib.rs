@@ -1,6 +1,7 @@
 //! threadwork: a Slack-first agent bot. See ARCHITECTURE.md for the map.
 
 pub mod agents;
+pub mod amendments;
 pub mod app;
 pub mod bot;
 pub mod chat;
@@ -9,6 +10,7 @@ pub mod dev;
 pub mod emulator;
 pub mod harness;
 pub mod job;
+pub mod prompts;
 pub mod request;
 pub mod split;
 pub mod store;

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::amendments::AmendmentAction;
+
 /// Option keys a mention may carry, in the order they are listed to users.
 pub const OPTION_KEYS: [&str; 5] = ["agent", "harness", "repo", "branch", "model"];
 
@@ -29,6 +31,26 @@ pub enum Command {
     },
     /// Show how to talk to the bot.
     Help,
+    /// `remember: <instruction>`: propose an amendment (to the thread's agent, or `agent=`).
+    Remember { text: String, agent: Option<String> },
+    /// `adopt|reject|revert [<agent>] <n>`.
+    Decide {
+        action: AmendmentAction,
+        agent: Option<String>,
+        number: u32,
+    },
+    /// `amendments [<agent>]`.
+    Amendments { agent: Option<String> },
+    /// `prompt [<agent>]`: the effective prompt and its version.
+    Prompt { agent: Option<String> },
+    /// `diff <agent> <v1> <v2>`.
+    Diff {
+        agent: String,
+        from: String,
+        to: String,
+    },
+    /// `agents`: the agent directory.
+    Agents,
 }
 
 /// Why a mention could not become a request; each variant renders as a reply for the thread.
@@ -50,6 +72,8 @@ pub enum RequestError {
     UnclosedBlock,
     #[error("`{item}` in the option block is not `key=value`")]
     BadBlockItem { item: String },
+    #[error("there is nothing to remember: write `remember: <instruction>`")]
+    EmptyAmendment,
     #[error("there is no task in the message: tell me what to do, e.g. `@threadwork fix the flaky login test repo=acme/web`")]
     EmptyTask,
 }
@@ -63,13 +87,20 @@ pub fn error_reply(err: &RequestError) -> String {
 pub fn usage() -> String {
     "Usage: `@threadwork <task> [key=value …]` or `@threadwork <task> [key=value, …]`. \
      Options: `agent=<name>`, `harness=<name>`, `repo=<owner/name>`, `branch=<git branch>`, \
-     `model=<model id>`. Put text in backticks to keep a `key=value` literal."
+     `model=<model id>`. Put text in backticks to keep a `key=value` literal.\n\
+     Corrections: in a job's thread, `@threadwork remember: <instruction>` or a reply starting \
+     `correction:` proposes an amendment to the agent; its owners adopt it with :white_check_mark: \
+     (or `@threadwork adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
+     `revert <agent> <n>`, `diff <agent> <v1> <v2>`."
         .to_string()
 }
 
 /// Parses the text of a mention addressed to the bot `bot_user_id`.
 pub fn parse_mention(text: &str, bot_user_id: &str) -> Result<Command, RequestError> {
     let without_bot = strip_bot_mentions(text, bot_user_id);
+    if let Some(command) = parse_command(&decode_entities(without_bot.trim()))? {
+        return Ok(command);
+    }
     let (rest, options) = extract_options(&without_bot)?;
     let task = collapse_spaces(&rest);
     if task.eq_ignore_ascii_case("help") {
@@ -79,6 +110,99 @@ pub fn parse_mention(text: &str, bot_user_id: &str) -> Result<Command, RequestEr
         return Err(RequestError::EmptyTask);
     }
     Ok(Command::Task { task, options })
+}
+
+fn agent_token(word: &str) -> Option<String> {
+    let ok = !word.is_empty()
+        && word.len() <= 64
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    ok.then(|| word.to_string())
+}
+
+fn number_token(word: &str) -> Option<u32> {
+    word.trim_start_matches('#').parse().ok().filter(|n| *n > 0)
+}
+
+/// The bot's own commands; `None` when the text is a task. A command is recognised only in its
+/// exact shape, so a task that merely starts with the same word stays a task.
+fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
+    if let Some(rest) = strip_prefix_ci(text, "remember") {
+        let rest = rest.trim_start();
+        let (agent, rest) = match rest.strip_prefix("agent=") {
+            Some(r) => {
+                let end = r.find([':', ' ']).unwrap_or(r.len());
+                (agent_token(&r[..end]), r[end..].trim_start())
+            }
+            None => (None, rest),
+        };
+        if let Some(instruction) = rest.strip_prefix(':') {
+            let instruction = instruction.trim();
+            if instruction.is_empty() {
+                return Err(RequestError::EmptyAmendment);
+            }
+            return Ok(Some(Command::Remember {
+                text: instruction.to_string(),
+                agent,
+            }));
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    let first = lower.first().map(String::as_str);
+    let action = match first {
+        Some("adopt") => Some(AmendmentAction::Adopt),
+        Some("reject") => Some(AmendmentAction::Reject),
+        Some("revert") => Some(AmendmentAction::Revert),
+        _ => None,
+    };
+    let command = match (first, &words[..]) {
+        (Some("agents"), [_]) => Some(Command::Agents),
+        (Some("amendments"), [_]) => Some(Command::Amendments { agent: None }),
+        (Some("amendments"), [_, a]) => {
+            agent_token(a).map(|a| Command::Amendments { agent: Some(a) })
+        }
+        (Some("prompt"), [_]) => Some(Command::Prompt { agent: None }),
+        (Some("prompt"), [_, a]) => agent_token(a).map(|a| Command::Prompt { agent: Some(a) }),
+        (Some("diff"), [_, a, v1, v2]) => agent_token(a).map(|agent| Command::Diff {
+            agent,
+            from: v1.to_string(),
+            to: v2.to_string(),
+        }),
+        (Some(_), [_, n]) => action
+            .zip(number_token(n))
+            .map(|(action, number)| Command::Decide {
+                action,
+                agent: None,
+                number,
+            }),
+        (Some(_), [_, a, n]) => {
+            action
+                .zip(number_token(n))
+                .zip(agent_token(a))
+                .map(|((action, number), agent)| Command::Decide {
+                    action,
+                    agent: Some(agent),
+                    number,
+                })
+        }
+        _ => None,
+    };
+    Ok(command)
+}
+
+fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+/// A thread reply that corrects the agent: `correction: <instruction>`.
+pub fn parse_correction(text: &str) -> Option<String> {
+    let rest = strip_prefix_ci(text.trim_start(), "correction")?;
+    let instruction = rest.trim_start().strip_prefix(':')?.trim();
+    (!instruction.is_empty()).then(|| decode_entities(instruction))
 }
 
 /// Removes every `<@BOT>` / `<@BOT|name>` mention of the bot itself.
@@ -500,6 +624,108 @@ mod tests {
         assert!(reply.contains("unknown option `modle`"));
         assert!(reply.contains("agent, harness, repo, branch, model"));
         assert!(reply.contains("No job was started"));
+    }
+
+    #[test]
+    fn commands_have_exact_shapes() {
+        use AmendmentAction::*;
+        let cases: Vec<(&str, Command)> = vec![
+            (
+                "<@UBOT> remember: always run clippy",
+                Command::Remember {
+                    text: "always run clippy".into(),
+                    agent: None,
+                },
+            ),
+            (
+                "<@UBOT> Remember agent=coder: use `cargo nextest`",
+                Command::Remember {
+                    text: "use `cargo nextest`".into(),
+                    agent: Some("coder".into()),
+                },
+            ),
+            (
+                "<@UBOT> adopt 3",
+                Command::Decide {
+                    action: Adopt,
+                    agent: None,
+                    number: 3,
+                },
+            ),
+            (
+                "<@UBOT> adopt coder #3",
+                Command::Decide {
+                    action: Adopt,
+                    agent: Some("coder".into()),
+                    number: 3,
+                },
+            ),
+            (
+                "<@UBOT> revert coder 2",
+                Command::Decide {
+                    action: Revert,
+                    agent: Some("coder".into()),
+                    number: 2,
+                },
+            ),
+            (
+                "<@UBOT> reject 4",
+                Command::Decide {
+                    action: Reject,
+                    agent: None,
+                    number: 4,
+                },
+            ),
+            (
+                "<@UBOT> amendments coder",
+                Command::Amendments {
+                    agent: Some("coder".into()),
+                },
+            ),
+            ("<@UBOT> prompt", Command::Prompt { agent: None }),
+            (
+                "<@UBOT> diff coder v1 v2",
+                Command::Diff {
+                    agent: "coder".into(),
+                    from: "v1".into(),
+                    to: "v2".into(),
+                },
+            ),
+            ("<@UBOT> agents", Command::Agents),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_mention(text, BOT), Ok(want), "{text:?}");
+        }
+        // Tasks that start with a command word stay tasks.
+        for text in [
+            "<@UBOT> prompt the user before deleting",
+            "<@UBOT> revert the last commit",
+            "<@UBOT> agents should log more",
+            "<@UBOT> remember the login bug?",
+        ] {
+            assert!(
+                matches!(parse_mention(text, BOT), Ok(Command::Task { .. })),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            parse_mention("<@UBOT> remember:   ", BOT),
+            Err(RequestError::EmptyAmendment)
+        );
+    }
+
+    #[test]
+    fn corrections() {
+        assert_eq!(
+            parse_correction("correction: use tabs &amp; spaces"),
+            Some("use tabs & spaces".into())
+        );
+        assert_eq!(
+            parse_correction("  Correction : keep it short"),
+            Some("keep it short".into())
+        );
+        assert_eq!(parse_correction("correction:"), None);
+        assert_eq!(parse_correction("no correction: here"), None);
     }
 
     #[test]

@@ -7,7 +7,66 @@
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::amendments::Amendment;
 use crate::job::{Job, JobId};
+
+/// What one of our messages is, so a reaction on it can be routed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageLink {
+    /// A job's card.
+    Card { job: JobId },
+    /// A part of a job's result (its final answer).
+    Result { job: JobId },
+    /// Any other message about a job (failure notices, …).
+    Notice { job: JobId },
+    /// The announcement of a proposed amendment.
+    Amendment { agent: String, number: u32 },
+}
+
+impl MessageLink {
+    pub fn job(&self) -> Option<JobId> {
+        match self {
+            MessageLink::Card { job }
+            | MessageLink::Result { job }
+            | MessageLink::Notice { job } => Some(*job),
+            MessageLink::Amendment { .. } => None,
+        }
+    }
+}
+
+/// One append-only audit entry: who decided what, when, about which job or amendment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    /// e.g. `result_approved`, `result_rejected`, `approval_withdrawn`, `amendment_adopted`.
+    pub action: String,
+    pub by: String,
+    pub job: Option<JobId>,
+    pub agent: String,
+    pub amendment: Option<u32>,
+    pub prompt_version: Option<String>,
+    pub message_ts: Option<String>,
+}
+
+impl AuditRecord {
+    /// A record of `action` by `by` on `agent`, now; the optional fields are set by the caller.
+    pub fn new(action: &str, by: &str, agent: &str) -> Self {
+        Self {
+            at: Utc::now(),
+            action: action.to_string(),
+            by: by.to_string(),
+            job: None,
+            agent: agent.to_string(),
+            amendment: None,
+            prompt_version: None,
+            message_ts: None,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,11 +93,27 @@ pub trait Store: Send + Sync {
     fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
     /// The latest job whose thread is `channel`/`thread_ts`.
     fn job_for_thread(&self, channel: &str, thread_ts: &str) -> Result<Option<JobId>, StoreError>;
-    /// Remembers that our message `channel`/`ts` belongs to `job`.
-    fn link_message(&self, channel: &str, ts: &str, job: JobId) -> Result<(), StoreError>;
-    fn job_for_message(&self, channel: &str, ts: &str) -> Result<Option<JobId>, StoreError>;
+    /// Remembers what our message `channel`/`ts` is.
+    fn link_message(&self, channel: &str, ts: &str, link: &MessageLink) -> Result<(), StoreError>;
+    fn message_link(&self, channel: &str, ts: &str) -> Result<Option<MessageLink>, StoreError>;
     /// Every job, oldest first.
     fn jobs(&self) -> Result<Vec<Job>, StoreError>;
+
+    /// The next amendment number for `agent` (1, 2, …).
+    fn next_amendment_number(&self, agent: &str) -> Result<u32, StoreError>;
+    /// Writes an amendment and flushes: once this returns, it survives a crash.
+    fn put_amendment(&self, amendment: &Amendment) -> Result<(), StoreError>;
+    fn amendment(&self, agent: &str, number: u32) -> Result<Option<Amendment>, StoreError>;
+    /// An agent's amendments in number order.
+    fn amendments(&self, agent: &str) -> Result<Vec<Amendment>, StoreError>;
+
+    /// Keeps the text of an effective prompt under its version (for `diff`).
+    fn put_prompt_version(&self, version: &str, text: &str) -> Result<(), StoreError>;
+    fn prompt_version(&self, version: &str) -> Result<Option<String>, StoreError>;
+
+    /// Appends an audit record (flushed); records are never rewritten.
+    fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    fn audit(&self) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 pub struct SledStore {
@@ -49,6 +124,9 @@ pub struct SledStore {
     threads: sled::Tree,
     bot_messages: sled::Tree,
     meta: sled::Tree,
+    amendments: sled::Tree,
+    prompt_versions: sled::Tree,
+    audit: sled::Tree,
 }
 
 impl SledStore {
@@ -61,8 +139,20 @@ impl SledStore {
             threads: db.open_tree("threads")?,
             bot_messages: db.open_tree("bot_messages")?,
             meta: db.open_tree("meta")?,
+            amendments: db.open_tree("amendments")?,
+            prompt_versions: db.open_tree("prompt_versions")?,
+            audit: db.open_tree("audit")?,
             db,
         })
+    }
+
+    /// Increments a counter in `meta` and returns the new value.
+    fn bump(&self, key: &[u8]) -> Result<u64, StoreError> {
+        let next = self.meta.update_and_fetch(key, |old| {
+            let current = old.and_then(decode_id).unwrap_or(0);
+            Some((current + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(next.as_deref().and_then(decode_id).unwrap_or(1))
     }
 
     fn claim(tree: &sled::Tree, key: &[u8]) -> Result<bool, StoreError> {
@@ -99,11 +189,7 @@ impl Store for SledStore {
     fn next_job_id(&self) -> Result<JobId, StoreError> {
         // A counter of our own: sled's generate_id jumps by a million after a crash, and job
         // numbers are shown to people. A crash before the job is written only skips a number.
-        let next = self.meta.update_and_fetch(b"next_job_id", |old| {
-            let current = old.and_then(decode_id).unwrap_or(0);
-            Some((current + 1).to_be_bytes().to_vec())
-        })?;
-        Ok(next.as_deref().and_then(decode_id).unwrap_or(1))
+        self.bump(b"next_job_id")
     }
 
     fn put_job(&self, job: &Job) -> Result<(), StoreError> {
@@ -139,19 +225,18 @@ impl Store for SledStore {
             .and_then(decode_id))
     }
 
-    fn link_message(&self, channel: &str, ts: &str, job: JobId) -> Result<(), StoreError> {
+    fn link_message(&self, channel: &str, ts: &str, link: &MessageLink) -> Result<(), StoreError> {
         self.bot_messages
-            .insert(pair_key(channel, ts), &job.to_be_bytes())?;
+            .insert(pair_key(channel, ts), serde_json::to_vec(link)?)?;
         self.db.flush()?;
         Ok(())
     }
 
-    fn job_for_message(&self, channel: &str, ts: &str) -> Result<Option<JobId>, StoreError> {
-        Ok(self
-            .bot_messages
-            .get(pair_key(channel, ts))?
-            .as_deref()
-            .and_then(decode_id))
+    fn message_link(&self, channel: &str, ts: &str) -> Result<Option<MessageLink>, StoreError> {
+        match self.bot_messages.get(pair_key(channel, ts))? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
     }
 
     fn jobs(&self) -> Result<Vec<Job>, StoreError> {
@@ -164,6 +249,72 @@ impl Store for SledStore {
             })
             .collect()
     }
+
+    fn next_amendment_number(&self, agent: &str) -> Result<u32, StoreError> {
+        let n = self.bump(&pair_key("amendment", agent))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn put_amendment(&self, a: &Amendment) -> Result<(), StoreError> {
+        self.amendments
+            .insert(amendment_key(&a.agent, a.number), serde_json::to_vec(a)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn amendment(&self, agent: &str, number: u32) -> Result<Option<Amendment>, StoreError> {
+        match self.amendments.get(amendment_key(agent, number))? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn amendments(&self, agent: &str) -> Result<Vec<Amendment>, StoreError> {
+        let mut prefix = agent.as_bytes().to_vec();
+        prefix.push(0);
+        self.amendments
+            .scan_prefix(prefix)
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+            .collect()
+    }
+
+    fn put_prompt_version(&self, version: &str, text: &str) -> Result<(), StoreError> {
+        if !self.prompt_versions.contains_key(version)? {
+            self.prompt_versions.insert(version, text.as_bytes())?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    fn prompt_version(&self, version: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .prompt_versions
+            .get(version)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let n = self.bump(b"audit_seq")?;
+        self.audit
+            .insert(n.to_be_bytes(), serde_json::to_vec(record)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn audit(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit
+            .iter()
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+            .collect()
+    }
+}
+
+/// Amendments sort by agent, then number (big-endian keeps numeric order).
+fn amendment_key(agent: &str, number: u32) -> Vec<u8> {
+    let mut key = agent.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&number.to_be_bytes());
+    key
 }
 
 #[cfg(test)]
@@ -204,8 +355,54 @@ mod tests {
         store.put_job(&first).unwrap();
         assert_eq!(store.job_for_thread("C1", "1.000001").unwrap(), Some(6));
         assert_eq!(store.job_for_thread("C1", "9.9").unwrap(), None);
-        store.link_message("C1", "2.2", 5).unwrap();
-        assert_eq!(store.job_for_message("C1", "2.2").unwrap(), Some(5));
+        store
+            .link_message("C1", "2.2", &MessageLink::Card { job: 5 })
+            .unwrap();
+        assert_eq!(
+            store.message_link("C1", "2.2").unwrap(),
+            Some(MessageLink::Card { job: 5 })
+        );
+        assert_eq!(store.message_link("C1", "2.3").unwrap(), None);
         assert_eq!(store.job(6).unwrap().map(|j| j.id), Some(6));
+    }
+
+    #[test]
+    fn amendments_are_numbered_per_agent_and_ordered() {
+        use crate::amendments::AmendmentStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mk = |agent: &str, number: u32| Amendment {
+            agent: agent.into(),
+            number,
+            text: format!("{agent} {number}"),
+            author: "U1".into(),
+            permalink: None,
+            job: None,
+            channel: "C".into(),
+            message_ts: None,
+            created_at: Utc::now(),
+            status: AmendmentStatus::Proposed,
+            decided_by: None,
+            decided_at: None,
+        };
+        for _ in 0..11 {
+            let n = store.next_amendment_number("coder").unwrap();
+            store.put_amendment(&mk("coder", n)).unwrap();
+        }
+        assert_eq!(
+            store.next_amendment_number("coderx").unwrap(),
+            1,
+            "per agent"
+        );
+        store.put_amendment(&mk("coderx", 1)).unwrap();
+        let list = store.amendments("coder").unwrap();
+        assert_eq!(
+            list.iter().map(|a| a.number).collect::<Vec<_>>(),
+            (1..=11).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            store.amendment("coderx", 1).unwrap().unwrap().text,
+            "coderx 1"
+        );
     }
 }

@@ -32,6 +32,7 @@ pub struct CardView {
     pub tool_calls: usize,
     pub usage: Usage,
     pub failure: Option<String>,
+    pub prompt_version: Option<String>,
 }
 
 impl CardView {
@@ -51,6 +52,7 @@ impl CardView {
             tool_calls: 0,
             usage: job.usage,
             failure: job.failure.clone(),
+            prompt_version: job.prompt_version.clone(),
         }
     }
 
@@ -109,6 +111,9 @@ pub fn render(v: &CardView) -> String {
         if let Some(b) = &v.branch {
             header.push_str(&format!(" @ `{b}`"));
         }
+    }
+    if let Some(version) = &v.prompt_version {
+        header.push_str(&format!(" · prompt `{version}`"));
     }
     let mut out = format!("{header}\n{}", state_line(v));
     if v.tool_calls > 0 || !v.files.is_empty() {

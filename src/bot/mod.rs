@@ -7,8 +7,11 @@
 //! - a job's record is changed only through `update_job`, one writer at a time.
 
 pub mod card;
+pub mod directory;
+mod learning;
 pub mod outbox;
 pub mod queue;
+pub mod reactions;
 pub mod route;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,8 +29,10 @@ use crate::chat::inbound::{self, InboundKind};
 use crate::chat::{BotIdentity, ChatPlatform};
 use crate::harness::{Harness, HarnessEvent, HarnessRun};
 use crate::job::{Job, JobId, JobState, ReactionRecord, ThreadMessage, Usage};
+use crate::prompts::{effective_prompt, EffectivePrompt, PromptDirs, Registry, SharedRegistry};
 use crate::request::{self, RequestOptions};
 use crate::split::{split_message, SLACK_MESSAGE_LIMIT};
+use crate::store::MessageLink;
 use crate::store::{Store, StoreError};
 use card::{clip, CardUpdater, CardView};
 use queue::RunQueue;
@@ -45,6 +50,10 @@ pub struct BotSettings {
     pub card_interval: Duration,
     /// Where each job gets a scratch directory.
     pub workdir: PathBuf,
+    /// Slack user ids who may adopt, reject and revert any agent's amendments.
+    pub admins: Vec<String>,
+    /// Where prompt-file errors found while running are reported.
+    pub admin_channel: Option<String>,
 }
 
 impl Default for BotSettings {
@@ -57,6 +66,8 @@ impl Default for BotSettings {
             job_timeout: Duration::from_secs(30 * 60),
             card_interval: Duration::from_millis(1000),
             workdir: std::env::temp_dir().join("threadwork-jobs"),
+            admins: vec![],
+            admin_channel: None,
         }
     }
 }
@@ -65,7 +76,9 @@ impl Default for BotSettings {
 pub struct BotParts {
     pub chat: Arc<dyn ChatPlatform>,
     pub store: Arc<dyn Store>,
-    pub agents: BTreeMap<String, Agent>,
+    pub registry: Registry,
+    /// Watched for edits when given; changes apply without a restart.
+    pub prompt_dirs: Option<PromptDirs>,
     pub harnesses: HashMap<String, Arc<dyn Harness>>,
     pub settings: BotSettings,
 }
@@ -80,18 +93,21 @@ pub enum BotError {
     Identity(crate::chat::ChatError),
     #[error("the default agent `{0}` has no prompt file")]
     NoDefaultAgent(String),
+    #[error("cannot watch the prompt files: {0}")]
+    Watch(notify::Error),
     #[error("agent `{agent}` uses harness `{harness}`, which is not configured")]
     AgentHarness { agent: String, harness: String },
 }
 
 pub struct Bot {
     ctx: Arc<Ctx>,
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 struct Ctx {
     chat: Arc<dyn ChatPlatform>,
     store: Arc<dyn Store>,
-    agents: BTreeMap<String, Agent>,
+    registry: SharedRegistry,
     harnesses: HashMap<String, Arc<dyn Harness>>,
     settings: BotSettings,
     identity: BotIdentity,
@@ -156,12 +172,17 @@ struct Outcome {
 impl Bot {
     /// Checks the parts fit together and learns who the bot is.
     pub async fn new(parts: BotParts) -> Result<Self, BotError> {
-        if !parts.agents.contains_key(&parts.settings.default_agent) {
+        if !parts
+            .registry
+            .agents
+            .contains_key(&parts.settings.default_agent)
+        {
             return Err(BotError::NoDefaultAgent(
                 parts.settings.default_agent.clone(),
             ));
         }
         if let Some(a) = parts
+            .registry
             .agents
             .values()
             .find(|a| !parts.harnesses.contains_key(&a.harness))
@@ -176,11 +197,45 @@ impl Bot {
             .map_err(BotError::Identity)?;
         tracing::info!(user_id = %identity.user_id, team = %identity.team_id, "bot identified");
         let queue = RunQueue::new(parts.settings.max_running, parts.settings.per_channel);
+        let registry: SharedRegistry = Arc::new(std::sync::RwLock::new(Arc::new(parts.registry)));
+        let watcher = match parts.prompt_dirs {
+            Some(dirs) => {
+                let chat = parts.chat.clone();
+                let channel = parts.settings.admin_channel.clone();
+                let report = move |errors: Vec<crate::agents::AgentFileError>| {
+                    let text = format!(
+                        ":warning: Prompt files that failed to load (the last good version stays in force):\n{}",
+                        errors.iter().map(|e| format!("• `{e}`")).collect::<Vec<_>>().join("\n")
+                    );
+                    for e in &errors {
+                        tracing::error!(error = %e, "prompt file rejected; keeping the last good version");
+                    }
+                    if let Some(channel) = channel.clone() {
+                        let chat = chat.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) =
+                                outbox::with_retries(|| chat.post_message(&channel, None, &text))
+                                    .await
+                            {
+                                tracing::warn!(error = %e, "could not report prompt errors to the admin channel");
+                            }
+                        });
+                    }
+                };
+                let names = parts.harnesses.keys().cloned().collect();
+                Some(
+                    crate::prompts::watch(dirs, names, registry.clone(), report)
+                        .map_err(BotError::Watch)?,
+                )
+            }
+            None => None,
+        };
         Ok(Self {
+            _watcher: watcher,
             ctx: Arc::new(Ctx {
                 chat: parts.chat,
                 store: parts.store,
-                agents: parts.agents,
+                registry,
                 harnesses: parts.harnesses,
                 settings: parts.settings,
                 identity,
@@ -265,10 +320,10 @@ impl Ctx {
             } => self.store.job_for_thread(channel, t)?,
             _ => None,
         };
-        let message_job = match &inbound.kind {
+        let message_link = match &inbound.kind {
             InboundKind::Reaction {
                 channel, item_ts, ..
-            } => self.store.job_for_message(channel, item_ts)?,
+            } => self.store.message_link(channel, item_ts)?,
             _ => None,
         };
         // Mentions carry no bot id: ask whether the sender is a bot (cached).
@@ -287,7 +342,7 @@ impl Ctx {
             bot_id: self.identity.bot_id.as_deref(),
             allowed_bots: &self.settings.allowed_bots,
             thread_job,
-            message_job,
+            message_link,
         };
         let decision = decide(&inbound.kind, &facts);
         // The same message can arrive under two event ids (app_mention and message).
@@ -343,23 +398,69 @@ impl Ctx {
                 tracing::debug!(job, %channel, "thread reply kept with the job");
             }
             Decision::Reaction {
-                job,
+                link,
+                channel,
                 user,
                 name,
                 item_ts,
                 added,
             } => {
-                let record = ReactionRecord {
-                    user,
-                    name,
-                    message_ts: item_ts,
-                    added,
-                    at: Utc::now(),
-                };
-                self.update_job(job, |j| j.reactions.push(record)).await?;
+                if let Some(job) = link.job() {
+                    let record = ReactionRecord {
+                        user: user.clone(),
+                        name: name.clone(),
+                        message_ts: item_ts.clone(),
+                        added,
+                        at: Utc::now(),
+                    };
+                    self.update_job(job, |j| j.reactions.push(record)).await?;
+                }
+                self.on_reaction(&link, &channel, &user, &name, &item_ts, added)
+                    .await?;
+            }
+            Decision::Command {
+                channel,
+                user,
+                ts,
+                thread_ts,
+                command,
+                thread_job,
+            } => {
+                self.on_command(&channel, &user, &ts, &thread_ts, command, thread_job)
+                    .await?;
+            }
+            Decision::Correction {
+                job,
+                channel,
+                ts,
+                thread_ts,
+                user,
+                text,
+            } => {
+                let agent = self.store.job(job)?.map(|j| j.agent);
+                self.propose(&channel, &user, &ts, &thread_ts, &text, agent, Some(job))
+                    .await?;
+            }
+            Decision::Home { user } => {
+                let ctx = self.clone();
+                tokio::spawn(async move { ctx.publish_home(&user).await });
             }
         }
         Ok(())
+    }
+
+    fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The agent's effective prompt now: files in force plus its active amendments.
+    fn effective(&self, agent: &Agent) -> Result<EffectivePrompt, BotError> {
+        let registry = self.registry();
+        let amendments = self.store.amendments(&agent.name)?;
+        Ok(effective_prompt(agent, &registry.fragments, &amendments))
     }
 
     /// Posts a reply in a thread, retrying transient failures; logs what cannot be delivered.
@@ -386,10 +487,11 @@ impl Ctx {
         parent: Option<JobId>,
     ) -> Result<(), BotError> {
         let harness_names: Vec<&str> = self.harnesses.keys().map(String::as_str).collect();
+        let registry = self.registry();
         let (agent, harness, model) = match resolve_agent(
             &options,
             &channel,
-            &self.agents,
+            &registry.agents,
             &harness_names,
             &self.settings.default_agent,
         ) {
@@ -426,29 +528,38 @@ impl Ctx {
             posted_parts: 0,
             session_id: None,
             context: vec![],
+            prompt_version: None,
+            amendments: vec![],
+            rerun_of: None,
+            result_ts: None,
+            verdict: None,
             thread_replies: vec![],
             reactions: vec![],
         };
+        let (channel, ts) = (job.channel.clone(), job.request_ts.clone());
+        self.submit(job)?;
+        let chat = self.chat.clone();
+        tokio::spawn(async move {
+            if let Err(e) = outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await
+            {
+                tracing::warn!(error = %e, "could not add the eyes reaction");
+            }
+        });
+        Ok(())
+    }
+
+    /// Persists a new job and queues it; its card goes up in the background, then it may start.
+    fn submit(self: &Arc<Self>, job: Job) -> Result<(), BotError> {
         self.store.put_job(&job)?;
         self.queue
             .lock()
             .expect("queue lock")
             .push(job.id, &job.channel);
-        tracing::info!(job = job.id, agent = %job.agent, harness = %job.harness, %channel, "job accepted");
+        tracing::info!(job = job.id, agent = %job.agent, harness = %job.harness, channel = %job.channel, "job accepted");
         let ctx = self.clone();
         tokio::spawn(async move {
-            let chat = ctx.chat.clone();
-            let (channel, ts) = (job.channel.clone(), job.request_ts.clone());
-            let eyes = tokio::spawn(async move {
-                if let Err(e) =
-                    outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await
-                {
-                    tracing::warn!(error = %e, "could not add the eyes reaction");
-                }
-            });
             ctx.open_card(&job).await;
             ctx.mark_ready(job.id);
-            let _ = eyes.await;
         });
         Ok(())
     }
@@ -464,7 +575,11 @@ impl Ctx {
                     .await;
                 if let Some(ts) = &ts {
                     let ts2 = ts.clone();
-                    let linked = self.store.link_message(&job.channel, ts, job.id);
+                    let linked = self.store.link_message(
+                        &job.channel,
+                        ts,
+                        &MessageLink::Card { job: job.id },
+                    );
                     let saved = self.update_job(job.id, |j| j.card_ts = Some(ts2)).await;
                     if let Err(e) = linked.map_err(BotError::from).and(saved.map(|_| ())) {
                         tracing::error!(job = job.id, error = %e, "could not record the card");
@@ -545,20 +660,53 @@ impl Ctx {
             });
         }
         let (context, task) = self.thread_context(&job).await;
-        let job = self.update_job(id, |j| j.context = context).await?;
-        let outcome = self.drive(&job, &task, card.as_deref()).await;
+        let agent = self.registry().agents.get(&job.agent).cloned();
+        let prompt = match agent.as_ref().map(|a| self.effective(a)).transpose() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(job = id, error = %e, "cannot assemble the prompt");
+                None
+            }
+        };
+        if let Some(p) = &prompt {
+            self.store.put_prompt_version(&p.version, &p.text)?;
+            if let Some(c) = &card {
+                c.update(|v| v.prompt_version = Some(p.version.clone()));
+            }
+        }
+        let job = self
+            .update_job(id, |j| {
+                j.context = context;
+                j.prompt_version = prompt.as_ref().map(|p| p.version.clone());
+                j.amendments = prompt
+                    .as_ref()
+                    .map(|p| p.amendments.clone())
+                    .unwrap_or_default();
+            })
+            .await?;
+        let outcome = match prompt {
+            Some(p) => self.drive(&job, &task, &p.text, card.as_deref()).await,
+            None => Outcome {
+                state: JobState::Failed,
+                answer: None,
+                failure: Some(format!("agent `{}` is no longer configured", job.agent)),
+            },
+        };
         self.finish(id, outcome).await
     }
 
     /// Runs the harness and follows its events until the run ends.
-    async fn drive(&self, job: &Job, task: &str, card: Option<&CardUpdater>) -> Outcome {
+    async fn drive(
+        &self,
+        job: &Job,
+        task: &str,
+        role_prompt: &str,
+        card: Option<&CardUpdater>,
+    ) -> Outcome {
         let fail = |message: String| Outcome {
             state: JobState::Failed,
             answer: None,
             failure: Some(message),
-        };
-        let Some(agent) = self.agents.get(&job.agent) else {
-            return fail(format!("agent `{}` is no longer configured", job.agent));
         };
         let Some(harness) = self.harnesses.get(&job.harness) else {
             return fail(format!("harness `{}` is no longer configured", job.harness));
@@ -570,7 +718,7 @@ impl Ctx {
         let run = HarnessRun {
             job_id: job.id,
             agent: job.agent.clone(),
-            role_prompt: agent.prompt.clone(),
+            role_prompt: role_prompt.to_string(),
             task: compose_task(job, task),
             model: job.model.clone(),
             workdir,
@@ -672,8 +820,19 @@ impl Ctx {
         for (i, part) in parts.iter().enumerate().skip(job.posted_parts) {
             match self.say(&job.channel, &job.thread_ts, part).await {
                 Some(ts) => {
-                    self.store.link_message(&job.channel, &ts, job.id)?;
-                    self.update_job(job.id, |j| j.posted_parts = i + 1).await?;
+                    let link = if job.state == JobState::Succeeded {
+                        MessageLink::Result { job: job.id }
+                    } else {
+                        MessageLink::Notice { job: job.id }
+                    };
+                    self.store.link_message(&job.channel, &ts, &link)?;
+                    self.update_job(job.id, |j| {
+                        j.posted_parts = i + 1;
+                        if i == 0 && j.state == JobState::Succeeded {
+                            j.result_ts = Some(ts.clone());
+                        }
+                    })
+                    .await?;
                 }
                 // Left for the next start to retry.
                 None => return Ok(()),
@@ -769,8 +928,10 @@ impl Ctx {
     }
 
     fn is_card(&self, channel: &str, ts: &str) -> bool {
-        matches!(self.store.job_for_message(channel, ts), Ok(Some(id))
-            if self.store.job(id).ok().flatten().is_some_and(|j| j.card_ts.as_deref() == Some(ts)))
+        matches!(
+            self.store.message_link(channel, ts),
+            Ok(Some(MessageLink::Card { .. }))
+        )
     }
 
     /// Finishes what a previous process left: re-queues waiting jobs, ends interrupted ones,
@@ -883,11 +1044,20 @@ pub fn terminal_parts(job: &Job) -> Vec<String> {
     match job.state {
         JobState::Succeeded => {
             let answer = job.answer.as_deref().unwrap_or_default().trim();
-            if answer.is_empty() {
-                vec![format!("Job {} finished without an answer.", job.id)]
+            let answer = if answer.is_empty() {
+                format!("Job {} finished without an answer.", job.id)
             } else {
-                split_message(answer, SLACK_MESSAGE_LIMIT)
-            }
+                answer.to_string()
+            };
+            let answer = match &job.rerun_of {
+                Some((old, old_version)) => format!(
+                    ":repeat: Re-run of job {old} with prompt `{}` (job {old} ran with `{}`):\n\n{answer}",
+                    job.prompt_version.as_deref().unwrap_or("?"),
+                    old_version.as_deref().unwrap_or("?")
+                ),
+                None => answer,
+            };
+            split_message(&answer, SLACK_MESSAGE_LIMIT)
         }
         JobState::Failed => split_message(
             &format!(
@@ -925,7 +1095,15 @@ mod tests {
     fn agents() -> BTreeMap<String, Agent> {
         let text =
             "---\nname: default\ndescription: d\nharness: scripted\nchannels: [C1]\n---\nrole";
-        let a = crate::agents::parse_agent(Path::new("default.md"), text, &["scripted"]).unwrap();
+        let a = crate::agents::parse_agent(
+            Path::new("default.md"),
+            text,
+            crate::agents::Known {
+                harnesses: &["scripted"],
+                fragments: &[],
+            },
+        )
+        .unwrap();
         BTreeMap::from([("default".to_string(), a)])
     }
 

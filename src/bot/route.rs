@@ -4,6 +4,7 @@
 use crate::chat::inbound::InboundKind;
 use crate::job::JobId;
 use crate::request::{self, Command, RequestOptions};
+use crate::store::MessageLink;
 
 /// Facts about the event the caller looked up.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +18,7 @@ pub struct Facts<'a> {
     /// The latest job in the event's thread, if any.
     pub thread_job: Option<JobId>,
     /// The job a reacted-to message belongs to, if any.
-    pub message_job: Option<JobId>,
+    pub message_link: Option<MessageLink>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,12 +47,36 @@ pub enum Decision {
         user: String,
         text: String,
     },
+    /// A reaction on one of our messages.
     Reaction {
-        job: JobId,
+        link: MessageLink,
+        channel: String,
         user: String,
         name: String,
         item_ts: String,
         added: bool,
+    },
+    /// One of the bot's own commands (amendments, prompts, the directory).
+    Command {
+        channel: String,
+        user: String,
+        ts: String,
+        thread_ts: String,
+        command: Command,
+        thread_job: Option<JobId>,
+    },
+    /// A `correction:` reply in a job's thread: propose an amendment to its agent.
+    Correction {
+        job: JobId,
+        channel: String,
+        ts: String,
+        thread_ts: String,
+        user: String,
+        text: String,
+    },
+    /// Show the agent directory in the user's Home tab.
+    Home {
+        user: String,
     },
 }
 
@@ -94,6 +119,14 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                     thread_ts: root,
                     text: request::usage(),
                 },
+                Ok(command) => Decision::Command {
+                    channel: channel.clone(),
+                    user: user.clone(),
+                    ts: ts.clone(),
+                    thread_ts: root,
+                    command,
+                    thread_job: facts.thread_job,
+                },
                 Err(e) => Decision::Reply {
                     channel: channel.clone(),
                     thread_ts: root,
@@ -130,9 +163,19 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
             if request::mentions(text, facts.bot_user_id) {
                 return Decision::Ignore("handled as app_mention");
             }
-            let (Some(_), Some(job)) = (thread_ts, facts.thread_job) else {
+            let (Some(thread_ts), Some(job)) = (thread_ts, facts.thread_job) else {
                 return Decision::Ignore("not in a job thread");
             };
+            if let (Some(text), Some(user)) = (request::parse_correction(text), user) {
+                return Decision::Correction {
+                    job,
+                    channel: channel.clone(),
+                    ts: ts.clone(),
+                    thread_ts: thread_ts.clone(),
+                    user: user.clone(),
+                    text,
+                };
+            }
             Decision::KeepReply {
                 job,
                 channel: channel.clone(),
@@ -142,18 +185,19 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
             }
         }
         InboundKind::Reaction {
+            channel,
             user,
             name,
             item_ts,
             added,
-            ..
         } => {
             if user == facts.bot_user_id {
                 return Decision::Ignore("own reaction");
             }
-            match facts.message_job {
-                Some(job) => Decision::Reaction {
-                    job,
+            match &facts.message_link {
+                Some(link) => Decision::Reaction {
+                    link: link.clone(),
+                    channel: channel.clone(),
                     user: user.clone(),
                     name: name.clone(),
                     item_ts: item_ts.clone(),
@@ -162,6 +206,7 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 None => Decision::Ignore("reaction on a message that is not ours"),
             }
         }
+        InboundKind::HomeOpened { user } => Decision::Home { user: user.clone() },
         InboundKind::Other(_) => Decision::Ignore("event type not handled"),
     }
 }
@@ -177,7 +222,7 @@ mod tests {
             allowed_bots: &[],
             sender_is_bot: false,
             thread_job: None,
-            message_job: None,
+            message_link: None,
         }
     }
 
@@ -354,14 +399,34 @@ mod tests {
             Decision::Ignore("reaction on a message that is not ours")
         );
         let f = Facts {
-            message_job: Some(2),
+            message_link: Some(MessageLink::Card { job: 2 }),
             ..facts()
         };
         assert!(matches!(
             decide(&r, &f),
             Decision::Reaction {
-                job: 2,
+                link: MessageLink::Card { job: 2 },
                 added: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn corrections_and_commands() {
+        let in_job = Facts {
+            thread_job: Some(4),
+            ..facts()
+        };
+        assert!(matches!(
+            decide(&message(Some("U1"), None, "correction: use tabs", Some("1.0"), None), &in_job),
+            Decision::Correction { job: 4, ref text, .. } if text == "use tabs"
+        ));
+        assert!(matches!(
+            decide(&mention("<@UB> adopt 2", Some("1.0")), &in_job),
+            Decision::Command {
+                command: Command::Decide { number: 2, .. },
+                thread_job: Some(4),
                 ..
             }
         ));

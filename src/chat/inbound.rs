@@ -39,6 +39,8 @@ pub enum InboundKind {
         item_ts: String,
         added: bool,
     },
+    /// `app_home_opened`: a user opened the bot's Home tab.
+    HomeOpened { user: String },
     /// Anything else, by type name (logged and ignored).
     Other(String),
 }
@@ -75,6 +77,9 @@ pub fn decode(event: &SlackPushEventCallback) -> Inbound {
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_else(|| format!("{s:?}"))
             }),
+        },
+        SlackEventCallbackBody::AppHomeOpened(h) => InboundKind::HomeOpened {
+            user: h.user.value().to_string(),
         },
         SlackEventCallbackBody::ReactionAdded(r) => {
             reaction(&r.item, r.user.value(), r.reaction.value(), true)

@@ -91,4 +91,6 @@ pub trait ChatPlatform: Send + Sync {
     /// A user's display name and whether it is a bot (cached by implementations).
     async fn user(&self, user: &str) -> Result<UserInfo, ChatError>;
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError>;
+    /// Publishes the App Home tab of `user` as one mrkdwn section per entry of `sections`.
+    async fn publish_home(&self, user: &str, sections: &[String]) -> Result<(), ChatError>;
 }

@@ -242,6 +242,21 @@ impl ChatPlatform for SlackChat {
         Ok(info)
     }
 
+    async fn publish_home(&self, user: &str, sections: &[String]) -> Result<(), ChatError> {
+        self.pacer.ready(Budget::Tier4).await;
+        let session = self.client.open_session(&self.bot_token);
+        let blocks: Vec<SlackBlock> = sections
+            .iter()
+            .map(|text| SlackSectionBlock::new().with_text(md!("{}", text)).into())
+            .collect();
+        let view = SlackView::Home(SlackHomeView::new(blocks));
+        session
+            .views_publish(&SlackApiViewsPublishRequest::new(user.into(), view))
+            .await
+            .map_err(|e| map_err("views.publish", e))?;
+        Ok(())
+    }
+
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError> {
         self.pacer.ready(Budget::Tier4).await;
         let session = self.client.open_session(&self.bot_token);

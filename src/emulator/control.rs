@@ -18,6 +18,7 @@ pub(crate) fn routes() -> Router<Emulator> {
         .route("/_emu/thread", get(thread))
         .route("/_emu/channel", get(channel))
         .route("/_emu/ephemerals", get(ephemerals))
+        .route("/_emu/home", get(home).post(open_home))
         .route("/_emu/stats", get(stats))
         .route("/_emu/faults", post(faults))
         .route("/_emu/rate_limit", post(rate_limit))
@@ -89,6 +90,22 @@ struct ChannelQuery {
 
 async fn channel(State(emu): State<Emulator>, Query(q): Query<ChannelQuery>) -> Response {
     Json(json!({"ok": true, "messages": emu.channel_messages(&q.channel).await})).into_response()
+}
+
+#[derive(Deserialize)]
+struct UserQuery {
+    user: String,
+}
+
+async fn home(State(emu): State<Emulator>, Query(q): Query<UserQuery>) -> Response {
+    Json(json!({"ok": true, "view": emu.home(&q.user).await})).into_response()
+}
+
+async fn open_home(State(emu): State<Emulator>, Json(b): Json<UserQuery>) -> Response {
+    match emu.open_home(&b.user).await {
+        Ok(()) => Json(json!({"ok": true})).into_response(),
+        Err(e) => bad(e),
+    }
 }
 
 async fn ephemerals(State(emu): State<Emulator>) -> Response {

@@ -274,6 +274,33 @@ impl Emulator {
         Ok(())
     }
 
+    /// `user` opens the bot's Home tab: sends `app_home_opened`.
+    pub async fn open_home(&self, user: &str) -> Result<(), String> {
+        let user = self
+            .inner
+            .ws
+            .lock()
+            .await
+            .user_id(user)
+            .ok_or("user_not_found")?;
+        let event = serde_json::json!({
+            "type": "app_home_opened",
+            "user": user,
+            "channel": format!("D{}", &user[1..]),
+            "tab": "home",
+            "event_ts": format!("{}.000000", chrono::Utc::now().timestamp()),
+        });
+        self.send_event(event).await;
+        Ok(())
+    }
+
+    /// The Home tab last published for `user` (the view object).
+    pub async fn home(&self, user: &str) -> Option<Value> {
+        let ws = self.inner.ws.lock().await;
+        let id = ws.user_id(user)?;
+        ws.homes.get(&id).cloned()
+    }
+
     /// Sends an arbitrary Events API event (the inner `event` object) to the app.
     pub async fn send_event(&self, event: Value) -> String {
         let (event_id, payload) = self.inner.ws.lock().await.event_callback(event);

@@ -167,6 +167,8 @@ pub struct Stats {
 }
 
 pub struct Workspace {
+    /// The Home tab each user was last shown (`views.publish`).
+    pub homes: BTreeMap<String, Value>,
     pub users: BTreeMap<String, User>,
     /// Channel id → name.
     pub channels: BTreeMap<String, String>,
@@ -205,6 +207,7 @@ impl Default for Workspace {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
         Self {
+            homes: BTreeMap::new(),
             users,
             channels,
             messages: Vec::new(),

@@ -164,6 +164,7 @@ async fn call(
         "conversations.replies" => replies(&emu, &args).await,
         "users.info" => users_info(&emu, &args).await,
         "chat.getPermalink" => permalink(&emu, &args).await,
+        "views.publish" => views_publish(&emu, &args).await,
         _ => err("unknown_method"),
     }
 }
@@ -431,6 +432,40 @@ async fn users_info(emu: &Emulator, args: &Args) -> Response {
         "profile": {"display_name": user.name, "real_name": user.real_name, "real_name_normalized": user.real_name, "display_name_normalized": user.name, "team": TEAM_ID},
         "is_admin": false, "is_owner": false, "is_bot": user.is_bot, "is_app_user": false, "updated": 1700000000
     }}))
+}
+
+async fn views_publish(emu: &Emulator, args: &Args) -> Response {
+    let mut ws = emu.inner.ws.lock().await;
+    let Some(user) = arg(args, "user_id").and_then(|u| ws.user_id(u)) else {
+        return err("user_not_found");
+    };
+    // The view arrives as a JSON object, or as a JSON string in form-encoded calls.
+    let view = match args.get("view") {
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok(),
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        _ => None,
+    };
+    let Some(mut view) = view.filter(|v| v.get("type").and_then(Value::as_str) == Some("home"))
+    else {
+        return err("invalid_arguments");
+    };
+    if !view.get("blocks").is_some_and(Value::is_array) {
+        return err("invalid_arguments");
+    }
+    let id = format!("V{:010}", emu.next_id());
+    for key in ["private_metadata", "callback_id", "external_id"] {
+        if view.get(key).is_none() {
+            view[key] = json!("");
+        }
+    }
+    view["id"] = json!(id);
+    view["team_id"] = json!(TEAM_ID);
+    view["state"] = json!({"values": {}});
+    view["hash"] = json!(format!("{id}.hash"));
+    view["app_id"] = json!(APP_ID);
+    view["bot_id"] = json!(BOT_ID);
+    ws.homes.insert(user, view.clone());
+    ok(json!({"view": view}))
 }
 
 async fn permalink(emu: &Emulator, args: &Args) -> Response {

@@ -1,0 +1,179 @@
+//! The agent directory: every agent with its description, harness, model, owners, recent runs,
+//! success and approval rates, prompt version and active amendments. Rendering is pure; the
+//! links to recent results are looked up by the caller.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::agents::Agent;
+use crate::job::{Job, JobState};
+
+/// Figures for one agent over the last seven days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentStats {
+    pub runs_7d: usize,
+    pub succeeded_7d: usize,
+    pub finished_7d: usize,
+    /// Approved / judged, over the results of the last seven days that were judged.
+    pub approved_7d: usize,
+    pub judged_7d: usize,
+    /// The latest results (newest first), at most three.
+    pub recent: Vec<(u64, JobState)>,
+}
+
+pub fn stats(agent: &str, jobs: &[Job], now: DateTime<Utc>) -> AgentStats {
+    let since = now - Duration::days(7);
+    let recent_jobs: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| j.agent == agent && j.created_at >= since)
+        .collect();
+    let finished: Vec<&&Job> = recent_jobs
+        .iter()
+        .filter(|j| j.state.is_terminal())
+        .collect();
+    let judged: Vec<&&Job> = recent_jobs.iter().filter(|j| j.verdict.is_some()).collect();
+    let mut latest: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| j.agent == agent && j.state.is_terminal())
+        .collect();
+    latest.sort_by_key(|j| std::cmp::Reverse(j.id));
+    AgentStats {
+        runs_7d: recent_jobs.len(),
+        succeeded_7d: finished
+            .iter()
+            .filter(|j| j.state == JobState::Succeeded)
+            .count(),
+        finished_7d: finished.len(),
+        approved_7d: judged
+            .iter()
+            .filter(|j| j.verdict.as_ref().is_some_and(|v| v.approved))
+            .count(),
+        judged_7d: judged.len(),
+        recent: latest.iter().take(3).map(|j| (j.id, j.state)).collect(),
+    }
+}
+
+fn rate(part: usize, whole: usize) -> String {
+    match (part * 100).checked_div(whole) {
+        Some(p) => format!("{p}%"),
+        None => "—".to_string(),
+    }
+}
+
+/// One agent's entry. `links` are permalinks of the recent results, aligned with `stats.recent`.
+pub fn render_entry(
+    agent: &Agent,
+    stats: &AgentStats,
+    version: &str,
+    active_amendments: usize,
+    links: &[Option<String>],
+) -> String {
+    let owners = if agent.owners.is_empty() {
+        "none".to_string()
+    } else {
+        agent
+            .owners
+            .iter()
+            .map(|o| format!("<@{o}>"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "*{}* — {}\nharness `{}` · model `{}` · owners {owners}\nprompt `{version}` · {active_amendments} active amendment{}\nlast 7 days: {} run{} · success {} · approval {}",
+        agent.name,
+        agent.description,
+        agent.harness,
+        agent.model.as_deref().unwrap_or("default"),
+        if active_amendments == 1 { "" } else { "s" },
+        stats.runs_7d,
+        if stats.runs_7d == 1 { "" } else { "s" },
+        rate(stats.succeeded_7d, stats.finished_7d),
+        rate(stats.approved_7d, stats.judged_7d),
+    );
+    if !stats.recent.is_empty() {
+        let items: Vec<String> = stats
+            .recent
+            .iter()
+            .zip(links.iter().chain(std::iter::repeat(&None)))
+            .map(|((id, state), link)| match link {
+                Some(l) => format!("<{l}|job {id}> ({})", state.label()),
+                None => format!("job {id} ({})", state.label()),
+            })
+            .collect();
+        out.push_str(&format!("\nrecent: {}", items.join(" · ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{sample_job, Verdict};
+
+    #[test]
+    fn stats_count_the_last_week() {
+        let now = Utc::now();
+        let mut jobs = Vec::new();
+        for (id, state, days_ago, approved) in [
+            (1, JobState::Succeeded, 10, None),
+            (2, JobState::Succeeded, 1, Some(true)),
+            (3, JobState::Failed, 1, None),
+            (4, JobState::Succeeded, 0, Some(false)),
+            (5, JobState::Running, 0, None),
+        ] {
+            let mut j = sample_job(id);
+            j.state = state;
+            j.created_at = now - Duration::days(days_ago);
+            j.verdict = approved.map(|a| Verdict {
+                approved: a,
+                by: "U".into(),
+                at: now,
+            });
+            jobs.push(j);
+        }
+        let mut other = sample_job(6);
+        other.agent = "other".into();
+        jobs.push(other);
+        let s = stats("default", &jobs, now);
+        assert_eq!(
+            (
+                s.runs_7d,
+                s.finished_7d,
+                s.succeeded_7d,
+                s.judged_7d,
+                s.approved_7d
+            ),
+            (4, 3, 2, 2, 1)
+        );
+        assert_eq!(
+            s.recent,
+            vec![
+                (4, JobState::Succeeded),
+                (3, JobState::Failed),
+                (2, JobState::Succeeded)
+            ]
+        );
+        let agent = crate::agents::parse_agent(
+            std::path::Path::new("default.md"),
+            "---\nname: default\ndescription: Does things\nharness: scripted\nowners: [UO1]\n---\nrole",
+            crate::agents::Known { harnesses: &["scripted"], fragments: &[] },
+        )
+        .unwrap();
+        let text = render_entry(&agent, &s, "vabc", 2, &[Some("https://x/p1".into())]);
+        assert!(text.contains("*default* — Does things"), "{text}");
+        assert!(text.contains("owners <@UO1>"), "{text}");
+        assert!(
+            text.contains("prompt `vabc` · 2 active amendments"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last 7 days: 4 runs · success 66% · approval 50%"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "recent: <https://x/p1|job 4> (succeeded) · job 3 (failed) · job 2 (succeeded)"
+            ),
+            "{text}"
+        );
+    }
+}

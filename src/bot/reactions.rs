@@ -1,0 +1,347 @@
+//! What a reaction on one of our messages means. Pure: who may do what is decided here.
+//!
+//! - On an amendment announcement: ✅ adopts, ❌ rejects — owners of the agent and admins only.
+//! - On a result: ✅ approves, ❌ rejects, removing one's own ✅/❌ withdraws it, 🔁 re-runs —
+//!   the requester and the agent's approvers only; a second verdict or a superseded result
+//!   changes nothing.
+//! - On a finished job's card: 🔁 re-runs the request with the current prompt.
+
+use crate::agents::Agent;
+use crate::amendments::{Amendment, AmendmentAction, AmendmentStatus};
+use crate::job::{Job, JobId};
+use crate::store::MessageLink;
+
+pub const APPROVE: &str = "white_check_mark";
+pub const REJECT: &str = "x";
+pub const RERUN: &str = "repeat";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Nothing(&'static str),
+    /// Tell the reacting user (only them) why nothing happened.
+    Explain(String),
+    Amend {
+        action: AmendmentAction,
+    },
+    Approve {
+        job: JobId,
+    },
+    Reject {
+        job: JobId,
+    },
+    Withdraw {
+        job: JobId,
+    },
+    Rerun {
+        job: JobId,
+    },
+}
+
+pub struct Facts<'a> {
+    pub link: &'a MessageLink,
+    pub name: &'a str,
+    pub added: bool,
+    pub user: &'a str,
+    pub admins: &'a [String],
+    pub job: Option<&'a Job>,
+    pub agent: Option<&'a Agent>,
+    pub amendment: Option<&'a Amendment>,
+    /// A newer job in the same thread has replaced this result.
+    pub superseded: bool,
+}
+
+/// Owners of the agent and admins decide its amendments.
+pub fn may_amend(agent: &Agent, admins: &[String], user: &str) -> bool {
+    admins.iter().any(|a| a == user) || agent.owners.iter().any(|o| o == user)
+}
+
+fn mentions(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "nobody yet".to_string()
+    } else {
+        ids.iter()
+            .map(|u| format!("<@{u}>"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub fn decide(f: &Facts) -> Outcome {
+    let is_admin = f.admins.iter().any(|a| a == f.user);
+    match f.link {
+        MessageLink::Amendment { agent, number } => {
+            let action = match (f.name, f.added) {
+                (APPROVE, true) => AmendmentAction::Adopt,
+                (REJECT, true) => AmendmentAction::Reject,
+                _ => return Outcome::Nothing("not an amendment decision"),
+            };
+            let owners = f.agent.map(|a| a.owners.as_slice()).unwrap_or_default();
+            if !f.agent.is_some_and(|a| may_amend(a, f.admins, f.user)) && !is_admin {
+                return Outcome::Explain(format!(
+                    "Only the owners of `{agent}` ({}) or an admin can adopt or reject its amendments; your reaction on amendment #{number} changes nothing.",
+                    mentions(owners)
+                ));
+            }
+            match f.amendment.map(|a| a.status) {
+                Some(AmendmentStatus::Proposed) => Outcome::Amend { action },
+                Some(_) => Outcome::Nothing("amendment already decided"),
+                None => Outcome::Nothing("amendment not found"),
+            }
+        }
+        MessageLink::Card { job } => {
+            let Some(j) = f.job else {
+                return Outcome::Nothing("job not found");
+            };
+            if !(f.name == RERUN && f.added) {
+                return Outcome::Nothing("not a card action");
+            }
+            if !j.state.is_terminal() {
+                return Outcome::Nothing("job still running");
+            }
+            if may_judge(f, j)
+                || is_admin
+                || f.agent
+                    .is_some_and(|a| a.owners.iter().any(|o| o == f.user))
+            {
+                Outcome::Rerun { job: *job }
+            } else {
+                Outcome::Explain(not_an_approver(f, j))
+            }
+        }
+        MessageLink::Result { job } => {
+            let Some(j) = f.job else {
+                return Outcome::Nothing("job not found");
+            };
+            if ![APPROVE, REJECT, RERUN].contains(&f.name) {
+                return Outcome::Nothing("not a result action");
+            }
+            if !may_judge(f, j) {
+                return if f.added {
+                    Outcome::Explain(not_an_approver(f, j))
+                } else {
+                    Outcome::Nothing("not an approver")
+                };
+            }
+            if f.superseded {
+                return if f.added {
+                    Outcome::Explain(format!(
+                        "Job {} has a newer result in this thread; react on that one.",
+                        j.id
+                    ))
+                } else {
+                    Outcome::Nothing("superseded")
+                };
+            }
+            match (f.name, f.added, &j.verdict) {
+                (RERUN, true, _) => Outcome::Rerun { job: *job },
+                (APPROVE, true, None) => Outcome::Approve { job: *job },
+                (REJECT, true, None) => Outcome::Reject { job: *job },
+                (APPROVE, false, Some(v)) if v.approved && v.by == f.user => {
+                    Outcome::Withdraw { job: *job }
+                }
+                (REJECT, false, Some(v)) if !v.approved && v.by == f.user => {
+                    Outcome::Withdraw { job: *job }
+                }
+                _ => Outcome::Nothing("verdict unchanged"),
+            }
+        }
+        MessageLink::Notice { .. } => Outcome::Nothing("notice"),
+    }
+}
+
+/// The requester and the agent's approvers judge results.
+fn may_judge(f: &Facts, job: &Job) -> bool {
+    job.requester == f.user
+        || f.agent
+            .is_some_and(|a| a.approvers.iter().any(|u| u == f.user))
+}
+
+fn not_an_approver(f: &Facts, job: &Job) -> String {
+    let mut who = vec![job.requester.clone()];
+    if let Some(a) = f.agent {
+        who.extend(a.approvers.iter().cloned());
+    }
+    format!(
+        "Only the requester and the approvers of `{}` ({}) can approve, reject or re-run job {}; your reaction changes nothing.",
+        job.agent,
+        mentions(&who),
+        job.id
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{sample_job, JobState, Verdict};
+
+    fn agent() -> Agent {
+        let text = "---\nname: default\ndescription: d\nharness: scripted\nowners: [UOWNER]\napprovers: [UAPPR]\n---\nrole";
+        crate::agents::parse_agent(
+            std::path::Path::new("default.md"),
+            text,
+            crate::agents::Known {
+                harnesses: &["scripted"],
+                fragments: &[],
+            },
+        )
+        .unwrap()
+    }
+
+    fn finished_job() -> Job {
+        let mut j = sample_job(7);
+        j.state = JobState::Succeeded;
+        j.requester = "UREQ".into();
+        j
+    }
+
+    fn result_facts<'a>(
+        job: &'a Job,
+        agent: &'a Agent,
+        link: &'a MessageLink,
+        user: &'a str,
+        name: &'a str,
+        added: bool,
+    ) -> Facts<'a> {
+        Facts {
+            link,
+            name,
+            added,
+            user,
+            admins: &[],
+            job: Some(job),
+            agent: Some(agent),
+            amendment: None,
+            superseded: false,
+        }
+    }
+
+    #[test]
+    fn approvals_count_only_from_requester_and_approvers() {
+        let (job, agent) = (finished_job(), agent());
+        let link = MessageLink::Result { job: 7 };
+        assert_eq!(
+            decide(&result_facts(&job, &agent, &link, "UREQ", APPROVE, true)),
+            Outcome::Approve { job: 7 }
+        );
+        assert_eq!(
+            decide(&result_facts(&job, &agent, &link, "UAPPR", REJECT, true)),
+            Outcome::Reject { job: 7 }
+        );
+        assert!(
+            matches!(decide(&result_facts(&job, &agent, &link, "UOTHER", APPROVE, true)), Outcome::Explain(m) if m.contains("<@UREQ>, <@UAPPR>"))
+        );
+        assert_eq!(
+            decide(&result_facts(&job, &agent, &link, "UOTHER", APPROVE, false)),
+            Outcome::Nothing("not an approver")
+        );
+        assert_eq!(
+            decide(&result_facts(&job, &agent, &link, "UREQ", RERUN, true)),
+            Outcome::Rerun { job: 7 }
+        );
+    }
+
+    #[test]
+    fn second_verdicts_withdrawals_and_superseded_results() {
+        let (mut job, agent) = (finished_job(), agent());
+        job.verdict = Some(Verdict {
+            approved: true,
+            by: "UREQ".into(),
+            at: chrono::Utc::now(),
+        });
+        let link = MessageLink::Result { job: 7 };
+        assert_eq!(
+            decide(&result_facts(&job, &agent, &link, "UAPPR", APPROVE, true)),
+            Outcome::Nothing("verdict unchanged")
+        );
+        assert_eq!(
+            decide(&result_facts(&job, &agent, &link, "UAPPR", APPROVE, false)),
+            Outcome::Nothing("verdict unchanged")
+        );
+        assert_eq!(
+            decide(&result_facts(&job, &agent, &link, "UREQ", APPROVE, false)),
+            Outcome::Withdraw { job: 7 }
+        );
+        let mut f = result_facts(&job, &agent, &link, "UREQ", REJECT, true);
+        f.superseded = true;
+        assert!(matches!(decide(&f), Outcome::Explain(m) if m.contains("newer result")));
+    }
+
+    #[test]
+    fn amendments_are_decided_by_owners_and_admins() {
+        let agent = agent();
+        let link = MessageLink::Amendment {
+            agent: "default".into(),
+            number: 2,
+        };
+        let mut a = crate::amendments::Amendment {
+            agent: "default".into(),
+            number: 2,
+            text: "t".into(),
+            author: "U1".into(),
+            permalink: None,
+            job: None,
+            channel: "C".into(),
+            message_ts: None,
+            created_at: chrono::Utc::now(),
+            status: AmendmentStatus::Proposed,
+            decided_by: None,
+            decided_at: None,
+        };
+        let admins = vec!["UADMIN".to_string()];
+        let f = |user, name, a: &crate::amendments::Amendment| {
+            decide(&Facts {
+                link: &link,
+                name,
+                added: true,
+                user,
+                admins: &admins,
+                job: None,
+                agent: Some(&agent),
+                amendment: Some(a),
+                superseded: false,
+            })
+        };
+        assert_eq!(
+            f("UOWNER", APPROVE, &a),
+            Outcome::Amend {
+                action: AmendmentAction::Adopt
+            }
+        );
+        assert_eq!(
+            f("UADMIN", REJECT, &a),
+            Outcome::Amend {
+                action: AmendmentAction::Reject
+            }
+        );
+        assert!(matches!(f("UAPPR", APPROVE, &a), Outcome::Explain(m) if m.contains("<@UOWNER>")));
+        a.status = AmendmentStatus::Active;
+        assert_eq!(
+            f("UOWNER", APPROVE, &a),
+            Outcome::Nothing("amendment already decided")
+        );
+    }
+
+    #[test]
+    fn card_rerun_only_when_finished() {
+        let agent = agent();
+        let mut job = finished_job();
+        let link = MessageLink::Card { job: 7 };
+        let f = |job: &Job, user| {
+            decide(&Facts {
+                link: &link,
+                name: RERUN,
+                added: true,
+                user,
+                admins: &[],
+                job: Some(job),
+                agent: Some(&agent),
+                amendment: None,
+                superseded: false,
+            })
+        };
+        assert_eq!(f(&job, "UOWNER"), Outcome::Rerun { job: 7 });
+        assert!(matches!(f(&job, "UOTHER"), Outcome::Explain(_)));
+        job.state = JobState::Running;
+        assert_eq!(f(&job, "UREQ"), Outcome::Nothing("job still running"));
+    }
+}
