@@ -438,9 +438,17 @@ async fn queued_jobs_show_their_place_and_run_in_turn() {
     w.config.jobs.max_running = 1;
     w.config.jobs.per_channel = 1;
     w.start_bot(scripted(script("turn done", 800))).await;
-    let a = w.mention("first").await;
-    let b = w.mention("second").await;
-    let c = w.mention("third").await;
+    // Events on two sockets may arrive in either order: ask each after the previous is in.
+    let mut asked = Vec::new();
+    for text in ["first", "second", "third"] {
+        let ts = w.mention(text).await;
+        eventually(SECS(5), "the card", || async {
+            w.bot_replies(&ts).await.into_iter().next()
+        })
+        .await;
+        asked.push(ts);
+    }
+    let (a, b, c) = (asked[0].clone(), asked[1].clone(), asked[2].clone());
     eventually(SECS(10), "the third card says position 2", || async {
         w.bot_replies(&c)
             .await
@@ -449,7 +457,6 @@ async fn queued_jobs_show_their_place_and_run_in_turn() {
             .filter(|m| m.text.contains("position 2 in the queue"))
     })
     .await;
-    let _ = b;
     for ts in [&a, &b, &c] {
         wait_reply(&w, ts, SECS(20), |m| m.text == "turn done").await;
     }

@@ -76,6 +76,11 @@ async fn kill_9_mid_job_then_restart() {
         })
         .await;
     let running = w.mention("a long job").await;
+    // Events on two sockets may arrive in either order: ask the second after the first is in.
+    eventually(Duration::from_secs(10), "the first card", || async {
+        w.bot_replies(&running).await.into_iter().next()
+    })
+    .await;
     let queued = w.mention("a job that waits its turn").await;
     eventually(
         Duration::from_secs(10),
@@ -141,6 +146,15 @@ async fn kill_9_mid_job_then_restart() {
         m.text == "fast answer"
     })
     .await;
+    // The card is closed after terminal_posted is stored.
+    eventually(Duration::from_secs(10), "the last card closed", || async {
+        w.bot_replies(&after)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("succeeded"))
+    })
+    .await;
 
     bot.kill().await.unwrap();
     let _ = bot.wait().await;
@@ -159,4 +173,68 @@ async fn kill_9_mid_job_then_restart() {
             (3, JobState::Succeeded, true)
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_amendment_survives_kill_9() {
+    let w = World::new(EmulatorConfig::default()).await;
+    let script = w.dir.path().join("script.jsonl");
+    std::fs::write(&script, FAST).unwrap();
+    let prompts = w.dir.path().join("agents");
+    std::fs::create_dir_all(&prompts).unwrap();
+    std::fs::write(
+        prompts.join("default.md"),
+        "---\nname: default\ndescription: d\nharness: scripted\nowners: [U0ALICE001]\n---\nYou help.\n",
+    )
+    .unwrap();
+    let config = write_config(w.dir.path(), &script);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("dir = {:?}", agents_dir()),
+        &format!("dir = {prompts:?}"),
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    assert!(
+        w.emu.wait_for_connections(2, Duration::from_secs(20)).await,
+        "bot connected"
+    );
+    let thread = w.mention("a task").await;
+    wait_reply(&w, &thread, Duration::from_secs(10), |m| {
+        m.text == "fast answer"
+    })
+    .await;
+    w.emu
+        .post_as(
+            "bob",
+            CHANNEL,
+            "correction: cite the file you changed",
+            Some(&thread),
+        )
+        .await
+        .unwrap();
+    let proposal = wait_reply(&w, &thread, Duration::from_secs(10), |m| {
+        m.text.contains("Amendment #1")
+    })
+    .await;
+    w.emu
+        .react_as("alice", CHANNEL, &proposal.ts, "white_check_mark", true)
+        .await
+        .unwrap();
+    // The moment the thread says it is adopted, the bot dies.
+    wait_reply(&w, &thread, Duration::from_secs(10), |m| {
+        m.text.contains("adopted by")
+    })
+    .await;
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+
+    let store =
+        SledStore::open(&w.dir.path().join("store")).expect("the store opens after kill -9");
+    let a = store
+        .amendment("default", 1)
+        .unwrap()
+        .expect("the amendment is stored");
+    assert_eq!(a.status, threadwork::amendments::AmendmentStatus::Active);
+    assert_eq!(a.decided_by.as_deref(), Some("U0ALICE001"));
 }
