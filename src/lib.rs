@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod amendments;
 pub mod app;
+pub mod bench;
 pub mod bot;
 pub mod chat;
 pub mod config;

@@ -42,10 +42,26 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print benchmark figures (with a baseline from the same run).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
     /// Run only the Slack emulator (for SDK tests or other bots).
     Emulator {
         #[arg(long, default_value_t = 3750)]
         port: u16,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Durable amendment appends and effective-prompt assembly.
+    Prompts {
+        #[arg(long, default_value_t = 500)]
+        appends: usize,
+        #[arg(long, default_value_t = 1000)]
+        amendments: usize,
     },
 }
 
@@ -85,6 +101,16 @@ async fn main() -> std::process::ExitCode {
                 config,
             })
             .await
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Prompts {
+                    appends,
+                    amendments,
+                },
+        } => {
+            init_logs(cli.log_json, "warn");
+            threadwork::bench::prompts(appends, amendments)
         }
         Cmd::Emulator { port } => {
             init_logs(cli.log_json, "info");

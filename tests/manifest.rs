@@ -18,6 +18,7 @@ fn manifest_matches_what_the_bot_uses() {
     };
     let events = list(&m["settings"]["event_subscriptions"]["bot_events"]);
     let want: BTreeSet<String> = [
+        "app_home_opened",
         "app_mention",
         "message.channels",
         "message.groups",

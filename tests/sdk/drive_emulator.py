@@ -93,6 +93,15 @@ check("chat.getPermalink", f"/archives/{CHANNEL}/p" in link["permalink"] and "th
 eph = web.chat_postEphemeral(channel=CHANNEL, user=ALICE, text="only for alice")
 check("chat.postEphemeral returns message_ts", TS.match(eph["message_ts"]))
 
+home = web.views_publish(user_id=ALICE, view={"type": "home", "blocks": [
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*hello* from the SDK"}}]})
+check("views.publish returns the stored view", home["view"]["type"] == "home" and home["view"]["id"].startswith("V")
+      and home["view"]["blocks"][0]["text"]["text"] == "*hello* from the SDK")
+shown = control(f"/_emu/home?user={ALICE}")["view"]
+check("the Home tab is what was published", shown["blocks"] == home["view"]["blocks"])
+e = api_error(lambda: web.views_publish(user_id=ALICE, view={"type": "modal", "blocks": []}))
+check("views.publish refuses a non-home view", e is not None and e.response["error"] == "invalid_arguments")
+
 e = api_error(lambda: web.chat_postMessage(channel="C404", text="x"))
 check("unknown channel is channel_not_found", e is not None and e.response["error"] == "channel_not_found")
 e = api_error(lambda: web.chat_postMessage(channel=CHANNEL, text="x" * 40001))
@@ -168,6 +177,10 @@ control("/_emu/post", {"user": "bob", "channel": "general", "text": f"<@{bot_use
 after = wait_for(lambda r: r.type == "events_api" and "after the refresh" in r.payload["event"].get("text", ""),
                  "an event after a disconnect", timeout=20)
 check("the SDK reconnects after a disconnect message and gets events", after is not None)
+
+control("/_emu/home", {"user": "alice"})
+opened = wait_for(lambda r: r.type == "events_api" and r.payload["event"]["type"] == "app_home_opened", "app_home_opened")
+check("app_home_opened carries user and tab", opened.payload["event"]["user"] == ALICE and opened.payload["event"]["tab"] == "home")
 
 sm.close()
 print(f"sdk: {passed} passed, 0 failed", flush=True)

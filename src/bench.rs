@@ -1,0 +1,167 @@
+//! `threadwork bench`: figures, never pass/fail. Each figure comes with a baseline measured in
+//! the same run on the same machine, and the ratio between them.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::agents::{parse_agent, Known};
+use crate::amendments::{Amendment, AmendmentStatus};
+use crate::prompts::effective_prompt;
+use crate::store::{SledStore, Store};
+
+/// Percentile (0–100) of sorted durations.
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cores} cores, {cpu}")
+}
+
+fn amendment(agent: &str, number: u32, status: AmendmentStatus) -> Amendment {
+    Amendment {
+        agent: agent.into(),
+        number,
+        text: format!(
+            "Amendment {number}: when a test is flaky, find the race before adding a retry."
+        ),
+        author: "U0BENCH001".into(),
+        permalink: Some(format!(
+            "https://example.slack.com/archives/C1/p{number:016}"
+        )),
+        job: Some(u64::from(number)),
+        channel: "C1".into(),
+        message_ts: Some(format!("1700000000.{number:06}")),
+        created_at: Utc::now(),
+        status,
+        decided_by: None,
+        decided_at: None,
+    }
+}
+
+/// Durable amendment appends and effective-prompt assembly (the learning loop's hot paths).
+pub fn prompts(appends: usize, amendments: usize) -> anyhow::Result<()> {
+    println!("threadwork bench prompts — {}", machine());
+    println!();
+
+    // Durable append: ours (store API, flushed) vs. a raw sled insert + flush of the same bytes.
+    let dir = tempfile::tempdir()?;
+    let store = SledStore::open(&dir.path().join("ours"))?;
+    let raw = sled::open(dir.path().join("raw"))?;
+    let raw_tree = raw.open_tree("t")?;
+    let mut ours = Vec::with_capacity(appends);
+    let mut base = Vec::with_capacity(appends);
+    for i in 0..appends {
+        let a = amendment("bench", 0, AmendmentStatus::Proposed);
+        let bytes = serde_json::to_vec(&a)?;
+        let t = Instant::now();
+        raw_tree.insert((i as u64).to_be_bytes(), bytes)?;
+        raw.flush()?;
+        base.push(t.elapsed());
+
+        let t = Instant::now();
+        let n = store.next_amendment_number("bench")?;
+        store.put_amendment(&amendment("bench", n, AmendmentStatus::Proposed))?;
+        ours.push(t.elapsed());
+    }
+    ours.sort();
+    base.sort();
+    println!("durable amendment append ({appends} appends, each flushed before it returns)");
+    println!(
+        "  ours     p50 {}  p99 {}",
+        ms(pct(&ours, 50.0)),
+        ms(pct(&ours, 99.0))
+    );
+    println!(
+        "  baseline p50 {}  p99 {}  (raw sled insert + flush, same record)",
+        ms(pct(&base, 50.0)),
+        ms(pct(&base, 99.0))
+    );
+    println!(
+        "  ratio p99 {:.2}×   goal: p99 ≤ 5 ms",
+        pct(&ours, 99.0).as_secs_f64() / pct(&base, 99.0).as_secs_f64().max(1e-9)
+    );
+    println!();
+
+    // Assembly with many active amendments: ours vs. concatenating the same texts.
+    let agent = parse_agent(
+        std::path::Path::new("bench.md"),
+        "---\nname: bench\ndescription: bench\nharness: scripted\n---\nYou are a careful engineer.",
+        Known {
+            harnesses: &["scripted"],
+            fragments: &[],
+        },
+    )?;
+    let list: Vec<Amendment> = (1..=amendments as u32)
+        .map(|n| amendment("bench", n, AmendmentStatus::Active))
+        .collect();
+    let runs = 200;
+    let mut ours = Vec::with_capacity(runs);
+    let mut base = Vec::with_capacity(runs);
+    let mut sink = 0usize;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let p = effective_prompt(&agent, &Default::default(), &list);
+        ours.push(t.elapsed());
+        sink += p.text.len();
+        let t = Instant::now();
+        let mut text = agent.prompt.clone();
+        for a in &list {
+            text.push_str("\n- ");
+            text.push_str(&a.text);
+        }
+        base.push(t.elapsed());
+        sink += text.len();
+    }
+    ours.sort();
+    base.sort();
+    println!("effective prompt with {amendments} active amendments ({runs} runs)");
+    println!(
+        "  ours     p50 {}  p99 {}",
+        ms(pct(&ours, 50.0)),
+        ms(pct(&ours, 99.0))
+    );
+    println!(
+        "  baseline p50 {}  p99 {}  (plain concatenation, no ordering or version hash)",
+        ms(pct(&base, 50.0)),
+        ms(pct(&base, 99.0))
+    );
+    println!(
+        "  ratio p50 {:.2}×   goal: ≤ 1 ms   (checksum {sink})",
+        pct(&ours, 50.0).as_secs_f64() / pct(&base, 50.0).as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(pct(&d, 50.0), Duration::from_millis(51));
+        assert_eq!(pct(&d, 99.0), Duration::from_millis(99));
+        assert_eq!(pct(&[], 99.0), Duration::ZERO);
+    }
+}
