@@ -23,6 +23,8 @@ pub struct Agent {
     pub include: Vec<String>,
     /// Channel ids or names where the agent may run; empty means anywhere.
     pub channels: Vec<String>,
+    /// Slack user ids who may start it; empty means anyone.
+    pub users: Vec<String>,
     /// The role prompt (the file's body).
     pub prompt: String,
     pub file: PathBuf,
@@ -31,6 +33,11 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// True when `user` may start the agent.
+    pub fn allowed_user(&self, user: &str) -> bool {
+        self.users.is_empty() || self.users.iter().any(|u| u == user)
+    }
+
     /// True when the agent may run in the channel `id` (named `name`, when known).
     pub fn allowed_in(&self, id: &str, name: Option<&str>) -> bool {
         self.channels.is_empty()
@@ -57,6 +64,8 @@ struct FrontMatter {
     channels: Vec<String>,
     #[serde(default)]
     include: Vec<String>,
+    #[serde(default)]
+    users: Vec<String>,
 }
 
 /// A prompt file that cannot be used, with where and why.
@@ -176,7 +185,11 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
             ),
         ));
     }
-    for (field, ids) in [("owners", &front.owners), ("approvers", &front.approvers)] {
+    for (field, ids) in [
+        ("owners", &front.owners),
+        ("approvers", &front.approvers),
+        ("users", &front.users),
+    ] {
         if let Some(bad) = ids.iter().find(|o| !looks_like_user_id(o)) {
             return Err(err(
                 field_line(field),
@@ -226,6 +239,7 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         approvers: front.approvers,
         include: front.include,
         channels: front.channels,
+        users: front.users,
         prompt,
         file: file.to_path_buf(),
         hash: content_hash(text),

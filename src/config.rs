@@ -144,6 +144,12 @@ pub struct JobsSection {
     pub timeout_secs: u64,
     #[serde(default = "default_card_interval")]
     pub card_interval_ms: u64,
+    /// A harness that reports nothing for this long is stopped.
+    #[serde(default = "default_idle")]
+    pub idle_timeout_secs: u64,
+    /// Jobs one user may start per hour; 0 means no limit.
+    #[serde(default)]
+    pub per_user_per_hour: u32,
     #[serde(default = "default_workdir")]
     pub workdir: PathBuf,
 }
@@ -155,6 +161,8 @@ impl Default for JobsSection {
             per_channel: default_per_channel(),
             timeout_secs: default_timeout(),
             card_interval_ms: default_card_interval(),
+            idle_timeout_secs: default_idle(),
+            per_user_per_hour: 0,
             workdir: default_workdir(),
         }
     }
@@ -171,6 +179,9 @@ fn default_timeout() -> u64 {
 }
 fn default_card_interval() -> u64 {
     1000
+}
+fn default_idle() -> u64 {
+    600
 }
 fn default_workdir() -> PathBuf {
     PathBuf::from("data/jobs")
@@ -300,6 +311,8 @@ impl Config {
             max_running: self.jobs.max_running,
             per_channel: self.jobs.per_channel,
             job_timeout: Duration::from_secs(self.jobs.timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.jobs.idle_timeout_secs.max(1)),
+            per_user_per_hour: self.jobs.per_user_per_hour,
             card_interval: Duration::from_millis(self.jobs.card_interval_ms),
             workdir: self.jobs.workdir.clone(),
             admins: self.agents.admins.clone(),

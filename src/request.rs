@@ -97,7 +97,8 @@ pub fn usage() -> String {
 
 /// Parses the text of a mention addressed to the bot `bot_user_id`.
 pub fn parse_mention(text: &str, bot_user_id: &str) -> Result<Command, RequestError> {
-    let without_bot = strip_bot_mentions(text, bot_user_id);
+    let text = strip_invisible(text);
+    let without_bot = strip_bot_mentions(&text, bot_user_id);
     if let Some(command) = parse_command(&decode_entities(without_bot.trim()))? {
         return Ok(command);
     }
@@ -205,6 +206,24 @@ pub fn parse_correction(text: &str) -> Option<String> {
     (!instruction.is_empty()).then(|| decode_entities(instruction))
 }
 
+/// Drops zero-width and other invisible format characters, which would otherwise hide inside
+/// option names (`repo\u{200b}=x`) or make look-alike commands.
+pub fn strip_invisible(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{202a}'..='\u{202e}'))
+        .collect()
+}
+
+/// Shortens user input quoted back in a reply.
+fn quote(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
 /// Removes every `<@BOT>` / `<@BOT|name>` mention of the bot itself.
 pub fn strip_bot_mentions(text: &str, bot_user_id: &str) -> String {
     let plain = format!("<@{bot_user_id}>");
@@ -272,11 +291,7 @@ fn take_block(text: &str, options: &mut RequestOptions) -> Result<String, Reques
             Some((key, value)) if is_key(key.trim()) => {
                 set_option(options, key.trim(), value.trim())?
             }
-            _ => {
-                return Err(RequestError::BadBlockItem {
-                    item: item.to_string(),
-                })
-            }
+            _ => return Err(RequestError::BadBlockItem { item: quote(item) }),
         }
     }
     let mut rest = String::with_capacity(text.len());
@@ -306,11 +321,7 @@ fn set_option(options: &mut RequestOptions, key: &str, value: &str) -> Result<()
         "repo" => &mut options.repo,
         "branch" => &mut options.branch,
         "model" => &mut options.model,
-        _ => {
-            return Err(RequestError::UnknownOption {
-                key: key.to_string(),
-            })
-        }
+        _ => return Err(RequestError::UnknownOption { key: quote(key) }),
     };
     let value = decode_entities(value);
     if value.is_empty() {
@@ -358,7 +369,7 @@ fn validate_option(key: &str, value: &str) -> Result<(), RequestError> {
     match why {
         Some(why) => Err(RequestError::BadValue {
             key: key.to_string(),
-            value: value.to_string(),
+            value: quote(value),
             why,
         }),
         None => Ok(()),

@@ -46,6 +46,10 @@ pub struct BotSettings {
     pub max_running: usize,
     pub per_channel: usize,
     pub job_timeout: Duration,
+    /// A harness that reports nothing for this long is stopped.
+    pub idle_timeout: Duration,
+    /// Jobs one user may start per hour (0: no limit).
+    pub per_user_per_hour: u32,
     /// Least time between two edits of one card.
     pub card_interval: Duration,
     /// Where each job gets a scratch directory.
@@ -64,6 +68,8 @@ impl Default for BotSettings {
             max_running: 4,
             per_channel: 2,
             job_timeout: Duration::from_secs(30 * 60),
+            idle_timeout: Duration::from_secs(10 * 60),
+            per_user_per_hour: 0,
             card_interval: Duration::from_millis(1000),
             workdir: std::env::temp_dir().join("threadwork-jobs"),
             admins: vec![],
@@ -112,6 +118,8 @@ struct Ctx {
     settings: BotSettings,
     identity: BotIdentity,
     queue: std::sync::Mutex<RunQueue>,
+    /// Jobs per user per hour, when limited.
+    user_limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
     cards: std::sync::Mutex<HashMap<JobId, Arc<CardUpdater>>>,
     job_lock: tokio::sync::Mutex<()>,
     idle: tokio::sync::Notify,
@@ -121,6 +129,7 @@ struct Ctx {
 pub fn resolve_agent<'a>(
     options: &RequestOptions,
     channel: &str,
+    user: &str,
     agents: &'a BTreeMap<String, Agent>,
     harnesses: &[&str],
     default_agent: &str,
@@ -136,6 +145,12 @@ pub fn resolve_agent<'a>(
                 .join(", ")
         )
     })?;
+    if !agent.allowed_user(user) {
+        return Err(format!(
+            ":no_entry: agent `{name}` is restricted to some users; ask one of its owners ({}) for access. No job was started.",
+            if agent.owners.is_empty() { "see its prompt file".to_string() } else { agent.owners.iter().map(|o| format!("<@{o}>")).collect::<Vec<_>>().join(", ") }
+        ));
+    }
     if !agent.allowed_in(channel, None) {
         return Err(format!(
             ":warning: agent `{name}` does not run in this channel (it runs in {}). No job was started.",
@@ -198,6 +213,8 @@ impl Bot {
         tracing::info!(user_id = %identity.user_id, team = %identity.team_id, "bot identified");
         let queue = RunQueue::new(parts.settings.max_running, parts.settings.per_channel);
         let registry: SharedRegistry = Arc::new(std::sync::RwLock::new(Arc::new(parts.registry)));
+        let user_limiter = std::num::NonZeroU32::new(parts.settings.per_user_per_hour)
+            .map(|n| governor::RateLimiter::keyed(governor::Quota::per_hour(n)));
         let watcher = match parts.prompt_dirs {
             Some(dirs) => {
                 let chat = parts.chat.clone();
@@ -240,6 +257,7 @@ impl Bot {
                 settings: parts.settings,
                 identity,
                 queue: std::sync::Mutex::new(queue),
+                user_limiter,
                 cards: std::sync::Mutex::new(HashMap::new()),
                 job_lock: tokio::sync::Mutex::new(()),
                 idle: tokio::sync::Notify::new(),
@@ -491,11 +509,24 @@ impl Ctx {
         let (agent, harness, model) = match resolve_agent(
             &options,
             &channel,
+            &user,
             &registry.agents,
             &harness_names,
             &self.settings.default_agent,
         ) {
-            Ok(r) => r,
+            Ok(r) => match self.over_user_limit(&user) {
+                None => r,
+                Some(wait) => {
+                    let reply = format!(
+                    ":hourglass: You have started {} jobs in the last hour, the most one person may. Try again in {}. No job was started.",
+                    self.settings.per_user_per_hour,
+                    card::duration(wait.as_secs().max(1) as i64)
+                );
+                    let ctx = self.clone();
+                    tokio::spawn(async move { ctx.say(&channel, &thread_ts, &reply).await });
+                    return Ok(());
+                }
+            },
             Err(reply) => {
                 let ctx = self.clone();
                 tokio::spawn(async move { ctx.say(&channel, &thread_ts, &reply).await });
@@ -546,6 +577,19 @@ impl Ctx {
             }
         });
         Ok(())
+    }
+
+    /// How long until `user` may start another job; `None` when they may now (and the start
+    /// is counted).
+    fn over_user_limit(&self, user: &str) -> Option<Duration> {
+        use governor::clock::Clock;
+        let limiter = self.user_limiter.as_ref()?;
+        match limiter.check_key(&user.to_string()) {
+            Ok(()) => None,
+            Err(not_until) => {
+                Some(not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+            }
+        }
     }
 
     /// Persists a new job and queues it; its card goes up in the background, then it may start.
@@ -732,9 +776,25 @@ impl Ctx {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.settings.job_timeout;
         let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
+        let idle = self.settings.idle_timeout;
+        let mut idle_deadline = tokio::time::Instant::now() + idle;
+        // The last progress lines, quoted when the run ends badly.
+        let mut recent: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         loop {
             let event = tokio::select! {
                 e = events.recv() => e,
+                _ = tokio::time::sleep_until(idle_deadline) => {
+                    cancel.cancel();
+                    let mut message = format!(
+                        "the `{}` harness reported nothing for {} (the idle limit) and was stopped",
+                        job.harness,
+                        card::duration(idle.as_secs() as i64)
+                    );
+                    if !recent.is_empty() {
+                        message.push_str(&format!("; its last steps:\n```\n{}\n```", Vec::from(recent).join("\n")));
+                    }
+                    return fail(message);
+                }
                 _ = heartbeat.tick() => {
                     if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
                     continue;
@@ -755,6 +815,13 @@ impl Ctx {
                 ));
             };
             let elapsed = started.elapsed().as_secs() as i64;
+            idle_deadline = tokio::time::Instant::now() + idle;
+            if let Some(line) = progress_line(&event) {
+                if recent.len() == 5 {
+                    recent.pop_front();
+                }
+                recent.push_back(line);
+            }
             match event {
                 HarnessEvent::Finished { answer } => {
                     return Outcome {
@@ -1003,6 +1070,23 @@ pub fn compose_task(job: &Job, task: &str) -> String {
     out
 }
 
+/// A short plain line for an event, for failure messages.
+fn progress_line(event: &HarnessEvent) -> Option<String> {
+    match event {
+        HarnessEvent::AssistantText { text } => {
+            Some(clip(text.lines().next().unwrap_or_default(), 200))
+        }
+        HarnessEvent::ToolStarted { name, summary, .. } => {
+            Some(format!("{name}: {}", clip(summary, 160)))
+        }
+        HarnessEvent::ToolFinished { name, summary, .. } => {
+            Some(format!("{name} done: {}", clip(summary, 160)))
+        }
+        HarnessEvent::FileChanged { path } => Some(format!("edited {}", clip(path, 160))),
+        _ => None,
+    }
+}
+
 fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
     match event {
         HarnessEvent::AssistantText { text } => {
@@ -1039,11 +1123,33 @@ fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
     }
 }
 
+/// Most characters of an answer posted to the thread (about ten messages).
+pub const MAX_ANSWER_CHARS: usize = 38_000;
+
+/// Cuts an answer too long for a thread, with a notice saying how much was left out.
+fn cap_answer(answer: &str) -> String {
+    let total = answer.chars().count();
+    if total <= MAX_ANSWER_CHARS {
+        return answer.to_string();
+    }
+    let kept: String = answer.chars().take(MAX_ANSWER_CHARS).collect();
+    // End on a line boundary when one is near, so the cut does not land mid-sentence.
+    let kept = match kept.rfind('\n') {
+        Some(i) if i > MAX_ANSWER_CHARS / 2 => kept[..i].to_string(),
+        _ => kept,
+    };
+    format!(
+        "{kept}\n\n:scissors: _The answer was {total} characters; the first {} are shown._",
+        kept.chars().count()
+    )
+}
+
 /// The messages that end a job in its thread.
 pub fn terminal_parts(job: &Job) -> Vec<String> {
     match job.state {
         JobState::Succeeded => {
-            let answer = job.answer.as_deref().unwrap_or_default().trim();
+            let answer = cap_answer(job.answer.as_deref().unwrap_or_default().trim());
+            let answer = answer.as_str();
             let answer = if answer.is_empty() {
                 format!("Job {} finished without an answer.", job.id)
             } else {
@@ -1093,57 +1199,63 @@ mod tests {
     use std::path::Path;
 
     fn agents() -> BTreeMap<String, Agent> {
-        let text =
-            "---\nname: default\ndescription: d\nharness: scripted\nchannels: [C1]\n---\nrole";
-        let a = crate::agents::parse_agent(
-            Path::new("default.md"),
-            text,
-            crate::agents::Known {
-                harnesses: &["scripted"],
-                fragments: &[],
-            },
-        )
-        .unwrap();
+        let text = "---\nname: default\ndescription: d\nharness: scripted\nchannels: [C1]\nusers: [U0USER001, U0USER002]\nowners: [U0OWNER9]\n---\nrole";
+        let known = crate::agents::Known {
+            harnesses: &["scripted"],
+            fragments: &[],
+        };
+        let a = crate::agents::parse_agent(Path::new("default.md"), text, known).unwrap();
         BTreeMap::from([("default".to_string(), a)])
     }
 
     #[test]
-    fn resolve_checks_agent_channel_and_harness() {
+    fn resolve_checks_agent_user_channel_and_harness() {
         let agents = agents();
-        let ok = resolve_agent(
-            &RequestOptions::default(),
-            "C1",
-            &agents,
-            &["scripted"],
-            "default",
-        )
-        .unwrap();
+        let resolve = |o: &RequestOptions, channel, user, harnesses: &[&str]| {
+            resolve_agent(o, channel, user, &agents, harnesses, "default")
+        };
+        let default = RequestOptions::default();
+        let ok = resolve(&default, "C1", "U0USER001", &["scripted"]).unwrap();
         assert_eq!((ok.0.name.as_str(), ok.1.as_str()), ("default", "scripted"));
         let o = RequestOptions {
             agent: Some("nope".into()),
             ..Default::default()
         };
-        assert!(resolve_agent(&o, "C1", &agents, &["scripted"], "default")
+        assert!(resolve(&o, "C1", "U0USER001", &["scripted"])
             .unwrap_err()
             .contains("unknown agent `nope`; available: `default`"));
-        assert!(resolve_agent(
-            &RequestOptions::default(),
-            "C2",
-            &agents,
-            &["scripted"],
-            "default"
-        )
-        .unwrap_err()
-        .contains("does not run in this channel"));
+        assert!(resolve(&default, "C2", "U0USER001", &["scripted"])
+            .unwrap_err()
+            .contains("does not run in this channel"));
+        assert!(resolve(&default, "C1", "U0USER003", &["scripted"])
+            .unwrap_err()
+            .contains("restricted to some users; ask one of its owners (<@U0OWNER9>)"));
         let o = RequestOptions {
             harness: Some("codex".into()),
             ..Default::default()
         };
+        assert!(resolve(&o, "C1", "U0USER001", &["scripted", "command"])
+            .unwrap_err()
+            .contains("unknown harness `codex`; configured: `command`, `scripted`"));
+    }
+
+    #[test]
+    fn long_answers_are_capped_with_a_notice() {
+        let mut job = sample_job(2);
+        job.state = JobState::Succeeded;
+        job.answer = Some("line of output\n".repeat(10_000));
+        let parts = terminal_parts(&job);
+        let total: usize = parts.iter().map(|p| p.chars().count()).sum();
+        assert!(total <= MAX_ANSWER_CHARS + 500, "{total}");
         assert!(
-            resolve_agent(&o, "C1", &agents, &["scripted", "command"], "default")
-                .unwrap_err()
-                .contains("unknown harness `codex`; configured: `command`, `scripted`")
+            parts
+                .last()
+                .unwrap()
+                .contains("The answer was 149999 characters; the first"),
+            "{:?}",
+            parts.last()
         );
+        assert!(parts.len() <= 11);
     }
 
     #[test]
