@@ -299,7 +299,6 @@ impl Config {
             app_token,
             connections: self.slack.socket_connections.clamp(1, 10),
             reconnect_secs: self.slack.reconnect_secs,
-            max_retries: 20,
             limits: self.slack.limits,
         })
     }

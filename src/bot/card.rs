@@ -27,7 +27,10 @@ pub struct CardView {
     /// 1-based place in the queue while queued.
     pub queue_position: Option<usize>,
     pub elapsed_secs: i64,
-    pub progress: Vec<String>,
+    /// The latest progress lines (at most `SHOWN_PROGRESS`), so a chatty harness cannot grow it.
+    pub progress: std::collections::VecDeque<String>,
+    /// Progress lines no longer shown.
+    pub earlier_steps: usize,
     pub files: BTreeSet<String>,
     pub tool_calls: usize,
     pub usage: Usage,
@@ -47,7 +50,8 @@ impl CardView {
             state: job.state,
             queue_position: None,
             elapsed_secs: 0,
-            progress: Vec::new(),
+            progress: Default::default(),
+            earlier_steps: 0,
             files: BTreeSet::new(),
             tool_calls: 0,
             usage: job.usage,
@@ -57,7 +61,11 @@ impl CardView {
     }
 
     pub fn push_progress(&mut self, line: String) {
-        self.progress.push(line);
+        if self.progress.len() == SHOWN_PROGRESS {
+            self.progress.pop_front();
+            self.earlier_steps += 1;
+        }
+        self.progress.push_back(line);
     }
 }
 
@@ -125,14 +133,14 @@ pub fn render(v: &CardView) -> String {
             if v.files.len() == 1 { "" } else { "s" }
         ));
     }
-    let hidden = v.progress.len().saturating_sub(SHOWN_PROGRESS);
+    let hidden = v.earlier_steps;
     if hidden > 0 {
         out.push_str(&format!(
             "\n_…{hidden} earlier step{}_",
             if hidden == 1 { "" } else { "s" }
         ));
     }
-    for line in v.progress.iter().skip(hidden) {
+    for line in &v.progress {
         out.push_str(&format!("\n• {line}"));
     }
     if let Some(f) = &v.failure {

@@ -1,5 +1,5 @@
-//! Delivery that must not be lost: retries of transient chat failures (the Slack client already
-//! waits out `Retry-After` itself; this covers what is left after its retries and network faults).
+//! Delivery that must not be lost: retries of transient chat failures. A `ratelimited` answer is
+//! waited out for exactly its `Retry-After`; other transient failures back off exponentially.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,6 +8,8 @@ use crate::chat::ChatError;
 
 /// Attempts before giving up on one call: with the backoff below, about five minutes.
 const ATTEMPTS: u32 = 12;
+/// `ratelimited` answers waited out before giving up on one call.
+const RATE_LIMITED_ATTEMPTS: u32 = 60;
 
 pub async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, ChatError>
 where
@@ -16,9 +18,19 @@ where
 {
     let mut delay = Duration::from_millis(250);
     let mut attempt = 1;
+    let mut limited = 0;
     loop {
         match call().await {
             Ok(v) => return Ok(v),
+            Err(ChatError::RateLimited {
+                method,
+                retry_after,
+            }) if limited < RATE_LIMITED_ATTEMPTS => {
+                limited += 1;
+                let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                tracing::debug!(method, ?wait, "rate limited; waiting out Retry-After");
+                tokio::time::sleep(wait).await;
+            }
             Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                 tracing::debug!(error = %e, attempt, "chat call failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -42,6 +54,7 @@ mod tests {
             if calls.fetch_add(1, Ordering::SeqCst) < 3 {
                 Err(ChatError::RateLimited {
                     method: "chat.update",
+                    retry_after: Some(Duration::from_millis(10)),
                 })
             } else {
                 Ok(7)

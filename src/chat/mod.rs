@@ -20,9 +20,12 @@ pub enum ChatError {
     /// Slack answered `ok: false` with this error code.
     #[error("{method}: {code}")]
     Api { method: &'static str, code: String },
-    /// Still rate limited after the retries the client allows.
+    /// `ratelimited` (HTTP 429), with Slack's `Retry-After`.
     #[error("{method}: rate limited")]
-    RateLimited { method: &'static str },
+    RateLimited {
+        method: &'static str,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("{method}: {message}")]
     Transport {
         method: &'static str,

@@ -30,8 +30,6 @@ pub struct SlackSettings {
     pub connections: u32,
     /// Seconds between reconnect attempts after a failed connect.
     pub reconnect_secs: u64,
-    /// Retries of a rate-limited call before giving up.
-    pub max_retries: usize,
     /// Outbound pacing.
     pub limits: Limits,
 }
@@ -57,10 +55,10 @@ fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
 
 /// Builds the slack-morphism client used for both the Web API and Socket Mode.
 pub fn client(settings: &SlackSettings) -> Arc<SlackHyperClient> {
-    let rate = SlackApiRateControlConfig::new().with_max_retries(settings.max_retries);
-    Arc::new(SlackClient::new(
-        connector(&settings.api_url).with_rate_control(rate),
-    ))
+    // No slack-morphism rate control: without a team id it spaces chat.postMessage at one a
+    // second across the whole workspace, with growing penalties. `pacing` spends per-channel and
+    // per-tier budgets instead, and `bot::outbox` waits out `Retry-After`.
+    Arc::new(SlackClient::new(connector(&settings.api_url)))
 }
 
 fn token(secret: &SecretString) -> SlackApiToken {
@@ -92,7 +90,10 @@ fn map_err(method: &'static str, err: SlackClientError) -> ChatError {
             method,
             code: e.code,
         },
-        SlackClientError::RateLimitError(_) => ChatError::RateLimited { method },
+        SlackClientError::RateLimitError(e) => ChatError::RateLimited {
+            method,
+            retry_after: e.retry_after,
+        },
         other => ChatError::Transport {
             method,
             message: other.to_string(),

@@ -1,0 +1,483 @@
+//! Fault injection through the emulator's controls. Every case asserts on the final thread state
+//! and on the store, never on logs.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use threadwork::emulator::state::BOT_USER_ID;
+use threadwork::emulator::{EmulatorConfig, Faults};
+use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
+use threadwork::harness::{Harness, HarnessEvent};
+use threadwork::job::JobState;
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+const CHANNELS: [&str; 3] = ["C0GENERAL1", "C0RANDOM01", "C0DEV00001"];
+
+/// A bot without outbound pacing limits to speak of, so a large run finishes quickly.
+async fn fast_world(emu: EmulatorConfig) -> World {
+    let mut w = World::new(emu).await;
+    w.config.slack.limits.post_per_minute = 600_000;
+    w.config.slack.limits.post_burst = 1000;
+    w.config.slack.limits.update_per_minute = 600_000;
+    w.config.slack.limits.update_burst = 1000;
+    w.config.slack.limits.tier3_per_minute = 600_000;
+    w.config.slack.limits.tier4_per_minute = 600_000;
+    w.config.jobs.max_running = 16;
+    w.config.jobs.per_channel = 8;
+    w
+}
+
+fn instant(answer: &str) -> HashMap<String, Arc<dyn Harness>> {
+    scripted(vec![step(
+        0,
+        HarnessEvent::Finished {
+            answer: answer.into(),
+        },
+    )])
+}
+
+/// A tiny deterministic generator, so a failing run can be replayed.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_drops_and_disconnects_during_2000_events_lose_and_double_nothing() {
+    let mut w = fast_world(EmulatorConfig {
+        ack_timeout: Duration::from_millis(400),
+        ..Default::default()
+    })
+    .await;
+    w.start_bot(instant("handled")).await;
+
+    // 100 faults, spread over the run by a background task.
+    let emu = w.emu.clone();
+    let chaos = tokio::spawn(async move {
+        let mut rng = Lcg(7);
+        for i in 0..100 {
+            tokio::time::sleep(Duration::from_millis(60 + rng.next() % 60)).await;
+            if i % 2 == 0 {
+                emu.drop_sockets().await;
+            } else {
+                emu.send_disconnect(if i % 4 == 1 {
+                    "warning"
+                } else {
+                    "refresh_requested"
+                })
+                .await;
+            }
+        }
+    });
+
+    // 2,000 events: 400 mentions, and 4 thread replies in each thread (kept with its job).
+    let mut threads = Vec::new();
+    for i in 0..400 {
+        let channel = CHANNELS[i % 3];
+        let ts = w
+            .emu
+            .post_as(
+                "alice",
+                channel,
+                &format!("<@{BOT_USER_ID}> task {i}"),
+                None,
+            )
+            .await
+            .unwrap();
+        threads.push((channel, ts));
+    }
+    let store = w.bot().bot.store();
+    // Replies count only once the thread is a job's, so wait for each job before replying.
+    for (n, (channel, ts)) in threads.iter().enumerate() {
+        eventually(SECS(90), "the job exists", || async {
+            store.job_for_thread(channel, ts).unwrap()
+        })
+        .await;
+        for r in 0..4 {
+            w.emu
+                .post_as("bob", channel, &format!("reply {r} to task {n}"), Some(ts))
+                .await
+                .unwrap();
+        }
+    }
+    chaos.await.unwrap();
+    assert!(
+        w.emu.wait_for_connections(1, SECS(20)).await,
+        "the bot is connected after the chaos"
+    );
+
+    eventually(
+        SECS(120),
+        "every job finished and every reply kept",
+        || async {
+            let jobs = store.jobs().unwrap();
+            let done = jobs.len() == 400
+                && jobs
+                    .iter()
+                    .all(|j| j.state == JobState::Succeeded && j.terminal_posted)
+                && jobs.iter().map(|j| j.thread_replies.len()).sum::<usize>() == 1600;
+            done.then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(SECS(2)).await;
+    let jobs = store.jobs().unwrap();
+    assert_eq!(jobs.len(), 400, "one job per mention");
+    for (channel, ts) in &threads {
+        let thread = w.emu.thread(channel, ts).await;
+        let bot: Vec<_> = thread.iter().filter(|m| m.user == BOT_USER_ID).collect();
+        assert_eq!(
+            bot.len(),
+            2,
+            "one card and one answer in {channel}/{ts}: {:?}",
+            bot.iter().map(|m| &m.text).collect::<Vec<_>>()
+        );
+        let job = jobs.iter().find(|j| &j.thread_ts == ts).unwrap();
+        assert_eq!(job.thread_replies.len(), 4, "each reply kept once");
+    }
+    let stats = w.emu.stats().await;
+    assert!(
+        stats.connections_opened >= 50,
+        "the bot reconnected many times: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_three_times_across_two_sockets_makes_one_job_each() {
+    let mut w = fast_world(EmulatorConfig::default()).await;
+    w.start_bot(instant("once")).await;
+    w.emu
+        .set_faults(Faults {
+            ignore_acks_ms: 0,
+            duplicates: 2,
+        })
+        .await;
+    let mut threads = Vec::new();
+    for i in 0..30 {
+        threads.push(
+            w.emu
+                .post_as(
+                    "alice",
+                    CHANNELS[i % 3],
+                    &format!("<@{BOT_USER_ID}> dup {i}"),
+                    None,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    let store = w.bot().bot.store();
+    eventually(SECS(30), "30 jobs done", || async {
+        let jobs = store.jobs().unwrap();
+        (jobs.len() == 30 && jobs.iter().all(|j| j.terminal_posted)).then_some(())
+    })
+    .await;
+    tokio::time::sleep(SECS(1)).await;
+    assert_eq!(store.jobs().unwrap().len(), 30);
+    for (i, ts) in threads.iter().enumerate() {
+        assert_eq!(
+            w.emu
+                .thread(CHANNELS[i % 3], ts)
+                .await
+                .iter()
+                .filter(|m| m.user == BOT_USER_ID)
+                .count(),
+            2
+        );
+    }
+    assert!(
+        w.emu.stats().await.envelopes_sent >= 30 * 2 * 3,
+        "each event was sent three times"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_delays_every_answer_but_loses_none_and_keeps_order() {
+    let long: String = (0..3)
+        .map(|p| {
+            format!(
+                "Part {p}. {}",
+                "Every sentence here is part of a long answer. "
+                    .repeat(80)
+                    .trim_end()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let mut w = fast_world(EmulatorConfig::default()).await;
+    w.start_bot(scripted(vec![step(
+        300,
+        HarnessEvent::Finished {
+            answer: long.clone(),
+        },
+    )]))
+    .await;
+    let mut threads = Vec::new();
+    for i in 0..5 {
+        threads.push(
+            w.emu
+                .post_as(
+                    "alice",
+                    CHANNELS[i % 3],
+                    &format!("<@{BOT_USER_ID}> storm {i}"),
+                    None,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    w.emu.force_ratelimited("chat.postMessage", 12, 1).await;
+    w.emu.force_ratelimited("chat.update", 12, 1).await;
+    for (i, ts) in threads.iter().enumerate() {
+        let parts = eventually(SECS(60), "all parts of the answer", || async {
+            let thread = w.emu.thread(CHANNELS[i % 3], ts).await;
+            let parts: Vec<String> = thread
+                .into_iter()
+                .filter(|m| m.user == BOT_USER_ID)
+                .skip(1)
+                .map(|m| m.text)
+                .collect();
+            (parts.len() >= 3).then_some(parts)
+        })
+        .await;
+        assert_eq!(
+            parts.join("\n\n"),
+            long,
+            "the parts arrived whole and in order"
+        );
+    }
+    let stats = w.emu.stats().await;
+    assert_eq!(stats.ratelimited.get("chat.postMessage"), Some(&12));
+}
+
+fn sh(script: &str, mode: OutputMode) -> Arc<dyn Harness> {
+    Arc::new(CommandHarness::new(CommandSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        mode,
+        env: Default::default(),
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_faults_end_with_clear_messages() {
+    // Pacing is not under test here: the flood's answer is ten messages.
+    let mut w = fast_world(EmulatorConfig::default()).await;
+    w.config.jobs.idle_timeout_secs = 2;
+    w.config.jobs.max_running = 8;
+    w.config.jobs.per_channel = 8;
+    let harnesses: HashMap<String, Arc<dyn Harness>> = HashMap::from([
+        ("scripted".to_string(), sh("case \"$THREADWORK_TASK\" in crash*) echo '{\"type\":\"started\"}'; echo dying >&2; exit 3;; hang*) echo '{\"type\":\"tool_started\",\"name\":\"bash\",\"summary\":\"sleep\"}'; sleep 60;; utf8*) printf '\\377\\376 not json\\n';; wide*) head -c 1048576 /dev/zero | tr '\\0' 'a'; echo;; esac", OutputMode::Json)),
+        ("text".to_string(), sh("head -c 10485760 /dev/zero | tr '\\0' 'a' | fold -w 100", OutputMode::Text)),
+    ]);
+    w.start_bot(harnesses).await;
+    let ask = |text: &'static str| {
+        let emu = w.emu.clone();
+        async move {
+            emu.post_as("alice", CHANNEL, &format!("<@{BOT_USER_ID}> {text}"), None)
+                .await
+                .unwrap()
+        }
+    };
+    let crash = ask("crash now").await;
+    let hang = ask("hang forever").await;
+    let utf8 = ask("utf8 garbage").await;
+    let wide = ask("wide line").await;
+    let flood = ask("flood harness=text").await;
+
+    let m = wait_reply(&w, &crash, SECS(15), |m| m.text.contains("failed")).await;
+    assert!(
+        m.text.contains("exited with status 3") && m.text.contains("dying"),
+        "{}",
+        m.text
+    );
+    let m = wait_reply(&w, &hang, SECS(15), |m| m.text.contains("failed")).await;
+    assert!(
+        m.text.contains("reported nothing for 2s (the idle limit)")
+            && m.text.contains("bash: sleep"),
+        "{}",
+        m.text
+    );
+    let m = wait_reply(&w, &utf8, SECS(15), |m| m.text.contains("failed")).await;
+    assert!(
+        m.text.contains("malformed line 1") && m.text.contains('\u{fffd}'),
+        "{}",
+        m.text
+    );
+    let m = wait_reply(&w, &wide, SECS(15), |m| m.text.contains("failed")).await;
+    assert!(m.text.contains("longer than 262144 bytes"), "{}", m.text);
+    let notice = wait_reply(&w, &flood, SECS(30), |m| m.text.contains(":scissors:")).await;
+    assert!(notice.text.contains("the first"), "{}", notice.text);
+    let parts = w.bot_replies(&flood).await.len() - 1;
+    assert!(
+        parts <= 11,
+        "a 10 MB answer is cut to a few messages, not {parts}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_messages_get_clear_replies() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.start_bot(instant("survived")).await;
+    let post = |text: String| {
+        let emu = w.emu.clone();
+        async move { emu.post_as("alice", CHANNEL, &text, None).await.unwrap() }
+    };
+    let first_reply = |ts: String| {
+        let w = &w;
+        async move {
+            eventually(SECS(10), "a reply", || async {
+                w.bot_replies(&ts).await.into_iter().next()
+            })
+            .await
+            .text
+        }
+    };
+    let bot = format!("<@{BOT_USER_ID}>");
+
+    // 10,000 options.
+    let many = format!(
+        "{bot} go {}",
+        (0..10_000)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let r = first_reply(post(many).await).await;
+    assert!(r.contains("unknown option `k0`"), "{r}");
+    // A huge unknown key is quoted short.
+    let r = first_reply(post(format!("{bot} go {}=1", "x".repeat(30_000))).await).await;
+    assert!(
+        r.contains("unknown option `xxxx") && r.chars().count() < 1000,
+        "{} chars",
+        r.chars().count()
+    );
+    // A zero-width character cannot hide an option name.
+    let r = first_reply(post(format!("{bot} go mod\u{200b}le=x")).await).await;
+    assert!(r.contains("unknown option `modle`"), "{r}");
+    // Nested and broken markup is text, not a crash.
+    let ts = post(format!(
+        "{bot} <<<@U0BOB00001>|<#C0DEV00001|dev>>> <https://x|<b>> &amp;lt;"
+    ))
+    .await;
+    assert_eq!(
+        first_reply(ts.clone())
+            .await
+            .lines()
+            .next()
+            .map(|l| l.starts_with("*Job")),
+        Some(true)
+    );
+    wait_reply(&w, &ts, SECS(10), |m| m.text == "survived").await;
+    // A mention storm is one request.
+    let ts = post(format!("{} fix it {}", bot.repeat(50), bot.repeat(50))).await;
+    wait_reply(&w, &ts, SECS(10), |m| m.text == "survived").await;
+    // Only mentions: told what to do.
+    let r = first_reply(post(format!("{bot} \u{200b} ")).await).await;
+    assert!(r.contains("there is no task"), "{r}");
+    // Near Slack's size limit: still one job and an answer.
+    let ts = post(format!("{bot} {}", "summarise this. ".repeat(2400))).await;
+    wait_reply(&w, &ts, SECS(10), |m| m.text == "survived").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_agents_and_the_per_user_limit() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let dir = w.dir.path().join("agents");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("default.md"), "---\nname: default\ndescription: open\nharness: scripted\nowners: [U0ALICE001]\n---\nYou help.").unwrap();
+    std::fs::write(
+        dir.join("deploy.md"),
+        "---\nname: deploy\ndescription: restricted\nharness: scripted\nowners: [U0ALICE001]\nusers: [U0ALICE001]\nchannels: [C0DEV00001]\n---\nYou deploy.",
+    )
+    .unwrap();
+    w.config.agents.dir = dir;
+    w.config.agents.shared_dir = w.dir.path().join("shared");
+    w.config.jobs.per_user_per_hour = 2;
+    w.start_bot(instant("ok")).await;
+    let ask = |user: &'static str, channel: &'static str, text: &'static str| {
+        let emu = w.emu.clone();
+        async move {
+            emu.post_as(user, channel, &format!("<@{BOT_USER_ID}> {text}"), None)
+                .await
+                .unwrap()
+        }
+    };
+    let reply = |channel: &'static str, ts: String| {
+        let w = &w;
+        async move {
+            eventually(SECS(10), "a reply", || async {
+                w.emu
+                    .thread(channel, &ts)
+                    .await
+                    .into_iter()
+                    .find(|m| m.user == BOT_USER_ID)
+            })
+            .await
+            .text
+        }
+    };
+    let r = reply(
+        "C0DEV00001",
+        ask("bob", "C0DEV00001", "ship it agent=deploy").await,
+    )
+    .await;
+    assert!(
+        r.contains("agent `deploy` is restricted to some users"),
+        "{r}"
+    );
+    let r = reply(
+        "C0GENERAL1",
+        ask("alice", "C0GENERAL1", "ship it agent=deploy").await,
+    )
+    .await;
+    assert!(r.contains("does not run in this channel"), "{r}");
+    let r = reply(
+        "C0DEV00001",
+        ask("alice", "C0DEV00001", "ship it agent=deploy").await,
+    )
+    .await;
+    assert!(r.starts_with("*Job"), "{r}");
+    // Bob cannot adopt or revert: he is told so, privately.
+    ask("bob", "C0GENERAL1", "remember agent=default: be terse").await;
+    eventually(SECS(10), "the proposal", || async {
+        w.bot().bot.store().amendment("default", 1).unwrap()
+    })
+    .await;
+    ask("bob", "C0GENERAL1", "adopt default 1").await;
+    eventually(SECS(10), "an ephemeral refusal", || async {
+        w.emu
+            .ephemerals()
+            .await
+            .into_iter()
+            .find(|e| e.user == "U0BOB00001" && e.text.contains("Only the owners of `default`"))
+    })
+    .await;
+    assert_eq!(
+        w.bot()
+            .bot
+            .store()
+            .amendment("default", 1)
+            .unwrap()
+            .unwrap()
+            .status,
+        threadwork::amendments::AmendmentStatus::Proposed
+    );
+
+    // Alice has used one of her two jobs this hour; the third is refused with a time.
+    reply("C0GENERAL1", ask("alice", "C0GENERAL1", "second").await).await;
+    let r = reply("C0GENERAL1", ask("alice", "C0GENERAL1", "third").await).await;
+    assert!(r.contains("the most one person may. Try again in"), "{r}");
+    assert_eq!(w.bot().bot.store().jobs().unwrap().len(), 2);
+}
