@@ -83,6 +83,8 @@ pub(crate) enum SocketCommand {
 
 pub(crate) struct Connection {
     pub tx: mpsc::UnboundedSender<SocketCommand>,
+    /// Sent a `disconnect`: no new envelopes go to it while it waits to close.
+    pub draining: bool,
 }
 
 #[derive(Default)]
@@ -401,8 +403,11 @@ impl Emulator {
             .connections
             .lock()
             .await
-            .values()
-            .map(|c| c.tx.clone())
+            .values_mut()
+            .map(|c| {
+                c.draining = true;
+                c.tx.clone()
+            })
             .collect();
         for tx in &conns {
             let _ = tx.send(SocketCommand::Send(frame.clone()));
@@ -476,7 +481,11 @@ impl Emulator {
             let notified = self.inner.connected.notified();
             let target = {
                 let conns = self.inner.connections.lock().await;
-                let mut ids: Vec<u64> = conns.keys().copied().collect();
+                let mut ids: Vec<u64> = conns
+                    .iter()
+                    .filter(|(_, c)| !c.draining)
+                    .map(|(id, _)| *id)
+                    .collect();
                 ids.sort_unstable();
                 if ids.is_empty() {
                     None

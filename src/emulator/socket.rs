@@ -51,7 +51,13 @@ async fn serve(emu: Emulator, socket: WebSocket) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let count = {
         let mut conns = emu.inner.connections.lock().await;
-        conns.insert(id, Connection { tx });
+        conns.insert(
+            id,
+            Connection {
+                tx,
+                draining: false,
+            },
+        );
         conns.len()
     };
     emu.inner.stats.lock().await.connections_opened += 1;
