@@ -126,21 +126,6 @@ async fn socket_drops_and_disconnects_during_2000_events_lose_and_double_nothing
                     .iter()
                     .all(|j| j.state == JobState::Succeeded && j.terminal_posted)
                 && jobs.iter().map(|j| j.thread_replies.len()).sum::<usize>() == 1600;
-            if !done {
-                let states: std::collections::BTreeMap<String, usize> =
-                    jobs.iter().fold(Default::default(), |mut m, j| {
-                        *m.entry(format!("{:?}/{}", j.state, j.terminal_posted))
-                            .or_default() += 1;
-                        m
-                    });
-                eprintln!(
-                    "PROGRESS jobs={} replies={} {:?} undelivered={}",
-                    jobs.len(),
-                    jobs.iter().map(|j| j.thread_replies.len()).sum::<usize>(),
-                    states,
-                    w.emu.stats().await.undelivered
-                );
-            }
             done.then_some(())
         },
     )

@@ -238,3 +238,72 @@ async fn an_adopted_amendment_survives_kill_9() {
     assert_eq!(a.status, threadwork::amendments::AmendmentStatus::Active);
     assert_eq!(a.decided_by.as_deref(), Some("U0ALICE001"));
 }
+
+/// Secrets planted in the bot's environment and config never reach a Slack message, a log line
+/// (even at debug level) or the harness's environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_secrets_stay_out_of_slack_logs_and_harness() {
+    let w = World::new(EmulatorConfig::default()).await;
+    let config = w.dir.path().join("threadwork.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\nbot_token = {BOT_TOKEN:?}\napp_token = {APP_TOKEN:?}\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nworkdir = {:?}\n\n[harness.scripted]\nkind = \"command\"\nprogram = \"/bin/sh\"\nargs = [\"-c\", \"env | sort\"]\nmode = \"text\"\n",
+            agents_dir(),
+            w.dir.path().join("store"),
+            w.dir.path().join("jobs"),
+        ),
+    )
+    .unwrap();
+    const CANARY: &str = "canary-4f1c9e2b-not-for-anyone";
+    let mut bot = Command::new(env!("CARGO_BIN_EXE_threadwork"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_API_URL", w.emu.api_url())
+        .env("OPENAI_API_KEY", CANARY)
+        .env("ANTHROPIC_API_KEY", CANARY)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
+    let ts = w.mention("print your environment").await;
+    let answer = wait_reply(&w, &ts, Duration::from_secs(10), |m| {
+        m.text.contains("THREADWORK_TASK=")
+    })
+    .await;
+    assert!(!answer.text.contains(CANARY), "the harness saw a secret");
+    assert!(!answer.text.contains(BOT_TOKEN) && !answer.text.contains(APP_TOKEN));
+    eventually(Duration::from_secs(10), "the card closed", || async {
+        w.bot_replies(&ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("succeeded"))
+    })
+    .await;
+    bot.kill().await.unwrap();
+    let out = bot.wait_with_output().await.unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(logs.contains("job accepted"), "debug logs were captured");
+    for secret in [CANARY, BOT_TOKEN, APP_TOKEN] {
+        assert!(!logs.contains(secret), "a secret reached the log");
+        for m in w
+            .emu
+            .channel_messages(CHANNEL)
+            .await
+            .iter()
+            .chain(w.thread(&ts).await.iter())
+        {
+            assert!(!m.text.contains(secret), "a secret reached Slack");
+        }
+    }
+}
