@@ -307,3 +307,116 @@ async fn canary_secrets_stay_out_of_slack_logs_and_harness() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_ten_running_jobs_loses_no_decision() {
+    let w = World::new(EmulatorConfig::default()).await;
+    let script = w.dir.path().join("script.jsonl");
+    std::fs::write(&script, FAST).unwrap();
+    let config = write_config(w.dir.path(), &script);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "max_running = 1\nper_channel = 1",
+            "max_running = 10\nper_channel = 10",
+        )
+        .replace("[agents]\n", "[agents]\nadmins = [\"U0ALICE001\"]\n");
+    std::fs::write(&config, text).unwrap();
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
+
+    // Decisions made before the crash: an approval and an adopted amendment.
+    let first = w.mention("a quick one").await;
+    let result = wait_reply(&w, &first, Duration::from_secs(10), |m| {
+        m.text == "fast answer"
+    })
+    .await;
+    w.emu
+        .react_as("alice", CHANNEL, &result.ts, "white_check_mark", true)
+        .await
+        .unwrap();
+    w.emu
+        .post_as(
+            "alice",
+            CHANNEL,
+            &format!(
+                "<@{}> remember: keep answers short",
+                threadwork::emulator::state::BOT_USER_ID
+            ),
+            Some(&first),
+        )
+        .await
+        .unwrap();
+    let proposal = wait_reply(&w, &first, Duration::from_secs(10), |m| {
+        m.text.contains("Amendment #1")
+    })
+    .await;
+    w.emu
+        .react_as("alice", CHANNEL, &proposal.ts, "white_check_mark", true)
+        .await
+        .unwrap();
+    wait_reply(&w, &first, Duration::from_secs(10), |m| {
+        m.text.contains("adopted by")
+    })
+    .await;
+
+    // Ten jobs running when the bot dies.
+    std::fs::write(&script, SLOW).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
+    let mut threads = Vec::new();
+    for i in 0..10 {
+        let ts = w.mention(&format!("long job {i}")).await;
+        eventually(Duration::from_secs(10), "its card", || async {
+            w.bot_replies(&ts).await.into_iter().next()
+        })
+        .await;
+        threads.push(ts);
+    }
+    eventually(Duration::from_secs(15), "ten jobs running", || async {
+        let mut running = 0;
+        for ts in &threads {
+            if w.bot_replies(ts)
+                .await
+                .first()
+                .is_some_and(|c| c.text.contains("running"))
+            {
+                running += 1;
+            }
+        }
+        (running == 10).then_some(())
+    })
+    .await;
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    for ts in &threads {
+        let m = wait_reply(&w, ts, Duration::from_secs(20), |m| {
+            m.text.contains("failed")
+        })
+        .await;
+        assert!(m.text.contains("interrupted by a restart"), "{}", m.text);
+    }
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    let store = SledStore::open(&w.dir.path().join("store")).expect("the store opens cleanly");
+    let jobs = store.jobs().unwrap();
+    assert_eq!(jobs.len(), 11);
+    assert!(jobs
+        .iter()
+        .all(|j| j.state.is_terminal() && j.terminal_posted));
+    assert!(
+        jobs[0].verdict.as_ref().is_some_and(|v| v.approved),
+        "the approval survived"
+    );
+    let a = store.amendment("default", 1).unwrap().unwrap();
+    assert_eq!(
+        a.status,
+        threadwork::amendments::AmendmentStatus::Active,
+        "the adoption survived"
+    );
+}
