@@ -181,42 +181,80 @@ impl Job {
     }
 }
 
+/// What a new job is asked to do; everything else starts empty.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub channel: String,
+    pub thread_ts: String,
+    pub request_ts: String,
+    pub requester: String,
+    pub task: String,
+    pub options: RequestOptions,
+    pub agent: String,
+    pub harness: String,
+    pub model: Option<String>,
+    pub parent: Option<JobId>,
+    pub rerun_of: Option<(JobId, Option<String>)>,
+}
+
+impl Job {
+    /// A queued job, created now.
+    pub fn queued(id: JobId, n: NewJob) -> Self {
+        Job {
+            id,
+            repo: n.options.repo.clone(),
+            branch: n.options.branch.clone(),
+            channel: n.channel,
+            thread_ts: n.thread_ts,
+            request_ts: n.request_ts,
+            requester: n.requester,
+            task: n.task,
+            options: n.options,
+            agent: n.agent,
+            harness: n.harness,
+            model: n.model,
+            parent: n.parent,
+            rerun_of: n.rerun_of,
+            state: JobState::Queued,
+            created_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            card_ts: None,
+            answer: None,
+            failure: None,
+            usage: Usage::default(),
+            terminal_posted: false,
+            posted_parts: 0,
+            session_id: None,
+            context: vec![],
+            prompt_version: None,
+            amendments: vec![],
+            result_ts: None,
+            verdict: None,
+            thread_replies: vec![],
+            reactions: vec![],
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn sample_job(id: JobId) -> Job {
-    Job {
+    Job::queued(
         id,
-        channel: "C1".into(),
-        thread_ts: "1.000001".into(),
-        request_ts: "1.000001".into(),
-        requester: "U1".into(),
-        task: "fix it".into(),
-        options: RequestOptions::default(),
-        agent: "default".into(),
-        harness: "scripted".into(),
-        model: None,
-        repo: None,
-        branch: None,
-        parent: None,
-        state: JobState::Queued,
-        created_at: Utc::now(),
-        started_at: None,
-        finished_at: None,
-        card_ts: None,
-        answer: None,
-        failure: None,
-        usage: Usage::default(),
-        terminal_posted: false,
-        posted_parts: 0,
-        session_id: None,
-        context: vec![],
-        prompt_version: None,
-        amendments: vec![],
-        rerun_of: None,
-        result_ts: None,
-        verdict: None,
-        thread_replies: vec![],
-        reactions: vec![],
-    }
+        NewJob {
+            channel: "C1".into(),
+            thread_ts: "1.000001".into(),
+            request_ts: "1.000001".into(),
+            requester: "U1".into(),
+            task: "fix it".into(),
+            options: RequestOptions::default(),
+            agent: "default".into(),
+            harness: "scripted".into(),
+            model: None,
+            parent: None,
+            rerun_of: None,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::reactions::{self, may_amend, Outcome};
 use super::{outbox, BotError, Ctx};
 use crate::agents::Agent;
 use crate::amendments::{Amendment, AmendmentAction, AmendmentStatus};
-use crate::job::{Job, JobId, JobState, Usage, Verdict};
+use crate::job::{Job, JobId, NewJob, Verdict};
 use crate::request::Command;
 use crate::store::{AuditRecord, MessageLink};
 
@@ -464,40 +464,22 @@ impl Ctx {
 
     /// Runs the same request again, with the prompt in force now.
     async fn rerun(self: &Arc<Self>, old: &Job, user: &str) -> Result<(), BotError> {
-        let job = Job {
-            id: self.store.next_job_id()?,
-            channel: old.channel.clone(),
-            thread_ts: old.thread_ts.clone(),
-            request_ts: old.request_ts.clone(),
-            requester: user.to_string(),
-            task: old.task.clone(),
-            options: old.options.clone(),
-            agent: old.agent.clone(),
-            harness: old.harness.clone(),
-            model: old.model.clone(),
-            repo: old.repo.clone(),
-            branch: old.branch.clone(),
-            parent: Some(old.id),
-            state: JobState::Queued,
-            created_at: Utc::now(),
-            started_at: None,
-            finished_at: None,
-            card_ts: None,
-            answer: None,
-            failure: None,
-            usage: Usage::default(),
-            terminal_posted: false,
-            posted_parts: 0,
-            session_id: None,
-            context: vec![],
-            prompt_version: None,
-            amendments: vec![],
-            rerun_of: Some((old.id, old.prompt_version.clone())),
-            result_ts: None,
-            verdict: None,
-            thread_replies: vec![],
-            reactions: vec![],
-        };
+        let job = Job::queued(
+            self.store.next_job_id()?,
+            NewJob {
+                channel: old.channel.clone(),
+                thread_ts: old.thread_ts.clone(),
+                request_ts: old.request_ts.clone(),
+                requester: user.to_string(),
+                task: old.task.clone(),
+                options: old.options.clone(),
+                agent: old.agent.clone(),
+                harness: old.harness.clone(),
+                model: old.model.clone(),
+                parent: Some(old.id),
+                rerun_of: Some((old.id, old.prompt_version.clone())),
+            },
+        );
         self.submit(job)
     }
 

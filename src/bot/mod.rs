@@ -28,7 +28,7 @@ use crate::agents::Agent;
 use crate::chat::inbound::{self, InboundKind};
 use crate::chat::{BotIdentity, ChatPlatform};
 use crate::harness::{Harness, HarnessEvent, HarnessRun};
-use crate::job::{Job, JobId, JobState, ReactionRecord, ThreadMessage, Usage};
+use crate::job::{Job, JobId, JobState, NewJob, ReactionRecord, ThreadMessage};
 use crate::prompts::{effective_prompt, EffectivePrompt, PromptDirs, Registry, SharedRegistry};
 use crate::request::{self, RequestOptions};
 use crate::split::{split_message, SLACK_MESSAGE_LIMIT};
@@ -533,40 +533,22 @@ impl Ctx {
                 return Ok(());
             }
         };
-        let job = Job {
-            id: self.store.next_job_id()?,
-            channel: channel.clone(),
-            thread_ts,
-            request_ts: ts.clone(),
-            requester: user,
-            task,
-            repo: options.repo.clone(),
-            branch: options.branch.clone(),
-            options,
-            agent: agent.name.clone(),
-            harness,
-            model,
-            parent,
-            state: JobState::Queued,
-            created_at: Utc::now(),
-            started_at: None,
-            finished_at: None,
-            card_ts: None,
-            answer: None,
-            failure: None,
-            usage: Usage::default(),
-            terminal_posted: false,
-            posted_parts: 0,
-            session_id: None,
-            context: vec![],
-            prompt_version: None,
-            amendments: vec![],
-            rerun_of: None,
-            result_ts: None,
-            verdict: None,
-            thread_replies: vec![],
-            reactions: vec![],
-        };
+        let job = Job::queued(
+            self.store.next_job_id()?,
+            NewJob {
+                channel,
+                thread_ts,
+                request_ts: ts,
+                requester: user,
+                task,
+                options,
+                agent: agent.name.clone(),
+                harness,
+                model,
+                parent,
+                rerun_of: None,
+            },
+        );
         let (channel, ts) = (job.channel.clone(), job.request_ts.clone());
         self.submit(job)?;
         let chat = self.chat.clone();
