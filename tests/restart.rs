@@ -320,7 +320,12 @@ async fn kill_9_during_ten_running_jobs_loses_no_decision() {
             "max_running = 1\nper_channel = 1",
             "max_running = 10\nper_channel = 10",
         )
-        .replace("[agents]\n", "[agents]\nadmins = [\"U0ALICE001\"]\n");
+        .replace("[agents]\n", "[agents]\nadmins = [\"U0ALICE001\"]\n")
+        // Pacing is not under test: let ten cards show "running" without waiting on tier 3.
+        .replace(
+            "reconnect_secs = 1\n",
+            "reconnect_secs = 1\n\n[slack.limits]\nupdate_per_minute = 6000\nupdate_burst = 100\n",
+        );
     std::fs::write(&config, text).unwrap();
     let mut bot = spawn_bot(&config, &w.emu.api_url());
     assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
@@ -376,7 +381,7 @@ async fn kill_9_during_ten_running_jobs_loses_no_decision() {
         .await;
         threads.push(ts);
     }
-    eventually(Duration::from_secs(15), "ten jobs running", || async {
+    eventually(Duration::from_secs(40), "ten jobs running", || async {
         let mut running = 0;
         for ts in &threads {
             if w.bot_replies(ts)
