@@ -433,8 +433,12 @@ impl Ctx {
                     };
                     self.update_job(job, |j| j.reactions.push(record)).await?;
                 }
-                self.on_reaction(&link, &channel, &user, &name, &item_ts, added)
-                    .await?;
+                // Replies go out in the background: a slow or rate-limited Slack must not
+                // hold up the events behind this one.
+                self.background(async move |ctx: Arc<Self>| {
+                    ctx.on_reaction(&link, &channel, &user, &name, &item_ts, added)
+                        .await
+                });
             }
             Decision::Command {
                 channel,
@@ -444,8 +448,10 @@ impl Ctx {
                 command,
                 thread_job,
             } => {
-                self.on_command(&channel, &user, &ts, &thread_ts, command, thread_job)
-                    .await?;
+                self.background(async move |ctx: Arc<Self>| {
+                    ctx.on_command(&channel, &user, &ts, &thread_ts, command, thread_job)
+                        .await
+                });
             }
             Decision::Correction {
                 job,
@@ -456,8 +462,10 @@ impl Ctx {
                 text,
             } => {
                 let agent = self.store.job(job)?.map(|j| j.agent);
-                self.propose(&channel, &user, &ts, &thread_ts, &text, agent, Some(job))
-                    .await?;
+                self.background(async move |ctx: Arc<Self>| {
+                    ctx.propose(&channel, &user, &ts, &thread_ts, &text, agent, Some(job))
+                        .await
+                });
             }
             Decision::Home { user } => {
                 let ctx = self.clone();
@@ -465,6 +473,20 @@ impl Ctx {
             }
         }
         Ok(())
+    }
+
+    /// Runs a handler's slow part (its Slack calls) as its own task, logging a failure.
+    fn background<F, Fut>(self: &Arc<Self>, work: F)
+    where
+        F: FnOnce(Arc<Self>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), BotError>> + Send + 'static,
+    {
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = work(ctx).await {
+                tracing::error!(error = %e, "event handling failed");
+            }
+        });
     }
 
     fn registry(&self) -> Arc<Registry> {
