@@ -450,6 +450,25 @@ fn collapse_spaces(text: &str) -> String {
         .to_string()
 }
 
+/// `<@U1>, <@U2>` for a list of user ids; `None` when there are none.
+pub fn user_mentions(ids: &[String]) -> Option<String> {
+    (!ids.is_empty()).then(|| {
+        ids.iter()
+            .map(|u| format!("<@{u}>"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// `` `a`, `b` `` for a list of names.
+pub fn code_list<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Decodes the three entities Slack escapes in message text.
 pub fn decode_entities(text: &str) -> String {
     text.replace("&lt;", "<")

@@ -67,16 +67,7 @@ pub fn render_entry(
     active_amendments: usize,
     links: &[Option<String>],
 ) -> String {
-    let owners = if agent.owners.is_empty() {
-        "none".to_string()
-    } else {
-        agent
-            .owners
-            .iter()
-            .map(|o| format!("<@{o}>"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let owners = crate::request::user_mentions(&agent.owners).unwrap_or_else(|| "none".to_string());
     let mut out = format!(
         "*{}* — {}\nharness `{}` · model `{}` · owners {owners}\nprompt `{version}` · {active_amendments} active amendment{}\nlast 7 days: {} run{} · success {} · approval {}",
         agent.name,

@@ -54,17 +54,11 @@ impl Ctx {
 
     fn known_agent(&self, name: &str) -> Result<Agent, String> {
         let registry = self.registry();
-        registry.agents.get(name).cloned().ok_or_else(|| {
-            format!(
-                ":warning: unknown agent `{name}`; available: {}.",
-                registry
-                    .agents
-                    .keys()
-                    .map(|a| format!("`{a}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
+        registry
+            .agents
+            .get(name)
+            .cloned()
+            .ok_or_else(|| super::unknown_agent(name, &registry.agents))
     }
 
     /// Records a proposed amendment and announces it in the thread.
@@ -113,18 +107,9 @@ impl Ctx {
             message_ts: Some(ts.to_string()),
             ..AuditRecord::new("amendment_proposed", user, &agent.name)
         })?;
-        let owners = if agent.owners.is_empty() {
-            "an admin".to_string()
-        } else {
-            format!(
-                "an owner ({}) or an admin",
-                agent
-                    .owners
-                    .iter()
-                    .map(|o| format!("<@{o}>"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+        let owners = match crate::request::user_mentions(&agent.owners) {
+            Some(list) => format!("an owner ({list}) or an admin"),
+            None => "an admin".to_string(),
         };
         let announcement = format!(
             ":memo: Amendment #{number} to `{}` proposed by <@{user}>:\n> {}\nTo use it in every later run, {owners} adopts it with :white_check_mark: on this message or `@threadwork adopt {} {number}`; :x: rejects it.",

@@ -135,20 +135,13 @@ pub fn resolve_agent<'a>(
     default_agent: &str,
 ) -> Result<(&'a Agent, String, Option<String>), String> {
     let name = options.agent.as_deref().unwrap_or(default_agent);
-    let agent = agents.get(name).ok_or_else(|| {
-        format!(
-            ":warning: unknown agent `{name}`; available: {}. No job was started.",
-            agents
-                .keys()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
+    let agent = agents
+        .get(name)
+        .ok_or_else(|| format!("{} No job was started.", unknown_agent(name, agents)))?;
     if !agent.allowed_user(user) {
         return Err(format!(
             ":no_entry: agent `{name}` is restricted to some users; ask one of its owners ({}) for access. No job was started.",
-            if agent.owners.is_empty() { "see its prompt file".to_string() } else { agent.owners.iter().map(|o| format!("<@{o}>")).collect::<Vec<_>>().join(", ") }
+            request::user_mentions(&agent.owners).unwrap_or_else(|| "see its prompt file".to_string())
         ));
     }
     if !agent.allowed_in(channel, None) {
@@ -166,15 +159,19 @@ pub fn resolve_agent<'a>(
         known.sort_unstable();
         return Err(format!(
             ":warning: unknown harness `{harness}`; configured: {}. No job was started.",
-            known
-                .iter()
-                .map(|h| format!("`{h}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            request::code_list(known)
         ));
     }
     let model = options.model.clone().or_else(|| agent.model.clone());
     Ok((agent, harness, model))
+}
+
+/// The reply for an agent name that has no prompt file.
+pub fn unknown_agent(name: &str, agents: &BTreeMap<String, Agent>) -> String {
+    format!(
+        ":warning: unknown agent `{name}`; available: {}.",
+        request::code_list(agents.keys())
+    )
 }
 
 /// What the harness run came to.

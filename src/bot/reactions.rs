@@ -56,14 +56,7 @@ pub fn may_amend(agent: &Agent, admins: &[String], user: &str) -> bool {
 }
 
 fn mentions(ids: &[String]) -> String {
-    if ids.is_empty() {
-        "nobody yet".to_string()
-    } else {
-        ids.iter()
-            .map(|u| format!("<@{u}>"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+    crate::request::user_mentions(ids).unwrap_or_else(|| "nobody yet".to_string())
 }
 
 pub fn decide(f: &Facts) -> Outcome {
