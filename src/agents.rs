@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::runtime::SandboxOverride;
+
 /// One agent: who it is, how it runs, and its role prompt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Agent {
     pub name: String,
     pub description: String,
@@ -25,6 +27,8 @@ pub struct Agent {
     pub channels: Vec<String>,
     /// Slack user ids who may start it; empty means anyone.
     pub users: Vec<String>,
+    /// Sandbox limits this agent asks for, within the admin's `[sandbox.max]`.
+    pub sandbox: SandboxOverride,
     /// The role prompt (the file's body).
     pub prompt: String,
     pub file: PathBuf,
@@ -66,6 +70,8 @@ struct FrontMatter {
     include: Vec<String>,
     #[serde(default)]
     users: Vec<String>,
+    #[serde(default)]
+    sandbox: SandboxOverride,
 }
 
 /// A prompt file that cannot be used, with where and why.
@@ -240,6 +246,7 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         include: front.include,
         channels: front.channels,
         users: front.users,
+        sandbox: front.sandbox,
         prompt,
         file: file.to_path_buf(),
         hash: content_hash(text),

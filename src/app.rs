@@ -16,6 +16,10 @@ use crate::harness::command::CommandHarness;
 use crate::harness::scripted::{ScriptError, ScriptedHarness};
 use crate::harness::Harness;
 use crate::prompts::{PromptDirs, PromptsError, Registry};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::policy::RuntimeKind;
+use crate::runtime::process::ProcessRuntime;
+use crate::runtime::Runtime;
 use crate::store::{SledStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +36,25 @@ pub enum StartError {
     Socket(ChatError),
 }
 
-/// Builds the harnesses named in the config.
-pub fn harnesses(config: &Config) -> Result<HashMap<String, Arc<dyn Harness>>, StartError> {
+/// The container runtime from `[sandbox] runtime`.
+pub fn runtime(config: &Config) -> Arc<dyn Runtime> {
+    match config.sandbox.runtime {
+        RuntimeKind::Docker => Arc::new(DockerRuntime::new(&config.sandbox)),
+        RuntimeKind::Process => {
+            tracing::warn!(
+                "[sandbox] runtime = \"process\": harnesses run as local processes with NO isolation \
+                 (no filesystem, network, CPU or memory limits); do not use this in production"
+            );
+            Arc::new(ProcessRuntime::new())
+        }
+    }
+}
+
+/// Builds the harnesses named in the config; command harnesses run in `runtime`.
+pub fn harnesses(
+    config: &Config,
+    runtime: &Arc<dyn Runtime>,
+) -> Result<HashMap<String, Arc<dyn Harness>>, StartError> {
     let mut out: HashMap<String, Arc<dyn Harness>> = HashMap::new();
     for (name, h) in &config.harness {
         let harness: Arc<dyn Harness> = match h {
@@ -41,7 +62,9 @@ pub fn harnesses(config: &Config) -> Result<HashMap<String, Arc<dyn Harness>>, S
                 Arc::new(ScriptedHarness::from_file(path)?)
             }
             HarnessConfig::Scripted { script: None } => Arc::new(ScriptedHarness::demo()),
-            HarnessConfig::Command(spec) => Arc::new(CommandHarness::new(spec.clone())),
+            HarnessConfig::Command(spec) => {
+                Arc::new(CommandHarness::with_runtime(spec.clone(), runtime.clone()))
+            }
         };
         out.insert(name.clone(), harness);
     }
@@ -94,8 +117,9 @@ async fn wait_for_signal() {
 
 /// Starts the bot: opens the store, loads agents, identifies itself, connects Socket Mode.
 pub async fn start(config: &Config, slack_settings: &SlackSettings) -> Result<Running, StartError> {
-    let harnesses = harnesses(config)?;
-    start_with(config, slack_settings, harnesses).await
+    let runtime = runtime(config);
+    let harnesses = harnesses(config, &runtime)?;
+    start_with(config, slack_settings, harnesses, Some(runtime)).await
 }
 
 /// `start` with harnesses supplied by the caller (tests use scripted ones).
@@ -103,6 +127,7 @@ pub async fn start_with(
     config: &Config,
     slack_settings: &SlackSettings,
     harnesses: HashMap<String, Arc<dyn Harness>>,
+    runtime: Option<Arc<dyn Runtime>>,
 ) -> Result<Running, StartError> {
     let names: Vec<&str> = harnesses.keys().map(String::as_str).collect();
     let dirs = PromptDirs {
@@ -126,6 +151,7 @@ pub async fn start_with(
             registry,
             prompt_dirs: config.agents.watch.then_some(dirs),
             harnesses,
+            runtime,
             settings: config.bot_settings(),
         })
         .await?,

@@ -12,6 +12,7 @@ use crate::bot::BotSettings;
 use crate::chat::pacing::Limits;
 use crate::chat::slack::{SlackSettings, SLACK_API_URL};
 use crate::harness::command::CommandSpec;
+use crate::runtime::SandboxPolicy;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +25,9 @@ pub struct Config {
     pub agents: AgentsSection,
     #[serde(default)]
     pub jobs: JobsSection,
+    /// Where harnesses run and how they are confined.
+    #[serde(default)]
+    pub sandbox: SandboxPolicy,
     /// Harnesses by name; agents refer to them. Without any, `scripted` (the demo) is defined.
     #[serde(default)]
     pub harness: BTreeMap<String, HarnessConfig>,
@@ -316,6 +320,7 @@ impl Config {
             workdir: self.jobs.workdir.clone(),
             admins: self.agents.admins.clone(),
             admin_channel: self.agents.admin_channel.clone(),
+            sandbox: self.sandbox.clone(),
         }
     }
 }

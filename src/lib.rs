@@ -13,6 +13,7 @@ pub mod harness;
 pub mod job;
 pub mod prompts;
 pub mod request;
+pub mod runtime;
 pub mod split;
 pub mod store;
 

@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// `agents`: the agent directory.
     Agents,
+    /// `stop` (or `cancel`) in a job's thread: end the thread's running or queued job.
+    Stop,
 }
 
 /// Why a mention could not become a request; each variant renders as a reply for the thread.
@@ -91,7 +93,8 @@ pub fn usage() -> String {
      Corrections: in a job's thread, `@threadwork remember: <instruction>` or a reply starting \
      `correction:` proposes an amendment to the agent; its owners adopt it with :white_check_mark: \
      (or `@threadwork adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
-     `revert <agent> <n>`, `diff <agent> <v1> <v2>`."
+     `revert <agent> <n>`, `diff <agent> <v1> <v2>`, and `stop` (or :x: on the job card) \
+     in a job's thread."
         .to_string()
 }
 
@@ -160,6 +163,7 @@ fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
     };
     let command = match (first, &words[..]) {
         (Some("agents"), [_]) => Some(Command::Agents),
+        (Some("stop" | "cancel"), [_]) => Some(Command::Stop),
         (Some("amendments"), [_]) => Some(Command::Amendments { agent: None }),
         (Some("amendments"), [_, a]) => {
             agent_token(a).map(|a| Command::Amendments { agent: Some(a) })
@@ -722,6 +726,8 @@ mod tests {
                 },
             ),
             ("<@UBOT> agents", Command::Agents),
+            ("<@UBOT> stop", Command::Stop),
+            ("<@UBOT>  Cancel ", Command::Stop),
         ];
         for (text, want) in cases {
             assert_eq!(parse_mention(text, BOT), Ok(want), "{text:?}");

@@ -248,7 +248,7 @@ async fn canary_secrets_stay_out_of_slack_logs_and_harness() {
     std::fs::write(
         &config,
         format!(
-            "[slack]\nbot_token = {BOT_TOKEN:?}\napp_token = {APP_TOKEN:?}\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nworkdir = {:?}\n\n[harness.scripted]\nkind = \"command\"\nprogram = \"/bin/sh\"\nargs = [\"-c\", \"env | sort\"]\nmode = \"text\"\n",
+            "[slack]\nbot_token = {BOT_TOKEN:?}\napp_token = {APP_TOKEN:?}\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nworkdir = {:?}\n\n[sandbox]\nruntime = \"process\"\n\n[harness.scripted]\nkind = \"command\"\nprogram = \"/bin/sh\"\nargs = [\"-c\", \"env | sort\"]\nmode = \"text\"\n",
             agents_dir(),
             w.dir.path().join("store"),
             w.dir.path().join("jobs"),

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::directory;
 use super::reactions::{self, may_amend, Outcome};
-use super::{outbox, BotError, Ctx};
+use super::{outbox, BotError, Ctx, StopResult};
 use crate::agents::Agent;
 use crate::amendments::{Amendment, AmendmentAction, AmendmentStatus};
 use crate::job::{Job, JobId, NewJob, Verdict};
@@ -26,6 +26,64 @@ fn verb(action: AmendmentAction) -> &'static str {
 impl Ctx {
     fn audit(&self, record: AuditRecord) -> Result<(), BotError> {
         self.store.append_audit(&record)?;
+        Ok(())
+    }
+
+    /// `@threadwork stop` in a thread: the thread's job, if the user may stop it.
+    async fn stop_from_thread(
+        self: &Arc<Self>,
+        channel: &str,
+        user: &str,
+        thread_ts: &str,
+        thread_job: Option<JobId>,
+    ) -> Result<(), BotError> {
+        let Some(job) = thread_job
+            .map(|id| self.store.job(id))
+            .transpose()?
+            .flatten()
+        else {
+            self.say(
+                channel,
+                thread_ts,
+                "There is no job in this thread to stop.",
+            )
+            .await;
+            return Ok(());
+        };
+        let owner = self
+            .registry()
+            .agents
+            .get(&job.agent)
+            .is_some_and(|a| a.owners.iter().any(|o| o == user));
+        let admin = self.settings.admins.iter().any(|a| a == user);
+        if job.requester != user && !owner && !admin {
+            let text = format!(
+                "Only the requester (<@{}>), an owner of `{}` or an admin can stop job {}.",
+                job.requester, job.agent, job.id
+            );
+            self.tell(channel, user, Some(thread_ts), &text).await;
+            return Ok(());
+        }
+        self.stop_and_report(&job, user).await
+    }
+
+    /// Stops a job; says so in the thread only when there was nothing to stop (the card and
+    /// the terminal message tell the rest).
+    async fn stop_and_report(self: &Arc<Self>, job: &Job, user: &str) -> Result<(), BotError> {
+        let result = self.stop_job(job.id, user).await?;
+        self.audit(AuditRecord {
+            job: Some(job.id),
+            prompt_version: job.prompt_version.clone(),
+            ..AuditRecord::new("stop_requested", user, &job.agent)
+        })?;
+        if let StopResult::NotRunning(state) = result {
+            let text = format!(
+                "Job {} is already {}; nothing to stop.",
+                job.id,
+                state.label()
+            );
+            self.say(&job.channel, &job.thread_ts, &text).await;
+        }
         Ok(())
     }
 
@@ -302,6 +360,10 @@ impl Ctx {
                 let sections = self.directory_sections().await?;
                 self.say(channel, thread_ts, &sections.join("\n\n")).await;
             }
+            Command::Stop => {
+                self.stop_from_thread(channel, user, thread_ts, thread_job)
+                    .await?
+            }
             Command::Task { .. } | Command::Help => {}
         }
         Ok(())
@@ -384,6 +446,11 @@ impl Ctx {
                     let thread = self.thread_of(channel, item_ts, a.job).await;
                     self.decide_amendment(&a.agent, a.number, action, user, channel, &thread)
                         .await?;
+                }
+            }
+            Outcome::Cancel { job } => {
+                if let Some(j) = &job_record(self, job)? {
+                    self.stop_and_report(j, user).await?;
                 }
             }
             Outcome::Approve { job } | Outcome::Reject { job } => {
@@ -513,4 +580,8 @@ impl Ctx {
             tracing::warn!(error = %e, "could not publish the Home tab");
         }
     }
+}
+
+fn job_record(ctx: &Ctx, id: JobId) -> Result<Option<Job>, BotError> {
+    Ok(ctx.store.job(id)?)
 }

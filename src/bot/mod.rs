@@ -31,6 +31,8 @@ use crate::harness::{Harness, HarnessEvent, HarnessRun};
 use crate::job::{Job, JobId, JobState, NewJob, ReactionRecord, ThreadMessage};
 use crate::prompts::{effective_prompt, EffectivePrompt, PromptDirs, Registry, SharedRegistry};
 use crate::request::{self, RequestOptions};
+use crate::runtime::policy::resolve as resolve_sandbox;
+use crate::runtime::{Runtime, SandboxPolicy};
 use crate::split::{split_message, SLACK_MESSAGE_LIMIT};
 use crate::store::MessageLink;
 use crate::store::{Store, StoreError};
@@ -58,6 +60,8 @@ pub struct BotSettings {
     pub admins: Vec<String>,
     /// Where prompt-file errors found while running are reported.
     pub admin_channel: Option<String>,
+    /// The admin's sandbox defaults and limits.
+    pub sandbox: SandboxPolicy,
 }
 
 impl Default for BotSettings {
@@ -74,6 +78,7 @@ impl Default for BotSettings {
             workdir: std::env::temp_dir().join("threadwork-jobs"),
             admins: vec![],
             admin_channel: None,
+            sandbox: SandboxPolicy::default(),
         }
     }
 }
@@ -86,6 +91,9 @@ pub struct BotParts {
     /// Watched for edits when given; changes apply without a restart.
     pub prompt_dirs: Option<PromptDirs>,
     pub harnesses: HashMap<String, Arc<dyn Harness>>,
+    /// The container runtime harnesses run in, when one is used: on start, the bot removes
+    /// what a crashed instance left in it.
+    pub runtime: Option<Arc<dyn Runtime>>,
     pub settings: BotSettings,
 }
 
@@ -123,6 +131,29 @@ struct Ctx {
     cards: std::sync::Mutex<HashMap<JobId, Arc<CardUpdater>>>,
     job_lock: tokio::sync::Mutex<()>,
     idle: tokio::sync::Notify,
+    runtime: Option<Arc<dyn Runtime>>,
+    /// Running jobs' stop switches, and who pulled them.
+    stops: std::sync::Mutex<HashMap<JobId, (CancellationToken, Option<String>)>>,
+}
+
+/// Removes a job's stop switch when its run ends, however it ends.
+struct StopGuard<'a> {
+    ctx: &'a Ctx,
+    job: JobId,
+}
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        self.ctx.stops.lock().expect("stops lock").remove(&self.job);
+    }
+}
+
+/// What `stop` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopResult {
+    Stopping,
+    Unqueued,
+    NotRunning(JobState),
 }
 
 /// Why a request names something that cannot run, as a reply for the thread.
@@ -258,6 +289,8 @@ impl Bot {
                 cards: std::sync::Mutex::new(HashMap::new()),
                 job_lock: tokio::sync::Mutex::new(()),
                 idle: tokio::sync::Notify::new(),
+                runtime: parts.runtime,
+                stops: std::sync::Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -704,6 +737,16 @@ impl Ctx {
                 v.queue_position = None;
             });
         }
+        // From here on the job can be stopped (❌ on the card, `stop` in the thread).
+        let stop = CancellationToken::new();
+        self.stops
+            .lock()
+            .expect("stops lock")
+            .insert(id, (stop.clone(), None));
+        let _unregister = StopGuard {
+            ctx: self.as_ref(),
+            job: id,
+        };
         let (context, task) = self.thread_context(&job).await;
         let agent = self.registry().agents.get(&job.agent).cloned();
         let prompt = match agent.as_ref().map(|a| self.effective(a)).transpose() {
@@ -730,7 +773,10 @@ impl Ctx {
             })
             .await?;
         let outcome = match prompt {
-            Some(p) => self.drive(&job, &task, &p.text, card.as_deref()).await,
+            Some(p) => {
+                self.drive(&job, &task, &p.text, card.as_deref(), &stop)
+                    .await
+            }
             None => Outcome {
                 state: JobState::Failed,
                 answer: None,
@@ -747,6 +793,7 @@ impl Ctx {
         task: &str,
         role_prompt: &str,
         card: Option<&CardUpdater>,
+        stop: &CancellationToken,
     ) -> Outcome {
         let fail = |message: String| Outcome {
             state: JobState::Failed,
@@ -756,11 +803,28 @@ impl Ctx {
         let Some(harness) = self.harnesses.get(&job.harness) else {
             return fail(format!("harness `{}` is no longer configured", job.harness));
         };
+        let ask = self
+            .registry()
+            .agents
+            .get(&job.agent)
+            .map(|a| a.sandbox.clone())
+            .unwrap_or_default();
+        let sandbox = match resolve_sandbox(
+            &self.settings.sandbox,
+            &job.agent,
+            &ask,
+            self.settings.job_timeout,
+        ) {
+            Ok(spec) => spec,
+            Err(e) => return fail(e.to_string()),
+        };
+        let time_limit = sandbox.timeout;
         let workdir = self.settings.workdir.join(format!("job-{}", job.id));
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             return fail(format!("cannot create the job's work directory: {e}"));
         }
         let run = HarnessRun {
+            sandbox,
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: role_prompt.to_string(),
@@ -775,7 +839,7 @@ impl Ctx {
             Err(e) => return fail(format!("the `{}` harness did not start: {e}", job.harness)),
         };
         let started = Instant::now();
-        let deadline = tokio::time::Instant::now() + self.settings.job_timeout;
+        let deadline = tokio::time::Instant::now() + time_limit;
         let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
         let idle = self.settings.idle_timeout;
         let mut idle_deadline = tokio::time::Instant::now() + idle;
@@ -796,6 +860,18 @@ impl Ctx {
                     }
                     return fail(message);
                 }
+                _ = stop.cancelled() => {
+                    cancel.cancel();
+                    let by = self.stops.lock().expect("stops lock").get(&job.id).and_then(|(_, by)| by.clone());
+                    return Outcome {
+                        state: JobState::Cancelled,
+                        answer: None,
+                        failure: Some(match by {
+                            Some(u) => format!("stopped by <@{u}>"),
+                            None => "stopped".to_string(),
+                        }),
+                    };
+                }
                 _ = heartbeat.tick() => {
                     if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
                     continue;
@@ -805,7 +881,7 @@ impl Ctx {
                     return Outcome {
                         state: JobState::TimedOut,
                         answer: None,
-                        failure: Some(format!("the job ran longer than its limit of {}", card::duration(self.settings.job_timeout.as_secs() as i64))),
+                        failure: Some(format!("the job ran longer than its limit of {}", card::duration(time_limit.as_secs() as i64))),
                     };
                 }
             };
@@ -1002,9 +1078,74 @@ impl Ctx {
         )
     }
 
+    /// Stops job `id` for `user`: a running job's harness is killed, a queued one leaves the
+    /// queue. Permission is checked by the caller.
+    pub(super) async fn stop_job(
+        self: &Arc<Self>,
+        id: JobId,
+        user: &str,
+    ) -> Result<StopResult, BotError> {
+        if let Some((token, by)) = self.stops.lock().expect("stops lock").get_mut(&id) {
+            by.get_or_insert_with(|| user.to_string());
+            token.cancel();
+            tracing::info!(job = id, by = user, "job stopped");
+            return Ok(StopResult::Stopping);
+        }
+        let unqueued = self.queue.lock().expect("queue lock").remove_waiting(id);
+        if unqueued {
+            tracing::info!(job = id, by = user, "queued job cancelled");
+            self.finish(
+                id,
+                Outcome {
+                    state: JobState::Cancelled,
+                    answer: None,
+                    failure: Some(format!("stopped by <@{user}> before it started")),
+                },
+            )
+            .await?;
+            self.pump();
+            return Ok(StopResult::Unqueued);
+        }
+        let state = self
+            .store
+            .job(id)?
+            .map(|j| j.state)
+            .unwrap_or(JobState::Failed);
+        Ok(StopResult::NotRunning(state))
+    }
+
+    /// Removes sandboxes a crashed instance of this bot left behind. Their jobs are ended as
+    /// interrupted by `recover`.
+    async fn remove_leftovers(&self) {
+        let Some(runtime) = &self.runtime else {
+            return;
+        };
+        let leftovers = match runtime.leftovers().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(runtime = runtime.name(), error = %e, "cannot list leftover sandboxes");
+                return;
+            }
+        };
+        for leftover in leftovers {
+            match runtime.remove(&leftover).await {
+                Ok(()) => tracing::info!(
+                    sandbox = %leftover.name,
+                    job = ?leftover.job_id,
+                    agent = ?leftover.agent,
+                    "removed a sandbox left by a previous run"
+                ),
+                Err(e) => {
+                    tracing::warn!(sandbox = %leftover.name, error = %e, "cannot remove leftover sandbox")
+                }
+            }
+        }
+    }
+
     /// Finishes what a previous process left: re-queues waiting jobs, ends interrupted ones,
     /// and posts terminal messages that never reached their thread.
     async fn recover(self: &Arc<Self>) {
+        self.remove_leftovers().await;
         let jobs = match self.store.jobs() {
             Ok(j) => j,
             Err(e) => {

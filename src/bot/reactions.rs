@@ -5,6 +5,8 @@
 //!   the requester and the agent's approvers only; a second verdict or a superseded result
 //!   changes nothing.
 //! - On a finished job's card: 🔁 re-runs the request with the current prompt.
+//! - On a running or queued job's card: ❌ stops it — the requester, the agent's owners and
+//!   admins only.
 
 use crate::agents::Agent;
 use crate::amendments::{Amendment, AmendmentAction, AmendmentStatus};
@@ -33,6 +35,9 @@ pub enum Outcome {
         job: JobId,
     },
     Rerun {
+        job: JobId,
+    },
+    Cancel {
         job: JobId,
     },
 }
@@ -85,6 +90,25 @@ pub fn decide(f: &Facts) -> Outcome {
             let Some(j) = f.job else {
                 return Outcome::Nothing("job not found");
             };
+            if f.name == REJECT && f.added && !j.state.is_terminal() {
+                let owner = f
+                    .agent
+                    .is_some_and(|a| a.owners.iter().any(|o| o == f.user));
+                return if j.requester == f.user || owner || is_admin {
+                    Outcome::Cancel { job: *job }
+                } else {
+                    let mut who = vec![j.requester.clone()];
+                    if let Some(a) = f.agent {
+                        who.extend(a.owners.iter().cloned());
+                    }
+                    Outcome::Explain(format!(
+                        "Only the requester or an owner of `{}` ({}) can stop job {}; your reaction changes nothing.",
+                        j.agent,
+                        mentions(&who),
+                        j.id
+                    ))
+                };
+            }
             if !(f.name == RERUN && f.added) {
                 return Outcome::Nothing("not a card action");
             }
@@ -336,5 +360,37 @@ mod tests {
         assert!(matches!(f(&job, "UOTHER"), Outcome::Explain(_)));
         job.state = JobState::Running;
         assert_eq!(f(&job, "UREQ"), Outcome::Nothing("job still running"));
+    }
+
+    #[test]
+    fn cross_on_a_running_card_stops_it_for_requester_owner_and_admin() {
+        let agent = agent();
+        let mut job = finished_job();
+        job.state = JobState::Running;
+        let link = MessageLink::Card { job: 7 };
+        let admins = vec!["UADMIN".to_string()];
+        let f = |job: &Job, user| {
+            decide(&Facts {
+                link: &link,
+                name: REJECT,
+                added: true,
+                user,
+                admins: &admins,
+                job: Some(job),
+                agent: Some(&agent),
+                amendment: None,
+                superseded: false,
+            })
+        };
+        for who in ["UREQ", "UOWNER", "UADMIN"] {
+            assert_eq!(f(&job, who), Outcome::Cancel { job: 7 }, "{who}");
+        }
+        assert!(
+            matches!(f(&job, "UAPPR"), Outcome::Explain(m) if m.contains("<@UREQ>, <@UOWNER>") && m.contains("stop job 7"))
+        );
+        job.state = JobState::Queued;
+        assert_eq!(f(&job, "UREQ"), Outcome::Cancel { job: 7 });
+        job.state = JobState::Succeeded;
+        assert_eq!(f(&job, "UREQ"), Outcome::Nothing("not a card action"));
     }
 }

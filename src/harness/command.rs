@@ -2,20 +2,22 @@
 //!
 //! In `json` mode every stdout line is one `HarnessEvent` as JSON (the protocol in the README);
 //! a line that does not parse becomes an error event naming the line, never a crash. In `text`
-//! mode each line is progress and the whole output is the answer. The child gets an explicit
-//! environment (never the bot's own), so no token reaches it.
+//! mode each line is progress and the whole output is the answer. The CLI runs in the
+//! configured `Runtime` (a container by default) with an explicit environment (never the
+//! bot's own), so no token reaches it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Harness, HarnessError, HarnessEvent, HarnessRun};
+use crate::runtime::process::ProcessRuntime;
+use crate::runtime::{Exit, Launch, NetworkMode, Runtime};
 
 /// Longest stdout line kept whole; the rest of a longer line is dropped with a notice.
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
@@ -46,29 +48,40 @@ pub struct CommandSpec {
 
 pub struct CommandHarness {
     spec: CommandSpec,
+    runtime: Arc<dyn Runtime>,
 }
 
 impl CommandHarness {
+    /// Runs the CLI as a local child process (the `process` runtime).
     pub fn new(spec: CommandSpec) -> Self {
-        Self { spec }
+        Self::with_runtime(spec, Arc::new(ProcessRuntime::new()))
+    }
+
+    pub fn with_runtime(spec: CommandSpec, runtime: Arc<dyn Runtime>) -> Self {
+        Self { spec, runtime }
     }
 }
 
-fn fill(arg: &str, run: &HarnessRun) -> String {
+fn fill(arg: &str, run: &HarnessRun, workdir: &str) -> String {
     arg.replace("{task}", &run.task)
         .replace("{model}", run.model.as_deref().unwrap_or(""))
         .replace("{agent}", &run.agent)
-        .replace("{workdir}", &run.workdir.display().to_string())
+        .replace("{workdir}", workdir)
 }
 
 /// The child's whole environment: a fixed allow-list plus the job's own values.
-fn child_env(spec: &CommandSpec, run: &HarnessRun) -> Vec<(String, String)> {
+fn child_env(
+    spec: &CommandSpec,
+    run: &HarnessRun,
+    workdir: &str,
+    model_address: Option<String>,
+) -> Vec<(String, String)> {
     let mut env = vec![
         (
             "PATH".to_string(),
             "/usr/local/bin:/usr/bin:/bin".to_string(),
         ),
-        ("HOME".to_string(), run.workdir.display().to_string()),
+        ("HOME".to_string(), workdir.to_string()),
         ("LANG".to_string(), "C.UTF-8".to_string()),
         ("THREADWORK_JOB_ID".to_string(), run.job_id.to_string()),
         ("THREADWORK_AGENT".to_string(), run.agent.clone()),
@@ -82,6 +95,9 @@ fn child_env(spec: &CommandSpec, run: &HarnessRun) -> Vec<(String, String)> {
             run.model.clone().unwrap_or_default(),
         ),
     ];
+    if let Some(addr) = model_address.filter(|_| run.sandbox.network == NetworkMode::Model) {
+        env.push(("THREADWORK_MODEL_ADDR".to_string(), addr));
+    }
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }
@@ -142,22 +158,31 @@ impl Harness for CommandHarness {
         run: HarnessRun,
         cancel: CancellationToken,
     ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
-        let program = fill(&self.spec.program, &run);
-        let mut cmd = Command::new(&program);
-        cmd.args(self.spec.args.iter().map(|a| fill(a, &run)))
-            .env_clear()
-            .envs(child_env(&self.spec, &run))
-            .current_dir(&run.workdir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|source| HarnessError::Spawn {
+        let workdir = self
+            .runtime
+            .workspace_in_sandbox(&run.workdir)
+            .display()
+            .to_string();
+        let program = fill(&self.spec.program, &run, &workdir);
+        let memory_mb = run.sandbox.memory_mb;
+        let launch = Launch {
+            job_id: run.job_id,
+            agent: run.agent.clone(),
             program: program.clone(),
-            source,
-        })?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
+            args: self
+                .spec
+                .args
+                .iter()
+                .map(|a| fill(a, &run, &workdir))
+                .collect(),
+            env: child_env(&self.spec, &run, &workdir, self.runtime.model_address()),
+            workspace: run.workdir.clone(),
+            spec: run.sandbox.clone(),
+        };
+        let spawned = self.runtime.spawn(launch).await?;
+        let mut child = spawned.handle;
+        let stdout = spawned.stdout;
+        let stderr = spawned.stderr;
         let mode = self.spec.mode;
         let (tx, rx) = mpsc::channel(256);
 
@@ -182,7 +207,8 @@ impl Harness for CommandHarness {
             loop {
                 let next = tokio::select! {
                     _ = cancel.cancelled() => {
-                        let _ = child.kill().await;
+                        child.kill().await;
+                        child.cleanup().await;
                         return;
                     }
                     next = read_bounded_line(&mut reader) => next,
@@ -214,7 +240,8 @@ impl Harness for CommandHarness {
                 };
                 let is_final = event.is_final();
                 if tx.send(event).await.is_err() {
-                    let _ = child.kill().await;
+                    child.kill().await;
+                    child.cleanup().await;
                     return;
                 }
                 if is_final {
@@ -224,13 +251,15 @@ impl Harness for CommandHarness {
             }
             if finished {
                 // The run is over once it says so; don't wait on a child that lingers.
-                let _ = child.kill().await;
+                child.kill().await;
+                child.cleanup().await;
                 return;
             }
             let status = tokio::select! {
-                _ = cancel.cancelled() => { let _ = child.kill().await; return; }
+                _ = cancel.cancelled() => { child.kill().await; child.cleanup().await; return; }
                 status = child.wait() => status,
             };
+            child.cleanup().await;
             let stderr = stderr_tail.await.unwrap_or_default();
             let last = last_lines.into_iter().collect::<Vec<_>>().join("\n");
             let event = match status {
@@ -238,7 +267,7 @@ impl Harness for CommandHarness {
                     answer: text_answer.trim_end().to_string(),
                 },
                 Ok(s) => HarnessEvent::Error {
-                    message: exit_message(&program, s, &last, &stderr),
+                    message: exit_message(&program, s, memory_mb, &last, &stderr),
                 },
                 Err(e) => HarnessEvent::Error {
                     message: format!("`{program}` could not be waited for: {e}"),
@@ -250,16 +279,13 @@ impl Harness for CommandHarness {
     }
 }
 
-fn exit_message(
-    program: &str,
-    status: std::process::ExitStatus,
-    last: &str,
-    stderr: &str,
-) -> String {
-    let how = if status.success() {
+fn exit_message(program: &str, status: Exit, memory_mb: u64, last: &str, stderr: &str) -> String {
+    let how = if status.oom_killed {
+        format!("ran out of memory (its limit is {memory_mb} MB) and was killed")
+    } else if status.success() {
         "exited without a final answer".to_string()
     } else {
-        match status.code() {
+        match status.code {
             Some(code) => format!("exited with status {code}"),
             None => "was killed by a signal".to_string(),
         }
@@ -291,6 +317,7 @@ mod tests {
             task: "the task".into(),
             model: Some("m1".into()),
             workdir: dir.to_path_buf(),
+            sandbox: Default::default(),
         }
     }
 

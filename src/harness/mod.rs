@@ -84,17 +84,16 @@ pub struct HarnessRun {
     /// The task, with the thread's conversation as context.
     pub task: String,
     pub model: Option<String>,
-    /// A directory the harness may write in.
+    /// The job's workspace on the bot's machine: the one place the harness may write.
     pub workdir: PathBuf,
+    /// Where and how confined the harness runs.
+    pub sandbox: crate::runtime::SandboxSpec,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
-    #[error("cannot start `{program}`: {source}")]
-    Spawn {
-        program: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
     #[error("{0}")]
     Other(String),
 }

@@ -160,6 +160,7 @@ mod tests {
             task: "fix login".into(),
             model: None,
             workdir: std::env::temp_dir(),
+            sandbox: Default::default(),
         }
     }
 

@@ -123,8 +123,17 @@ impl World {
     }
 
     pub async fn start_bot(&mut self, harnesses: HashMap<String, Arc<dyn Harness>>) {
+        self.start_bot_in(harnesses, None).await
+    }
+
+    /// Starts the bot with harnesses that run in `runtime` (which it also cleans up on start).
+    pub async fn start_bot_in(
+        &mut self,
+        harnesses: HashMap<String, Arc<dyn Harness>>,
+        runtime: Option<Arc<dyn threadwork::runtime::Runtime>>,
+    ) {
         let settings = self.config.slack_settings(&self.env()).expect("settings");
-        let running = app::start_with(&self.config, &settings, harnesses)
+        let running = app::start_with(&self.config, &settings, harnesses, runtime)
             .await
             .expect("bot starts");
         self.bot = Some(running);

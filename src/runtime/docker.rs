@@ -1,0 +1,575 @@
+//! The `docker` runtime: one throw-away container per run, through the Docker Engine API.
+//!
+//! Every container runs as a non-root user with a read-only root filesystem, all capabilities
+//! dropped, `no-new-privileges`, a tmpfs `/tmp`, the job's workspace as the only writable
+//! mount (`/workspace`), and CPU, memory and pids limits. Network mode `none` gives it no
+//! interface but loopback; `open` the default bridge; `model` joins an internal network
+//! whose bridge has no address on the host (`inhibit_ipv4`) and whose only other member is
+//! an egress container forwarding one port to the model endpoint: from the sandbox, that one
+//! address:port is all that answers.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bollard::errors::Error as DockerError;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkingConfig,
+};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::policy::{NetworkMode, SandboxPolicy, SandboxSpec};
+use super::{
+    Exit, Launch, Leftover, RunHandle, Runtime, RuntimeError, Spawned, LABEL_AGENT, LABEL_INSTANCE,
+    LABEL_JOB,
+};
+
+/// Where the workspace is mounted inside the container.
+pub const WORKSPACE: &str = "/workspace";
+/// The name and port the model endpoint has inside network mode `model`.
+pub const MODEL_HOST: &str = "model";
+pub const MODEL_PORT: u16 = 8080;
+
+pub struct DockerRuntime {
+    docker: tokio::sync::OnceCell<Docker>,
+    instance: String,
+    /// The image the egress forwarder runs in (it needs `socat`).
+    egress_image: String,
+    model_endpoint: Option<String>,
+    build_hint: String,
+    /// Serialises setting up the model network.
+    egress: tokio::sync::Mutex<bool>,
+}
+
+impl DockerRuntime {
+    pub fn new(policy: &SandboxPolicy) -> Self {
+        Self {
+            docker: tokio::sync::OnceCell::new(),
+            instance: policy.instance.clone(),
+            egress_image: policy.image.clone(),
+            model_endpoint: policy.model_endpoint.clone(),
+            build_hint: policy.build_hint.clone(),
+            egress: tokio::sync::Mutex::new(false),
+        }
+    }
+
+    /// Connects on first use and agrees on an API version the engine speaks.
+    pub async fn client(&self) -> Result<&Docker, RuntimeError> {
+        self.docker
+            .get_or_try_init(|| async {
+                let docker = Docker::connect_with_local_defaults()
+                    .map_err(|e| RuntimeError::Unreachable(e.to_string()))?;
+                docker
+                    .negotiate_version()
+                    .await
+                    .map_err(|e| RuntimeError::Unreachable(e.to_string()))
+            })
+            .await
+    }
+
+    pub fn container_name(&self, job_id: u64) -> String {
+        format!("threadwork-{}-job-{job_id}", self.instance)
+    }
+
+    fn network_name(&self) -> String {
+        format!("threadwork-{}-model", self.instance)
+    }
+
+    fn egress_name(&self) -> String {
+        format!("threadwork-{}-egress", self.instance)
+    }
+
+    async fn ensure_image(&self, docker: &Docker, image: &str) -> Result<(), RuntimeError> {
+        match docker.inspect_image(image).await {
+            Ok(_) => Ok(()),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Err(RuntimeError::MissingImage {
+                image: image.to_string(),
+                build: self.build_hint.clone(),
+            }),
+            Err(e) => Err(refused(e)),
+        }
+    }
+
+    /// Creates the internal network and its egress forwarder once per bot process (and again
+    /// when someone removed them).
+    async fn ensure_model_network(&self, docker: &Docker) -> Result<String, RuntimeError> {
+        let network = self.network_name();
+        let mut ready = self.egress.lock().await;
+        let egress = self.egress_name();
+        let running = matches!(
+            docker.inspect_container(&egress, None).await,
+            Ok(c) if c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
+        );
+        if *ready && running {
+            return Ok(network);
+        }
+        let Some(upstream) = self.model_endpoint.clone() else {
+            return Err(RuntimeError::Refused(
+                "network mode `model` needs `[sandbox] model_endpoint`".into(),
+            ));
+        };
+        if docker.inspect_network(&network, None).await.is_err() {
+            let request = NetworkCreateRequest {
+                name: network.clone(),
+                driver: Some("bridge".into()),
+                internal: Some(true),
+                // No address for the host on this bridge: the host is unreachable from it.
+                options: Some(HashMap::from([(
+                    "com.docker.network.bridge.inhibit_ipv4".to_string(),
+                    "true".to_string(),
+                )])),
+                labels: Some(HashMap::from([(
+                    LABEL_INSTANCE.to_string(),
+                    self.instance.clone(),
+                )])),
+                ..Default::default()
+            };
+            docker.create_network(request).await.map_err(refused)?;
+        }
+        let _ = docker
+            .remove_container(
+                &egress,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
+        self.ensure_image(docker, &self.egress_image).await?;
+        let body = ContainerCreateBody {
+            image: Some(self.egress_image.clone()),
+            cmd: Some(vec![
+                "socat".into(),
+                format!("TCP-LISTEN:{MODEL_PORT},fork,reuseaddr"),
+                format!("TCP:{upstream}"),
+            ]),
+            user: Some("1000:1000".into()),
+            labels: Some(HashMap::from([(
+                LABEL_INSTANCE.to_string(),
+                self.instance.clone(),
+            )])),
+            host_config: Some(HostConfig {
+                readonly_rootfs: Some(true),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                memory: Some(64 * 1024 * 1024),
+                pids_limit: Some(256),
+                network_mode: Some(network.clone()),
+                extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
+                restart_policy: Some(bollard::models::RestartPolicy {
+                    name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    EndpointSettings {
+                        aliases: Some(vec![MODEL_HOST.into()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        docker
+            .create_container(
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(&egress)
+                        .build(),
+                ),
+                body,
+            )
+            .await
+            .map_err(refused)?;
+        // The second leg, to the default bridge, is how the forwarder reaches the upstream.
+        docker
+            .connect_network(
+                "bridge",
+                NetworkConnectRequest {
+                    container: egress.clone(),
+                    endpoint_config: None,
+                },
+            )
+            .await
+            .map_err(refused)?;
+        docker
+            .start_container(&egress, None)
+            .await
+            .map_err(refused)?;
+        *ready = true;
+        Ok(network)
+    }
+}
+
+fn refused(e: DockerError) -> RuntimeError {
+    match e {
+        DockerError::DockerResponseServerError { message, .. } => RuntimeError::Refused(message),
+        DockerError::HyperResponseError { .. } | DockerError::IOError { .. } => {
+            RuntimeError::Unreachable(e.to_string())
+        }
+        other => RuntimeError::Refused(other.to_string()),
+    }
+}
+
+/// The container for one run; pure, so its confinement is checked by unit tests.
+pub fn container_body(launch: &Launch, instance: &str, network: &str) -> ContainerCreateBody {
+    let spec: &SandboxSpec = &launch.spec;
+    let mut cmd = vec![launch.program.clone()];
+    cmd.extend(launch.args.iter().cloned());
+    let mb = |n: u64| (n * 1024 * 1024) as i64;
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: Some(cmd),
+        // The image's own entrypoint must not wrap the harness.
+        entrypoint: Some(vec![]),
+        env: Some(launch.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        user: Some(spec.user.clone()),
+        working_dir: Some(WORKSPACE.into()),
+        labels: Some(HashMap::from([
+            (LABEL_JOB.to_string(), launch.job_id.to_string()),
+            (LABEL_AGENT.to_string(), launch.agent.clone()),
+            (LABEL_INSTANCE.to_string(), instance.to_string()),
+        ])),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        open_stdin: Some(false),
+        tty: Some(false),
+        network_disabled: Some(spec.network == NetworkMode::None),
+        host_config: Some(HostConfig {
+            binds: Some(vec![format!(
+                "{}:{WORKSPACE}:rw",
+                launch.workspace.display()
+            )]),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(HashMap::from([(
+                "/tmp".to_string(),
+                format!("rw,nosuid,nodev,size={}m,mode=1777", spec.tmp_mb),
+            )])),
+            nano_cpus: Some((spec.cpus * 1e9) as i64),
+            memory: Some(mb(spec.memory_mb)),
+            // No swap on top of the memory limit, so a bomb ends in an OOM kill.
+            memory_swap: Some(mb(spec.memory_mb)),
+            pids_limit: Some(spec.pids),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            network_mode: Some(network.to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+struct ContainerHandle {
+    docker: Docker,
+    name: String,
+    removed: bool,
+}
+
+#[async_trait::async_trait]
+impl RunHandle for ContainerHandle {
+    async fn wait(&mut self) -> Result<Exit, RuntimeError> {
+        // The wait stream reports a non-zero status as an error; the inspection below is the
+        // one source of truth for how the container ended.
+        let _ = self.docker.wait_container(&self.name, None).next().await;
+        let state = self
+            .docker
+            .inspect_container(&self.name, None)
+            .await
+            .map_err(refused)?
+            .state
+            .unwrap_or_default();
+        Ok(Exit {
+            code: state.exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+        })
+    }
+
+    async fn kill(&mut self) {
+        let _ = self
+            .docker
+            .kill_container(
+                &self.name,
+                Some(
+                    KillContainerOptionsBuilder::default()
+                        .signal("KILL")
+                        .build(),
+                ),
+            )
+            .await;
+    }
+
+    async fn cleanup(&mut self) {
+        if self.removed {
+            return;
+        }
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self
+            .docker
+            .remove_container(&self.name, Some(options))
+            .await
+        {
+            Ok(()) => self.removed = true,
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => self.removed = true,
+            Err(e) => tracing::warn!(container = %self.name, error = %e, "cannot remove container"),
+        }
+    }
+}
+
+impl Drop for ContainerHandle {
+    fn drop(&mut self) {
+        // A handle dropped without cleanup (a cancelled task) still removes its container.
+        if !self.removed {
+            let docker = self.docker.clone();
+            let name = self.name.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let options = RemoveContainerOptionsBuilder::default().force(true).build();
+                    let _ = docker.remove_container(&name, Some(options)).await;
+                });
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Runtime for DockerRuntime {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn workspace_in_sandbox(&self, _host: &Path) -> PathBuf {
+        PathBuf::from(WORKSPACE)
+    }
+
+    fn model_address(&self) -> Option<String> {
+        self.model_endpoint
+            .as_ref()
+            .map(|_| format!("{MODEL_HOST}:{MODEL_PORT}"))
+    }
+
+    async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
+        let docker = self.client().await?;
+        self.ensure_image(docker, &launch.spec.image).await?;
+        let network = match launch.spec.network {
+            NetworkMode::None => "none".to_string(),
+            NetworkMode::Open => "bridge".to_string(),
+            NetworkMode::Model => self.ensure_model_network(docker).await?,
+        };
+        // The non-root user must be able to write its workspace.
+        set_world_writable(&launch.workspace)?;
+        let name = self.container_name(launch.job_id);
+        let _ = docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
+        let body = container_body(&launch, &self.instance, &network);
+        docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(refused)?;
+        let mut handle = ContainerHandle {
+            docker: docker.clone(),
+            name: name.clone(),
+            removed: false,
+        };
+        let attach = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .stdout(true)
+            .stderr(true)
+            .logs(true)
+            .build();
+        let attached = match docker.attach_container(&name, Some(attach)).await {
+            Ok(a) => a,
+            Err(e) => {
+                handle.cleanup().await;
+                return Err(refused(e));
+            }
+        };
+        if let Err(e) = docker.start_container(&name, None).await {
+            handle.cleanup().await;
+            return Err(refused(e));
+        }
+        let (mut out_w, out_r) = tokio::io::duplex(64 * 1024);
+        let (mut err_w, err_r) = tokio::io::duplex(16 * 1024);
+        let mut output = attached.output;
+        tokio::spawn(async move {
+            let mut out_open = true;
+            let mut err_open = true;
+            while let Some(Ok(frame)) = output.next().await {
+                match frame {
+                    bollard::container::LogOutput::StdOut { message }
+                    | bollard::container::LogOutput::Console { message } => {
+                        if out_open && out_w.write_all(&message).await.is_err() {
+                            out_open = false;
+                        }
+                    }
+                    bollard::container::LogOutput::StdErr { message } => {
+                        if err_open && err_w.write_all(&message).await.is_err() {
+                            err_open = false;
+                        }
+                    }
+                    bollard::container::LogOutput::StdIn { .. } => {}
+                }
+                if !out_open && !err_open {
+                    break;
+                }
+            }
+        });
+        Ok(Spawned {
+            stdout: Box::new(out_r),
+            stderr: Box::new(err_r),
+            handle: Box::new(handle),
+        })
+    }
+
+    async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
+        let docker = self.client().await?;
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{LABEL_INSTANCE}={}", self.instance),
+                LABEL_JOB.to_string(),
+            ],
+        )]);
+        let list = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(refused)?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                Leftover {
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .or(c.id)
+                        .unwrap_or_default(),
+                    job_id: labels.get(LABEL_JOB).and_then(|j| j.parse().ok()),
+                    agent: labels.get(LABEL_AGENT).cloned(),
+                }
+            })
+            .collect())
+    }
+
+    async fn remove(&self, leftover: &Leftover) -> Result<(), RuntimeError> {
+        let docker = self.client().await?;
+        match docker
+            .remove_container(
+                &leftover.name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await
+        {
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(refused(e)),
+        }
+    }
+}
+
+fn set_world_writable(dir: &Path) -> Result<(), RuntimeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(
+            |source| RuntimeError::Workspace {
+                path: dir.to_path_buf(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn launch(network: NetworkMode) -> Launch {
+        Launch {
+            job_id: 42,
+            agent: "coder".into(),
+            program: "node".into(),
+            args: vec!["agent.js".into()],
+            env: vec![("THREADWORK_JOB_ID".into(), "42".into())],
+            workspace: PathBuf::from("/srv/jobs/job-42"),
+            spec: SandboxSpec {
+                image: "threadwork/harness:dev".into(),
+                user: "1000:1000".into(),
+                cpus: 0.5,
+                memory_mb: 256,
+                pids: 64,
+                tmp_mb: 32,
+                timeout: Duration::from_secs(60),
+                network,
+            },
+        }
+    }
+
+    #[test]
+    fn container_is_confined() {
+        let body = container_body(&launch(NetworkMode::None), "bot1", "none");
+        let host = body.host_config.as_ref().unwrap();
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(
+            host.binds.as_deref(),
+            Some(&["/srv/jobs/job-42:/workspace:rw".to_string()][..])
+        );
+        assert_eq!(host.nano_cpus, Some(500_000_000));
+        assert_eq!(host.memory, Some(256 * 1024 * 1024));
+        assert_eq!(host.memory_swap, host.memory);
+        assert_eq!(host.pids_limit, Some(64));
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
+        assert!(host.tmpfs.as_ref().unwrap()["/tmp"].contains("size=32m"));
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        assert_eq!(body.network_disabled, Some(true));
+        assert_eq!(
+            body.env.as_deref(),
+            Some(&["THREADWORK_JOB_ID=42".to_string()][..])
+        );
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[LABEL_JOB], "42");
+        assert_eq!(labels[LABEL_AGENT], "coder");
+        assert_eq!(labels[LABEL_INSTANCE], "bot1");
+        assert_eq!(
+            body.cmd.as_deref(),
+            Some(&["node".to_string(), "agent.js".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn model_mode_joins_the_named_network() {
+        let body = container_body(&launch(NetworkMode::Model), "bot1", "threadwork-bot1-model");
+        assert_eq!(body.network_disabled, Some(false));
+        assert_eq!(
+            body.host_config.unwrap().network_mode.as_deref(),
+            Some("threadwork-bot1-model")
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The container-runtime boundary: where a harness process runs.
+//!
+//! A `Runtime` starts one command per job with an explicit environment and a workspace,
+//! streams its stdout/stderr, waits for it, kills it and cleans up after it. The job code
+//! sees only this trait: `docker` (the default, through the Docker Engine API) and `process`
+//! (a local child, unsafe for production) implement it, and Kubernetes Jobs will too.
+//!
+//! The limits a run gets are decided here, purely, from the admin's `[sandbox]` policy and
+//! the agent's own `sandbox:` request (`policy::resolve`).
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::AsyncRead;
+
+pub mod docker;
+pub mod policy;
+pub mod process;
+
+pub use policy::{NetworkMode, SandboxOverride, SandboxPolicy, SandboxSpec};
+
+/// Labels every container carries, so a restarted bot can find what a crashed one left.
+pub const LABEL_JOB: &str = "threadwork.job";
+pub const LABEL_AGENT: &str = "threadwork.agent";
+pub const LABEL_INSTANCE: &str = "threadwork.instance";
+
+/// One harness process to start.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub job_id: u64,
+    pub agent: String,
+    pub program: String,
+    pub args: Vec<String>,
+    /// The whole environment of the process: built by the job, never inherited.
+    pub env: Vec<(String, String)>,
+    /// The job's workspace on the bot's machine; the only writable place for the run.
+    pub workspace: PathBuf,
+    pub spec: SandboxSpec,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit status, when the process exited by itself.
+    pub code: Option<i64>,
+    /// The kernel killed it for going over its memory limit.
+    pub oom_killed: bool,
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.oom_killed
+    }
+}
+
+/// A started run: its output streams and a handle to control it.
+pub struct Spawned {
+    pub stdout: Box<dyn AsyncRead + Send + Unpin>,
+    pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    pub handle: Box<dyn RunHandle>,
+}
+
+#[async_trait::async_trait]
+pub trait RunHandle: Send {
+    /// Waits until the process has ended.
+    async fn wait(&mut self) -> Result<Exit, RuntimeError>;
+    /// Ends the process now (SIGKILL); a run that already ended is left as it is.
+    async fn kill(&mut self);
+    /// Removes what the run left behind in the runtime (the container); idempotent.
+    async fn cleanup(&mut self);
+}
+
+/// Something a previous bot process left running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// The runtime's own name for it (a container name).
+    pub name: String,
+    pub job_id: Option<u64>,
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "the sandbox image `{image}` is not present on the Docker host; build it with `{build}`"
+    )]
+    MissingImage { image: String, build: String },
+    #[error("the Docker Engine is not reachable ({0}); start `dockerd` or set `[sandbox] runtime = \"process\"` on a development machine")]
+    Unreachable(String),
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("the container runtime refused the run: {0}")]
+    Refused(String),
+    #[error("cannot prepare the workspace {}: {source}", path.display())]
+    Workspace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[async_trait::async_trait]
+pub trait Runtime: Send + Sync {
+    /// `docker`, `process`, …: shown in logs and on the audit record.
+    fn name(&self) -> &'static str;
+    /// Where the run sees its workspace (`/workspace` in a container).
+    fn workspace_in_sandbox(&self, host: &Path) -> PathBuf;
+    /// The model endpoint the run reaches under network mode `model`, as `host:port`.
+    fn model_address(&self) -> Option<String>;
+    async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError>;
+    /// Runs this bot instance left behind (after a crash).
+    async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError>;
+    /// Kills and removes a leftover.
+    async fn remove(&self, leftover: &Leftover) -> Result<(), RuntimeError>;
+}

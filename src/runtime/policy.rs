@@ -1,0 +1,389 @@
+//! Sandbox policy: the admin's `[sandbox]` config and an agent's `sandbox:` request decide one
+//! run's limits. Pure, so every rule is a unit test.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// What the run may reach over the network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// No network interface but loopback.
+    #[default]
+    None,
+    /// Only the bot's model endpoint (one address:port).
+    Model,
+    /// The default bridge network; admin-approved per agent.
+    Open,
+}
+
+impl NetworkMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Model => "model",
+            NetworkMode::Open => "open",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    #[default]
+    Docker,
+    /// A local child process: no isolation; for development machines only.
+    Process,
+}
+
+/// Resource limits; `[sandbox.defaults]` and `[sandbox.max]` in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub cpus: f64,
+    pub memory_mb: u64,
+    pub pids: i64,
+    /// Size of the tmpfs at `/tmp`.
+    pub tmp_mb: u64,
+    /// Wall-clock limit; without it, `[jobs] timeout_secs`.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+impl Limits {
+    fn default_limits() -> Self {
+        Self {
+            cpus: 1.0,
+            memory_mb: 1024,
+            pids: 256,
+            tmp_mb: 256,
+            timeout_secs: None,
+        }
+    }
+    fn default_max() -> Self {
+        Self {
+            cpus: 2.0,
+            memory_mb: 4096,
+            pids: 1024,
+            tmp_mb: 1024,
+            timeout_secs: Some(4 * 3600),
+        }
+    }
+}
+
+/// The admin's `[sandbox]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxPolicy {
+    #[serde(default)]
+    pub runtime: RuntimeKind,
+    /// The image harnesses run in, unless an agent names another.
+    #[serde(default = "default_image")]
+    pub image: String,
+    /// The command that builds a missing image, quoted when a job cannot find it.
+    #[serde(default = "default_build_hint")]
+    pub build_hint: String,
+    /// Names this bot's containers, so instances sharing a Docker host leave each other alone.
+    #[serde(default = "default_instance")]
+    pub instance: String,
+    /// `uid:gid` the harness runs as; never root.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// `host:port` of the model endpoint that network mode `model` can reach (the bot's model
+    /// proxy); seen from the Docker host, `host.docker.internal` is the bot's machine.
+    #[serde(default)]
+    pub model_endpoint: Option<String>,
+    #[serde(default)]
+    pub network: NetworkMode,
+    #[serde(default = "Limits::default_limits")]
+    pub defaults: Limits,
+    #[serde(default = "Limits::default_max")]
+    pub max: Limits,
+    /// Agents an admin approved for network mode `open`.
+    #[serde(default)]
+    pub open_network_agents: Vec<String>,
+}
+
+impl Default for SandboxPolicy {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+fn default_image() -> String {
+    "threadwork/harness:dev".into()
+}
+fn default_build_hint() -> String {
+    "bash docker/build-images.sh".into()
+}
+fn default_instance() -> String {
+    "threadwork".into()
+}
+fn default_user() -> String {
+    "1000:1000".into()
+}
+
+/// An agent's `sandbox:` block in its prompt file: each field overrides the admin default,
+/// within the admin's maximum.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxOverride {
+    #[serde(default)]
+    pub cpus: Option<f64>,
+    #[serde(default)]
+    pub memory_mb: Option<u64>,
+    #[serde(default)]
+    pub pids: Option<i64>,
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub network: Option<NetworkMode>,
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// Everything the runtime needs to confine one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxSpec {
+    pub image: String,
+    pub user: String,
+    pub cpus: f64,
+    pub memory_mb: u64,
+    pub pids: i64,
+    pub tmp_mb: u64,
+    pub timeout: Duration,
+    pub network: NetworkMode,
+}
+
+impl Default for SandboxSpec {
+    /// The admin defaults with a 30-minute limit.
+    fn default() -> Self {
+        resolve(
+            &SandboxPolicy::default(),
+            "",
+            &SandboxOverride::default(),
+            Duration::from_secs(1800),
+        )
+        .expect("the default policy allows its own defaults")
+    }
+}
+
+impl SandboxSpec {
+    /// One line for the card and the log: `1 CPU · 1024 MB · 256 pids · 30m · network none`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} CPU · {} MB · {} pids · {}s · network {}",
+            self.cpus,
+            self.memory_mb,
+            self.pids,
+            self.timeout.as_secs(),
+            self.network.label()
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("agent `{agent}` asks for {field} = {asked} in its `sandbox:` block, over the admin's limit of {limit} (`[sandbox.max] {field}`)")]
+    OverLimit {
+        agent: String,
+        field: &'static str,
+        asked: String,
+        limit: String,
+    },
+    #[error("agent `{agent}` asks for {field} = {asked} in its `sandbox:` block; it must be more than 0")]
+    NotPositive {
+        agent: String,
+        field: &'static str,
+        asked: String,
+    },
+    #[error("agent `{agent}` asks for network `open`, which an admin must approve: add it to `[sandbox] open_network_agents`")]
+    OpenNotApproved { agent: String },
+    #[error("agent `{agent}` runs with network `model`, but no model endpoint is configured (`[sandbox] model_endpoint`)")]
+    NoModelEndpoint { agent: String },
+}
+
+/// The limits one run of `agent` gets.
+pub fn resolve(
+    policy: &SandboxPolicy,
+    agent: &str,
+    ask: &SandboxOverride,
+    default_timeout: Duration,
+) -> Result<SandboxSpec, PolicyError> {
+    let d = &policy.defaults;
+    let max = &policy.max;
+    let over = |field, asked: String, limit: String| PolicyError::OverLimit {
+        agent: agent.to_string(),
+        field,
+        asked,
+        limit,
+    };
+    let not_positive = |field, asked: String| PolicyError::NotPositive {
+        agent: agent.to_string(),
+        field,
+        asked,
+    };
+
+    let cpus = ask.cpus.unwrap_or(d.cpus);
+    if cpus.is_nan() || cpus <= 0.0 {
+        return Err(not_positive("cpus", cpus.to_string()));
+    }
+    if cpus > max.cpus {
+        return Err(over("cpus", cpus.to_string(), max.cpus.to_string()));
+    }
+    let memory_mb = ask.memory_mb.unwrap_or(d.memory_mb);
+    if memory_mb == 0 {
+        return Err(not_positive("memory_mb", "0".into()));
+    }
+    if memory_mb > max.memory_mb {
+        return Err(over(
+            "memory_mb",
+            memory_mb.to_string(),
+            max.memory_mb.to_string(),
+        ));
+    }
+    let pids = ask.pids.unwrap_or(d.pids);
+    if pids <= 0 {
+        return Err(not_positive("pids", pids.to_string()));
+    }
+    if pids > max.pids {
+        return Err(over("pids", pids.to_string(), max.pids.to_string()));
+    }
+    let timeout_secs = ask
+        .timeout_secs
+        .or(d.timeout_secs)
+        .unwrap_or(default_timeout.as_secs());
+    if timeout_secs == 0 {
+        return Err(not_positive("timeout_secs", "0".into()));
+    }
+    if let Some(limit) = max.timeout_secs.filter(|&l| timeout_secs > l) {
+        return Err(over(
+            "timeout_secs",
+            timeout_secs.to_string(),
+            limit.to_string(),
+        ));
+    }
+    let network = ask.network.unwrap_or(policy.network);
+    match network {
+        NetworkMode::Open if !policy.open_network_agents.iter().any(|a| a == agent) => {
+            return Err(PolicyError::OpenNotApproved {
+                agent: agent.to_string(),
+            })
+        }
+        NetworkMode::Model if policy.model_endpoint.is_none() => {
+            return Err(PolicyError::NoModelEndpoint {
+                agent: agent.to_string(),
+            })
+        }
+        _ => {}
+    }
+    Ok(SandboxSpec {
+        image: ask.image.clone().unwrap_or_else(|| policy.image.clone()),
+        user: policy.user.clone(),
+        cpus,
+        memory_mb,
+        pids,
+        tmp_mb: d.tmp_mb.min(max.tmp_mb),
+        timeout: Duration::from_secs(timeout_secs),
+        network,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Duration = Duration::from_secs(1800);
+
+    #[test]
+    fn defaults_apply_without_a_request() {
+        let spec = resolve(
+            &SandboxPolicy::default(),
+            "a",
+            &SandboxOverride::default(),
+            T,
+        )
+        .unwrap();
+        assert_eq!(spec.cpus, 1.0);
+        assert_eq!(spec.memory_mb, 1024);
+        assert_eq!(spec.pids, 256);
+        assert_eq!(spec.timeout, T);
+        assert_eq!(spec.network, NetworkMode::None);
+        assert_eq!(spec.user, "1000:1000");
+        assert_eq!(spec.image, "threadwork/harness:dev");
+    }
+
+    #[test]
+    fn agent_overrides_within_the_maximum() {
+        let ask = SandboxOverride {
+            memory_mb: Some(2048),
+            timeout_secs: Some(60),
+            image: Some("x:1".into()),
+            ..Default::default()
+        };
+        let spec = resolve(&SandboxPolicy::default(), "a", &ask, T).unwrap();
+        assert_eq!(spec.memory_mb, 2048);
+        assert_eq!(spec.timeout, Duration::from_secs(60));
+        assert_eq!(spec.image, "x:1");
+    }
+
+    #[test]
+    fn over_the_maximum_is_refused_with_the_field_and_limit() {
+        let ask = SandboxOverride {
+            memory_mb: Some(8192),
+            ..Default::default()
+        };
+        let err = resolve(&SandboxPolicy::default(), "big", &ask, T).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("memory_mb = 8192"), "{text}");
+        assert!(text.contains("4096"), "{text}");
+        assert!(text.contains("`big`"), "{text}");
+        let ask = SandboxOverride {
+            pids: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            resolve(&SandboxPolicy::default(), "a", &ask, T),
+            Err(PolicyError::NotPositive { field: "pids", .. })
+        ));
+    }
+
+    #[test]
+    fn open_network_needs_admin_approval() {
+        let ask = SandboxOverride {
+            network: Some(NetworkMode::Open),
+            ..Default::default()
+        };
+        let mut policy = SandboxPolicy::default();
+        assert_eq!(
+            resolve(&policy, "web", &ask, T),
+            Err(PolicyError::OpenNotApproved {
+                agent: "web".into()
+            })
+        );
+        policy.open_network_agents.push("web".into());
+        assert_eq!(
+            resolve(&policy, "web", &ask, T).unwrap().network,
+            NetworkMode::Open
+        );
+    }
+
+    #[test]
+    fn model_network_needs_an_endpoint() {
+        let ask = SandboxOverride {
+            network: Some(NetworkMode::Model),
+            ..Default::default()
+        };
+        let mut policy = SandboxPolicy::default();
+        assert!(matches!(
+            resolve(&policy, "a", &ask, T),
+            Err(PolicyError::NoModelEndpoint { .. })
+        ));
+        policy.model_endpoint = Some("host.docker.internal:8080".into());
+        assert_eq!(
+            resolve(&policy, "a", &ask, T).unwrap().network,
+            NetworkMode::Model
+        );
+    }
+}
