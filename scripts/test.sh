@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Slack's Python SDK in .venv) and runs every check:
+# Installs what the tests need (Slack's Python SDK in .venv, Docker Engine and the harness
+# image) and runs every check:
 # formatting, clippy, and all tests. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import slack_sdk' 2>/dev/
   .venv/bin/pip install --quiet --disable-pip-version-check 'slack_sdk==3.47.0'
 fi
 export THREADWORK_PYTHON="$PWD/.venv/bin/python"
+
+step "container runtime: Docker Engine and the harness image"
+bash scripts/docker-up.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

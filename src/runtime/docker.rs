@@ -85,6 +85,32 @@ impl DockerRuntime {
         format!("threadwork-{}-egress", self.instance)
     }
 
+    /// Removes the egress forwarder and the internal network of network mode `model` (they
+    /// are otherwise kept for the next run, also across restarts).
+    pub async fn remove_model_network(&self) -> Result<(), RuntimeError> {
+        let docker = self.client().await?;
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        match docker
+            .remove_container(&self.egress_name(), Some(options))
+            .await
+        {
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => return Err(refused(e)),
+        }
+        match docker.remove_network(&self.network_name()).await {
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => return Err(refused(e)),
+        }
+        *self.egress.lock().await = false;
+        Ok(())
+    }
+
     async fn ensure_image(&self, docker: &Docker, image: &str) -> Result<(), RuntimeError> {
         match docker.inspect_image(image).await {
             Ok(_) => Ok(()),

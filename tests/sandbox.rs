@@ -1,0 +1,558 @@
+//! The sandbox with real Docker: confinement, network modes, limits, stop, timeout, missing
+//! images. With `CI=true` these tests fail when Docker or the harness image is unavailable;
+//! elsewhere they say so and pass without running.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{TcpListener, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use threadwork::emulator::state::BOT_USER_ID;
+use threadwork::emulator::EmulatorConfig;
+use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
+use threadwork::harness::{Harness, HarnessEvent, HarnessRun};
+use threadwork::runtime::docker::DockerRuntime;
+use threadwork::runtime::{NetworkMode, Runtime, SandboxPolicy, SandboxSpec};
+use tokio_util::sync::CancellationToken;
+
+pub const IMAGE: &str = "threadwork/harness:dev";
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// Docker with the harness image, or None (a skip) off CI; on CI a missing Docker fails.
+async fn docker_ready(test: &str) -> bool {
+    let problem = match bollard::Docker::connect_with_local_defaults() {
+        Err(e) => Some(format!("cannot connect to Docker: {e}")),
+        Ok(d) => match d.negotiate_version().await {
+            Err(e) => Some(format!("Docker is not running: {e}")),
+            Ok(d) => match d.inspect_image(IMAGE).await {
+                Ok(_) => None,
+                Err(e) => Some(format!(
+                    "image {IMAGE} is missing ({e}); build it with `bash docker/build-images.sh`"
+                )),
+            },
+        },
+    };
+    match problem {
+        None => true,
+        Some(p) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{test} needs Docker on CI: {p}")
+        }
+        Some(p) => {
+            eprintln!("SKIPPED {test}: {p}");
+            false
+        }
+    }
+}
+
+fn policy(instance: &str) -> SandboxPolicy {
+    SandboxPolicy {
+        instance: instance.to_string(),
+        ..SandboxPolicy::default()
+    }
+}
+
+fn bash(script: &str, mode: OutputMode) -> CommandSpec {
+    CommandSpec {
+        program: "bash".into(),
+        args: vec!["-c".into(), script.into()],
+        mode,
+        env: Default::default(),
+    }
+}
+
+/// The address other machines reach this one on (no packet is sent).
+fn host_ip() -> String {
+    let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("10.255.255.254:9").unwrap();
+    s.local_addr().unwrap().ip().to_string()
+}
+
+/// A TCP listener on every interface that greets each connection with `greeting`.
+fn greeter(greeting: &'static str) -> u16 {
+    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let _ = stream.write_all(greeting.as_bytes());
+        }
+    });
+    port
+}
+
+/// Runs one harness invocation straight through the runtime and returns its events.
+async fn run_direct(
+    runtime: Arc<dyn Runtime>,
+    spec: CommandSpec,
+    sandbox: SandboxSpec,
+    workdir: &std::path::Path,
+) -> Vec<HarnessEvent> {
+    let harness = CommandHarness::with_runtime(spec, runtime);
+    let run = HarnessRun {
+        job_id: 1,
+        agent: "probe".into(),
+        role_prompt: "role".into(),
+        task: "task".into(),
+        model: None,
+        workdir: workdir.to_path_buf(),
+        sandbox,
+    };
+    let mut rx = harness.start(run, CancellationToken::new()).await.unwrap();
+    let mut events = vec![];
+    while let Some(e) = tokio::time::timeout(SECS(60), rx.recv()).await.unwrap() {
+        events.push(e);
+    }
+    events
+}
+
+fn answer(events: &[HarnessEvent]) -> String {
+    match events.last() {
+        Some(HarnessEvent::Finished { answer }) => answer.clone(),
+        other => panic!("no answer: {other:?}"),
+    }
+}
+
+/// Probes `host:port`: prints `<label>=open` when a connection is accepted, else `<label>=closed`.
+fn probe(label: &str, target: &str) -> String {
+    format!(
+        "timeout 3 bash -c 'exec 3<>/dev/tcp/{}' 2>/dev/null && echo {label}=open || echo {label}=closed\n",
+        target.replace(':', "/")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_workspace_is_writable_and_the_user_is_not_root() {
+    if !docker_ready("only_the_workspace_is_writable").await {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&policy("t-confine")));
+    let script = r#"
+echo hello > /workspace/out.txt && echo workspace=ok
+touch /evil 2>/dev/null && echo root=writable || echo root=readonly
+touch /etc/evil 2>/dev/null && echo etc=writable || echo etc=readonly
+touch /tmp/scratch && echo tmp=ok
+echo uid=$(id -u)
+echo pwd=$(pwd)
+echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ',')
+grep -c . /proc/self/mountinfo >/dev/null && awk '$5=="/workspace"{print "ws-mount="$6}' /proc/self/mountinfo
+"#;
+    let spec = SandboxSpec::default();
+    let events = run_direct(runtime, bash(script, OutputMode::Text), spec, dir.path()).await;
+    let out = answer(&events);
+    for want in [
+        "workspace=ok",
+        "root=readonly",
+        "etc=readonly",
+        "tmp=ok",
+        "uid=1000",
+        "pwd=/workspace",
+        "ifaces=lo,",
+        "ws-mount=rw",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(want)), "{want} in\n{out}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "hello\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_none_model_and_open() {
+    if !docker_ready("network_none_model_and_open").await {
+        return;
+    }
+    let model_port = greeter("model-answer\n");
+    let other_port = greeter("other-service\n");
+    let host = host_ip();
+    let mut policy = policy("t-network");
+    policy.model_endpoint = Some(format!("host.docker.internal:{model_port}"));
+    policy.open_network_agents = vec!["probe".into()];
+    let docker_runtime = Arc::new(DockerRuntime::new(&policy));
+    let runtime: Arc<dyn Runtime> = docker_runtime.clone();
+    // The docker0 gateway is the bot's machine as a container on the default bridge sees it.
+    let mut script = String::new();
+    script.push_str(&probe("model", "model:8080"));
+    script.push_str(&probe("host-model-port", &format!("{host}:{model_port}")));
+    script.push_str(&probe("host-other-port", &format!("{host}:{other_port}")));
+    script.push_str(&probe("gateway", &format!("172.17.0.1:{other_port}")));
+    script.push_str("timeout 3 bash -c 'exec 3<>/dev/tcp/model/8080; head -1 <&3' 2>/dev/null | sed 's/^/reply=/'\n");
+    script.push_str("echo model-addr=$THREADWORK_MODEL_ADDR\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = |network| {
+        let runtime = runtime.clone();
+        let script = script.clone();
+        let dir = dir.path().to_path_buf();
+        async move {
+            let spec = SandboxSpec {
+                network,
+                ..SandboxSpec::default()
+            };
+            answer(&run_direct(runtime, bash(&script, OutputMode::Text), spec, &dir).await)
+        }
+    };
+
+    let none = run(NetworkMode::None).await;
+    for want in [
+        "model=closed",
+        "host-model-port=closed",
+        "host-other-port=closed",
+        "gateway=closed",
+    ] {
+        assert!(none.contains(want), "none: {want} in\n{none}");
+    }
+
+    let model = run(NetworkMode::Model).await;
+    for want in [
+        "model=open",
+        "reply=model-answer",
+        "model-addr=model:8080",
+        "host-model-port=closed",
+        "host-other-port=closed",
+        "gateway=closed",
+    ] {
+        assert!(model.contains(want), "model: {want} in\n{model}");
+    }
+
+    // The control: with an open network the same probes get through, so "closed" above is the
+    // sandbox's doing.
+    let open = run(NetworkMode::Open).await;
+    assert!(open.contains("host-other-port=open"), "open:\n{open}");
+    docker_runtime.remove_model_network().await.unwrap();
+}
+
+/// A world whose one agent (`default`, owned by alice) runs `script` in Docker.
+async fn docker_world(
+    instance: &str,
+    sandbox_block: &str,
+    script: &str,
+    mode: OutputMode,
+) -> (World, Arc<dyn Runtime>) {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let dir = w.dir.path().join("agents");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("default.md"),
+        format!("---\nname: default\ndescription: runs in docker\nharness: sh\nowners: [U0BOB00001]\n{sandbox_block}---\nYou help.\n"),
+    )
+    .unwrap();
+    w.config.agents.dir = dir;
+    w.config.agents.shared_dir = w.dir.path().join("shared");
+    w.config.sandbox = policy(instance);
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&w.config.sandbox));
+    let harness: Arc<dyn Harness> = Arc::new(CommandHarness::with_runtime(
+        bash(script, mode),
+        runtime.clone(),
+    ));
+    w.start_bot_in(
+        HashMap::from([("sh".to_string(), harness)]),
+        Some(runtime.clone()),
+    )
+    .await;
+    (w, runtime)
+}
+
+async fn containers(runtime: &Arc<dyn Runtime>) -> usize {
+    runtime.leftovers().await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_bomb_ends_with_an_out_of_memory_message() {
+    if !docker_ready("memory_bomb").await {
+        return;
+    }
+    let (w, runtime) = docker_world(
+        "t-oom",
+        "sandbox:\n  memory_mb: 64\n",
+        "head -c 2000m /dev/zero | tail",
+        OutputMode::Text,
+    )
+    .await;
+    let ts = w.mention("eat memory").await;
+    let reply = wait_reply(&w, &ts, SECS(60), |m| m.text.contains("failed")).await;
+    assert!(reply.text.contains("ran out of memory"), "{}", reply.text);
+    assert!(reply.text.contains("64 MB"), "{}", reply.text);
+    eventually(SECS(10), "the container removed", || async {
+        (containers(&runtime).await == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fork_bomb_is_held_by_the_pids_limit() {
+    if !docker_ready("fork_bomb").await {
+        return;
+    }
+    let js = r#"const cp=require("child_process");let ok=0,no=0;for(let i=0;i<500;i++){try{const p=cp.spawn("sleep",["30"],{stdio:"ignore"});p.on("error",()=>{});if(p.pid)ok++;else no++}catch(e){no++}}console.log(`spawned=${ok} refused=${no}`);process.exit(0)"#;
+    let (w, _runtime) = docker_world(
+        "t-pids",
+        "sandbox:\n  pids: 48\n",
+        &format!("node -e '{js}'"),
+        OutputMode::Text,
+    )
+    .await;
+    let ts = w.mention("fork a lot").await;
+    let reply = wait_reply(&w, &ts, SECS(60), |m| m.text.contains("spawned=")).await;
+    let spawned: usize = reply
+        .text
+        .split("spawned=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", reply.text));
+    assert!(spawned < 48, "{}", reply.text);
+    assert!(!reply.text.contains("refused=0"), "{}", reply.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_names_the_limit_and_removes_the_container() {
+    if !docker_ready("timeout").await {
+        return;
+    }
+    let (w, runtime) = docker_world(
+        "t-timeout",
+        "sandbox:\n  timeout_secs: 3\n",
+        "echo '{\"type\":\"started\"}'; sleep 120",
+        OutputMode::Json,
+    )
+    .await;
+    let ts = w.mention("sleep forever").await;
+    eventually(SECS(30), "the container running", || async {
+        (containers(&runtime).await == 1).then_some(())
+    })
+    .await;
+    let reply = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("timed out")).await;
+    assert!(reply.text.contains("3s"), "{}", reply.text);
+    eventually(SECS(5), "the container removed", || async {
+        (containers(&runtime).await == 0).then_some(())
+    })
+    .await;
+    let job = w.bot().bot.store().jobs().unwrap().pop().unwrap();
+    assert_eq!(job.state, threadwork::job::JobState::TimedOut);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_by_reaction_and_by_command_kills_the_container_within_2s() {
+    if !docker_ready("stop").await {
+        return;
+    }
+    let (w, runtime) = docker_world(
+        "t-stop",
+        "",
+        "echo '{\"type\":\"started\"}'; sleep 120",
+        OutputMode::Json,
+    )
+    .await;
+    for how in ["reaction", "command"] {
+        let ts = w.mention(&format!("wait for a {how}")).await;
+        eventually(SECS(30), "the container running", || async {
+            (containers(&runtime).await == 1).then_some(())
+        })
+        .await;
+        let card = w.bot_replies(&ts).await[0].ts.clone();
+        // Someone else's ❌ changes nothing.
+        w.emu
+            .react_as("you", CHANNEL, &card, "x", true)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(containers(&runtime).await, 1, "a stranger cannot stop it");
+        let asked = Instant::now();
+        match how {
+            "reaction" => w
+                .emu
+                .react_as("alice", CHANNEL, &card, "x", true)
+                .await
+                .unwrap(),
+            _ => {
+                w.emu
+                    .post_as("bob", CHANNEL, &format!("<@{BOT_USER_ID}> stop"), Some(&ts))
+                    .await
+                    .unwrap();
+            }
+        }
+        eventually(SECS(2), "the container gone within 2 s", || async {
+            (containers(&runtime).await == 0).then_some(())
+        })
+        .await;
+        let took = asked.elapsed();
+        let who = if how == "reaction" {
+            "U0ALICE001"
+        } else {
+            "U0BOB00001"
+        };
+        let reply = wait_reply(&w, &ts, SECS(5), |m| m.text.contains("cancelled")).await;
+        assert!(
+            reply.text.contains(&format!("stopped by <@{who}>")),
+            "{}",
+            reply.text
+        );
+        let card_text = eventually(SECS(5), "the card says who", || async {
+            let c = w.bot_replies(&ts).await[0].text.clone();
+            c.contains(&format!("<@{who}>")).then_some(c)
+        })
+        .await;
+        assert!(card_text.contains("cancelled"), "{card_text}");
+        eprintln!("stop by {how}: container gone after {took:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_image_names_the_image_and_how_to_build_it() {
+    if !docker_ready("missing_image").await {
+        return;
+    }
+    let (w, _runtime) = docker_world(
+        "t-image",
+        "sandbox:\n  image: threadwork/not-built:never\n",
+        "true",
+        OutputMode::Text,
+    )
+    .await;
+    let ts = w.mention("run somewhere").await;
+    let reply = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("failed")).await;
+    assert!(
+        reply.text.contains("threadwork/not-built:never"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.text.contains("bash docker/build-images.sh"),
+        "{}",
+        reply.text
+    );
+}
+
+/// The real binary with the Docker runtime, secrets planted in its environment and config:
+/// neither `docker inspect`, the container's environment nor any workspace file holds them;
+/// after kill -9 and a restart the thread says "interrupted" and no container is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_job_leaves_no_container_and_no_secret_enters_the_sandbox() {
+    use threadwork::emulator::{APP_TOKEN, BOT_TOKEN};
+    use tokio::process::Command;
+    if !docker_ready("kill_9_in_docker").await {
+        return;
+    }
+    const CANARY: &str = "canary-7d3a55e0-sandbox-must-not-see";
+    let w = World::new(EmulatorConfig::default()).await;
+    let jobs = w.dir.path().join("jobs");
+    let config = w.dir.path().join("threadwork.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\nbot_token = {BOT_TOKEN:?}\napp_token = {APP_TOKEN:?}\nreconnect_secs = 1\n\n\
+             [agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nworkdir = {jobs:?}\ncard_interval_ms = 200\n\n\
+             [sandbox]\ninstance = \"t-kill9\"\n\n\
+             [harness.scripted]\nkind = \"command\"\nprogram = \"bash\"\n\
+             args = [\"-c\", \"env > /workspace/env.txt; cat /proc/1/environ > /workspace/environ.bin; echo '{{\\\"type\\\":\\\"started\\\"}}'; sleep 600\"]\n",
+            agents_dir(),
+            w.dir.path().join("store"),
+        ),
+    )
+    .unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_threadwork"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SLACK_API_URL", w.emu.api_url())
+            .env("OPENAI_API_KEY", CANARY)
+            .env("ANTHROPIC_API_KEY", CANARY)
+            .env("GITHUB_TOKEN", CANARY)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&policy("t-kill9")));
+    let docker = bollard::Docker::connect_with_local_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap();
+
+    let mut bot = spawn();
+    assert!(w.emu.wait_for_connections(2, SECS(20)).await);
+    let ts = w.mention("run until killed").await;
+    eventually(SECS(30), "the card says running", || async {
+        w.bot_replies(&ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("running"))
+    })
+    .await;
+    let workspace = jobs.join("job-1");
+    eventually(SECS(30), "the harness wrote its environment", || async {
+        (std::fs::metadata(workspace.join("environ.bin")).is_ok_and(|m| m.len() > 0)).then_some(())
+    })
+    .await;
+    let leftover = runtime.leftovers().await.unwrap();
+    assert_eq!(leftover.len(), 1, "{leftover:?}");
+    let inspect = docker
+        .inspect_container(&leftover[0].name, None)
+        .await
+        .unwrap();
+    let inspect = serde_json::to_string(&inspect).unwrap();
+    assert!(
+        inspect.contains("THREADWORK_JOB_ID=1"),
+        "inspected the right thing"
+    );
+    for secret in [CANARY, BOT_TOKEN, APP_TOKEN] {
+        assert!(!inspect.contains(secret), "docker inspect shows a secret");
+    }
+
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    assert_eq!(
+        runtime.leftovers().await.unwrap().len(),
+        1,
+        "the container outlives the killed bot"
+    );
+    let mut bot = spawn();
+    let reply = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("failed")).await;
+    assert!(
+        reply.text.contains("interrupted by a restart"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        runtime.leftovers().await.unwrap().is_empty(),
+        "the restarted bot removed the container"
+    );
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+
+    let mut files = 0;
+    for entry in walk(&workspace) {
+        let bytes = std::fs::read(&entry).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [CANARY, BOT_TOKEN, APP_TOKEN] {
+            assert!(!text.contains(secret), "{} holds a secret", entry.display());
+        }
+        files += 1;
+    }
+    assert!(files >= 2, "the workspace files were checked");
+    let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
+    assert!(env.contains("THREADWORK_TASK="), "{env}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
