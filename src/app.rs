@@ -38,8 +38,13 @@ pub enum StartError {
 
 /// The container runtime from `[sandbox] runtime`.
 pub fn runtime(config: &Config) -> Arc<dyn Runtime> {
+    let needed = config
+        .harness
+        .values()
+        .any(|h| matches!(h, HarnessConfig::Command(_)));
     match config.sandbox.runtime {
         RuntimeKind::Docker => Arc::new(DockerRuntime::new(&config.sandbox)),
+        RuntimeKind::Process if !needed => Arc::new(ProcessRuntime::new()),
         RuntimeKind::Process => {
             tracing::warn!(
                 "[sandbox] runtime = \"process\": harnesses run as local processes with NO isolation \
@@ -119,7 +124,18 @@ async fn wait_for_signal() {
 pub async fn start(config: &Config, slack_settings: &SlackSettings) -> Result<Running, StartError> {
     let runtime = runtime(config);
     let harnesses = harnesses(config, &runtime)?;
-    start_with(config, slack_settings, harnesses, Some(runtime)).await
+    // Only command harnesses run anything; without one, the runtime is never touched.
+    let uses_runtime = config
+        .harness
+        .values()
+        .any(|h| matches!(h, HarnessConfig::Command(_)));
+    start_with(
+        config,
+        slack_settings,
+        harnesses,
+        uses_runtime.then_some(runtime),
+    )
+    .await
 }
 
 /// `start` with harnesses supplied by the caller (tests use scripted ones).

@@ -165,3 +165,149 @@ mod tests {
         assert_eq!(pct(&[], 99.0), Duration::ZERO);
     }
 }
+
+/// `threadwork bench sandbox`: mention → harness process running in its container, over
+/// `jobs` sequential jobs through the emulator and the Docker runtime, beside bare
+/// `docker run --rm <image> true` measured in the same run.
+pub async fn sandbox(jobs: usize, image: &str) -> anyhow::Result<()> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use crate::config::Config;
+    use crate::emulator::state::BOT_USER_ID;
+    use crate::emulator::{Emulator, EmulatorConfig, APP_TOKEN, BOT_TOKEN};
+    use crate::harness::command::{CommandHarness, CommandSpec, OutputMode};
+    use crate::harness::Harness;
+    use crate::runtime::docker::DockerRuntime;
+    use crate::runtime::Runtime;
+
+    println!("threadwork bench sandbox — {}", machine());
+    println!();
+    let dir = tempfile::tempdir()?;
+    let emu = Emulator::start(([127, 0, 0, 1], 0).into(), EmulatorConfig::default()).await?;
+    let agents = dir.path().join("agents");
+    std::fs::create_dir_all(&agents)?;
+    std::fs::write(
+        agents.join("default.md"),
+        "---\nname: default\ndescription: bench\nharness: sh\n---\nYou help.\n",
+    )?;
+    let mut config = Config::default();
+    config.agents.dir = agents;
+    config.agents.shared_dir = dir.path().join("shared");
+    config.agents.watch = false;
+    config.store.path = dir.path().join("store");
+    config.jobs.workdir = dir.path().join("jobs");
+    config.sandbox.instance = "bench".into();
+    config.sandbox.image = image.to_string();
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&config.sandbox));
+    // The harness's first act is to note the time it started running.
+    let spec = CommandSpec {
+        program: "bash".into(),
+        args: vec![
+            "-c".into(),
+            "date +%s%N > /workspace/started; echo '{\"type\":\"finished\",\"answer\":\"ok\"}'"
+                .into(),
+        ],
+        mode: OutputMode::Json,
+        env: Default::default(),
+    };
+    let harness: Arc<dyn Harness> = Arc::new(CommandHarness::with_runtime(spec, runtime.clone()));
+    let url = emu.api_url();
+    let env = |k: &str| match k {
+        "SLACK_API_URL" => Some(url.clone()),
+        "SLACK_APP_TOKEN" => Some(APP_TOKEN.to_string()),
+        "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
+        _ => None,
+    };
+    let settings = config.slack_settings(&env)?;
+    let running = crate::app::start_with(
+        &config,
+        &settings,
+        HashMap::from([("sh".to_string(), harness)]),
+        Some(runtime),
+    )
+    .await?;
+    emu.wait_for_connections(2, Duration::from_secs(10)).await;
+
+    let nanos = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    };
+    let mut latencies = Vec::new();
+    // One warm-up job (image layers into the page cache), not counted.
+    for i in 0..=jobs {
+        let marker = config
+            .jobs
+            .workdir
+            .join(format!("job-{}", i + 1))
+            .join("started");
+        let asked = SystemTime::now();
+        let asked_at = Instant::now();
+        emu.post_as(
+            "alice",
+            "general",
+            &format!("<@{BOT_USER_ID}> bench job {i}"),
+            None,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let started: u128 = loop {
+            if let Some(n) = std::fs::read_to_string(&marker)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                break n;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "job {} never started", i + 1);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        running.bot.wait_idle().await;
+        // Each job posts two messages (card, answer); Slack allows about one a second per
+        // channel. Spacing the mentions keeps that budget full, so pacing is not what this
+        // measures.
+        tokio::time::sleep_until((asked_at + Duration::from_millis(2200)).into()).await;
+        if i > 0 {
+            latencies.push(Duration::from_nanos(
+                started.saturating_sub(nanos(asked)) as u64
+            ));
+        }
+    }
+    running.stop().await;
+    latencies.sort();
+
+    let mut bare = Vec::new();
+    for _ in 0..=jobs.min(10) {
+        let t = Instant::now();
+        let status = std::process::Command::new("docker")
+            .args(["run", "--rm", image, "true"])
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "`docker run --rm {image} true` failed");
+        bare.push(t.elapsed());
+    }
+    bare.remove(0);
+    bare.sort();
+
+    let p50 = pct(&latencies, 50.0);
+    println!(
+        "mention → harness running in its container ({jobs} jobs, one at a time, 2.2 s apart)"
+    );
+    println!(
+        "  threadwork      p50 {}   p95 {}",
+        ms(p50),
+        ms(pct(&latencies, 95.0))
+    );
+    println!(
+        "  baseline        p50 {}   (`docker run --rm {image} true`, {} runs)",
+        ms(pct(&bare, 50.0)),
+        bare.len()
+    );
+    println!(
+        "  ratio           {:.2}× (goal ≤ 1.2)",
+        p50.as_secs_f64() / pct(&bare, 50.0).as_secs_f64()
+    );
+    Ok(())
+}

@@ -63,6 +63,13 @@ enum BenchCmd {
         #[arg(long, default_value_t = 1000)]
         amendments: usize,
     },
+    /// Mention → harness running in a Docker container, beside bare `docker run`.
+    Sandbox {
+        #[arg(long, default_value_t = 20)]
+        jobs: usize,
+        #[arg(long, default_value = "threadwork/harness:dev")]
+        image: String,
+    },
 }
 
 fn init_logs(json: bool, default: &str) {
@@ -111,6 +118,12 @@ async fn main() -> std::process::ExitCode {
         } => {
             init_logs(cli.log_json, "warn");
             threadwork::bench::prompts(appends, amendments)
+        }
+        Cmd::Bench {
+            what: BenchCmd::Sandbox { jobs, image },
+        } => {
+            init_logs(cli.log_json, "warn");
+            threadwork::bench::sandbox(jobs, &image).await
         }
         Cmd::Emulator { port } => {
             init_logs(cli.log_json, "info");
