@@ -153,19 +153,6 @@ pub fn prompts(appends: usize, amendments: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles() {
-        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(pct(&d, 50.0), Duration::from_millis(51));
-        assert_eq!(pct(&d, 99.0), Duration::from_millis(99));
-        assert_eq!(pct(&[], 99.0), Duration::ZERO);
-    }
-}
-
 /// `threadwork bench sandbox`: mention → harness process running in its container, over
 /// `jobs` sequential jobs through the emulator and the Docker runtime, beside bare
 /// `docker run --rm <image> true` measured in the same run.
@@ -310,4 +297,17 @@ pub async fn sandbox(jobs: usize, image: &str) -> anyhow::Result<()> {
         p50.as_secs_f64() / pct(&bare, 50.0).as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(pct(&d, 50.0), Duration::from_millis(51));
+        assert_eq!(pct(&d, 99.0), Duration::from_millis(99));
+        assert_eq!(pct(&[], 99.0), Duration::ZERO);
+    }
 }
