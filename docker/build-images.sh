@@ -1,32 +1,45 @@
 #!/usr/bin/env bash
-# Builds the images the bot and its tests use. Where an image registry is reachable, the
-# harness image builds FROM the public slim Node image; with THREADWORK_LOCAL_BASE=1 (or
-# when that pull fails) it builds FROM a local Debian base made by build-local-base.sh.
+# Builds the images the bot and its tests use:
+#   harness  threadwork/harness:dev — Node.js, git, socat, user `agent` (uid 1000)
+#   bot      threadwork/bot:dev     — the release binary, prompts/ and manifest.yml
+# Each builds FROM a public base when one can be pulled; otherwise (or with
+# THREADWORK_LOCAL_BASE=1) FROM a local Debian base made by docker/build-local-base.sh.
 # Usage: docker/build-images.sh [harness|bot|all]   (default: harness)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-harness}"
 local_base="threadwork/debian-base:bookworm"
 
-base_args=()
-public_base_available() {
-  docker image inspect node:20-bookworm-slim >/dev/null 2>&1 \
-    || timeout 60 docker pull -q node:20-bookworm-slim >/dev/null 2>&1
+# Prints the --build-arg for BASE: nothing when the public image is there or can be pulled.
+base_arg() { # public-image
+  if [ "${THREADWORK_LOCAL_BASE:-}" != 1 ] && { docker image inspect "$1" >/dev/null 2>&1 \
+      || timeout 120 docker pull -q "$1" >/dev/null 2>&1; }; then
+    return
+  fi
+  bash docker/build-local-base.sh "$local_base" >&2
+  echo "--build-arg=BASE=$local_base"
 }
-if [ "${THREADWORK_LOCAL_BASE:-}" = 1 ] || ! public_base_available; then
-  bash docker/build-local-base.sh "$local_base"
-  base_args=(--build-arg "BASE=$local_base")
-fi
 
-build() { # tag dockerfile context
-  echo "building $1"
-  docker build -q -t "$1" "${base_args[@]}" -f "$2" "$3" >/dev/null
+build_harness() {
+  echo "building threadwork/harness:dev"
+  # shellcheck disable=SC2046
+  docker build -q -t threadwork/harness:dev $(base_arg node:20-bookworm-slim) docker/harness >/dev/null
+}
+
+build_bot() {
+  echo "building threadwork/bot:dev"
+  cargo build --release --quiet
+  ctx="target/docker-bot"
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  cp target/release/threadwork manifest.yml "$ctx/"
+  cp -r prompts "$ctx/prompts"
+  # shellcheck disable=SC2046
+  docker build -q -t threadwork/bot:dev $(base_arg debian:bookworm-slim) -f docker/bot/Dockerfile "$ctx" >/dev/null
 }
 
 case "$what" in
-  harness) build threadwork/harness:dev docker/harness/Dockerfile docker/harness ;;
-  bot) build threadwork/bot:dev docker/bot/Dockerfile . ;;
-  all) build threadwork/harness:dev docker/harness/Dockerfile docker/harness
-       build threadwork/bot:dev docker/bot/Dockerfile . ;;
+  harness) build_harness ;;
+  bot) build_bot ;;
+  all) build_harness; build_bot ;;
   *) echo "usage: $0 [harness|bot|all]" >&2; exit 2 ;;
 esac
