@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-harness}"
-local_base="threadwork/debian-base:bookworm"
+local_base="threadwork/debian-base:trixie"
 
 # Prints the --build-arg for BASE: nothing when the public image is there or can be pulled.
 base_arg() { # public-image

@@ -11,6 +11,7 @@ pub mod dev;
 pub mod emulator;
 pub mod harness;
 pub mod job;
+pub mod model;
 pub mod prompts;
 pub mod request;
 pub mod runtime;

@@ -1,0 +1,536 @@
+//! A mock model API for tests and benchmarks: the Anthropic Messages API and the OpenAI
+//! Responses API, streaming (SSE) or not, replaying scripted steps, and logging every request
+//! so a test can assert what reached the model.
+//!
+//! A step is CLI-neutral (`Shell`, `WriteFile`, `Text`); the mock turns it into a tool call
+//! for whichever matching tool the request offers (Claude Code's `Bash`/`Write`, pi's
+//! `bash`/`write`, Codex's shell function). Each new user prompt in a conversation starts the
+//! script over, so a resumed session gets a full answer and the log shows its earlier turns.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// One scripted model turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Step {
+    /// Run a shell command with the CLI's shell tool.
+    Shell { command: String },
+    /// Write a file with the CLI's file tool (or the shell where it has none).
+    WriteFile { path: String, content: String },
+    /// Answer with text and end the turn.
+    Text { text: String },
+}
+
+/// What the mock received.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl LoggedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<Vec<Step>>,
+    log: Mutex<Vec<LoggedRequest>>,
+}
+
+#[derive(Clone)]
+pub struct MockModel {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl MockModel {
+    pub async fn start(addr: SocketAddr, script: Vec<Step>) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            script: Mutex::new(script),
+            log: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/v1/messages", post(anthropic_messages))
+            .route("/v1/messages/count_tokens", post(count_tokens))
+            .route("/v1/responses", post(openai_responses))
+            .route("/v1/models", get(models))
+            .fallback(unknown)
+            .with_state(shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, shared })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set_script(&self, script: Vec<Step>) {
+        *self.shared.script.lock().expect("script lock") = script;
+    }
+
+    /// Every request so far, oldest first.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log.lock().expect("log lock").clone()
+    }
+}
+
+fn log(shared: &Shared, method: &str, uri: &Uri, headers: &HeaderMap, body: &Value) {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    shared.log.lock().expect("log lock").push(LoggedRequest {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        headers,
+        body: body.clone(),
+    });
+}
+
+async fn unknown(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
+    log(&shared, "?", &uri, &headers, &Value::Null);
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"type": "error", "error": {"type": "not_found_error", "message": format!("mock model: no route {}", uri.path())}})),
+    )
+        .into_response()
+}
+
+async fn models() -> Json<Value> {
+    Json(json!({
+        "object": "list",
+        "data": [
+            {"id": "mock-sonnet", "object": "model", "type": "model", "display_name": "Mock Sonnet", "created": 0, "owned_by": "threadwork"},
+            {"id": "mock-gpt", "object": "model", "type": "model", "display_name": "Mock GPT", "created": 0, "owned_by": "threadwork"}
+        ],
+        "has_more": false
+    }))
+}
+
+async fn count_tokens(body: Bytes) -> Json<Value> {
+    Json(json!({"input_tokens": tokens(body.len())}))
+}
+
+fn tokens(bytes: usize) -> u64 {
+    (bytes as u64 / 4).max(1)
+}
+
+fn parse(body: &Bytes) -> Value {
+    serde_json::from_slice(body).unwrap_or(Value::Null)
+}
+
+/// The step a conversation is at: assistant turns since the last user prompt.
+fn step_for(script: &[Step], done: usize) -> Step {
+    script.get(done).cloned().unwrap_or_else(|| Step::Text {
+        text: "(the mock model's script is over)".into(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anthropic Messages
+
+/// Assistant turns after the last user message that is a prompt (not only tool results).
+fn anthropic_done(body: &Value) -> usize {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let is_prompt = |m: &Value| {
+        m["role"] == "user"
+            && match &m["content"] {
+                Value::String(_) => true,
+                Value::Array(blocks) => !blocks.iter().any(|b| b["type"] == "tool_result"),
+                _ => false,
+            }
+    };
+    let start = messages.iter().rposition(is_prompt).unwrap_or(0);
+    messages[start..]
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .count()
+}
+
+fn tool_names(body: &Value, key: &str) -> Vec<(String, Value)> {
+    body["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| {
+                    let name = t["name"].as_str()?.to_string();
+                    Some((name, t.get(key).cloned().unwrap_or(Value::Null)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A content block for a step: text, or a tool_use for one of the offered tools.
+fn anthropic_block(body: &Value, step: &Step, id: usize) -> Value {
+    let tools = tool_names(body, "input_schema");
+    let find = |names: &[&str]| {
+        tools
+            .iter()
+            .find(|(n, _)| names.iter().any(|w| n.eq_ignore_ascii_case(w)))
+            .cloned()
+    };
+    let tool_use = |name: String, input: Value| json!({"type": "tool_use", "id": format!("toolu_mock{id:04}"), "name": name, "input": input});
+    match step {
+        Step::Text { text } => json!({"type": "text", "text": text}),
+        Step::Shell { command } => match find(&["bash"]) {
+            Some((name, _)) => tool_use(
+                name,
+                json!({"command": command, "description": "scripted shell step"}),
+            ),
+            None => {
+                json!({"type": "text", "text": format!("(no shell tool offered for `{command}`)")})
+            }
+        },
+        Step::WriteFile { path, content } => match find(&["write"]) {
+            Some((name, schema)) => {
+                let key = if schema.pointer("/properties/file_path").is_some() {
+                    "file_path"
+                } else {
+                    "path"
+                };
+                tool_use(name, json!({key: path, "content": content}))
+            }
+            None => match find(&["bash"]) {
+                Some((name, _)) => tool_use(name, json!({"command": heredoc(path, content)})),
+                None => json!({"type": "text", "text": "(no file tool offered)"}),
+            },
+        },
+    }
+}
+
+fn heredoc(path: &str, content: &str) -> String {
+    format!("cat > '{path}' <<'THREADWORK_EOF'\n{content}\nTHREADWORK_EOF")
+}
+
+fn sse(events: &[(&str, Value)]) -> Response {
+    let mut out = String::new();
+    for (name, data) in events {
+        out.push_str(&format!("event: {name}\ndata: {data}\n\n"));
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from(out))
+        .expect("static response")
+}
+
+async fn anthropic_messages(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let body = parse(&raw);
+    log(&shared, "POST", &uri, &headers, &body);
+    let model = body["model"].as_str().unwrap_or("mock").to_string();
+    let script = shared.script.lock().expect("script lock").clone();
+    // Side requests without tools (titles, summaries) get a short text and leave the script.
+    let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
+        step_for(&script, anthropic_done(&body))
+    } else {
+        Step::Text { text: "ok".into() }
+    };
+    let n = shared.log.lock().expect("log lock").len();
+    let block = anthropic_block(&body, &step, n);
+    let stop_reason = if block["type"] == "tool_use" {
+        "tool_use"
+    } else {
+        "end_turn"
+    };
+    let input_tokens = tokens(raw.len());
+    let output_tokens = tokens(block.to_string().len());
+    let id = format!("msg_mock{n:04}");
+    if body["stream"] != true {
+        return Json(json!({
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": [block], "stop_reason": stop_reason, "stop_sequence": null,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        }))
+        .into_response();
+    }
+    let start_block = match block["type"].as_str() {
+        Some("tool_use") => {
+            json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}})
+        }
+        _ => json!({"type": "text", "text": ""}),
+    };
+    let delta = match block["type"].as_str() {
+        Some("tool_use") => {
+            json!({"type": "input_json_delta", "partial_json": block["input"].to_string()})
+        }
+        _ => json!({"type": "text_delta", "text": block["text"]}),
+    };
+    sse(&[
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {
+                "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+                "stop_reason": null, "stop_sequence": null,
+                "usage": {"input_tokens": input_tokens, "output_tokens": 1}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": start_block}),
+        ),
+        ("ping", json!({"type": "ping"})),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
+                   "usage": {"output_tokens": output_tokens}}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAI Responses
+
+/// Model turns (function calls, assistant messages) after the last user message.
+fn responses_done(body: &Value) -> usize {
+    let items = match &body["input"] {
+        Value::Array(items) => items.clone(),
+        _ => vec![],
+    };
+    let start = items
+        .iter()
+        .rposition(|i| i["role"] == "user")
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    items[start..]
+        .iter()
+        .filter(|i| i["type"] == "function_call" || i["role"] == "assistant")
+        .count()
+}
+
+/// An output item for a step: a message, or a function call to the offered shell tool.
+fn responses_item(body: &Value, step: &Step, n: usize) -> Value {
+    let tools = tool_names(body, "parameters");
+    let shell = tools.iter().find(|(name, _)| {
+        ["exec_command", "shell", "local_shell", "bash"]
+            .iter()
+            .any(|w| name.eq_ignore_ascii_case(w))
+    });
+    let call = |command: String| match shell {
+        Some((name, params)) => {
+            let args = if params.pointer("/properties/cmd").is_some() {
+                json!({"cmd": command})
+            } else if params.pointer("/properties/command/type") == Some(&json!("array")) {
+                json!({"command": ["bash", "-lc", command]})
+            } else {
+                json!({"command": command})
+            };
+            json!({"type": "function_call", "id": format!("fc_mock{n:04}"), "call_id": format!("call_mock{n:04}"),
+                   "name": name, "arguments": args.to_string(), "status": "completed"})
+        }
+        None => message_item(n, &format!("(no shell tool offered for `{command}`)")),
+    };
+    match step {
+        Step::Text { text } => message_item(n, text),
+        Step::Shell { command } => call(command.clone()),
+        Step::WriteFile { path, content } => call(heredoc(path, content)),
+    }
+}
+
+fn message_item(n: usize, text: &str) -> Value {
+    json!({"type": "message", "id": format!("msg_mock{n:04}"), "role": "assistant", "status": "completed",
+           "content": [{"type": "output_text", "text": text, "annotations": []}]})
+}
+
+async fn openai_responses(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let body = parse(&raw);
+    log(&shared, "POST", &uri, &headers, &body);
+    let model = body["model"].as_str().unwrap_or("mock").to_string();
+    let script = shared.script.lock().expect("script lock").clone();
+    let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
+        step_for(&script, responses_done(&body))
+    } else {
+        Step::Text { text: "ok".into() }
+    };
+    let n = shared.log.lock().expect("log lock").len();
+    let item = responses_item(&body, &step, n);
+    let usage = json!({
+        "input_tokens": tokens(raw.len()), "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": tokens(item.to_string().len()), "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": tokens(raw.len()) + tokens(item.to_string().len())
+    });
+    let id = format!("resp_mock{n:04}");
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({"id": id, "object": "response", "created_at": 0, "status": status, "model": model,
+               "output": output, "usage": usage})
+    };
+    if body["stream"] != true {
+        return Json(response("completed", json!([item]), usage)).into_response();
+    }
+    let mut events = vec![
+        (
+            "response.created",
+            json!({"type": "response.created", "sequence_number": 0, "response": response("in_progress", json!([]), Value::Null)}),
+        ),
+        (
+            "response.in_progress",
+            json!({"type": "response.in_progress", "sequence_number": 1, "response": response("in_progress", json!([]), Value::Null)}),
+        ),
+    ];
+    let mut added = item.clone();
+    if item["type"] == "message" {
+        added["status"] = json!("in_progress");
+        added["content"] = json!([]);
+    }
+    events.push((
+        "response.output_item.added",
+        json!({"type": "response.output_item.added", "sequence_number": 2, "output_index": 0, "item": added}),
+    ));
+    if item["type"] == "message" {
+        let text = item["content"][0]["text"].clone();
+        events.push((
+            "response.content_part.added",
+            json!({"type": "response.content_part.added", "sequence_number": 3, "item_id": item["id"], "output_index": 0, "content_index": 0,
+                   "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ));
+        events.push((
+            "response.output_text.delta",
+            json!({"type": "response.output_text.delta", "sequence_number": 4, "item_id": item["id"], "output_index": 0, "content_index": 0, "delta": text}),
+        ));
+        events.push((
+            "response.output_text.done",
+            json!({"type": "response.output_text.done", "sequence_number": 5, "item_id": item["id"], "output_index": 0, "content_index": 0, "text": text}),
+        ));
+        events.push((
+            "response.content_part.done",
+            json!({"type": "response.content_part.done", "sequence_number": 6, "item_id": item["id"], "output_index": 0, "content_index": 0,
+                   "part": item["content"][0]}),
+        ));
+    } else {
+        events.push((
+            "response.function_call_arguments.delta",
+            json!({"type": "response.function_call_arguments.delta", "sequence_number": 3, "item_id": item["id"], "output_index": 0, "delta": item["arguments"]}),
+        ));
+        events.push((
+            "response.function_call_arguments.done",
+            json!({"type": "response.function_call_arguments.done", "sequence_number": 4, "item_id": item["id"], "output_index": 0, "arguments": item["arguments"]}),
+        ));
+    }
+    events.push((
+        "response.output_item.done",
+        json!({"type": "response.output_item.done", "sequence_number": 7, "output_index": 0, "item": item}),
+    ));
+    events.push((
+        "response.completed",
+        json!({"type": "response.completed", "sequence_number": 8, "response": response("completed", json!([item]), usage)}),
+    ));
+    sse(&events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_prompt_restarts_the_script() {
+        let body = json!({"messages": [
+            {"role": "user", "content": "first task"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": "ok"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "done"}]},
+        ]});
+        assert_eq!(anthropic_done(&body), 2);
+        let mut follow = body.clone();
+        follow["messages"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"role": "user", "content": [{"type": "text", "text": "again"}]}));
+        assert_eq!(anthropic_done(&follow), 0);
+    }
+
+    #[test]
+    fn steps_use_the_offered_tools() {
+        let claude = json!({"tools": [
+            {"name": "Bash", "input_schema": {"properties": {"command": {}}}},
+            {"name": "Write", "input_schema": {"properties": {"file_path": {}, "content": {}}}}
+        ]});
+        let b = anthropic_block(
+            &claude,
+            &Step::WriteFile {
+                path: "/workspace/a.txt".into(),
+                content: "x".into(),
+            },
+            1,
+        );
+        assert_eq!(b["name"], "Write");
+        assert_eq!(b["input"]["file_path"], "/workspace/a.txt");
+        let pi = json!({"tools": [{"name": "bash", "input_schema": {}}, {"name": "write", "input_schema": {"properties": {"path": {}}}}]});
+        let b = anthropic_block(
+            &pi,
+            &Step::Shell {
+                command: "ls".into(),
+            },
+            2,
+        );
+        assert_eq!(b["name"], "bash");
+        assert_eq!(b["input"]["command"], "ls");
+        let codex = json!({"tools": [{"type": "function", "name": "shell", "parameters": {"properties": {"command": {"type": "array"}}}}]});
+        let i = responses_item(
+            &codex,
+            &Step::Shell {
+                command: "ls".into(),
+            },
+            3,
+        );
+        assert_eq!(i["name"], "shell");
+        let args: Value = serde_json::from_str(i["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(args["command"], json!(["bash", "-lc", "ls"]));
+    }
+
+    #[test]
+    fn responses_count_turns_after_the_last_user_message() {
+        let body = json!({"input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<env>"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "task"}]},
+            {"type": "function_call", "name": "shell", "call_id": "c1", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+        ]});
+        assert_eq!(responses_done(&body), 1);
+    }
+}

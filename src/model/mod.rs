@@ -1,0 +1,35 @@
+//! Model APIs: the proxy every sandbox reaches its model through, usage accounting from the
+//! APIs' own responses, and a mock of those APIs for tests and benchmarks.
+
+pub mod mock;
+pub mod proxy;
+pub mod usage;
+
+use serde::{Deserialize, Serialize};
+
+/// A model API family, by wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Anthropic Messages (`POST /v1/messages`).
+    Anthropic,
+    /// OpenAI Responses and Chat Completions (`POST /v1/responses`, `/v1/chat/completions`).
+    OpenAi,
+}
+
+impl Provider {
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Anthropic => "anthropic",
+            Provider::OpenAi => "openai",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "anthropic" => Some(Provider::Anthropic),
+            "openai" => Some(Provider::OpenAi),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! The model proxy: the only way a sandbox reaches a model.
+//!
+//! Each job gets a grant — a random token in the URL path (`/t/<token>/<provider>/…`) — that
+//! names the job, its agent, the models it may use and the API keys to use for it. The proxy
+//! forwards to the provider's configured upstream with the real key injected (the container
+//! only ever holds a placeholder), refuses models the agent may not use, and counts tokens and
+//! cost from the responses, streaming included. A grant ends with its job.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use futures::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::usage::{self, StreamScanner, TokenUsage};
+use super::Provider;
+
+/// What the container is given instead of a key; the proxy replaces it.
+pub const PLACEHOLDER_KEY: &str = "threadwork-proxy-injects-the-key";
+
+/// Requests larger than this are refused (a conversation is far smaller).
+const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+/// `[model]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Where the proxy listens; the sandbox's egress forwarder connects here.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Upstream base URL and key per provider (`[model.anthropic]`, `[model.openai]`).
+    #[serde(default)]
+    pub anthropic: Option<Upstream>,
+    #[serde(default)]
+    pub openai: Option<Upstream>,
+    /// Keys per agent, overriding the provider's (bring your own keys):
+    /// `[model.agent_keys.<agent>] anthropic = "…"`.
+    #[serde(default)]
+    pub agent_keys: BTreeMap<String, BTreeMap<Provider, SecretString>>,
+    /// Prices in USD per million tokens, by model id.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8787))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// e.g. the provider's API base URL, or a company gateway.
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+impl ProxyConfig {
+    fn upstream(&self, provider: Provider) -> Option<&Upstream> {
+        match provider {
+            Provider::Anthropic => self.anthropic.as_ref(),
+            Provider::OpenAi => self.openai.as_ref(),
+        }
+    }
+
+    /// The key a job of `agent` uses with `provider`: the agent's own, else the provider's.
+    pub fn key_for(&self, agent: &str, provider: Provider) -> Option<SecretString> {
+        self.agent_keys
+            .get(agent)
+            .and_then(|keys| keys.get(&provider))
+            .or_else(|| self.upstream(provider).and_then(|u| u.api_key.as_ref()))
+            .cloned()
+    }
+
+    pub fn cost(&self, model: &str, used: TokenUsage) -> f64 {
+        self.prices
+            .get(model)
+            .map(|p| {
+                (used.input as f64 * p.input_per_mtok + used.output as f64 * p.output_per_mtok)
+                    / 1e6
+            })
+            .unwrap_or(0.0)
+    }
+}
+
+/// What one job may do through the proxy, and what it used.
+#[derive(Debug)]
+struct Grant {
+    job: u64,
+    agent: String,
+    /// Empty: any model.
+    models: Vec<String>,
+    used: TokenUsage,
+    cost_usd: f64,
+    requests: u64,
+}
+
+/// A job's running total.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JobUsage {
+    pub tokens: TokenUsage,
+    pub cost_usd: f64,
+    pub requests: u64,
+}
+
+struct Shared {
+    config: ProxyConfig,
+    grants: Mutex<HashMap<String, Grant>>,
+    client: reqwest::Client,
+}
+
+#[derive(Clone)]
+pub struct ModelProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+/// A job's access; revoked when dropped.
+pub struct GrantHandle {
+    token: String,
+    shared: Arc<Shared>,
+}
+
+impl GrantHandle {
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn usage(&self) -> JobUsage {
+        let grants = self.shared.grants.lock().expect("grants lock");
+        grants
+            .get(&self.token)
+            .map(|g| JobUsage {
+                tokens: g.used,
+                cost_usd: g.cost_usd,
+                requests: g.requests,
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for GrantHandle {
+    fn drop(&mut self) {
+        self.shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .remove(&self.token);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("cannot listen on {addr} for the model proxy: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl ModelProxy {
+    pub async fn start(config: ProxyConfig) -> Result<Self, ProxyError> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ProxyError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ProxyError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            config,
+            grants: Mutex::new(HashMap::new()),
+            client: reqwest::Client::builder()
+                .build()
+                .expect("a default HTTP client builds"),
+        });
+        let app = Router::new()
+            .route("/t/{token}/{provider}/{*rest}", any(forward))
+            .fallback(|| async {
+                (
+                    StatusCode::FORBIDDEN,
+                    "threadwork model proxy: requests need a job token",
+                )
+            })
+            .with_state(shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        tracing::info!(%addr, "model proxy listening");
+        Ok(Self { addr, shared })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn config(&self) -> &ProxyConfig {
+        &self.shared.config
+    }
+
+    /// Opens access for one job; `models` empty means any.
+    pub fn grant(&self, job: u64, agent: &str, models: Vec<String>) -> GrantHandle {
+        let token = random_token();
+        self.shared.grants.lock().expect("grants lock").insert(
+            token.clone(),
+            Grant {
+                job,
+                agent: agent.to_string(),
+                models,
+                used: TokenUsage::default(),
+                cost_usd: 0.0,
+                requests: 0,
+            },
+        );
+        GrantHandle {
+            token,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An error in the provider's own shape, so the CLI shows it to the agent and the user.
+fn refuse(provider: Provider, status: StatusCode, message: String) -> Response {
+    let body = match provider {
+        Provider::Anthropic => {
+            json!({"type": "error", "error": {"type": "permission_error", "message": message}})
+        }
+        Provider::OpenAi => {
+            json!({"error": {"type": "invalid_request_error", "message": message, "code": "threadwork_refused"}})
+        }
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn forward(
+    State(shared): State<Arc<Shared>>,
+    Path((token, provider, rest)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(provider) = Provider::parse(&provider) else {
+        return (StatusCode::NOT_FOUND, "unknown provider").into_response();
+    };
+    let (job, agent, models) = {
+        let grants = shared.grants.lock().expect("grants lock");
+        match grants.get(&token) {
+            Some(g) => (g.job, g.agent.clone(), g.models.clone()),
+            None => {
+                return refuse(
+                    provider,
+                    StatusCode::FORBIDDEN,
+                    "threadwork: this job's model access has ended".into(),
+                )
+            }
+        }
+    };
+    if body.len() > MAX_REQUEST_BYTES {
+        return refuse(
+            provider,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "threadwork: request too large".into(),
+        );
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or("").to_string();
+    if !model.is_empty() && !models.is_empty() && !models.contains(&model) {
+        tracing::warn!(job, agent = %agent, model = %model, "model refused by the proxy");
+        return refuse(
+            provider,
+            StatusCode::FORBIDDEN,
+            format!(
+                "threadwork: agent `{agent}` may not use model `{model}`; allowed: {}",
+                models.join(", ")
+            ),
+        );
+    }
+    let Some(upstream) = shared.config.upstream(provider) else {
+        return refuse(
+            provider,
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "threadwork: no upstream configured for {} (`[model.{}]`)",
+                provider.label(),
+                provider.label()
+            ),
+        );
+    };
+    let Some(key) = shared.config.key_for(&agent, provider) else {
+        return refuse(
+            provider,
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "threadwork: no {} API key configured for agent `{agent}`",
+                provider.label()
+            ),
+        );
+    };
+    let mut url = format!("{}/{rest}", upstream.base_url.trim_end_matches('/'));
+    if let Some(q) = uri.query() {
+        url.push('?');
+        url.push_str(q);
+    }
+    let mut out = shared.client.request(method, &url).body(body);
+    for (name, value) in &headers {
+        let n = name.as_str();
+        // Whatever credential the sandbox sent is dropped; the grant's key goes instead.
+        if matches!(
+            n,
+            "host" | "authorization" | "x-api-key" | "content-length" | "connection"
+        ) {
+            continue;
+        }
+        out = out.header(name, value);
+    }
+    out = match provider {
+        Provider::Anthropic => out.header("x-api-key", key.expose_secret()),
+        Provider::OpenAi => out.bearer_auth(key.expose_secret()),
+    };
+    let upstream_response = match out.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(job, error = %e, "model upstream unreachable");
+            return refuse(
+                provider,
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "threadwork: the {} upstream is unreachable",
+                    provider.label()
+                ),
+            );
+        }
+    };
+    let status = upstream_response.status();
+    let streaming = upstream_response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut response = Response::builder().status(status.as_u16());
+    for (name, value) in upstream_response.headers() {
+        if !matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            response = response.header(name.as_str(), value.as_bytes());
+        }
+    }
+    // Chunks pass through as they come; the accounting happens on the side, at the end.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(32);
+    let mut upstream_body = upstream_response.bytes_stream();
+    let shared_for_count = shared.clone();
+    tokio::spawn(async move {
+        let mut scanner = StreamScanner::new(provider);
+        let mut whole = Vec::new();
+        while let Some(chunk) = upstream_body.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    if streaming {
+                        scanner.feed(&bytes);
+                    } else if whole.len() < MAX_REQUEST_BYTES {
+                        whole.extend_from_slice(&bytes);
+                    }
+                    if tx.send(Ok(bytes)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
+                    break;
+                }
+            }
+        }
+        let used = if streaming {
+            scanner.usage()
+        } else {
+            serde_json::from_slice::<Value>(&whole)
+                .map(|b| usage::from_body(provider, &b))
+                .unwrap_or_default()
+        };
+        let cost = shared_for_count.config.cost(&model, used);
+        if let Some(g) = shared_for_count
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&token)
+        {
+            g.used.add(used);
+            g.cost_usd += cost;
+            g.requests += 1;
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    response
+        .body(body)
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::mock::{MockModel, Step};
+
+    async fn setup(models: Vec<String>) -> (MockModel, ModelProxy, GrantHandle) {
+        let mock = MockModel::start(
+            ([127, 0, 0, 1], 0).into(),
+            vec![Step::Text {
+                text: "hello from the mock".into(),
+            }],
+        )
+        .await
+        .unwrap();
+        let config = ProxyConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            anthropic: Some(Upstream {
+                base_url: mock.url(),
+                api_key: Some(SecretString::from("sk-ant-real-key")),
+            }),
+            openai: Some(Upstream {
+                base_url: format!("{}/v1", mock.url()),
+                api_key: Some(SecretString::from("sk-openai-real-key")),
+            }),
+            agent_keys: BTreeMap::from([(
+                "byok".to_string(),
+                BTreeMap::from([(Provider::Anthropic, SecretString::from("sk-ant-team-key"))]),
+            )]),
+            prices: BTreeMap::from([(
+                "mock-sonnet".to_string(),
+                Price {
+                    input_per_mtok: 3.0,
+                    output_per_mtok: 15.0,
+                },
+            )]),
+        };
+        let proxy = ModelProxy::start(config).await.unwrap();
+        let grant = proxy.grant(7, "coder", models);
+        (mock, proxy, grant)
+    }
+
+    #[tokio::test]
+    async fn injects_the_key_streams_and_counts() {
+        let (mock, proxy, grant) = setup(vec![]).await;
+        let url = format!(
+            "http://{}/t/{}/anthropic/v1/messages",
+            proxy.addr(),
+            grant.token()
+        );
+        let response = reqwest::Client::new()
+            .post(&url)
+            .header("x-api-key", PLACEHOLDER_KEY)
+            .json(
+                &json!({"model": "mock-sonnet", "stream": true, "max_tokens": 100,
+                          "tools": [{"name": "Bash", "input_schema": {}}],
+                          "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        assert!(text.contains("hello from the mock"), "{text}");
+        let seen = &mock.requests()[0];
+        assert_eq!(seen.header("x-api-key"), Some("sk-ant-real-key"));
+        assert_eq!(seen.body["model"], "mock-sonnet");
+        // The count lands just after the stream ends.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let used = grant.usage();
+        assert_eq!(used.requests, 1);
+        assert!(used.tokens.input > 0 && used.tokens.output > 0, "{used:?}");
+        assert!(used.cost_usd > 0.0);
+
+        // OpenAI shape, bearer auth.
+        let url = format!(
+            "http://{}/t/{}/openai/responses",
+            proxy.addr(),
+            grant.token()
+        );
+        let r = reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(PLACEHOLDER_KEY)
+            .json(&json!({"model": "mock-gpt", "stream": false, "input": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            mock.requests()[1].header("authorization"),
+            Some("Bearer sk-openai-real-key")
+        );
+    }
+
+    #[tokio::test]
+    async fn refuses_other_models_and_ended_grants() {
+        let (mock, proxy, grant) = setup(vec!["mock-sonnet".into()]).await;
+        let url = format!(
+            "http://{}/t/{}/anthropic/v1/messages",
+            proxy.addr(),
+            grant.token()
+        );
+        let r = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"model": "big-expensive", "messages": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not use model `big-expensive`"));
+        assert!(mock.requests().is_empty(), "nothing reached the model");
+        drop(grant);
+        let r = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"model": "mock-sonnet", "messages": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+
+    #[tokio::test]
+    async fn agent_keys_override_the_provider_key() {
+        let (mock, proxy, _grant) = setup(vec![]).await;
+        let byok = proxy.grant(8, "byok", vec![]);
+        let url = format!(
+            "http://{}/t/{}/anthropic/v1/messages",
+            proxy.addr(),
+            byok.token()
+        );
+        reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"model": "mock-sonnet", "messages": [{"role": "user", "content": "x"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            mock.requests()[0].header("x-api-key"),
+            Some("sk-ant-team-key")
+        );
+    }
+}
