@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the images the bot and its tests use:
 #   harness  threadwork/harness:dev — Node.js, git, socat, user `agent` (uid 1000)
+#   agents   threadwork/agents:dev  — the harness image with Claude Code, Codex CLI and pi
 #   bot      threadwork/bot:dev     — the release binary, prompts/ and manifest.yml
 # Each builds FROM a public base when one can be pulled; otherwise (or with
 # THREADWORK_LOCAL_BASE=1) FROM a local Debian base made by docker/build-local-base.sh.
-# Usage: docker/build-images.sh [harness|bot|all]   (default: harness)
+# Usage: docker/build-images.sh [harness|agents|bot|all]   (default: harness)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-harness}"
@@ -26,6 +27,17 @@ build_harness() {
   docker build -q -t threadwork/harness:dev $(base_arg node:20-bookworm-slim) docker/harness >/dev/null
 }
 
+build_agents() {
+  docker image inspect threadwork/harness:dev >/dev/null 2>&1 || build_harness
+  echo "building threadwork/agents:dev"
+  ctx="target/docker-agents"
+  rm -rf "$ctx" && mkdir -p "$ctx/ca"
+  cp docker/agents/Dockerfile "$ctx/"
+  echo "extra CA certificates of the build machine" > "$ctx/ca/README"
+  cp /usr/local/share/ca-certificates/*.crt "$ctx/ca/" 2>/dev/null || true
+  docker build -q -t threadwork/agents:dev "$ctx" >/dev/null
+}
+
 build_bot() {
   echo "building threadwork/bot:dev"
   cargo build --release --quiet
@@ -39,7 +51,8 @@ build_bot() {
 
 case "$what" in
   harness) build_harness ;;
+  agents) build_agents ;;
   bot) build_bot ;;
-  all) build_harness; build_bot ;;
-  *) echo "usage: $0 [harness|bot|all]" >&2; exit 2 ;;
+  all) build_harness; build_agents; build_bot ;;
+  *) echo "usage: $0 [harness|agents|bot|all]" >&2; exit 2 ;;
 esac

@@ -17,6 +17,9 @@ pub struct Agent {
     pub description: String,
     pub harness: String,
     pub model: Option<String>,
+    /// Models its jobs may use through the model proxy; empty means its `model` only (or any
+    /// model when it names none).
+    pub models: Vec<String>,
     /// Slack user ids who own the agent: they adopt, reject and revert its amendments.
     pub owners: Vec<String>,
     /// Slack user ids whose ✅/❌ on a result count, beside the requester's.
@@ -60,6 +63,8 @@ struct FrontMatter {
     harness: String,
     #[serde(default)]
     model: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
     #[serde(default)]
     owners: Vec<String>,
     #[serde(default)]
@@ -241,6 +246,7 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         description: front.description.trim().to_string(),
         harness: front.harness,
         model: front.model.filter(|m| !m.trim().is_empty()),
+        models: front.models,
         owners: front.owners,
         approvers: front.approvers,
         include: front.include,

@@ -12,9 +12,11 @@ use crate::bot::{Bot, BotError, BotParts};
 use crate::chat::slack::{self, SlackChat, SlackSettings, SocketMode};
 use crate::chat::ChatError;
 use crate::config::{Config, HarnessConfig};
+use crate::harness::cli::{CliHarness, CliKind};
 use crate::harness::command::CommandHarness;
 use crate::harness::scripted::{ScriptError, ScriptedHarness};
 use crate::harness::Harness;
+use crate::model::proxy::{ModelProxy, ProxyError};
 use crate::prompts::{PromptDirs, PromptsError, Registry};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::policy::RuntimeKind;
@@ -34,14 +36,13 @@ pub enum StartError {
     Bot(#[from] BotError),
     #[error("cannot start Socket Mode: {0}")]
     Socket(ChatError),
+    #[error(transparent)]
+    Proxy(ProxyError),
 }
 
 /// The container runtime from `[sandbox] runtime`.
 pub fn runtime(config: &Config) -> Arc<dyn Runtime> {
-    let needed = config
-        .harness
-        .values()
-        .any(|h| matches!(h, HarnessConfig::Command(_)));
+    let needed = config.harness.values().any(HarnessConfig::runs_a_program);
     match config.sandbox.runtime {
         RuntimeKind::Docker => Arc::new(DockerRuntime::new(&config.sandbox)),
         RuntimeKind::Process if !needed => Arc::new(ProcessRuntime::new()),
@@ -69,6 +70,19 @@ pub fn harnesses(
             HarnessConfig::Scripted { script: None } => Arc::new(ScriptedHarness::demo()),
             HarnessConfig::Command(spec) => {
                 Arc::new(CommandHarness::with_runtime(spec.clone(), runtime.clone()))
+            }
+            HarnessConfig::Claude(spec) => Arc::new(CliHarness::new(
+                CliKind::Claude,
+                spec.clone(),
+                runtime.clone(),
+            )),
+            HarnessConfig::Codex(spec) => Arc::new(CliHarness::new(
+                CliKind::Codex,
+                spec.clone(),
+                runtime.clone(),
+            )),
+            HarnessConfig::Pi(spec) => {
+                Arc::new(CliHarness::new(CliKind::Pi, spec.clone(), runtime.clone()))
             }
         };
         out.insert(name.clone(), harness);
@@ -125,10 +139,7 @@ pub async fn start(config: &Config, slack_settings: &SlackSettings) -> Result<Ru
     let runtime = runtime(config);
     let harnesses = harnesses(config, &runtime)?;
     // Only command harnesses run anything; without one, the runtime is never touched.
-    let uses_runtime = config
-        .harness
-        .values()
-        .any(|h| matches!(h, HarnessConfig::Command(_)));
+    let uses_runtime = config.harness.values().any(HarnessConfig::runs_a_program);
     start_with(
         config,
         slack_settings,
@@ -158,6 +169,14 @@ pub async fn start_with(
         path: config.store.path.display().to_string(),
         source,
     })?;
+    let proxy = match &config.model {
+        Some(model) => Some(
+            ModelProxy::start(model.clone())
+                .await
+                .map_err(StartError::Proxy)?,
+        ),
+        None => None,
+    };
     let client = slack::client(slack_settings);
     let chat = Arc::new(SlackChat::new(client.clone(), slack_settings));
     let bot = Arc::new(
@@ -168,6 +187,7 @@ pub async fn start_with(
             prompt_dirs: config.agents.watch.then_some(dirs),
             harnesses,
             runtime,
+            proxy,
             settings: config.bot_settings(),
         })
         .await?,

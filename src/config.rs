@@ -11,7 +11,9 @@ use serde::Deserialize;
 use crate::bot::BotSettings;
 use crate::chat::pacing::Limits;
 use crate::chat::slack::{SlackSettings, SLACK_API_URL};
+use crate::harness::cli::CliSpec;
 use crate::harness::command::CommandSpec;
+use crate::model::proxy::ProxyConfig;
 use crate::runtime::SandboxPolicy;
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +30,9 @@ pub struct Config {
     /// Where harnesses run and how they are confined.
     #[serde(default)]
     pub sandbox: SandboxPolicy,
+    /// The model proxy: upstreams, keys, prices. Needed by the CLI harnesses.
+    #[serde(default)]
+    pub model: Option<ProxyConfig>,
     /// Harnesses by name; agents refer to them. Without any, `scripted` (the demo) is defined.
     #[serde(default)]
     pub harness: BTreeMap<String, HarnessConfig>,
@@ -198,6 +203,19 @@ pub enum HarnessConfig {
     Scripted { script: Option<PathBuf> },
     /// Runs a CLI that prints JSON-lines events (or plain text).
     Command(CommandSpec),
+    /// Claude Code (`claude -p … --output-format stream-json`).
+    Claude(CliSpec),
+    /// Codex CLI (`codex exec --json`).
+    Codex(CliSpec),
+    /// pi (`pi --mode json -p`).
+    Pi(CliSpec),
+}
+
+impl HarnessConfig {
+    /// True when the harness runs a program (in the sandbox runtime).
+    pub fn runs_a_program(&self) -> bool {
+        !matches!(self, HarnessConfig::Scripted { .. })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,8 +263,13 @@ impl Config {
         Ok(config)
     }
 
-    /// Adds the demo `scripted` harness when none is configured.
+    /// Adds the demo `scripted` harness when none is configured, and points network mode
+    /// `model` at the model proxy when nothing else is set.
     pub fn fill_defaults(&mut self) {
+        if let (None, Some(model)) = (&self.sandbox.model_endpoint, &self.model) {
+            self.sandbox.model_endpoint =
+                Some(format!("host.docker.internal:{}", model.listen.port()));
+        }
         if self.harness.is_empty() {
             self.harness
                 .insert("scripted".into(), HarnessConfig::Scripted { script: None });

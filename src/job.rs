@@ -139,6 +139,10 @@ pub struct Job {
     /// Thread replies that arrived while this was the thread's latest job.
     pub thread_replies: Vec<ThreadMessage>,
     pub reactions: Vec<ReactionRecord>,
+    /// The job whose workspace this one works in: a follow-up continues in its thread's
+    /// first job's workspace (and CLI session).
+    #[serde(default)]
+    pub workspace_job: Option<JobId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -232,6 +236,7 @@ impl Job {
             result_ts: None,
             verdict: None,
             thread_replies: vec![],
+            workspace_job: None,
             reactions: vec![],
         }
     }

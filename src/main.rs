@@ -52,6 +52,18 @@ enum Cmd {
         #[arg(long, default_value_t = 3750)]
         port: u16,
     },
+    /// Run the mock model API (Anthropic Messages, OpenAI Responses) replaying a script.
+    MockModel {
+        #[arg(long, default_value_t = 3760)]
+        port: u16,
+        /// One step per line: {"type":"shell","command":"…"}, {"type":"write_file","path":"…",
+        /// "content":"…"} or {"type":"text","text":"…"}. Default: a shell step, then a text.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Print each request body as it arrives.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +137,14 @@ async fn main() -> std::process::ExitCode {
             init_logs(cli.log_json, "warn");
             threadwork::bench::sandbox(jobs, &image).await
         }
+        Cmd::MockModel {
+            port,
+            script,
+            verbose,
+        } => {
+            init_logs(cli.log_json, "info");
+            serve_mock_model(port, script, verbose).await
+        }
         Cmd::Emulator { port } => {
             init_logs(cli.log_json, "info");
             serve_emulator(port).await
@@ -160,4 +180,44 @@ async fn serve_emulator(port: u16) -> anyhow::Result<()> {
     println!("control API: http://{}/_emu/", emu.addr());
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+async fn serve_mock_model(port: u16, script: Option<PathBuf>, verbose: bool) -> anyhow::Result<()> {
+    use threadwork::model::mock::{MockModel, Step};
+    let steps = match script {
+        Some(path) => std::fs::read_to_string(&path)?
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str::<Step>(l)
+                    .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![
+            Step::Shell {
+                command: "ls -la".into(),
+            },
+            Step::Text {
+                text: "Done: I listed the workspace.".into(),
+            },
+        ],
+    };
+    let mock = MockModel::start(([0, 0, 0, 0], port).into(), steps).await?;
+    println!("mock model API at {}", mock.url());
+    let mut seen = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+        }
+        let requests = mock.requests();
+        for r in &requests[seen..] {
+            println!("{} {}", r.method, r.path);
+            if verbose {
+                println!("{}", serde_json::to_string_pretty(&r.body)?);
+            }
+        }
+        seen = requests.len();
+    }
 }

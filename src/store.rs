@@ -117,6 +117,11 @@ pub trait Store: Send + Sync {
 }
 
 pub struct SledStore {
+    trees: Option<Trees>,
+}
+
+/// The open database; `Option` in `SledStore` so closing can move it to its own thread.
+struct Trees {
     db: sled::Db,
     events: sled::Tree,
     messages: sled::Tree,
@@ -133,22 +138,30 @@ impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::open(path)?;
         Ok(Self {
-            events: db.open_tree("events")?,
-            messages: db.open_tree("messages")?,
-            jobs: db.open_tree("jobs")?,
-            threads: db.open_tree("threads")?,
-            bot_messages: db.open_tree("bot_messages")?,
-            meta: db.open_tree("meta")?,
-            amendments: db.open_tree("amendments")?,
-            prompt_versions: db.open_tree("prompt_versions")?,
-            audit: db.open_tree("audit")?,
-            db,
+            trees: Some(Trees {
+                events: db.open_tree("events")?,
+                messages: db.open_tree("messages")?,
+                jobs: db.open_tree("jobs")?,
+                threads: db.open_tree("threads")?,
+                bot_messages: db.open_tree("bot_messages")?,
+                meta: db.open_tree("meta")?,
+                amendments: db.open_tree("amendments")?,
+                prompt_versions: db.open_tree("prompt_versions")?,
+                audit: db.open_tree("audit")?,
+                db,
+            }),
         })
+    }
+
+    fn t(&self) -> &Trees {
+        self.trees
+            .as_ref()
+            .expect("the store is open until dropped")
     }
 
     /// Increments a counter in `meta` and returns the new value.
     fn bump(&self, key: &[u8]) -> Result<u64, StoreError> {
-        let next = self.meta.update_and_fetch(key, |old| {
+        let next = self.t().meta.update_and_fetch(key, |old| {
             let current = old.and_then(decode_id).unwrap_or(0);
             Some((current + 1).to_be_bytes().to_vec())
         })?;
@@ -179,11 +192,11 @@ fn decode_id(bytes: &[u8]) -> Option<JobId> {
 
 impl Store for SledStore {
     fn claim_event(&self, event_id: &str) -> Result<bool, StoreError> {
-        Self::claim(&self.events, event_id.as_bytes())
+        Self::claim(&self.t().events, event_id.as_bytes())
     }
 
     fn claim_message(&self, channel: &str, ts: &str) -> Result<bool, StoreError> {
-        Self::claim(&self.messages, &pair_key(channel, ts))
+        Self::claim(&self.t().messages, &pair_key(channel, ts))
     }
 
     fn next_job_id(&self) -> Result<JobId, StoreError> {
@@ -194,22 +207,28 @@ impl Store for SledStore {
 
     fn put_job(&self, job: &Job) -> Result<(), StoreError> {
         let value = serde_json::to_vec(job)?;
-        self.jobs.insert(job.id.to_be_bytes(), value)?;
+        self.t().jobs.insert(job.id.to_be_bytes(), value)?;
         let thread = pair_key(&job.channel, &job.thread_ts);
         // The thread points at its latest job: never move it back to an older one.
-        let newer = match self.threads.get(&thread)?.as_deref().and_then(decode_id) {
+        let newer = match self
+            .t()
+            .threads
+            .get(&thread)?
+            .as_deref()
+            .and_then(decode_id)
+        {
             Some(current) => current <= job.id,
             None => true,
         };
         if newer {
-            self.threads.insert(thread, &job.id.to_be_bytes())?;
+            self.t().threads.insert(thread, &job.id.to_be_bytes())?;
         }
-        self.db.flush()?;
+        self.t().db.flush()?;
         Ok(())
     }
 
     fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        match self.jobs.get(id.to_be_bytes())? {
+        match self.t().jobs.get(id.to_be_bytes())? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|source| StoreError::Corrupt { id, source }),
@@ -219,6 +238,7 @@ impl Store for SledStore {
 
     fn job_for_thread(&self, channel: &str, thread_ts: &str) -> Result<Option<JobId>, StoreError> {
         Ok(self
+            .t()
             .threads
             .get(pair_key(channel, thread_ts))?
             .as_deref()
@@ -226,21 +246,23 @@ impl Store for SledStore {
     }
 
     fn link_message(&self, channel: &str, ts: &str, link: &MessageLink) -> Result<(), StoreError> {
-        self.bot_messages
+        self.t()
+            .bot_messages
             .insert(pair_key(channel, ts), serde_json::to_vec(link)?)?;
-        self.db.flush()?;
+        self.t().db.flush()?;
         Ok(())
     }
 
     fn message_link(&self, channel: &str, ts: &str) -> Result<Option<MessageLink>, StoreError> {
-        match self.bot_messages.get(pair_key(channel, ts))? {
+        match self.t().bot_messages.get(pair_key(channel, ts))? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
     }
 
     fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.jobs
+        self.t()
+            .jobs
             .iter()
             .map(|entry| {
                 let (key, value) = entry?;
@@ -256,14 +278,15 @@ impl Store for SledStore {
     }
 
     fn put_amendment(&self, a: &Amendment) -> Result<(), StoreError> {
-        self.amendments
+        self.t()
+            .amendments
             .insert(amendment_key(&a.agent, a.number), serde_json::to_vec(a)?)?;
-        self.db.flush()?;
+        self.t().db.flush()?;
         Ok(())
     }
 
     fn amendment(&self, agent: &str, number: u32) -> Result<Option<Amendment>, StoreError> {
-        match self.amendments.get(amendment_key(agent, number))? {
+        match self.t().amendments.get(amendment_key(agent, number))? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
@@ -272,22 +295,24 @@ impl Store for SledStore {
     fn amendments(&self, agent: &str) -> Result<Vec<Amendment>, StoreError> {
         let mut prefix = agent.as_bytes().to_vec();
         prefix.push(0);
-        self.amendments
+        self.t()
+            .amendments
             .scan_prefix(prefix)
             .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
             .collect()
     }
 
     fn put_prompt_version(&self, version: &str, text: &str) -> Result<(), StoreError> {
-        if !self.prompt_versions.contains_key(version)? {
-            self.prompt_versions.insert(version, text.as_bytes())?;
-            self.db.flush()?;
+        if !self.t().prompt_versions.contains_key(version)? {
+            self.t().prompt_versions.insert(version, text.as_bytes())?;
+            self.t().db.flush()?;
         }
         Ok(())
     }
 
     fn prompt_version(&self, version: &str) -> Result<Option<String>, StoreError> {
         Ok(self
+            .t()
             .prompt_versions
             .get(version)?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
@@ -295,14 +320,16 @@ impl Store for SledStore {
 
     fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         let n = self.bump(b"audit_seq")?;
-        self.audit
+        self.t()
+            .audit
             .insert(n.to_be_bytes(), serde_json::to_vec(record)?)?;
-        self.db.flush()?;
+        self.t().db.flush()?;
         Ok(())
     }
 
     fn audit(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        self.audit
+        self.t()
+            .audit
             .iter()
             .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
             .collect()
@@ -315,6 +342,35 @@ fn amendment_key(agent: &str, number: u32) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(&number.to_be_bytes());
     key
+}
+
+/// sled flushes when its last handle drops, and that flush can deadlock when it runs while a
+/// tokio runtime shuts down (seen in our tests; sled 0.34's known flush deadlocks). Every write
+/// that must survive was flushed when it was made, so the store closes on a thread of its own
+/// and is waited for a few seconds at most; a close that hangs is then like a crash, which
+/// sled recovers from.
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        let Some(trees) = self.trees.take() else {
+            return;
+        };
+        let (done, closed) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("store-close".into())
+            .spawn(move || {
+                drop(trees);
+                let _ = done.send(());
+            });
+        if spawned.is_ok()
+            && closed
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .is_err()
+        {
+            tracing::warn!(
+                "the store did not close within 5 s; its writes were flushed as they were made"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -100,6 +100,8 @@ async fn run_direct(
         model: None,
         workdir: workdir.to_path_buf(),
         sandbox,
+        resume_session: None,
+        model_base: None,
     };
     let mut rx = harness.start(run, CancellationToken::new()).await.unwrap();
     let mut events = vec![];

@@ -29,6 +29,7 @@ use crate::chat::inbound::{self, InboundKind};
 use crate::chat::{BotIdentity, ChatPlatform};
 use crate::harness::{Harness, HarnessEvent, HarnessRun};
 use crate::job::{Job, JobId, JobState, NewJob, ReactionRecord, ThreadMessage};
+use crate::model::proxy::{GrantHandle, ModelProxy};
 use crate::prompts::{effective_prompt, EffectivePrompt, PromptDirs, Registry, SharedRegistry};
 use crate::request::{self, RequestOptions};
 use crate::runtime::policy::resolve as resolve_sandbox;
@@ -94,6 +95,8 @@ pub struct BotParts {
     /// The container runtime harnesses run in, when one is used: on start, the bot removes
     /// what a crashed instance left in it.
     pub runtime: Option<Arc<dyn Runtime>>,
+    /// The model proxy CLI harnesses reach their model through.
+    pub proxy: Option<ModelProxy>,
     pub settings: BotSettings,
 }
 
@@ -132,6 +135,7 @@ struct Ctx {
     job_lock: tokio::sync::Mutex<()>,
     idle: tokio::sync::Notify,
     runtime: Option<Arc<dyn Runtime>>,
+    proxy: Option<ModelProxy>,
     /// Running jobs' stop switches, and who pulled them.
     stops: std::sync::Mutex<HashMap<JobId, (CancellationToken, Option<String>)>>,
 }
@@ -290,6 +294,7 @@ impl Bot {
                 job_lock: tokio::sync::Mutex::new(()),
                 idle: tokio::sync::Notify::new(),
                 runtime: parts.runtime,
+                proxy: parts.proxy,
                 stops: std::sync::Mutex::new(HashMap::new()),
             }),
         })
@@ -819,12 +824,29 @@ impl Ctx {
             Err(e) => return fail(e.to_string()),
         };
         let time_limit = sandbox.timeout;
-        let workdir = self.settings.workdir.join(format!("job-{}", job.id));
+        // A follow-up works where its thread's first job worked, and resumes its CLI session.
+        let parent = job.parent.and_then(|p| self.store.job(p).ok().flatten());
+        let workspace_job = parent
+            .as_ref()
+            .map(|p| p.workspace_job.unwrap_or(p.id))
+            .unwrap_or(job.id);
+        let resume_session = parent
+            .as_ref()
+            .filter(|p| p.harness == job.harness)
+            .and_then(|p| p.session_id.clone());
+        let _ = self
+            .update_job(job.id, |j| j.workspace_job = Some(workspace_job))
+            .await;
+        let workdir = self.settings.workdir.join(format!("job-{workspace_job}"));
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             return fail(format!("cannot create the job's work directory: {e}"));
         }
+        let grant = self.model_grant(job);
+        let model_base = grant.as_ref().map(|g| self.model_base(g));
         let run = HarnessRun {
             sandbox,
+            resume_session,
+            model_base,
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: role_prompt.to_string(),
@@ -834,9 +856,35 @@ impl Ctx {
         };
         let cancel = CancellationToken::new();
         let _stop_on_exit = cancel.clone().drop_guard();
-        let mut events = match harness.start(run, cancel.clone()).await {
+        let events = match harness.start(run, cancel.clone()).await {
             Ok(rx) => rx,
             Err(e) => return fail(format!("the `{}` harness did not start: {e}", job.harness)),
+        };
+        let outcome = self
+            .follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
+            .await;
+        // What the model proxy counted is the job's usage, however the run ended.
+        self.record_model_usage(job.id, grant.as_ref(), card).await;
+        outcome
+    }
+
+    /// Follows a started harness until its run ends: progress to the card, the wall-clock,
+    /// idle and stop switches.
+    #[allow(clippy::too_many_arguments)]
+    async fn follow(
+        &self,
+        job: &Job,
+        mut events: mpsc::Receiver<HarnessEvent>,
+        cancel: &CancellationToken,
+        stop: &CancellationToken,
+        card: Option<&CardUpdater>,
+        time_limit: Duration,
+        grant: Option<&GrantHandle>,
+    ) -> Outcome {
+        let fail = |message: String| Outcome {
+            state: JobState::Failed,
+            answer: None,
+            failure: Some(message),
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + time_limit;
@@ -874,6 +922,7 @@ impl Ctx {
                 }
                 _ = heartbeat.tick() => {
                     if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
+                    self.record_model_usage(job.id, grant, card).await;
                     continue;
                 }
                 _ = tokio::time::sleep_until(deadline) => {
@@ -1076,6 +1125,67 @@ impl Ctx {
             self.store.message_link(channel, ts),
             Ok(Some(MessageLink::Card { .. }))
         )
+    }
+
+    /// Model access for a job through the proxy: the agent's allowed models (its `models`,
+    /// else its `model`; any when it names none).
+    fn model_grant(&self, job: &Job) -> Option<GrantHandle> {
+        let proxy = self.proxy.as_ref()?;
+        let agent = self.registry().agents.get(&job.agent).cloned();
+        let models = match &agent {
+            Some(a) if !a.models.is_empty() => a.models.clone(),
+            Some(a) => a.model.iter().cloned().collect(),
+            None => vec![],
+        };
+        Some(proxy.grant(job.id, &job.agent, models))
+    }
+
+    /// The job's model base URL as its sandbox sees it.
+    fn model_base(&self, grant: &GrantHandle) -> String {
+        let host = match self.runtime.as_ref().and_then(|r| r.model_address()) {
+            Some(addr) => addr,
+            // A local process reaches the proxy directly.
+            None => {
+                let addr = self
+                    .proxy
+                    .as_ref()
+                    .map(|p| p.addr())
+                    .unwrap_or(([127, 0, 0, 1], 0).into());
+                let ip = if addr.ip().is_unspecified() {
+                    std::net::IpAddr::from([127, 0, 0, 1])
+                } else {
+                    addr.ip()
+                };
+                format!("{ip}:{}", addr.port())
+            }
+        };
+        format!("http://{host}/t/{}", grant.token())
+    }
+
+    /// Copies what the proxy counted for the job onto the job and its card.
+    async fn record_model_usage(
+        &self,
+        id: JobId,
+        grant: Option<&GrantHandle>,
+        card: Option<&CardUpdater>,
+    ) {
+        let Some(grant) = grant else {
+            return;
+        };
+        let used = grant.usage();
+        if used.requests == 0 {
+            return;
+        }
+        let usage = crate::job::Usage {
+            input_tokens: used.tokens.input,
+            output_tokens: used.tokens.output,
+            cost_usd: used.cost_usd,
+        };
+        if self.update_job(id, |j| j.usage = usage).await.is_ok() {
+            if let Some(c) = card {
+                c.update(|v| v.usage = usage);
+            }
+        }
     }
 
     /// Stops job `id` for `user`: a running job's harness is killed, a queued one leaves the

@@ -179,65 +179,123 @@ impl Harness for CommandHarness {
             workspace: run.workdir.clone(),
             spec: run.sandbox.clone(),
         };
-        let spawned = self.runtime.spawn(launch).await?;
-        let mut child = spawned.handle;
-        let stdout = spawned.stdout;
-        let stderr = spawned.stderr;
-        let mode = self.spec.mode;
-        let (tx, rx) = mpsc::channel(256);
+        let decoder: Box<dyn Decoder> = match self.spec.mode {
+            OutputMode::Json => Box::new(ProtocolDecoder),
+            OutputMode::Text => Box::new(TextDecoder::default()),
+        };
+        stream(self.runtime.as_ref(), launch, decoder, cancel, memory_mb).await
+    }
+}
 
-        let stderr_tail = tokio::spawn(async move {
-            let mut tail = VecDeque::new();
-            let mut reader = BufReader::new(stderr);
-            while let Ok(Some((line, _))) = read_bounded_line(&mut reader).await {
-                if tail.len() == STDERR_TAIL_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(String::from_utf8_lossy(&line).into_owned());
+/// Turns a CLI's stdout lines into events. One per run; the adapters for real CLIs and the
+/// two modes of the `command` harness implement it.
+pub trait Decoder: Send + 'static {
+    /// Events for one stdout line (without its newline); `n` counts from 1.
+    fn line(&mut self, n: usize, line: &str) -> Vec<HarnessEvent>;
+    /// The process exited successfully without a final event: the answer, if the decoder has
+    /// one (text mode's whole output, a CLI whose last message is the answer).
+    fn finish(&mut self) -> Option<HarnessEvent> {
+        None
+    }
+}
+
+/// The JSON-lines protocol of the README: each line is a `HarnessEvent`.
+pub struct ProtocolDecoder;
+
+impl Decoder for ProtocolDecoder {
+    fn line(&mut self, n: usize, line: &str) -> Vec<HarnessEvent> {
+        if line.trim().is_empty() {
+            return vec![];
+        }
+        vec![parse_json_line(n, line.trim())]
+    }
+}
+
+/// Plain text: each line is progress, the whole output is the answer.
+#[derive(Default)]
+pub struct TextDecoder {
+    answer: String,
+}
+
+impl Decoder for TextDecoder {
+    fn line(&mut self, _n: usize, line: &str) -> Vec<HarnessEvent> {
+        if self.answer.len() < MAX_TEXT_ANSWER_BYTES {
+            self.answer.push_str(line);
+            self.answer.push('\n');
+        }
+        vec![HarnessEvent::AssistantText {
+            text: line.to_string(),
+        }]
+    }
+
+    fn finish(&mut self) -> Option<HarnessEvent> {
+        Some(HarnessEvent::Finished {
+            answer: self.answer.trim_end().to_string(),
+        })
+    }
+}
+
+/// Starts `launch` in `runtime` and streams its decoded events. The channel closes after a
+/// final event; cancelling kills the process and removes its sandbox.
+pub async fn stream(
+    runtime: &dyn Runtime,
+    launch: Launch,
+    mut decoder: Box<dyn Decoder>,
+    cancel: CancellationToken,
+    memory_mb: u64,
+) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
+    let program = launch.program.clone();
+    let spawned = runtime.spawn(launch).await?;
+    let mut child = spawned.handle;
+    let stdout = spawned.stdout;
+    let stderr = spawned.stderr;
+    let (tx, rx) = mpsc::channel(256);
+
+    let stderr_tail = tokio::spawn(async move {
+        let mut tail = VecDeque::new();
+        let mut reader = BufReader::new(stderr);
+        while let Ok(Some((line, _))) = read_bounded_line(&mut reader).await {
+            if tail.len() == STDERR_TAIL_LINES {
+                tail.pop_front();
             }
-            tail.into_iter().collect::<Vec<_>>().join("\n")
-        });
+            tail.push_back(String::from_utf8_lossy(&line).into_owned());
+        }
+        tail.into_iter().collect::<Vec<_>>().join("\n")
+    });
 
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout);
-            let mut line_no = 0;
-            let mut finished = false;
-            let mut text_answer = String::new();
-            let mut last_lines: VecDeque<String> = VecDeque::new();
-            loop {
-                let next = tokio::select! {
-                    _ = cancel.cancelled() => {
-                        child.kill().await;
-                        child.cleanup().await;
-                        return;
-                    }
-                    next = read_bounded_line(&mut reader) => next,
-                };
-                let Ok(Some((bytes, truncated))) = next else {
-                    break;
-                };
-                line_no += 1;
-                let line = String::from_utf8_lossy(&bytes).into_owned();
-                if last_lines.len() == 5 {
-                    last_lines.pop_front();
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stdout);
+        let mut line_no = 0;
+        let mut finished = false;
+        let mut last_lines: VecDeque<String> = VecDeque::new();
+        'read: loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => {
+                    child.kill().await;
+                    child.cleanup().await;
+                    return;
                 }
-                last_lines.push_back(preview(&line, 300));
-                let event = match mode {
-                    _ if truncated => HarnessEvent::Error {
-                        message: format!(
-                            "harness printed line {line_no} longer than {MAX_LINE_BYTES} bytes"
-                        ),
-                    },
-                    OutputMode::Json if line.trim().is_empty() => continue,
-                    OutputMode::Json => parse_json_line(line_no, line.trim()),
-                    OutputMode::Text => {
-                        if text_answer.len() < MAX_TEXT_ANSWER_BYTES {
-                            text_answer.push_str(&line);
-                            text_answer.push('\n');
-                        }
-                        HarnessEvent::AssistantText { text: line }
-                    }
-                };
+                next = read_bounded_line(&mut reader) => next,
+            };
+            let Ok(Some((bytes, truncated))) = next else {
+                break;
+            };
+            line_no += 1;
+            let line = String::from_utf8_lossy(&bytes).into_owned();
+            if last_lines.len() == 5 {
+                last_lines.pop_front();
+            }
+            last_lines.push_back(preview(&line, 300));
+            let events = if truncated {
+                vec![HarnessEvent::Error {
+                    message: format!(
+                        "harness printed line {line_no} longer than {MAX_LINE_BYTES} bytes"
+                    ),
+                }]
+            } else {
+                decoder.line(line_no, &line)
+            };
+            for event in events {
                 let is_final = event.is_final();
                 if tx.send(event).await.is_err() {
                     child.kill().await;
@@ -246,37 +304,37 @@ impl Harness for CommandHarness {
                 }
                 if is_final {
                     finished = true;
-                    break;
+                    break 'read;
                 }
             }
-            if finished {
-                // The run is over once it says so; don't wait on a child that lingers.
-                child.kill().await;
-                child.cleanup().await;
-                return;
-            }
-            let status = tokio::select! {
-                _ = cancel.cancelled() => { child.kill().await; child.cleanup().await; return; }
-                status = child.wait() => status,
-            };
+        }
+        if finished {
+            // The run is over once it says so; don't wait on a child that lingers.
+            child.kill().await;
             child.cleanup().await;
-            let stderr = stderr_tail.await.unwrap_or_default();
-            let last = last_lines.into_iter().collect::<Vec<_>>().join("\n");
-            let event = match status {
-                Ok(s) if s.success() && mode == OutputMode::Text => HarnessEvent::Finished {
-                    answer: text_answer.trim_end().to_string(),
-                },
-                Ok(s) => HarnessEvent::Error {
-                    message: exit_message(&program, s, memory_mb, &last, &stderr),
-                },
-                Err(e) => HarnessEvent::Error {
-                    message: format!("`{program}` could not be waited for: {e}"),
-                },
-            };
-            let _ = tx.send(event).await;
-        });
-        Ok(rx)
-    }
+            return;
+        }
+        let status = tokio::select! {
+            _ = cancel.cancelled() => { child.kill().await; child.cleanup().await; return; }
+            status = child.wait() => status,
+        };
+        child.cleanup().await;
+        let stderr = stderr_tail.await.unwrap_or_default();
+        let last = last_lines.into_iter().collect::<Vec<_>>().join("\n");
+        let event = match status {
+            Ok(s) if s.success() => decoder.finish().unwrap_or_else(|| HarnessEvent::Error {
+                message: exit_message(&program, s, memory_mb, &last, &stderr),
+            }),
+            Ok(s) => HarnessEvent::Error {
+                message: exit_message(&program, s, memory_mb, &last, &stderr),
+            },
+            Err(e) => HarnessEvent::Error {
+                message: format!("`{program}` could not be waited for: {e}"),
+            },
+        };
+        let _ = tx.send(event).await;
+    });
+    Ok(rx)
 }
 
 fn exit_message(program: &str, status: Exit, memory_mb: u64, last: &str, stderr: &str) -> String {
@@ -318,6 +376,8 @@ mod tests {
             model: Some("m1".into()),
             workdir: dir.to_path_buf(),
             sandbox: Default::default(),
+            resume_session: None,
+            model_base: None,
         }
     }
 

@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub mod claude;
+pub mod cli;
+pub mod codex;
 pub mod command;
+pub mod pi;
 pub mod scripted;
 
 /// One thing a harness reports while it works.
@@ -88,6 +92,11 @@ pub struct HarnessRun {
     pub workdir: PathBuf,
     /// Where and how confined the harness runs.
     pub sandbox: crate::runtime::SandboxSpec,
+    /// The CLI session to continue (a follow-up in the same thread).
+    pub resume_session: Option<String>,
+    /// Base URL of this job's model access through the proxy, as the sandbox sees it
+    /// (`http://model:8080/t/<token>`); `/anthropic` or `/openai/v1` follow.
+    pub model_base: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -161,6 +161,8 @@ mod tests {
             model: None,
             workdir: std::env::temp_dir(),
             sandbox: Default::default(),
+            resume_session: None,
+            model_base: None,
         }
     }
 

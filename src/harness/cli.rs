@@ -1,0 +1,476 @@
+//! Harnesses for real coding-agent CLIs — Claude Code, Codex, pi — run headless in the
+//! sandbox against the model proxy. Each adapter knows its CLI's command line (prompt, model,
+//! session to resume, approvals off because the container is the boundary) and decodes its
+//! JSON-lines stream into `HarnessEvent`s. Swapping one for another is a line in an agent's
+//! prompt file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::command::{stream, Decoder};
+use super::{claude, codex, pi, Harness, HarnessError, HarnessEvent, HarnessRun};
+use crate::model::proxy::PLACEHOLDER_KEY;
+use crate::runtime::{Launch, Runtime};
+
+/// Which CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CliKind {
+    Claude,
+    Codex,
+    Pi,
+}
+
+impl CliKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            CliKind::Claude => "Claude Code",
+            CliKind::Codex => "Codex CLI",
+            CliKind::Pi => "pi",
+        }
+    }
+
+    fn default_program(self) -> &'static str {
+        match self {
+            CliKind::Claude => "claude",
+            CliKind::Codex => "codex",
+            CliKind::Pi => "pi",
+        }
+    }
+}
+
+/// `[harness.<name>] kind = "claude" | "codex" | "pi"` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CliSpec {
+    /// The program inside the image; default `claude`, `codex` or `pi`.
+    #[serde(default)]
+    pub program: Option<String>,
+    /// Extra arguments, before the task.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment, by value.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// What the adapter needs to start its CLI; pure inputs, so command lines are unit-tested.
+#[derive(Debug, Clone)]
+pub struct CliInvocation {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Files to write under the workspace before the start (relative path, content).
+    pub files: Vec<(String, String)>,
+}
+
+/// Where the CLI keeps its state: inside the workspace, so a follow-up finds its session
+/// (also after a restart), and out of the project's own files.
+pub const STATE_DIR: &str = ".threadwork/home";
+
+pub struct CliHarness {
+    kind: CliKind,
+    spec: CliSpec,
+    runtime: Arc<dyn Runtime>,
+}
+
+impl CliHarness {
+    pub fn new(kind: CliKind, spec: CliSpec, runtime: Arc<dyn Runtime>) -> Self {
+        Self {
+            kind,
+            spec,
+            runtime,
+        }
+    }
+}
+
+/// The invocation of `kind` for `run`, with the workspace at `workdir` inside the sandbox.
+pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str) -> CliInvocation {
+    let home = format!("{workdir}/{STATE_DIR}");
+    let base = run.model_base.clone().unwrap_or_default();
+    let mut env = vec![
+        (
+            "PATH".to_string(),
+            "/usr/local/bin:/usr/bin:/bin".to_string(),
+        ),
+        ("HOME".to_string(), home.clone()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("THREADWORK_JOB_ID".to_string(), run.job_id.to_string()),
+        ("THREADWORK_AGENT".to_string(), run.agent.clone()),
+    ];
+    let program = spec
+        .program
+        .clone()
+        .unwrap_or_else(|| kind.default_program().to_string());
+    let mut args = spec.args.clone();
+    let mut files = vec![];
+    match kind {
+        CliKind::Claude => {
+            env.extend([
+                ("ANTHROPIC_BASE_URL".into(), format!("{base}/anthropic")),
+                ("ANTHROPIC_API_KEY".into(), PLACEHOLDER_KEY.into()),
+                (
+                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                    "1".into(),
+                ),
+                ("DISABLE_AUTOUPDATER".into(), "1".into()),
+                ("DISABLE_TELEMETRY".into(), "1".into()),
+            ]);
+            args.extend(
+                [
+                    "-p",
+                    &run.task,
+                    "--output-format",
+                    "stream-json",
+                    "--verbose",
+                    "--dangerously-skip-permissions",
+                    "--append-system-prompt",
+                    &run.role_prompt,
+                ]
+                .map(String::from),
+            );
+            if let Some(m) = &run.model {
+                args.extend(["--model".into(), m.clone()]);
+            }
+            if let Some(s) = &run.resume_session {
+                args.extend(["--resume".into(), s.clone()]);
+            }
+        }
+        CliKind::Codex => {
+            env.extend([
+                ("OPENAI_API_KEY".into(), PLACEHOLDER_KEY.into()),
+                ("CODEX_HOME".into(), format!("{home}/.codex")),
+            ]);
+            let provider = format!(
+                "model_providers.threadwork={{name=\"threadwork\", base_url=\"{base}/openai/v1\", wire_api=\"responses\", env_key=\"OPENAI_API_KEY\"}}"
+            );
+            args.extend(
+                [
+                    "exec",
+                    "--json",
+                    "--skip-git-repo-check",
+                    "--dangerously-bypass-approvals-and-sandbox",
+                    "-c",
+                    "model_provider=threadwork",
+                    "-c",
+                    &provider,
+                    "-c",
+                ]
+                .map(String::from),
+            );
+            args.push(format!(
+                "developer_instructions={}",
+                toml_string(&run.role_prompt)
+            ));
+            if let Some(m) = &run.model {
+                args.extend(["-m".into(), m.clone()]);
+            }
+            if let Some(s) = &run.resume_session {
+                args.extend(["resume".into(), s.clone()]);
+            }
+            args.push(run.task.clone());
+            // Codex keeps its state under CODEX_HOME; the directory must exist.
+            files.push((format!("{STATE_DIR}/.codex/.keep"), String::new()));
+        }
+        CliKind::Pi => {
+            env.extend([
+                ("ANTHROPIC_API_KEY".into(), PLACEHOLDER_KEY.into()),
+                ("PI_OFFLINE".into(), "1".into()),
+            ]);
+            files.push((
+                format!("{STATE_DIR}/.pi/agent/models.json"),
+                serde_json::json!({"providers": {"anthropic": {"baseUrl": format!("{base}/anthropic")}}})
+                    .to_string(),
+            ));
+            args.extend(
+                [
+                    "--mode",
+                    "json",
+                    "-p",
+                    "--provider",
+                    "anthropic",
+                    "--append-system-prompt",
+                    &run.role_prompt,
+                ]
+                .map(String::from),
+            );
+            if let Some(m) = &run.model {
+                args.extend(["--model".into(), m.clone()]);
+            }
+            if let Some(s) = &run.resume_session {
+                args.extend(["--session".into(), s.clone()]);
+            }
+            args.push(run.task.clone());
+        }
+    }
+    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    CliInvocation {
+        program,
+        args,
+        env,
+        files,
+    }
+}
+
+/// A TOML basic string (Codex parses `-c key=value` values as TOML).
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn decoder(kind: CliKind) -> Box<dyn Decoder> {
+    match kind {
+        CliKind::Claude => Box::new(claude::ClaudeDecoder::default()),
+        CliKind::Codex => Box::new(codex::CodexDecoder::default()),
+        CliKind::Pi => Box::new(pi::PiDecoder::default()),
+    }
+}
+
+fn write_files(workdir: &Path, files: &[(String, String)]) -> std::io::Result<()> {
+    for (rel, content) in files {
+        let path = workdir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, content)?;
+    }
+    // The sandbox user must own its state; on a shared host the bot may be another user.
+    open_up(&workdir.join(".threadwork"))
+}
+
+fn open_up(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if !dir.exists() {
+            return Ok(());
+        }
+        for entry in walk(dir)? {
+            let mode = if entry.is_dir() { 0o777 } else { 0o666 };
+            std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut out = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walk(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl Harness for CliHarness {
+    async fn start(
+        &self,
+        run: HarnessRun,
+        cancel: CancellationToken,
+    ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
+        if run.model_base.is_none() {
+            return Err(HarnessError::Other(format!(
+                "{} needs a model: configure the model proxy (`[model]`) and give the agent network `model`",
+                self.kind.label()
+            )));
+        }
+        let workdir = self
+            .runtime
+            .workspace_in_sandbox(&run.workdir)
+            .display()
+            .to_string();
+        let inv = invocation(self.kind, &self.spec, &run, &workdir);
+        write_files(&run.workdir, &inv.files).map_err(|e| {
+            HarnessError::Other(format!("cannot prepare the CLI's state directory: {e}"))
+        })?;
+        let launch = Launch {
+            job_id: run.job_id,
+            agent: run.agent.clone(),
+            program: inv.program,
+            args: inv.args,
+            env: inv.env,
+            workspace: run.workdir.clone(),
+            spec: run.sandbox.clone(),
+        };
+        stream(
+            self.runtime.as_ref(),
+            launch,
+            decoder(self.kind),
+            cancel,
+            run.sandbox.memory_mb,
+        )
+        .await
+    }
+}
+
+/// One line saying what a tool call does, from its input.
+pub fn tool_summary(input: &Value) -> String {
+    let pick = [
+        "command",
+        "cmd",
+        "file_path",
+        "path",
+        "pattern",
+        "url",
+        "query",
+        "description",
+    ]
+    .iter()
+    .find_map(|k| match input.get(*k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Array(parts)) => Some(
+            parts
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    })
+    .unwrap_or_default();
+    one_line(&pick, 120)
+}
+
+/// The first line of `s`, at most `max` characters.
+pub fn one_line(s: &str, max: usize) -> String {
+    let first = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let mut out: String = first.chars().take(max).collect();
+    if first.chars().count() > max || s.trim().lines().count() > 1 {
+        out.push('…');
+    }
+    out
+}
+
+/// A stdout line that is not JSON: the CLI's stream is broken.
+pub fn malformed(cli: &str, n: usize, line: &str) -> HarnessEvent {
+    HarnessEvent::Error {
+        message: format!(
+            "{cli} printed a line that is not JSON (line {n}): `{}`",
+            one_line(line, 200)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> HarnessRun {
+        HarnessRun {
+            job_id: 3,
+            agent: "coder".into(),
+            role_prompt: "Be \"careful\".\nAlways test.".into(),
+            task: "fix it".into(),
+            model: Some("m1".into()),
+            workdir: "/srv/jobs/job-3".into(),
+            sandbox: Default::default(),
+            resume_session: Some("s-1".into()),
+            model_base: Some("http://model:8080/t/abc".into()),
+        }
+    }
+
+    #[test]
+    fn claude_command_line() {
+        let inv = invocation(
+            CliKind::Claude,
+            &CliSpec {
+                program: None,
+                args: vec![],
+                env: BTreeMap::new(),
+            },
+            &run(),
+            "/workspace",
+        );
+        assert_eq!(inv.program, "claude");
+        let a = inv.args.join(" ");
+        assert!(a.starts_with("-p fix it --output-format stream-json --verbose --dangerously-skip-permissions --append-system-prompt"), "{a}");
+        assert!(a.ends_with("--model m1 --resume s-1"), "{a}");
+        let env: BTreeMap<_, _> = inv.env.into_iter().collect();
+        assert_eq!(
+            env["ANTHROPIC_BASE_URL"],
+            "http://model:8080/t/abc/anthropic"
+        );
+        assert_eq!(env["ANTHROPIC_API_KEY"], PLACEHOLDER_KEY);
+        assert_eq!(env["HOME"], "/workspace/.threadwork/home");
+    }
+
+    #[test]
+    fn codex_command_line_quotes_the_role_prompt_as_toml() {
+        let spec = CliSpec {
+            program: None,
+            args: vec![],
+            env: BTreeMap::new(),
+        };
+        let inv = invocation(CliKind::Codex, &spec, &run(), "/workspace");
+        let dev = inv
+            .args
+            .iter()
+            .find(|a| a.starts_with("developer_instructions="))
+            .unwrap();
+        let parsed: toml::Value =
+            toml::from_str(&dev.replacen("developer_instructions=", "x = ", 1)).unwrap();
+        assert_eq!(parsed["x"].as_str(), Some("Be \"careful\".\nAlways test."));
+        assert!(inv
+            .args
+            .iter()
+            .any(|a| a.contains("base_url=\"http://model:8080/t/abc/openai/v1\"")));
+        let tail = &inv.args[inv.args.len() - 3..];
+        assert_eq!(tail, ["resume", "s-1", "fix it"]);
+    }
+
+    #[test]
+    fn pi_gets_its_endpoint_in_models_json() {
+        let spec = CliSpec {
+            program: Some("/opt/pi/bin/pi".into()),
+            args: vec![],
+            env: BTreeMap::new(),
+        };
+        let inv = invocation(CliKind::Pi, &spec, &run(), "/workspace");
+        assert_eq!(inv.program, "/opt/pi/bin/pi");
+        let (path, content) = &inv.files[0];
+        assert_eq!(path, ".threadwork/home/.pi/agent/models.json");
+        assert!(content.contains("http://model:8080/t/abc/anthropic"));
+        assert!(inv
+            .args
+            .ends_with(&["--session".into(), "s-1".into(), "fix it".into()]));
+    }
+
+    #[test]
+    fn summaries_are_one_line() {
+        assert_eq!(
+            tool_summary(&serde_json::json!({"command": "cargo test\n--all"})),
+            "cargo test…"
+        );
+        assert_eq!(
+            tool_summary(&serde_json::json!({"command": ["bash", "-lc", "ls"]})),
+            "bash -lc ls"
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! The real CLIs — Claude Code, Codex CLI, pi — in their container, against the mock model
+//! through the bot's model proxy: a file edited in the workspace, tool calls and the answer in
+//! the thread, the role prompt at the model, no API key in the sandbox, and a follow-up that
+//! resumes the same session. With `CI=true` these fail when Docker or the image is missing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use secrecy::SecretString;
+use threadwork::emulator::state::BOT_USER_ID;
+use threadwork::emulator::EmulatorConfig;
+use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
+use threadwork::harness::Harness;
+use threadwork::model::mock::{MockModel, Step};
+use threadwork::model::proxy::{ProxyConfig, Upstream};
+use threadwork::runtime::docker::DockerRuntime;
+use threadwork::runtime::{Runtime, SandboxPolicy};
+
+const IMAGE: &str = "threadwork/agents:dev";
+const KEY: &str = "sk-real-key-9f2c71d4-never-in-a-sandbox";
+const ROLE_MARKER: &str = "ROLE-PROMPT-MARKER-4471";
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+async fn ready(test: &str) -> bool {
+    let problem = match bollard::Docker::connect_with_local_defaults() {
+        Err(e) => Some(format!("cannot connect to Docker: {e}")),
+        Ok(d) => match d.negotiate_version().await {
+            Err(e) => Some(format!("Docker is not running: {e}")),
+            Ok(d) => d.inspect_image(IMAGE).await.err().map(|e| {
+                format!("image {IMAGE} is missing ({e}); build it with `bash docker/build-images.sh agents`")
+            }),
+        },
+    };
+    match problem {
+        None => true,
+        Some(p) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{test} needs Docker on CI: {p}")
+        }
+        Some(p) => {
+            eprintln!("SKIPPED {test}: {p}");
+            false
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Setup {
+    w: World,
+    mock: MockModel,
+    runtime: Arc<DockerRuntime>,
+}
+
+async fn setup(kind: CliKind, name: &str, model: &str, script: Vec<Step>) -> Setup {
+    let mock = MockModel::start(([127, 0, 0, 1], 0).into(), script)
+        .await
+        .unwrap();
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let agents = w.dir.path().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::write(
+        agents.join("default.md"),
+        format!(
+            "---\nname: default\ndescription: {name} in a container\nharness: {name}\nmodel: {model}\nowners: [U0ALICE001]\nsandbox:\n  network: model\n---\nYou are a careful engineer. {ROLE_MARKER}\n"
+        ),
+    )
+    .unwrap();
+    w.config.agents.dir = agents;
+    w.config.agents.shared_dir = w.dir.path().join("shared");
+    w.config.model = Some(ProxyConfig {
+        listen: ([0, 0, 0, 0], free_port()).into(),
+        anthropic: Some(Upstream {
+            base_url: mock.url(),
+            api_key: Some(SecretString::from(KEY)),
+        }),
+        openai: Some(Upstream {
+            base_url: format!("{}/v1", mock.url()),
+            api_key: Some(SecretString::from(KEY)),
+        }),
+        agent_keys: BTreeMap::new(),
+        prices: BTreeMap::new(),
+    });
+    w.config.sandbox = SandboxPolicy {
+        instance: format!("t-cli-{name}"),
+        image: IMAGE.into(),
+        ..SandboxPolicy::default()
+    };
+    w.config.fill_defaults();
+    let runtime = Arc::new(DockerRuntime::new(&w.config.sandbox));
+    let dyn_runtime: Arc<dyn Runtime> = runtime.clone();
+    let spec = CliSpec {
+        program: None,
+        args: vec![],
+        env: Default::default(),
+    };
+    let harness: Arc<dyn Harness> = Arc::new(CliHarness::new(kind, spec, dyn_runtime.clone()));
+    w.start_bot_in(
+        std::collections::HashMap::from([(name.to_string(), harness)]),
+        Some(dyn_runtime),
+    )
+    .await;
+    Setup { w, mock, runtime }
+}
+
+fn script(cli: &str) -> Vec<Step> {
+    vec![
+        Step::WriteFile {
+            path: "/workspace/hello.txt".into(),
+            content: format!("hello from {cli}"),
+        },
+        Step::Shell {
+            command: "env > /workspace/env.txt; cat /workspace/hello.txt".into(),
+        },
+        Step::Text {
+            text: format!("All done: {cli} wrote hello.txt"),
+        },
+    ]
+}
+
+async fn the_cli_runs_edits_answers_and_resumes(kind: CliKind, name: &str, model: &str) {
+    if !ready(name).await {
+        return;
+    }
+    let s = setup(kind, name, model, script(name)).await;
+    let w = &s.w;
+    let ts = w.mention("please write hello.txt").await;
+    let answer = wait_reply(w, &ts, SECS(120), |m| {
+        m.text.contains("All done") || m.text.contains("failed")
+    })
+    .await;
+    assert_eq!(
+        answer.text,
+        format!("All done: {name} wrote hello.txt"),
+        "{}",
+        answer.text
+    );
+    let workspace = w.config.jobs.workdir.join("job-1");
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("hello.txt"))
+            .unwrap()
+            .trim(),
+        format!("hello from {name}")
+    );
+    let card = eventually(SECS(10), "the card closed", || async {
+        w.bot_replies(&ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("succeeded"))
+    })
+    .await;
+    assert!(card.text.contains("tool call"), "{}", card.text);
+    assert!(
+        card.text.contains("cat /workspace/hello.txt"),
+        "{}",
+        card.text
+    );
+
+    let requests = s.mock.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.body.to_string().contains(ROLE_MARKER)),
+        "the role prompt reached the model"
+    );
+    assert!(requests.iter().all(|r| {
+        r.header("x-api-key") == Some(KEY)
+            || r.header("authorization") == Some(&format!("Bearer {KEY}"))
+    }));
+    assert!(
+        requests.iter().any(|r| r.body["model"] == model),
+        "the agent's model was asked for"
+    );
+    let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
+    assert!(env.contains("threadwork-proxy-injects-the-key"), "{env}");
+    for file in walk(&workspace) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(KEY),
+            "{} holds the API key",
+            file.display()
+        );
+    }
+    let job = w.bot().bot.store().job(1).unwrap().unwrap();
+    assert!(job.usage.input_tokens > 0, "{:?}", job.usage);
+    let session = job.session_id.clone().expect("the CLI's session id");
+
+    // A follow-up in the thread resumes the same session: the model sees the earlier turns.
+    let before = s.mock.requests().len();
+    w.emu
+        .post_as(
+            "alice",
+            CHANNEL,
+            &format!("<@{BOT_USER_ID}> now say it again"),
+            Some(&ts),
+        )
+        .await
+        .unwrap();
+    eventually(SECS(120), "the follow-up's answer", || async {
+        let replies = w.bot_replies(&ts).await;
+        (replies
+            .iter()
+            .filter(|m| m.text.starts_with("All done"))
+            .count()
+            >= 2)
+            .then_some(())
+    })
+    .await;
+    let later: Vec<_> = s.mock.requests()[before..].to_vec();
+    assert!(
+        later.iter().any(|r| {
+            let body = r.body.to_string();
+            body.contains("now say it again") && body.contains(&format!("hello from {name}"))
+        }),
+        "the follow-up's request carries the earlier turns"
+    );
+    let second = w.bot().bot.store().job(2).unwrap().unwrap();
+    assert_eq!(second.workspace_job, Some(1));
+    assert_eq!(second.session_id.as_deref(), Some(session.as_str()));
+    s.runtime.remove_model_network().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_in_its_container() {
+    the_cli_runs_edits_answers_and_resumes(CliKind::Claude, "claude", "mock-sonnet").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_in_its_container() {
+    the_cli_runs_edits_answers_and_resumes(CliKind::Codex, "codex", "mock-gpt").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pi_in_its_container() {
+    the_cli_runs_edits_answers_and_resumes(CliKind::Pi, "pi", "mock-sonnet").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_killed_mid_run_fails_with_its_last_output() {
+    if !ready("cli_killed").await {
+        return;
+    }
+    let s = setup(
+        CliKind::Claude,
+        "claude",
+        "mock-sonnet",
+        vec![
+            Step::Shell {
+                command: "pkill -9 -x claude".into(),
+            },
+            Step::Text {
+                text: "never reached".into(),
+            },
+        ],
+    )
+    .await;
+    let ts = s.w.mention("die").await;
+    let reply = wait_reply(&s.w, &ts, SECS(120), |m| m.text.contains("failed")).await;
+    assert!(
+        reply.text.contains("`claude` exited with status 137") || reply.text.contains("killed"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("last output"), "{}", reply.text);
+    s.runtime.remove_model_network().await.unwrap();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
