@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes Docker usable for the sandbox tests: installs Debian's docker.io when dockerd is
-# missing, starts dockerd when it is not running, and builds the harness image.
+# missing, starts dockerd when it is not running, and builds the harness and agents images.
 # With CI=true any failure is fatal (the container tests must run); elsewhere it warns and
 # the container tests report themselves skipped.
 set -uo pipefail
@@ -34,3 +34,4 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 bash docker/build-images.sh harness || fail "cannot build the harness image"
+bash docker/build-images.sh agents || fail "cannot build the agents image (Claude Code, Codex CLI, pi)"

@@ -62,7 +62,7 @@ struct Setup {
     runtime: Arc<DockerRuntime>,
 }
 
-async fn setup(kind: CliKind, name: &str, model: &str, script: Vec<Step>) -> Setup {
+async fn setup(kind: CliKind, name: &str, instance: &str, model: &str, script: Vec<Step>) -> Setup {
     let mock = MockModel::start(([127, 0, 0, 1], 0).into(), script)
         .await
         .unwrap();
@@ -85,14 +85,14 @@ async fn setup(kind: CliKind, name: &str, model: &str, script: Vec<Step>) -> Set
             api_key: Some(SecretString::from(KEY)),
         }),
         openai: Some(Upstream {
-            base_url: format!("{}/v1", mock.url()),
+            base_url: mock.url(),
             api_key: Some(SecretString::from(KEY)),
         }),
         agent_keys: BTreeMap::new(),
         prices: BTreeMap::new(),
     });
     w.config.sandbox = SandboxPolicy {
-        instance: format!("t-cli-{name}"),
+        instance: instance.to_string(),
         image: IMAGE.into(),
         ..SandboxPolicy::default()
     };
@@ -132,7 +132,7 @@ async fn the_cli_runs_edits_answers_and_resumes(kind: CliKind, name: &str, model
     if !ready(name).await {
         return;
     }
-    let s = setup(kind, name, model, script(name)).await;
+    let s = setup(kind, name, &format!("t-cli-{name}"), model, script(name)).await;
     let w = &s.w;
     let ts = w.mention("please write hello.txt").await;
     let answer = wait_reply(w, &ts, SECS(120), |m| {
@@ -207,16 +207,19 @@ async fn the_cli_runs_edits_answers_and_resumes(kind: CliKind, name: &str, model
         )
         .await
         .unwrap();
-    eventually(SECS(120), "the follow-up's answer", || async {
-        let replies = w.bot_replies(&ts).await;
-        (replies
-            .iter()
-            .filter(|m| m.text.starts_with("All done"))
-            .count()
-            >= 2)
-            .then_some(())
+    let terminal = |t: &str| t.starts_with("All done") || t.contains("failed");
+    let ends = eventually(SECS(120), "the follow-up's answer", || async {
+        let ends: Vec<String> = w
+            .bot_replies(&ts)
+            .await
+            .into_iter()
+            .map(|m| m.text)
+            .filter(|t| terminal(t))
+            .collect();
+        (ends.len() >= 2).then_some(ends)
     })
     .await;
+    assert!(ends[1].starts_with("All done"), "{ends:?}");
     let later: Vec<_> = s.mock.requests()[before..].to_vec();
     assert!(
         later.iter().any(|r| {
@@ -254,10 +257,11 @@ async fn a_cli_killed_mid_run_fails_with_its_last_output() {
     let s = setup(
         CliKind::Claude,
         "claude",
+        "t-cli-killed",
         "mock-sonnet",
         vec![
             Step::Shell {
-                command: "pkill -9 -x claude".into(),
+                command: "kill -9 -1".into(),
             },
             Step::Text {
                 text: "never reached".into(),

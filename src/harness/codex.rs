@@ -63,7 +63,15 @@ impl Decoder for CodexDecoder {
             (Some("turn.completed"), _) => vec![HarnessEvent::Finished {
                 answer: self.last_message.take().unwrap_or_default(),
             }],
-            (Some("turn.failed"), _) | (Some("error"), _) => vec![HarnessEvent::Error {
+            // Codex reports retries as top-level `error` events and goes on; only
+            // `turn.failed` ends the run.
+            (Some("error"), _) => vec![HarnessEvent::AssistantText {
+                text: format!(
+                    "Codex: {}",
+                    v["message"].as_str().unwrap_or("an error it will retry")
+                ),
+            }],
+            (Some("turn.failed"), _) => vec![HarnessEvent::Error {
                 message: format!(
                     "Codex failed: {}",
                     v.pointer("/error/message")

@@ -58,7 +58,8 @@ fn default_listen() -> SocketAddr {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
-    /// e.g. the provider's API base URL, or a company gateway.
+    /// The API's root, without `/v1` (the provider's own, or a company gateway): a request
+    /// to `/t/<token>/<provider>/v1/messages` goes to `<base_url>/v1/messages`.
     pub base_url: String,
     #[serde(default)]
     pub api_key: Option<SecretString>,
@@ -445,7 +446,7 @@ mod tests {
                 api_key: Some(SecretString::from("sk-ant-real-key")),
             }),
             openai: Some(Upstream {
-                base_url: format!("{}/v1", mock.url()),
+                base_url: mock.url(),
                 api_key: Some(SecretString::from("sk-openai-real-key")),
             }),
             agent_keys: BTreeMap::from([(
@@ -499,7 +500,7 @@ mod tests {
 
         // OpenAI shape, bearer auth.
         let url = format!(
-            "http://{}/t/{}/openai/responses",
+            "http://{}/t/{}/openai/v1/responses",
             proxy.addr(),
             grant.token()
         );

@@ -18,7 +18,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::StreamExt;
@@ -142,7 +142,24 @@ impl DockerRuntime {
                 "network mode `model` needs `[sandbox] model_endpoint`".into(),
             ));
         };
-        if docker.inspect_network(&network, None).await.is_err() {
+        // Docker allows two networks of one name (two bots starting at once); keep one.
+        let filters = HashMap::from([("name".to_string(), vec![network.clone()])]);
+        let existing: Vec<String> = docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(refused)?
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(network.as_str()))
+            .filter_map(|n| n.id)
+            .collect();
+        for extra in existing.iter().skip(1) {
+            let _ = docker.remove_network(extra).await;
+        }
+        if existing.is_empty() {
             let request = NetworkCreateRequest {
                 name: network.clone(),
                 driver: Some("bridge".into()),
@@ -204,7 +221,7 @@ impl DockerRuntime {
             }),
             ..Default::default()
         };
-        docker
+        let created = docker
             .create_container(
                 Some(
                     CreateContainerOptionsBuilder::default()
@@ -213,8 +230,28 @@ impl DockerRuntime {
                 ),
                 body,
             )
-            .await
-            .map_err(refused)?;
+            .await;
+        match created {
+            Ok(_) => {}
+            // Another runtime of this instance is setting the forwarder up: wait for it.
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {
+                for _ in 0..50 {
+                    if let Ok(c) = docker.inspect_container(&egress, None).await {
+                        if c.state.and_then(|s| s.running).unwrap_or(false) {
+                            *ready = true;
+                            return Ok(network);
+                        }
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                return Err(RuntimeError::Refused(format!(
+                    "the model forwarder `{egress}` exists but does not start"
+                )));
+            }
+            Err(e) => return Err(refused(e)),
+        }
         // The second leg, to the default bridge, is how the forwarder reaches the upstream.
         docker
             .connect_network(
@@ -274,6 +311,9 @@ pub fn container_body(launch: &Launch, instance: &str, network: &str) -> Contain
                 "{}:{WORKSPACE}:rw",
                 launch.workspace.display()
             )]),
+            // A small init as PID 1: the harness gets ordinary signal semantics (a kill
+            // from inside the sandbox works) and its shells' zombies are reaped.
+            init: Some(true),
             readonly_rootfs: Some(true),
             tmpfs: Some(HashMap::from([(
                 "/tmp".to_string(),
@@ -562,6 +602,7 @@ mod tests {
         let body = container_body(&launch(NetworkMode::None), "bot1", "none");
         let host = body.host_config.as_ref().unwrap();
         assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.init, Some(true));
         assert_eq!(
             host.binds.as_deref(),
             Some(&["/srv/jobs/job-42:/workspace:rw".to_string()][..])

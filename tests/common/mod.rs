@@ -199,12 +199,18 @@ pub async fn wait_reply(
     timeout: Duration,
     pred: impl Fn(&Message) -> bool,
 ) -> Message {
-    eventually(timeout, "a bot reply in the thread", || async {
-        w.bot_replies(ts)
-            .await
-            .into_iter()
-            .skip(1)
-            .find(|m| pred(m))
-    })
-    .await
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let replies = w.bot_replies(ts).await;
+        if let Some(m) = replies.iter().skip(1).find(|m| pred(m)) {
+            return m.clone();
+        }
+        if tokio::time::Instant::now() > deadline {
+            let texts: Vec<&str> = replies.iter().map(|m| m.text.as_str()).collect();
+            panic!(
+                "timed out after {timeout:?} waiting for a bot reply; the thread holds {texts:#?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
