@@ -16,6 +16,8 @@ pub struct Agent {
     pub name: String,
     pub description: String,
     pub harness: String,
+    /// Other harnesses a mention's `harness=` may pick; `*` allows every configured one.
+    pub harnesses: Vec<String>,
     pub model: Option<String>,
     /// Models its jobs may use through the model proxy; empty means its `model` only (or any
     /// model when it names none).
@@ -45,6 +47,11 @@ impl Agent {
         self.users.is_empty() || self.users.iter().any(|u| u == user)
     }
 
+    /// True when a job of this agent may run on `harness`.
+    pub fn allows_harness(&self, harness: &str) -> bool {
+        self.harness == harness || self.harnesses.iter().any(|h| h == "*" || h == harness)
+    }
+
     /// True when the agent may run in the channel `id` (named `name`, when known).
     pub fn allowed_in(&self, id: &str, name: Option<&str>) -> bool {
         self.channels.is_empty()
@@ -61,6 +68,8 @@ struct FrontMatter {
     name: String,
     description: String,
     harness: String,
+    #[serde(default)]
+    harnesses: Vec<String>,
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
@@ -196,6 +205,20 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
             ),
         ));
     }
+    if let Some(bad) = front
+        .harnesses
+        .iter()
+        .find(|h| *h != "*" && !known_harnesses.contains(&h.as_str()))
+    {
+        return Err(err(
+            field_line("harnesses"),
+            "harnesses",
+            format!(
+                "unknown harness `{bad}`; known: {} (or `*` for all)",
+                known_harnesses.join(", ")
+            ),
+        ));
+    }
     for (field, ids) in [
         ("owners", &front.owners),
         ("approvers", &front.approvers),
@@ -247,6 +270,7 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         harness: front.harness,
         model: front.model.filter(|m| !m.trim().is_empty()),
         models: front.models,
+        harnesses: front.harnesses,
         owners: front.owners,
         approvers: front.approvers,
         include: front.include,
@@ -364,6 +388,21 @@ mod tests {
         let e = parse("coder", bad).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (5, "include"));
         assert!(e.message.contains("known: style"), "{e}");
+    }
+
+    #[test]
+    fn harness_overrides_are_opt_in() {
+        let a = parse("coder", GOOD).unwrap();
+        assert!(a.allows_harness("scripted") && !a.allows_harness("command"));
+        let some =
+            "---\nname: coder\ndescription: d\nharness: scripted\nharnesses: [command]\n---\nbody";
+        assert!(parse("coder", some).unwrap().allows_harness("command"));
+        let all = some.replace("[command]", "[\"*\"]");
+        assert!(parse("coder", &all).unwrap().allows_harness("command"));
+        let bad = some.replace("[command]", "[codx]");
+        let e = parse("coder", &bad).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (5, "harnesses"));
+        assert!(e.message.contains("unknown harness `codx`"), "{e}");
     }
 
     #[test]

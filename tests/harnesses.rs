@@ -60,9 +60,34 @@ struct Setup {
     w: World,
     mock: MockModel,
     runtime: Arc<DockerRuntime>,
+    harnesses: std::collections::HashMap<String, Arc<dyn Harness>>,
+}
+
+impl Setup {
+    /// Stops the bot and starts a new one on the same store, config and runtime.
+    async fn restart_bot(&mut self) {
+        if let Some(bot) = self.w.bot.take() {
+            bot.stop().await;
+        }
+        let runtime: Arc<dyn Runtime> = self.runtime.clone();
+        self.w
+            .start_bot_in(self.harnesses.clone(), Some(runtime))
+            .await;
+    }
 }
 
 async fn setup(kind: CliKind, name: &str, instance: &str, model: &str, script: Vec<Step>) -> Setup {
+    setup_in(IMAGE, kind, name, instance, model, script).await
+}
+
+async fn setup_in(
+    image: &str,
+    kind: CliKind,
+    name: &str,
+    instance: &str,
+    model: &str,
+    script: Vec<Step>,
+) -> Setup {
     let mock = MockModel::start(([127, 0, 0, 1], 0).into(), script)
         .await
         .unwrap();
@@ -93,7 +118,7 @@ async fn setup(kind: CliKind, name: &str, instance: &str, model: &str, script: V
     });
     w.config.sandbox = SandboxPolicy {
         instance: instance.to_string(),
-        image: IMAGE.into(),
+        image: image.into(),
         ..SandboxPolicy::default()
     };
     w.config.fill_defaults();
@@ -105,12 +130,14 @@ async fn setup(kind: CliKind, name: &str, instance: &str, model: &str, script: V
         env: Default::default(),
     };
     let harness: Arc<dyn Harness> = Arc::new(CliHarness::new(kind, spec, dyn_runtime.clone()));
-    w.start_bot_in(
-        std::collections::HashMap::from([(name.to_string(), harness)]),
-        Some(dyn_runtime),
-    )
-    .await;
-    Setup { w, mock, runtime }
+    let harnesses = std::collections::HashMap::from([(name.to_string(), harness)]);
+    w.start_bot_in(harnesses.clone(), Some(dyn_runtime)).await;
+    Setup {
+        w,
+        mock,
+        runtime,
+        harnesses,
+    }
 }
 
 fn script(cli: &str) -> Vec<Step> {
@@ -128,11 +155,17 @@ fn script(cli: &str) -> Vec<Step> {
     ]
 }
 
-async fn the_cli_runs_edits_answers_and_resumes(kind: CliKind, name: &str, model: &str) {
+async fn the_cli_runs_edits_answers_and_resumes(
+    kind: CliKind,
+    name: &str,
+    model: &str,
+    restart: bool,
+) {
     if !ready(name).await {
         return;
     }
-    let s = setup(kind, name, &format!("t-cli-{name}"), model, script(name)).await;
+    let instance = format!("t-cli-{name}{}", if restart { "-restart" } else { "" });
+    let mut s = setup(kind, name, &instance, model, script(name)).await;
     let w = &s.w;
     let ts = w.mention("please write hello.txt").await;
     let answer = wait_reply(w, &ts, SECS(120), |m| {
@@ -197,6 +230,11 @@ async fn the_cli_runs_edits_answers_and_resumes(kind: CliKind, name: &str, model
     let session = job.session_id.clone().expect("the CLI's session id");
 
     // A follow-up in the thread resumes the same session: the model sees the earlier turns.
+    // The session id is in the store, so this holds across a restart of the bot too.
+    if restart {
+        s.restart_bot().await;
+    }
+    let w = &s.w;
     let before = s.mock.requests().len();
     w.emu
         .post_as(
@@ -236,17 +274,22 @@ async fn the_cli_runs_edits_answers_and_resumes(kind: CliKind, name: &str, model
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_in_its_container() {
-    the_cli_runs_edits_answers_and_resumes(CliKind::Claude, "claude", "mock-sonnet").await;
+    the_cli_runs_edits_answers_and_resumes(CliKind::Claude, "claude", "mock-sonnet", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_in_its_container() {
-    the_cli_runs_edits_answers_and_resumes(CliKind::Codex, "codex", "mock-gpt").await;
+    the_cli_runs_edits_answers_and_resumes(CliKind::Codex, "codex", "mock-gpt", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pi_in_its_container() {
-    the_cli_runs_edits_answers_and_resumes(CliKind::Pi, "pi", "mock-sonnet").await;
+    the_cli_runs_edits_answers_and_resumes(CliKind::Pi, "pi", "mock-sonnet", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_after_a_bot_restart_resumes_the_session() {
+    the_cli_runs_edits_answers_and_resumes(CliKind::Claude, "claude", "mock-sonnet", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,6 +320,33 @@ async fn a_cli_killed_mid_run_fails_with_its_last_output() {
         reply.text
     );
     assert!(reply.text.contains("last output"), "{}", reply.text);
+    s.runtime.remove_model_network().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_missing_from_the_image_is_named_with_the_image() {
+    if !ready("cli_missing").await {
+        return;
+    }
+    // The base harness image has Node.js and git but none of the CLIs.
+    let s = setup_in(
+        "threadwork/harness:dev",
+        CliKind::Codex,
+        "codex",
+        "t-cli-missing",
+        "mock-gpt",
+        vec![],
+    )
+    .await;
+    let ts = s.w.mention("anything").await;
+    let reply = wait_reply(&s.w, &ts, SECS(60), |m| m.text.contains("failed")).await;
+    assert!(
+        reply
+            .text
+            .contains("`codex` is not installed in the sandbox image `threadwork/harness:dev`"),
+        "{}",
+        reply.text
+    );
     s.runtime.remove_model_network().await.unwrap();
 }
 

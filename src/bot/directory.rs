@@ -69,10 +69,15 @@ pub fn render_entry(
 ) -> String {
     let owners = crate::request::user_mentions(&agent.owners).unwrap_or_else(|| "none".to_string());
     let mut out = format!(
-        "*{}* — {}\nharness `{}` · model `{}` · owners {owners}\nprompt `{version}` · {active_amendments} active amendment{}\nlast 7 days: {} run{} · success {} · approval {}",
+        "*{}* — {}\nharness `{}`{} · model `{}` · owners {owners}\nprompt `{version}` · {active_amendments} active amendment{}\nlast 7 days: {} run{} · success {} · approval {}",
         agent.name,
         agent.description,
         agent.harness,
+        match agent.harnesses.as_slice() {
+            [] => String::new(),
+            [all] if all == "*" => " (any on request)".to_string(),
+            other => format!(" (or {} on request)", crate::request::code_list(other)),
+        },
         agent.model.as_deref().unwrap_or("default"),
         if active_amendments == 1 { "" } else { "s" },
         stats.runs_7d,

@@ -197,6 +197,18 @@ pub fn resolve_agent<'a>(
             request::code_list(known)
         ));
     }
+    if !agent.allows_harness(&harness) {
+        return Err(format!(
+            ":warning: agent `{name}` runs on `{}`{}; its owners can allow `{harness}` with `harnesses:` in {}. No job was started.",
+            agent.harness,
+            if agent.harnesses.is_empty() {
+                " only".to_string()
+            } else {
+                format!(" and {}", request::code_list(&agent.harnesses))
+            },
+            agent.file.display()
+        ));
+    }
     let model = options.model.clone().or_else(|| agent.model.clone());
     Ok((agent, harness, model))
 }
@@ -326,6 +338,10 @@ impl Bot {
             if let Err(e) = self.ctx.handle(inbound).await {
                 tracing::error!(error = %e, "event handling failed");
             }
+        }
+        // A stopped bot gives its model port back (a new instance may start in its place).
+        if let Some(proxy) = &self.ctx.proxy {
+            proxy.stop();
         }
     }
 
@@ -1489,6 +1505,23 @@ mod tests {
         assert!(resolve(&o, "C1", "U0USER001", &["scripted", "command"])
             .unwrap_err()
             .contains("unknown harness `codex`; configured: `command`, `scripted`"));
+        let err = resolve(&o, "C1", "U0USER001", &["scripted", "codex"]).unwrap_err();
+        assert!(
+            err.contains("agent `default` runs on `scripted` only; its owners can allow `codex` with `harnesses:` in default.md"),
+            "{err}"
+        );
+        let mut open = agents.clone();
+        open.get_mut("default").unwrap().harnesses = vec!["codex".into()];
+        let ok = resolve_agent(
+            &o,
+            "C1",
+            "U0USER001",
+            &open,
+            &["scripted", "codex"],
+            "default",
+        )
+        .unwrap();
+        assert_eq!(ok.1, "codex");
     }
 
     #[test]

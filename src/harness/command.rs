@@ -245,6 +245,7 @@ pub async fn stream(
     memory_mb: u64,
 ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
     let program = launch.program.clone();
+    let image = runtime.image_of(&launch.spec);
     let spawned = runtime.spawn(launch).await?;
     let mut child = spawned.handle;
     let stdout = spawned.stdout;
@@ -325,6 +326,9 @@ pub async fn stream(
             Ok(s) if s.success() => decoder.finish().unwrap_or_else(|| HarnessEvent::Error {
                 message: exit_message(&program, s, memory_mb, &last, &stderr),
             }),
+            Ok(s) if s.code == Some(NOT_FOUND) && line_no == 0 => HarnessEvent::Error {
+                message: missing_program(&program, image.as_deref(), &stderr),
+            },
             Ok(s) => HarnessEvent::Error {
                 message: exit_message(&program, s, memory_mb, &last, &stderr),
             },
@@ -335,6 +339,24 @@ pub async fn stream(
         let _ = tx.send(event).await;
     });
     Ok(rx)
+}
+
+/// The exit status of an `exec` that found no such program (shells and the container's init).
+const NOT_FOUND: i64 = 127;
+
+fn missing_program(program: &str, image: Option<&str>, stderr: &str) -> String {
+    let mut msg = match image {
+        Some(image) => format!(
+            "`{program}` is not installed in the sandbox image `{image}`; use an image that has it \
+             (`bash docker/build-images.sh agents` builds `threadwork/agents:dev` with Claude Code, \
+             Codex CLI and pi) or set the harness's `program`"
+        ),
+        None => format!("`{program}` was not found (exit status {NOT_FOUND}); install it or set the harness's `program`"),
+    };
+    if !stderr.is_empty() {
+        msg.push_str(&format!("\nstderr:\n```\n{stderr}\n```"));
+    }
+    msg
 }
 
 fn exit_message(program: &str, status: Exit, memory_mb: u64, last: &str, stderr: &str) -> String {

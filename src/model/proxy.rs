@@ -130,6 +130,13 @@ struct Shared {
 pub struct ModelProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    server: tokio::task::AbortHandle,
+}
+
+impl Drop for ModelProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// A job's access; revoked when dropped.
@@ -203,11 +210,21 @@ impl ModelProxy {
                 )
             })
             .with_state(shared.clone());
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
-        });
+        })
+        .abort_handle();
         tracing::info!(%addr, "model proxy listening");
-        Ok(Self { addr, shared })
+        Ok(Self {
+            addr,
+            shared,
+            server,
+        })
+    }
+
+    /// Stops listening (a bot that stops frees its port); requests in flight finish.
+    pub fn stop(&self) {
+        self.server.abort();
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -423,6 +423,10 @@ impl Runtime for DockerRuntime {
             .map(|_| format!("{MODEL_HOST}:{MODEL_PORT}"))
     }
 
+    fn image_of(&self, spec: &SandboxSpec) -> Option<String> {
+        Some(spec.image.clone())
+    }
+
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
         let docker = self.client().await?;
         self.ensure_image(docker, &launch.spec.image).await?;

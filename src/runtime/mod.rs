@@ -108,6 +108,11 @@ pub trait Runtime: Send + Sync {
     fn workspace_in_sandbox(&self, host: &Path) -> PathBuf;
     /// The model endpoint the run reaches under network mode `model`, as `host:port`.
     fn model_address(&self) -> Option<String>;
+    /// The image a run with `spec` starts from, for runtimes that use images: named when a
+    /// program is missing from it.
+    fn image_of(&self, _spec: &SandboxSpec) -> Option<String> {
+        None
+    }
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError>;
     /// Runs this bot instance left behind (after a crash).
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError>;
