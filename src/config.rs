@@ -276,6 +276,22 @@ impl Config {
         }
     }
 
+    /// Model keys from the environment (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`) for the
+    /// `[model.<provider>]` upstreams whose config holds none, so keys can stay out of files.
+    pub fn model_keys_from_env(&mut self, env: &dyn Fn(&str) -> Option<String>) {
+        let Some(model) = self.model.as_mut() else {
+            return;
+        };
+        for (var, upstream) in [
+            ("ANTHROPIC_API_KEY", model.anthropic.as_mut()),
+            ("OPENAI_API_KEY", model.openai.as_mut()),
+        ] {
+            if let Some(upstream) = upstream.filter(|u| u.api_key.is_none()) {
+                upstream.api_key = env(var).filter(|v| !v.is_empty()).map(SecretString::from);
+            }
+        }
+    }
+
     /// Slack settings from the environment first (`SLACK_APP_TOKEN`, `SLACK_BOT_TOKEN`,
     /// `SLACK_API_URL`), then the config file.
     pub fn slack_settings(
@@ -393,6 +409,35 @@ mod tests {
         assert!(
             e.contains("t.toml") && e.contains("max_runing") && e.contains("line 2"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn model_keys_come_from_the_file_then_the_environment() {
+        let mut c = Config::parse(
+            "t.toml",
+            "[model.anthropic]\nbase_url = \"http://a\"\napi_key = \"sk-file\"\n[model.openai]\nbase_url = \"http://o\"\n",
+        )
+        .unwrap();
+        c.model_keys_from_env(&env(&[
+            ("ANTHROPIC_API_KEY", "sk-env-a"),
+            ("OPENAI_API_KEY", "sk-env-o"),
+        ]));
+        let model = c.model.as_ref().unwrap();
+        let key = |u: &Option<crate::model::proxy::Upstream>| {
+            u.as_ref()
+                .unwrap()
+                .api_key
+                .as_ref()
+                .unwrap()
+                .expose_secret()
+                .to_string()
+        };
+        assert_eq!(key(&model.anthropic), "sk-file");
+        assert_eq!(key(&model.openai), "sk-env-o");
+        assert!(
+            !format!("{c:?}").contains("sk-"),
+            "keys must not be in Debug output"
         );
     }
 

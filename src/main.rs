@@ -82,6 +82,13 @@ enum BenchCmd {
         #[arg(long, default_value = "threadwork/harness:dev")]
         image: String,
     },
+    /// Claude Code, Codex CLI and pi in their containers: a 3-turn job against the mock model.
+    Harnesses {
+        #[arg(long, default_value_t = 5)]
+        jobs: usize,
+        #[arg(long, default_value = "threadwork/agents:dev")]
+        image: String,
+    },
 }
 
 fn init_logs(json: bool, default: &str) {
@@ -137,6 +144,12 @@ async fn main() -> std::process::ExitCode {
             init_logs(cli.log_json, "warn");
             threadwork::bench::sandbox(jobs, &image).await
         }
+        Cmd::Bench {
+            what: BenchCmd::Harnesses { jobs, image },
+        } => {
+            init_logs(cli.log_json, "warn");
+            threadwork::bench::harnesses(jobs, &image).await
+        }
         Cmd::MockModel {
             port,
             script,
@@ -160,7 +173,8 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(config_path: PathBuf) -> anyhow::Result<()> {
-    let config = Config::load(&config_path)?;
+    let mut config = Config::load(&config_path)?;
+    config.model_keys_from_env(&|k| std::env::var(k).ok());
     let settings = config.slack_settings(&|k| std::env::var(k).ok())?;
     tracing::info!(api_url = %settings.api_url, "starting");
     let running = app::start(&config, &settings).await?;

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::agents::Agent;
 use crate::chat::inbound::{self, InboundKind};
 use crate::chat::{BotIdentity, ChatPlatform};
-use crate::harness::{Harness, HarnessEvent, HarnessRun};
+use crate::harness::{probe, Harness, HarnessEvent, HarnessRun};
 use crate::job::{Job, JobId, JobState, NewJob, ReactionRecord, ThreadMessage};
 use crate::model::proxy::{GrantHandle, ModelProxy};
 use crate::prompts::{effective_prompt, EffectivePrompt, PromptDirs, Registry, SharedRegistry};
@@ -964,6 +964,16 @@ impl Ctx {
                 }
                 recent.push_back(line);
             }
+            let edits_card = card.is_some()
+                && !matches!(
+                    event,
+                    HarnessEvent::Finished { .. }
+                        | HarnessEvent::Error { .. }
+                        | HarnessEvent::Started { .. }
+                );
+            if !edits_card {
+                probe::handled(job.id, false);
+            }
             match event {
                 HarnessEvent::Finished { answer } => {
                     return Outcome {
@@ -1003,6 +1013,9 @@ impl Ctx {
                         });
                     }
                 }
+            }
+            if edits_card {
+                probe::handled(job.id, true);
             }
         }
     }

@@ -245,6 +245,7 @@ pub async fn stream(
     memory_mb: u64,
 ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
     let program = launch.program.clone();
+    let job_id = launch.job_id;
     let image = runtime.image_of(&launch.spec);
     let spawned = runtime.spawn(launch).await?;
     let mut child = spawned.handle;
@@ -298,6 +299,7 @@ pub async fn stream(
             };
             for event in events {
                 let is_final = event.is_final();
+                super::probe::read(job_id);
                 if tx.send(event).await.is_err() {
                     child.kill().await;
                     child.cleanup().await;

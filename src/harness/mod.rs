@@ -15,6 +15,7 @@ pub mod cli;
 pub mod codex;
 pub mod command;
 pub mod pi;
+pub mod probe;
 pub mod scripted;
 
 /// One thing a harness reports while it works.

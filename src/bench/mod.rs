@@ -10,6 +10,9 @@ use crate::amendments::{Amendment, AmendmentStatus};
 use crate::prompts::effective_prompt;
 use crate::store::{SledStore, Store};
 
+mod harnesses;
+pub use harnesses::harnesses;
+
 /// Percentile (0–100) of sorted durations.
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
