@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Slack's Python SDK in .venv, Docker Engine and the harness
-# image) and runs every check:
-# formatting, clippy, and all tests. `.ci/run` calls exactly this.
+# images, cargo-fuzz) and runs every check: formatting, clippy, all tests, and a fixed-length
+# fuzz run. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,10 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
 step "cargo test"
-cargo test --quiet 2>&1 | tee target/test-output.txt
+cargo test --quiet --no-fail-fast 2>&1 | tee target/test-output.txt
+
+step "fuzz: the envelope decoder and the request parser (cargo fuzz, a fixed number of runs)"
+bash scripts/fuzz.sh
+
 # One closing line over every test binary, for readers and CI alike.
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' target/test-output.txt

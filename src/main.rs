@@ -82,6 +82,25 @@ enum BenchCmd {
         #[arg(long, default_value = "threadwork/harness:dev")]
         image: String,
     },
+    /// The bot against the Slack emulator beside a Bolt for Python peer: acks, first
+    /// replies, card edits under load, memory and CPU, parse-and-route throughput.
+    Slack {
+        /// Envelopes per second for P1.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Seconds of P1 load.
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        /// Mentions for P2, one at a time.
+        #[arg(long, default_value_t = 30)]
+        mentions: usize,
+        /// Concurrent jobs for P4 and P5.
+        #[arg(long, default_value_t = 200)]
+        jobs: usize,
+        /// Python with slack_bolt (scripts/bench.sh makes .venv/bin/python).
+        #[arg(long, default_value = ".venv/bin/python")]
+        python: PathBuf,
+    },
     /// Claude Code, Codex CLI and pi in their containers: a 3-turn job against the mock model.
     Harnesses {
         #[arg(long, default_value_t = 5)]
@@ -143,6 +162,26 @@ async fn main() -> std::process::ExitCode {
         } => {
             init_logs(cli.log_json, "warn");
             threadwork::bench::sandbox(jobs, &image).await
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Slack {
+                    rate,
+                    secs,
+                    mentions,
+                    jobs,
+                    python,
+                },
+        } => {
+            init_logs(cli.log_json, "warn");
+            threadwork::bench::slack::slack(threadwork::bench::slack::Options {
+                rate,
+                secs,
+                mentions,
+                jobs,
+                python,
+            })
+            .await
         }
         Cmd::Bench {
             what: BenchCmd::Harnesses { jobs, image },

@@ -109,11 +109,23 @@ fn split_fenced(block: &str, fence: &str, limit: usize) -> Vec<String> {
         && lines
             .last()
             .is_some_and(|l| l.trim_start().starts_with("```"));
-    let body = &lines[1..if has_close {
+    let mut body: Vec<&str> = lines[1..if has_close {
         lines.len() - 1
     } else {
         lines.len()
-    }];
+    }]
+        .to_vec();
+    // An opening line too long to repeat on every piece (a huge info string) opens each piece
+    // as a plain fence; what followed its backticks becomes the first line of code.
+    let fence = if char_len(fence) > limit / 4 {
+        let rest = lines[0].trim_start().trim_start_matches('`');
+        if !rest.is_empty() {
+            body.insert(0, rest);
+        }
+        "```"
+    } else {
+        fence
+    };
     // Room for the fence lines wrapped around every piece.
     let room = limit.saturating_sub(char_len(fence) + 5).max(20);
     let mut out = Vec::new();
@@ -125,7 +137,7 @@ fn split_fenced(block: &str, fence: &str, limit: usize) -> Vec<String> {
             current.clear();
         }
     };
-    for line in body {
+    for line in &body {
         // A single line longer than the room is cut by characters: code has no sentences.
         for part in hard_wrap(line, room) {
             let add = char_len(&part) + 1;
@@ -277,6 +289,22 @@ mod tests {
             assert!(c.ends_with('.'));
         }
         assert_eq!(chunks.join(" "), text);
+    }
+
+    #[test]
+    fn a_fence_with_a_huge_info_string_loses_nothing() {
+        // Found by the request fuzzer: an unclosed fence whose opening line is the whole text.
+        let text = format!("```{}", "x".repeat(300));
+        let chunks = split_message(&text, 80);
+        assert!(!chunks.is_empty());
+        let kept: usize = chunks
+            .iter()
+            .map(|c| c.chars().filter(|ch| *ch == 'x').count())
+            .sum();
+        assert_eq!(kept, 300);
+        for c in &chunks {
+            assert!(c.chars().count() <= 80, "{c:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::prompts::effective_prompt;
 use crate::store::{SledStore, Store};
 
 mod harnesses;
+pub mod slack;
 pub use harnesses::harnesses;
 
 /// Percentile (0–100) of sorted durations.

@@ -155,7 +155,7 @@ impl ChatPlatform for SlackChat {
         thread_ts: Option<&str>,
         text: &str,
     ) -> Result<(), ChatError> {
-        self.pacer.ready(Budget::Tier4).await;
+        self.pacer.ready(Budget::Tier4("chat.postEphemeral")).await;
         let session = self.client.open_session(&self.bot_token);
         let req =
             SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), text_content(text))
@@ -168,7 +168,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn add_reaction(&self, channel: &str, ts: &str, name: &str) -> Result<(), ChatError> {
-        self.pacer.ready(Budget::Tier3).await;
+        self.pacer.ready(Budget::Tier3("reactions.add")).await;
         let session = self.client.open_session(&self.bot_token);
         let req = SlackApiReactionsAddRequest::new(channel.into(), name.into(), ts.into());
         match session.reactions_add(&req).await {
@@ -189,7 +189,9 @@ impl ChatPlatform for SlackChat {
         let mut cursor = None;
         // A bounded walk: long threads are cut at 1,000 messages.
         for _ in 0..5 {
-            self.pacer.ready(Budget::Tier3).await;
+            self.pacer
+                .ready(Budget::Tier3("conversations.replies"))
+                .await;
             let req = SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
                 .with_limit(200)
                 .opt_cursor(cursor.clone());
@@ -218,7 +220,7 @@ impl ChatPlatform for SlackChat {
         if let Some(info) = self.users.lock().await.get(user) {
             return Ok(info.clone());
         }
-        self.pacer.ready(Budget::Tier4).await;
+        self.pacer.ready(Budget::Tier4("users.info")).await;
         let session = self.client.open_session(&self.bot_token);
         let res = session
             .users_info(&SlackApiUsersInfoRequest::new(user.into()))
@@ -244,7 +246,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn publish_home(&self, user: &str, sections: &[String]) -> Result<(), ChatError> {
-        self.pacer.ready(Budget::Tier4).await;
+        self.pacer.ready(Budget::Tier4("views.publish")).await;
         let session = self.client.open_session(&self.bot_token);
         let blocks: Vec<SlackBlock> = sections
             .iter()
@@ -259,7 +261,7 @@ impl ChatPlatform for SlackChat {
     }
 
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError> {
-        self.pacer.ready(Budget::Tier4).await;
+        self.pacer.ready(Budget::Tier4("chat.getPermalink")).await;
         let session = self.client.open_session(&self.bot_token);
         let res = session
             .chat_get_permalink(&SlackApiChatGetPermalinkRequest::new(

@@ -87,6 +87,15 @@ pub(crate) struct Connection {
     pub draining: bool,
 }
 
+/// Envelope send times and ack latencies, kept only between `measure_acks` and
+/// `take_ack_latencies` so a long test does not grow it.
+#[derive(Default)]
+pub(crate) struct AckClock {
+    on: bool,
+    sent: HashMap<String, std::time::Instant>,
+    latencies: Vec<Duration>,
+}
+
 #[derive(Default)]
 pub(crate) struct Delivery {
     pub acked: bool,
@@ -116,6 +125,8 @@ pub(crate) struct Inner {
     pub tickets: Mutex<Vec<String>>,
     /// Envelope id → the delivery it belongs to.
     pub envelopes: Mutex<HashMap<String, Arc<Mutex<Delivery>>>>,
+    /// Envelope id → when it went to a socket, and how long acks took (for benchmarks).
+    pub ack_clock: std::sync::Mutex<AckClock>,
     pub next_id: AtomicU64,
     pub changes: broadcast::Sender<Change>,
     pub addr: SocketAddr,
@@ -144,6 +155,7 @@ impl Emulator {
             connected: Notify::new(),
             tickets: Mutex::new(Vec::new()),
             envelopes: Mutex::new(HashMap::new()),
+            ack_clock: std::sync::Mutex::new(AckClock::default()),
             next_id: AtomicU64::new(1),
             changes,
             addr,
@@ -154,6 +166,10 @@ impl Emulator {
             .merge(socket::routes())
             .merge(control::routes())
             .with_state(emulator.clone());
+        // Small frames (envelopes, acks) go out at once, as from Slack's own edge.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "emulator server stopped");
@@ -339,6 +355,33 @@ impl Emulator {
         self.inner.ws.lock().await.ephemerals.clone()
     }
 
+    /// Starts timing every envelope from its send to its ack.
+    pub fn measure_acks(&self) {
+        self.clock(|c| {
+            *c = AckClock {
+                on: true,
+                ..AckClock::default()
+            }
+        });
+    }
+
+    /// Stops timing and returns the ack latencies since `measure_acks`, and how many
+    /// envelopes sent meanwhile were never acked.
+    pub fn take_ack_latencies(&self) -> (Vec<Duration>, usize) {
+        let taken = self.clock(std::mem::take);
+        (taken.latencies, taken.sent.len())
+    }
+
+    /// Adds a public channel (`id` like `C…`, `name` without `#`).
+    pub async fn add_channel(&self, id: &str, name: &str) {
+        self.inner
+            .ws
+            .lock()
+            .await
+            .channels
+            .insert(id.to_string(), name.to_string());
+    }
+
     pub async fn stats(&self) -> Stats {
         self.inner.stats.lock().await.clone()
     }
@@ -476,7 +519,7 @@ impl Emulator {
             .envelopes
             .lock()
             .await
-            .insert(envelope_id, delivery.clone());
+            .insert(envelope_id.clone(), delivery.clone());
         loop {
             let notified = self.inner.connected.notified();
             let target = {
@@ -496,16 +539,31 @@ impl Emulator {
                     conns.get(&id).map(|c| c.tx.clone())
                 }
             };
+            // The clock starts before the send: the ack can come back before `send` returns.
+            let clock_on = self.clock(|c| c.on);
+            if clock_on && target.is_some() {
+                let now = std::time::Instant::now();
+                self.clock(|c| c.sent.insert(envelope_id.clone(), now));
+            }
             match target {
                 Some(tx) if tx.send(SocketCommand::Send(frame.clone())).is_ok() => {
                     self.inner.stats.lock().await.envelopes_sent += 1;
                     return;
                 }
                 _ => {
+                    self.clock(|c| c.sent.remove(&envelope_id));
                     let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
                 }
             }
         }
+    }
+
+    fn clock<T>(&self, f: impl FnOnce(&mut AckClock) -> T) -> T {
+        f(&mut self
+            .inner
+            .ack_clock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Records an ack frame from a socket.
@@ -515,6 +573,11 @@ impl Emulator {
                 return;
             }
         }
+        self.clock(|c| {
+            if let Some(sent) = c.sent.remove(envelope_id) {
+                c.latencies.push(sent.elapsed());
+            }
+        });
         let delivery = self.inner.envelopes.lock().await.remove(envelope_id);
         if let Some(d) = delivery {
             d.lock().await.acked = true;

@@ -1,0 +1,31 @@
+//! The request/option parser and the text handling around it: a mention's text through
+//! `parse_mention`, corrections, Slack markup to plain text, and answer splitting. Nothing
+//! may panic, and a split answer must keep every character and respect the limit.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use threadwork::request::{parse_correction, parse_mention, to_plain_text};
+use threadwork::split::split_message;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&limit, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let _ = parse_mention(&text, "U0BOT");
+    let _ = parse_correction(&text);
+    let plain = to_plain_text(&text, &|id| {
+        (id.len() % 2 == 0).then(|| format!("name-{id}"))
+    });
+    let limit = 80 + limit as usize * 16;
+    let parts = split_message(&plain, limit);
+    for part in &parts {
+        assert!(part.chars().count() <= limit, "a part over the limit");
+    }
+    let rejoined: usize = parts
+        .iter()
+        .map(|p| p.chars().filter(|c| !c.is_whitespace()).count())
+        .sum();
+    let original = plain.chars().filter(|c| !c.is_whitespace()).count();
+    assert!(rejoined >= original, "split lost characters");
+});
