@@ -101,6 +101,9 @@ enum BenchCmd {
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
     },
+    /// The floor of `bench slack`: a Socket Mode client that only acks (started by it).
+    #[command(hide = true)]
+    NullAcker,
     /// Claude Code, Codex CLI and pi in their containers: a 3-turn job against the mock model.
     Harnesses {
         #[arg(long, default_value_t = 5)]
@@ -183,6 +186,9 @@ async fn main() -> std::process::ExitCode {
             })
             .await
         }
+        Cmd::Bench {
+            what: BenchCmd::NullAcker,
+        } => threadwork::bench::slack::null_acker().await,
         Cmd::Bench {
             what: BenchCmd::Harnesses { jobs, image },
         } => {

@@ -48,6 +48,12 @@ pub fn split_message(text: &str, limit: usize) -> Vec<String> {
     chunks
 }
 
+/// A closing fence is backticks only (CommonMark): "```rust" inside a block is code.
+fn is_closing_fence(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 3 && t.chars().all(|c| c == '`')
+}
+
 fn char_len(s: &str) -> usize {
     s.chars().count()
 }
@@ -89,7 +95,7 @@ fn blocks(text: &str) -> Vec<Block> {
             None => lines.push(line),
             Some(open) => {
                 lines.push(line);
-                if is_fence {
+                if is_closing_fence(line) {
                     let open = open.clone();
                     fence = None;
                     flush(&mut lines, &mut out, Some(open));
@@ -105,10 +111,7 @@ fn blocks(text: &str) -> Vec<Block> {
 /// Cuts a code block between lines, closing and reopening the fence at each cut.
 fn split_fenced(block: &str, fence: &str, limit: usize) -> Vec<String> {
     let lines: Vec<&str> = block.split('\n').collect();
-    let has_close = lines.len() > 1
-        && lines
-            .last()
-            .is_some_and(|l| l.trim_start().starts_with("```"));
+    let has_close = lines.len() > 1 && lines.last().is_some_and(|l| is_closing_fence(l));
     let mut body: Vec<&str> = lines[1..if has_close {
         lines.len() - 1
     } else {
@@ -302,6 +305,20 @@ mod tests {
             .map(|c| c.chars().filter(|ch| *ch == 'x').count())
             .sum();
         assert_eq!(kept, 300);
+        for c in &chunks {
+            assert!(c.chars().count() <= 80, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_fence_line_with_text_inside_a_block_is_code_not_a_close() {
+        // Found by the request fuzzer: "````x…" inside a block was taken as its closing fence
+        // and the text after the backticks was dropped at a cut.
+        let inner = format!("````{}", "y".repeat(30));
+        let text = format!("```\n{}\n{inner}\n{}\n```", "a".repeat(60), "b".repeat(60));
+        let chunks = split_message(&text, 80);
+        let joined = chunks.join("\n");
+        assert!(joined.contains(&inner), "{chunks:?}");
         for c in &chunks {
             assert!(c.chars().count() <= 80, "{c:?}");
         }

@@ -116,6 +116,40 @@ impl Drop for Killed {
     }
 }
 
+/// The floor of P1: a Socket Mode client that does nothing but ack, as its own process
+/// (`threadwork bench null-acker`). What the bot or the peer adds to an ack is above this.
+pub async fn null_acker() -> anyhow::Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let api = std::env::var("SLACK_API_URL")?;
+    let token = std::env::var("SLACK_APP_TOKEN")?;
+    let open: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/apps.connections.open",
+            api.trim_end_matches('/')
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let url = open["url"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("apps.connections.open gave no url: {open}"))?;
+    let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut sink, mut stream) = ws.split();
+    while let Some(Ok(frame)) = stream.next().await {
+        if let Message::Text(text) = frame {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if let Some(id) = v["envelope_id"].as_str() {
+                let ack = json!({ "envelope_id": id }).to_string();
+                sink.send(Message::Text(ack.into())).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The bot's config: every job runs a small script that prints five progress events a
 /// second apart, each carrying the time it was printed, then an answer.
 fn write_bot_files(dir: &Path, jobs: usize) -> anyhow::Result<PathBuf> {
@@ -447,6 +481,21 @@ pub async fn slack(opts: Options) -> anyhow::Result<()> {
     let p4 = p4(&emu, pid, opts.jobs).await?;
     drop(bot);
 
+    // The floor: a client that only acks, against a fresh emulator.
+    let emu = emulator().await?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["bench", "null-acker"]);
+    slack_env(&mut cmd, &emu);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let acker = Killed(cmd.spawn()?);
+    anyhow::ensure!(
+        emu.wait_for_connections(1, Duration::from_secs(10)).await,
+        "the null acker did not connect"
+    );
+    let mut floor = Side::default();
+    p1(&emu, opts.rate, opts.secs, &mut floor).await?;
+    drop(acker);
+
     // The peer: Bolt for Python, against a fresh emulator.
     let emu = emulator().await?;
     let mut cmd = Command::new(&opts.python);
@@ -484,6 +533,17 @@ pub async fn slack(opts: Options) -> anyhow::Result<()> {
         three(&ours.acks),
         three(&theirs.acks),
         ratio(pct(&theirs.acks, 99.0), pct(&ours.acks, 99.0)),
+    );
+    println!(
+        "| P1 floor: a client that only acks (p50 / p95 / p99) | {} | — | — | — |",
+        three(&floor.acks)
+    );
+    let above = |side: &Side| pct(&side.acks, 99.0).saturating_sub(pct(&floor.acks, 99.0));
+    println!(
+        "| P1 added above the floor, p99 | {} | {} | {} | ≥ 10× |",
+        ms(above(&ours)),
+        ms(above(&theirs)),
+        ratio(above(&theirs), above(&ours)),
     );
     println!(
         "| P2 mention → first reply in the thread, p50 / p95 / p99 ({} mentions) | {} | {} | {} (p50) | p50 ≤ 20 ms |",
