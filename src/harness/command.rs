@@ -328,9 +328,17 @@ pub async fn stream(
             Ok(s) if s.success() => decoder.finish().unwrap_or_else(|| HarnessEvent::Error {
                 message: exit_message(&program, s, memory_mb, &last, &stderr),
             }),
-            Ok(s) if s.code == Some(NOT_FOUND) && line_no == 0 => HarnessEvent::Error {
-                message: missing_program(&program, image.as_deref(), &stderr),
-            },
+            // The container's init says so when it cannot exec the program; a script that
+            // exits 127 for a command of its own is an ordinary failure.
+            Ok(s)
+                if s.code == Some(NOT_FOUND)
+                    && line_no == 0
+                    && stderr.contains(&format!("exec {program} failed")) =>
+            {
+                HarnessEvent::Error {
+                    message: missing_program(&program, image.as_deref(), &stderr),
+                }
+            }
             Ok(s) => HarnessEvent::Error {
                 message: exit_message(&program, s, memory_mb, &last, &stderr),
             },
