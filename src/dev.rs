@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::app;
 use crate::config::Config;
 use crate::emulator::state::{BOT_NAME, BOT_USER_ID};
-use crate::emulator::{Change, Emulator, EmulatorConfig, APP_TOKEN, BOT_TOKEN};
+use crate::emulator::{Change, Emulator, EmulatorConfig};
 
 pub struct DevOptions {
     pub port: u16,
@@ -85,13 +85,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     }
     config.store.path = opts.data_dir.join("dev.sled");
     config.jobs.workdir = opts.data_dir.join("jobs");
-    let env = |k: &str| match k {
-        "SLACK_API_URL" => Some(emu.api_url()),
-        "SLACK_APP_TOKEN" => Some(APP_TOKEN.to_string()),
-        "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
-        _ => None,
-    };
-    let settings = config.slack_settings(&env)?;
+    let settings = config.slack_settings(&emu.env())?;
     let mut changes = emu.subscribe();
     let running = app::start(&config, &settings).await?;
 

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use super::{machine, ms, pct};
 use crate::config::Config;
 use crate::emulator::state::BOT_USER_ID;
-use crate::emulator::{Emulator, EmulatorConfig, APP_TOKEN, BOT_TOKEN};
+use crate::emulator::{Emulator, EmulatorConfig};
 use crate::harness::cli::{CliHarness, CliKind, CliSpec};
 use crate::harness::{probe, Harness};
 use crate::model::mock::{MockModel, Step};
@@ -101,14 +101,7 @@ pub async fn harnesses(jobs: usize, image: &str) -> anyhow::Result<()> {
             (name.to_string(), h)
         })
         .collect();
-    let url = emu.api_url();
-    let env = |k: &str| match k {
-        "SLACK_API_URL" => Some(url.clone()),
-        "SLACK_APP_TOKEN" => Some(APP_TOKEN.to_string()),
-        "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
-        _ => None,
-    };
-    let settings = config.slack_settings(&env)?;
+    let settings = config.slack_settings(&emu.env())?;
     let running =
         crate::app::start_with(&config, &settings, harnesses, Some(runtime.clone())).await?;
     emu.wait_for_connections(2, Duration::from_secs(10)).await;

@@ -167,7 +167,7 @@ pub async fn sandbox(jobs: usize, image: &str) -> anyhow::Result<()> {
 
     use crate::config::Config;
     use crate::emulator::state::BOT_USER_ID;
-    use crate::emulator::{Emulator, EmulatorConfig, APP_TOKEN, BOT_TOKEN};
+    use crate::emulator::{Emulator, EmulatorConfig};
     use crate::harness::command::{CommandHarness, CommandSpec, OutputMode};
     use crate::harness::Harness;
     use crate::runtime::docker::DockerRuntime;
@@ -204,14 +204,7 @@ pub async fn sandbox(jobs: usize, image: &str) -> anyhow::Result<()> {
         env: Default::default(),
     };
     let harness: Arc<dyn Harness> = Arc::new(CommandHarness::with_runtime(spec, runtime.clone()));
-    let url = emu.api_url();
-    let env = |k: &str| match k {
-        "SLACK_API_URL" => Some(url.clone()),
-        "SLACK_APP_TOKEN" => Some(APP_TOKEN.to_string()),
-        "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
-        _ => None,
-    };
-    let settings = config.slack_settings(&env)?;
+    let settings = config.slack_settings(&emu.env())?;
     let running = crate::app::start_with(
         &config,
         &settings,

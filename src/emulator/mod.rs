@@ -187,6 +187,18 @@ impl Emulator {
         format!("http://{}/api", self.inner.addr)
     }
 
+    /// The environment a Bolt-style app reads (`SLACK_API_URL`, `SLACK_APP_TOKEN`,
+    /// `SLACK_BOT_TOKEN`), pointing at this emulator.
+    pub fn env(&self) -> impl Fn(&str) -> Option<String> {
+        let url = self.api_url();
+        move |k: &str| match k {
+            "SLACK_API_URL" => Some(url.clone()),
+            "SLACK_APP_TOKEN" => Some(APP_TOKEN.to_string()),
+            "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
+            _ => None,
+        }
+    }
+
     pub fn bot_user_id(&self) -> &'static str {
         BOT_USER_ID
     }
