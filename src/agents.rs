@@ -34,6 +34,12 @@ pub struct Agent {
     pub users: Vec<String>,
     /// Sandbox limits this agent asks for, within the admin's `[sandbox.max]`.
     pub sandbox: SandboxOverride,
+    /// The repository (`owner/name`) its jobs work on when a mention names none.
+    pub repo: Option<String>,
+    /// Other repositories a mention's `repo=` may pick (`owner/name`, `owner/*`, `*`).
+    pub repos: Vec<String>,
+    /// An approver's ✅ merges the job's PR instead of only marking it ready for review.
+    pub merge_on_approve: bool,
     /// The role prompt (the file's body).
     pub prompt: String,
     pub file: PathBuf,
@@ -86,6 +92,12 @@ struct FrontMatter {
     users: Vec<String>,
     #[serde(default)]
     sandbox: SandboxOverride,
+    #[serde(default)]
+    repo: Option<String>,
+    #[serde(default)]
+    repos: Vec<String>,
+    #[serde(default)]
+    merge_on_approve: bool,
 }
 
 /// A prompt file that cannot be used, with where and why.
@@ -250,6 +262,26 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
             ),
         ));
     }
+    if let Some(bad) = front.repo.iter().find(|r| !crate::request::valid_repo(r)) {
+        return Err(err(
+            field_line("repo"),
+            "repo",
+            format!("`{bad}` is not a repository name like `owner/name`"),
+        ));
+    }
+    let valid_pattern = |p: &str| {
+        p == "*"
+            || crate::request::valid_repo(p)
+            || p.strip_suffix("/*")
+                .is_some_and(|owner| crate::request::valid_repo(&format!("{owner}/x")))
+    };
+    if let Some(bad) = front.repos.iter().find(|r| !valid_pattern(r)) {
+        return Err(err(
+            field_line("repos"),
+            "repos",
+            format!("`{bad}` is not `owner/name`, `owner/*` or `*`"),
+        ));
+    }
     let prompt = text
         .lines()
         .skip(closing_line)
@@ -277,6 +309,9 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         channels: front.channels,
         users: front.users,
         sandbox: front.sandbox,
+        repo: front.repo,
+        repos: front.repos,
+        merge_on_approve: front.merge_on_approve,
         prompt,
         file: file.to_path_buf(),
         hash: content_hash(text),

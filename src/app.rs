@@ -38,6 +38,8 @@ pub enum StartError {
     Socket(ChatError),
     #[error(transparent)]
     Proxy(ProxyError),
+    #[error(transparent)]
+    Forge(#[from] crate::forge::ForgeConfigError),
 }
 
 /// The container runtime from `[sandbox] runtime`.
@@ -177,6 +179,8 @@ pub async fn start_with(
         ),
         None => None,
     };
+    let forges =
+        crate::forge::Forges::from_config(&config.forge, &config.git, &|k| std::env::var(k).ok())?;
     let client = slack::client(slack_settings);
     let chat = Arc::new(SlackChat::new(client.clone(), slack_settings));
     let bot = Arc::new(
@@ -188,6 +192,7 @@ pub async fn start_with(
             harnesses,
             runtime,
             proxy,
+            forges: Arc::new(forges),
             settings: config.bot_settings(),
         })
         .await?,

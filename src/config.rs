@@ -36,6 +36,12 @@ pub struct Config {
     /// Harnesses by name; agents refer to them. Without any, `scripted` (the demo) is defined.
     #[serde(default)]
     pub harness: BTreeMap<String, HarnessConfig>,
+    /// Forge hosts by a name of your choice: where repositories live, their tokens.
+    #[serde(default)]
+    pub forge: BTreeMap<String, crate::forge::HostConfig>,
+    /// Commit identity and the Slack user → Git identity map.
+    #[serde(default)]
+    pub git: crate::forge::GitSection,
 }
 
 #[derive(Debug, Deserialize)]

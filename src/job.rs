@@ -143,6 +143,15 @@ pub struct Job {
     /// first job's workspace (and CLI session).
     #[serde(default)]
     pub workspace_job: Option<JobId>,
+    /// The thread's PR/MR, once one is open (kept on every job of the thread).
+    #[serde(default)]
+    pub pr: Option<crate::forge::PullRequest>,
+    /// The branch's last commit after this job.
+    #[serde(default)]
+    pub head: Option<String>,
+    /// What became of the job's changes, in words for its final message.
+    #[serde(default)]
+    pub delivery: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -238,6 +247,9 @@ impl Job {
             thread_replies: vec![],
             workspace_job: None,
             reactions: vec![],
+            pr: None,
+            head: None,
+            delivery: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod config;
 pub mod dev;
 pub mod emulator;
+pub mod forge;
 pub mod harness;
 pub mod job;
 pub mod model;

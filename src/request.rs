@@ -340,7 +340,6 @@ fn set_option(options: &mut RequestOptions, key: &str, value: &str) -> Result<()
 }
 
 fn validate_option(key: &str, value: &str) -> Result<(), RequestError> {
-    let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     let why = match key {
         "agent" | "harness"
             if value.len() > 64
@@ -350,15 +349,7 @@ fn validate_option(key: &str, value: &str) -> Result<(), RequestError> {
         {
             Some("use letters, digits, `-` and `_` only")
         }
-        "repo" => {
-            let parts: Vec<&str> = value.split('/').collect();
-            let bad = parts.len() < 2
-                || value.len() > 200
-                || parts
-                    .iter()
-                    .any(|p| p.is_empty() || p.starts_with('.') || !p.chars().all(name_char));
-            bad.then_some("write it as `owner/name`")
-        }
+        "repo" => (!valid_repo(value)).then_some("write it as `owner/name`"),
         "branch" if !valid_branch(value) => Some("not a valid git branch name"),
         "model"
             if value.len() > 100
@@ -378,6 +369,17 @@ fn validate_option(key: &str, value: &str) -> Result<(), RequestError> {
         }),
         None => Ok(()),
     }
+}
+
+/// `owner/name` (GitLab groups may nest: `group/sub/name`); no empty or dot-leading parts.
+pub fn valid_repo(value: &str) -> bool {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let parts: Vec<&str> = value.split('/').collect();
+    parts.len() >= 2
+        && value.len() <= 200
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && !p.starts_with('.') && p.chars().all(name_char))
 }
 
 /// The subset of `git check-ref-format` rules a branch name in a chat message can break.

@@ -50,6 +50,9 @@ pub struct AuditRecord {
     pub amendment: Option<u32>,
     pub prompt_version: Option<String>,
     pub message_ts: Option<String>,
+    /// What else the action concerns (a PR link, a forge's refusal).
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 impl AuditRecord {
@@ -64,6 +67,7 @@ impl AuditRecord {
             amendment: None,
             prompt_version: None,
             message_ts: None,
+            detail: None,
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct CardView {
     pub usage: Usage,
     pub failure: Option<String>,
     pub prompt_version: Option<String>,
+    /// The thread's PR/MR (`<url|draft PR #3>`) and the branch head after this job.
+    pub pr: Option<String>,
+    pub head: Option<String>,
 }
 
 impl CardView {
@@ -57,6 +60,8 @@ impl CardView {
             usage: job.usage,
             failure: job.failure.clone(),
             prompt_version: job.prompt_version.clone(),
+            pr: job.pr.as_ref().map(|p| p.link()),
+            head: job.head.clone(),
         }
     }
 
@@ -97,6 +102,11 @@ fn state_line(v: &CardView) -> String {
     line
 }
 
+/// The first seven characters of a commit id, as git shows them.
+pub fn short_sha(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
 pub fn duration(secs: i64) -> String {
     match secs {
         s if s < 60 => format!("{s}s"),
@@ -124,6 +134,12 @@ pub fn render(v: &CardView) -> String {
         header.push_str(&format!(" · prompt `{version}`"));
     }
     let mut out = format!("{header}\n{}", state_line(v));
+    if let Some(pr) = &v.pr {
+        out.push_str(&format!("\n:link: {pr}"));
+        if let Some(head) = &v.head {
+            out.push_str(&format!(" · head `{}`", short_sha(head)));
+        }
+    }
     if v.tool_calls > 0 || !v.files.is_empty() {
         out.push_str(&format!(
             "\n{} tool call{} · {} file{} changed",

@@ -24,7 +24,7 @@ fn verb(action: AmendmentAction) -> &'static str {
 }
 
 impl Ctx {
-    fn audit(&self, record: AuditRecord) -> Result<(), BotError> {
+    pub(super) fn audit(&self, record: AuditRecord) -> Result<(), BotError> {
         self.store.append_audit(&record)?;
         Ok(())
     }
@@ -479,6 +479,7 @@ impl Ctx {
                     j.prompt_version.as_deref().unwrap_or("?")
                 );
                 self.tell(channel, user, Some(&j.thread_ts), &text).await;
+                self.pr_verdict(&j, approved, user).await;
             }
             Outcome::Withdraw { job } => {
                 let j = self.update_job(job, |j| j.verdict = None).await?;
@@ -516,7 +517,7 @@ impl Ctx {
 
     /// Runs the same request again, with the prompt in force now.
     async fn rerun(self: &Arc<Self>, old: &Job, user: &str) -> Result<(), BotError> {
-        let job = Job::queued(
+        let mut job = Job::queued(
             self.store.next_job_id()?,
             NewJob {
                 channel: old.channel.clone(),
@@ -532,6 +533,11 @@ impl Ctx {
                 rerun_of: Some((old.id, old.prompt_version.clone())),
             },
         );
+        // The re-run works in the same checkout and pushes to the same PR.
+        job.repo = old.repo.clone();
+        job.branch = old.branch.clone();
+        job.pr = old.pr.clone();
+        job.head = old.head.clone();
         self.submit(job)
     }
 

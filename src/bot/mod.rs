@@ -7,6 +7,7 @@
 //! - a job's record is changed only through `update_job`, one writer at a time.
 
 pub mod card;
+mod delivery;
 pub mod directory;
 mod learning;
 pub mod outbox;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::agents::Agent;
 use crate::chat::inbound::{self, InboundKind};
 use crate::chat::{BotIdentity, ChatPlatform};
+use crate::forge::Forges;
 use crate::harness::{probe, Harness, HarnessEvent, HarnessRun};
 use crate::job::{Job, JobId, JobState, NewJob, ReactionRecord, ThreadMessage};
 use crate::model::proxy::{GrantHandle, ModelProxy};
@@ -97,6 +99,8 @@ pub struct BotParts {
     pub runtime: Option<Arc<dyn Runtime>>,
     /// The model proxy CLI harnesses reach their model through.
     pub proxy: Option<ModelProxy>,
+    /// Forge hosts and the git identity, for jobs on a repository.
+    pub forges: Arc<Forges>,
     pub settings: BotSettings,
 }
 
@@ -136,6 +140,8 @@ struct Ctx {
     idle: tokio::sync::Notify,
     runtime: Option<Arc<dyn Runtime>>,
     proxy: Option<ModelProxy>,
+    forges: Arc<Forges>,
+    http: reqwest::Client,
     /// Running jobs' stop switches, and who pulled them.
     stops: std::sync::Mutex<HashMap<JobId, (CancellationToken, Option<String>)>>,
 }
@@ -306,6 +312,11 @@ impl Bot {
                 job_lock: tokio::sync::Mutex::new(()),
                 idle: tokio::sync::Notify::new(),
                 runtime: parts.runtime,
+                forges: parts.forges,
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(60))
+                    .build()
+                    .unwrap_or_default(),
                 proxy: parts.proxy,
                 stops: std::sync::Mutex::new(HashMap::new()),
             }),
@@ -606,7 +617,16 @@ impl Ctx {
                 return Ok(());
             }
         };
-        let job = Job::queued(
+        let parent_job = parent.and_then(|p| self.store.job(p).ok().flatten());
+        let (repo, branch) = match self.job_repo(agent, &options, parent_job.as_ref()) {
+            Ok(r) => r,
+            Err(reply) => {
+                let ctx = self.clone();
+                tokio::spawn(async move { ctx.say(&channel, &thread_ts, &reply).await });
+                return Ok(());
+            }
+        };
+        let mut job = Job::queued(
             self.store.next_job_id()?,
             NewJob {
                 channel,
@@ -622,6 +642,12 @@ impl Ctx {
                 rerun_of: None,
             },
         );
+        job.repo = repo;
+        job.branch = branch;
+        if let Some(p) = &parent_job {
+            job.pr = p.pr.clone();
+            job.head = p.head.clone();
+        }
         let (channel, ts) = (job.channel.clone(), job.request_ts.clone());
         self.submit(job)?;
         let chat = self.chat.clone();
@@ -804,6 +830,9 @@ impl Ctx {
                 failure: Some(format!("agent `{}` is no longer configured", job.agent)),
             },
         };
+        if outcome.state == JobState::Succeeded && job.repo.is_some() {
+            self.deliver(id, card.as_deref()).await;
+        }
         self.finish(id, outcome).await
     }
 
@@ -853,9 +882,12 @@ impl Ctx {
         let _ = self
             .update_job(job.id, |j| j.workspace_job = Some(workspace_job))
             .await;
-        let workdir = self.settings.workdir.join(format!("job-{workspace_job}"));
+        let workdir = self.workspace(workspace_job);
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             return fail(format!("cannot create the job's work directory: {e}"));
+        }
+        if let Err(message) = self.prepare_repo(job, workspace_job).await {
+            return fail(message);
         }
         let grant = self.model_grant(job);
         let model_base = grant.as_ref().map(|g| self.model_base(g));
@@ -1442,6 +1474,10 @@ pub fn terminal_parts(job: &Job) -> Vec<String> {
                     job.prompt_version.as_deref().unwrap_or("?"),
                     old_version.as_deref().unwrap_or("?")
                 ),
+                None => answer,
+            };
+            let answer = match &job.delivery {
+                Some(d) => format!("{answer}\n\n{d}"),
                 None => answer,
             };
             split_message(&answer, SLACK_MESSAGE_LIMIT)

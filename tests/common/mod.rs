@@ -214,3 +214,4 @@ pub async fn wait_reply(
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+pub mod forge;

@@ -1,0 +1,421 @@
+//! A job's repository: which one it may use, the checkout before the run, the commit, push
+//! and PR/MR after it, and the PR actions an approver's verdict asks for. The decisions are
+//! pure (`forge`); this is their I/O. The Git token stays here: the sandbox only ever sees the
+//! checked-out files.
+
+use std::path::PathBuf;
+
+use crate::forge::git::Checkout;
+use crate::forge::{self, ForgeClient, OpenRequest, PrFacts, PrState, PullRequest};
+use crate::store::AuditRecord;
+
+use super::card::short_sha;
+use super::*;
+
+impl Ctx {
+    /// The repository and base branch a new job works on, or why it may not (for the thread).
+    /// A follow-up works on its thread's repository.
+    pub(super) fn job_repo(
+        &self,
+        agent: &Agent,
+        options: &RequestOptions,
+        parent: Option<&Job>,
+    ) -> Result<(Option<String>, Option<String>), String> {
+        if let Some(p) = parent {
+            return match (&options.repo, &p.repo) {
+                (Some(asked), Some(here)) if !asked.eq_ignore_ascii_case(here) => Err(format!(
+                    "This thread works on `{here}`; start a new thread to work on `{asked}`. No job was started."
+                )),
+                (Some(asked), None) => Err(format!(
+                    "This thread has no repository; start a new thread to work on `{asked}`. No job was started."
+                )),
+                _ => Ok((p.repo.clone(), p.branch.clone())),
+            };
+        }
+        let Some(repo) = options.repo.clone().or_else(|| agent.repo.clone()) else {
+            return Ok((None, None));
+        };
+        if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, &repo) {
+            let mut may: Vec<String> = agent.repo.iter().cloned().collect();
+            may.extend(agent.repos.iter().cloned());
+            return Err(format!(
+                "Agent `{}` may not work on `{repo}`; it may use {}. No job was started.",
+                agent.name,
+                if may.is_empty() {
+                    "no repository".to_string()
+                } else {
+                    may.iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ));
+        }
+        if self.forges.host_for(&repo).is_none() {
+            return Err(format!(
+                "No forge host is configured for `{repo}`: an admin adds it to the `repos` of a `[forge.<name>]` section. No job was started."
+            ));
+        }
+        Ok((Some(repo), options.branch.clone()))
+    }
+
+    pub(super) fn workspace(&self, workspace_job: JobId) -> PathBuf {
+        self.settings.workdir.join(format!("job-{workspace_job}"))
+    }
+
+    /// Clones the job's repository into its workspace, once per thread. The message says what
+    /// went wrong, naming the repository.
+    pub(super) async fn prepare_repo(&self, job: &Job, workspace_job: JobId) -> Result<(), String> {
+        let Some(repo) = &job.repo else {
+            return Ok(());
+        };
+        let host = self
+            .forges
+            .host_for(repo)
+            .ok_or_else(|| format!("no forge host is configured for `{repo}` any more"))?;
+        let checkout = Checkout::beside(&self.workspace(workspace_job));
+        let branch = forge::branch_name(workspace_job);
+        if checkout.is_prepared(&branch).await {
+            return Ok(());
+        }
+        let url = host.clone_url(repo);
+        match checkout
+            .prepare(
+                &url,
+                job.branch.as_deref(),
+                &branch,
+                &host.git_auth_header(),
+            )
+            .await
+        {
+            Ok(base) => {
+                tracing::info!(job = job.id, %repo, %base, %branch, "repository checked out");
+                Ok(())
+            }
+            Err(e) => {
+                let message = forge::redact(&e.to_string(), &self.forges.secrets());
+                tracing::warn!(job = job.id, %repo, error = %message, "cannot check out the repository");
+                Err(format!(
+                    "cannot check out `{repo}`{} from {} `{}`: {message}",
+                    job.branch
+                        .as_deref()
+                        .map(|b| format!(" at `{b}`"))
+                        .unwrap_or_default(),
+                    host.kind.label(),
+                    host.name
+                ))
+            }
+        }
+    }
+
+    /// After a successful run on a repository: commit what changed, push the thread's branch,
+    /// open its draft PR (or tell the open one about the follow-up). What happened is kept on
+    /// the job for its final message and card; nothing here fails the job.
+    pub(super) async fn deliver(&self, id: JobId, card: Option<&CardUpdater>) {
+        let Ok(Some(job)) = self.store.job(id) else {
+            return;
+        };
+        let (Some(repo), Some(workspace_job)) = (job.repo.clone(), job.workspace_job) else {
+            return;
+        };
+        let secrets = self.forges.secrets();
+        let thread_pr = self
+            .store
+            .job(workspace_job)
+            .ok()
+            .flatten()
+            .and_then(|w| w.pr)
+            .or_else(|| {
+                job.parent
+                    .and_then(|p| self.store.job(p).ok().flatten()?.pr)
+            });
+        let (head, pr, delivery, audit) = match self
+            .push_and_open(&job, &repo, workspace_job, thread_pr)
+            .await
+        {
+            Ok(d) => d,
+            Err(message) => {
+                let message = forge::redact(&message, &secrets);
+                tracing::warn!(job = id, %repo, error = %message, "could not deliver the changes");
+                (
+                    None,
+                    None,
+                    format!(":warning: {message}"),
+                    Some(("pr_failed", message)),
+                )
+            }
+        };
+        if let Some((action, detail)) = audit {
+            let _ = self.audit(AuditRecord {
+                job: Some(id),
+                prompt_version: job.prompt_version.clone(),
+                detail: Some(detail),
+                ..AuditRecord::new(action, &job.requester, &job.agent)
+            });
+        }
+        let saved = self
+            .update_job(id, |j| {
+                j.delivery = Some(delivery);
+                if head.is_some() {
+                    j.head = head.clone();
+                }
+                if pr.is_some() {
+                    j.pr = pr.clone();
+                }
+            })
+            .await;
+        if let (Some(pr), true) = (&pr, workspace_job != id) {
+            let pr = pr.clone();
+            let _ = self.update_job(workspace_job, |w| w.pr = Some(pr)).await;
+        }
+        if let (Ok(j), Some(c)) = (saved, card) {
+            c.update(|v| {
+                v.pr = j.pr.as_ref().map(|p| p.link());
+                v.head = j.head.clone();
+            });
+        }
+    }
+
+    /// Commit, push, PR. Returns the new head, the PR, the words for the thread and the audit
+    /// action with its detail; an error is the words for the thread.
+    #[allow(clippy::type_complexity)]
+    async fn push_and_open(
+        &self,
+        job: &Job,
+        repo: &str,
+        workspace_job: JobId,
+        thread_pr: Option<PullRequest>,
+    ) -> Result<
+        (
+            Option<String>,
+            Option<PullRequest>,
+            String,
+            Option<(&'static str, String)>,
+        ),
+        String,
+    > {
+        let host = self
+            .forges
+            .host_for(repo)
+            .ok_or_else(|| format!("no forge host is configured for `{repo}` any more"))?;
+        let checkout = Checkout::beside(&self.workspace(workspace_job));
+        let branch = forge::branch_name(workspace_job);
+        let permalink = self.chat.permalink(&job.channel, &job.thread_ts).await.ok();
+        let requester = self.user_name(&job.requester).await;
+        let facts = PrFacts {
+            job: job.id,
+            task: &job.task,
+            requester: &requester,
+            permalink: permalink.as_deref(),
+            agent: &job.agent,
+            harness: &job.harness,
+            model: job.model.as_deref(),
+            prompt_version: job.prompt_version.as_deref(),
+        };
+        let git = &self.forges.git;
+        let message = forge::commit_message(&facts, self.forges.identity(&job.requester));
+        let commit = checkout
+            .commit(&message, &git.author_name, &git.author_email)
+            .await
+            .map_err(|e| format!("could not commit the changes in `{repo}`: {e}"))?;
+        let Some(commit) = commit else {
+            let words = match &thread_pr {
+                Some(pr) => format!("No new changes in `{repo}`; {} stays as it was.", pr.link()),
+                None => format!("No changes in `{repo}`, so no {}.", host.kind.noun()),
+            };
+            return Ok((None, None, words, None));
+        };
+        checkout
+            .push(&host.clone_url(repo), &branch, &host.git_auth_header())
+            .await
+            .map_err(|e| {
+                format!(
+                    "the changes are committed (`{}`) but could not be pushed to `{repo}`: {e}",
+                    short_sha(&commit.sha)
+                )
+            })?;
+        let client = ForgeClient {
+            host,
+            http: &self.http,
+        };
+        let files = format!(
+            "{} file{}",
+            commit.files,
+            if commit.files == 1 { "" } else { "s" }
+        );
+        if let Some(pr) = thread_pr.filter(|p| matches!(p.state, PrState::Draft | PrState::Ready)) {
+            let note = format!(
+                "Follow-up from Slack (job {}, by {requester}): {}\n\nNew head: {} ({files}).{}",
+                job.id,
+                forge::pr_title(&job.task),
+                commit.sha,
+                permalink
+                    .as_deref()
+                    .map(|l| format!("\nSlack thread: {l}"))
+                    .unwrap_or_default()
+            );
+            if let Err(e) = client.comment(&pr, &note).await {
+                tracing::warn!(job = job.id, error = %e, "could not comment on the PR");
+            }
+            let words = format!(
+                ":link: Pushed `{}` ({files}) to `{branch}`: {}",
+                short_sha(&commit.sha),
+                pr.link()
+            );
+            let detail = format!("{} head {}", pr.url, commit.sha);
+            return Ok((
+                Some(commit.sha),
+                Some(pr),
+                words,
+                Some(("pr_updated", detail)),
+            ));
+        }
+        let base = checkout.base().await.unwrap_or_else(|| "main".into());
+        let title = forge::pr_title(&job.task);
+        let body = forge::pr_body(&facts);
+        let pr = client
+            .open(&OpenRequest {
+                repo,
+                branch: &branch,
+                base: &base,
+                title: &title,
+                body: &body,
+            })
+            .await
+            .map_err(|e| {
+                format!(
+                    "the changes are on branch `{branch}` of `{repo}`, but the {} could not be opened: {e}",
+                    host.kind.noun()
+                )
+            })?;
+        let words = format!(
+            ":link: {} · branch `{branch}` → `{base}` · head `{}` ({files})",
+            pr.link(),
+            short_sha(&commit.sha)
+        );
+        let detail = format!("{} head {}", pr.url, commit.sha);
+        Ok((
+            Some(commit.sha),
+            Some(pr),
+            words,
+            Some(("pr_opened", detail)),
+        ))
+    }
+
+    /// ✅ or ❌ on a result whose thread has an open PR: ready for review (or merge, when the
+    /// agent says `merge_on_approve` and the judge is one of its approvers), or close. Each
+    /// action, or the forge's refusal, goes to the thread and the audit log.
+    pub(super) async fn pr_verdict(&self, job: &Job, approved: bool, user: &str) {
+        let workspace_job = job.workspace_job.unwrap_or(job.id);
+        let thread_job = self.store.job(workspace_job).ok().flatten();
+        let Some(pr) = thread_job
+            .as_ref()
+            .and_then(|w| w.pr.clone())
+            .or_else(|| job.pr.clone())
+        else {
+            return;
+        };
+        if !matches!(pr.state, PrState::Draft | PrState::Ready) {
+            return;
+        }
+        let Some(host) = self.forges.host(&pr.host) else {
+            self.say(
+                &job.channel,
+                &job.thread_ts,
+                &format!(":warning: {} is on forge `{}`, which is no longer configured; nothing was done.", pr.link(), pr.host),
+            )
+            .await;
+            return;
+        };
+        let agent = self.registry().agents.get(&job.agent).cloned();
+        let merge = approved
+            && agent
+                .as_ref()
+                .is_some_and(|a| a.merge_on_approve && a.approvers.iter().any(|u| u == user));
+        let client = ForgeClient {
+            host,
+            http: &self.http,
+        };
+        let head = job
+            .head
+            .clone()
+            .or_else(|| thread_job.as_ref().and_then(|w| w.head.clone()));
+        let result = async {
+            if !approved {
+                client.close(&pr).await?;
+                return Ok((PrState::Closed, "pr_closed", "closed"));
+            }
+            if pr.state == PrState::Draft {
+                client.ready(&pr).await?;
+            }
+            if merge {
+                let Some(head) = &head else {
+                    return Ok((
+                        PrState::Ready,
+                        "pr_ready",
+                        "marked ready for review (no known head to merge at)",
+                    ));
+                };
+                client.merge(&pr, head).await?;
+                return Ok((PrState::Merged, "pr_merged", "merged"));
+            }
+            Ok((PrState::Ready, "pr_ready", "marked ready for review"))
+        }
+        .await;
+        let secrets = self.forges.secrets();
+        let (text, action, detail) = match result {
+            Ok((state, action, done)) => {
+                let mut updated = pr.clone();
+                updated.state = state;
+                for id in [workspace_job, job.id] {
+                    let u = updated.clone();
+                    let _ = self.update_job(id, |j| j.pr = Some(u)).await;
+                }
+                (
+                    format!(
+                        "{} {} {done} after <@{user}>'s {}.",
+                        match state {
+                            PrState::Merged => ":twisted_rightwards_arrows:",
+                            PrState::Closed => ":wastebasket:",
+                            _ => ":eyes:",
+                        },
+                        pr.link().replace("draft ", ""),
+                        if approved {
+                            ":white_check_mark:"
+                        } else {
+                            ":x:"
+                        }
+                    ),
+                    action,
+                    pr.url.clone(),
+                )
+            }
+            Err::<_, forge::ForgeError>(e) => {
+                let message = forge::redact(&e.to_string(), &secrets);
+                let what = if !approved {
+                    "close"
+                } else if merge {
+                    "merge"
+                } else {
+                    "mark ready for review"
+                };
+                (
+                    format!(
+                        ":warning: Could not {what} {}: {message}",
+                        pr.link().replace("draft ", "")
+                    ),
+                    "pr_action_failed",
+                    format!("{what} {}: {message}", pr.url),
+                )
+            }
+        };
+        tracing::info!(job = job.id, action, pr = %pr.url, "PR verdict handled");
+        let _ = self.audit(AuditRecord {
+            job: Some(job.id),
+            prompt_version: job.prompt_version.clone(),
+            detail: Some(detail),
+            ..AuditRecord::new(action, user, &job.agent)
+        });
+        self.say(&job.channel, &job.thread_ts, &text).await;
+    }
+}

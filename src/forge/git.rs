@@ -1,0 +1,329 @@
+//! The git work outside the sandbox, with the git CLI: clone a repository for a job, commit
+//! what the agent changed, push the branch.
+//!
+//! The bot's repository (`job-N.git`, bare) never enters the sandbox; the workspace gets a
+//! local clone of it for the agent's own `git` use. The bot always runs git with
+//! `--git-dir=<its repository> --work-tree=<workspace>`, hooks and fsmonitor off, so nothing
+//! the agent wrote into the workspace (a `.git/config`, hooks) is ever run or read as config.
+//! The token travels as an HTTP header in git's environment (`GIT_CONFIG_*`): never in a URL,
+//! an argument or a file.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where the agent's CLIs keep their state in the workspace: never committed.
+pub const STATE_DIR: &str = ".threadwork/";
+
+/// The most one git command may take (a large clone included).
+const GIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("git is not installed where the bot runs ({0}); install git")]
+    Missing(String),
+    #[error("`git {command}` failed: {message}")]
+    Failed { command: String, message: String },
+    #[error("`git {command}` took longer than {} s", GIT_TIMEOUT.as_secs())]
+    TimedOut { command: String },
+    #[error("cannot prepare {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A job's repository: the bot's bare repository and the workspace it checks out into.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub git_dir: PathBuf,
+    pub work_tree: PathBuf,
+}
+
+/// What a commit holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub sha: String,
+    pub files: usize,
+}
+
+impl Checkout {
+    /// The repository of the workspace at `work_tree`, kept beside it.
+    pub fn beside(work_tree: &Path) -> Self {
+        let mut name = work_tree
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".git");
+        Self {
+            git_dir: work_tree.with_file_name(name),
+            work_tree: work_tree.to_path_buf(),
+        }
+    }
+
+    /// True once `prepare` has completed for this checkout.
+    pub async fn is_prepared(&self, branch: &str) -> bool {
+        self.git_dir.join("HEAD").exists()
+            && self
+                .bot(&[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("refs/heads/{branch}"),
+                ])
+                .await
+                .is_ok()
+    }
+
+    /// The base branch the job's branch started from.
+    pub async fn base(&self) -> Option<String> {
+        self.bot(&["config", "threadwork.base"]).await.ok()
+    }
+
+    /// Clones `url` (at `base`, or its default branch) and starts `branch` there; the
+    /// workspace gets a copy the sandbox user may edit. Returns the base branch.
+    pub async fn prepare(
+        &self,
+        url: &str,
+        base: Option<&str>,
+        branch: &str,
+        auth: &SecretString,
+    ) -> Result<String, GitError> {
+        // What a crash mid-way left is started again.
+        for dir in [&self.git_dir, &self.work_tree] {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(|source| GitError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+            }
+        }
+        let git_dir = path_arg(&self.git_dir);
+        let mut clone = vec!["clone", "--bare", "--quiet", "--single-branch", "--no-tags"];
+        if let Some(b) = base {
+            clone.extend(["--branch", b]);
+        }
+        clone.extend(["--", url, &git_dir]);
+        run(&clone, Some(auth)).await?;
+        let base = self.bot(&["symbolic-ref", "--short", "HEAD"]).await?;
+        self.bot(&["config", "threadwork.base", &base]).await?;
+        // The agent's copy: its own objects (no hard links into ours), no remote.
+        let work_tree = path_arg(&self.work_tree);
+        run(
+            &[
+                "clone",
+                "--quiet",
+                "--no-hardlinks",
+                "--",
+                &git_dir,
+                &work_tree,
+            ],
+            None,
+        )
+        .await?;
+        run(&["-C", &work_tree, "remote", "remove", "origin"], None).await?;
+        self.bot(&["update-ref", &format!("refs/heads/{branch}"), "HEAD"])
+            .await?;
+        self.bot(&["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")])
+            .await?;
+        self.tree(&["reset", "--quiet"]).await?;
+        let info = self.git_dir.join("info");
+        std::fs::create_dir_all(&info)
+            .and_then(|_| std::fs::write(info.join("exclude"), format!("{STATE_DIR}\n")))
+            .map_err(|source| GitError::Io {
+                path: info.clone(),
+                source,
+            })?;
+        open_up(&self.work_tree).map_err(|source| GitError::Io {
+            path: self.work_tree.clone(),
+            source,
+        })?;
+        Ok(base)
+    }
+
+    /// Commits everything the agent changed; `None` when nothing changed since the last commit.
+    pub async fn commit(
+        &self,
+        message: &str,
+        name: &str,
+        email: &str,
+    ) -> Result<Option<Commit>, GitError> {
+        self.tree(&["add", "--all"]).await?;
+        let staged = self
+            .tree(&["diff", "--cached", "--name-only", "-z"])
+            .await?;
+        let files = staged.split('\0').filter(|f| !f.is_empty()).count();
+        if files == 0 {
+            return Ok(None);
+        }
+        let name_cfg = format!("user.name={name}");
+        let email_cfg = format!("user.email={email}");
+        let git_dir = format!("--git-dir={}", path_arg(&self.git_dir));
+        let work_tree = format!("--work-tree={}", path_arg(&self.work_tree));
+        run_with_input(
+            &[
+                &git_dir,
+                &work_tree,
+                "-c",
+                &name_cfg,
+                "-c",
+                &email_cfg,
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--file=-",
+            ],
+            None,
+            Some(message),
+        )
+        .await?;
+        let sha = self.bot(&["rev-parse", "HEAD"]).await?;
+        Ok(Some(Commit { sha, files }))
+    }
+
+    /// The branch's last commit.
+    pub async fn head(&self) -> Result<String, GitError> {
+        self.bot(&["rev-parse", "HEAD"]).await
+    }
+
+    /// Pushes `branch` to `url` (fast-forward only).
+    pub async fn push(&self, url: &str, branch: &str, auth: &SecretString) -> Result<(), GitError> {
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let git_dir = format!("--git-dir={}", path_arg(&self.git_dir));
+        run(
+            &[&git_dir, "push", "--quiet", "--", url, &refspec],
+            Some(auth),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn bot(&self, args: &[&str]) -> Result<String, GitError> {
+        let git_dir = format!("--git-dir={}", path_arg(&self.git_dir));
+        let mut all = vec![git_dir.as_str()];
+        all.extend(args);
+        run(&all, None).await
+    }
+
+    async fn tree(&self, args: &[&str]) -> Result<String, GitError> {
+        let git_dir = format!("--git-dir={}", path_arg(&self.git_dir));
+        let work_tree = format!("--work-tree={}", path_arg(&self.work_tree));
+        let mut all = vec![git_dir.as_str(), work_tree.as_str()];
+        all.extend(args);
+        run(&all, None).await
+    }
+}
+
+fn path_arg(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Runs git with the bot's safety settings; `auth` is added as an HTTP header through the
+/// environment. Returns trimmed stdout.
+async fn run(args: &[&str], auth: Option<&SecretString>) -> Result<String, GitError> {
+    run_with_input(args, auth, None).await
+}
+
+async fn run_with_input(
+    args: &[&str],
+    auth: Option<&SecretString>,
+    input: Option<&str>,
+) -> Result<String, GitError> {
+    use tokio::io::AsyncWriteExt;
+    let command = command_label(args);
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.args([
+        "-c",
+        "core.hooksPath=/dev/null",
+        "-c",
+        "core.fsmonitor=false",
+        "-c",
+        "safe.directory=*",
+        "-c",
+        "credential.helper=",
+        "-c",
+        "protocol.file.allow=always",
+    ])
+    .args(args)
+    .env("GIT_TERMINAL_PROMPT", "0")
+    .env("GIT_CONFIG_NOSYSTEM", "1")
+    .env_remove("GIT_DIR")
+    .env_remove("GIT_WORK_TREE")
+    .stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    if let Some(auth) = auth {
+        cmd.env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_VALUE_0", auth.expose_secret());
+    }
+    let mut child = cmd.spawn().map_err(|e| GitError::Missing(e.to_string()))?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let _ = stdin.write_all(text.as_bytes()).await;
+    }
+    let out = match tokio::time::timeout(GIT_TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(GitError::Missing(e.to_string())),
+        Err(_) => return Err(GitError::TimedOut { command }),
+    };
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let message = lines[lines.len().saturating_sub(4)..].join(" / ");
+    Err(GitError::Failed {
+        command,
+        message: if message.is_empty() {
+            format!("exit status {}", out.status.code().unwrap_or(-1))
+        } else {
+            message
+        },
+    })
+}
+
+/// The subcommand and its first argument, for messages (no `-c` values, no paths of ours).
+fn command_label(args: &[&str]) -> String {
+    let mut words = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+        } else if *a == "-c" || *a == "-C" {
+            skip = true;
+        } else if !a.starts_with("--git-dir=") && !a.starts_with("--work-tree=") {
+            words.push(*a);
+        }
+    }
+    words.into_iter().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// Makes a fresh checkout writable by the sandbox's user (a different uid from the bot's).
+fn open_up(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = meta.permissions().mode();
+    // Directories and executables get x for everyone; everything gets rw.
+    let extra = if meta.is_dir() || mode & 0o100 != 0 {
+        0o777
+    } else {
+        0o666
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | extra))?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir)? {
+            open_up(&entry?.path())?;
+        }
+    }
+    Ok(())
+}
