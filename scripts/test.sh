@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Slack's Python SDK in .venv, Docker Engine and the harness
+# Installs what the tests need (git, Slack's Python SDK in .venv, Docker Engine and the harness
 # images, cargo-fuzz) and runs every check: formatting, clippy, all tests, and a fixed-length
 # fuzz run. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "git (the bot clones and pushes with it; the PR tests serve repositories with git http-backend)"
+if ! command -v git >/dev/null || [ ! -x "$(git --exec-path 2>/dev/null)/git-http-backend" ]; then
+  apt-get update -qq && apt-get install -y -qq git >/dev/null
+fi
 
 step "test peers: Python venv with slack_sdk (from PyPI)"
 if ! command -v python3 >/dev/null; then

@@ -94,7 +94,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         emu.addr()
     );
     println!("You are @{ME} in #{CHANNEL}. Mention the bot to give it a task, e.g.:");
-    println!("  @{BOT_NAME} fix the flaky login test repo=acme/web");
+    println!("  @{BOT_NAME} fix the flaky login test");
     println!("A line starting with `>` replies in the thread of your last message. Ctrl-D or /quit ends.\n");
 
     let names = emu.user_names().await;

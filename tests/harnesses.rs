@@ -27,25 +27,7 @@ const ROLE_MARKER: &str = "ROLE-PROMPT-MARKER-4471";
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 async fn ready(test: &str) -> bool {
-    let problem = match bollard::Docker::connect_with_local_defaults() {
-        Err(e) => Some(format!("cannot connect to Docker: {e}")),
-        Ok(d) => match d.negotiate_version().await {
-            Err(e) => Some(format!("Docker is not running: {e}")),
-            Ok(d) => d.inspect_image(IMAGE).await.err().map(|e| {
-                format!("image {IMAGE} is missing ({e}); build it with `bash docker/build-images.sh agents`")
-            }),
-        },
-    };
-    match problem {
-        None => true,
-        Some(p) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{test} needs Docker on CI: {p}")
-        }
-        Some(p) => {
-            eprintln!("SKIPPED {test}: {p}");
-            false
-        }
-    }
+    docker_ready(test, IMAGE, "bash docker/build-images.sh agents").await
 }
 
 fn free_port() -> u16 {

@@ -23,7 +23,9 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
     .await;
 
     let asked = Instant::now();
-    let ts = w.mention("fix the flaky login test repo=acme/web").await;
+    let ts = w
+        .mention("fix the flaky login test model=claude-sonnet-4")
+        .await;
 
     // Within a second: 👀 on the request and the card in the thread.
     let card = eventually(SECS(1), "eyes and a card within 1 s", || async {
@@ -43,7 +45,11 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
         "{}",
         card.text
     );
-    assert!(card.text.contains("repo `acme/web`"), "{}", card.text);
+    assert!(
+        card.text.contains("model `claude-sonnet-4`"),
+        "{}",
+        card.text
+    );
 
     let answer = wait_reply(&w, &ts, SECS(10), |m| m.text.contains("polls")).await;
     assert_eq!(
@@ -75,7 +81,7 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
     let job = &jobs[0];
     assert_eq!(job.state, JobState::Succeeded);
     assert_eq!(job.requester, "U0ALICE001");
-    assert_eq!(job.repo.as_deref(), Some("acme/web"));
+    assert_eq!(job.model.as_deref(), Some("claude-sonnet-4"));
     assert_eq!(job.session_id.as_deref(), Some("s-1"));
     assert!(job.terminal_posted);
     assert!(job.started_at.is_some() && job.finished_at.is_some());

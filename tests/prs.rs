@@ -21,6 +21,9 @@ use threadwork::emulator::EmulatorConfig;
 use threadwork::forge::{ForgeKind, HostConfig};
 use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
 use threadwork::harness::Harness;
+use threadwork::runtime::docker::DockerRuntime;
+use threadwork::runtime::process::ProcessRuntime;
+use threadwork::runtime::{Runtime, SandboxPolicy};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 const ALICE: &str = "U0ALICE001";
@@ -55,9 +58,11 @@ fn capture_logs() {
 
 /// A harness that edits README.md with the task (or changes nothing when the task says
 /// "nothing", or prints its environment when it says "env").
-fn editor() -> HashMap<String, Arc<dyn Harness>> {
+fn editor(runtime: Arc<dyn Runtime>) -> HashMap<String, Arc<dyn Harness>> {
     let script = r#"case "$1" in
   *nothing*) echo "looked around, nothing to change" ;;
+  *container*) printf '%s\n' "$1" >> README.md; echo "uid=$(id -u)"; git status --short 2>&1;
+    git log -1 --format=%s 2>&1; env | sort ;;
   *env*) env | sort ;;
   *) printf '%s\n' "$1" >> README.md; echo "edited README.md" ;;
 esac"#;
@@ -69,7 +74,7 @@ esac"#;
     };
     HashMap::from([(
         "edit".to_string(),
-        Arc::new(CommandHarness::new(spec)) as Arc<dyn Harness>,
+        Arc::new(CommandHarness::with_runtime(spec, runtime)) as Arc<dyn Harness>,
     )])
 }
 
@@ -80,6 +85,15 @@ struct Setup {
 }
 
 async fn setup(kind: Kind, merge_on_approve: bool) -> Setup {
+    setup_in(kind, merge_on_approve, None).await
+}
+
+/// `setup` with the harness in `docker` (a runtime and its policy) instead of a local child.
+async fn setup_in(
+    kind: Kind,
+    merge_on_approve: bool,
+    docker: Option<(Arc<dyn Runtime>, SandboxPolicy)>,
+) -> Setup {
     capture_logs();
     let root = tempfile::tempdir().unwrap();
     let forge = Forge::start(kind, TOKEN, root.path()).await;
@@ -116,7 +130,13 @@ async fn setup(kind: Kind, merge_on_approve: bool) -> Setup {
         .git
         .identities
         .insert(ALICE.into(), "Alice Example <alice@example.com>".into());
-    w.start_bot(editor()).await;
+    match docker {
+        Some((runtime, policy)) => {
+            w.config.sandbox = policy;
+            w.start_bot_in(editor(runtime.clone()), Some(runtime)).await;
+        }
+        None => w.start_bot(editor(Arc::new(ProcessRuntime::new()))).await,
+    }
     Setup {
         w,
         forge,
@@ -486,5 +506,36 @@ async fn gitlab_merge_request_merge_on_approve_and_close() {
     let close = s.forge.requests("PUT", "/merge_requests/2");
     assert_eq!(close.last().unwrap().body, json!({"state_event": "close"}));
     assert_eq!(s.forge.prs()[1].state, "closed");
+    assert_token_nowhere(&s, &ts).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_container_the_agent_edits_the_checkout_and_never_sees_the_token() {
+    const IMAGE: &str = "threadwork/harness:dev";
+    if !docker_ready("prs_in_a_container", IMAGE, "bash docker/build-images.sh").await {
+        return;
+    }
+    let policy = SandboxPolicy {
+        instance: "t-prs".into(),
+        ..SandboxPolicy::default()
+    };
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&policy));
+    let s = setup_in(Kind::Github, false, Some((runtime, policy))).await;
+    let ts = ask(&s, "fix it in the container", None).await;
+    let done = final_message(&s, &ts, 0).await;
+    // The sandbox user (not root, not the bot's uid) edited the bot's checkout, and its own
+    // git sees the change on top of the cloned history.
+    assert!(done.text.contains("uid=1000"), "{}", done.text);
+    assert!(done.text.contains(" M README.md"), "{}", done.text);
+    assert!(done.text.contains("\ninitial\n"), "{}", done.text);
+    assert!(done.text.contains("draft PR #1"), "{}", done.text);
+    // The container's whole environment (what `docker inspect` shows) has no token.
+    assert!(done.text.contains("PATH="), "{}", done.text);
+    assert!(!done.text.contains("forge-canary"), "{}", done.text);
+    assert_eq!(
+        s.forge
+            .git_in("acme/web", &["show", "threadwork/1:README.md"]),
+        "# web\nfix it in the container"
+    );
     assert_token_nowhere(&s, &ts).await;
 }

@@ -22,30 +22,8 @@ use tokio_util::sync::CancellationToken;
 pub const IMAGE: &str = "threadwork/harness:dev";
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-/// Docker with the harness image, or None (a skip) off CI; on CI a missing Docker fails.
-async fn docker_ready(test: &str) -> bool {
-    let problem = match bollard::Docker::connect_with_local_defaults() {
-        Err(e) => Some(format!("cannot connect to Docker: {e}")),
-        Ok(d) => match d.negotiate_version().await {
-            Err(e) => Some(format!("Docker is not running: {e}")),
-            Ok(d) => match d.inspect_image(IMAGE).await {
-                Ok(_) => None,
-                Err(e) => Some(format!(
-                    "image {IMAGE} is missing ({e}); build it with `bash docker/build-images.sh`"
-                )),
-            },
-        },
-    };
-    match problem {
-        None => true,
-        Some(p) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{test} needs Docker on CI: {p}")
-        }
-        Some(p) => {
-            eprintln!("SKIPPED {test}: {p}");
-            false
-        }
-    }
+async fn docker_up(test: &str) -> bool {
+    docker_ready(test, IMAGE, "bash docker/build-images.sh").await
 }
 
 fn policy(instance: &str) -> SandboxPolicy {
@@ -128,7 +106,7 @@ fn probe(label: &str, target: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_workspace_is_writable_and_the_user_is_not_root() {
-    if !docker_ready("only_the_workspace_is_writable").await {
+    if !docker_up("only_the_workspace_is_writable").await {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -166,7 +144,7 @@ grep -c . /proc/self/mountinfo >/dev/null && awk '$5=="/workspace"{print "ws-mou
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_none_model_and_open() {
-    if !docker_ready("network_none_model_and_open").await {
+    if !docker_up("network_none_model_and_open").await {
         return;
     }
     let model_port = greeter("model-answer\n");
@@ -266,7 +244,7 @@ async fn containers(runtime: &Arc<dyn Runtime>) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_bomb_ends_with_an_out_of_memory_message() {
-    if !docker_ready("memory_bomb").await {
+    if !docker_up("memory_bomb").await {
         return;
     }
     let (w, runtime) = docker_world(
@@ -288,7 +266,7 @@ async fn memory_bomb_ends_with_an_out_of_memory_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fork_bomb_is_held_by_the_pids_limit() {
-    if !docker_ready("fork_bomb").await {
+    if !docker_up("fork_bomb").await {
         return;
     }
     let js = r#"const cp=require("child_process");let ok=0,no=0;for(let i=0;i<500;i++){try{const p=cp.spawn("sleep",["30"],{stdio:"ignore"});p.on("error",()=>{});if(p.pid)ok++;else no++}catch(e){no++}}console.log(`spawned=${ok} refused=${no}`);process.exit(0)"#;
@@ -314,7 +292,7 @@ async fn fork_bomb_is_held_by_the_pids_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_names_the_limit_and_removes_the_container() {
-    if !docker_ready("timeout").await {
+    if !docker_up("timeout").await {
         return;
     }
     let (w, runtime) = docker_world(
@@ -341,7 +319,7 @@ async fn timeout_names_the_limit_and_removes_the_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_by_reaction_and_by_command_kills_the_container_within_2s() {
-    if !docker_ready("stop").await {
+    if !docker_up("stop").await {
         return;
     }
     let (w, runtime) = docker_world(
@@ -407,7 +385,7 @@ async fn stop_by_reaction_and_by_command_kills_the_container_within_2s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_image_names_the_image_and_how_to_build_it() {
-    if !docker_ready("missing_image").await {
+    if !docker_up("missing_image").await {
         return;
     }
     let (w, _runtime) = docker_world(
@@ -438,7 +416,7 @@ async fn a_missing_image_names_the_image_and_how_to_build_it() {
 async fn kill_9_mid_job_leaves_no_container_and_no_secret_enters_the_sandbox() {
     use threadwork::emulator::{APP_TOKEN, BOT_TOKEN};
     use tokio::process::Command;
-    if !docker_ready("kill_9_in_docker").await {
+    if !docker_up("kill_9_in_docker").await {
         return;
     }
     const CANARY: &str = "canary-7d3a55e0-sandbox-must-not-see";

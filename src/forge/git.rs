@@ -243,8 +243,6 @@ async fn run_with_input(
         "safe.directory=*",
         "-c",
         "credential.helper=",
-        "-c",
-        "protocol.file.allow=always",
     ])
     .args(args)
     .env("GIT_TERMINAL_PROMPT", "0")

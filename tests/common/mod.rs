@@ -214,4 +214,31 @@ pub async fn wait_reply(
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Docker with `image`, or false (a skip) off CI; on CI a missing Docker or image fails the
+/// test. `build` is the command that makes the image.
+pub async fn docker_ready(test: &str, image: &str, build: &str) -> bool {
+    let problem = match bollard::Docker::connect_with_local_defaults() {
+        Err(e) => Some(format!("cannot connect to Docker: {e}")),
+        Ok(d) => match d.negotiate_version().await {
+            Err(e) => Some(format!("Docker is not running: {e}")),
+            Ok(d) => d
+                .inspect_image(image)
+                .await
+                .err()
+                .map(|e| format!("image {image} is missing ({e}); build it with `{build}`")),
+        },
+    };
+    match problem {
+        None => true,
+        Some(p) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{test} needs Docker on CI: {p}")
+        }
+        Some(p) => {
+            eprintln!("SKIPPED {test}: {p}");
+            false
+        }
+    }
+}
+
 pub mod forge;
