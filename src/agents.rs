@@ -441,6 +441,26 @@ mod tests {
     }
 
     #[test]
+    fn repos_are_checked() {
+        let file = |extra: &str| {
+            format!("---\nname: coder\ndescription: d\nharness: scripted\n{extra}\n---\nbody")
+        };
+        let a = parse(
+            "coder",
+            &file("repo: acme/web\nrepos: [acme/*, '*', g/sub/p]\nmerge_on_approve: true"),
+        )
+        .unwrap();
+        assert_eq!(a.repo.as_deref(), Some("acme/web"));
+        assert_eq!(a.repos, vec!["acme/*", "*", "g/sub/p"]);
+        assert!(a.merge_on_approve);
+        let e = parse("coder", &file("repo: justname")).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (5, "repo"));
+        let e = parse("coder", &file("repos: [acme/w*b]")).unwrap_err();
+        assert_eq!(e.field, "repos");
+        assert!(e.message.contains("`acme/w*b`"), "{}", e.message);
+    }
+
+    #[test]
     fn hash_follows_content() {
         let a = parse("coder", GOOD).unwrap();
         let b = parse("coder", &GOOD.replace("careful", "thorough")).unwrap();
