@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bot::{Bot, BotError, BotParts};
-use crate::chat::slack::{self, SlackChat, SlackSettings, SocketMode};
+use crate::chat::slack::{self, SlackChat, SlackSettings, SocketMode, Transport};
 use crate::chat::ChatError;
 use crate::config::{Config, HarnessConfig};
 use crate::harness::cli::{CliHarness, CliKind};
@@ -17,12 +17,19 @@ use crate::harness::command::CommandHarness;
 use crate::harness::scripted::{ScriptError, ScriptedHarness};
 use crate::harness::Harness;
 use crate::model::proxy::{ModelProxy, ProxyError};
+use crate::ops;
+use crate::ops::metrics::Metrics;
+use crate::ops::redact::{self, Redactor};
+use crate::ops::server::{EventsIntake, Health, OpsState};
 use crate::prompts::{PromptDirs, PromptsError, Registry};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::policy::RuntimeKind;
 use crate::runtime::process::ProcessRuntime;
 use crate::runtime::Runtime;
 use crate::store::{SledStore, StoreError};
+use secrecy::ExposeSecret;
+use slack_morphism::prelude::SlackSigningSecret;
+use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -40,6 +47,13 @@ pub enum StartError {
     Proxy(ProxyError),
     #[error(transparent)]
     Forge(#[from] crate::forge::ForgeConfigError),
+    #[error("the HTTP Events API transport needs the ops server: set `[ops] listen`")]
+    NoOpsServer,
+    #[error("cannot start the ops server on {addr}: {source}")]
+    Ops {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// The container runtime from `[sandbox] runtime`.
@@ -95,7 +109,10 @@ pub fn harnesses(
 /// A bot connected to Slack (or the emulator) and handling events.
 pub struct Running {
     pub bot: Arc<Bot>,
-    socket: SocketMode,
+    pub metrics: Arc<Metrics>,
+    /// Where the ops server listens, when configured.
+    pub ops_addr: Option<std::net::SocketAddr>,
+    socket: Option<SocketMode>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -103,7 +120,9 @@ pub struct Running {
 impl Running {
     /// Disconnects and stops taking events. Jobs already running are not waited for.
     pub async fn stop(self) {
-        self.socket.shutdown().await;
+        if let Some(socket) = &self.socket {
+            socket.shutdown().await;
+        }
         self.shutdown.cancel();
         let _ = self.task.await;
     }
@@ -181,8 +200,20 @@ pub async fn start_with(
     };
     let forges =
         crate::forge::Forges::from_config(&config.forge, &config.git, &|k| std::env::var(k).ok())?;
+    let transport = slack_settings.transport;
+    if transport == Transport::Http && config.ops.listen.is_none() {
+        return Err(StartError::NoOpsServer);
+    }
+    let metrics = Arc::new(Metrics::new());
+    let redactor = Redactor::new(config.secret_values(slack_settings, &forges));
+    redact::install(&redactor);
+    let health = Arc::new(match transport {
+        Transport::Http => Health::http(),
+        Transport::Socket => Health::default(),
+    });
     let client = slack::client(slack_settings);
     let chat = Arc::new(SlackChat::new(client.clone(), slack_settings));
+    let ops_runtime = runtime.clone();
     let bot = Arc::new(
         Bot::new(BotParts {
             chat,
@@ -193,6 +224,8 @@ pub async fn start_with(
             runtime,
             proxy,
             forges: Arc::new(forges),
+            metrics: metrics.clone(),
+            redactor: Arc::new(redactor),
             settings: config.bot_settings(),
         })
         .await?,
@@ -204,11 +237,44 @@ pub async fn start_with(
         let shutdown = shutdown.clone();
         tokio::spawn(async move { bot.run(rx, shutdown).await })
     };
-    let socket = SocketMode::start(client, slack_settings, tx)
-        .await
-        .map_err(StartError::Socket)?;
+    let ops_addr = match config.ops.listen {
+        Some(addr) => {
+            let events = match (transport, &slack_settings.signing_secret) {
+                (Transport::Http, Some(secret)) => Some(Arc::new(EventsIntake {
+                    verifier: SlackEventSignatureVerifier::new(&SlackSigningSecret::new(
+                        secret.expose_secret().to_string(),
+                    )),
+                    tx: tx.clone(),
+                })),
+                _ => None,
+            };
+            let state = OpsState {
+                metrics: metrics.clone(),
+                health: health.clone(),
+                store: bot.store(),
+                runtime: ops_runtime,
+                events,
+            };
+            Some(
+                ops::server::serve(addr, state, shutdown.clone())
+                    .await
+                    .map_err(|source| StartError::Ops { addr, source })?,
+            )
+        }
+        None => None,
+    };
+    let socket = match transport {
+        Transport::Socket => Some(
+            SocketMode::start(client, slack_settings, tx, metrics.clone(), health)
+                .await
+                .map_err(StartError::Socket)?,
+        ),
+        Transport::Http => None,
+    };
     Ok(Running {
         bot,
+        metrics,
+        ops_addr,
         socket,
         shutdown,
         task,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::bot::BotSettings;
 use crate::chat::pacing::Limits;
-use crate::chat::slack::{SlackSettings, SLACK_API_URL};
+use crate::chat::slack::{SlackSettings, Transport, SLACK_API_URL};
 use crate::harness::cli::CliSpec;
 use crate::harness::command::CommandSpec;
 use crate::model::proxy::ProxyConfig;
@@ -42,6 +42,17 @@ pub struct Config {
     /// Commit identity and the Slack user → Git identity map.
     #[serde(default)]
     pub git: crate::forge::GitSection,
+    /// The ops HTTP server: metrics, health, the HTTP Events API transport.
+    #[serde(default)]
+    pub ops: OpsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsSection {
+    /// Where `/metrics`, `/healthz`, `/readyz`, `/audit`, `/jobs/<id>` and `/slack/events`
+    /// are served (e.g. `127.0.0.1:9464`); no server when absent.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +61,11 @@ pub struct SlackSection {
     pub api_url: Option<String>,
     pub app_token: Option<SecretString>,
     pub bot_token: Option<SecretString>,
+    /// `socket` (default) or `http` (the Events API on the ops server's `/slack/events`).
+    #[serde(default)]
+    pub transport: Transport,
+    /// Checks HTTP Events API requests; also from SLACK_SIGNING_SECRET.
+    pub signing_secret: Option<SecretString>,
     #[serde(default = "default_connections")]
     pub socket_connections: u32,
     #[serde(default = "default_reconnect")]
@@ -67,6 +83,8 @@ impl Default for SlackSection {
             api_url: None,
             app_token: None,
             bot_token: None,
+            transport: Transport::Socket,
+            signing_secret: None,
             socket_connections: default_connections(),
             reconnect_secs: default_reconnect(),
             allowed_bots: vec![],
@@ -167,6 +185,19 @@ pub struct JobsSection {
     pub per_user_per_hour: u32,
     #[serde(default = "default_workdir")]
     pub workdir: PathBuf,
+    /// Harness events kept per job in its transcript.
+    #[serde(default = "default_transcript_events")]
+    pub transcript_max_events: u32,
+    /// Days a finished job's transcript is kept (0: forever).
+    #[serde(default = "default_transcript_days")]
+    pub transcript_days: u32,
+}
+
+fn default_transcript_events() -> u32 {
+    5000
+}
+fn default_transcript_days() -> u32 {
+    30
 }
 
 impl Default for JobsSection {
@@ -179,6 +210,8 @@ impl Default for JobsSection {
             idle_timeout_secs: default_idle(),
             per_user_per_hour: 0,
             workdir: default_workdir(),
+            transcript_max_events: default_transcript_events(),
+            transcript_days: default_transcript_days(),
         }
     }
 }
@@ -312,19 +345,38 @@ impl Config {
                     .or_else(|| from_file.clone())
                     .ok_or(ConfigError::MissingToken { var, field, hint })
             };
-        let app_token = secret(
-            "SLACK_APP_TOKEN",
-            "app_token",
-            &self.slack.app_token,
-            "create an app-level token with the connections:write scope (xapp-…)",
-        )?;
+        let transport = self.slack.transport;
+        let app_token = match transport {
+            Transport::Socket => Some(secret(
+                "SLACK_APP_TOKEN",
+                "app_token",
+                &self.slack.app_token,
+                "create an app-level token with the connections:write scope (xapp-…)",
+            )?),
+            Transport::Http => None,
+        };
+        let signing_secret = match transport {
+            Transport::Http => Some(secret(
+                "SLACK_SIGNING_SECRET",
+                "signing_secret",
+                &self.slack.signing_secret,
+                "copy the Signing Secret from the app's Basic Information page",
+            )?),
+            Transport::Socket => env("SLACK_SIGNING_SECRET")
+                .filter(|v| !v.is_empty())
+                .map(SecretString::from)
+                .or_else(|| self.slack.signing_secret.clone()),
+        };
         let bot_token = secret(
             "SLACK_BOT_TOKEN",
             "bot_token",
             &self.slack.bot_token,
             "install the app to the workspace and copy the bot token (xoxb-…)",
         )?;
-        if !app_token.expose_secret().starts_with("xapp-") {
+        if app_token
+            .as_ref()
+            .is_some_and(|t| !t.expose_secret().starts_with("xapp-"))
+        {
             return Err(ConfigError::BadToken {
                 var: "SLACK_APP_TOKEN",
                 kind: "an app-level token",
@@ -346,10 +398,51 @@ impl Config {
             api_url,
             bot_token,
             app_token,
+            signing_secret,
+            transport,
             connections: self.slack.socket_connections.clamp(1, 10),
             reconnect_secs: self.slack.reconnect_secs,
             limits: self.slack.limits,
         })
+    }
+
+    /// Every secret value the bot holds, for redaction.
+    pub fn secret_values(
+        &self,
+        slack: &SlackSettings,
+        forges: &crate::forge::Forges,
+    ) -> Vec<String> {
+        let mut out = vec![slack.bot_token.expose_secret().to_string()];
+        out.extend(
+            slack
+                .app_token
+                .iter()
+                .map(|t| t.expose_secret().to_string()),
+        );
+        out.extend(
+            slack
+                .signing_secret
+                .iter()
+                .map(|t| t.expose_secret().to_string()),
+        );
+        if let Some(model) = &self.model {
+            for upstream in [model.anthropic.as_ref(), model.openai.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                out.extend(
+                    upstream
+                        .api_key
+                        .iter()
+                        .map(|k| k.expose_secret().to_string()),
+                );
+            }
+            for keys in model.agent_keys.values() {
+                out.extend(keys.values().map(|k| k.expose_secret().to_string()));
+            }
+        }
+        out.extend(forges.secrets());
+        out
     }
 
     pub fn bot_settings(&self) -> BotSettings {
@@ -365,6 +458,8 @@ impl Config {
             workdir: self.jobs.workdir.clone(),
             admins: self.agents.admins.clone(),
             admin_channel: self.agents.admin_channel.clone(),
+            transcript_max_events: self.jobs.transcript_max_events,
+            transcript_days: self.jobs.transcript_days,
             sandbox: self.sandbox.clone(),
         }
     }
@@ -461,7 +556,7 @@ mod tests {
             ]))
             .unwrap();
         assert_eq!(s.bot_token.expose_secret(), "xoxb-env");
-        assert_eq!(s.app_token.expose_secret(), "xapp-file");
+        assert_eq!(s.app_token.as_ref().unwrap().expose_secret(), "xapp-file");
         assert_eq!(s.api_url, "http://127.0.0.1:9/api");
         assert!(
             !format!("{s:?}").contains("xoxb"),

@@ -152,6 +152,24 @@ pub struct Job {
     /// What became of the job's changes, in words for its final message.
     #[serde(default)]
     pub delivery: Option<String>,
+    /// The sandbox the harness ran in, for the audit chain.
+    #[serde(default)]
+    pub sandbox: Option<SandboxRecord>,
+    /// Harness events kept in the transcript, and those left out past the limit.
+    #[serde(default)]
+    pub transcript_events: u32,
+    #[serde(default)]
+    pub transcript_dropped: u32,
+}
+
+/// Where a job ran: the runtime, the image (and its digest when the runtime knows it), and the
+/// limits in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxRecord {
+    pub runtime: String,
+    pub image: Option<String>,
+    pub digest: Option<String>,
+    pub limits: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -250,6 +268,9 @@ impl Job {
             pr: None,
             head: None,
             delivery: None,
+            sandbox: None,
+            transcript_events: 0,
+            transcript_dropped: 0,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod forge;
 pub mod harness;
 pub mod job;
 pub mod model;
+pub mod ops;
 pub mod prompts;
 pub mod request;
 pub mod runtime;

@@ -42,6 +42,43 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print the audit log: every job's chain (who, where, agent, harness, prompt version,
+    /// sandbox, outcome, cost, PR) and every approval, rejection, cancel and PR action.
+    /// Reads the store, or the running bot's ops server when the bot holds the store.
+    Audit {
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        agent: Option<String>,
+        /// A Slack user id: records by them or about jobs they asked for.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        /// A time (RFC 3339) or a span back from now: 30m, 24h, 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// succeeded, failed, cancelled, timed_out.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Jobs: `jobs show <id>` prints a job and replays its transcript.
+    Jobs {
+        #[command(subcommand)]
+        what: JobsCmd,
+    },
+    /// Check a deployment before it goes live: tokens, scopes, transport, prompt files,
+    /// container runtime and images, store, model keys. Exits 1 when a check fails.
+    Doctor {
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
+        /// The Slack app manifest whose scopes the token must have.
+        #[arg(long, default_value = "manifest.yml")]
+        manifest: PathBuf,
+    },
     /// Print benchmark figures (with a baseline from the same run).
     Bench {
         #[command(subcommand)]
@@ -63,6 +100,15 @@ enum Cmd {
         /// Print each request body as it arrives.
         #[arg(long)]
         verbose: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCmd {
+    Show {
+        id: u64,
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
     },
 }
 
@@ -118,7 +164,8 @@ fn init_logs(json: bool, default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        // Every line passes the redactor: a secret the bot holds never reaches the log.
+        .with_writer(|| threadwork::ops::redact::RedactingWriter(std::io::stderr()));
     if json {
         builder.json().init();
     } else {
@@ -203,6 +250,28 @@ async fn main() -> std::process::ExitCode {
             init_logs(cli.log_json, "info");
             serve_mock_model(port, script, verbose).await
         }
+        Cmd::Audit {
+            config,
+            agent,
+            user,
+            channel,
+            since,
+            outcome,
+            json,
+        } => {
+            init_logs(cli.log_json, "warn");
+            audit(config, agent, user, channel, since, outcome, json).await
+        }
+        Cmd::Jobs {
+            what: JobsCmd::Show { id, config },
+        } => {
+            init_logs(cli.log_json, "warn");
+            show_job(config, id).await
+        }
+        Cmd::Doctor { config, manifest } => {
+            init_logs(cli.log_json, "warn");
+            doctor(config, manifest).await
+        }
         Cmd::Emulator { port } => {
             init_logs(cli.log_json, "info");
             serve_emulator(port).await
@@ -224,6 +293,79 @@ async fn run(config_path: PathBuf) -> anyhow::Result<()> {
     tracing::info!(api_url = %settings.api_url, "starting");
     let running = app::start(&config, &settings).await?;
     running.serve_until_signal().await;
+    Ok(())
+}
+
+/// The config file, or the defaults when it does not exist (as `run` would need it to).
+fn config_or_default(path: &std::path::Path) -> anyhow::Result<Config> {
+    if path.exists() {
+        let mut config = Config::load(path)?;
+        config.model_keys_from_env(&|k| std::env::var(k).ok());
+        Ok(config)
+    } else {
+        let mut config = Config::default();
+        config.fill_defaults();
+        Ok(config)
+    }
+}
+
+async fn audit(
+    config: PathBuf,
+    agent: Option<String>,
+    user: Option<String>,
+    channel: Option<String>,
+    since: Option<String>,
+    outcome: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use threadwork::ops::audit;
+    let config = config_or_default(&config)?;
+    let since = since
+        .map(|s| audit::parse_since(&s, chrono::Utc::now()))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let filter = audit::Filter {
+        agent,
+        user,
+        channel,
+        since,
+        outcome,
+    };
+    let records = audit::source(&config.store.path, config.ops.listen)?
+        .audit()
+        .await?;
+    let picked = audit::select(&records, &filter);
+    print!(
+        "{}",
+        if json {
+            audit::json_lines(&picked)
+        } else {
+            audit::table(&picked)
+        }
+    );
+    Ok(())
+}
+
+async fn show_job(config: PathBuf, id: u64) -> anyhow::Result<()> {
+    use threadwork::ops::audit;
+    let config = config_or_default(&config)?;
+    let (job, transcript) = audit::source(&config.store.path, config.ops.listen)?
+        .job(id)
+        .await?;
+    print!("{}", audit::show_job(&job, &transcript));
+    Ok(())
+}
+
+async fn doctor(config: PathBuf, manifest: PathBuf) -> anyhow::Result<()> {
+    use threadwork::ops::doctor;
+    let config = config_or_default(&config)?;
+    let checks = doctor::run(&config, &manifest).await;
+    print!("{}", doctor::render(&checks));
+    let failed = checks.iter().filter(|c| c.result.is_err()).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
+    }
+    println!("all checks passed");
     Ok(())
 }
 

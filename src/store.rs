@@ -53,6 +53,42 @@ pub struct AuditRecord {
     /// What else the action concerns (a PR link, a forge's refusal).
     #[serde(default)]
     pub detail: Option<String>,
+    /// The whole story of a finished job (`job_finished` records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Box<JobChain>>,
+}
+
+/// Everything an operator asks about a finished job: who, where, what ran, with which prompt,
+/// in which sandbox, how it ended, what it cost, and its PR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobChain {
+    pub requester: String,
+    pub channel: String,
+    pub thread_ts: String,
+    pub permalink: Option<String>,
+    pub harness: String,
+    pub model: Option<String>,
+    pub task: String,
+    pub amendments: Vec<u32>,
+    pub sandbox: Option<crate::job::SandboxRecord>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: String,
+    pub failure: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    pub pr: Option<String>,
+    pub head: Option<String>,
+    pub parent: Option<JobId>,
+}
+
+/// One harness event of a job, as it arrived (secrets masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    pub at: DateTime<Utc>,
+    pub event: crate::harness::HarnessEvent,
 }
 
 impl AuditRecord {
@@ -68,6 +104,7 @@ impl AuditRecord {
             prompt_version: None,
             message_ts: None,
             detail: None,
+            chain: None,
         }
     }
 }
@@ -118,6 +155,18 @@ pub trait Store: Send + Sync {
     /// Appends an audit record (flushed); records are never rewritten.
     fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
     fn audit(&self) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Appends event `seq` of a job's transcript (not flushed: a transcript is a record of
+    /// what happened, not a promise made to a user).
+    fn append_transcript(
+        &self,
+        job: JobId,
+        seq: u32,
+        entry: &TranscriptEntry,
+    ) -> Result<(), StoreError>;
+    fn transcript(&self, job: JobId) -> Result<Vec<TranscriptEntry>, StoreError>;
+    /// Drops the transcripts of `jobs`.
+    fn drop_transcripts(&self, jobs: &[JobId]) -> Result<(), StoreError>;
 }
 
 pub struct SledStore {
@@ -136,6 +185,7 @@ struct Trees {
     amendments: sled::Tree,
     prompt_versions: sled::Tree,
     audit: sled::Tree,
+    transcripts: sled::Tree,
 }
 
 impl SledStore {
@@ -152,6 +202,7 @@ impl SledStore {
                 amendments: db.open_tree("amendments")?,
                 prompt_versions: db.open_tree("prompt_versions")?,
                 audit: db.open_tree("audit")?,
+                transcripts: db.open_tree("transcripts")?,
                 db,
             }),
         })
@@ -337,6 +388,42 @@ impl Store for SledStore {
             .iter()
             .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
             .collect()
+    }
+
+    fn append_transcript(
+        &self,
+        job: JobId,
+        seq: u32,
+        entry: &TranscriptEntry,
+    ) -> Result<(), StoreError> {
+        let mut key = job.to_be_bytes().to_vec();
+        key.extend_from_slice(&seq.to_be_bytes());
+        self.t()
+            .transcripts
+            .insert(key, serde_json::to_vec(entry)?)?;
+        Ok(())
+    }
+
+    fn transcript(&self, job: JobId) -> Result<Vec<TranscriptEntry>, StoreError> {
+        self.t()
+            .transcripts
+            .scan_prefix(job.to_be_bytes())
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+            .collect()
+    }
+
+    fn drop_transcripts(&self, jobs: &[JobId]) -> Result<(), StoreError> {
+        let t = &self.t().transcripts;
+        for job in jobs {
+            let keys: Vec<sled::IVec> = t
+                .scan_prefix(job.to_be_bytes())
+                .keys()
+                .collect::<Result<_, _>>()?;
+            for k in keys {
+                t.remove(k)?;
+            }
+        }
+        Ok(())
     }
 }
 

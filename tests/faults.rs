@@ -160,6 +160,7 @@ async fn every_event_three_times_across_two_sockets_makes_one_job_each() {
         .set_faults(Faults {
             ignore_acks_ms: 0,
             duplicates: 2,
+            ..Default::default()
         })
         .await;
     let mut threads = Vec::new();

@@ -147,6 +147,7 @@ async fn redelivered_and_duplicated_envelopes_make_one_job() {
         .set_faults(Faults {
             ignore_acks_ms: 800,
             duplicates: 0,
+            ..Default::default()
         })
         .await;
     let first = w.mention("first task").await;
@@ -156,6 +157,7 @@ async fn redelivered_and_duplicated_envelopes_make_one_job() {
         .set_faults(Faults {
             ignore_acks_ms: 0,
             duplicates: 2,
+            ..Default::default()
         })
         .await;
     let second = w.mention("second task").await;

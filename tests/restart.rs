@@ -73,6 +73,7 @@ async fn kill_9_mid_job_then_restart() {
         .set_faults(Faults {
             ignore_acks_ms: 2500,
             duplicates: 0,
+            ..Default::default()
         })
         .await;
     let running = w.mention("a long job").await;

@@ -32,12 +32,15 @@ use crate::forge::Forges;
 use crate::harness::{probe, Harness, HarnessEvent, HarnessRun};
 use crate::job::{Job, JobId, JobState, NewJob, ReactionRecord, ThreadMessage};
 use crate::model::proxy::{GrantHandle, ModelProxy};
+use crate::ops::metrics::Metrics;
+use crate::ops::redact::Redactor;
 use crate::prompts::{effective_prompt, EffectivePrompt, PromptDirs, Registry, SharedRegistry};
 use crate::request::{self, RequestOptions};
 use crate::runtime::policy::resolve as resolve_sandbox;
 use crate::runtime::{Runtime, SandboxPolicy};
 use crate::split::{split_message, SLACK_MESSAGE_LIMIT};
 use crate::store::MessageLink;
+use crate::store::{AuditRecord, JobChain, TranscriptEntry};
 use crate::store::{Store, StoreError};
 use card::{clip, CardUpdater, CardView};
 use queue::RunQueue;
@@ -65,6 +68,10 @@ pub struct BotSettings {
     pub admin_channel: Option<String>,
     /// The admin's sandbox defaults and limits.
     pub sandbox: SandboxPolicy,
+    /// Harness events kept per job; later ones are counted, not kept.
+    pub transcript_max_events: u32,
+    /// Days a finished job's transcript is kept (0: forever).
+    pub transcript_days: u32,
 }
 
 impl Default for BotSettings {
@@ -82,6 +89,8 @@ impl Default for BotSettings {
             admins: vec![],
             admin_channel: None,
             sandbox: SandboxPolicy::default(),
+            transcript_max_events: 5000,
+            transcript_days: 30,
         }
     }
 }
@@ -101,6 +110,9 @@ pub struct BotParts {
     pub proxy: Option<ModelProxy>,
     /// Forge hosts and the git identity, for jobs on a repository.
     pub forges: Arc<Forges>,
+    pub metrics: Arc<Metrics>,
+    /// Every secret the bot holds, masked in what it posts and stores.
+    pub redactor: Arc<Redactor>,
     pub settings: BotSettings,
 }
 
@@ -142,6 +154,10 @@ struct Ctx {
     proxy: Option<ModelProxy>,
     forges: Arc<Forges>,
     http: reqwest::Client,
+    metrics: Arc<Metrics>,
+    redactor: Arc<Redactor>,
+    /// The `jobs_active` gauge each job is counted in now.
+    active: std::sync::Mutex<HashMap<JobId, (String, &'static str)>>,
     /// Running jobs' stop switches, and who pulled them.
     stops: std::sync::Mutex<HashMap<JobId, (CancellationToken, Option<String>)>>,
 }
@@ -300,7 +316,11 @@ impl Bot {
         Ok(Self {
             _watcher: watcher,
             ctx: Arc::new(Ctx {
-                chat: parts.chat,
+                chat: Arc::new(crate::chat::observed::ObservedChat::new(
+                    parts.chat,
+                    parts.metrics.clone(),
+                    parts.redactor.clone(),
+                )),
                 store: parts.store,
                 registry,
                 harnesses: parts.harnesses,
@@ -313,6 +333,9 @@ impl Bot {
                 idle: tokio::sync::Notify::new(),
                 runtime: parts.runtime,
                 forges: parts.forges,
+                metrics: parts.metrics,
+                redactor: parts.redactor,
+                active: std::sync::Mutex::new(HashMap::new()),
                 http: reqwest::Client::builder()
                     .timeout(Duration::from_secs(60))
                     .build()
@@ -676,6 +699,7 @@ impl Ctx {
     /// Persists a new job and queues it; its card goes up in the background, then it may start.
     fn submit(self: &Arc<Self>, job: Job) -> Result<(), BotError> {
         self.store.put_job(&job)?;
+        self.count_state(&job, JobState::Queued);
         self.queue
             .lock()
             .expect("queue lock")
@@ -744,6 +768,7 @@ impl Ctx {
             let mut q = self.queue.lock().expect("queue lock");
             (q.take_runnable(), q.positions())
         };
+        self.metrics.queue_depth.set(positions.len() as i64);
         for (id, position) in positions {
             if let Some(card) = self.card(id) {
                 card.update(|v| v.queue_position = Some(position));
@@ -777,6 +802,7 @@ impl Ctx {
             tracing::warn!(job = id, error = %e, "not started");
             return Ok(());
         }
+        self.count_state(&job, JobState::Running);
         let card = self.card(id);
         if let Some(c) = &card {
             c.update(|v| {
@@ -869,6 +895,7 @@ impl Ctx {
             Err(e) => return fail(e.to_string()),
         };
         let time_limit = sandbox.timeout;
+        self.record_sandbox(job.id, &sandbox).await;
         // A follow-up works where its thread's first job worked, and resumes its CLI session.
         let parent = job.parent.and_then(|p| self.store.job(p).ok().flatten());
         let workspace_job = parent
@@ -908,8 +935,24 @@ impl Ctx {
             Ok(rx) => rx,
             Err(e) => return fail(format!("the `{}` harness did not start: {e}", job.harness)),
         };
+        let mut transcript = TranscriptCount::default();
         let outcome = self
-            .follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
+            .follow(
+                job,
+                events,
+                &cancel,
+                stop,
+                card,
+                time_limit,
+                grant.as_ref(),
+                &mut transcript,
+            )
+            .await;
+        let _ = self
+            .update_job(job.id, |j| {
+                j.transcript_events = transcript.kept;
+                j.transcript_dropped = transcript.dropped;
+            })
             .await;
         // What the model proxy counted is the job's usage, however the run ended.
         self.record_model_usage(job.id, grant.as_ref(), card).await;
@@ -928,6 +971,7 @@ impl Ctx {
         card: Option<&CardUpdater>,
         time_limit: Duration,
         grant: Option<&GrantHandle>,
+        transcript: &mut TranscriptCount,
     ) -> Outcome {
         let fail = |message: String| Outcome {
             state: JobState::Failed,
@@ -988,6 +1032,7 @@ impl Ctx {
                     job.harness
                 ));
             };
+            let event = self.observe_event(job, event, transcript);
             let elapsed = started.elapsed().as_secs() as i64;
             idle_deadline = tokio::time::Instant::now() + idle;
             if let Some(line) = progress_line(&event) {
@@ -1063,7 +1108,9 @@ impl Ctx {
                 j.failure = outcome.failure;
             })
             .await?;
-        tracing::info!(job = id, state = job.state.label(), "job finished");
+        tracing::info!(job = id, agent = %job.agent, state = job.state.label(), "job finished");
+        self.count_state(&job, job.state);
+        self.audit_finished(&job).await;
         self.post_terminal(job).await
     }
 
@@ -1260,11 +1307,13 @@ impl Ctx {
             by.get_or_insert_with(|| user.to_string());
             token.cancel();
             tracing::info!(job = id, by = user, "job stopped");
+            self.audit_cancel(id, user);
             return Ok(StopResult::Stopping);
         }
         let unqueued = self.queue.lock().expect("queue lock").remove_waiting(id);
         if unqueued {
             tracing::info!(job = id, by = user, "queued job cancelled");
+            self.audit_cancel(id, user);
             self.finish(
                 id,
                 Outcome {
@@ -1315,6 +1364,136 @@ impl Ctx {
 
     /// Finishes what a previous process left: re-queues waiting jobs, ends interrupted ones,
     /// and posts terminal messages that never reached their thread.
+    /// Masks secrets in a harness event, counts it, and keeps it in the job's transcript
+    /// (up to the limit; later events are only counted).
+    fn observe_event(
+        &self,
+        job: &Job,
+        event: HarnessEvent,
+        transcript: &mut TranscriptCount,
+    ) -> HarnessEvent {
+        let event = if self.redactor.is_empty() {
+            event
+        } else {
+            event.map_text(|t| self.redactor.apply(t).into_owned())
+        };
+        self.metrics
+            .harness_events
+            .get_or_create(&crate::ops::metrics::AgentKind {
+                agent: job.agent.clone(),
+                kind: event.kind().into(),
+            })
+            .inc();
+        if transcript.kept < self.settings.transcript_max_events {
+            let entry = TranscriptEntry {
+                at: Utc::now(),
+                event: event.clone().map_text(|t| clip(t, TRANSCRIPT_TEXT)),
+            };
+            match self
+                .store
+                .append_transcript(job.id, transcript.kept, &entry)
+            {
+                Ok(()) => transcript.kept += 1,
+                Err(e) => {
+                    tracing::warn!(job = job.id, agent = %job.agent, error = %e, "cannot keep a transcript event")
+                }
+            }
+        } else {
+            transcript.dropped += 1;
+        }
+        event
+    }
+
+    /// Moves the job's count in the `jobs` and `jobs_active` metrics to `state`.
+    fn count_state(&self, job: &Job, state: JobState) {
+        self.metrics.job_state(&job.agent, state.label());
+        let mut active = self.active.lock().expect("active lock");
+        if let Some((agent, was)) = active.remove(&job.id) {
+            self.metrics.active(&agent, was, -1);
+        }
+        if !state.is_terminal() {
+            self.metrics.active(&job.agent, state.label(), 1);
+            active.insert(job.id, (job.agent.clone(), state.label()));
+            return;
+        }
+        drop(active);
+        let agent = crate::ops::metrics::AgentLabel {
+            agent: job.agent.clone(),
+        };
+        if job.started_at.is_some() {
+            self.metrics
+                .job_seconds
+                .get_or_create(&agent)
+                .observe(job.elapsed_secs(Utc::now()) as f64);
+        }
+        for (direction, n) in [
+            ("input", job.usage.input_tokens),
+            ("output", job.usage.output_tokens),
+        ] {
+            self.metrics
+                .tokens
+                .get_or_create(&crate::ops::metrics::TokenLabels {
+                    agent: job.agent.clone(),
+                    direction: direction.into(),
+                })
+                .inc_by(n);
+        }
+        self.metrics
+            .cost_usd
+            .get_or_create(&agent)
+            .inc_by(job.usage.cost_usd);
+    }
+
+    /// Keeps where the job runs (runtime, image and digest, limits) for its audit record.
+    async fn record_sandbox(&self, id: JobId, spec: &crate::runtime::SandboxSpec) {
+        let (runtime, image, digest) = match &self.runtime {
+            Some(r) => {
+                let image = r.image_of(spec);
+                let digest = match &image {
+                    Some(i) => r.image_digest(i).await,
+                    None => None,
+                };
+                (r.name().to_string(), image, digest)
+            }
+            None => ("none".to_string(), None, None),
+        };
+        let record = crate::job::SandboxRecord {
+            runtime,
+            image,
+            digest,
+            limits: spec.summary(),
+        };
+        let _ = self.update_job(id, |j| j.sandbox = Some(record)).await;
+    }
+
+    /// The `job_finished` audit record: the whole chain of a job, written once.
+    async fn audit_finished(&self, job: &Job) {
+        let permalink = self.chat.permalink(&job.channel, &job.thread_ts).await.ok();
+        let record = AuditRecord {
+            job: Some(job.id),
+            prompt_version: job.prompt_version.clone(),
+            chain: Some(Box::new(job_chain(job, permalink))),
+            ..AuditRecord::new("job_finished", &job.requester, &job.agent)
+        };
+        if let Err(e) = self.store.append_audit(&record) {
+            tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot write the job's audit record");
+        }
+    }
+
+    fn audit_cancel(&self, id: JobId, user: &str) {
+        let Ok(Some(job)) = self.store.job(id) else {
+            return;
+        };
+        let record = AuditRecord {
+            job: Some(id),
+            prompt_version: job.prompt_version.clone(),
+            ..AuditRecord::new("job_cancelled", user, &job.agent)
+        };
+        if let Err(e) = self.store.append_audit(&record) {
+            tracing::error!(job = id, agent = %job.agent, error = %e, "cannot write the cancel audit record");
+        }
+    }
+
     async fn recover(self: &Arc<Self>) {
         self.remove_leftovers().await;
         let jobs = match self.store.jobs() {
@@ -1324,6 +1503,10 @@ impl Ctx {
                 return;
             }
         };
+        let expired = transcripts_expired(&jobs, self.settings.transcript_days, Utc::now());
+        if let Err(e) = self.store.drop_transcripts(&expired) {
+            tracing::warn!(error = %e, "cannot drop expired transcripts");
+        }
         for job in jobs {
             let result = match job.state {
                 JobState::Queued => {
@@ -1434,6 +1617,54 @@ fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
         }
         _ => {}
     }
+}
+
+/// Characters of one text kept per transcript event.
+const TRANSCRIPT_TEXT: usize = 8 * 1024;
+
+/// Harness events of one run: kept in the transcript, and left out past the limit.
+#[derive(Debug, Default)]
+pub struct TranscriptCount {
+    pub kept: u32,
+    pub dropped: u32,
+}
+
+/// A finished job's audit chain (pure).
+pub fn job_chain(job: &Job, permalink: Option<String>) -> JobChain {
+    JobChain {
+        requester: job.requester.clone(),
+        channel: job.channel.clone(),
+        thread_ts: job.thread_ts.clone(),
+        permalink,
+        harness: job.harness.clone(),
+        model: job.model.clone(),
+        task: job.task.clone(),
+        amendments: job.amendments.clone(),
+        sandbox: job.sandbox.clone(),
+        created_at: job.created_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+        outcome: job.state.label().replace(' ', "_"),
+        failure: job.failure.clone(),
+        input_tokens: job.usage.input_tokens,
+        output_tokens: job.usage.output_tokens,
+        cost_usd: job.usage.cost_usd,
+        pr: job.pr.as_ref().map(|p| p.url.clone()),
+        head: job.head.clone(),
+        parent: job.parent,
+    }
+}
+
+/// Jobs whose transcripts are past the retention (finished more than `days` ago).
+pub fn transcripts_expired(jobs: &[Job], days: u32, now: chrono::DateTime<Utc>) -> Vec<JobId> {
+    if days == 0 {
+        return vec![];
+    }
+    let cutoff = now - chrono::Duration::days(i64::from(days));
+    jobs.iter()
+        .filter(|j| j.finished_at.is_some_and(|f| f < cutoff))
+        .map(|j| j.id)
+        .collect()
 }
 
 /// Most characters of an answer posted to the thread (about ten messages).

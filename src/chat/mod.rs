@@ -3,6 +3,7 @@
 //! and Socket Mode through slack-morphism; the same code talks to real Slack or the emulator.
 
 pub mod inbound;
+pub mod observed;
 pub mod pacing;
 pub mod slack;
 

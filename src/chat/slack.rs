@@ -16,6 +16,19 @@ use tokio::sync::{mpsc, Mutex};
 
 use super::pacing::{Budget, Limits, Pacer};
 use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform, UserInfo};
+use crate::ops::metrics::Metrics;
+use crate::ops::server::Health;
+
+/// How events reach the bot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Socket Mode: the bot connects out over WebSocket (no public endpoint needed).
+    #[default]
+    Socket,
+    /// The HTTP Events API: Slack posts signed requests to `/slack/events` on the ops server.
+    Http,
+}
 
 /// Slack's own Web API base.
 pub const SLACK_API_URL: &str = "https://slack.com/api";
@@ -25,7 +38,12 @@ pub struct SlackSettings {
     /// Web API base URL, e.g. `https://slack.com/api` or the emulator's.
     pub api_url: String,
     pub bot_token: SecretString,
-    pub app_token: SecretString,
+    /// The app-level token Socket Mode connects with (absent with the HTTP transport).
+    pub app_token: Option<SecretString>,
+    /// The signing secret HTTP Events API requests are checked with.
+    pub signing_secret: Option<SecretString>,
+    /// How events arrive.
+    pub transport: Transport,
     /// Socket Mode connections kept open at once (Slack allows up to 10).
     pub connections: u32,
     /// Seconds between reconnect attempts after a failed connect.
@@ -275,7 +293,11 @@ impl ChatPlatform for SlackChat {
 }
 
 /// The state our Socket Mode callbacks reach through slack-morphism's user-state map.
-struct InboundSender(mpsc::UnboundedSender<SlackPushEventCallback>);
+struct InboundSender {
+    tx: mpsc::UnboundedSender<SlackPushEventCallback>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+}
 
 async fn on_push(
     event: SlackPushEventCallback,
@@ -283,21 +305,45 @@ async fn on_push(
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     // Only a channel send: the library acks when this returns.
+    let arrived = std::time::Instant::now();
     let guard = state.read().await;
     if let Some(sender) = guard.get_user_state::<InboundSender>() {
-        if sender.0.send(event).is_err() {
+        sender.metrics.events_received.inc();
+        if sender.tx.send(event).is_err() {
             tracing::warn!("inbound event dropped: the bot is shutting down");
         }
+        sender.metrics.events_acked.inc();
+        sender
+            .metrics
+            .ack_seconds
+            .observe(arrived.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+// Generic in the event: slack-morphism does not export the hello event's type.
+async fn on_hello<Hello>(
+    _event: Hello,
+    _client: Arc<SlackHyperClient>,
+    state: SlackClientEventsUserState,
+) {
+    if let Some(sender) = state.read().await.get_user_state::<InboundSender>() {
+        sender.health.hello();
+    }
 }
 
 fn on_error(
     err: Box<dyn std::error::Error + Send + Sync>,
     _client: Arc<SlackHyperClient>,
-    _state: SlackClientEventsUserState,
+    state: SlackClientEventsUserState,
 ) -> HttpStatusCode {
     tracing::warn!(error = %err, "socket mode error");
+    // The handler is synchronous; the health flag is set without waiting for the lock.
+    if let Ok(guard) = state.try_read() {
+        if let Some(sender) = guard.get_user_state::<InboundSender>() {
+            sender.health.socket_error();
+        }
+    }
     HttpStatusCode::OK
 }
 
@@ -313,12 +359,20 @@ impl SocketMode {
         client: Arc<SlackHyperClient>,
         settings: &SlackSettings,
         tx: mpsc::UnboundedSender<SlackPushEventCallback>,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
     ) -> Result<Self, ChatError> {
-        let callbacks = SlackSocketModeListenerCallbacks::new().with_push_events(on_push);
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_push_events(on_push)
+            .with_hello_events(on_hello);
         let env = Arc::new(
             SlackClientEventsListenerEnvironment::new(client)
                 .with_error_handler(on_error)
-                .with_user_state(InboundSender(tx)),
+                .with_user_state(InboundSender {
+                    tx,
+                    metrics,
+                    health,
+                }),
         );
         let config = SlackClientSocketModeConfig::new()
             .with_max_connections_count(settings.connections.max(1))
@@ -328,7 +382,12 @@ impl SocketMode {
             .with_ping_failure_threshold_times(3);
         let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
         listener
-            .listen_for(&token(&settings.app_token))
+            .listen_for(&token(settings.app_token.as_ref().ok_or(
+                ChatError::Api {
+                    method: "apps.connections.open",
+                    code: "no app-level token (SLACK_APP_TOKEN) for Socket Mode".into(),
+                },
+            )?))
             .await
             .map_err(|e| map_err("apps.connections.open", e))?;
         listener.start().await;

@@ -35,6 +35,38 @@ pub struct EmulatorConfig {
     pub max_retries: u32,
     /// Delay between a `disconnect` message and the socket closing.
     pub disconnect_grace: Duration,
+    /// Deliver events as HTTP Events API requests to this URL (signed with
+    /// `signing_secret`) instead of over Socket Mode.
+    pub request_url: Option<String>,
+    pub signing_secret: String,
+    /// The bot token's scopes, as `auth.test` reports them in `X-OAuth-Scopes`.
+    pub scopes: Vec<String>,
+}
+
+/// The signing secret of the emulated app.
+pub const SIGNING_SECRET: &str = "emulated-signing-secret-8f3a";
+
+/// The scopes an app installed from `manifest.yml` has.
+pub const MANIFEST_SCOPES: [&str; 7] = [
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "chat:write",
+    "reactions:read",
+    "reactions:write",
+    "users:read",
+];
+
+/// Slack's request signature: `v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>`.
+pub fn sign_request(secret: &str, timestamp: &str, body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body.as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 impl Default for EmulatorConfig {
@@ -43,6 +75,9 @@ impl Default for EmulatorConfig {
             ack_timeout: Duration::from_secs(3),
             max_retries: 3,
             disconnect_grace: Duration::from_millis(500),
+            request_url: None,
+            signing_secret: SIGNING_SECRET.into(),
+            scopes: MANIFEST_SCOPES.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -111,6 +146,9 @@ pub struct Faults {
     /// `retry_attempt` 1, 2, … as Slack does when it retries.
     #[serde(default)]
     pub duplicates: u32,
+    /// `apps.connections.open` fails (as in an outage) for this many ms from now.
+    #[serde(default)]
+    pub refuse_connections_ms: u64,
 }
 
 pub(crate) struct Inner {
@@ -120,6 +158,7 @@ pub(crate) struct Inner {
     pub stats: Mutex<Stats>,
     pub faults: Mutex<Faults>,
     pub ignore_acks_until: Mutex<Option<tokio::time::Instant>>,
+    pub refuse_connections_until: Mutex<Option<tokio::time::Instant>>,
     pub connections: Mutex<HashMap<u64, Connection>>,
     pub connected: Notify,
     pub tickets: Mutex<Vec<String>>,
@@ -151,6 +190,7 @@ impl Emulator {
             stats: Mutex::new(Stats::default()),
             faults: Mutex::new(Faults::default()),
             ignore_acks_until: Mutex::new(None),
+            refuse_connections_until: Mutex::new(None),
             connections: Mutex::new(HashMap::new()),
             connected: Notify::new(),
             tickets: Mutex::new(Vec::new()),
@@ -416,6 +456,10 @@ impl Emulator {
         let until = (faults.ignore_acks_ms > 0)
             .then(|| tokio::time::Instant::now() + Duration::from_millis(faults.ignore_acks_ms));
         *self.inner.ignore_acks_until.lock().await = until;
+        *self.inner.refuse_connections_until.lock().await = (faults.refuse_connections_ms > 0)
+            .then(|| {
+                tokio::time::Instant::now() + Duration::from_millis(faults.refuse_connections_ms)
+            });
         *self.inner.faults.lock().await = faults;
     }
 
@@ -479,6 +523,10 @@ impl Emulator {
     /// Delivers one event: to a connected socket, redelivered until acked or out of retries.
     pub(crate) fn deliver(&self, event_id: String, payload: Value) {
         let emu = self.clone();
+        if let Some(url) = self.inner.config.request_url.clone() {
+            tokio::spawn(async move { emu.deliver_http(&url, &event_id, &payload).await });
+            return;
+        }
         tokio::spawn(async move {
             let delivery = Arc::new(Mutex::new(Delivery::default()));
             let duplicates = emu.inner.faults.lock().await.duplicates;
@@ -506,6 +554,45 @@ impl Emulator {
                 tracing::warn!(%event_id, "emulator: event never acked");
             }
         });
+    }
+
+    /// Delivers one event as a signed HTTP request, retried as Slack does (up to three times,
+    /// with `X-Slack-Retry-Num`) until it is answered with a 2xx within the ack timeout.
+    async fn deliver_http(&self, url: &str, event_id: &str, payload: &Value) {
+        let body = payload.to_string();
+        let client = reqwest::Client::new();
+        for attempt in 0..=self.inner.config.max_retries {
+            let ts = chrono::Utc::now().timestamp().to_string();
+            let mut req = client
+                .post(url)
+                .timeout(self.inner.config.ack_timeout)
+                .header("content-type", "application/json")
+                .header("x-slack-request-timestamp", &ts)
+                .header(
+                    "x-slack-signature",
+                    sign_request(&self.inner.config.signing_secret, &ts, &body),
+                )
+                .body(body.clone());
+            if attempt > 0 {
+                self.inner.stats.lock().await.redeliveries += 1;
+                req = req
+                    .header("x-slack-retry-num", attempt.to_string())
+                    .header("x-slack-retry-reason", "http_error");
+            }
+            self.inner.stats.lock().await.envelopes_sent += 1;
+            match req.send().await {
+                Ok(r) if r.status().is_success() => {
+                    self.inner.stats.lock().await.acks += 1;
+                    return;
+                }
+                Ok(r) => {
+                    tracing::debug!(%event_id, status = %r.status(), "emulator: event refused")
+                }
+                Err(e) => tracing::debug!(%event_id, error = %e, "emulator: event not delivered"),
+            }
+        }
+        self.inner.stats.lock().await.undelivered += 1;
+        tracing::warn!(%event_id, "emulator: event never acknowledged over HTTP");
     }
 
     /// Sends one envelope, waiting for a socket if none is connected.

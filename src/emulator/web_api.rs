@@ -140,16 +140,33 @@ async fn call(
 
     match method.as_str() {
         "api.test" => ok(json!({"args": args})),
-        "auth.test" => ok(json!({
-            "url": "https://emulated.slack.local/",
-            "team": "Emulated Workspace",
-            "user": BOT_NAME,
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": false,
-        })),
+        "auth.test" => {
+            // Slack reports a token's scopes in this header on every Web API answer.
+            let scopes = emu.inner.config.scopes.join(",");
+            let mut resp = ok(json!({
+                "url": "https://emulated.slack.local/",
+                "team": "Emulated Workspace",
+                "user": BOT_NAME,
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": false,
+            }));
+            if let Ok(v) = axum::http::HeaderValue::from_str(&scopes) {
+                resp.headers_mut().insert("x-oauth-scopes", v);
+            }
+            resp
+        }
         "apps.connections.open" => {
+            let refusing = emu
+                .inner
+                .refuse_connections_until
+                .lock()
+                .await
+                .is_some_and(|until| Instant::now() < until.into_std());
+            if refusing {
+                return err("internal_error");
+            }
             let ticket = format!("ticket-{:016x}", emu.next_id());
             emu.inner.tickets.lock().await.push(ticket.clone());
             ok(

@@ -70,6 +70,51 @@ fn yes() -> bool {
 }
 
 impl HarnessEvent {
+    /// The event's type name, as in its JSON (`assistant_text`, `tool_started`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HarnessEvent::Started { .. } => "started",
+            HarnessEvent::AssistantText { .. } => "assistant_text",
+            HarnessEvent::ToolStarted { .. } => "tool_started",
+            HarnessEvent::ToolFinished { .. } => "tool_finished",
+            HarnessEvent::FileChanged { .. } => "file_changed",
+            HarnessEvent::Usage { .. } => "usage",
+            HarnessEvent::Finished { .. } => "finished",
+            HarnessEvent::Error { .. } => "error",
+        }
+    }
+
+    /// Applies `f` to every text the event carries (masking secrets, clipping for storage).
+    pub fn map_text(self, f: impl Fn(&str) -> String) -> Self {
+        use HarnessEvent::*;
+        match self {
+            Started { session_id } => Started { session_id },
+            AssistantText { text } => AssistantText { text: f(&text) },
+            ToolStarted { id, name, summary } => ToolStarted {
+                id,
+                name: f(&name),
+                summary: f(&summary),
+            },
+            ToolFinished {
+                id,
+                name,
+                summary,
+                ok,
+            } => ToolFinished {
+                id,
+                name: f(&name),
+                summary: f(&summary),
+                ok,
+            },
+            FileChanged { path } => FileChanged { path: f(&path) },
+            u @ Usage { .. } => u,
+            Finished { answer } => Finished { answer: f(&answer) },
+            Error { message } => Error {
+                message: f(&message),
+            },
+        }
+    }
+
     /// Events after which the harness has nothing more to say.
     pub fn is_final(&self) -> bool {
         matches!(

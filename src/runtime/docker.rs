@@ -345,17 +345,27 @@ impl RunHandle for ContainerHandle {
         // The wait stream reports a non-zero status as an error; the inspection below is the
         // one source of truth for how the container ended.
         let _ = self.docker.wait_container(&self.name, None).next().await;
-        let state = self
-            .docker
-            .inspect_container(&self.name, None)
-            .await
-            .map_err(refused)?
-            .state
-            .unwrap_or_default();
-        Ok(Exit {
-            code: state.exit_code,
-            oom_killed: state.oom_killed.unwrap_or(false),
-        })
+        let mut attempt = 0;
+        loop {
+            let state = self
+                .docker
+                .inspect_container(&self.name, None)
+                .await
+                .map_err(refused)?
+                .state
+                .unwrap_or_default();
+            let oom_killed = state.oom_killed.unwrap_or(false);
+            // Docker records the OOM event apart from the exit and can record it a moment
+            // later: a SIGKILL exit (137) is looked at again before it is called anything else.
+            if oom_killed || state.exit_code != Some(137) || attempt == 5 {
+                return Ok(Exit {
+                    code: state.exit_code,
+                    oom_killed,
+                });
+            }
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     async fn kill(&mut self) {
@@ -425,6 +435,19 @@ impl Runtime for DockerRuntime {
 
     fn image_of(&self, spec: &SandboxSpec) -> Option<String> {
         Some(spec.image.clone())
+    }
+
+    async fn image_digest(&self, image: &str) -> Option<String> {
+        let docker = self.client().await.ok()?;
+        let info = docker.inspect_image(image).await.ok()?;
+        info.repo_digests
+            .and_then(|d| d.into_iter().next())
+            .or(info.id)
+    }
+
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        let docker = self.client().await?;
+        docker.ping().await.map(|_| ()).map_err(refused)
     }
 
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {

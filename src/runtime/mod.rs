@@ -113,6 +113,14 @@ pub trait Runtime: Send + Sync {
     fn image_of(&self, _spec: &SandboxSpec) -> Option<String> {
         None
     }
+    /// The content digest of `image` (for the audit chain), when the runtime has one.
+    async fn image_digest(&self, _image: &str) -> Option<String> {
+        None
+    }
+    /// Whether the runtime answers (for `/readyz` and `doctor`).
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError>;
     /// Runs this bot instance left behind (after a crash).
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError>;

@@ -137,6 +137,9 @@ impl World {
             .await
             .expect("bot starts");
         self.bot = Some(running);
+        if self.config.slack.transport == threadwork::chat::slack::Transport::Http {
+            return;
+        }
         assert!(
             self.emu
                 .wait_for_connections(

@@ -1,0 +1,446 @@
+//! `threadwork doctor`: checks a deployment before it goes live — Slack tokens and scopes,
+//! the event transport, prompt files, the container runtime and its images, the store, model
+//! keys — and says for each what is wrong and how to fix it.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::ExposeSecret;
+
+use crate::chat::slack::Transport;
+use crate::config::{Config, HarnessConfig};
+use crate::prompts::{PromptDirs, Registry};
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: &'static str,
+    pub result: Result<String, Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub wrong: String,
+    pub fix: String,
+}
+
+fn ok(name: &'static str, what: impl Into<String>) -> Check {
+    Check {
+        name,
+        result: Ok(what.into()),
+    }
+}
+
+fn bad(name: &'static str, wrong: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check {
+        name,
+        result: Err(Problem {
+            wrong: wrong.into(),
+            fix: fix.into(),
+        }),
+    }
+}
+
+/// `ok   name: …` or `FAIL name: … — fix: …`, one per line.
+pub fn render(checks: &[Check]) -> String {
+    checks
+        .iter()
+        .map(|c| match &c.result {
+            Ok(what) => format!("ok    {}: {what}\n", c.name),
+            Err(p) => format!("FAIL  {}: {}\n      fix: {}\n", c.name, p.wrong, p.fix),
+        })
+        .collect()
+}
+
+/// The bot scopes `manifest.yml` asks for.
+pub fn manifest_scopes(text: &str) -> Result<Vec<String>, String> {
+    let v: serde_norway::Value = serde_norway::from_str(text).map_err(|e| e.to_string())?;
+    let list = v
+        .get("oauth_config")
+        .and_then(|o| o.get("scopes"))
+        .and_then(|s| s.get("bot"))
+        .and_then(|b| b.as_sequence())
+        .ok_or("no oauth_config.scopes.bot list")?;
+    Ok(list
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect())
+}
+
+/// Scopes the manifest asks for that the token lacks (pure).
+pub fn missing_scopes(wanted: &[String], granted: &str) -> Vec<String> {
+    let granted: Vec<&str> = granted.split(',').map(str::trim).collect();
+    wanted
+        .iter()
+        .filter(|w| !granted.contains(&w.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Runs every check.
+pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut checks = Vec::new();
+    let slack = match config.slack_settings(&env) {
+        Ok(s) => {
+            checks.push(ok("slack tokens", "present"));
+            Some(s)
+        }
+        Err(e) => {
+            checks.push(bad(
+                "slack tokens",
+                e.to_string(),
+                "set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN for Socket Mode) or `[slack]` in the config",
+            ));
+            None
+        }
+    };
+    if let Some(s) = &slack {
+        checks.extend(slack_checks(s, manifest, config).await);
+    }
+    checks.push(prompt_check(config));
+    checks.extend(runtime_checks(config).await);
+    checks.push(store_check(&config.store.path));
+    checks.extend(model_key_checks(config));
+    checks
+}
+
+async fn slack_checks(
+    s: &crate::chat::slack::SlackSettings,
+    manifest: &Path,
+    config: &Config,
+) -> Vec<Check> {
+    let mut out = Vec::new();
+    let http = reqwest::Client::new();
+    let base = s.api_url.trim_end_matches('/');
+    let call = |method: &str, token: &str| {
+        http.post(format!("{base}/{method}"))
+            .bearer_auth(token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+    };
+    match call("auth.test", s.bot_token.expose_secret()).await {
+        Err(e) => out.push(bad(
+            "auth.test",
+            format!("cannot reach {base}: {}", e.without_url()),
+            "check SLACK_API_URL and the network",
+        )),
+        Ok(resp) => {
+            let scopes = resp
+                .headers()
+                .get("x-oauth-scopes")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            if body["ok"].as_bool() == Some(true) {
+                out.push(ok(
+                    "auth.test",
+                    format!(
+                        "bot token valid for {} as {}",
+                        body["team"].as_str().unwrap_or("?"),
+                        body["user"].as_str().unwrap_or("?")
+                    ),
+                ));
+                out.push(scope_check(manifest, scopes.as_deref()));
+            } else {
+                out.push(bad(
+                    "auth.test",
+                    format!(
+                        "Slack refused the bot token: {}",
+                        body["error"].as_str().unwrap_or("no answer")
+                    ),
+                    "reinstall the app and copy its Bot User OAuth Token (xoxb-…)",
+                ));
+            }
+        }
+    }
+    match (s.transport, &s.app_token) {
+        (Transport::Socket, Some(app)) => {
+            let answer = match call("apps.connections.open", app.expose_secret()).await {
+                Ok(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
+                Err(e) => serde_json::json!({"error": e.without_url().to_string()}),
+            };
+            if answer["ok"].as_bool() == Some(true) {
+                out.push(ok(
+                    "socket mode",
+                    "enabled (apps.connections.open answered)",
+                ));
+            } else {
+                out.push(bad(
+                    "socket mode",
+                    format!(
+                        "apps.connections.open failed: {}",
+                        answer["error"].as_str().unwrap_or("no answer")
+                    ),
+                    "turn on Socket Mode in the app's settings and use an app-level token with connections:write (xapp-…)",
+                ));
+            }
+        }
+        (Transport::Socket, None) => {}
+        (Transport::Http, _) => out.push(match (&s.signing_secret, config.ops.listen) {
+            (Some(_), Some(addr)) => ok(
+                "http events",
+                format!(
+                    "signing secret set; Slack's Request URL must reach http://{addr}/slack/events"
+                ),
+            ),
+            (None, _) => bad(
+                "http events",
+                "no signing secret",
+                "set SLACK_SIGNING_SECRET or `[slack] signing_secret`",
+            ),
+            (_, None) => bad(
+                "http events",
+                "no ops server to receive events",
+                "set `[ops] listen`, e.g. \"0.0.0.0:9464\", behind your HTTPS proxy",
+            ),
+        }),
+    }
+    out
+}
+
+fn scope_check(manifest: &Path, granted: Option<&str>) -> Check {
+    let wanted = match std::fs::read_to_string(manifest)
+        .map_err(|e| e.to_string())
+        .and_then(|t| manifest_scopes(&t))
+    {
+        Ok(w) => w,
+        Err(e) => {
+            return bad(
+                "scopes",
+                format!("cannot read the scopes from {}: {e}", manifest.display()),
+                "run doctor from the project directory or pass --manifest",
+            )
+        }
+    };
+    let Some(granted) = granted else {
+        return bad(
+            "scopes",
+            "Slack did not report the token's scopes (no X-OAuth-Scopes header)",
+            "check that the token is a bot token",
+        );
+    };
+    let missing = missing_scopes(&wanted, granted);
+    if missing.is_empty() {
+        ok(
+            "scopes",
+            format!("all {} from manifest.yml granted", wanted.len()),
+        )
+    } else {
+        bad(
+            "scopes",
+            format!("the bot token lacks {}", missing.join(", ")),
+            "add them under oauth_config.scopes.bot (manifest.yml is the reference) and reinstall the app",
+        )
+    }
+}
+
+fn prompt_check(config: &Config) -> Check {
+    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
+    let dirs = PromptDirs {
+        agents: config.agents.dir.clone(),
+        shared: config.agents.shared_dir.clone(),
+    };
+    match Registry::load(&dirs, &names) {
+        Ok(r) if r.agents.contains_key(&config.agents.default) => {
+            ok("prompt files", format!("{} agents valid", r.agents.len()))
+        }
+        Ok(_) => bad(
+            "prompt files",
+            format!(
+                "the default agent `{}` has no prompt file",
+                config.agents.default
+            ),
+            format!(
+                "add {}/{}.md or change `[agents] default`",
+                config.agents.dir.display(),
+                config.agents.default
+            ),
+        ),
+        Err(e) => bad(
+            "prompt files",
+            e.to_string(),
+            "fix the file at the line named",
+        ),
+    }
+}
+
+async fn runtime_checks(config: &Config) -> Vec<Check> {
+    if !config.harness.values().any(HarnessConfig::runs_a_program) {
+        return vec![ok(
+            "container runtime",
+            "not used (no harness runs a program)",
+        )];
+    }
+    let runtime = crate::app::runtime(config);
+    if let Err(e) = runtime.ping().await {
+        return vec![bad(
+            "container runtime",
+            e.to_string(),
+            "start dockerd (or see [sandbox] runtime)",
+        )];
+    }
+    let mut out = vec![ok(
+        "container runtime",
+        format!("{} reachable", runtime.name()),
+    )];
+    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
+    let dirs = PromptDirs {
+        agents: config.agents.dir.clone(),
+        shared: config.agents.shared_dir.clone(),
+    };
+    let Ok(registry) = Registry::load(&dirs, &names) else {
+        return out;
+    };
+    let mut images: Vec<String> = Vec::new();
+    for agent in registry.agents.values() {
+        let timeout = std::time::Duration::from_secs(config.jobs.timeout_secs.max(1));
+        if let Ok(spec) =
+            crate::runtime::policy::resolve(&config.sandbox, &agent.name, &agent.sandbox, timeout)
+        {
+            if let Some(image) = runtime.image_of(&spec) {
+                if !images.contains(&image) {
+                    images.push(image);
+                }
+            }
+        }
+    }
+    for image in images {
+        out.push(match runtime.image_digest(&image).await {
+            Some(d) => ok("image", format!("{image} present ({d})")),
+            None => bad(
+                "image",
+                format!("{image} is not on the Docker host"),
+                config.sandbox.build_hint.clone(),
+            ),
+        });
+    }
+    out
+}
+
+fn store_check(path: &PathBuf) -> Check {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    match sled::open(path) {
+        Ok(db) => {
+            let write = db
+                .open_tree("doctor")
+                .and_then(|t| {
+                    t.insert("probe", "1")?;
+                    t.remove("probe")?;
+                    Ok(())
+                })
+                .and_then(|_| db.flush().map(|_| ()));
+            match write {
+                Ok(()) => ok("store", format!("{} writable", path.display())),
+                Err(e) => bad(
+                    "store",
+                    format!("{} cannot be written: {e}", path.display()),
+                    "give the bot's user write access or change `[store] path`",
+                ),
+            }
+        }
+        Err(e) if e.to_string().contains("lock") => ok(
+            "store",
+            format!("{} is held by a running bot", path.display()),
+        ),
+        Err(e) => bad(
+            "store",
+            format!("cannot open {}: {e}", path.display()),
+            "give the bot's user write access or change `[store] path`",
+        ),
+    }
+}
+
+/// Agents whose harness talks to a model through the proxy need its key (pure over the config).
+pub fn model_key_checks(config: &Config) -> Vec<Check> {
+    use crate::model::Provider;
+    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
+    let dirs = PromptDirs {
+        agents: config.agents.dir.clone(),
+        shared: config.agents.shared_dir.clone(),
+    };
+    let Ok(registry) = Registry::load(&dirs, &names) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for agent in registry.agents.values() {
+        let provider = match config.harness.get(&agent.harness) {
+            Some(HarnessConfig::Claude(_)) | Some(HarnessConfig::Pi(_)) => Provider::Anthropic,
+            Some(HarnessConfig::Codex(_)) => Provider::OpenAi,
+            _ => continue,
+        };
+        let Some(model) = &config.model else {
+            out.push(bad(
+                "model key",
+                format!(
+                    "agent `{}` runs `{}` but there is no `[model]` proxy",
+                    agent.name, agent.harness
+                ),
+                "add a `[model]` section with the provider's upstream and key",
+            ));
+            continue;
+        };
+        let upstream = match provider {
+            Provider::Anthropic => model.anthropic.as_ref(),
+            Provider::OpenAi => model.openai.as_ref(),
+        };
+        let has = upstream.is_some_and(|u| u.api_key.is_some())
+            || model
+                .agent_keys
+                .get(&agent.name)
+                .is_some_and(|k| k.contains_key(&provider));
+        out.push(if has {
+            ok("model key", format!("agent `{}`: {} key configured", agent.name, provider.label()))
+        } else {
+            let var = match provider {
+                Provider::Anthropic => "ANTHROPIC_API_KEY",
+                Provider::OpenAi => "OPENAI_API_KEY",
+            };
+            bad(
+                "model key",
+                format!("agent `{}` needs a {} key and none is configured", agent.name, provider.label()),
+                format!("set {var}, `[model.{}] api_key`, or a key for the agent under `[model.agent_keys]`", provider.label()),
+            )
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_from_the_manifest_and_what_is_missing() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/manifest.yml")).unwrap();
+        let wanted = manifest_scopes(&text).unwrap();
+        assert!(wanted.contains(&"chat:write".to_string()));
+        assert_eq!(
+            missing_scopes(&wanted, &wanted.join(",")),
+            Vec::<String>::new()
+        );
+        let partial: Vec<&str> = wanted
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != "reactions:write")
+            .collect();
+        assert_eq!(
+            missing_scopes(&wanted, &partial.join(", ")),
+            vec!["reactions:write"]
+        );
+    }
+
+    #[test]
+    fn render_says_what_and_how() {
+        let text = render(&[
+            ok("store", "writable"),
+            bad("scopes", "lacks chat:write", "add it"),
+        ]);
+        assert_eq!(
+            text,
+            "ok    store: writable\nFAIL  scopes: lacks chat:write\n      fix: add it\n"
+        );
+    }
+}

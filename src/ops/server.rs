@@ -1,0 +1,259 @@
+//! The ops HTTP server: `/metrics` (Prometheus text), `/healthz` (the process answers),
+//! `/readyz` (Slack connected, store open, container runtime reachable), `/audit` and
+//! `/jobs/<id>` (what `threadwork audit` and `jobs show` read while the bot holds the store),
+//! and `/slack/events`, the HTTP Events API transport (signature and timestamp checked,
+//! `url_verification` answered, events fed to the same pipeline as Socket Mode).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use slack_morphism::events::{SlackPushEvent, SlackPushEventCallback};
+use slack_morphism::signature_verifier::{
+    SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
+};
+use tokio::sync::mpsc;
+
+use super::metrics::Metrics;
+use crate::runtime::Runtime;
+use crate::store::Store;
+
+/// Whether Slack is connected, as far as Socket Mode tells: a `hello` after the last socket
+/// error means a live connection. The HTTP transport has no connection to lose.
+#[derive(Debug, Default)]
+pub struct Health {
+    http_transport: bool,
+    last_hello: Mutex<Option<Instant>>,
+    last_error: Mutex<Option<Instant>>,
+}
+
+impl Health {
+    pub fn http() -> Self {
+        Self {
+            http_transport: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn hello(&self) {
+        *self.last_hello.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    pub fn socket_error(&self) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    pub fn slack_connected(&self) -> bool {
+        if self.http_transport {
+            return true;
+        }
+        let hello = *self.last_hello.lock().unwrap_or_else(|e| e.into_inner());
+        let error = *self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        match (hello, error) {
+            (Some(h), Some(e)) => h > e,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+}
+
+/// Where HTTP events go, and how they are checked.
+pub struct EventsIntake {
+    pub verifier: SlackEventSignatureVerifier,
+    pub tx: mpsc::UnboundedSender<SlackPushEventCallback>,
+}
+
+#[derive(Clone)]
+pub struct OpsState {
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub store: Arc<dyn Store>,
+    pub runtime: Option<Arc<dyn Runtime>>,
+    pub events: Option<Arc<EventsIntake>>,
+}
+
+/// Serves the ops endpoints on `addr`; returns the bound address (port 0 picks one).
+pub async fn serve(
+    addr: SocketAddr,
+    state: OpsState,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/audit", get(audit))
+        .route("/jobs/{id}", get(job))
+        .route("/slack/events", post(slack_events))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the ops server stopped");
+        }
+    });
+    tracing::info!(%bound, "ops server listening");
+    Ok(bound)
+}
+
+async fn metrics(State(s): State<OpsState>) -> Response {
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn readyz(State(s): State<OpsState>) -> Response {
+    let slack = s.health.slack_connected();
+    let store = s.store.job(0).is_ok();
+    let runtime = match &s.runtime {
+        Some(r) => r.ping().await.map_err(|e| e.to_string()),
+        None => Ok(()),
+    };
+    let ready = slack && store && runtime.is_ok();
+    let body = serde_json::json!({
+        "ready": ready,
+        "slack_connected": slack,
+        "store_open": store,
+        "runtime": match &runtime { Ok(()) => "reachable".to_string(), Err(e) => e.clone() },
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Every audit record as JSON lines (the CLI filters).
+async fn audit(State(s): State<OpsState>) -> Response {
+    match s.store.audit() {
+        Ok(records) => {
+            let mut out = String::new();
+            for r in records {
+                if let Ok(line) = serde_json::to_string(&r) {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
+            ([("content-type", "application/x-ndjson")], out).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn job(State(s): State<OpsState>, Path(id): Path<u64>) -> Response {
+    match (s.store.job(id), s.store.transcript(id)) {
+        (Ok(Some(job)), Ok(transcript)) => {
+            Json(serde_json::json!({ "job": job, "transcript": transcript })).into_response()
+        }
+        (Ok(None), _) => (StatusCode::NOT_FOUND, format!("no job {id}\n")).into_response(),
+        (Err(e), _) | (_, Err(e)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+    }
+}
+
+/// What an HTTP Events API request is, once checked (pure, apart from the clock the verifier
+/// reads).
+#[derive(Debug)]
+pub enum Intake {
+    Challenge(String),
+    Event(Box<SlackPushEventCallback>),
+    Ignored,
+    Rejected {
+        status: StatusCode,
+        reason: &'static str,
+    },
+}
+
+pub fn check_request(
+    verifier: &SlackEventSignatureVerifier,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Intake {
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let (Some(ts), Some(sig)) = (
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP),
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER),
+    ) else {
+        return Intake::Rejected {
+            status: StatusCode::UNAUTHORIZED,
+            reason: "missing_signature",
+        };
+    };
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Intake::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            reason: "bad_body",
+        };
+    };
+    if let Err(e) = verifier.verify(sig, text, ts) {
+        let reason = match e {
+            SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_) => {
+                "stale_timestamp"
+            }
+            _ => "bad_signature",
+        };
+        return Intake::Rejected {
+            status: StatusCode::UNAUTHORIZED,
+            reason,
+        };
+    }
+    match serde_json::from_str::<SlackPushEvent>(text) {
+        Ok(SlackPushEvent::UrlVerification(v)) => Intake::Challenge(v.challenge),
+        Ok(SlackPushEvent::EventCallback(cb)) => Intake::Event(Box::new(cb)),
+        Ok(SlackPushEvent::AppRateLimited(_)) => Intake::Ignored,
+        Err(_) => Intake::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            reason: "bad_body",
+        },
+    }
+}
+
+async fn slack_events(State(s): State<OpsState>, headers: HeaderMap, body: Bytes) -> Response {
+    let arrived = Instant::now();
+    let Some(intake) = &s.events else {
+        return (
+            StatusCode::NOT_FOUND,
+            "the HTTP Events API transport is off (`[slack] transport = \"http\"`)\n",
+        )
+            .into_response();
+    };
+    match check_request(&intake.verifier, &headers, &body) {
+        Intake::Challenge(challenge) => {
+            Json(serde_json::json!({ "challenge": challenge })).into_response()
+        }
+        Intake::Event(cb) => {
+            s.metrics.events_received.inc();
+            if intake.tx.send(*cb).is_err() {
+                return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+            }
+            s.metrics.events_acked.inc();
+            s.metrics
+                .ack_seconds
+                .observe(arrived.elapsed().as_secs_f64());
+            StatusCode::OK.into_response()
+        }
+        Intake::Ignored => StatusCode::OK.into_response(),
+        Intake::Rejected { status, reason } => {
+            s.metrics.rejected(reason);
+            tracing::warn!(reason, "HTTP Events API request rejected");
+            (status, format!("{reason}\n")).into_response()
+        }
+    }
+}
