@@ -41,8 +41,10 @@ impl Write for LogSink {
 /// Logs at debug level through the bot's redacting writer, into `LOGS`.
 fn capture_logs() {
     let _ = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
         .with_env_filter("debug")
-        .with_ansi(false)
         .with_writer(|| threadwork::ops::redact::RedactingWriter(LogSink))
         .try_init();
 }
@@ -308,6 +310,12 @@ async fn audit_chain_transcripts_redaction_metrics_and_the_cli() {
     let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
     assert!(!logs.is_empty());
     assert!(!logs.contains(CANARY), "a log line holds the canary");
+    // Every line about a job (a `job` field, or inside a job's span) names its agent.
+    let about_jobs: Vec<&str> = logs.lines().filter(|l| l.contains("\"job\":")).collect();
+    assert!(about_jobs.len() >= 5, "{}", about_jobs.len());
+    for line in about_jobs {
+        assert!(line.contains("\"agent\":"), "no agent on: {line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

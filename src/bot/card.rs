@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::chat::ChatPlatform;
 use crate::job::{Job, JobState, Usage};
@@ -195,26 +196,30 @@ impl CardUpdater {
         // What the card shows now; changes made before the task first runs still count.
         let mut last_sent = render(&view);
         let (tx, mut rx) = watch::channel(view);
-        let task = tokio::spawn(async move {
-            loop {
-                let closed = rx.changed().await.is_err();
-                let text = render(&rx.borrow_and_update());
-                if text != last_sent {
-                    if let Err(e) =
-                        super::outbox::with_retries(|| chat.update_message(&channel, &ts, &text))
-                            .await
-                    {
-                        tracing::warn!(%channel, %ts, error = %e, "card edit failed");
+        let task = tokio::spawn(
+            async move {
+                loop {
+                    let closed = rx.changed().await.is_err();
+                    let text = render(&rx.borrow_and_update());
+                    if text != last_sent {
+                        if let Err(e) = super::outbox::with_retries(|| {
+                            chat.update_message(&channel, &ts, &text)
+                        })
+                        .await
+                        {
+                            tracing::warn!(%channel, %ts, error = %e, "card edit failed");
+                        }
+                        last_sent = text;
                     }
-                    last_sent = text;
+                    if closed {
+                        return;
+                    }
+                    // Everything that changes during this pause is sent as one edit.
+                    tokio::time::sleep(interval).await;
                 }
-                if closed {
-                    return;
-                }
-                // Everything that changes during this pause is sent as one edit.
-                tokio::time::sleep(interval).await;
             }
-        });
+            .in_current_span(),
+        );
         Self { tx, task }
     }
 

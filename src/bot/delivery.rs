@@ -89,12 +89,12 @@ impl Ctx {
             .await
         {
             Ok(base) => {
-                tracing::info!(job = job.id, %repo, %base, %branch, "repository checked out");
+                tracing::info!(job = job.id, agent = %job.agent, %repo, %base, %branch, "repository checked out");
                 Ok(())
             }
             Err(e) => {
                 let message = forge::redact(&e.to_string(), &self.forges.secrets());
-                tracing::warn!(job = job.id, %repo, error = %message, "cannot check out the repository");
+                tracing::warn!(job = job.id, agent = %job.agent, %repo, error = %message, "cannot check out the repository");
                 Err(format!(
                     "cannot check out `{repo}`{} from {} `{}`: {message}",
                     job.branch
@@ -136,7 +136,7 @@ impl Ctx {
             Ok(d) => d,
             Err(message) => {
                 let message = forge::redact(&message, &secrets);
-                tracing::warn!(job = id, %repo, error = %message, "could not deliver the changes");
+                tracing::warn!(job = id, agent = %job.agent, %repo, error = %message, "could not deliver the changes");
                 (
                     None,
                     None,
@@ -255,7 +255,7 @@ impl Ctx {
                     .unwrap_or_default()
             );
             if let Err(e) = client.comment(&pr, &note).await {
-                tracing::warn!(job = job.id, error = %e, "could not comment on the PR");
+                tracing::warn!(job = job.id, agent = %job.agent, error = %e, "could not comment on the PR");
             }
             let words = format!(
                 ":link: Pushed `{}` ({files}) to `{branch}`: {}",
@@ -409,7 +409,7 @@ impl Ctx {
                 )
             }
         };
-        tracing::info!(job = job.id, action, pr = %pr.url, "PR verdict handled");
+        tracing::info!(job = job.id, agent = %job.agent, action, pr = %pr.url, "PR verdict handled");
         let _ = self.audit(AuditRecord {
             job: Some(job.id),
             prompt_version: job.prompt_version.clone(),

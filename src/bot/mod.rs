@@ -24,6 +24,7 @@ use chrono::Utc;
 use slack_morphism::events::SlackPushEventCallback;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::agents::Agent;
 use crate::chat::inbound::{self, InboundKind};
@@ -706,10 +707,14 @@ impl Ctx {
             .push(job.id, &job.channel);
         tracing::info!(job = job.id, agent = %job.agent, harness = %job.harness, channel = %job.channel, "job accepted");
         let ctx = self.clone();
-        tokio::spawn(async move {
-            ctx.open_card(&job).await;
-            ctx.mark_ready(job.id);
-        });
+        let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
+        tokio::spawn(
+            async move {
+                ctx.open_card(&job).await;
+                ctx.mark_ready(job.id);
+            }
+            .instrument(span),
+        );
         Ok(())
     }
 
@@ -731,7 +736,7 @@ impl Ctx {
                     );
                     let saved = self.update_job(job.id, |j| j.card_ts = Some(ts2)).await;
                     if let Err(e) = linked.map_err(BotError::from).and(saved.map(|_| ())) {
-                        tracing::error!(job = job.id, error = %e, "could not record the card");
+                        tracing::error!(job = job.id, agent = %job.agent, error = %e, "could not record the card");
                     }
                 }
                 ts
@@ -776,16 +781,28 @@ impl Ctx {
         }
         for id in start {
             let ctx = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = ctx.clone().run_job(id).await {
-                    tracing::error!(job = id, error = %e, "job run failed");
+            // Every line logged while the job runs carries its id and agent.
+            let agent = self
+                .store
+                .job(id)
+                .ok()
+                .flatten()
+                .map(|j| j.agent)
+                .unwrap_or_default();
+            let span = tracing::info_span!("job", job = id, agent = %agent);
+            tokio::spawn(
+                async move {
+                    if let Err(e) = ctx.clone().run_job(id).await {
+                        tracing::error!(error = %e, "job run failed");
+                    }
+                    ctx.queue.lock().expect("queue lock").finish(id);
+                    ctx.pump();
+                    if ctx.is_idle() {
+                        ctx.idle.notify_waiters();
+                    }
                 }
-                ctx.queue.lock().expect("queue lock").finish(id);
-                ctx.pump();
-                if ctx.is_idle() {
-                    ctx.idle.notify_waiters();
-                }
-            });
+                .instrument(span),
+            );
         }
     }
 
@@ -799,7 +816,7 @@ impl Ctx {
             })
             .await?;
         if let Some(e) = bad_transition {
-            tracing::warn!(job = id, error = %e, "not started");
+            tracing::warn!(job = id, agent = %job.agent, error = %e, "not started");
             return Ok(());
         }
         self.count_state(&job, JobState::Running);
@@ -825,7 +842,7 @@ impl Ctx {
         let prompt = match agent.as_ref().map(|a| self.effective(a)).transpose() {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(job = id, error = %e, "cannot assemble the prompt");
+                tracing::error!(job = id, agent = %job.agent, error = %e, "cannot assemble the prompt");
                 None
             }
         };
@@ -1162,7 +1179,7 @@ impl Ctx {
             if let Err(e) =
                 outbox::with_retries(|| self.chat.update_message(&job.channel, ts, &text)).await
             {
-                tracing::warn!(job = job.id, error = %e, "could not close the card");
+                tracing::warn!(job = job.id, agent = %job.agent, error = %e, "could not close the card");
             }
         }
         Ok(())
@@ -1193,7 +1210,7 @@ impl Ctx {
         {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(job = job.id, error = %e, "could not read the thread; running without it");
+                tracing::warn!(job = job.id, agent = %job.agent, error = %e, "could not read the thread; running without it");
                 return (vec![], task);
             }
         };
@@ -1306,13 +1323,25 @@ impl Ctx {
         if let Some((token, by)) = self.stops.lock().expect("stops lock").get_mut(&id) {
             by.get_or_insert_with(|| user.to_string());
             token.cancel();
-            tracing::info!(job = id, by = user, "job stopped");
+            let agent = self.store.job(id).ok().flatten().map(|j| j.agent);
+            tracing::info!(
+                job = id,
+                agent = agent.as_deref().unwrap_or("?"),
+                by = user,
+                "job stopped"
+            );
             self.audit_cancel(id, user);
             return Ok(StopResult::Stopping);
         }
         let unqueued = self.queue.lock().expect("queue lock").remove_waiting(id);
         if unqueued {
-            tracing::info!(job = id, by = user, "queued job cancelled");
+            let agent = self.store.job(id).ok().flatten().map(|j| j.agent);
+            tracing::info!(
+                job = id,
+                agent = agent.as_deref().unwrap_or("?"),
+                by = user,
+                "queued job cancelled"
+            );
             self.audit_cancel(id, user);
             self.finish(
                 id,
@@ -1532,7 +1561,7 @@ impl Ctx {
                 _ => Ok(()),
             };
             if let Err(e) = result {
-                tracing::error!(job = job.id, error = %e, "recovery failed");
+                tracing::error!(job = job.id, agent = %job.agent, error = %e, "recovery failed");
             }
         }
     }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{Harness, HarnessError, HarnessEvent, HarnessRun};
 use crate::runtime::process::ProcessRuntime;
@@ -265,89 +266,92 @@ pub async fn stream(
         tail.into_iter().collect::<Vec<_>>().join("\n")
     });
 
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stdout);
-        let mut line_no = 0;
-        let mut finished = false;
-        let mut last_lines: VecDeque<String> = VecDeque::new();
-        'read: loop {
-            let next = tokio::select! {
-                _ = cancel.cancelled() => {
-                    child.kill().await;
-                    child.cleanup().await;
-                    return;
+    tokio::spawn(
+        async move {
+            let mut reader = BufReader::new(stdout);
+            let mut line_no = 0;
+            let mut finished = false;
+            let mut last_lines: VecDeque<String> = VecDeque::new();
+            'read: loop {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => {
+                        child.kill().await;
+                        child.cleanup().await;
+                        return;
+                    }
+                    next = read_bounded_line(&mut reader) => next,
+                };
+                let Ok(Some((bytes, truncated))) = next else {
+                    break;
+                };
+                line_no += 1;
+                let line = String::from_utf8_lossy(&bytes).into_owned();
+                if last_lines.len() == 5 {
+                    last_lines.pop_front();
                 }
-                next = read_bounded_line(&mut reader) => next,
-            };
-            let Ok(Some((bytes, truncated))) = next else {
-                break;
-            };
-            line_no += 1;
-            let line = String::from_utf8_lossy(&bytes).into_owned();
-            if last_lines.len() == 5 {
-                last_lines.pop_front();
+                last_lines.push_back(preview(&line, 300));
+                let events = if truncated {
+                    vec![HarnessEvent::Error {
+                        message: format!(
+                            "harness printed line {line_no} longer than {MAX_LINE_BYTES} bytes"
+                        ),
+                    }]
+                } else {
+                    decoder.line(line_no, &line)
+                };
+                for event in events {
+                    let is_final = event.is_final();
+                    super::probe::read(job_id);
+                    if tx.send(event).await.is_err() {
+                        child.kill().await;
+                        child.cleanup().await;
+                        return;
+                    }
+                    if is_final {
+                        finished = true;
+                        break 'read;
+                    }
+                }
             }
-            last_lines.push_back(preview(&line, 300));
-            let events = if truncated {
-                vec![HarnessEvent::Error {
-                    message: format!(
-                        "harness printed line {line_no} longer than {MAX_LINE_BYTES} bytes"
-                    ),
-                }]
-            } else {
-                decoder.line(line_no, &line)
-            };
-            for event in events {
-                let is_final = event.is_final();
-                super::probe::read(job_id);
-                if tx.send(event).await.is_err() {
-                    child.kill().await;
-                    child.cleanup().await;
-                    return;
-                }
-                if is_final {
-                    finished = true;
-                    break 'read;
-                }
+            if finished {
+                // The run is over once it says so; don't wait on a child that lingers.
+                child.kill().await;
+                child.cleanup().await;
+                return;
             }
-        }
-        if finished {
-            // The run is over once it says so; don't wait on a child that lingers.
-            child.kill().await;
+            let status = tokio::select! {
+                _ = cancel.cancelled() => { child.kill().await; child.cleanup().await; return; }
+                status = child.wait() => status,
+            };
             child.cleanup().await;
-            return;
-        }
-        let status = tokio::select! {
-            _ = cancel.cancelled() => { child.kill().await; child.cleanup().await; return; }
-            status = child.wait() => status,
-        };
-        child.cleanup().await;
-        let stderr = stderr_tail.await.unwrap_or_default();
-        let last = last_lines.into_iter().collect::<Vec<_>>().join("\n");
-        let event = match status {
-            Ok(s) if s.success() => decoder.finish().unwrap_or_else(|| HarnessEvent::Error {
-                message: exit_message(&program, s, memory_mb, &last, &stderr),
-            }),
-            // The container's init says so when it cannot exec the program; a script that
-            // exits 127 for a command of its own is an ordinary failure.
-            Ok(s)
-                if s.code == Some(NOT_FOUND)
-                    && line_no == 0
-                    && stderr.contains(&format!("exec {program} failed")) =>
-            {
-                HarnessEvent::Error {
-                    message: missing_program(&program, image.as_deref(), &stderr),
+            let stderr = stderr_tail.await.unwrap_or_default();
+            let last = last_lines.into_iter().collect::<Vec<_>>().join("\n");
+            let event = match status {
+                Ok(s) if s.success() => decoder.finish().unwrap_or_else(|| HarnessEvent::Error {
+                    message: exit_message(&program, s, memory_mb, &last, &stderr),
+                }),
+                // The container's init says so when it cannot exec the program; a script that
+                // exits 127 for a command of its own is an ordinary failure.
+                Ok(s)
+                    if s.code == Some(NOT_FOUND)
+                        && line_no == 0
+                        && stderr.contains(&format!("exec {program} failed")) =>
+                {
+                    HarnessEvent::Error {
+                        message: missing_program(&program, image.as_deref(), &stderr),
+                    }
                 }
-            }
-            Ok(s) => HarnessEvent::Error {
-                message: exit_message(&program, s, memory_mb, &last, &stderr),
-            },
-            Err(e) => HarnessEvent::Error {
-                message: format!("`{program}` could not be waited for: {e}"),
-            },
-        };
-        let _ = tx.send(event).await;
-    });
+                Ok(s) => HarnessEvent::Error {
+                    message: exit_message(&program, s, memory_mb, &last, &stderr),
+                },
+                Err(e) => HarnessEvent::Error {
+                    message: format!("`{program}` could not be waited for: {e}"),
+                },
+            };
+            let _ = tx.send(event).await;
+        }
+        .in_current_span(),
+    );
     Ok(rx)
 }
 
