@@ -61,6 +61,10 @@ pub fn runtime(config: &Config) -> Arc<dyn Runtime> {
     let needed = config.harness.values().any(HarnessConfig::runs_a_program);
     match config.sandbox.runtime {
         RuntimeKind::Docker => Arc::new(DockerRuntime::new(&config.sandbox)),
+        RuntimeKind::Kubernetes => Arc::new(crate::runtime::kubernetes::KubernetesRuntime::new(
+            config.kubernetes.clone(),
+            &config.sandbox.instance,
+        )),
         RuntimeKind::Process if !needed => Arc::new(ProcessRuntime::new()),
         RuntimeKind::Process => {
             tracing::warn!(

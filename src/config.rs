@@ -45,6 +45,9 @@ pub struct Config {
     /// The ops HTTP server: metrics, health, the HTTP Events API transport.
     #[serde(default)]
     pub ops: OpsSection,
+    /// The cluster `[sandbox] runtime = "kubernetes"` runs jobs on.
+    #[serde(default)]
+    pub kubernetes: crate::runtime::kubernetes::KubeSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]

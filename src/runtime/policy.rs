@@ -35,6 +35,8 @@ pub enum RuntimeKind {
     Docker,
     /// A local child process: no isolation; for development machines only.
     Process,
+    /// A Kubernetes Job per run (`[kubernetes]` in the config).
+    Kubernetes,
 }
 
 /// Resource limits; `[sandbox.defaults]` and `[sandbox.max]` in the config.

@@ -245,3 +245,4 @@ pub async fn docker_ready(test: &str, image: &str, build: &str) -> bool {
 }
 
 pub mod forge;
+pub mod kube;

@@ -1,0 +1,924 @@
+//! The `kubernetes` runtime: one Kubernetes Job per run, through `kube` and `k8s-openapi`,
+//! behind the same `Runtime` trait as `docker`.
+//!
+//! A run is three objects, all labelled with job, agent and instance:
+//! - a Secret holding the workspace snapshot the bot prepared (a tar.gz; the Git token stays
+//!   with the bot), unpacked by an init container into an `emptyDir` at `/workspace`;
+//! - a NetworkPolicy denying all egress (network `none`) or all but the bot's model proxy and
+//!   DNS (network `model`); `open` gets none;
+//! - the Job: `backoffLimit: 0`, `activeDeadlineSeconds` from the timeout,
+//!   `ttlSecondsAfterFinished`, non-root, read-only root, all capabilities dropped,
+//!   `seccompProfile: RuntimeDefault`, requests = limits, no service-account token.
+//!
+//! The harness's stdout comes from the pod log (followed). When the harness exits, the
+//! container's wrapper prints a marker line and the workspace as base64 tar.gz, then the
+//! harness's stderr: the bot unpacks the workspace (for the PR flow) and keeps the stderr.
+//! The object builders are pure (`objects`); the contract tests check them on the wire.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec,
+    PodTemplateSpec, ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::ByteString;
+use kube::api::{DeleteParams, ListParams, LogParams, PostParams, PropagationPolicy};
+use kube::Api;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OnceCell;
+
+use super::{
+    Exit, Launch, Leftover, NetworkMode, RunHandle, Runtime, RuntimeError, SandboxSpec, Spawned,
+    LABEL_AGENT, LABEL_INSTANCE, LABEL_JOB,
+};
+
+/// The line after which the pod log carries the workspace, then the harness's stderr.
+pub const WORKSPACE_MARK: &str = "@@threadwork-workspace@@";
+pub const STDERR_MARK: &str = "@@threadwork-stderr@@";
+
+/// Most bytes of a workspace snapshot (a Secret holds at most 1 MiB).
+pub const MAX_SNAPSHOT: usize = 900 * 1024;
+
+/// `[kubernetes]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeSettings {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The API server; without it, the in-cluster config or the kubeconfig.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Labels of the bot's pods, which serve the model proxy (egress peer for `model`).
+    #[serde(default = "default_proxy_labels")]
+    pub proxy_labels: BTreeMap<String, String>,
+    #[serde(default = "default_proxy_port")]
+    pub proxy_port: i32,
+    /// The Service in front of the bot's model proxy (`deploy/`), as the pods resolve it.
+    #[serde(default = "default_proxy_service")]
+    pub proxy_service: String,
+    /// Seconds a finished Job stays for inspection before Kubernetes deletes it.
+    #[serde(default = "default_ttl")]
+    pub ttl_secs: i32,
+}
+
+impl Default for KubeSettings {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+fn default_namespace() -> String {
+    "threadwork".into()
+}
+fn default_proxy_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([("app.kubernetes.io/name".into(), "threadwork".into())])
+}
+fn default_proxy_port() -> i32 {
+    8080
+}
+fn default_proxy_service() -> String {
+    "threadwork-model".into()
+}
+fn default_ttl() -> i32 {
+    600
+}
+
+/// The objects of one run.
+pub struct Objects {
+    pub secret: Secret,
+    pub policy: Option<NetworkPolicy>,
+    pub job: Job,
+}
+
+pub fn run_name(instance: &str, job_id: u64) -> String {
+    format!("threadwork-{instance}-job-{job_id}")
+}
+
+fn labels(launch: &Launch, instance: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_JOB.to_string(), launch.job_id.to_string()),
+        (LABEL_AGENT.to_string(), launch.agent.clone()),
+        (LABEL_INSTANCE.to_string(), instance.to_string()),
+    ])
+}
+
+/// `uid:gid` → numbers (the policy never allows root).
+fn ids(user: &str) -> (i64, i64) {
+    let mut parts = user.split(':');
+    let uid = parts.next().and_then(|u| u.parse().ok()).unwrap_or(1000);
+    let gid = parts.next().and_then(|g| g.parse().ok()).unwrap_or(uid);
+    (uid, gid)
+}
+
+/// The wrapper the main container runs: the harness with its stderr kept aside, then the
+/// marker, the workspace, and the stderr; the harness's exit status is the container's.
+const WRAPPER: &str = r#""$@" 2>/tmp/.threadwork-stderr; rc=$?
+printf '\n%s\n' '@@threadwork-workspace@@'
+tar -czf - -C /workspace . 2>/dev/null | base64 -w 0
+printf '\n%s\n' '@@threadwork-stderr@@'
+tail -c 65536 /tmp/.threadwork-stderr
+exit $rc"#;
+
+/// Builds the run's objects (pure).
+pub fn objects(
+    launch: &Launch,
+    instance: &str,
+    settings: &KubeSettings,
+    snapshot: Vec<u8>,
+) -> Objects {
+    let name = run_name(instance, launch.job_id);
+    let labels = labels(launch, instance);
+    let meta = |name: String| ObjectMeta {
+        name: Some(name),
+        namespace: Some(settings.namespace.clone()),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    let spec: &SandboxSpec = &launch.spec;
+    let (uid, gid) = ids(&spec.user);
+    let secret = Secret {
+        metadata: meta(format!("{name}-ws")),
+        data: Some(BTreeMap::from([(
+            "workspace.tar.gz".to_string(),
+            ByteString(snapshot),
+        )])),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    };
+    let policy = match spec.network {
+        NetworkMode::Open => None,
+        mode => {
+            let egress = (mode == NetworkMode::Model).then(|| {
+                vec![
+                    NetworkPolicyEgressRule {
+                        to: Some(vec![NetworkPolicyPeer {
+                            pod_selector: Some(LabelSelector {
+                                match_labels: Some(settings.proxy_labels.clone()),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }]),
+                        ports: Some(vec![NetworkPolicyPort {
+                            port: Some(IntOrString::Int(settings.proxy_port)),
+                            protocol: Some("TCP".into()),
+                            ..Default::default()
+                        }]),
+                    },
+                    // The proxy is reached by its Service name.
+                    NetworkPolicyEgressRule {
+                        to: None,
+                        ports: Some(
+                            ["UDP", "TCP"]
+                                .iter()
+                                .map(|p| NetworkPolicyPort {
+                                    port: Some(IntOrString::Int(53)),
+                                    protocol: Some((*p).into()),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        ),
+                    },
+                ]
+            });
+            Some(NetworkPolicy {
+                metadata: meta(format!("{name}-net")),
+                spec: Some(NetworkPolicySpec {
+                    pod_selector: Some(LabelSelector {
+                        match_labels: Some(BTreeMap::from([
+                            (LABEL_JOB.to_string(), launch.job_id.to_string()),
+                            (LABEL_INSTANCE.to_string(), instance.to_string()),
+                        ])),
+                        ..Default::default()
+                    }),
+                    policy_types: Some(vec!["Egress".into()]),
+                    // No rule: nothing leaves the pod.
+                    egress: Some(egress.unwrap_or_default()),
+                    ..Default::default()
+                }),
+            })
+        }
+    };
+    let quantity = |s: String| Quantity(s);
+    let resources = BTreeMap::from([
+        (
+            "cpu".to_string(),
+            quantity(format!("{}m", (spec.cpus * 1000.0) as i64)),
+        ),
+        (
+            "memory".to_string(),
+            quantity(format!("{}Mi", spec.memory_mb)),
+        ),
+    ]);
+    let container_security = SecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(gid),
+        read_only_root_filesystem: Some(true),
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mounts = vec![
+        VolumeMount {
+            name: "workspace".into(),
+            mount_path: "/workspace".into(),
+            ..Default::default()
+        },
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..Default::default()
+        },
+    ];
+    let mut command = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        WRAPPER.to_string(),
+        "threadwork".to_string(),
+        launch.program.clone(),
+    ];
+    command.extend(launch.args.iter().cloned());
+    let main = Container {
+        name: "harness".into(),
+        image: Some(spec.image.clone()),
+        command: Some(command),
+        working_dir: Some("/workspace".into()),
+        env: Some(
+            launch
+                .env
+                .iter()
+                .map(|(k, v)| EnvVar {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        resources: Some(ResourceRequirements {
+            requests: Some(resources.clone()),
+            limits: Some(resources),
+            ..Default::default()
+        }),
+        security_context: Some(container_security.clone()),
+        volume_mounts: Some(mounts.clone()),
+        ..Default::default()
+    };
+    let mut init_mounts = mounts;
+    init_mounts.push(VolumeMount {
+        name: "snapshot".into(),
+        mount_path: "/snapshot".into(),
+        read_only: Some(true),
+        ..Default::default()
+    });
+    let init = Container {
+        name: "workspace".into(),
+        image: Some(spec.image.clone()),
+        command: Some(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "tar -xzf /snapshot/workspace.tar.gz -C /workspace".into(),
+        ]),
+        resources: main.resources.clone(),
+        security_context: Some(container_security),
+        volume_mounts: Some(init_mounts),
+        ..Default::default()
+    };
+    let job = Job {
+        metadata: meta(name.clone()),
+        spec: Some(JobSpec {
+            backoff_limit: Some(0),
+            active_deadline_seconds: Some(spec.timeout.as_secs().max(1) as i64),
+            ttl_seconds_after_finished: Some(settings.ttl_secs),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".into()),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(uid),
+                        run_as_group: Some(gid),
+                        fs_group: Some(gid),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    init_containers: Some(vec![init]),
+                    containers: vec![main],
+                    volumes: Some(vec![
+                        Volume {
+                            name: "workspace".into(),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            ..Default::default()
+                        },
+                        Volume {
+                            name: "tmp".into(),
+                            empty_dir: Some(EmptyDirVolumeSource {
+                                medium: Some("Memory".into()),
+                                size_limit: Some(Quantity(format!("{}Mi", spec.tmp_mb))),
+                            }),
+                            ..Default::default()
+                        },
+                        Volume {
+                            name: "snapshot".into(),
+                            secret: Some(SecretVolumeSource {
+                                secret_name: Some(format!("{name}-ws")),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                    ]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Objects {
+        secret,
+        policy,
+        job,
+    }
+}
+
+/// The workspace as tar.gz (everything but `.git`: the checkout's history stays with the bot).
+pub fn snapshot(workspace: &Path) -> Result<Vec<u8>, RuntimeError> {
+    let io = |source| RuntimeError::Workspace {
+        path: workspace.to_path_buf(),
+        source,
+    };
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.follow_symlinks(false);
+    if workspace.exists() {
+        for entry in std::fs::read_dir(workspace).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name();
+            if name == ".git" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                tar.append_dir_all(&name, &path).map_err(io)?;
+            } else {
+                tar.append_path_with_name(&path, &name).map_err(io)?;
+            }
+        }
+    }
+    let bytes = tar.into_inner().and_then(|gz| gz.finish()).map_err(io)?;
+    if bytes.len() > MAX_SNAPSHOT {
+        return Err(RuntimeError::Refused(format!(
+            "the workspace is {} KiB packed, over the {} KiB the kubernetes runtime can ship in a Secret",
+            bytes.len() / 1024,
+            MAX_SNAPSHOT / 1024
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Unpacks the workspace the pod sent back over the local one (`.git` is left alone).
+pub fn restore(workspace: &Path, base64_tar_gz: &str) -> Result<(), RuntimeError> {
+    use base64::Engine;
+    let io = |source| RuntimeError::Workspace {
+        path: workspace.to_path_buf(),
+        source,
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_tar_gz.trim())
+        .map_err(|e| RuntimeError::Refused(format!("the workspace came back unreadable: {e}")))?;
+    let mut data = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut data)
+        .map_err(io)?;
+    // Files the agent deleted must go: clear everything but `.git`, then unpack.
+    if workspace.exists() {
+        for entry in std::fs::read_dir(workspace).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                std::fs::remove_dir_all(&path).map_err(io)?;
+            } else {
+                std::fs::remove_file(&path).map_err(io)?;
+            }
+        }
+    }
+    let mut archive = tar::Archive::new(&data[..]);
+    archive.set_preserve_permissions(true);
+    archive.unpack(workspace).map_err(io)
+}
+
+/// Why a pod is not running yet, in words, or `None` while it may still start.
+pub fn pending_problem(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    for c in status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+    {
+        if let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) {
+            let reason = w.reason.as_deref().unwrap_or_default();
+            if matches!(
+                reason,
+                "ErrImagePull"
+                    | "ImagePullBackOff"
+                    | "InvalidImageName"
+                    | "CreateContainerConfigError"
+                    | "CreateContainerError"
+            ) {
+                return Some(format!(
+                    "{reason}: {}",
+                    w.message.as_deref().unwrap_or("the container cannot start")
+                ));
+            }
+        }
+    }
+    for cond in status.conditions.iter().flatten() {
+        if cond.type_ == "PodScheduled"
+            && cond.status == "False"
+            && cond.reason.as_deref() == Some("Unschedulable")
+        {
+            return Some(format!(
+                "unschedulable: {}",
+                cond.message.as_deref().unwrap_or("no node fits the pod")
+            ));
+        }
+    }
+    None
+}
+
+/// How the harness container ended, once it has (exit code, OOM).
+pub fn terminated(pod: &Pod) -> Option<Exit> {
+    let status = pod.status.as_ref()?;
+    let main = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find(|c| c.name == "harness")?;
+    let t = main.state.as_ref()?.terminated.as_ref()?;
+    Some(Exit {
+        code: Some(i64::from(t.exit_code)),
+        oom_killed: t.reason.as_deref() == Some("OOMKilled"),
+    })
+}
+
+pub struct KubernetesRuntime {
+    settings: KubeSettings,
+    instance: String,
+    client: OnceCell<kube::Client>,
+}
+
+impl KubernetesRuntime {
+    pub fn new(settings: KubeSettings, instance: &str) -> Self {
+        Self {
+            settings,
+            instance: instance.to_string(),
+            client: OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> Result<kube::Client, RuntimeError> {
+        self.client
+            .get_or_try_init(|| async {
+                let config = match &self.settings.api_url {
+                    Some(url) => {
+                        let uri = url.parse().map_err(|e| {
+                            RuntimeError::Unreachable(format!("bad [kubernetes] api_url: {e}"))
+                        })?;
+                        kube::Config::new(uri)
+                    }
+                    None => kube::Config::infer().await.map_err(|e| {
+                        RuntimeError::Unreachable(format!("no cluster config: {e}"))
+                    })?,
+                };
+                kube::Client::try_from(config).map_err(|e| RuntimeError::Unreachable(e.to_string()))
+            })
+            .await
+            .cloned()
+    }
+
+    fn ns(&self) -> &str {
+        &self.settings.namespace
+    }
+
+    async fn delete_run(&self, client: &kube::Client, name: &str) {
+        let ns = self.ns();
+        let foreground = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..Default::default()
+        };
+        let _ = Api::<Job>::namespaced(client.clone(), ns)
+            .delete(name, &foreground)
+            .await;
+        let _ = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+            .delete(&format!("{name}-net"), &DeleteParams::default())
+            .await;
+        let _ = Api::<Secret>::namespaced(client.clone(), ns)
+            .delete(&format!("{name}-ws"), &DeleteParams::default())
+            .await;
+    }
+
+    /// Waits until the run's pod has started its harness (or says why it cannot).
+    async fn started_pod(&self, client: &kube::Client, name: &str) -> Result<String, RuntimeError> {
+        let pods = Api::<Pod>::namespaced(client.clone(), self.ns());
+        let lp = ListParams::default().labels(&format!("job-name={name}"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let list = pods.list(&lp).await.map_err(refused)?;
+            if let Some(pod) = list.items.first() {
+                let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                if let Some(problem) = pending_problem(pod) {
+                    return Err(RuntimeError::Refused(format!("pod {pod_name}: {problem}")));
+                }
+                let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
+                if matches!(phase.as_deref(), Some("Running" | "Succeeded" | "Failed")) {
+                    return Ok(pod_name);
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(RuntimeError::Refused(format!(
+                    "the pod of {name} did not start within 5 minutes"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+fn refused(e: kube::Error) -> RuntimeError {
+    match e {
+        kube::Error::Api(status) => RuntimeError::Refused(format!(
+            "the Kubernetes API answered {}: {}",
+            status.code, status.message
+        )),
+        other => RuntimeError::Unreachable(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Runtime for KubernetesRuntime {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn workspace_in_sandbox(&self, _host: &Path) -> std::path::PathBuf {
+        "/workspace".into()
+    }
+
+    fn model_address(&self) -> Option<String> {
+        Some(format!(
+            "{}.{}.svc:{}",
+            self.settings.proxy_service, self.settings.namespace, self.settings.proxy_port
+        ))
+    }
+
+    fn image_of(&self, spec: &SandboxSpec) -> Option<String> {
+        Some(spec.image.clone())
+    }
+
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        let client = self.client().await?;
+        client
+            .apiserver_version()
+            .await
+            .map(|_| ())
+            .map_err(refused)
+    }
+
+    async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
+        let client = self.client().await?;
+        let name = run_name(&self.instance, launch.job_id);
+        let snapshot = snapshot(&launch.workspace)?;
+        let objects = objects(&launch, &self.instance, &self.settings, snapshot);
+        let ns = self.ns();
+        // A run of the same job left by a crash goes first.
+        self.delete_run(&client, &name).await;
+        let pp = PostParams::default();
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .create(&pp, &objects.secret)
+            .await
+            .map_err(refused)?;
+        if let Some(policy) = &objects.policy {
+            if let Err(e) = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+                .create(&pp, policy)
+                .await
+            {
+                self.delete_run(&client, &name).await;
+                return Err(refused(e));
+            }
+        }
+        if let Err(e) = Api::<Job>::namespaced(client.clone(), ns)
+            .create(&pp, &objects.job)
+            .await
+        {
+            self.delete_run(&client, &name).await;
+            return Err(refused(e));
+        }
+        let pod = match self.started_pod(&client, &name).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.delete_run(&client, &name).await;
+                return Err(e);
+            }
+        };
+        let pods = Api::<Pod>::namespaced(client.clone(), ns);
+        let lp = LogParams {
+            container: Some("harness".into()),
+            follow: true,
+            ..Default::default()
+        };
+        let logs = match pods.log_stream(&pod, &lp).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.delete_run(&client, &name).await;
+                return Err(refused(e));
+            }
+        };
+        let (mut out_w, out_r) = tokio::io::duplex(64 * 1024);
+        let (mut err_w, err_r) = tokio::io::duplex(64 * 1024);
+        let workspace = launch.workspace.clone();
+        let (restored_tx, restored_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            use futures::AsyncBufReadExt;
+            let mut lines = logs.lines();
+            let mut section = 0; // 0: harness stdout, 1: workspace, 2: stderr
+            let mut packed = String::new();
+            let mut restored = Ok(false);
+            use futures::StreamExt;
+            while let Some(Ok(line)) = lines.next().await {
+                match (section, line.as_str()) {
+                    (0, WORKSPACE_MARK) => section = 1,
+                    (1, STDERR_MARK) => {
+                        restored = if packed.trim().is_empty() {
+                            Ok(false)
+                        } else {
+                            restore(&workspace, &packed).map(|_| true)
+                        };
+                        section = 2;
+                    }
+                    (0, l) => {
+                        let _ = out_w.write_all(format!("{l}\n").as_bytes()).await;
+                    }
+                    (1, l) => packed.push_str(l),
+                    (_, l) => {
+                        let _ = err_w.write_all(format!("{l}\n").as_bytes()).await;
+                    }
+                }
+            }
+            let _ = restored_tx.send(restored);
+        });
+        Ok(Spawned {
+            stdout: Box::new(out_r),
+            stderr: Box::new(err_r),
+            handle: Box::new(KubeHandle {
+                client,
+                runtime: RunRef {
+                    namespace: ns.to_string(),
+                    name,
+                    pod,
+                },
+                restored: Some(restored_rx),
+                removed: false,
+            }),
+        })
+    }
+
+    async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
+        let client = self.client().await?;
+        let lp = ListParams::default()
+            .labels(&format!("{LABEL_INSTANCE}={},{LABEL_JOB}", self.instance));
+        let jobs = Api::<Job>::namespaced(client, self.ns())
+            .list(&lp)
+            .await
+            .map_err(refused)?;
+        Ok(jobs
+            .items
+            .into_iter()
+            .map(|j| {
+                let labels = j.metadata.labels.unwrap_or_default();
+                Leftover {
+                    name: j.metadata.name.unwrap_or_default(),
+                    job_id: labels.get(LABEL_JOB).and_then(|v| v.parse().ok()),
+                    agent: labels.get(LABEL_AGENT).cloned(),
+                }
+            })
+            .collect())
+    }
+
+    async fn remove(&self, leftover: &Leftover) -> Result<(), RuntimeError> {
+        let client = self.client().await?;
+        self.delete_run(&client, &leftover.name).await;
+        Ok(())
+    }
+}
+
+struct RunRef {
+    namespace: String,
+    name: String,
+    pod: String,
+}
+
+struct KubeHandle {
+    client: kube::Client,
+    runtime: RunRef,
+    restored: Option<tokio::sync::oneshot::Receiver<Result<bool, RuntimeError>>>,
+    removed: bool,
+}
+
+impl KubeHandle {
+    async fn delete(&self) {
+        let ns = &self.runtime.namespace;
+        let name = &self.runtime.name;
+        let foreground = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..Default::default()
+        };
+        let _ = Api::<Job>::namespaced(self.client.clone(), ns)
+            .delete(name, &foreground)
+            .await;
+        let _ = Api::<NetworkPolicy>::namespaced(self.client.clone(), ns)
+            .delete(&format!("{name}-net"), &DeleteParams::default())
+            .await;
+        let _ = Api::<Secret>::namespaced(self.client.clone(), ns)
+            .delete(&format!("{name}-ws"), &DeleteParams::default())
+            .await;
+    }
+}
+
+#[async_trait::async_trait]
+impl RunHandle for KubeHandle {
+    async fn wait(&mut self) -> Result<Exit, RuntimeError> {
+        // The log ends when the container does; the workspace is back by then.
+        if let Some(rx) = self.restored.take() {
+            if let Ok(Err(e)) = rx.await {
+                return Err(e);
+            }
+        }
+        let pods = Api::<Pod>::namespaced(self.client.clone(), &self.runtime.namespace);
+        for _ in 0..120 {
+            let pod = pods.get(&self.runtime.pod).await.map_err(refused)?;
+            if let Some(exit) = terminated(&pod) {
+                return Ok(exit);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(Exit {
+            code: None,
+            oom_killed: false,
+        })
+    }
+
+    async fn kill(&mut self) {
+        self.delete().await;
+    }
+
+    async fn cleanup(&mut self) {
+        if !self.removed {
+            self.delete().await;
+            self.removed = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::SandboxSpec;
+
+    fn launch(network: NetworkMode) -> Launch {
+        Launch {
+            job_id: 7,
+            agent: "coder".into(),
+            program: "claude".into(),
+            args: vec!["-p".into(), "fix it".into()],
+            env: vec![("HOME".into(), "/workspace/.threadwork/home".into())],
+            workspace: "/tmp/none".into(),
+            spec: SandboxSpec {
+                network,
+                ..SandboxSpec::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_job_is_confined() {
+        let o = objects(
+            &launch(NetworkMode::None),
+            "prod",
+            &KubeSettings::default(),
+            vec![1, 2],
+        );
+        let job = serde_json::to_value(&o.job).unwrap();
+        let spec = &job["spec"];
+        assert_eq!(spec["backoffLimit"], 0);
+        assert_eq!(spec["activeDeadlineSeconds"], 1800);
+        assert_eq!(spec["ttlSecondsAfterFinished"], 600);
+        let pod = &spec["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        let c = &pod["containers"][0];
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+        assert_eq!(c["resources"]["limits"]["memory"], "1024Mi");
+        assert_eq!(c["resources"]["requests"]["cpu"], "1000m");
+        assert_eq!(c["command"][4], "claude");
+        assert_eq!(job["metadata"]["labels"]["threadwork.job"], "7");
+        assert_eq!(job["metadata"]["labels"]["threadwork.instance"], "prod");
+        // Network none: an egress policy with no rule at all.
+        let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
+        assert_eq!(policy["spec"]["policyTypes"][0], "Egress");
+        assert_eq!(policy["spec"]["egress"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn model_network_reaches_only_the_proxy_and_dns() {
+        let o = objects(
+            &launch(NetworkMode::Model),
+            "prod",
+            &KubeSettings::default(),
+            vec![],
+        );
+        let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
+        let egress = policy["spec"]["egress"].as_array().unwrap();
+        assert_eq!(egress.len(), 2);
+        assert_eq!(
+            egress[0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            "threadwork"
+        );
+        assert_eq!(egress[0]["ports"][0]["port"], 8080);
+        assert_eq!(egress[1]["ports"][0]["port"], 53);
+        assert!(objects(
+            &launch(NetworkMode::Open),
+            "prod",
+            &KubeSettings::default(),
+            vec![]
+        )
+        .policy
+        .is_none());
+    }
+
+    #[test]
+    fn a_workspace_goes_and_comes_back() {
+        use base64::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("src/a.rs"), "fn a() {}").unwrap();
+        std::fs::write(dir.path().join(".git/HEAD"), "ref").unwrap();
+        let packed = snapshot(dir.path()).unwrap();
+        // The pod's side: unpack, change, pack again (as the wrapper does).
+        let pod = tempfile::tempdir().unwrap();
+        tar::Archive::new(flate2::read::GzDecoder::new(&packed[..]))
+            .unpack(pod.path())
+            .unwrap();
+        assert!(
+            !pod.path().join(".git").exists(),
+            "history stays with the bot"
+        );
+        std::fs::write(pod.path().join("src/b.rs"), "fn b() {}").unwrap();
+        std::fs::remove_file(pod.path().join("src/a.rs")).unwrap();
+        let back = snapshot(pod.path()).unwrap();
+        restore(
+            dir.path(),
+            &base64::engine::general_purpose::STANDARD.encode(back),
+        )
+        .unwrap();
+        assert!(dir.path().join("src/b.rs").exists());
+        assert!(!dir.path().join("src/a.rs").exists());
+        assert!(dir.path().join(".git/HEAD").exists());
+    }
+}

@@ -1,0 +1,333 @@
+//! The `kubernetes` runtime against a test API server with the documented REST shapes: the
+//! objects a job creates (Secret snapshot, NetworkPolicy, confined Job), the harness output
+//! from the followed pod log, the workspace brought back, exit and OOM statuses, pending
+//! reasons as messages, foreground deletion, leftovers at start.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::kube::{FakeKube, PodScript};
+use common::*;
+use serde_json::json;
+use threadwork::emulator::EmulatorConfig;
+use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
+use threadwork::harness::Harness;
+use threadwork::runtime::kubernetes::{KubeSettings, KubernetesRuntime};
+use threadwork::runtime::{Runtime, SandboxPolicy};
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+async fn world(fake: &FakeKube) -> World {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.sandbox = SandboxPolicy {
+        instance: "kt".into(),
+        ..SandboxPolicy::default()
+    };
+    let settings = KubeSettings {
+        api_url: Some(fake.url.clone()),
+        ..KubeSettings::default()
+    };
+    let runtime: Arc<dyn Runtime> = Arc::new(KubernetesRuntime::new(settings, "kt"));
+    let spec = CommandSpec {
+        program: "my-agent".into(),
+        args: vec!["--task".into(), "{task}".into()],
+        mode: OutputMode::Text,
+        env: [("AGENT_MODE".to_string(), "ci".to_string())].into(),
+    };
+    let harnesses = HashMap::from([(
+        "scripted".to_string(),
+        Arc::new(CommandHarness::with_runtime(spec, runtime.clone())) as Arc<dyn Harness>,
+    )]);
+    w.start_bot_in(harnesses, Some(runtime)).await;
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_as_a_confined_kubernetes_job() {
+    let fake = FakeKube::start().await;
+    fake.script(PodScript {
+        lines: vec!["reading the code".into(), "fixed the bug".into()],
+        writes: vec![("src/fix.rs".into(), "fn fixed() {}".into())],
+        stderr: vec!["a warning".into()],
+        ..Default::default()
+    });
+    let w = world(&fake).await;
+    let ts = w.mention("fix the bug").await;
+    let answer = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("fixed the bug")).await;
+    assert!(answer.text.contains("reading the code"), "{}", answer.text);
+    assert!(!answer.text.contains("@@threadwork"), "{}", answer.text);
+
+    // The Secret carries the workspace snapshot; the policy denies all egress (network none).
+    let secret = &fake.created("/secrets")[0];
+    assert_eq!(secret["metadata"]["name"], "threadwork-kt-job-1-ws");
+    assert!(secret["data"]["workspace.tar.gz"].is_string());
+    let policy = &fake.created("/networkpolicies")[0];
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Egress"]));
+    assert_eq!(policy["spec"]["egress"], json!([]));
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"]["threadwork.job"],
+        "1"
+    );
+
+    // The Job: no retries, a deadline, a TTL, confined pod, limits, labels, our env only.
+    let job = &fake.created("/jobs")[0];
+    assert_eq!(job["metadata"]["labels"]["threadwork.agent"], "default");
+    assert_eq!(job["metadata"]["labels"]["threadwork.instance"], "kt");
+    let spec = &job["spec"];
+    assert_eq!(spec["backoffLimit"], 0);
+    assert_eq!(spec["activeDeadlineSeconds"], 1800);
+    assert!(spec["ttlSecondsAfterFinished"].as_i64().unwrap() > 0);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 1000);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(
+        c["resources"]["limits"],
+        json!({"cpu": "1000m", "memory": "1024Mi"})
+    );
+    assert_eq!(c["resources"]["requests"], c["resources"]["limits"]);
+    let command: Vec<&str> = c["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // The wrapper, then the harness's own command line.
+    assert_eq!(&command[..2], &["/bin/sh", "-c"]);
+    assert_eq!(&command[4..6], &["my-agent", "--task"]);
+    assert!(command[6].starts_with("fix the bug"), "{command:?}");
+    let env: Vec<&str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"AGENT_MODE"), "{env:?}");
+    assert!(!env.iter().any(|e| e.starts_with("SLACK")), "{env:?}");
+    assert_eq!(pod["initContainers"][0]["name"], "workspace");
+
+    // The workspace came back from the pod; the run's objects were deleted, the Job in the
+    // foreground.
+    let workspace = w.dir.path().join("jobs/job-1");
+    eventually(SECS(5), "the workspace back", || async {
+        workspace.join("src/fix.rs").exists().then_some(())
+    })
+    .await;
+    let deletes: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "DELETE" && c.path.contains("threadwork-kt-job-1"))
+        .collect();
+    let job_delete = deletes
+        .iter()
+        .find(|c| c.path.ends_with("/jobs/threadwork-kt-job-1"))
+        .expect("the Job is deleted");
+    assert_eq!(job_delete.body["propagationPolicy"], "Foreground");
+    assert!(deletes.iter().any(|c| c.path.ends_with("-net")));
+    assert!(deletes.iter().any(|c| c.path.ends_with("-ws")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_endings_and_pending_reasons_become_messages() {
+    let fake = FakeKube::start().await;
+    fake.script(PodScript {
+        pending: Some((
+            "ImagePullBackOff".into(),
+            "Back-off pulling image \"threadwork/harness:dev\"".into(),
+        )),
+        ..Default::default()
+    });
+    fake.script(PodScript {
+        lines: vec!["allocating".into()],
+        exit_code: 137,
+        oom: true,
+        ..Default::default()
+    });
+    fake.script(PodScript {
+        lines: vec!["trying".into()],
+        stderr: vec!["panic: the tool broke".into()],
+        exit_code: 3,
+        ..Default::default()
+    });
+    let w = world(&fake).await;
+    let ts = w.mention("pull").await;
+    let pull = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("failed")).await;
+    assert!(pull.text.contains("ImagePullBackOff"), "{}", pull.text);
+    let ts = w.mention("eat memory").await;
+    let oom = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("failed")).await;
+    assert!(oom.text.contains("ran out of memory"), "{}", oom.text);
+    let ts = w.mention("break").await;
+    let broke = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("failed")).await;
+    assert!(broke.text.contains("status 3"), "{}", broke.text);
+    assert!(
+        broke.text.contains("panic: the tool broke"),
+        "{}",
+        broke.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftover_jobs_of_this_instance_are_removed_at_start() {
+    let fake = FakeKube::start().await;
+    fake.plant_job(
+        "threadwork-kt-job-9",
+        json!({"threadwork.job": "9", "threadwork.agent": "default", "threadwork.instance": "kt"}),
+    );
+    fake.plant_job(
+        "threadwork-other-job-9",
+        json!({"threadwork.job": "9", "threadwork.agent": "default", "threadwork.instance": "other"}),
+    );
+    let _w = world(&fake).await;
+    eventually(SECS(10), "the leftover deleted", || async {
+        fake.calls()
+            .iter()
+            .any(|c| c.method == "DELETE" && c.path.ends_with("/jobs/threadwork-kt-job-9"))
+            .then_some(())
+    })
+    .await;
+    assert!(!fake
+        .calls()
+        .iter()
+        .any(|c| c.method == "DELETE" && c.path.contains("threadwork-other")));
+}
+
+/// Every document of `deploy/kubernetes/threadwork.yaml`, by kind.
+fn deploy_objects() -> HashMap<String, serde_json::Value> {
+    use serde::Deserialize;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/threadwork.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = HashMap::new();
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let v = serde_json::Value::deserialize(doc).expect("each document parses");
+        let kind = v["kind"].as_str().expect("a kind").to_string();
+        assert!(v["metadata"]["name"].is_string(), "{kind} has a name");
+        out.insert(kind, v);
+    }
+    out
+}
+
+#[test]
+fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
+    let o = deploy_objects();
+    for kind in [
+        "Namespace",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Secret",
+        "ConfigMap",
+        "StatefulSet",
+    ] {
+        assert!(o.contains_key(kind), "no {kind}");
+    }
+    // The Role grants exactly these verbs, in its namespace only.
+    let mut grants: Vec<String> = Vec::new();
+    for rule in o["Role"]["rules"].as_array().unwrap() {
+        for res in rule["resources"].as_array().unwrap() {
+            for verb in rule["verbs"].as_array().unwrap() {
+                grants.push(format!(
+                    "{}:{}",
+                    res.as_str().unwrap(),
+                    verb.as_str().unwrap()
+                ));
+            }
+        }
+    }
+    grants.sort();
+    assert_eq!(
+        grants,
+        [
+            "jobs:create",
+            "jobs:delete",
+            "jobs:get",
+            "jobs:list",
+            "networkpolicies:create",
+            "networkpolicies:delete",
+            "pods/log:get",
+            "pods:get",
+            "pods:list",
+            "secrets:create",
+            "secrets:delete",
+        ]
+    );
+    assert_eq!(
+        o["RoleBinding"]["roleRef"]["name"],
+        o["Role"]["metadata"]["name"]
+    );
+    assert_eq!(
+        o["RoleBinding"]["subjects"][0]["name"],
+        o["ServiceAccount"]["metadata"]["name"]
+    );
+    // One replica holding sled on a claimed volume, non-root, read-only root.
+    let sts = &o["StatefulSet"];
+    assert_eq!(sts["spec"]["replicas"], 1);
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        "data"
+    );
+    let pod = &sts["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["serviceAccountName"],
+        o["ServiceAccount"]["metadata"]["name"]
+    );
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    let bot = &pod["containers"][0];
+    assert_eq!(bot["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(bot["readinessProbe"]["httpGet"]["path"], "/readyz");
+    // The model-proxy Service selects the bot's pods, which the sandboxes' policy admits.
+    let defaults = KubeSettings::default();
+    let selector = &o["Service"]["spec"]["selector"];
+    for (k, v) in &defaults.proxy_labels {
+        assert_eq!(selector[k], json!(v));
+        assert_eq!(sts["spec"]["template"]["metadata"]["labels"][k], json!(v));
+    }
+    assert_eq!(
+        o["Service"]["metadata"]["name"],
+        defaults.proxy_service.as_str()
+    );
+    assert_eq!(
+        o["Service"]["spec"]["ports"][0]["port"],
+        defaults.proxy_port
+    );
+    // The config in the ConfigMap is one the bot accepts, and runs jobs on the cluster.
+    let toml = o["ConfigMap"]["data"]["threadwork.toml"].as_str().unwrap();
+    let config = threadwork::config::Config::parse("threadwork.toml", toml).expect("valid config");
+    assert_eq!(
+        config.sandbox.runtime,
+        threadwork::runtime::policy::RuntimeKind::Kubernetes
+    );
+    assert_eq!(config.kubernetes.namespace, "threadwork");
+    // Every prompt file is in the kustomization's ConfigMaps.
+    let kustomization = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/kustomization.yaml"
+    ))
+    .unwrap();
+    for dir in ["agents", "shared"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("prompts")
+            .join(dir);
+        for entry in std::fs::read_dir(path).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                kustomization.contains(&format!("../../prompts/{dir}/{name}")),
+                "{dir}/{name} is not in kustomization.yaml"
+            );
+        }
+    }
+}
