@@ -276,13 +276,17 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
         return vec![bad(
             "container runtime",
             e.to_string(),
-            "start dockerd (or see [sandbox] runtime)",
+            "start dockerd, or check the cluster config (see [sandbox] runtime)",
         )];
     }
     let mut out = vec![ok(
         "container runtime",
         format!("{} reachable", runtime.name()),
     )];
+    if runtime.name() != "docker" {
+        // A cluster pulls images itself; a local process uses none.
+        return out;
+    }
     let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
     let dirs = PromptDirs {
         agents: config.agents.dir.clone(),
