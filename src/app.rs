@@ -56,10 +56,30 @@ pub enum StartError {
     },
 }
 
-/// The container runtime from `[sandbox] runtime`.
+/// The container runtime: `[sandbox] runtime`, or, when `[sandbox] runtimes` enables others,
+/// a set that sends each run to the runtime its agent picked.
 pub fn runtime(config: &Config) -> Arc<dyn Runtime> {
+    let mut kinds = vec![config.sandbox.runtime];
+    for k in &config.sandbox.runtimes {
+        if !kinds.contains(k) {
+            kinds.push(*k);
+        }
+    }
+    if kinds.len() == 1 {
+        return one_runtime(config, config.sandbox.runtime);
+    }
+    Arc::new(crate::runtime::set::Runtimes::new(
+        config.sandbox.runtime,
+        kinds
+            .into_iter()
+            .map(|k| (k, one_runtime(config, k)))
+            .collect(),
+    ))
+}
+
+fn one_runtime(config: &Config, kind: RuntimeKind) -> Arc<dyn Runtime> {
     let needed = config.harness.values().any(HarnessConfig::runs_a_program);
-    match config.sandbox.runtime {
+    match kind {
         RuntimeKind::Docker => Arc::new(DockerRuntime::new(&config.sandbox)),
         RuntimeKind::Kubernetes => Arc::new(crate::runtime::kubernetes::KubernetesRuntime::new(
             config.kubernetes.clone(),
@@ -68,7 +88,7 @@ pub fn runtime(config: &Config) -> Arc<dyn Runtime> {
         RuntimeKind::Process if !needed => Arc::new(ProcessRuntime::new()),
         RuntimeKind::Process => {
             tracing::warn!(
-                "[sandbox] runtime = \"process\": harnesses run as local processes with NO isolation \
+                "runtime \"process\": harnesses run as local processes with NO isolation \
                  (no filesystem, network, CPU or memory limits); do not use this in production"
             );
             Arc::new(ProcessRuntime::new())

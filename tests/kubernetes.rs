@@ -331,3 +331,79 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_pick_their_runtime() {
+    use threadwork::config::HarnessConfig;
+    use threadwork::runtime::policy::RuntimeKind;
+    let fake = FakeKube::start().await;
+    fake.script(PodScript {
+        lines: vec!["ran on the cluster".into()],
+        ..Default::default()
+    });
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let agents = w.dir.path().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    let agent = |name: &str, extra: &str| {
+        std::fs::write(
+            agents.join(format!("{name}.md")),
+            format!("---\nname: {name}\ndescription: d\nharness: cmd\n{extra}---\nYou work.\n"),
+        )
+        .unwrap();
+    };
+    agent("light", "");
+    agent("heavy", "sandbox:\n  runtime: kubernetes\n");
+    agent("odd", "sandbox:\n  runtime: docker\n");
+    w.config.agents.dir = agents;
+    w.config.agents.default = "light".into();
+    w.config.sandbox = SandboxPolicy {
+        instance: "kt".into(),
+        runtime: RuntimeKind::Process,
+        runtimes: vec![RuntimeKind::Kubernetes],
+        ..SandboxPolicy::default()
+    };
+    w.config.kubernetes.api_url = Some(fake.url.clone());
+    w.config.harness.insert(
+        "cmd".into(),
+        HarnessConfig::Command(CommandSpec {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo \"ran here: $1\"".into(),
+                "sh".into(),
+                "{task}".into(),
+            ],
+            mode: OutputMode::Text,
+            env: Default::default(),
+        }),
+    );
+    let runtime = threadwork::app::runtime(&w.config);
+    let harnesses = threadwork::app::harnesses(&w.config, &runtime).unwrap();
+    w.start_bot_in(harnesses, Some(runtime)).await;
+
+    let ts = w.mention("a light task").await;
+    let light = wait_reply(&w, &ts, SECS(20), |m| m.text.contains("ran")).await;
+    assert!(
+        light.text.starts_with("ran here: a light task"),
+        "{}",
+        light.text
+    );
+    let ts = w.mention("a heavy task agent=heavy").await;
+    let heavy = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("ran")).await;
+    assert_eq!(heavy.text, "ran on the cluster");
+    assert_eq!(
+        fake.created("/jobs").len(),
+        1,
+        "only the heavy agent went to the cluster"
+    );
+    let job = w.bot().bot.store().job(2).unwrap().unwrap();
+    assert_eq!(job.sandbox.unwrap().runtime, "kubernetes");
+    let ts = w.mention("anything agent=odd").await;
+    let odd = wait_reply(&w, &ts, SECS(20), |m| m.text.contains("failed")).await;
+    assert!(
+        odd.text
+            .contains("asks for runtime `docker`, which this bot does not run"),
+        "{}",
+        odd.text
+    );
+}

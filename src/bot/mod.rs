@@ -934,7 +934,7 @@ impl Ctx {
             return fail(message);
         }
         let grant = self.model_grant(job);
-        let model_base = grant.as_ref().map(|g| self.model_base(g));
+        let model_base = grant.as_ref().map(|g| self.model_base(g, &sandbox));
         let run = HarnessRun {
             sandbox,
             resume_session,
@@ -1266,8 +1266,8 @@ impl Ctx {
     }
 
     /// The job's model base URL as its sandbox sees it.
-    fn model_base(&self, grant: &GrantHandle) -> String {
-        let host = match self.runtime.as_ref().and_then(|r| r.model_address()) {
+    fn model_base(&self, grant: &GrantHandle, spec: &crate::runtime::SandboxSpec) -> String {
+        let host = match self.runtime.as_ref().and_then(|r| r.model_address(spec)) {
             Some(addr) => addr,
             // A local process reaches the proxy directly.
             None => {
@@ -1482,7 +1482,7 @@ impl Ctx {
                     Some(i) => r.image_digest(i).await,
                     None => None,
                 };
-                (r.name().to_string(), image, digest)
+                (spec.runtime.label().to_string(), image, digest)
             }
             None => ("none".to_string(), None, None),
         };

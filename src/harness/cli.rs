@@ -306,7 +306,7 @@ impl Harness for CliHarness {
         }
         let workdir = self
             .runtime
-            .workspace_in_sandbox(&run.workdir)
+            .workspace_in_sandbox(&run.workdir, &run.sandbox)
             .display()
             .to_string();
         let inv = invocation(self.kind, &self.spec, &run, &workdir);

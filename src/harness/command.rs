@@ -161,7 +161,7 @@ impl Harness for CommandHarness {
     ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
         let workdir = self
             .runtime
-            .workspace_in_sandbox(&run.workdir)
+            .workspace_in_sandbox(&run.workdir, &run.sandbox)
             .display()
             .to_string();
         let program = fill(&self.spec.program, &run, &workdir);
@@ -176,7 +176,12 @@ impl Harness for CommandHarness {
                 .iter()
                 .map(|a| fill(a, &run, &workdir))
                 .collect(),
-            env: child_env(&self.spec, &run, &workdir, self.runtime.model_address()),
+            env: child_env(
+                &self.spec,
+                &run,
+                &workdir,
+                self.runtime.model_address(&run.sandbox),
+            ),
             workspace: run.workdir.clone(),
             spec: run.sandbox.clone(),
         };

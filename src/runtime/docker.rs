@@ -423,11 +423,11 @@ impl Runtime for DockerRuntime {
         "docker"
     }
 
-    fn workspace_in_sandbox(&self, _host: &Path) -> PathBuf {
+    fn workspace_in_sandbox(&self, _host: &Path, _spec: &SandboxSpec) -> PathBuf {
         PathBuf::from(WORKSPACE)
     }
 
-    fn model_address(&self) -> Option<String> {
+    fn model_address(&self, _spec: &SandboxSpec) -> Option<String> {
         self.model_endpoint
             .as_ref()
             .map(|_| format!("{MODEL_HOST}:{MODEL_PORT}"))
@@ -553,6 +553,7 @@ impl Runtime for DockerRuntime {
             .map(|c| {
                 let labels = c.labels.unwrap_or_default();
                 Leftover {
+                    runtime: super::policy::RuntimeKind::Docker,
                     name: c
                         .names
                         .and_then(|n| n.into_iter().next())
@@ -620,6 +621,7 @@ mod tests {
                 tmp_mb: 32,
                 timeout: Duration::from_secs(60),
                 network,
+                runtime: super::super::policy::RuntimeKind::Docker,
             },
         }
     }

@@ -591,11 +591,11 @@ impl Runtime for KubernetesRuntime {
         "kubernetes"
     }
 
-    fn workspace_in_sandbox(&self, _host: &Path) -> std::path::PathBuf {
+    fn workspace_in_sandbox(&self, _host: &Path, _spec: &SandboxSpec) -> std::path::PathBuf {
         "/workspace".into()
     }
 
-    fn model_address(&self) -> Option<String> {
+    fn model_address(&self, _spec: &SandboxSpec) -> Option<String> {
         Some(format!(
             "{}.{}.svc:{}",
             self.settings.proxy_service, self.settings.namespace, self.settings.proxy_port
@@ -727,6 +727,7 @@ impl Runtime for KubernetesRuntime {
             .map(|j| {
                 let labels = j.metadata.labels.unwrap_or_default();
                 Leftover {
+                    runtime: super::policy::RuntimeKind::Kubernetes,
                     name: j.metadata.name.unwrap_or_default(),
                     job_id: labels.get(LABEL_JOB).and_then(|v| v.parse().ok()),
                     agent: labels.get(LABEL_AGENT).cloned(),

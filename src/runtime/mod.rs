@@ -16,6 +16,7 @@ pub mod docker;
 pub mod kubernetes;
 pub mod policy;
 pub mod process;
+pub mod set;
 
 pub use policy::{NetworkMode, SandboxOverride, SandboxPolicy, SandboxSpec};
 
@@ -73,6 +74,8 @@ pub trait RunHandle: Send {
 /// Something a previous bot process left running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
+    /// The runtime it is in.
+    pub runtime: policy::RuntimeKind,
     /// The runtime's own name for it (a container name).
     pub name: String,
     pub job_id: Option<u64>,
@@ -106,9 +109,9 @@ pub trait Runtime: Send + Sync {
     /// `docker`, `process`, …: shown in logs and on the audit record.
     fn name(&self) -> &'static str;
     /// Where the run sees its workspace (`/workspace` in a container).
-    fn workspace_in_sandbox(&self, host: &Path) -> PathBuf;
+    fn workspace_in_sandbox(&self, host: &Path, spec: &SandboxSpec) -> PathBuf;
     /// The model endpoint the run reaches under network mode `model`, as `host:port`.
-    fn model_address(&self) -> Option<String>;
+    fn model_address(&self, spec: &SandboxSpec) -> Option<String>;
     /// The image a run with `spec` starts from, for runtimes that use images: named when a
     /// program is missing from it.
     fn image_of(&self, _spec: &SandboxSpec) -> Option<String> {

@@ -28,7 +28,7 @@ impl NetworkMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     #[default]
@@ -37,6 +37,16 @@ pub enum RuntimeKind {
     Process,
     /// A Kubernetes Job per run (`[kubernetes]` in the config).
     Kubernetes,
+}
+
+impl RuntimeKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            RuntimeKind::Docker => "docker",
+            RuntimeKind::Process => "process",
+            RuntimeKind::Kubernetes => "kubernetes",
+        }
+    }
 }
 
 /// Resource limits; `[sandbox.defaults]` and `[sandbox.max]` in the config.
@@ -78,8 +88,13 @@ impl Limits {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxPolicy {
+    /// Where runs go unless an agent's `sandbox: {runtime: …}` picks another.
     #[serde(default)]
     pub runtime: RuntimeKind,
+    /// Other runtimes agents may pick (e.g. heavy agents on `kubernetes`, light ones on the
+    /// bot's own `docker`).
+    #[serde(default)]
+    pub runtimes: Vec<RuntimeKind>,
     /// The image harnesses run in, unless an agent names another.
     #[serde(default = "default_image")]
     pub image: String,
@@ -143,6 +158,8 @@ pub struct SandboxOverride {
     pub network: Option<NetworkMode>,
     #[serde(default)]
     pub image: Option<String>,
+    #[serde(default)]
+    pub runtime: Option<RuntimeKind>,
 }
 
 /// Everything the runtime needs to confine one run.
@@ -156,6 +173,7 @@ pub struct SandboxSpec {
     pub tmp_mb: u64,
     pub timeout: Duration,
     pub network: NetworkMode,
+    pub runtime: RuntimeKind,
 }
 
 impl Default for SandboxSpec {
@@ -204,6 +222,11 @@ pub enum PolicyError {
     OpenNotApproved { agent: String },
     #[error("agent `{agent}` runs with network `model`, but no model endpoint is configured (`[sandbox] model_endpoint`)")]
     NoModelEndpoint { agent: String },
+    #[error("agent `{agent}` asks for runtime `{runtime}`, which this bot does not run: add it to `[sandbox] runtimes`")]
+    RuntimeNotEnabled {
+        agent: String,
+        runtime: &'static str,
+    },
 }
 
 /// The limits one run of `agent` gets.
@@ -280,6 +303,13 @@ pub fn resolve(
         }
         _ => {}
     }
+    let runtime = ask.runtime.unwrap_or(policy.runtime);
+    if runtime != policy.runtime && !policy.runtimes.contains(&runtime) {
+        return Err(PolicyError::RuntimeNotEnabled {
+            agent: agent.to_string(),
+            runtime: runtime.label(),
+        });
+    }
     Ok(SandboxSpec {
         image: ask.image.clone().unwrap_or_else(|| policy.image.clone()),
         user: policy.user.clone(),
@@ -289,6 +319,7 @@ pub fn resolve(
         tmp_mb: d.tmp_mb.min(max.tmp_mb),
         timeout: Duration::from_secs(timeout_secs),
         network,
+        runtime,
     })
 }
 
@@ -349,6 +380,33 @@ mod tests {
             resolve(&SandboxPolicy::default(), "a", &ask, T),
             Err(PolicyError::NotPositive { field: "pids", .. })
         ));
+    }
+
+    #[test]
+    fn agents_pick_only_enabled_runtimes() {
+        let mut policy = SandboxPolicy::default();
+        let ask = SandboxOverride {
+            runtime: Some(RuntimeKind::Kubernetes),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(&policy, "heavy", &ask, T),
+            Err(PolicyError::RuntimeNotEnabled {
+                agent: "heavy".into(),
+                runtime: "kubernetes"
+            })
+        );
+        policy.runtimes = vec![RuntimeKind::Kubernetes];
+        assert_eq!(
+            resolve(&policy, "heavy", &ask, T).unwrap().runtime,
+            RuntimeKind::Kubernetes
+        );
+        assert_eq!(
+            resolve(&policy, "light", &SandboxOverride::default(), T)
+                .unwrap()
+                .runtime,
+            RuntimeKind::Docker
+        );
     }
 
     #[test]

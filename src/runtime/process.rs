@@ -56,11 +56,11 @@ impl Runtime for ProcessRuntime {
         "process"
     }
 
-    fn workspace_in_sandbox(&self, host: &Path) -> PathBuf {
+    fn workspace_in_sandbox(&self, host: &Path, _spec: &super::SandboxSpec) -> PathBuf {
         host.to_path_buf()
     }
 
-    fn model_address(&self) -> Option<String> {
+    fn model_address(&self, _spec: &super::SandboxSpec) -> Option<String> {
         None
     }
 

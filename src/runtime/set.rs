@@ -1,0 +1,93 @@
+//! Several runtimes behind one: each run goes to the runtime its sandbox spec names (the
+//! admin's `[sandbox] runtime`, or an agent's `sandbox: {runtime: …}` among
+//! `[sandbox] runtimes`), so light agents can run on the bot's Docker and heavy ones on the
+//! cluster with the same harnesses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::policy::RuntimeKind;
+use super::{Launch, Leftover, Runtime, RuntimeError, SandboxSpec, Spawned};
+
+pub struct Runtimes {
+    default: RuntimeKind,
+    all: BTreeMap<RuntimeKind, Arc<dyn Runtime>>,
+}
+
+impl Runtimes {
+    /// `all` must hold `default`.
+    pub fn new(default: RuntimeKind, all: BTreeMap<RuntimeKind, Arc<dyn Runtime>>) -> Self {
+        Self { default, all }
+    }
+
+    fn pick(&self, kind: RuntimeKind) -> Result<&Arc<dyn Runtime>, RuntimeError> {
+        self.all.get(&kind).ok_or_else(|| {
+            RuntimeError::Refused(format!(
+                "the `{}` runtime is not enabled (`[sandbox] runtimes`)",
+                kind.label()
+            ))
+        })
+    }
+
+    fn default_runtime(&self) -> &Arc<dyn Runtime> {
+        self.all
+            .get(&self.default)
+            .or_else(|| self.all.values().next())
+            .expect("at least one runtime")
+    }
+}
+
+#[async_trait::async_trait]
+impl Runtime for Runtimes {
+    fn name(&self) -> &'static str {
+        self.default.label()
+    }
+
+    fn workspace_in_sandbox(&self, host: &Path, spec: &SandboxSpec) -> PathBuf {
+        match self.pick(spec.runtime) {
+            Ok(r) => r.workspace_in_sandbox(host, spec),
+            Err(_) => self.default_runtime().workspace_in_sandbox(host, spec),
+        }
+    }
+
+    fn model_address(&self, spec: &SandboxSpec) -> Option<String> {
+        self.pick(spec.runtime).ok()?.model_address(spec)
+    }
+
+    fn image_of(&self, spec: &SandboxSpec) -> Option<String> {
+        self.pick(spec.runtime).ok()?.image_of(spec)
+    }
+
+    async fn image_digest(&self, image: &str) -> Option<String> {
+        for r in self.all.values() {
+            if let Some(d) = r.image_digest(image).await {
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        for r in self.all.values() {
+            r.ping().await?;
+        }
+        Ok(())
+    }
+
+    async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
+        self.pick(launch.spec.runtime)?.spawn(launch).await
+    }
+
+    async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
+        let mut out = Vec::new();
+        for r in self.all.values() {
+            out.extend(r.leftovers().await?);
+        }
+        Ok(out)
+    }
+
+    async fn remove(&self, leftover: &Leftover) -> Result<(), RuntimeError> {
+        self.pick(leftover.runtime)?.remove(leftover).await
+    }
+}
