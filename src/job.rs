@@ -160,6 +160,10 @@ pub struct Job {
     pub transcript_events: u32,
     #[serde(default)]
     pub transcript_dropped: u32,
+    /// The model-proxy grant of a run that can outlive the bot (a Kubernetes Job), so a
+    /// restarted bot that re-attaches to it restores the same grant.
+    #[serde(default)]
+    pub grant_token: Option<String>,
 }
 
 /// Where a job ran: the runtime, the image (and its digest when the runtime knows it), and the
@@ -271,6 +275,7 @@ impl Job {
             sandbox: None,
             transcript_events: 0,
             transcript_dropped: 0,
+            grant_token: None,
         }
     }
 }

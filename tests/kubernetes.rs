@@ -407,3 +407,122 @@ async fn agents_pick_their_runtime() {
         odd.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_bot_reattaches_to_its_running_job() {
+    use std::process::Stdio;
+    use threadwork::emulator::{APP_TOKEN, BOT_TOKEN};
+    let fake = FakeKube::start().await;
+    // Twenty lines, 200 ms apart: the bot dies in the middle of them.
+    fake.script(PodScript {
+        lines: (1..=20).map(|i| format!("step {i}")).collect(),
+        writes: vec![("result.txt".into(), "done".into())],
+        line_delay_ms: 200,
+        ..Default::default()
+    });
+    let w = World::new(EmulatorConfig::default()).await;
+    let config = w.dir.path().join("threadwork.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\nreconnect_secs = 1\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\ncard_interval_ms = 200\nworkdir = {:?}\n\n[sandbox]\nruntime = \"kubernetes\"\ninstance = \"kt\"\n\n[kubernetes]\napi_url = {:?}\n\n[harness.scripted]\nkind = \"command\"\nprogram = \"my-agent\"\nmode = \"text\"\n",
+            agents_dir(),
+            w.dir.path().join("store"),
+            w.dir.path().join("jobs"),
+            fake.url
+        ),
+    )
+    .unwrap();
+    let spawn = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_threadwork"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SLACK_API_URL", w.emu.api_url())
+            .env("SLACK_APP_TOKEN", APP_TOKEN)
+            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the threadwork binary starts")
+    };
+    let mut bot = spawn();
+    assert!(w.emu.wait_for_connections(2, SECS(20)).await);
+    let ts = w.mention("a long cluster job").await;
+    // The run is under way on the cluster: the card shows a step.
+    eventually(SECS(20), "progress on the card", || async {
+        let card = w.bot_replies(&ts).await.into_iter().next()?;
+        card.text.contains("step 2").then_some(())
+    })
+    .await;
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    let mut bot = spawn();
+    let answer = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("step 20")).await;
+    assert!(answer.text.starts_with("step 1\n"), "{}", answer.text);
+    // One answer, no "interrupted", the Job not deleted before it ended, the workspace back.
+    let replies = w.bot_replies(&ts).await;
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|m| m.text.contains("step 20"))
+            .count(),
+        1
+    );
+    assert!(!replies.iter().any(|m| m.text.contains("interrupted")));
+    assert_eq!(fake.created("/jobs").len(), 1, "the Job was not made twice");
+    assert!(w.dir.path().join("jobs/job-1/result.txt").exists());
+    bot.kill().await.unwrap();
+}
+
+/// The same run against a real cluster: `KUBECONFIG=… THREADWORK_KUBE_NAMESPACE=threadwork
+/// THREADWORK_KUBE_IMAGE=<a pullable harness image> cargo test --test kubernetes
+/// real_cluster -- --ignored`. The namespace must exist; the test creates and deletes one
+/// Job, Secret and NetworkPolicy in it. (No cluster is reachable where CI runs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kubernetes cluster (KUBECONFIG)"]
+async fn real_cluster_end_to_end() {
+    use threadwork::runtime::{Launch, SandboxSpec};
+    use tokio::io::AsyncReadExt;
+    let namespace = std::env::var("THREADWORK_KUBE_NAMESPACE").unwrap_or("threadwork".into());
+    let image = std::env::var("THREADWORK_KUBE_IMAGE").unwrap_or("threadwork/harness:dev".into());
+    let settings = KubeSettings {
+        namespace,
+        ..KubeSettings::default()
+    };
+    let runtime = KubernetesRuntime::new(settings, "e2e");
+    runtime.ping().await.expect("the cluster answers");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "from the bot").unwrap();
+    let spawned = runtime
+        .spawn(Launch {
+            job_id: 1,
+            agent: "e2e".into(),
+            program: "sh".into(),
+            args: vec!["-c".into(), "cat in.txt; echo changed > out.txt".into()],
+            env: vec![],
+            workspace: dir.path().to_path_buf(),
+            spec: SandboxSpec {
+                image,
+                ..SandboxSpec::default()
+            },
+        })
+        .await
+        .expect("the Job starts");
+    let mut stdout = String::new();
+    let mut out = spawned.stdout;
+    out.read_to_string(&mut stdout).await.unwrap();
+    let mut handle = spawned.handle;
+    let exit = handle.wait().await.unwrap();
+    handle.cleanup().await;
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(stdout.trim(), "from the bot");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "changed\n"
+    );
+    assert!(runtime.leftovers().await.unwrap().is_empty());
+}

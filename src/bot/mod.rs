@@ -934,6 +934,14 @@ impl Ctx {
             return fail(message);
         }
         let grant = self.model_grant(job);
+        if let (Some(g), crate::runtime::policy::RuntimeKind::Kubernetes) =
+            (&grant, sandbox.runtime)
+        {
+            let token = g.token().to_string();
+            let _ = self
+                .update_job(job.id, |j| j.grant_token = Some(token))
+                .await;
+        }
         let model_base = grant.as_ref().map(|g| self.model_base(g, &sandbox));
         let run = HarnessRun {
             sandbox,
@@ -1255,6 +1263,11 @@ impl Ctx {
     /// Model access for a job through the proxy: the agent's allowed models (its `models`,
     /// else its `model`; any when it names none).
     fn model_grant(&self, job: &Job) -> Option<GrantHandle> {
+        self.model_grant_as(job, None)
+    }
+
+    /// The job's grant; under `token` when one was given out before.
+    fn model_grant_as(&self, job: &Job, token: Option<String>) -> Option<GrantHandle> {
         let proxy = self.proxy.as_ref()?;
         let agent = self.registry().agents.get(&job.agent).cloned();
         let models = match &agent {
@@ -1262,7 +1275,10 @@ impl Ctx {
             Some(a) => a.model.iter().cloned().collect(),
             None => vec![],
         };
-        Some(proxy.grant(job.id, &job.agent, models))
+        Some(match token {
+            Some(t) => proxy.grant_as(t, job.id, &job.agent, models),
+            None => proxy.grant(job.id, &job.agent, models),
+        })
     }
 
     /// The job's model base URL as its sandbox sees it.
@@ -1365,18 +1381,28 @@ impl Ctx {
 
     /// Removes sandboxes a crashed instance of this bot left behind. Their jobs are ended as
     /// interrupted by `recover`.
-    async fn remove_leftovers(&self) {
+    /// Removes sandboxes a previous process left, except those of `running` jobs, which
+    /// are returned to be re-attached.
+    async fn remove_leftovers(
+        &self,
+        running: &[JobId],
+    ) -> HashMap<JobId, crate::runtime::Leftover> {
+        let mut kept = HashMap::new();
         let Some(runtime) = &self.runtime else {
-            return;
+            return kept;
         };
         let leftovers = match runtime.leftovers().await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(runtime = runtime.name(), error = %e, "cannot list leftover sandboxes");
-                return;
+                return kept;
             }
         };
         for leftover in leftovers {
+            if let Some(id) = leftover.job_id.filter(|id| running.contains(id)) {
+                kept.insert(id, leftover);
+                continue;
+            }
             match runtime.remove(&leftover).await {
                 Ok(()) => tracing::info!(
                     sandbox = %leftover.name,
@@ -1389,10 +1415,139 @@ impl Ctx {
                 }
             }
         }
+        kept
     }
 
-    /// Finishes what a previous process left: re-queues waiting jobs, ends interrupted ones,
-    /// and posts terminal messages that never reached their thread.
+    /// Follows a run a previous process started and the runtime kept (a Kubernetes Job),
+    /// then ends the job as if this process had started it. A run that cannot be followed
+    /// is removed and the job reported as interrupted.
+    async fn reattach_job(self: Arc<Self>, job: Job, leftover: crate::runtime::Leftover) {
+        let id = job.id;
+        self.count_state(&job, JobState::Running);
+        let stop = CancellationToken::new();
+        self.stops
+            .lock()
+            .expect("stops lock")
+            .insert(id, (stop.clone(), None));
+        let _unregister = StopGuard {
+            ctx: self.as_ref(),
+            job: id,
+        };
+        self.open_card(&job).await;
+        let card = self.card(id);
+        let outcome = match self
+            .follow_again(&job, &leftover, card.as_deref(), &stop)
+            .await
+        {
+            Some(outcome) => outcome,
+            None => {
+                if let Some(runtime) = &self.runtime {
+                    let _ = runtime.remove(&leftover).await;
+                }
+                Outcome {
+                    state: JobState::Failed,
+                    answer: None,
+                    failure: Some(
+                        "interrupted by a restart of the bot; ask again to re-run it".into(),
+                    ),
+                }
+            }
+        };
+        tracing::info!(state = outcome.state.label(), "re-attached run ended");
+        if outcome.state == JobState::Succeeded && job.repo.is_some() {
+            self.deliver(id, card.as_deref()).await;
+        }
+        if let Err(e) = self.finish(id, outcome).await {
+            tracing::error!(job = id, agent = %job.agent, error = %e, "cannot finish a re-attached job");
+        }
+    }
+
+    /// The outcome of a re-attached run; `None` when it cannot be followed.
+    async fn follow_again(
+        &self,
+        job: &Job,
+        leftover: &crate::runtime::Leftover,
+        card: Option<&CardUpdater>,
+        stop: &CancellationToken,
+    ) -> Option<Outcome> {
+        let harness = self.harnesses.get(&job.harness)?;
+        let runtime = harness.runtime()?;
+        let ask = self
+            .registry()
+            .agents
+            .get(&job.agent)
+            .map(|a| a.sandbox.clone())
+            .unwrap_or_default();
+        let sandbox = resolve_sandbox(
+            &self.settings.sandbox,
+            &job.agent,
+            &ask,
+            self.settings.job_timeout,
+        )
+        .ok()?;
+        let workspace_job = job.workspace_job.unwrap_or(job.id);
+        let workdir = self.workspace(workspace_job);
+        let spawned = match runtime.attach(leftover, &workdir).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(job = job.id, agent = %job.agent, error = %e, "cannot re-attach");
+                return None;
+            }
+        };
+        let grant = job
+            .grant_token
+            .clone()
+            .and_then(|t| self.model_grant_as(job, Some(t)));
+        // The wall clock started with the run, not with this process.
+        let elapsed = job
+            .started_at
+            .map(|s| (Utc::now() - s).to_std().unwrap_or_default())
+            .unwrap_or_default();
+        let time_limit = sandbox
+            .timeout
+            .saturating_sub(elapsed)
+            .max(Duration::from_secs(1));
+        let run = HarnessRun {
+            sandbox,
+            resume_session: None,
+            model_base: None,
+            job_id: job.id,
+            agent: job.agent.clone(),
+            role_prompt: String::new(),
+            task: job.task.clone(),
+            model: job.model.clone(),
+            workdir,
+        };
+        let cancel = CancellationToken::new();
+        let _stop_on_exit = cancel.clone().drop_guard();
+        let events = harness.reattach(run, spawned, cancel.clone()).await.ok()?;
+        tracing::info!(job = job.id, agent = %job.agent, sandbox = %leftover.name, "re-attached to a run left by a previous process");
+        // The log replays from the start, so the transcript is written again from its first
+        // event (the same keys: nothing is kept twice).
+        let mut transcript = TranscriptCount::default();
+        let outcome = self
+            .follow(
+                job,
+                events,
+                &cancel,
+                stop,
+                card,
+                time_limit,
+                grant.as_ref(),
+                &mut transcript,
+            )
+            .await;
+        self.record_model_usage(job.id, grant.as_ref(), card).await;
+        let _ = self
+            .update_job(job.id, |j| {
+                j.transcript_events = transcript.kept;
+                j.transcript_dropped = transcript.dropped;
+            })
+            .await;
+        Some(outcome)
+    }
+
     /// Masks secrets in a harness event, counts it, and keeps it in the job's transcript
     /// (up to the limit; later events are only counted).
     fn observe_event(
@@ -1523,15 +1678,23 @@ impl Ctx {
         }
     }
 
+    /// Finishes what a previous process left: re-queues waiting jobs, ends interrupted ones,
+    /// and posts terminal messages that never reached their thread.
     async fn recover(self: &Arc<Self>) {
-        self.remove_leftovers().await;
         let jobs = match self.store.jobs() {
             Ok(j) => j,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read jobs to recover");
+                self.remove_leftovers(&[]).await;
                 return;
             }
         };
+        let running: Vec<JobId> = jobs
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .map(|j| j.id)
+            .collect();
+        let mut kept = self.remove_leftovers(&running).await;
         let expired = transcripts_expired(&jobs, self.settings.transcript_days, Utc::now());
         if let Err(e) = self.store.drop_transcripts(&expired) {
             tracing::warn!(error = %e, "cannot drop expired transcripts");
@@ -1546,6 +1709,15 @@ impl Ctx {
                     self.open_card(&job).await;
                     self.mark_ready(job.id);
                     Ok(())
+                }
+                JobState::Running if kept.contains_key(&job.id) => {
+                    let leftover = kept.remove(&job.id).expect("kept");
+                    let ctx = self.clone();
+                    let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
+                    tokio::spawn(
+                        async move { ctx.reattach_job(job, leftover).await }.instrument(span),
+                    );
+                    continue;
                 }
                 JobState::Running => {
                     let outcome = Outcome {

@@ -331,6 +331,27 @@ impl Harness for CliHarness {
         )
         .await
     }
+
+    async fn reattach(
+        &self,
+        run: HarnessRun,
+        spawned: crate::runtime::Spawned,
+        cancel: CancellationToken,
+    ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
+        Ok(super::command::stream_spawned(
+            spawned,
+            self.kind.label().to_string(),
+            run.job_id,
+            self.runtime.image_of(&run.sandbox),
+            decoder(self.kind),
+            cancel,
+            run.sandbox.memory_mb,
+        ))
+    }
+
+    fn runtime(&self) -> Option<Arc<dyn Runtime>> {
+        Some(self.runtime.clone())
+    }
 }
 
 /// One line saying what a tool call does, from its input.

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use super::{Harness, HarnessError, HarnessEvent, HarnessRun};
 use crate::runtime::process::ProcessRuntime;
-use crate::runtime::{Exit, Launch, NetworkMode, Runtime};
+use crate::runtime::{Exit, Launch, NetworkMode, Runtime, Spawned};
 
 /// Longest stdout line kept whole; the rest of a longer line is dropped with a notice.
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
@@ -185,11 +185,44 @@ impl Harness for CommandHarness {
             workspace: run.workdir.clone(),
             spec: run.sandbox.clone(),
         };
-        let decoder: Box<dyn Decoder> = match self.spec.mode {
+        stream(
+            self.runtime.as_ref(),
+            launch,
+            self.decoder(),
+            cancel,
+            memory_mb,
+        )
+        .await
+    }
+
+    async fn reattach(
+        &self,
+        run: HarnessRun,
+        spawned: Spawned,
+        cancel: CancellationToken,
+    ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
+        Ok(stream_spawned(
+            spawned,
+            self.spec.program.clone(),
+            run.job_id,
+            self.runtime.image_of(&run.sandbox),
+            self.decoder(),
+            cancel,
+            run.sandbox.memory_mb,
+        ))
+    }
+
+    fn runtime(&self) -> Option<Arc<dyn Runtime>> {
+        Some(self.runtime.clone())
+    }
+}
+
+impl CommandHarness {
+    fn decoder(&self) -> Box<dyn Decoder> {
+        match self.spec.mode {
             OutputMode::Json => Box::new(ProtocolDecoder),
             OutputMode::Text => Box::new(TextDecoder::default()),
-        };
-        stream(self.runtime.as_ref(), launch, decoder, cancel, memory_mb).await
+        }
     }
 }
 
@@ -246,7 +279,7 @@ impl Decoder for TextDecoder {
 pub async fn stream(
     runtime: &dyn Runtime,
     launch: Launch,
-    mut decoder: Box<dyn Decoder>,
+    decoder: Box<dyn Decoder>,
     cancel: CancellationToken,
     memory_mb: u64,
 ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
@@ -254,6 +287,21 @@ pub async fn stream(
     let job_id = launch.job_id;
     let image = runtime.image_of(&launch.spec);
     let spawned = runtime.spawn(launch).await?;
+    Ok(stream_spawned(
+        spawned, program, job_id, image, decoder, cancel, memory_mb,
+    ))
+}
+
+/// Streams the decoded events of a run already started (or re-attached after a restart).
+pub fn stream_spawned(
+    spawned: Spawned,
+    program: String,
+    job_id: u64,
+    image: Option<String>,
+    mut decoder: Box<dyn Decoder>,
+    cancel: CancellationToken,
+    memory_mb: u64,
+) -> mpsc::Receiver<HarnessEvent> {
     let mut child = spawned.handle;
     let stdout = spawned.stdout;
     let stderr = spawned.stderr;
@@ -357,7 +405,7 @@ pub async fn stream(
         }
         .in_current_span(),
     );
-    Ok(rx)
+    rx
 }
 
 /// The exit status of an `exec` that found no such program (shells and the container's init).

@@ -162,4 +162,22 @@ pub trait Harness: Send + Sync {
         run: HarnessRun,
         cancel: CancellationToken,
     ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError>;
+
+    /// Follows a run a previous bot process started (its output from the beginning), when
+    /// the runtime could re-attach to it.
+    async fn reattach(
+        &self,
+        _run: HarnessRun,
+        _spawned: crate::runtime::Spawned,
+        _cancel: CancellationToken,
+    ) -> Result<mpsc::Receiver<HarnessEvent>, HarnessError> {
+        Err(HarnessError::Other(
+            "this harness cannot follow a run it did not start".into(),
+        ))
+    }
+
+    /// The runtime its runs go to, for re-attaching after a restart.
+    fn runtime(&self) -> Option<std::sync::Arc<dyn crate::runtime::Runtime>> {
+        None
+    }
 }

@@ -237,7 +237,17 @@ impl ModelProxy {
 
     /// Opens access for one job; `models` empty means any.
     pub fn grant(&self, job: u64, agent: &str, models: Vec<String>) -> GrantHandle {
-        let token = random_token();
+        self.grant_as(random_token(), job, agent, models)
+    }
+
+    /// A grant under a token given out before (a run re-attached after a restart).
+    pub fn grant_as(
+        &self,
+        token: String,
+        job: u64,
+        agent: &str,
+        models: Vec<String>,
+    ) -> GrantHandle {
         self.shared.grants.lock().expect("grants lock").insert(
             token.clone(),
             Grant {

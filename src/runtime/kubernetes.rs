@@ -573,6 +573,71 @@ impl KubernetesRuntime {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+
+    /// The harness's output from the pod log (followed from the start), split at the
+    /// wrapper's markers: stdout lines, the workspace (unpacked into `workspace`), stderr.
+    async fn follow_pod(
+        &self,
+        client: &kube::Client,
+        name: &str,
+        pod: &str,
+        workspace: &Path,
+    ) -> Result<Spawned, RuntimeError> {
+        let ns = self.ns();
+        let pods = Api::<Pod>::namespaced(client.clone(), ns);
+        let lp = LogParams {
+            container: Some("harness".into()),
+            follow: true,
+            ..Default::default()
+        };
+        let logs = pods.log_stream(pod, &lp).await.map_err(refused)?;
+        let (mut out_w, out_r) = tokio::io::duplex(64 * 1024);
+        let (mut err_w, err_r) = tokio::io::duplex(64 * 1024);
+        let workspace = workspace.to_path_buf();
+        let (restored_tx, restored_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            use futures::{AsyncBufReadExt, StreamExt};
+            let mut lines = logs.lines();
+            let mut section = 0; // 0: harness stdout, 1: workspace, 2: stderr
+            let mut packed = String::new();
+            let mut restored = Ok(false);
+            while let Some(Ok(line)) = lines.next().await {
+                match (section, line.as_str()) {
+                    (0, WORKSPACE_MARK) => section = 1,
+                    (1, STDERR_MARK) => {
+                        restored = if packed.trim().is_empty() {
+                            Ok(false)
+                        } else {
+                            restore(&workspace, &packed).map(|_| true)
+                        };
+                        section = 2;
+                    }
+                    (0, l) => {
+                        let _ = out_w.write_all(format!("{l}\n").as_bytes()).await;
+                    }
+                    (1, l) => packed.push_str(l),
+                    (_, l) => {
+                        let _ = err_w.write_all(format!("{l}\n").as_bytes()).await;
+                    }
+                }
+            }
+            let _ = restored_tx.send(restored);
+        });
+        Ok(Spawned {
+            stdout: Box::new(out_r),
+            stderr: Box::new(err_r),
+            handle: Box::new(KubeHandle {
+                client: client.clone(),
+                runtime: RunRef {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                    pod: pod.to_string(),
+                },
+                restored: Some(restored_rx),
+                removed: false,
+            }),
+        })
+    }
 }
 
 fn refused(e: kube::Error) -> RuntimeError {
@@ -651,66 +716,33 @@ impl Runtime for KubernetesRuntime {
                 return Err(e);
             }
         };
-        let pods = Api::<Pod>::namespaced(client.clone(), ns);
-        let lp = LogParams {
-            container: Some("harness".into()),
-            follow: true,
-            ..Default::default()
-        };
-        let logs = match pods.log_stream(&pod, &lp).await {
-            Ok(s) => s,
+        match self
+            .follow_pod(&client, &name, &pod, &launch.workspace)
+            .await
+        {
+            Ok(spawned) => Ok(spawned),
             Err(e) => {
                 self.delete_run(&client, &name).await;
-                return Err(refused(e));
+                Err(e)
             }
+        }
+    }
+
+    async fn attach(
+        &self,
+        leftover: &Leftover,
+        workspace: &Path,
+    ) -> Result<Option<Spawned>, RuntimeError> {
+        let client = self.client().await?;
+        let pods = Api::<Pod>::namespaced(client.clone(), self.ns());
+        let lp = ListParams::default().labels(&format!("job-name={}", leftover.name));
+        let list = pods.list(&lp).await.map_err(refused)?;
+        let Some(pod) = list.items.first().and_then(|p| p.metadata.name.clone()) else {
+            return Ok(None);
         };
-        let (mut out_w, out_r) = tokio::io::duplex(64 * 1024);
-        let (mut err_w, err_r) = tokio::io::duplex(64 * 1024);
-        let workspace = launch.workspace.clone();
-        let (restored_tx, restored_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            use futures::AsyncBufReadExt;
-            let mut lines = logs.lines();
-            let mut section = 0; // 0: harness stdout, 1: workspace, 2: stderr
-            let mut packed = String::new();
-            let mut restored = Ok(false);
-            use futures::StreamExt;
-            while let Some(Ok(line)) = lines.next().await {
-                match (section, line.as_str()) {
-                    (0, WORKSPACE_MARK) => section = 1,
-                    (1, STDERR_MARK) => {
-                        restored = if packed.trim().is_empty() {
-                            Ok(false)
-                        } else {
-                            restore(&workspace, &packed).map(|_| true)
-                        };
-                        section = 2;
-                    }
-                    (0, l) => {
-                        let _ = out_w.write_all(format!("{l}\n").as_bytes()).await;
-                    }
-                    (1, l) => packed.push_str(l),
-                    (_, l) => {
-                        let _ = err_w.write_all(format!("{l}\n").as_bytes()).await;
-                    }
-                }
-            }
-            let _ = restored_tx.send(restored);
-        });
-        Ok(Spawned {
-            stdout: Box::new(out_r),
-            stderr: Box::new(err_r),
-            handle: Box::new(KubeHandle {
-                client,
-                runtime: RunRef {
-                    namespace: ns.to_string(),
-                    name,
-                    pod,
-                },
-                restored: Some(restored_rx),
-                removed: false,
-            }),
-        })
+        self.follow_pod(&client, &leftover.name, &pod, workspace)
+            .await
+            .map(Some)
     }
 
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {

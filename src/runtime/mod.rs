@@ -126,6 +126,16 @@ pub trait Runtime: Send + Sync {
         Ok(())
     }
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError>;
+    /// Follows a run a previous bot process left (`leftovers`), from its first output line,
+    /// bringing its workspace back to `workspace` when it ends; `None` when this runtime
+    /// cannot (its runs end with the bot) or the run is gone.
+    async fn attach(
+        &self,
+        _leftover: &Leftover,
+        _workspace: &Path,
+    ) -> Result<Option<Spawned>, RuntimeError> {
+        Ok(None)
+    }
     /// Runs this bot instance left behind (after a crash).
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError>;
     /// Kills and removes a leftover.

@@ -79,6 +79,16 @@ impl Runtime for Runtimes {
         self.pick(launch.spec.runtime)?.spawn(launch).await
     }
 
+    async fn attach(
+        &self,
+        leftover: &Leftover,
+        workspace: &Path,
+    ) -> Result<Option<Spawned>, RuntimeError> {
+        self.pick(leftover.runtime)?
+            .attach(leftover, workspace)
+            .await
+    }
+
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
         let mut out = Vec::new();
         for r in self.all.values() {

@@ -31,6 +31,8 @@ pub struct PodScript {
     pub oom: bool,
     /// The pod never starts: a container waiting reason and message.
     pub pending: Option<(String, String)>,
+    /// Milliseconds between two printed lines (20 when 0).
+    pub line_delay_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -384,7 +386,12 @@ async fn log(
     chunks.push("\n@@threadwork-stderr@@\n".into());
     chunks.extend(script.stderr.iter().map(|l| format!("{l}\n")));
     let f2 = f.clone();
-    let stream = async_stream(chunks, move || {
+    let delay = Duration::from_millis(if script.line_delay_ms == 0 {
+        20
+    } else {
+        script.line_delay_ms
+    });
+    let stream = async_stream(chunks, delay, move || {
         if let Some(p) = f2.inner.lock().unwrap().pods.get_mut(&name) {
             p.1 = true;
         }
@@ -399,12 +406,13 @@ async fn log(
 /// Sends the chunks a little apart, then marks the pod finished.
 fn async_stream(
     chunks: Vec<String>,
+    delay: Duration,
     done: impl FnOnce() + Send + 'static,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
         for c in chunks {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(delay).await;
             if tx.send(Ok(Bytes::from(c))).await.is_err() {
                 return;
             }
