@@ -68,12 +68,13 @@ pub fn runtime(config: &Config) -> Arc<dyn Runtime> {
     if kinds.len() == 1 {
         return one_runtime(config, config.sandbox.runtime);
     }
+    let default = config.sandbox.runtime;
     Arc::new(crate::runtime::set::Runtimes::new(
-        config.sandbox.runtime,
+        (default, one_runtime(config, default)),
         kinds
             .into_iter()
-            .map(|k| (k, one_runtime(config, k)))
-            .collect(),
+            .filter(|k| *k != default)
+            .map(|k| (k, one_runtime(config, k))),
     ))
 }
 

@@ -164,6 +164,9 @@ pub struct Job {
     /// restarted bot that re-attaches to it restores the same grant.
     #[serde(default)]
     pub grant_token: Option<String>,
+    /// The thread's permalink, looked up once (for the PR body and the audit chain).
+    #[serde(default)]
+    pub permalink: Option<String>,
 }
 
 /// Where a job ran: the runtime, the image (and its digest when the runtime knows it), and the
@@ -276,6 +279,7 @@ impl Job {
             transcript_events: 0,
             transcript_dropped: 0,
             grant_token: None,
+            permalink: None,
         }
     }
 }

@@ -410,8 +410,6 @@ async fn agents_pick_their_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_bot_reattaches_to_its_running_job() {
-    use std::process::Stdio;
-    use threadwork::emulator::{APP_TOKEN, BOT_TOKEN};
     let fake = FakeKube::start().await;
     // Twenty lines, 200 ms apart: the bot dies in the middle of them.
     fake.script(PodScript {
@@ -433,22 +431,7 @@ async fn a_restarted_bot_reattaches_to_its_running_job() {
         ),
     )
     .unwrap();
-    let spawn = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_threadwork"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("SLACK_API_URL", w.emu.api_url())
-            .env("SLACK_APP_TOKEN", APP_TOKEN)
-            .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the threadwork binary starts")
-    };
+    let spawn = || spawn_bot(&config, &w.emu.api_url());
     let mut bot = spawn();
     assert!(w.emu.wait_for_connections(2, SECS(20)).await);
     let ts = w.mention("a long cluster job").await;

@@ -28,17 +28,10 @@ fn manifest_matches_what_the_bot_uses() {
     .map(String::from)
     .into();
     assert_eq!(events, want);
+    // The emulator grants exactly these (what `doctor` compares a token's scopes with).
     let scopes = list(&m["oauth_config"]["scopes"]["bot"]);
-    let want: BTreeSet<String> = [
-        "app_mentions:read",
-        "channels:history",
-        "groups:history",
-        "chat:write",
-        "reactions:read",
-        "reactions:write",
-        "users:read",
-    ]
-    .map(String::from)
-    .into();
+    let want: BTreeSet<String> = threadwork::emulator::MANIFEST_SCOPES
+        .map(String::from)
+        .into();
     assert_eq!(scopes, want);
 }

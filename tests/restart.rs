@@ -12,7 +12,7 @@ use common::*;
 use threadwork::emulator::{EmulatorConfig, Faults, APP_TOKEN, BOT_TOKEN};
 use threadwork::job::JobState;
 use threadwork::store::{SledStore, Store};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const SLOW: &str = r#"{"delay_ms": 50, "event": {"type": "started"}}
 {"delay_ms": 100, "event": {"type": "tool_started", "name": "bash", "summary": "a long build"}}
@@ -32,23 +32,6 @@ fn write_config(dir: &Path, script: &Path) -> std::path::PathBuf {
     );
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn spawn_bot(config: &Path, api_url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_threadwork"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SLACK_API_URL", api_url)
-        .env("SLACK_APP_TOKEN", APP_TOKEN)
-        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the threadwork binary starts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -200,7 +200,7 @@ impl Ctx {
             .ok_or_else(|| format!("no forge host is configured for `{repo}` any more"))?;
         let checkout = Checkout::beside(&self.workspace(workspace_job));
         let branch = forge::branch_name(workspace_job);
-        let permalink = self.chat.permalink(&job.channel, &job.thread_ts).await.ok();
+        let permalink = self.thread_permalink(job).await;
         let requester = self.user_name(&job.requester).await;
         let facts = PrFacts {
             job: job.id,

@@ -896,18 +896,7 @@ impl Ctx {
         let Some(harness) = self.harnesses.get(&job.harness) else {
             return fail(format!("harness `{}` is no longer configured", job.harness));
         };
-        let ask = self
-            .registry()
-            .agents
-            .get(&job.agent)
-            .map(|a| a.sandbox.clone())
-            .unwrap_or_default();
-        let sandbox = match resolve_sandbox(
-            &self.settings.sandbox,
-            &job.agent,
-            &ask,
-            self.settings.job_timeout,
-        ) {
+        let sandbox = match self.sandbox_for(job) {
             Ok(spec) => spec,
             Err(e) => return fail(e.to_string()),
         };
@@ -960,16 +949,33 @@ impl Ctx {
             Ok(rx) => rx,
             Err(e) => return fail(format!("the `{}` harness did not start: {e}", job.harness)),
         };
+        self.follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
+            .await
+    }
+
+    /// Follows a started (or re-attached) harness until its run ends, then keeps the
+    /// transcript counts and what the model proxy counted on the job, however it ended.
+    #[allow(clippy::too_many_arguments)]
+    async fn follow(
+        &self,
+        job: &Job,
+        events: mpsc::Receiver<HarnessEvent>,
+        cancel: &CancellationToken,
+        stop: &CancellationToken,
+        card: Option<&CardUpdater>,
+        time_limit: Duration,
+        grant: Option<&GrantHandle>,
+    ) -> Outcome {
         let mut transcript = TranscriptCount::default();
         let outcome = self
-            .follow(
+            .follow_events(
                 job,
                 events,
-                &cancel,
+                cancel,
                 stop,
                 card,
                 time_limit,
-                grant.as_ref(),
+                grant,
                 &mut transcript,
             )
             .await;
@@ -979,15 +985,13 @@ impl Ctx {
                 j.transcript_dropped = transcript.dropped;
             })
             .await;
-        // What the model proxy counted is the job's usage, however the run ended.
-        self.record_model_usage(job.id, grant.as_ref(), card).await;
+        self.record_model_usage(job.id, grant, card).await;
         outcome
     }
 
-    /// Follows a started harness until its run ends: progress to the card, the wall-clock,
-    /// idle and stop switches.
+    /// The events of a run: progress to the card, the wall-clock, idle and stop switches.
     #[allow(clippy::too_many_arguments)]
-    async fn follow(
+    async fn follow_events(
         &self,
         job: &Job,
         mut events: mpsc::Receiver<HarnessEvent>,
@@ -1262,6 +1266,25 @@ impl Ctx {
 
     /// Model access for a job through the proxy: the agent's allowed models (its `models`,
     /// else its `model`; any when it names none).
+    /// The sandbox a job's runs get: the admin's policy and its agent's `sandbox:` request.
+    fn sandbox_for(
+        &self,
+        job: &Job,
+    ) -> Result<crate::runtime::SandboxSpec, crate::runtime::policy::PolicyError> {
+        let ask = self
+            .registry()
+            .agents
+            .get(&job.agent)
+            .map(|a| a.sandbox.clone())
+            .unwrap_or_default();
+        resolve_sandbox(
+            &self.settings.sandbox,
+            &job.agent,
+            &ask,
+            self.settings.job_timeout,
+        )
+    }
+
     fn model_grant(&self, job: &Job) -> Option<GrantHandle> {
         self.model_grant_as(job, None)
     }
@@ -1472,19 +1495,7 @@ impl Ctx {
     ) -> Option<Outcome> {
         let harness = self.harnesses.get(&job.harness)?;
         let runtime = harness.runtime()?;
-        let ask = self
-            .registry()
-            .agents
-            .get(&job.agent)
-            .map(|a| a.sandbox.clone())
-            .unwrap_or_default();
-        let sandbox = resolve_sandbox(
-            &self.settings.sandbox,
-            &job.agent,
-            &ask,
-            self.settings.job_timeout,
-        )
-        .ok()?;
+        let sandbox = self.sandbox_for(job).ok()?;
         let workspace_job = job.workspace_job.unwrap_or(job.id);
         let workdir = self.workspace(workspace_job);
         let spawned = match runtime.attach(leftover, &workdir).await {
@@ -1525,27 +1536,10 @@ impl Ctx {
         tracing::info!(job = job.id, agent = %job.agent, sandbox = %leftover.name, "re-attached to a run left by a previous process");
         // The log replays from the start, so the transcript is written again from its first
         // event (the same keys: nothing is kept twice).
-        let mut transcript = TranscriptCount::default();
-        let outcome = self
-            .follow(
-                job,
-                events,
-                &cancel,
-                stop,
-                card,
-                time_limit,
-                grant.as_ref(),
-                &mut transcript,
-            )
-            .await;
-        self.record_model_usage(job.id, grant.as_ref(), card).await;
-        let _ = self
-            .update_job(job.id, |j| {
-                j.transcript_events = transcript.kept;
-                j.transcript_dropped = transcript.dropped;
-            })
-            .await;
-        Some(outcome)
+        Some(
+            self.follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
+                .await,
+        )
     }
 
     /// Masks secrets in a harness event, counts it, and keeps it in the job's transcript
@@ -1652,7 +1646,7 @@ impl Ctx {
 
     /// The `job_finished` audit record: the whole chain of a job, written once.
     async fn audit_finished(&self, job: &Job) {
-        let permalink = self.chat.permalink(&job.channel, &job.thread_ts).await.ok();
+        let permalink = self.thread_permalink(job).await;
         let record = AuditRecord {
             job: Some(job.id),
             prompt_version: job.prompt_version.clone(),
@@ -1662,6 +1656,27 @@ impl Ctx {
         if let Err(e) = self.store.append_audit(&record) {
             tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot write the job's audit record");
         }
+    }
+
+    /// The job's thread permalink: asked of Slack once, then kept on the job.
+    pub(super) async fn thread_permalink(&self, job: &Job) -> Option<String> {
+        if let Some(p) = self
+            .store
+            .job(job.id)
+            .ok()
+            .flatten()
+            .and_then(|j| j.permalink)
+        {
+            return Some(p);
+        }
+        let link = self
+            .chat
+            .permalink(&job.channel, &job.thread_ts)
+            .await
+            .ok()?;
+        let keep = link.clone();
+        let _ = self.update_job(job.id, |j| j.permalink = Some(keep)).await;
+        Some(link)
     }
 
     fn audit_cancel(&self, id: JobId, user: &str) {
@@ -1711,7 +1726,9 @@ impl Ctx {
                     Ok(())
                 }
                 JobState::Running if kept.contains_key(&job.id) => {
-                    let leftover = kept.remove(&job.id).expect("kept");
+                    let Some(leftover) = kept.remove(&job.id) else {
+                        continue;
+                    };
                     let ctx = self.clone();
                     let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
                     tokio::spawn(

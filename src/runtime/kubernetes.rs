@@ -532,20 +532,7 @@ impl KubernetesRuntime {
     }
 
     async fn delete_run(&self, client: &kube::Client, name: &str) {
-        let ns = self.ns();
-        let foreground = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Foreground),
-            ..Default::default()
-        };
-        let _ = Api::<Job>::namespaced(client.clone(), ns)
-            .delete(name, &foreground)
-            .await;
-        let _ = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
-            .delete(&format!("{name}-net"), &DeleteParams::default())
-            .await;
-        let _ = Api::<Secret>::namespaced(client.clone(), ns)
-            .delete(&format!("{name}-ws"), &DeleteParams::default())
-            .await;
+        delete_objects(client, self.ns(), name).await;
     }
 
     /// Waits until the run's pod has started its harness (or says why it cannot).
@@ -788,24 +775,22 @@ struct KubeHandle {
     removed: bool,
 }
 
-impl KubeHandle {
-    async fn delete(&self) {
-        let ns = &self.runtime.namespace;
-        let name = &self.runtime.name;
-        let foreground = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Foreground),
-            ..Default::default()
-        };
-        let _ = Api::<Job>::namespaced(self.client.clone(), ns)
-            .delete(name, &foreground)
-            .await;
-        let _ = Api::<NetworkPolicy>::namespaced(self.client.clone(), ns)
-            .delete(&format!("{name}-net"), &DeleteParams::default())
-            .await;
-        let _ = Api::<Secret>::namespaced(self.client.clone(), ns)
-            .delete(&format!("{name}-ws"), &DeleteParams::default())
-            .await;
-    }
+/// Deletes a run's Job (foreground: its pod goes first), policy and snapshot; what is already
+/// gone is fine.
+async fn delete_objects(client: &kube::Client, ns: &str, name: &str) {
+    let foreground = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        ..Default::default()
+    };
+    let _ = Api::<Job>::namespaced(client.clone(), ns)
+        .delete(name, &foreground)
+        .await;
+    let _ = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
+        .delete(&format!("{name}-net"), &DeleteParams::default())
+        .await;
+    let _ = Api::<Secret>::namespaced(client.clone(), ns)
+        .delete(&format!("{name}-ws"), &DeleteParams::default())
+        .await;
 }
 
 #[async_trait::async_trait]
@@ -832,12 +817,12 @@ impl RunHandle for KubeHandle {
     }
 
     async fn kill(&mut self) {
-        self.delete().await;
+        delete_objects(&self.client, &self.runtime.namespace, &self.runtime.name).await;
     }
 
     async fn cleanup(&mut self) {
         if !self.removed {
-            self.delete().await;
+            delete_objects(&self.client, &self.runtime.namespace, &self.runtime.name).await;
             self.removed = true;
         }
     }

@@ -16,9 +16,17 @@ pub struct Runtimes {
 }
 
 impl Runtimes {
-    /// `all` must hold `default`.
-    pub fn new(default: RuntimeKind, all: BTreeMap<RuntimeKind, Arc<dyn Runtime>>) -> Self {
-        Self { default, all }
+    /// The default runtime and the others agents may pick.
+    pub fn new(
+        default: (RuntimeKind, Arc<dyn Runtime>),
+        others: impl IntoIterator<Item = (RuntimeKind, Arc<dyn Runtime>)>,
+    ) -> Self {
+        let mut all: BTreeMap<_, _> = others.into_iter().collect();
+        all.insert(default.0, default.1);
+        Self {
+            default: default.0,
+            all,
+        }
     }
 
     fn pick(&self, kind: RuntimeKind) -> Result<&Arc<dyn Runtime>, RuntimeError> {
@@ -30,11 +38,8 @@ impl Runtimes {
         })
     }
 
-    fn default_runtime(&self) -> &Arc<dyn Runtime> {
-        self.all
-            .get(&self.default)
-            .or_else(|| self.all.values().next())
-            .expect("at least one runtime")
+    fn default_runtime(&self) -> Option<&Arc<dyn Runtime>> {
+        self.all.get(&self.default)
     }
 }
 
@@ -45,9 +50,9 @@ impl Runtime for Runtimes {
     }
 
     fn workspace_in_sandbox(&self, host: &Path, spec: &SandboxSpec) -> PathBuf {
-        match self.pick(spec.runtime) {
-            Ok(r) => r.workspace_in_sandbox(host, spec),
-            Err(_) => self.default_runtime().workspace_in_sandbox(host, spec),
+        match self.pick(spec.runtime).ok().or(self.default_runtime()) {
+            Some(r) => r.workspace_in_sandbox(host, spec),
+            None => host.to_path_buf(),
         }
     }
 

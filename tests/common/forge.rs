@@ -196,6 +196,20 @@ impl Forge {
         });
     }
 
+    /// Parses, logs and checks one API request (the forge's refusal as the error).
+    fn intake(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        bytes: &Bytes,
+    ) -> Result<Value, Response> {
+        let body = json_body(bytes)?;
+        self.record(method, uri, headers, body.clone());
+        self.check_api(headers)?;
+        Ok(body)
+    }
+
     fn take_failure(&self, op: &'static str) -> Option<Response> {
         let (status, body) = self.inner.lock().unwrap().fail_once.remove(op)?;
         Some((StatusCode::from_u16(status).unwrap(), Json(body)).into_response())
@@ -458,14 +472,10 @@ async fn gh_create(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     if let Some(r) = f.take_failure("create") {
         return r;
     }
@@ -536,14 +546,10 @@ async fn gh_update(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     if let Some(r) = f.take_failure("close") {
         return r;
     }
@@ -580,14 +586,10 @@ async fn gh_merge(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     if let Some(r) = f.take_failure("merge") {
         return r;
     }
@@ -620,14 +622,10 @@ async fn gh_comment(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     let text = match field(&body, "body", true) {
         Ok(t) => t.unwrap_or_default().to_string(),
         Err(r) => return r,
@@ -725,14 +723,10 @@ async fn gl_create(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     if let Some(r) = f.take_failure("create") {
         return r;
     }
@@ -790,14 +784,10 @@ async fn gl_update(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     let op = if body.get("state_event").is_some() {
         "close"
     } else {
@@ -850,14 +840,10 @@ async fn gl_merge(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     if let Some(r) = f.take_failure("merge") {
         return r;
     }
@@ -892,14 +878,10 @@ async fn gl_note(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    let body = match json_body(&bytes) {
+    let body = match f.intake(&method, &uri, &headers, &bytes) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    f.record(&method, &uri, &headers, body.clone());
-    if let Err(r) = f.check_api(&headers) {
-        return r;
-    }
     let text = body
         .get("body")
         .and_then(Value::as_str)

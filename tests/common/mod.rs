@@ -244,5 +244,24 @@ pub async fn docker_ready(test: &str, image: &str, build: &str) -> bool {
     }
 }
 
+/// The real `threadwork run` binary with `config`, pointed at the emulator at `api_url`
+/// (killed when dropped).
+pub fn spawn_bot(config: &std::path::Path, api_url: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_threadwork"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_API_URL", api_url)
+        .env("SLACK_APP_TOKEN", APP_TOKEN)
+        .env("SLACK_BOT_TOKEN", BOT_TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the threadwork binary starts")
+}
+
 pub mod forge;
 pub mod kube;
