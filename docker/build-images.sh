@@ -2,7 +2,7 @@
 # Builds the images the bot and its tests use:
 #   harness  threadwork/harness:dev — Node.js, git, socat, user `agent` (uid 1000)
 #   agents   threadwork/agents:dev  — the harness image with Claude Code, Codex CLI and pi
-#   bot      threadwork/bot:dev     — the release binary, prompts/ and manifest.yml
+#   bot      threadwork/bot:dev     — the release binary, prompts/, context/ and manifest.yml
 # Each builds FROM a public base when one can be pulled; otherwise (or with
 # THREADWORK_LOCAL_BASE=1) FROM a local Debian base made by docker/build-local-base.sh.
 # Usage: docker/build-images.sh [harness|agents|bot|all]   (default: harness)
@@ -45,6 +45,7 @@ build_bot() {
   rm -rf "$ctx" && mkdir -p "$ctx"
   cp target/release/threadwork manifest.yml "$ctx/"
   cp -r prompts "$ctx/prompts"
+  cp -r context "$ctx/context"
   # shellcheck disable=SC2046
   docker build -q -t threadwork/bot:dev $(base_arg debian:bookworm-slim) -f docker/bot/Dockerfile "$ctx" >/dev/null
 }

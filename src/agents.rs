@@ -40,6 +40,8 @@ pub struct Agent {
     pub repos: Vec<String>,
     /// An approver's ✅ merges the job's PR instead of only marking it ready for review.
     pub merge_on_approve: bool,
+    /// Parts of the context library its jobs may read: `*`, folders (`engineering/`) or files.
+    pub context: Vec<String>,
     /// The role prompt (the file's body).
     pub prompt: String,
     pub file: PathBuf,
@@ -98,6 +100,8 @@ struct FrontMatter {
     repos: Vec<String>,
     #[serde(default)]
     merge_on_approve: bool,
+    #[serde(default)]
+    context: Vec<String>,
 }
 
 /// A prompt file that cannot be used, with where and why.
@@ -282,6 +286,17 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
             format!("`{bad}` is not `owner/name`, `owner/*` or `*`"),
         ));
     }
+    if let Some((bad, why)) = front
+        .context
+        .iter()
+        .find_map(|s| crate::context::scope_problem(s).map(|why| (s, why)))
+    {
+        return Err(err(
+            field_line("context"),
+            "context",
+            format!("`{bad}`: {why}"),
+        ));
+    }
     let prompt = text
         .lines()
         .skip(closing_line)
@@ -312,6 +327,7 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         repo: front.repo,
         repos: front.repos,
         merge_on_approve: front.merge_on_approve,
+        context: front.context,
         prompt,
         file: file.to_path_buf(),
         hash: content_hash(text),

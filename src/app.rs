@@ -251,6 +251,7 @@ pub async fn start_with(
             forges: Arc::new(forges),
             metrics: metrics.clone(),
             redactor: Arc::new(redactor),
+            library: Arc::new(crate::context::Library::new(&config.agents.context_dir)),
             settings: config.bot_settings(),
         })
         .await?,

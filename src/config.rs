@@ -141,6 +141,12 @@ pub struct AgentsSection {
     /// Reload prompt files when they change on disk.
     #[serde(default = "yes")]
     pub watch: bool,
+    /// The context library: markdown files agents read from with `context:` scopes.
+    #[serde(default = "default_context_dir")]
+    pub context_dir: PathBuf,
+    /// How many library passages a job's prompt gets at most.
+    #[serde(default = "default_context_passages")]
+    pub context_passages: usize,
 }
 
 impl Default for AgentsSection {
@@ -152,6 +158,8 @@ impl Default for AgentsSection {
             admins: vec![],
             admin_channel: None,
             watch: true,
+            context_dir: default_context_dir(),
+            context_passages: default_context_passages(),
         }
     }
 }
@@ -161,6 +169,12 @@ fn default_agents_dir() -> PathBuf {
 }
 fn default_shared_dir() -> PathBuf {
     PathBuf::from("prompts/shared")
+}
+fn default_context_dir() -> PathBuf {
+    PathBuf::from("context")
+}
+fn default_context_passages() -> usize {
+    3
 }
 fn yes() -> bool {
     true
@@ -461,6 +475,7 @@ impl Config {
             workdir: self.jobs.workdir.clone(),
             admins: self.agents.admins.clone(),
             admin_channel: self.agents.admin_channel.clone(),
+            context_passages: self.agents.context_passages.min(20),
             transcript_max_events: self.jobs.transcript_max_events,
             transcript_days: self.jobs.transcript_days,
             sandbox: self.sandbox.clone(),

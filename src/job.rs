@@ -167,6 +167,9 @@ pub struct Job {
     /// The thread's permalink, looked up once (for the PR body and the audit chain).
     #[serde(default)]
     pub permalink: Option<String>,
+    /// The context-library passages the job's prompt received.
+    #[serde(default)]
+    pub context_passages: Vec<crate::context::PassageRef>,
 }
 
 /// Where a job ran: the runtime, the image (and its digest when the runtime knows it), and the
@@ -280,6 +283,7 @@ impl Job {
             transcript_dropped: 0,
             grant_token: None,
             permalink: None,
+            context_passages: vec![],
         }
     }
 }

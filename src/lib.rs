@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bot;
 pub mod chat;
 pub mod config;
+pub mod context;
 pub mod dev;
 pub mod emulator;
 pub mod forge;

@@ -53,6 +53,11 @@ pub enum Command {
     Agents,
     /// `stop` (or `cancel`) in a job's thread: end the thread's running or queued job.
     Stop,
+    /// `context [agent=<name>] <query>`: the library passages the agent would receive.
+    Context {
+        query: String,
+        agent: Option<String>,
+    },
 }
 
 /// Why a mention could not become a request; each variant renders as a reply for the thread.
@@ -76,6 +81,10 @@ pub enum RequestError {
     BadBlockItem { item: String },
     #[error("there is nothing to remember: write `remember: <instruction>`")]
     EmptyAmendment,
+    #[error(
+        "there is nothing to look up: write `context <query>` (or `context agent=<name> <query>`)"
+    )]
+    EmptyContextQuery,
     #[error("there is no task in the message: tell me what to do, e.g. `@threadwork fix the flaky login test repo=acme/web`")]
     EmptyTask,
 }
@@ -93,8 +102,9 @@ pub fn usage() -> String {
      Corrections: in a job's thread, `@threadwork remember: <instruction>` or a reply starting \
      `correction:` proposes an amendment to the agent; its owners adopt it with :white_check_mark: \
      (or `@threadwork adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
-     `revert <agent> <n>`, `diff <agent> <v1> <v2>`, and `stop` (or :x: on the job card) \
-     in a job's thread."
+     `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
+     library passages a job would receive), and `stop` (or :x: on the job card) in a job's \
+     thread."
         .to_string()
 }
 
@@ -151,6 +161,25 @@ fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
                 agent,
             }));
         }
+    }
+    if let Some(rest) = strip_prefix_ci(text, "context")
+        .filter(|r| r.is_empty() || r.starts_with(|c: char| c == ':' || c.is_whitespace()))
+    {
+        let rest = rest.trim_start_matches(':').trim_start();
+        let (agent, query) = match rest.strip_prefix("agent=") {
+            Some(r) => {
+                let end = r.find(char::is_whitespace).unwrap_or(r.len());
+                (agent_token(&r[..end]), r[end..].trim())
+            }
+            None => (None, rest.trim()),
+        };
+        if query.is_empty() {
+            return Err(RequestError::EmptyContextQuery);
+        }
+        return Ok(Some(Command::Context {
+            query: collapse_spaces(query),
+            agent,
+        }));
     }
     let words: Vec<&str> = text.split_whitespace().collect();
     let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
@@ -730,6 +759,20 @@ mod tests {
             ("<@UBOT> agents", Command::Agents),
             ("<@UBOT> stop", Command::Stop),
             ("<@UBOT>  Cancel ", Command::Stop),
+            (
+                "<@UBOT> context how do we   roll back?",
+                Command::Context {
+                    query: "how do we roll back?".into(),
+                    agent: None,
+                },
+            ),
+            (
+                "<@UBOT> Context: agent=ops deploy freeze",
+                Command::Context {
+                    query: "deploy freeze".into(),
+                    agent: Some("ops".into()),
+                },
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(parse_mention(text, BOT), Ok(want), "{text:?}");
@@ -740,6 +783,7 @@ mod tests {
             "<@UBOT> revert the last commit",
             "<@UBOT> agents should log more",
             "<@UBOT> remember the login bug?",
+            "<@UBOT> contextual menus crash on mobile",
         ] {
             assert!(
                 matches!(parse_mention(text, BOT), Ok(Command::Task { .. })),
@@ -749,6 +793,10 @@ mod tests {
         assert_eq!(
             parse_mention("<@UBOT> remember:   ", BOT),
             Err(RequestError::EmptyAmendment)
+        );
+        assert_eq!(
+            parse_mention("<@UBOT> context agent=ops", BOT),
+            Err(RequestError::EmptyContextQuery)
         );
     }
 

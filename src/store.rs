@@ -82,6 +82,9 @@ pub struct JobChain {
     pub pr: Option<String>,
     pub head: Option<String>,
     pub parent: Option<JobId>,
+    /// The context-library passages the job's prompt received.
+    #[serde(default)]
+    pub context_passages: Vec<crate::context::PassageRef>,
 }
 
 /// One harness event of a job, as it arrived (secrets masked).

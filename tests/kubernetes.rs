@@ -312,24 +312,26 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
         threadwork::runtime::policy::RuntimeKind::Kubernetes
     );
     assert_eq!(config.kubernetes.namespace, "threadwork");
-    // Every prompt file is in the kustomization's ConfigMaps.
+    // Every prompt and context file is in the kustomization's ConfigMaps.
     let kustomization = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/deploy/kubernetes/kustomization.yaml"
     ))
     .unwrap();
-    for dir in ["agents", "shared"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("prompts")
-            .join(dir);
+    for dir in ["prompts/agents", "prompts/shared", "context/engineering"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         for entry in std::fs::read_dir(path).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             assert!(
-                kustomization.contains(&format!("../../prompts/{dir}/{name}")),
+                kustomization.contains(&format!("../../{dir}/{name}")),
                 "{dir}/{name} is not in kustomization.yaml"
             );
         }
     }
+    assert_eq!(
+        config.agents.context_dir,
+        std::path::PathBuf::from("/app/context")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

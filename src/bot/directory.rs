@@ -85,6 +85,18 @@ pub fn render_entry(
         rate(stats.succeeded_7d, stats.finished_7d),
         rate(stats.approved_7d, stats.judged_7d),
     );
+    out.push_str(&format!(
+        "\ncontext {}",
+        if agent.context.is_empty() {
+            "none".to_string()
+        } else {
+            crate::request::code_list(&agent.context)
+        }
+    ));
+    let repos: Vec<&String> = agent.repo.iter().chain(&agent.repos).collect();
+    if !repos.is_empty() {
+        out.push_str(&format!(" · repos {}", crate::request::code_list(repos)));
+    }
     if !stats.recent.is_empty() {
         let items: Vec<String> = stats
             .recent
@@ -150,7 +162,7 @@ mod tests {
         );
         let agent = crate::agents::parse_agent(
             std::path::Path::new("default.md"),
-            "---\nname: default\ndescription: Does things\nharness: scripted\nowners: [UO1]\n---\nrole",
+            "---\nname: default\ndescription: Does things\nharness: scripted\nowners: [UO1]\ncontext: [eng/, ops/deploys.md]\nrepo: acme/web\n---\nrole",
             crate::agents::Known { harnesses: &["scripted"], fragments: &[] },
         )
         .unwrap();
@@ -163,6 +175,10 @@ mod tests {
         );
         assert!(
             text.contains("last 7 days: 4 runs · success 66% · approval 50%"),
+            "{text}"
+        );
+        assert!(
+            text.contains("context `eng/`, `ops/deploys.md` · repos `acme/web`"),
             "{text}"
         );
         assert!(

@@ -364,6 +364,20 @@ impl Ctx {
                 self.stop_from_thread(channel, user, thread_ts, thread_job)
                     .await?
             }
+            Command::Context { query, agent } => {
+                let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
+                let reply = match self.known_agent(&name) {
+                    Ok(agent) => crate::context::describe(
+                        &agent.name,
+                        &agent.context,
+                        &query,
+                        &self.passages(&agent, &query),
+                        self.library.root(),
+                    ),
+                    Err(reply) => reply,
+                };
+                self.say(channel, thread_ts, &reply).await;
+            }
             Command::Task { .. } | Command::Help => {}
         }
         Ok(())

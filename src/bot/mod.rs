@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::agents::Agent;
 use crate::chat::inbound::{self, InboundKind};
 use crate::chat::{BotIdentity, ChatPlatform};
+use crate::context::{Found, Library};
 use crate::forge::Forges;
 use crate::harness::{probe, Harness, HarnessEvent, HarnessRun};
 use crate::job::{Job, JobId, JobState, NewJob, ReactionRecord, ThreadMessage};
@@ -67,6 +68,8 @@ pub struct BotSettings {
     pub admins: Vec<String>,
     /// Where prompt-file errors found while running are reported.
     pub admin_channel: Option<String>,
+    /// Library passages a job's prompt gets at most.
+    pub context_passages: usize,
     /// The admin's sandbox defaults and limits.
     pub sandbox: SandboxPolicy,
     /// Harness events kept per job; later ones are counted, not kept.
@@ -89,6 +92,7 @@ impl Default for BotSettings {
             workdir: std::env::temp_dir().join("threadwork-jobs"),
             admins: vec![],
             admin_channel: None,
+            context_passages: 3,
             sandbox: SandboxPolicy::default(),
             transcript_max_events: 5000,
             transcript_days: 30,
@@ -114,6 +118,8 @@ pub struct BotParts {
     pub metrics: Arc<Metrics>,
     /// Every secret the bot holds, masked in what it posts and stores.
     pub redactor: Arc<Redactor>,
+    /// The context library agents read passages from.
+    pub library: Arc<Library>,
     pub settings: BotSettings,
 }
 
@@ -157,6 +163,7 @@ struct Ctx {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
     redactor: Arc<Redactor>,
+    library: Arc<Library>,
     /// The `jobs_active` gauge each job is counted in now.
     active: std::sync::Mutex<HashMap<JobId, (String, &'static str)>>,
     /// Running jobs' stop switches, and who pulled them.
@@ -336,6 +343,7 @@ impl Bot {
                 forges: parts.forges,
                 metrics: parts.metrics,
                 redactor: parts.redactor,
+                library: parts.library,
                 active: std::sync::Mutex::new(HashMap::new()),
                 http: reqwest::Client::builder()
                     .timeout(Duration::from_secs(60))
@@ -587,6 +595,13 @@ impl Ctx {
         let registry = self.registry();
         let amendments = self.store.amendments(&agent.name)?;
         Ok(effective_prompt(agent, &registry.fragments, &amendments))
+    }
+
+    /// The library passages the agent's jobs would receive for `query` (the library is
+    /// re-indexed first if a file changed: a few `stat` calls when nothing did).
+    fn passages(&self, agent: &Agent, query: &str) -> Found {
+        self.library
+            .find(query, &agent.context, self.settings.context_passages)
     }
 
     /// Posts a reply in a thread, retrying transient failures; logs what cannot be delivered.
@@ -852,9 +867,12 @@ impl Ctx {
                 c.update(|v| v.prompt_version = Some(p.version.clone()));
             }
         }
+        let found = agent.as_ref().map(|a| self.passages(a, &task));
+        let passages = found.as_ref().map(Found::refs).unwrap_or_default();
         let job = self
             .update_job(id, |j| {
                 j.context = context;
+                j.context_passages = passages;
                 j.prompt_version = prompt.as_ref().map(|p| p.version.clone());
                 j.amendments = prompt
                     .as_ref()
@@ -862,6 +880,8 @@ impl Ctx {
                     .unwrap_or_default();
             })
             .await?;
+        let library = found.as_ref().and_then(Found::prompt_block);
+        let task = compose_task(&job, &task, library.as_deref());
         let outcome = match prompt {
             Some(p) => {
                 self.drive(&job, &task, &p.text, card.as_deref(), &stop)
@@ -939,7 +959,7 @@ impl Ctx {
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: role_prompt.to_string(),
-            task: compose_task(job, task),
+            task: task.to_string(),
             model: job.model.clone(),
             workdir,
         };
@@ -1771,15 +1791,19 @@ fn mentioned_users(text: &str) -> Vec<String> {
     out
 }
 
-/// The harness's task: the request (as plain text), and the thread so far when there is more
-/// than the request.
-pub fn compose_task(job: &Job, task: &str) -> String {
-    if job.context.iter().all(|m| m.ts == job.request_ts) {
-        return task.to_string();
+/// The harness's task: the request (as plain text), the thread so far when there is more
+/// than the request, and the library passages picked for it.
+pub fn compose_task(job: &Job, task: &str, library: Option<&str>) -> String {
+    let mut out = task.to_string();
+    if job.context.iter().any(|m| m.ts != job.request_ts) {
+        out.push_str("\n\nThe Slack thread so far (oldest first):");
+        for m in &job.context {
+            out.push_str(&format!("\n[{}] {}", m.author, m.text));
+        }
     }
-    let mut out = format!("{task}\n\nThe Slack thread so far (oldest first):");
-    for m in &job.context {
-        out.push_str(&format!("\n[{}] {}", m.author, m.text));
+    if let Some(block) = library {
+        out.push_str("\n\n");
+        out.push_str(block);
     }
     out
 }
@@ -1870,6 +1894,7 @@ pub fn job_chain(job: &Job, permalink: Option<String>) -> JobChain {
         pr: job.pr.as_ref().map(|p| p.url.clone()),
         head: job.head.clone(),
         parent: job.parent,
+        context_passages: job.context_passages.clone(),
     }
 }
 
@@ -2044,7 +2069,7 @@ mod tests {
     #[test]
     fn task_carries_the_thread() {
         let mut job = sample_job(1);
-        assert_eq!(compose_task(&job, "fix it"), "fix it");
+        assert_eq!(compose_task(&job, "fix it", None), "fix it");
         job.context = vec![
             ThreadMessage {
                 ts: "1.000001".into(),
@@ -2061,9 +2086,9 @@ mod tests {
                 from_bot: false,
             },
         ];
-        let t = compose_task(&job, "fix it");
+        let t = compose_task(&job, "fix it", Some("Context from the library"));
         assert!(t.starts_with("fix it\n\nThe Slack thread so far"));
-        assert!(t.ends_with("[ada] @threadwork fix it\n[bob] also the docs"));
+        assert!(t.ends_with("[bob] also the docs\n\nContext from the library"));
     }
 
     #[test]

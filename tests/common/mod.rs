@@ -102,6 +102,8 @@ impl World {
         config.agents.dir = agents_dir();
         config.store.path = dir.path().join("store");
         config.jobs.workdir = dir.path().join("jobs");
+        // An empty library unless a test writes one: no passages in other tests' tasks.
+        config.agents.context_dir = dir.path().join("context");
         config.jobs.card_interval_ms = 200;
         config.slack.reconnect_secs = 1;
         Self {
