@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need (git, Slack's Python SDK in .venv, Docker Engine and the harness
-# images, cargo-fuzz) and runs every check: formatting, clippy, all tests, and a fixed-length
-# fuzz run. `.ci/run` calls exactly this.
+# Installs what the tests need (git, Slack's Python SDK in .venv, an MCP server from npm, Docker
+# Engine and the harness images, cargo-fuzz) and runs every check: formatting, clippy, all
+# tests, and a fixed-length fuzz run. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,18 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import slack_sdk' 2>/dev/
   .venv/bin/pip install --quiet --disable-pip-version-check 'slack_sdk==3.47.0'
 fi
 export THREADWORK_PYTHON="$PWD/.venv/bin/python"
+
+step "an MCP server from npm for the gateway tests (@modelcontextprotocol/server-everything)"
+MCP_DIR="$PWD/target/test-npm"
+if [ ! -f "$MCP_DIR/node_modules/@modelcontextprotocol/server-everything/dist/index.js" ]; then
+  if ! command -v npm >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  mkdir -p "$MCP_DIR"
+  npm install --prefix "$MCP_DIR" --silent --no-audit --no-fund \
+    '@modelcontextprotocol/server-everything@2026.8.31' >/dev/null
+fi
+export THREADWORK_MCP_EVERYTHING="$MCP_DIR/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 
 step "container runtime: Docker Engine and the harness image"
 bash scripts/docker-up.sh

@@ -42,6 +42,8 @@ pub struct Agent {
     pub merge_on_approve: bool,
     /// Parts of the context library its jobs may read: `*`, folders (`engineering/`) or files.
     pub context: Vec<String>,
+    /// MCP servers (`[mcp.<name>]` in the config) its jobs may use through the gateway.
+    pub mcp: Vec<String>,
     /// The role prompt (the file's body).
     pub prompt: String,
     pub file: PathBuf,
@@ -102,6 +104,8 @@ struct FrontMatter {
     merge_on_approve: bool,
     #[serde(default)]
     context: Vec<String>,
+    #[serde(default)]
+    mcp: Vec<String>,
 }
 
 /// A prompt file that cannot be used, with where and why.
@@ -297,6 +301,18 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
             format!("`{bad}`: {why}"),
         ));
     }
+    if let Some(bad) = front.mcp.iter().find(|m| {
+        m.is_empty()
+            || !m
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }) {
+        return Err(err(
+            field_line("mcp"),
+            "mcp",
+            format!("`{bad}` is not an MCP server name (a `[mcp.<name>]` table of the config)"),
+        ));
+    }
     let prompt = text
         .lines()
         .skip(closing_line)
@@ -328,6 +344,7 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         repos: front.repos,
         merge_on_approve: front.merge_on_approve,
         context: front.context,
+        mcp: front.mcp,
         prompt,
         file: file.to_path_buf(),
         hash: content_hash(text),

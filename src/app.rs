@@ -215,9 +215,11 @@ pub async fn start_with(
         path: config.store.path.display().to_string(),
         source,
     })?;
+    let gateway =
+        (!config.mcp.is_empty()).then(|| Arc::new(crate::mcp::gateway::Gateway::new(&config.mcp)));
     let proxy = match &config.model {
         Some(model) => Some(
-            ModelProxy::start(model.clone())
+            ModelProxy::start_with(model.clone(), gateway)
                 .await
                 .map_err(StartError::Proxy)?,
         ),

@@ -48,6 +48,9 @@ pub struct Config {
     /// The cluster `[sandbox] runtime = "kubernetes"` runs jobs on.
     #[serde(default)]
     pub kubernetes: crate::runtime::kubernetes::KubeSettings,
+    /// MCP servers agents may use (`mcp: [name]`), run by the bot behind its gateway.
+    #[serde(default)]
+    pub mcp: BTreeMap<String, crate::mcp::ServerConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -286,6 +289,11 @@ pub enum ConfigError {
         path: String,
         source: toml::de::Error,
     },
+    #[error("config {path}: {source}")]
+    Mcp {
+        path: String,
+        source: crate::mcp::McpConfigError,
+    },
     #[error("{var} is not set (nor `slack.{field}` in the config): {hint}")]
     MissingToken {
         var: &'static str,
@@ -315,6 +323,10 @@ impl Config {
             path: name.to_string(),
             source,
         })?;
+        crate::mcp::validate(&config.mcp).map_err(|source| ConfigError::Mcp {
+            path: name.to_string(),
+            source,
+        })?;
         config.fill_defaults();
         Ok(config)
     }
@@ -322,6 +334,10 @@ impl Config {
     /// Adds the demo `scripted` harness when none is configured, and points network mode
     /// `model` at the model proxy when nothing else is set.
     pub fn fill_defaults(&mut self) {
+        // The MCP gateway lives on the model proxy's listener.
+        if self.model.is_none() && !self.mcp.is_empty() {
+            self.model = Some(ProxyConfig::default());
+        }
         if let (None, Some(model)) = (&self.sandbox.model_endpoint, &self.model) {
             self.sandbox.model_endpoint =
                 Some(format!("host.docker.internal:{}", model.listen.port()));
@@ -442,6 +458,7 @@ impl Config {
                 .iter()
                 .map(|t| t.expose_secret().to_string()),
         );
+        out.extend(crate::mcp::secret_values(&self.mcp));
         if let Some(model) = &self.model {
             for upstream in [model.anthropic.as_ref(), model.openai.as_ref()]
                 .into_iter()

@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod forge;
 pub mod harness;
 pub mod job;
+pub mod mcp;
 pub mod model;
 pub mod ops;
 pub mod prompts;

@@ -164,5 +164,5 @@ async fn the_directory_shows_context_scopes() {
         reply.contains("context `eng/`, `ops/deploys.md`"),
         "{reply}"
     );
-    assert!(reply.contains("context none"), "{reply}");
+    assert!(reply.contains("context none · MCP none"), "{reply}");
 }

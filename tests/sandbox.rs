@@ -71,6 +71,7 @@ async fn run_direct(
 ) -> Vec<HarnessEvent> {
     let harness = CommandHarness::with_runtime(spec, runtime);
     let run = HarnessRun {
+        mcp: vec![],
         job_id: 1,
         agent: "probe".into(),
         role_prompt: "role".into(),

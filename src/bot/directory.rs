@@ -93,6 +93,14 @@ pub fn render_entry(
             crate::request::code_list(&agent.context)
         }
     ));
+    out.push_str(&format!(
+        " · MCP {}",
+        if agent.mcp.is_empty() {
+            "none".to_string()
+        } else {
+            crate::request::code_list(&agent.mcp)
+        }
+    ));
     let repos: Vec<&String> = agent.repo.iter().chain(&agent.repos).collect();
     if !repos.is_empty() {
         out.push_str(&format!(" · repos {}", crate::request::code_list(repos)));
@@ -162,7 +170,7 @@ mod tests {
         );
         let agent = crate::agents::parse_agent(
             std::path::Path::new("default.md"),
-            "---\nname: default\ndescription: Does things\nharness: scripted\nowners: [UO1]\ncontext: [eng/, ops/deploys.md]\nrepo: acme/web\n---\nrole",
+            "---\nname: default\ndescription: Does things\nharness: scripted\nowners: [UO1]\ncontext: [eng/, ops/deploys.md]\nmcp: [warehouse]\nrepo: acme/web\n---\nrole",
             crate::agents::Known { harnesses: &["scripted"], fragments: &[] },
         )
         .unwrap();
@@ -178,7 +186,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("context `eng/`, `ops/deploys.md` · repos `acme/web`"),
+            text.contains("context `eng/`, `ops/deploys.md` · MCP `warehouse` · repos `acme/web`"),
             "{text}"
         );
         assert!(

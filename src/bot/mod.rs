@@ -137,6 +137,8 @@ pub enum BotError {
     Watch(notify::Error),
     #[error("agent `{agent}` uses harness `{harness}`, which is not configured")]
     AgentHarness { agent: String, harness: String },
+    #[error("agent `{agent}` lists MCP server `{server}`, which is not configured (add `[mcp.{server}]` to the config)")]
+    AgentMcp { agent: String, server: String },
 }
 
 pub struct Bot {
@@ -280,6 +282,15 @@ impl Bot {
                 agent: a.name.clone(),
                 harness: a.harness.clone(),
             });
+        }
+        let gateway = parts.proxy.as_ref().and_then(|p| p.gateway());
+        for a in parts.registry.agents.values() {
+            if let Some(server) = a.mcp.iter().find(|m| !gateway.is_some_and(|g| g.has(m))) {
+                return Err(BotError::AgentMcp {
+                    agent: a.name.clone(),
+                    server: server.clone(),
+                });
+            }
         }
         let identity = outbox::with_retries(|| parts.chat.identity())
             .await
@@ -952,10 +963,15 @@ impl Ctx {
                 .await;
         }
         let model_base = grant.as_ref().map(|g| self.model_base(g, &sandbox));
+        let mcp = match self.mcp_endpoints(job, model_base.as_deref()) {
+            Ok(m) => m,
+            Err(message) => return fail(message),
+        };
         let run = HarnessRun {
             sandbox,
             resume_session,
             model_base,
+            mcp,
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: role_prompt.to_string(),
@@ -987,6 +1003,7 @@ impl Ctx {
         grant: Option<&GrantHandle>,
     ) -> Outcome {
         let mut transcript = TranscriptCount::default();
+        let mut tool_calls = grant.and_then(GrantHandle::take_tool_calls);
         let outcome = self
             .follow_events(
                 job,
@@ -997,8 +1014,13 @@ impl Ctx {
                 time_limit,
                 grant,
                 &mut transcript,
+                tool_calls.as_mut(),
             )
             .await;
+        // Calls that arrived with the last events.
+        while let Some(call) = tool_calls.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            self.record_tool_call(job, call, &mut transcript);
+        }
         let _ = self
             .update_job(job.id, |j| {
                 j.transcript_events = transcript.kept;
@@ -1021,6 +1043,7 @@ impl Ctx {
         time_limit: Duration,
         grant: Option<&GrantHandle>,
         transcript: &mut TranscriptCount,
+        mut tool_calls: Option<&mut mpsc::UnboundedReceiver<crate::mcp::ToolCall>>,
     ) -> Outcome {
         let fail = |message: String| Outcome {
             state: JobState::Failed,
@@ -1037,6 +1060,16 @@ impl Ctx {
         loop {
             let event = tokio::select! {
                 e = events.recv() => e,
+                Some(call) = async {
+                    match tool_calls.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.record_tool_call(job, call, transcript);
+                    idle_deadline = tokio::time::Instant::now() + idle;
+                    continue;
+                }
                 _ = tokio::time::sleep_until(idle_deadline) => {
                     cancel.cancel();
                     let mut message = format!(
@@ -1318,10 +1351,47 @@ impl Ctx {
             Some(a) => a.model.iter().cloned().collect(),
             None => vec![],
         };
-        Some(match token {
+        let grant = match token {
             Some(t) => proxy.grant_as(t, job.id, &job.agent, models),
             None => proxy.grant(job.id, &job.agent, models),
-        })
+        };
+        if let Some(a) = agent.filter(|a| !a.mcp.is_empty()) {
+            grant.open_tools(a.mcp);
+        }
+        Some(grant)
+    }
+
+    /// The MCP endpoints of the job's agent as its sandbox sees them, or why it cannot have
+    /// them (a server its prompt file names is not configured).
+    fn mcp_endpoints(
+        &self,
+        job: &Job,
+        model_base: Option<&str>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let Some(agent) = self.registry().agents.get(&job.agent).cloned() else {
+            return Ok(vec![]);
+        };
+        if agent.mcp.is_empty() {
+            return Ok(vec![]);
+        }
+        let gateway = self.proxy.as_ref().and_then(|p| p.gateway());
+        if let Some(server) = agent
+            .mcp
+            .iter()
+            .find(|m| !gateway.is_some_and(|g| g.has(m)))
+        {
+            return Err(format!(
+                "agent `{}` lists MCP server `{server}`, which is not configured; an admin adds `[mcp.{server}]` to the config",
+                agent.name
+            ));
+        }
+        match model_base {
+            Some(base) => Ok(crate::mcp::endpoints(base, &agent.mcp)),
+            None => Err(format!(
+                "agent `{}` uses MCP servers, which are reached through the model proxy; configure `[model]`",
+                agent.name
+            )),
+        }
     }
 
     /// The job's model base URL as its sandbox sees it.
@@ -1543,6 +1613,7 @@ impl Ctx {
             sandbox,
             resume_session: None,
             model_base: None,
+            mcp: vec![],
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: String::new(),
@@ -1600,6 +1671,41 @@ impl Ctx {
             transcript.dropped += 1;
         }
         event
+    }
+
+    /// One call through the MCP gateway: into the transcript (as a finished tool) and the
+    /// audit trail, secrets masked in both.
+    fn record_tool_call(
+        &self,
+        job: &Job,
+        call: crate::mcp::ToolCall,
+        transcript: &mut TranscriptCount,
+    ) {
+        let call = crate::mcp::ToolCall {
+            arguments: clip(&self.redactor.apply(&call.arguments), 2_000),
+            outcome: clip(&self.redactor.apply(&call.outcome), 500),
+            ..call
+        };
+        tracing::info!(job = job.id, agent = %job.agent, server = %call.server, tool = %call.tool, outcome = %call.outcome, ms = call.duration_ms, "MCP tool call");
+        let event = HarnessEvent::ToolFinished {
+            id: None,
+            name: format!("mcp {}/{}", call.server, call.tool),
+            summary: format!(
+                "{} · {} ms · {}",
+                call.outcome, call.duration_ms, call.arguments
+            ),
+            ok: call.outcome == "ok",
+        };
+        self.observe_event(job, event, transcript);
+        let record = AuditRecord {
+            job: Some(job.id),
+            prompt_version: job.prompt_version.clone(),
+            detail: serde_json::to_string(&call).ok(),
+            ..AuditRecord::new("mcp_tool_call", &job.requester, &job.agent)
+        };
+        if let Err(e) = self.store.append_audit(&record) {
+            tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot write the tool call's audit record");
+        }
     }
 
     /// Moves the job's count in the `jobs` and `jobs_active` metrics to `state`.

@@ -141,6 +141,16 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             if let Some(s) = &run.resume_session {
                 args.extend(["--resume".into(), s.clone()]);
             }
+            if !run.mcp.is_empty() {
+                // All of the gateway's tools offered up front (not deferred behind Claude
+                // Code's tool search), and only them: nothing from files in the workspace.
+                env.push(("ENABLE_TOOL_SEARCH".into(), "false".into()));
+                args.extend([
+                    "--mcp-config".into(),
+                    crate::mcp::claude_config(&run.mcp),
+                    "--strict-mcp-config".into(),
+                ]);
+            }
         }
         CliKind::Codex => {
             env.extend([
@@ -168,6 +178,12 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
                 "developer_instructions={}",
                 toml_string(&run.role_prompt)
             ));
+            for (name, url) in &run.mcp {
+                args.extend([
+                    "-c".into(),
+                    format!("mcp_servers.{name}.url={}", toml_string(url)),
+                ]);
+            }
             if let Some(m) = &run.model {
                 args.extend(["-m".into(), m.clone()]);
             }
@@ -208,6 +224,14 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             }
             args.push(run.task.clone());
         }
+    }
+    // Every CLI also gets the gateway's endpoints by name (pi has no MCP client of its own;
+    // an extension of the team's can read them).
+    if !run.mcp.is_empty() {
+        env.push((
+            "THREADWORK_MCP_SERVERS".into(),
+            crate::mcp::servers_json(&run.mcp),
+        ));
     }
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     CliInvocation {
@@ -412,6 +436,7 @@ mod tests {
 
     fn run() -> HarnessRun {
         HarnessRun {
+            mcp: vec![],
             job_id: 3,
             agent: "coder".into(),
             role_prompt: "Be \"careful\".\nAlways test.".into(),
@@ -488,6 +513,40 @@ mod tests {
         assert!(inv
             .args
             .ends_with(&["--session".into(), "s-1".into(), "fix it".into()]));
+    }
+
+    #[test]
+    fn mcp_servers_reach_each_cli_its_own_way() {
+        let spec = CliSpec {
+            program: None,
+            args: vec![],
+            env: BTreeMap::new(),
+        };
+        let mut r = run();
+        r.mcp = vec![(
+            "everything".into(),
+            "http://model:8080/t/abc/mcp/everything".into(),
+        )];
+        let claude = invocation(CliKind::Claude, &spec, &r, "/workspace").args;
+        let at = claude.iter().position(|a| a == "--mcp-config").unwrap();
+        assert_eq!(
+            claude[at + 1],
+            r#"{"mcpServers":{"everything":{"type":"http","url":"http://model:8080/t/abc/mcp/everything"}}}"#
+        );
+        assert_eq!(claude[at + 2], "--strict-mcp-config");
+        let codex = invocation(CliKind::Codex, &spec, &r, "/workspace").args;
+        assert!(codex.contains(
+            &"mcp_servers.everything.url=\"http://model:8080/t/abc/mcp/everything\"".to_string()
+        ));
+        let pi = invocation(CliKind::Pi, &spec, &r, "/workspace");
+        let env: BTreeMap<_, _> = pi.env.into_iter().collect();
+        assert_eq!(
+            env["THREADWORK_MCP_SERVERS"],
+            r#"{"everything":"http://model:8080/t/abc/mcp/everything"}"#
+        );
+        // Without servers, no MCP flags at all.
+        let plain = invocation(CliKind::Claude, &spec, &run(), "/workspace").args;
+        assert!(!plain.iter().any(|a| a.contains("mcp")));
     }
 
     #[test]

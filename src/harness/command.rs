@@ -99,6 +99,12 @@ fn child_env(
     if let Some(addr) = model_address.filter(|_| run.sandbox.network == NetworkMode::Model) {
         env.push(("THREADWORK_MODEL_ADDR".to_string(), addr));
     }
+    if !run.mcp.is_empty() {
+        env.push((
+            "THREADWORK_MCP_SERVERS".to_string(),
+            crate::mcp::servers_json(&run.mcp),
+        ));
+    }
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }
@@ -458,6 +464,7 @@ mod tests {
 
     fn run(dir: &std::path::Path) -> HarnessRun {
         HarnessRun {
+            mcp: vec![],
             job_id: 7,
             agent: "default".into(),
             role_prompt: "role".into(),

@@ -143,6 +143,8 @@ pub struct HarnessRun {
     /// Base URL of this job's model access through the proxy, as the sandbox sees it
     /// (`http://model:8080/t/<token>`); `/anthropic` or `/openai/v1` follow.
     pub model_base: Option<String>,
+    /// The agent's MCP servers through the gateway: (name, URL as the sandbox sees it).
+    pub mcp: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -154,6 +154,7 @@ mod tests {
 
     fn run() -> HarnessRun {
         HarnessRun {
+            mcp: vec![],
             job_id: 1,
             agent: "default".into(),
             role_prompt: "be good".into(),

@@ -27,8 +27,62 @@ pub enum Step {
     Shell { command: String },
     /// Write a file with the CLI's file tool (or the shell where it has none).
     WriteFile { path: String, content: String },
-    /// Answer with text and end the turn.
+    /// Answer with text and end the turn; `{tool_result}` in it becomes the text of the last
+    /// tool result the CLI sent (so a test can see a tool's output reach the thread).
     Text { text: String },
+    /// Call an offered tool by name, or by the end of its name after `__` (Claude Code offers
+    /// MCP tools as `mcp__<server>__<tool>`).
+    Tool { name: String, input: Value },
+}
+
+/// The offered tool that `wanted` names, exactly or as the part after a `__`.
+fn pick_tool<'a>(tools: &'a [(String, Value)], wanted: &str) -> Option<&'a (String, Value)> {
+    tools.iter().find(|(n, _)| n == wanted).or_else(|| {
+        tools
+            .iter()
+            .find(|(n, _)| n.ends_with(&format!("__{wanted}")))
+    })
+}
+
+/// The text of the last tool result in a request (Anthropic `tool_result` blocks, or
+/// Responses `function_call_output` items).
+fn last_tool_result(body: &Value) -> String {
+    let text_of = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    };
+    let anthropic = body["messages"].as_array().and_then(|ms| {
+        ms.iter().rev().find_map(|m| {
+            m["content"]
+                .as_array()?
+                .iter()
+                .rev()
+                .find_map(|b| (b["type"] == "tool_result").then(|| text_of(&b["content"])))
+        })
+    });
+    let responses = || {
+        body["input"].as_array().and_then(|items| {
+            items
+                .iter()
+                .rev()
+                .find(|i| i["type"] == "function_call_output")
+                .map(|i| text_of(&i["output"]))
+        })
+    };
+    anthropic.or_else(responses).unwrap_or_default()
+}
+
+fn with_tool_result(text: &str, body: &Value) -> String {
+    if text.contains("{tool_result}") {
+        text.replace("{tool_result}", &last_tool_result(body))
+    } else {
+        text.to_string()
+    }
 }
 
 /// What the mock received.
@@ -199,7 +253,11 @@ fn anthropic_block(body: &Value, step: &Step, id: usize) -> Value {
     };
     let tool_use = |name: String, input: Value| json!({"type": "tool_use", "id": format!("toolu_mock{id:04}"), "name": name, "input": input});
     match step {
-        Step::Text { text } => json!({"type": "text", "text": text}),
+        Step::Text { text } => json!({"type": "text", "text": with_tool_result(text, body)}),
+        Step::Tool { name, input } => match pick_tool(&tools, name) {
+            Some((found, _)) => tool_use(found.clone(), input.clone()),
+            None => json!({"type": "text", "text": format!("(no tool `{name}` offered)")}),
+        },
         Step::Shell { command } => match find(&["bash"]) {
             Some((name, _)) => tool_use(
                 name,
@@ -362,7 +420,14 @@ fn responses_item(body: &Value, step: &Step, n: usize) -> Value {
         None => message_item(n, &format!("(no shell tool offered for `{command}`)")),
     };
     match step {
-        Step::Text { text } => message_item(n, text),
+        Step::Text { text } => message_item(n, &with_tool_result(text, body)),
+        Step::Tool { name, input } => match pick_tool(&tools, name) {
+            Some((found, _)) => {
+                json!({"type": "function_call", "id": format!("fc_mock{n:04}"), "call_id": format!("call_mock{n:04}"),
+                       "name": found, "arguments": input.to_string(), "status": "completed"})
+            }
+            None => message_item(n, &format!("(no tool `{name}` offered)")),
+        },
         Step::Shell { command } => call(command.clone()),
         Step::WriteFile { path, content } => call(heredoc(path, content)),
     }
@@ -521,6 +586,40 @@ mod tests {
         assert_eq!(i["name"], "shell");
         let args: Value = serde_json::from_str(i["arguments"].as_str().unwrap()).unwrap();
         assert_eq!(args["command"], json!(["bash", "-lc", "ls"]));
+    }
+
+    #[test]
+    fn tool_steps_find_mcp_tools_by_their_last_part_and_echo_results() {
+        let body = json!({
+            "tools": [{"name": "Bash", "input_schema": {}}, {"name": "mcp__everything__echo", "input_schema": {}}],
+            "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "mcp__everything__echo", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": [{"type": "text", "text": "Echo: hi"}]}]}
+            ]
+        });
+        let step = Step::Tool {
+            name: "echo".into(),
+            input: json!({"message": "hi"}),
+        };
+        let block = anthropic_block(&body, &step, 1);
+        assert_eq!(block["name"], "mcp__everything__echo");
+        assert_eq!(block["input"]["message"], "hi");
+        let missing = Step::Tool {
+            name: "nope".into(),
+            input: json!({}),
+        };
+        assert_eq!(
+            anthropic_block(&body, &missing, 1)["text"],
+            "(no tool `nope` offered)"
+        );
+        let text = Step::Text {
+            text: "said: {tool_result}".into(),
+        };
+        assert_eq!(anthropic_block(&body, &text, 1)["text"], "said: Echo: hi");
+        let responses =
+            json!({"input": [{"type": "function_call_output", "call_id": "c", "output": "42"}]});
+        assert_eq!(last_tool_result(&responses), "42");
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! forwards to the provider's configured upstream with the real key injected (the container
 //! only ever holds a placeholder), refuses models the agent may not use, and counts tokens and
 //! cost from the responses, streaming included. A grant ends with its job.
+//!
+//! The same listener carries the MCP gateway (`/t/<token>/mcp/<server>`, see `crate::mcp`):
+//! a sandbox that may reach its model may reach its agent's tools, under the same token.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -23,6 +26,8 @@ use serde_json::{json, Value};
 
 use super::usage::{self, StreamScanner, TokenUsage};
 use super::Provider;
+use crate::mcp::gateway::{Gateway, JobTools};
+use crate::mcp::ToolCall;
 
 /// What the container is given instead of a key; the proxy replaces it.
 pub const PLACEHOLDER_KEY: &str = "threadwork-proxy-injects-the-key";
@@ -49,6 +54,18 @@ pub struct ProxyConfig {
     /// Prices in USD per million tokens, by model id.
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            anthropic: None,
+            openai: None,
+            agent_keys: BTreeMap::new(),
+            prices: BTreeMap::new(),
+        }
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -110,6 +127,8 @@ struct Grant {
     used: TokenUsage,
     cost_usd: f64,
     requests: u64,
+    /// The MCP servers the job may use through the gateway.
+    tools: Option<JobTools>,
 }
 
 /// A job's running total.
@@ -124,6 +143,7 @@ struct Shared {
     config: ProxyConfig,
     grants: Mutex<HashMap<String, Grant>>,
     client: reqwest::Client,
+    gateway: Option<Arc<Gateway>>,
 }
 
 #[derive(Clone)]
@@ -143,11 +163,37 @@ impl Drop for ModelProxy {
 pub struct GrantHandle {
     token: String,
     shared: Arc<Shared>,
+    /// The job's tool calls through the gateway, for its transcript and audit record.
+    tool_calls: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<ToolCall>>>,
 }
 
 impl GrantHandle {
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// Lets the job reach `servers` through the gateway; their calls arrive on
+    /// `take_tool_calls`. Unknown servers are the caller's to refuse first (`Gateway::has`).
+    pub fn open_tools(&self, servers: Vec<String>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let recorder: crate::mcp::gateway::Recorder = Arc::new(move |call| {
+            let _ = tx.send(call);
+        });
+        if let Some(g) = self
+            .shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+        {
+            g.tools = Some(JobTools { servers, recorder });
+        }
+        *self.tool_calls.lock().expect("tool calls lock") = Some(rx);
+    }
+
+    /// The receiving end of the job's tool calls (once).
+    pub fn take_tool_calls(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<ToolCall>> {
+        self.tool_calls.lock().expect("tool calls lock").take()
     }
 
     pub fn usage(&self) -> JobUsage {
@@ -184,6 +230,14 @@ pub enum ProxyError {
 
 impl ModelProxy {
     pub async fn start(config: ProxyConfig) -> Result<Self, ProxyError> {
+        Self::start_with(config, None).await
+    }
+
+    /// The proxy with the MCP gateway on the same listener.
+    pub async fn start_with(
+        config: ProxyConfig,
+        gateway: Option<Arc<Gateway>>,
+    ) -> Result<Self, ProxyError> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ProxyError::Listen {
@@ -200,8 +254,10 @@ impl ModelProxy {
             client: reqwest::Client::builder()
                 .build()
                 .expect("a default HTTP client builds"),
+            gateway,
         });
         let app = Router::new()
+            .route("/t/{token}/mcp/{server}", any(tools))
             .route("/t/{token}/{provider}/{*rest}", any(forward))
             .fallback(|| async {
                 (
@@ -240,6 +296,11 @@ impl ModelProxy {
         self.grant_as(random_token(), job, agent, models)
     }
 
+    /// The MCP gateway, when servers are configured.
+    pub fn gateway(&self) -> Option<&Arc<Gateway>> {
+        self.shared.gateway.as_ref()
+    }
+
     /// A grant under a token given out before (a run re-attached after a restart).
     pub fn grant_as(
         &self,
@@ -257,11 +318,13 @@ impl ModelProxy {
                 used: TokenUsage::default(),
                 cost_usd: 0.0,
                 requests: 0,
+                tools: None,
             },
         );
         GrantHandle {
             token,
             shared: self.shared.clone(),
+            tool_calls: Mutex::new(None),
         }
     }
 }
@@ -283,6 +346,28 @@ fn refuse(provider: Provider, status: StatusCode, message: String) -> Response {
         }
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// A job's MCP request for one of its agent's servers, through the gateway.
+async fn tools(
+    State(shared): State<Arc<Shared>>,
+    Path((token, server)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> Response {
+    let tools = shared
+        .grants
+        .lock()
+        .expect("grants lock")
+        .get(&token)
+        .and_then(|g| g.tools.clone());
+    match (&shared.gateway, tools) {
+        (Some(gateway), Some(tools)) => gateway.serve(&tools, &server, request).await,
+        _ => (
+            StatusCode::FORBIDDEN,
+            "threadwork MCP gateway: this job token has no MCP servers",
+        )
+            .into_response(),
+    }
 }
 
 async fn forward(

@@ -1,0 +1,291 @@
+//! The gateway: the configured MCP servers, run by the bot (rmcp clients: a child process on
+//! stdio, or streamable HTTP), each re-exposed per job as a streamable-HTTP MCP endpoint
+//! (rmcp server) that offers only the permitted tools and records every call.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool,
+};
+use rmcp::service::{Peer, RequestContext, RoleClient, RoleServer, RunningService};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt};
+use secrecy::ExposeSecret;
+
+use super::{permitted, ServerConfig, ToolCall};
+
+/// Where a job's tool calls go: the bot keeps them in the transcript and the audit trail.
+pub type Recorder = Arc<dyn Fn(ToolCall) + Send + Sync>;
+
+/// What one job may reach through the gateway.
+#[derive(Clone)]
+pub struct JobTools {
+    /// The agent's servers; others answer 404.
+    pub servers: Vec<String>,
+    pub recorder: Recorder,
+}
+
+impl std::fmt::Debug for JobTools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobTools")
+            .field("servers", &self.servers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The configured servers, connected on first use and reconnected when they die.
+pub struct Gateway {
+    upstreams: BTreeMap<String, Arc<Upstream>>,
+}
+
+impl Gateway {
+    pub fn new(servers: &BTreeMap<String, ServerConfig>) -> Self {
+        Self {
+            upstreams: servers
+                .iter()
+                .map(|(name, config)| {
+                    (
+                        name.clone(),
+                        Arc::new(Upstream {
+                            name: name.clone(),
+                            config: config.clone(),
+                            client: tokio::sync::Mutex::new(None),
+                        }),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub fn has(&self, server: &str) -> bool {
+        self.upstreams.contains_key(server)
+    }
+
+    /// Serves one MCP HTTP request of a job for `server` (stateless: every request stands
+    /// alone, so nothing is kept between a job's requests but the upstream connection).
+    pub async fn serve(&self, tools: &JobTools, server: &str, request: Request<Body>) -> Response {
+        let upstream = match self.upstreams.get(server) {
+            Some(u) if tools.servers.iter().any(|s| s == server) => u.clone(),
+            _ => {
+                return (
+                    axum::http::StatusCode::NOT_FOUND,
+                    format!("MCP server `{server}` is not available to this job"),
+                )
+                    .into_response()
+            }
+        };
+        let handler = GatewayHandler {
+            upstream,
+            recorder: tools.recorder.clone(),
+        };
+        let mut config = StreamableHttpServerConfig::default();
+        config.legacy_session_mode = false;
+        config.json_response = true;
+        config.sse_keep_alive = None;
+        // The job token in the path is the access check; the Host a sandbox uses varies
+        // (a bridge address, a Service name).
+        let config = config.disable_allowed_hosts();
+        let service = StreamableHttpService::new(
+            move || Ok(handler.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        service.handle(request).await.into_response()
+    }
+}
+
+/// One configured server and the bot's connection to it.
+struct Upstream {
+    name: String,
+    config: ServerConfig,
+    client: tokio::sync::Mutex<Option<RunningService<RoleClient, ()>>>,
+}
+
+impl Upstream {
+    /// The live connection, started (again) when there is none.
+    async fn peer(&self) -> Result<Peer<RoleClient>, String> {
+        let mut client = self.client.lock().await;
+        if let Some(c) = client.as_ref() {
+            if !c.is_transport_closed() {
+                return Ok(c.peer().clone());
+            }
+            tracing::warn!(server = %self.name, "MCP server connection closed; reconnecting");
+        }
+        let running = self.connect().await?;
+        let peer = running.peer().clone();
+        *client = Some(running);
+        Ok(peer)
+    }
+
+    async fn connect(&self) -> Result<RunningService<RoleClient, ()>, String> {
+        let name = &self.name;
+        let started = match (&self.config.command, &self.config.url) {
+            (Some(program), _) => {
+                let mut cmd = tokio::process::Command::new(program);
+                cmd.args(&self.config.args).env_clear();
+                for key in ["PATH", "HOME", "LANG"] {
+                    if let Ok(v) = std::env::var(key) {
+                        cmd.env(key, v);
+                    }
+                }
+                for (k, v) in &self.config.env {
+                    cmd.env(k, v.expose_secret());
+                }
+                let (transport, _stderr) = TokioChildProcess::builder(cmd)
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("cannot start MCP server `{name}` ({program}): {e}"))?;
+                tokio::time::timeout(Duration::from_secs(30), ().serve(transport)).await
+            }
+            (None, Some(url)) => {
+                let mut headers = HashMap::new();
+                for (k, v) in &self.config.headers {
+                    let name = HeaderName::from_bytes(k.as_bytes())
+                        .map_err(|e| format!("MCP server `{name}`: header `{k}`: {e}"))?;
+                    let value = HeaderValue::from_str(v.expose_secret())
+                        .map_err(|_| format!("MCP server `{name}`: header `{k}` has a value that is not a valid header value"))?;
+                    headers.insert(name, value);
+                }
+                let config = rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                    .custom_headers(headers);
+                let transport = StreamableHttpClientTransport::from_config(config);
+                tokio::time::timeout(Duration::from_secs(30), ().serve(transport)).await
+            }
+            (None, None) => return Err(format!("MCP server `{name}` has no command or url")),
+        };
+        match started {
+            Ok(Ok(running)) => {
+                tracing::info!(server = %name, "MCP server connected");
+                Ok(running)
+            }
+            Ok(Err(e)) => Err(format!("MCP server `{name}` did not initialize: {e}")),
+            Err(_) => Err(format!(
+                "MCP server `{name}` did not initialize within 30 s"
+            )),
+        }
+    }
+}
+
+/// The MCP server a job talks to: the upstream's permitted tools, each call recorded.
+#[derive(Clone)]
+struct GatewayHandler {
+    upstream: Arc<Upstream>,
+    recorder: Recorder,
+}
+
+impl GatewayHandler {
+    fn record(&self, tool: &str, arguments: &str, started: Instant, outcome: String) {
+        (self.recorder)(ToolCall {
+            server: self.upstream.name.clone(),
+            tool: tool.to_string(),
+            arguments: arguments.to_string(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            outcome,
+        });
+    }
+}
+
+impl ServerHandler for GatewayHandler {
+    fn get_info(&self) -> InitializeResult {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                format!("threadwork-gateway/{}", self.upstream.name),
+                env!("CARGO_PKG_VERSION"),
+            ))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let peer = self
+            .upstream
+            .peer()
+            .await
+            .map_err(|e| McpError::internal_error(e, None))?;
+        let tools: Vec<Tool> = peer
+            .list_all_tools()
+            .await
+            .map_err(|e| {
+                McpError::internal_error(format!("MCP server `{}`: {e}", self.upstream.name), None)
+            })?
+            .into_iter()
+            .filter(|t| permitted(&self.upstream.name, &self.upstream.config, &t.name).is_ok())
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let tool = request.name.to_string();
+        let arguments = request
+            .arguments
+            .as_ref()
+            .map(|a| serde_json::Value::Object(a.clone()).to_string())
+            .unwrap_or_else(|| "{}".to_string());
+        if let Err(why) = permitted(&self.upstream.name, &self.upstream.config, &tool) {
+            self.record(&tool, &arguments, started, format!("denied: {why}"));
+            return Ok(
+                CallToolResult::error(vec![ContentBlock::text(format!("refused: {why}"))]).into(),
+            );
+        }
+        let peer = match self.upstream.peer().await {
+            Ok(p) => p,
+            Err(e) => {
+                self.record(&tool, &arguments, started, format!("error: {e}"));
+                return Ok(CallToolResult::error(vec![ContentBlock::text(e)]).into());
+            }
+        };
+        let mut params = CallToolRequestParams::new(tool.clone());
+        params.arguments = request.arguments.clone();
+        let limit = Duration::from_secs(self.upstream.config.timeout_secs.max(1));
+        let result = tokio::time::timeout(limit, peer.call_tool(params)).await;
+        match result {
+            Ok(Ok(result)) => {
+                let outcome = if result.is_error == Some(true) {
+                    format!("error: {}", first_text(&result))
+                } else {
+                    "ok".to_string()
+                };
+                self.record(&tool, &arguments, started, outcome);
+                Ok(result.into())
+            }
+            Ok(Err(e)) => {
+                let message = format!("MCP server `{}`: {e}", self.upstream.name);
+                self.record(&tool, &arguments, started, format!("error: {message}"));
+                Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
+            }
+            Err(_) => {
+                let message = format!(
+                    "MCP server `{}`: `{tool}` took longer than {} s",
+                    self.upstream.name,
+                    limit.as_secs()
+                );
+                self.record(&tool, &arguments, started, format!("error: {message}"));
+                Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into())
+            }
+        }
+    }
+}
+
+fn first_text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .map(|t| t.chars().take(200).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,322 @@
+//! MCP tools through the bot's gateway, with a real MCP server from npm
+//! (`@modelcontextprotocol/server-everything`, installed by `scripts/test.sh`):
+//!
+//! - the gateway alone, driven by an MCP client: only permitted tools are listed, a denied
+//!   tool is refused with a message the agent can read, every call is recorded, and a job's
+//!   token reaches only its agent's servers;
+//! - end to end: Claude Code in its container, driven by the mock model, calls the server's
+//!   `echo` tool through the gateway; the tool's output reaches the thread, the audit trail
+//!   lists the call, and the server's credential (a canary) is in no container env, workspace
+//!   file, Slack message or transcript.
+//!
+//! With `CI=true` a missing server, Docker or image fails the tests; elsewhere they skip.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
+use secrecy::SecretString;
+use threadwork::emulator::state::BOT_USER_ID;
+use threadwork::emulator::EmulatorConfig;
+use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
+use threadwork::harness::Harness;
+use threadwork::mcp::gateway::Gateway;
+use threadwork::mcp::ServerConfig;
+use threadwork::model::mock::{MockModel, Step};
+use threadwork::model::proxy::{ModelProxy, ProxyConfig, Upstream};
+use threadwork::runtime::docker::DockerRuntime;
+use threadwork::runtime::{Runtime, SandboxPolicy};
+
+const CANARY: &str = "canary-mcp-credential-5be1c0de";
+const KEY: &str = "sk-real-key-mcp-test-never-in-a-sandbox";
+const IMAGE: &str = "threadwork/agents:dev";
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// The installed server's entry point, or None (a skip) off CI.
+fn everything() -> Option<String> {
+    let path = std::env::var("THREADWORK_MCP_EVERYTHING").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/test-npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+        )
+        .to_string()
+    });
+    if std::path::Path::new(&path).exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "the MCP server is not installed at {path}; run scripts/test.sh"
+    );
+    eprintln!("skipped: no MCP server at {path} (scripts/test.sh installs it)");
+    None
+}
+
+fn servers(entry: &str) -> BTreeMap<String, ServerConfig> {
+    let text = format!(
+        "[everything]\ncommand = \"node\"\nargs = [{entry:?}, \"stdio\"]\nenv = {{ EVERYTHING_TOKEN = \"{CANARY}\" }}\ndeny = [\"get-env\"]\n"
+    );
+    let servers: BTreeMap<String, ServerConfig> = toml::from_str(&text).unwrap();
+    threadwork::mcp::validate(&servers).unwrap();
+    servers
+}
+
+#[tokio::test]
+async fn the_gateway_lists_permitted_tools_refuses_denied_ones_and_records_calls() {
+    let Some(entry) = everything() else { return };
+    threadwork::init_tls();
+    let gateway = Arc::new(Gateway::new(&servers(&entry)));
+    let config = ProxyConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        ..ProxyConfig::default()
+    };
+    let proxy = ModelProxy::start_with(config, Some(gateway)).await.unwrap();
+    let grant = proxy.grant(7, "ops", vec![]);
+    grant.open_tools(vec!["everything".into()]);
+    let mut calls = grant.take_tool_calls().unwrap();
+    let base = format!("http://{}/t/{}", proxy.addr(), grant.token());
+
+    let client = ()
+        .serve(StreamableHttpClientTransport::from_uri(format!(
+            "{base}/mcp/everything"
+        )))
+        .await
+        .expect("the gateway speaks MCP");
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"echo".to_string()), "{tools:?}");
+    assert!(tools.contains(&"get-sum".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"get-env".to_string()), "{tools:?}");
+
+    let mut echo = CallToolRequestParams::new("echo");
+    echo.arguments = serde_json::json!({"message": "hi there"})
+        .as_object()
+        .cloned();
+    let result = client.call_tool(echo).await.unwrap();
+    let text = result.content[0].as_text().unwrap().text.clone();
+    assert_eq!(text, "Echo: hi there");
+
+    // The denied tool would print the server's environment, canary included.
+    let denied = client
+        .call_tool(CallToolRequestParams::new("get-env"))
+        .await
+        .unwrap();
+    assert_eq!(denied.is_error, Some(true));
+    let said = denied.content[0].as_text().unwrap().text.clone();
+    assert!(said.contains("denied by the bot's administrator"), "{said}");
+    assert!(!said.contains(CANARY));
+
+    let first = calls.recv().await.unwrap();
+    assert_eq!(
+        (
+            first.server.as_str(),
+            first.tool.as_str(),
+            first.outcome.as_str()
+        ),
+        ("everything", "echo", "ok")
+    );
+    assert_eq!(first.arguments, r#"{"message":"hi there"}"#);
+    let second = calls.recv().await.unwrap();
+    assert_eq!(second.tool, "get-env");
+    assert!(second.outcome.starts_with("denied: "), "{}", second.outcome);
+    client.cancel().await.ok();
+
+    // Another server name, a grant without tools, and a revoked grant get nothing.
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let other = http
+        .post(format!("{base}/mcp/warehouse"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    let plain = proxy.grant(8, "plain", vec![]);
+    let status = http
+        .post(format!(
+            "http://{}/t/{}/mcp/everything",
+            proxy.addr(),
+            plain.token()
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 403);
+    drop(grant);
+    let status = http
+        .post(format!("{base}/mcp/everything"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn claude_code_calls_an_mcp_tool_through_the_gateway() {
+    let Some(entry) = everything() else { return };
+    if !docker_ready(
+        "claude_code_calls_an_mcp_tool_through_the_gateway",
+        IMAGE,
+        "bash docker/build-images.sh agents",
+    )
+    .await
+    {
+        return;
+    }
+    let script = vec![
+        Step::Shell {
+            command: "env > /workspace/env.txt; echo done".into(),
+        },
+        Step::Tool {
+            name: "echo".into(),
+            input: serde_json::json!({"message": "hello through the gateway"}),
+        },
+        Step::Text {
+            text: "The tool answered: {tool_result}".into(),
+        },
+    ];
+    let mock = MockModel::start(([127, 0, 0, 1], 0).into(), script)
+        .await
+        .unwrap();
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let agents = w.dir.path().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::write(
+        agents.join("default.md"),
+        "---\nname: default\ndescription: Claude with tools\nharness: claude\nmodel: mock-sonnet\nmcp: [everything]\nsandbox:\n  network: model\n---\nUse your tools.\n",
+    )
+    .unwrap();
+    w.config.agents.dir = agents;
+    w.config.agents.shared_dir = w.dir.path().join("shared");
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    w.config.model = Some(ProxyConfig {
+        listen: ([0, 0, 0, 0], port).into(),
+        anthropic: Some(Upstream {
+            base_url: mock.url(),
+            api_key: Some(SecretString::from(KEY)),
+        }),
+        ..ProxyConfig::default()
+    });
+    w.config.mcp = servers(&entry);
+    w.config.sandbox = SandboxPolicy {
+        instance: "mcp-test".into(),
+        image: IMAGE.into(),
+        ..SandboxPolicy::default()
+    };
+    w.config.fill_defaults();
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&w.config.sandbox));
+    let spec = CliSpec {
+        program: None,
+        args: vec![],
+        env: Default::default(),
+    };
+    let harness: Arc<dyn Harness> =
+        Arc::new(CliHarness::new(CliKind::Claude, spec, runtime.clone()));
+    w.start_bot_in(
+        std::collections::HashMap::from([("claude".to_string(), harness)]),
+        Some(runtime),
+    )
+    .await;
+
+    let ts = w
+        .emu
+        .post_as(
+            "alice",
+            CHANNEL,
+            &format!("<@{BOT_USER_ID}> say hello with your echo tool"),
+            None,
+        )
+        .await
+        .unwrap();
+    let answer = wait_reply(&w, &ts, SECS(180), |_| true).await;
+    let offered: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter_map(|r| r.body["tools"].as_array().cloned())
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(String::from))
+        .collect();
+    assert!(
+        answer.text.contains("Echo: hello through the gateway"),
+        "{} (tools offered: {offered:?})",
+        answer.text
+    );
+
+    // The model saw the gateway's tools natively, without the denied one.
+    assert!(
+        offered.iter().any(|n| n == "mcp__everything__echo"),
+        "{offered:?}"
+    );
+    assert!(!offered.iter().any(|n| n.ends_with("get-env")));
+
+    let store = w.bot().bot.store();
+    let audit = store.audit().unwrap();
+    let call = audit
+        .iter()
+        .find(|r| r.action == "mcp_tool_call")
+        .expect("the tool call is in the audit trail");
+    let detail = call.detail.clone().unwrap();
+    assert!(detail.contains(r#""tool":"echo""#), "{detail}");
+    assert!(detail.contains(r#""outcome":"ok""#), "{detail}");
+    assert_eq!(call.job, Some(1));
+    let transcript = store.transcript(1).unwrap();
+    assert!(
+        transcript
+            .iter()
+            .any(|e| format!("{:?}", e.event).contains("mcp everything/echo")),
+        "{transcript:?}"
+    );
+
+    // The credential stayed with the bot.
+    let workspace = w.config.jobs.workdir.join("job-1");
+    let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
+    assert!(env.contains("HOME="), "the shell step ran: {env}");
+    for entry in walk(&workspace) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(CANARY),
+            "{} holds the canary",
+            entry.display()
+        );
+    }
+    for m in w.thread(&ts).await {
+        assert!(!m.text.contains(CANARY));
+    }
+    assert!(!format!("{transcript:?}").contains(CANARY));
+    assert!(!format!("{audit:?}").contains(CANARY));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
