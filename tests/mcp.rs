@@ -320,3 +320,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn doctor_starts_each_server_and_names_missing_ones() {
+    let Some(entry) = everything() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::write(
+        agents.join("default.md"),
+        "---\nname: default\ndescription: Tools\nharness: scripted\nmcp: [everything, warehouse]\n---\nUse tools.\n",
+    )
+    .unwrap();
+    let mut config = threadwork::config::Config::default();
+    config.agents.dir = agents;
+    config.agents.shared_dir = dir.path().join("shared");
+    config.store.path = dir.path().join("store");
+    config.mcp = servers(&entry);
+    let broken: BTreeMap<String, ServerConfig> =
+        toml::from_str("[broken]\ncommand = \"/nonexistent/mcp-server\"\n").unwrap();
+    config.mcp.extend(broken);
+    config.fill_defaults();
+    let checks = threadwork::ops::doctor::run(&config, std::path::Path::new("manifest.yml")).await;
+    let text = threadwork::ops::doctor::render(&checks);
+    assert!(
+        text.contains(
+            "FAIL  mcp server: agent `default` lists `warehouse`, which is not configured"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("ok    mcp server: `everything`: "), "{text}");
+    assert!(text.contains("offered to agents"), "{text}");
+    assert!(
+        text.contains("FAIL  mcp server: cannot start MCP server `broken`"),
+        "{text}"
+    );
+    assert!(!text.contains(CANARY));
+}

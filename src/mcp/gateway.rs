@@ -69,6 +69,25 @@ impl Gateway {
         self.upstreams.contains_key(server)
     }
 
+    /// Connects to `server` and counts its tools: (all, offered to agents). For `doctor`.
+    pub async fn probe(&self, server: &str) -> Result<(usize, usize), String> {
+        let upstream = self
+            .upstreams
+            .get(server)
+            .ok_or_else(|| format!("no MCP server `{server}`"))?;
+        let tools = upstream
+            .peer()
+            .await?
+            .list_all_tools()
+            .await
+            .map_err(|e| format!("MCP server `{server}` did not list its tools: {e}"))?;
+        let offered = tools
+            .iter()
+            .filter(|t| permitted(server, &upstream.config, &t.name).is_ok())
+            .count();
+        Ok((tools.len(), offered))
+    }
+
     /// Serves one MCP HTTP request of a job for `server` (stateless: every request stands
     /// alone, so nothing is kept between a job's requests but the upstream connection).
     pub async fn serve(&self, tools: &JobTools, server: &str, request: Request<Body>) -> Response {

@@ -101,7 +101,50 @@ pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
     checks.extend(runtime_checks(config).await);
     checks.push(store_check(&config.store.path));
     checks.extend(model_key_checks(config));
+    checks.extend(mcp_checks(config).await);
     checks
+}
+
+/// Every agent's MCP servers are configured, and every configured server starts and lists
+/// its tools.
+async fn mcp_checks(config: &Config) -> Vec<Check> {
+    let mut out = Vec::new();
+    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
+    let dirs = PromptDirs {
+        agents: config.agents.dir.clone(),
+        shared: config.agents.shared_dir.clone(),
+    };
+    if let Ok(registry) = Registry::load(&dirs, &names) {
+        for agent in registry.agents.values() {
+            for server in agent.mcp.iter().filter(|s| !config.mcp.contains_key(*s)) {
+                out.push(bad(
+                    "mcp server",
+                    format!(
+                        "agent `{}` lists `{server}`, which is not configured",
+                        agent.name
+                    ),
+                    format!(
+                        "add `[mcp.{server}]` to the config, or remove it from the agent's `mcp:`"
+                    ),
+                ));
+            }
+        }
+    }
+    let gateway = crate::mcp::gateway::Gateway::new(&config.mcp);
+    for name in config.mcp.keys() {
+        out.push(match gateway.probe(name).await {
+            Ok((all, offered)) => ok(
+                "mcp server",
+                format!("`{name}`: {all} tools, {offered} offered to agents"),
+            ),
+            Err(e) => bad(
+                "mcp server",
+                e,
+                format!("check `[mcp.{name}]`: the command and its arguments, or the URL and its headers"),
+            ),
+        });
+    }
+    out
 }
 
 async fn slack_checks(
