@@ -4,8 +4,8 @@
 //! - the gateway alone, driven by an MCP client: only permitted tools are listed, a denied
 //!   tool is refused with a message the agent can read, every call is recorded, and a job's
 //!   token reaches only its agent's servers;
-//! - end to end: Claude Code in its container, driven by the mock model, calls the server's
-//!   `echo` tool through the gateway; the tool's output reaches the thread, the audit trail
+//! - end to end: Claude Code and Codex in their container, driven by the mock model, call the
+//!   server's `echo` tool through the gateway; the tool's output reaches the thread, the audit trail
 //!   lists the call, and the server's credential (a canary) is in no container env, workspace
 //!   file, Slack message or transcript.
 //!
@@ -71,6 +71,8 @@ fn servers(entry: &str) -> BTreeMap<String, ServerConfig> {
 async fn the_gateway_lists_permitted_tools_refuses_denied_ones_and_records_calls() {
     let Some(entry) = everything() else { return };
     threadwork::init_tls();
+    // The credential is among the values masked in logs, messages and transcripts.
+    assert!(threadwork::mcp::secret_values(&servers(&entry)).contains(&CANARY.to_string()));
     let gateway = Arc::new(Gateway::new(&servers(&entry)));
     let config = ProxyConfig {
         listen: ([127, 0, 0, 1], 0).into(),
@@ -168,9 +170,25 @@ async fn the_gateway_lists_permitted_tools_refuses_denied_ones_and_records_calls
 
 #[tokio::test]
 async fn claude_code_calls_an_mcp_tool_through_the_gateway() {
+    cli_calls_an_mcp_tool(
+        CliKind::Claude,
+        "claude",
+        "mock-sonnet",
+        "mcp__everything__echo",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn codex_calls_an_mcp_tool_through_the_gateway() {
+    cli_calls_an_mcp_tool(CliKind::Codex, "codex", "mock-gpt", "mcp__everything").await;
+}
+
+/// A job of `kind` whose model calls the server's `echo` tool (offered as `tool_name`).
+async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name: &str) {
     let Some(entry) = everything() else { return };
     if !docker_ready(
-        "claude_code_calls_an_mcp_tool_through_the_gateway",
+        &format!("{name}_calls_an_mcp_tool_through_the_gateway"),
         IMAGE,
         "bash docker/build-images.sh agents",
     )
@@ -198,7 +216,7 @@ async fn claude_code_calls_an_mcp_tool_through_the_gateway() {
     std::fs::create_dir_all(&agents).unwrap();
     std::fs::write(
         agents.join("default.md"),
-        "---\nname: default\ndescription: Claude with tools\nharness: claude\nmodel: mock-sonnet\nmcp: [everything]\nsandbox:\n  network: model\n---\nUse your tools.\n",
+        format!("---\nname: default\ndescription: {name} with tools\nharness: {name}\nmodel: {model}\nmcp: [everything]\nsandbox:\n  network: model\n---\nUse your tools.\n"),
     )
     .unwrap();
     w.config.agents.dir = agents;
@@ -214,11 +232,15 @@ async fn claude_code_calls_an_mcp_tool_through_the_gateway() {
             base_url: mock.url(),
             api_key: Some(SecretString::from(KEY)),
         }),
+        openai: Some(Upstream {
+            base_url: mock.url(),
+            api_key: Some(SecretString::from(KEY)),
+        }),
         ..ProxyConfig::default()
     });
     w.config.mcp = servers(&entry);
     w.config.sandbox = SandboxPolicy {
-        instance: "mcp-test".into(),
+        instance: format!("mcp-test-{name}"),
         image: IMAGE.into(),
         ..SandboxPolicy::default()
     };
@@ -229,10 +251,9 @@ async fn claude_code_calls_an_mcp_tool_through_the_gateway() {
         args: vec![],
         env: Default::default(),
     };
-    let harness: Arc<dyn Harness> =
-        Arc::new(CliHarness::new(CliKind::Claude, spec, runtime.clone()));
+    let harness: Arc<dyn Harness> = Arc::new(CliHarness::new(kind, spec, runtime.clone()));
     w.start_bot_in(
-        std::collections::HashMap::from([("claude".to_string(), harness)]),
+        std::collections::HashMap::from([(name.to_string(), harness)]),
         Some(runtime),
     )
     .await;
@@ -248,11 +269,16 @@ async fn claude_code_calls_an_mcp_tool_through_the_gateway() {
         .await
         .unwrap();
     let answer = wait_reply(&w, &ts, SECS(180), |_| true).await;
+    // Tool names offered to the model, with those inside Codex's namespace tools.
     let offered: Vec<String> = mock
         .requests()
         .iter()
         .filter_map(|r| r.body["tools"].as_array().cloned())
         .flatten()
+        .flat_map(|t| {
+            let nested = t["tools"].as_array().cloned().unwrap_or_default();
+            std::iter::once(t).chain(nested)
+        })
         .filter_map(|t| t["name"].as_str().map(String::from))
         .collect();
     assert!(
@@ -262,11 +288,14 @@ async fn claude_code_calls_an_mcp_tool_through_the_gateway() {
     );
 
     // The model saw the gateway's tools natively, without the denied one.
+    assert!(offered.iter().any(|n| n == tool_name), "{offered:?}");
+    assert!(offered.iter().any(|n| n.ends_with("echo")), "{offered:?}");
     assert!(
-        offered.iter().any(|n| n == "mcp__everything__echo"),
+        !offered
+            .iter()
+            .any(|n| n.ends_with("get-env") || n.ends_with("get_env")),
         "{offered:?}"
     );
-    assert!(!offered.iter().any(|n| n.ends_with("get-env")));
 
     let store = w.bot().bot.store();
     let audit = store.audit().unwrap();

@@ -44,6 +44,18 @@ fn pick_tool<'a>(tools: &'a [(String, Value)], wanted: &str) -> Option<&'a (Stri
     })
 }
 
+/// A tool offered inside a Responses namespace tool (`{"name": ns, "tools": [...]}`), by its
+/// own name: (namespace, tool).
+fn namespaced_tool(body: &Value, wanted: &str) -> Option<(String, String)> {
+    body["tools"].as_array()?.iter().find_map(|ns| {
+        let namespace = ns["name"].as_str()?;
+        ns["tools"].as_array()?.iter().find_map(|t| {
+            let name = t["name"].as_str()?;
+            (name == wanted).then(|| (namespace.to_string(), name.to_string()))
+        })
+    })
+}
+
 /// The text of the last tool result in a request (Anthropic `tool_result` blocks, or
 /// Responses `function_call_output` items).
 fn last_tool_result(body: &Value) -> String {
@@ -421,13 +433,20 @@ fn responses_item(body: &Value, step: &Step, n: usize) -> Value {
     };
     match step {
         Step::Text { text } => message_item(n, &with_tool_result(text, body)),
-        Step::Tool { name, input } => match pick_tool(&tools, name) {
-            Some((found, _)) => {
-                json!({"type": "function_call", "id": format!("fc_mock{n:04}"), "call_id": format!("call_mock{n:04}"),
-                       "name": found, "arguments": input.to_string(), "status": "completed"})
+        Step::Tool { name, input } => {
+            let mut item = json!({"type": "function_call", "id": format!("fc_mock{n:04}"), "call_id": format!("call_mock{n:04}"),
+                                  "arguments": input.to_string(), "status": "completed"});
+            match (pick_tool(&tools, name), namespaced_tool(body, name)) {
+                (Some((found, _)), _) => item["name"] = json!(found),
+                // Codex offers an MCP server's tools inside a namespace tool.
+                (None, Some((namespace, tool))) => {
+                    item["name"] = json!(tool);
+                    item["namespace"] = json!(namespace);
+                }
+                (None, None) => return message_item(n, &format!("(no tool `{name}` offered)")),
             }
-            None => message_item(n, &format!("(no tool `{name}` offered)")),
-        },
+            item
+        }
         Step::Shell { command } => call(command.clone()),
         Step::WriteFile { path, content } => call(heredoc(path, content)),
     }
@@ -620,6 +639,10 @@ mod tests {
         let responses =
             json!({"input": [{"type": "function_call_output", "call_id": "c", "output": "42"}]});
         assert_eq!(last_tool_result(&responses), "42");
+        let codex = json!({"tools": [{"name": "mcp__everything", "tools": [{"type": "function", "name": "echo"}]}]});
+        let item = responses_item(&codex, &step, 2);
+        assert_eq!(item["name"], "echo");
+        assert_eq!(item["namespace"], "mcp__everything");
     }
 
     #[test]
