@@ -292,8 +292,9 @@ fn clip(text: &str, max: usize) -> String {
     format!("{cut} …")
 }
 
-/// What a query found for an agent: the passages, how the library looked, and the agent's
-/// scopes, for `@threadwork context` and for the job record.
+/// What a query found for an agent: the passages and how big the library was, for
+/// `@threadwork context` and for the job record.
+#[derive(Debug, Default)]
 pub struct Found {
     pub passages: Vec<(f64, Passage)>,
     pub files: usize,

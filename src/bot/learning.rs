@@ -371,7 +371,7 @@ impl Ctx {
                         &agent.name,
                         &agent.context,
                         &query,
-                        &self.passages(&agent, &query),
+                        &self.passages(&agent, &query).await,
                         self.library.root(),
                     ),
                     Err(reply) => reply,

@@ -608,11 +608,20 @@ impl Ctx {
         Ok(effective_prompt(agent, &registry.fragments, &amendments))
     }
 
-    /// The library passages the agent's jobs would receive for `query` (the library is
-    /// re-indexed first if a file changed: a few `stat` calls when nothing did).
-    fn passages(&self, agent: &Agent, query: &str) -> Found {
-        self.library
-            .find(query, &agent.context, self.settings.context_passages)
+    /// The library passages the agent's jobs would receive for `query`. The library is
+    /// re-indexed first if a file changed (a `stat` per file when nothing did), off the
+    /// async threads.
+    async fn passages(&self, agent: &Agent, query: &str) -> Found {
+        let library = self.library.clone();
+        let (query, scopes) = (query.to_string(), agent.context.clone());
+        let k = self.settings.context_passages;
+        match tokio::task::spawn_blocking(move || library.find(&query, &scopes, k)).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(agent = %agent.name, error = %e, "context library lookup failed");
+                Found::default()
+            }
+        }
     }
 
     /// Posts a reply in a thread, retrying transient failures; logs what cannot be delivered.
@@ -878,7 +887,10 @@ impl Ctx {
                 c.update(|v| v.prompt_version = Some(p.version.clone()));
             }
         }
-        let found = agent.as_ref().map(|a| self.passages(a, &task));
+        let found = match &agent {
+            Some(a) => Some(self.passages(a, &task).await),
+            None => None,
+        };
         let passages = found.as_ref().map(Found::refs).unwrap_or_default();
         let job = self
             .update_job(id, |j| {
