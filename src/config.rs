@@ -331,8 +331,9 @@ impl Config {
         Ok(config)
     }
 
-    /// Adds the demo `scripted` harness when none is configured, and points network mode
-    /// `model` at the model proxy when nothing else is set.
+    /// Adds the demo `scripted` harness when none is configured, starts the model proxy (with
+    /// its defaults) when MCP servers need its listener, and points network mode `model` at
+    /// the model proxy when nothing else is set.
     pub fn fill_defaults(&mut self) {
         // The MCP gateway lives on the model proxy's listener.
         if self.model.is_none() && !self.mcp.is_empty() {
