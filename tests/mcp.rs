@@ -245,7 +245,8 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
         ..SandboxPolicy::default()
     };
     w.config.fill_defaults();
-    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&w.config.sandbox));
+    let docker = Arc::new(DockerRuntime::new(&w.config.sandbox));
+    let runtime: Arc<dyn Runtime> = docker.clone();
     let spec = CliSpec {
         program: None,
         args: vec![],
@@ -332,6 +333,10 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
     }
     assert!(!format!("{transcript:?}").contains(CANARY));
     assert!(!format!("{audit:?}").contains(CANARY));
+    if let Some(bot) = w.bot.take() {
+        bot.stop().await;
+    }
+    docker.remove_model_network().await.unwrap();
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

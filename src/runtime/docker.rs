@@ -100,12 +100,21 @@ impl DockerRuntime {
             }) => {}
             Err(e) => return Err(refused(e)),
         }
-        match docker.remove_network(&self.network_name()).await {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(refused(e)),
+        // A job container whose removal is still in progress keeps its endpoint on the
+        // network for a moment; wait that out (up to 10 s) rather than fail.
+        let mut attempts = 0;
+        loop {
+            match docker.remove_network(&self.network_name()).await {
+                Ok(())
+                | Err(DockerError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => break,
+                Err(e) if attempts < 40 && e.to_string().contains("active endpoints") => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(refused(e)),
+            }
         }
         *self.egress.lock().await = false;
         Ok(())
