@@ -5,33 +5,12 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use threadwork::emulator::EmulatorConfig;
-use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
-use threadwork::harness::Harness;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-/// A harness whose answer is the task it was given.
-fn echo_task() -> HashMap<String, Arc<dyn Harness>> {
-    let spec = CommandSpec {
-        program: "/bin/sh".into(),
-        args: vec![
-            "-c".into(),
-            "printf 'TASK<<%s>>' \"$THREADWORK_TASK\"".into(),
-        ],
-        mode: OutputMode::Text,
-        env: Default::default(),
-    };
-    HashMap::from([(
-        "echo".to_string(),
-        Arc::new(CommandHarness::new(spec)) as Arc<dyn Harness>,
-    )])
-}
 
 const DEPLOYS: &str = "# Deploys\nShip from main with `make ship`.\n\n## Rollbacks\nRoll back a bad release with `make rollback VERSION=<tag>`, then tell the on-call.\n\n## Freeze\nNo deploys on Fridays after 15:00.\n";
 const REVIEWS: &str =
@@ -66,7 +45,8 @@ async fn world() -> World {
     w.config.agents.default = "ops".into();
     w.config.agents.context_dir = lib;
     w.config.agents.context_passages = 2;
-    w.start_bot(echo_task()).await;
+    w.start_bot(echo_harness("echo", "TASK", "THREADWORK_TASK"))
+        .await;
     w
 }
 

@@ -5,21 +5,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::cli::{mock_proxy, start_cli_bot, CliBot};
 use common::*;
-use secrecy::SecretString;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
-use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
+use threadwork::harness::cli::CliKind;
 use threadwork::harness::Harness;
 use threadwork::model::mock::{MockModel, Step};
-use threadwork::model::proxy::{ProxyConfig, Upstream};
 use threadwork::runtime::docker::DockerRuntime;
-use threadwork::runtime::{Runtime, SandboxPolicy};
+use threadwork::runtime::Runtime;
 
 const IMAGE: &str = "threadwork/agents:dev";
 const KEY: &str = "sk-real-key-9f2c71d4-never-in-a-sandbox";
@@ -28,14 +25,6 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 async fn ready(test: &str) -> bool {
     docker_ready(test, IMAGE, "bash docker/build-images.sh agents").await
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Setup {
@@ -85,35 +74,11 @@ async fn setup_in(
     .unwrap();
     w.config.agents.dir = agents;
     w.config.agents.shared_dir = w.dir.path().join("shared");
-    w.config.model = Some(ProxyConfig {
-        listen: ([0, 0, 0, 0], free_port()).into(),
-        anthropic: Some(Upstream {
-            base_url: mock.url(),
-            api_key: Some(SecretString::from(KEY)),
-        }),
-        openai: Some(Upstream {
-            base_url: mock.url(),
-            api_key: Some(SecretString::from(KEY)),
-        }),
-        agent_keys: BTreeMap::new(),
-        prices: BTreeMap::new(),
-    });
-    w.config.sandbox = SandboxPolicy {
-        instance: instance.to_string(),
-        image: image.into(),
-        ..SandboxPolicy::default()
-    };
-    w.config.fill_defaults();
-    let runtime = Arc::new(DockerRuntime::new(&w.config.sandbox));
-    let dyn_runtime: Arc<dyn Runtime> = runtime.clone();
-    let spec = CliSpec {
-        program: None,
-        args: vec![],
-        env: Default::default(),
-    };
-    let harness: Arc<dyn Harness> = Arc::new(CliHarness::new(kind, spec, dyn_runtime.clone()));
-    let harnesses = std::collections::HashMap::from([(name.to_string(), harness)]);
-    w.start_bot_in(harnesses.clone(), Some(dyn_runtime)).await;
+    w.config.model = Some(mock_proxy(&mock.url(), KEY));
+    let CliBot {
+        docker: runtime,
+        harnesses,
+    } = start_cli_bot(&mut w, kind, name, image, instance).await;
     Setup {
         w,
         mock,

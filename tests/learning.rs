@@ -4,17 +4,13 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use threadwork::amendments::AmendmentStatus;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
-use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
-use threadwork::harness::Harness;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 const ALICE: &str = "U0ALICE001";
@@ -25,23 +21,6 @@ fn coder_file(body: &str) -> String {
     format!(
         "---\nname: coder\ndescription: Writes code\nharness: echo\nowners: [{ALICE}]\napprovers: [{BOB}]\ninclude: [style]\n---\n{body}\n"
     )
-}
-
-/// A harness whose answer is the role prompt it was given.
-fn echo_prompt() -> HashMap<String, Arc<dyn Harness>> {
-    let spec = CommandSpec {
-        program: "/bin/sh".into(),
-        args: vec![
-            "-c".into(),
-            "printf 'PROMPT<<%s>>' \"$THREADWORK_ROLE_PROMPT\"".into(),
-        ],
-        mode: OutputMode::Text,
-        env: Default::default(),
-    };
-    HashMap::from([(
-        "echo".to_string(),
-        Arc::new(CommandHarness::new(spec)) as Arc<dyn Harness>,
-    )])
 }
 
 async fn world() -> World {
@@ -60,7 +39,8 @@ async fn world() -> World {
     w.config.agents.default = "coder".into();
     w.config.agents.admins = vec!["U0YOU00001".into()];
     w.config.agents.admin_channel = Some(ADMIN_CHANNEL.into());
-    w.start_bot(echo_prompt()).await;
+    w.start_bot(echo_harness("echo", "PROMPT", "THREADWORK_ROLE_PROMPT"))
+        .await;
     w
 }
 

@@ -17,21 +17,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::cli::{mock_proxy, start_cli_bot, CliBot};
 use common::*;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
-use secrecy::SecretString;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
-use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
-use threadwork::harness::Harness;
+use threadwork::harness::cli::CliKind;
 use threadwork::mcp::gateway::Gateway;
 use threadwork::mcp::ServerConfig;
 use threadwork::model::mock::{MockModel, Step};
-use threadwork::model::proxy::{ModelProxy, ProxyConfig, Upstream};
-use threadwork::runtime::docker::DockerRuntime;
-use threadwork::runtime::{Runtime, SandboxPolicy};
+use threadwork::model::proxy::{ModelProxy, ProxyConfig};
 
 const CANARY: &str = "canary-mcp-credential-5be1c0de";
 const KEY: &str = "sk-real-key-mcp-test-never-in-a-sandbox";
@@ -137,35 +134,16 @@ async fn the_gateway_lists_permitted_tools_refuses_denied_ones_and_records_calls
     // Another server name, a grant without tools, and a revoked grant get nothing.
     let http = reqwest::Client::new();
     let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
-    let other = http
-        .post(format!("{base}/mcp/warehouse"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 404);
+    let status = |url: String| {
+        let request = http.post(url).json(&body).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(format!("{base}/mcp/warehouse")).await, 404);
     let plain = proxy.grant(8, "plain", vec![]);
-    let status = http
-        .post(format!(
-            "http://{}/t/{}/mcp/everything",
-            proxy.addr(),
-            plain.token()
-        ))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 403);
+    let plain_url = format!("http://{}/t/{}/mcp/everything", proxy.addr(), plain.token());
+    assert_eq!(status(plain_url).await, 403);
     drop(grant);
-    let status = http
-        .post(format!("{base}/mcp/everything"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 403);
+    assert_eq!(status(format!("{base}/mcp/everything")).await, 403);
 }
 
 #[tokio::test]
@@ -221,43 +199,10 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
     .unwrap();
     w.config.agents.dir = agents;
     w.config.agents.shared_dir = w.dir.path().join("shared");
-    let port = std::net::TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    w.config.model = Some(ProxyConfig {
-        listen: ([0, 0, 0, 0], port).into(),
-        anthropic: Some(Upstream {
-            base_url: mock.url(),
-            api_key: Some(SecretString::from(KEY)),
-        }),
-        openai: Some(Upstream {
-            base_url: mock.url(),
-            api_key: Some(SecretString::from(KEY)),
-        }),
-        ..ProxyConfig::default()
-    });
+    w.config.model = Some(mock_proxy(&mock.url(), KEY));
     w.config.mcp = servers(&entry);
-    w.config.sandbox = SandboxPolicy {
-        instance: format!("mcp-test-{name}"),
-        image: IMAGE.into(),
-        ..SandboxPolicy::default()
-    };
-    w.config.fill_defaults();
-    let docker = Arc::new(DockerRuntime::new(&w.config.sandbox));
-    let runtime: Arc<dyn Runtime> = docker.clone();
-    let spec = CliSpec {
-        program: None,
-        args: vec![],
-        env: Default::default(),
-    };
-    let harness: Arc<dyn Harness> = Arc::new(CliHarness::new(kind, spec, runtime.clone()));
-    w.start_bot_in(
-        std::collections::HashMap::from([(name.to_string(), harness)]),
-        Some(runtime),
-    )
-    .await;
+    let CliBot { docker, .. } =
+        start_cli_bot(&mut w, kind, name, IMAGE, &format!("mcp-test-{name}")).await;
 
     let ts = w
         .emu

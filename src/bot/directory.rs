@@ -52,6 +52,14 @@ pub fn stats(agent: &str, jobs: &[Job], now: DateTime<Utc>) -> AgentStats {
     }
 }
 
+fn names_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        crate::request::code_list(names)
+    }
+}
+
 fn rate(part: usize, whole: usize) -> String {
     match (part * 100).checked_div(whole) {
         Some(p) => format!("{p}%"),
@@ -86,20 +94,9 @@ pub fn render_entry(
         rate(stats.approved_7d, stats.judged_7d),
     );
     out.push_str(&format!(
-        "\ncontext {}",
-        if agent.context.is_empty() {
-            "none".to_string()
-        } else {
-            crate::request::code_list(&agent.context)
-        }
-    ));
-    out.push_str(&format!(
-        " · MCP {}",
-        if agent.mcp.is_empty() {
-            "none".to_string()
-        } else {
-            crate::request::code_list(&agent.mcp)
-        }
+        "\ncontext {} · MCP {}",
+        names_or_none(&agent.context),
+        names_or_none(&agent.mcp)
     ));
     let repos: Vec<&String> = agent.repo.iter().chain(&agent.repos).collect();
     if !repos.is_empty() {

@@ -285,10 +285,12 @@ impl Bot {
         }
         let gateway = parts.proxy.as_ref().and_then(|p| p.gateway());
         for a in parts.registry.agents.values() {
-            if let Some(server) = a.mcp.iter().find(|m| !gateway.is_some_and(|g| g.has(m))) {
+            if let Some(server) =
+                crate::mcp::unconfigured(&a.mcp, |m| gateway.is_some_and(|g| g.has(m)))
+            {
                 return Err(BotError::AgentMcp {
                     agent: a.name.clone(),
-                    server: server.clone(),
+                    server: server.to_string(),
                 });
             }
         }
@@ -1387,10 +1389,8 @@ impl Ctx {
             return Ok(vec![]);
         }
         let gateway = self.proxy.as_ref().and_then(|p| p.gateway());
-        if let Some(server) = agent
-            .mcp
-            .iter()
-            .find(|m| !gateway.is_some_and(|g| g.has(m)))
+        if let Some(server) =
+            crate::mcp::unconfigured(&agent.mcp, |m| gateway.is_some_and(|g| g.has(m)))
         {
             return Err(format!(
                 "agent `{}` lists MCP server `{server}`, which is not configured; an admin adds `[mcp.{server}]` to the config",

@@ -93,6 +93,11 @@ pub fn validate(servers: &BTreeMap<String, ServerConfig>) -> Result<(), McpConfi
     Ok(())
 }
 
+/// The first server an agent names that `configured` does not know.
+pub fn unconfigured(named: &[String], configured: impl Fn(&str) -> bool) -> Option<&str> {
+    named.iter().map(String::as_str).find(|s| !configured(s))
+}
+
 /// Every secret value of the servers (for redaction).
 pub fn secret_values(servers: &BTreeMap<String, ServerConfig>) -> Vec<String> {
     servers

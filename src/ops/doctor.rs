@@ -116,7 +116,9 @@ async fn mcp_checks(config: &Config) -> Vec<Check> {
     };
     if let Ok(registry) = Registry::load(&dirs, &names) {
         for agent in registry.agents.values() {
-            for server in agent.mcp.iter().filter(|s| !config.mcp.contains_key(*s)) {
+            if let Some(server) =
+                crate::mcp::unconfigured(&agent.mcp, |s| config.mcp.contains_key(s))
+            {
                 out.push(bad(
                     "mcp server",
                     format!(

@@ -83,6 +83,21 @@ pub fn scripted(steps: Vec<ScriptStep>) -> HashMap<String, Arc<dyn Harness>> {
     )])
 }
 
+/// A `command` harness named `name` whose answer is `<tag><<$var>>`: what the bot gave it.
+pub fn echo_harness(name: &str, tag: &str, var: &str) -> HashMap<String, Arc<dyn Harness>> {
+    use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
+    let spec = CommandSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), format!("printf '{tag}<<%s>>' \"${var}\"")],
+        mode: OutputMode::Text,
+        env: Default::default(),
+    };
+    HashMap::from([(
+        name.to_string(),
+        Arc::new(CommandHarness::new(spec)) as Arc<dyn Harness>,
+    )])
+}
+
 pub fn agents_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts/agents")
 }
@@ -265,5 +280,6 @@ pub fn spawn_bot(config: &std::path::Path, api_url: &str) -> tokio::process::Chi
         .expect("the threadwork binary starts")
 }
 
+pub mod cli;
 pub mod forge;
 pub mod kube;

@@ -1,0 +1,72 @@
+//! A bot whose agents run a real harness CLI in its container, reaching the mock model through
+//! the bot's model proxy.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
+use threadwork::harness::Harness;
+use threadwork::model::proxy::{ProxyConfig, Upstream};
+use threadwork::runtime::docker::DockerRuntime;
+use threadwork::runtime::{Runtime, SandboxPolicy};
+
+use super::World;
+
+pub struct CliBot {
+    pub docker: Arc<DockerRuntime>,
+    pub harnesses: HashMap<String, Arc<dyn Harness>>,
+}
+
+/// A free TCP port on every interface (the proxy must be reachable from containers).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Both providers' upstreams at `mock_url`, with `key` as the real key the proxy injects.
+pub fn mock_proxy(mock_url: &str, key: &str) -> ProxyConfig {
+    let upstream = || {
+        Some(Upstream {
+            base_url: mock_url.to_string(),
+            api_key: Some(SecretString::from(key)),
+        })
+    };
+    ProxyConfig {
+        listen: ([0, 0, 0, 0], free_port()).into(),
+        anthropic: upstream(),
+        openai: upstream(),
+        ..ProxyConfig::default()
+    }
+}
+
+/// Runs jobs in `image` (Docker, labelled `instance`) and starts the bot with one harness,
+/// `name`, of `kind`. The agent files and `w.config.model` are the caller's.
+pub async fn start_cli_bot(
+    w: &mut World,
+    kind: CliKind,
+    name: &str,
+    image: &str,
+    instance: &str,
+) -> CliBot {
+    w.config.sandbox = SandboxPolicy {
+        instance: instance.to_string(),
+        image: image.into(),
+        ..SandboxPolicy::default()
+    };
+    w.config.fill_defaults();
+    let docker = Arc::new(DockerRuntime::new(&w.config.sandbox));
+    let runtime: Arc<dyn Runtime> = docker.clone();
+    let spec = CliSpec {
+        program: None,
+        args: vec![],
+        env: Default::default(),
+    };
+    let harness: Arc<dyn Harness> = Arc::new(CliHarness::new(kind, spec, runtime.clone()));
+    let harnesses = HashMap::from([(name.to_string(), harness)]);
+    w.start_bot_in(harnesses.clone(), Some(runtime)).await;
+    CliBot { docker, harnesses }
+}
