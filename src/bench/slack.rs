@@ -136,7 +136,8 @@ pub async fn null_acker() -> anyhow::Result<()> {
     let url = open["url"]
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("apps.connections.open gave no url: {open}"))?;
-    let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+    // Nagle off, as in the bot's Socket Mode client: the floor is the sockets', not Nagle's.
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     let (mut sink, mut stream) = ws.split();
     while let Some(Ok(frame)) = stream.next().await {
         if let Message::Text(text) = frame {

@@ -62,11 +62,16 @@ impl std::fmt::Debug for SlackSettings {
 }
 
 fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
+    // Nagle off, as on the Socket Mode connection: Web API calls are small request/response
+    // exchanges where waiting to coalesce segments only adds latency.
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
-        .build();
+        .wrap_connector(http);
     SlackClientHyperConnector::with_connector(https)
         .with_slack_api_url(api_url.trim_end_matches('/'))
 }

@@ -1,0 +1,47 @@
+#![allow(clippy::derive_partial_eq_without_eq)]
+
+mod agents;
+mod apps;
+mod assistant;
+mod auth;
+mod blocks;
+mod bots;
+mod canvases;
+mod chat;
+mod chat_stream;
+mod conversations;
+mod emoji;
+mod files;
+mod oauth;
+mod pins;
+mod reactions;
+mod stars;
+mod team;
+mod test;
+mod usergroups;
+mod users;
+mod views;
+mod webhook;
+
+pub use agents::*;
+pub use apps::*;
+pub use assistant::*;
+pub use auth::*;
+pub use blocks::*;
+pub use bots::*;
+pub use canvases::*;
+pub use chat::*;
+pub use chat_stream::*;
+pub use conversations::*;
+pub use emoji::*;
+pub use files::*;
+pub use oauth::*;
+pub use pins::*;
+pub use reactions::*;
+pub use stars::*;
+pub use team::*;
+pub use test::*;
+pub use usergroups::*;
+pub use users::*;
+pub use views::*;
+pub use webhook::*;

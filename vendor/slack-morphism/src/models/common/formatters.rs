@@ -1,0 +1,3 @@
+pub trait SlackTextFormat {
+    fn to_slack_format(&self) -> String;
+}

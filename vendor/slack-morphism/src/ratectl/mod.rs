@@ -1,0 +1,14 @@
+mod config;
+mod limit;
+mod special_limit;
+mod team_limits;
+mod throttler;
+mod throttling_counter;
+mod tier;
+pub use config::*;
+pub use limit::*;
+pub use special_limit::*;
+pub use team_limits::*;
+pub use throttler::*;
+pub use throttling_counter::*;
+pub use tier::*;

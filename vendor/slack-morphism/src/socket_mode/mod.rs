@@ -1,0 +1,11 @@
+pub mod clients_manager;
+mod config;
+pub use config::*;
+mod listener;
+pub use listener::*;
+mod callbacks;
+pub use callbacks::*;
+mod clients_manager_listener;
+pub use clients_manager_listener::*;
+mod wss_client_id;
+pub use wss_client_id::*;
