@@ -512,3 +512,57 @@ async fn other_bots_are_ignored_unless_allowed() {
         .unwrap();
     wait_reply(&w, &ts, SECS(10), |m| m.text == "done for a bot").await;
 }
+
+/// The bot's connections to Slack — the Socket Mode WebSockets (slack-morphism, patched in
+/// `vendor/`) and the Web API's pooled HTTP connections — run without Nagle's algorithm: an
+/// ack is a small frame that would otherwise wait for the TCP ACK of the one before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_connections_run_without_nagles_algorithm() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.start_bot(scripted(script("done", 10))).await;
+    let ts = w.mention("say hi").await;
+    // The answer has been posted: Web API connections are open, and the job is over.
+    wait_reply(&w, &ts, SECS(10), |m| m.text == "done").await;
+
+    let clients = tcp_clients_of(w.emu.addr().port());
+    let sockets = w.config.slack.socket_connections as usize;
+    assert!(
+        clients.len() > sockets,
+        "expected {sockets} Socket Mode connections and at least one Web API connection, found {}",
+        clients.len()
+    );
+    let with_nagle: Vec<_> = clients.iter().filter(|(_, nodelay)| !nodelay).collect();
+    assert!(
+        with_nagle.is_empty(),
+        "connections to Slack with Nagle's algorithm on (fd, nodelay): {with_nagle:?}"
+    );
+}
+
+/// This process's TCP sockets whose peer listens on `port` (the client ends of connections to
+/// the emulator), each with whether `TCP_NODELAY` is set.
+fn tcp_clients_of(port: u16) -> Vec<(i32, bool)> {
+    use std::os::fd::BorrowedFd;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd") {
+        let Ok(fd) = entry
+            .expect("fd entry")
+            .file_name()
+            .to_string_lossy()
+            .parse::<i32>()
+        else {
+            continue;
+        };
+        // SAFETY: only options are read. A descriptor that is not a socket, or was closed
+        // since the listing, fails the calls below and is skipped.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&borrowed);
+        if !matches!(sock.r#type(), Ok(t) if t == socket2::Type::STREAM) {
+            continue;
+        }
+        let peer = sock.peer_addr().ok().and_then(|a| a.as_socket());
+        if let (true, Ok(nodelay)) = (peer.is_some_and(|a| a.port() == port), sock.tcp_nodelay()) {
+            found.push((fd, nodelay));
+        }
+    }
+    found
+}
