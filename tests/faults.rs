@@ -395,16 +395,10 @@ async fn hostile_messages_get_clear_replies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restricted_agents_and_the_per_user_limit() {
     let mut w = World::new(EmulatorConfig::default()).await;
-    let dir = w.dir.path().join("agents");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("default.md"), "---\nname: default\ndescription: open\nharness: scripted\nowners: [U0ALICE001]\n---\nYou help.").unwrap();
-    std::fs::write(
-        dir.join("deploy.md"),
-        "---\nname: deploy\ndescription: restricted\nharness: scripted\nowners: [U0ALICE001]\nusers: [U0ALICE001]\nchannels: [C0DEV00001]\n---\nYou deploy.",
-    )
-    .unwrap();
-    w.config.agents.dir = dir;
-    w.config.agents.shared_dir = w.dir.path().join("shared");
+    w.use_agents(&[
+        ("default.md", "---\nname: default\ndescription: open\nharness: scripted\nowners: [U0ALICE001]\n---\nYou help."),
+        ("deploy.md", "---\nname: deploy\ndescription: restricted\nharness: scripted\nowners: [U0ALICE001]\nusers: [U0ALICE001]\nchannels: [C0DEV00001]\n---\nYou deploy."),
+    ]);
     w.config.jobs.per_user_per_hour = 2;
     w.start_bot(instant("ok")).await;
     let ask = |user: &'static str, channel: &'static str, text: &'static str| {

@@ -63,17 +63,12 @@ async fn setup_in(
         .await
         .unwrap();
     let mut w = World::new(EmulatorConfig::default()).await;
-    let agents = w.dir.path().join("agents");
-    std::fs::create_dir_all(&agents).unwrap();
-    std::fs::write(
-        agents.join("default.md"),
-        format!(
+    w.use_agents(&[(
+        "default.md",
+        &format!(
             "---\nname: default\ndescription: {name} in a container\nharness: {name}\nmodel: {model}\nowners: [U0ALICE001]\nsandbox:\n  network: model\n---\nYou are a careful engineer. {ROLE_MARKER}\n"
         ),
-    )
-    .unwrap();
-    w.config.agents.dir = agents;
-    w.config.agents.shared_dir = w.dir.path().join("shared");
+    )]);
     w.config.model = Some(mock_proxy(&mock.url(), KEY));
     let CliBot {
         docker: runtime,
@@ -164,14 +159,8 @@ async fn the_cli_runs_edits_answers_and_resumes(
     );
     let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
     assert!(env.contains("threadwork-proxy-injects-the-key"), "{env}");
-    for file in walk(&workspace) {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(KEY),
-            "{} holds the API key",
-            file.display()
-        );
-    }
+    let holding = files_holding(&workspace, &[KEY]);
+    assert!(holding.is_empty(), "the API key is in {holding:?}");
     let job = w.bot().bot.store().job(1).unwrap().unwrap();
     assert!(job.usage.input_tokens > 0, "{:?}", job.usage);
     let session = job.session_id.clone().expect("the CLI's session id");
@@ -295,17 +284,4 @@ async fn a_cli_missing_from_the_image_is_named_with_the_image() {
         reply.text
     );
     s.runtime.remove_model_network().await.unwrap();
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -190,15 +190,10 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
         .await
         .unwrap();
     let mut w = World::new(EmulatorConfig::default()).await;
-    let agents = w.dir.path().join("agents");
-    std::fs::create_dir_all(&agents).unwrap();
-    std::fs::write(
-        agents.join("default.md"),
-        format!("---\nname: default\ndescription: {name} with tools\nharness: {name}\nmodel: {model}\nmcp: [everything]\nsandbox:\n  network: model\n---\nUse your tools.\n"),
-    )
-    .unwrap();
-    w.config.agents.dir = agents;
-    w.config.agents.shared_dir = w.dir.path().join("shared");
+    w.use_agents(&[(
+        "default.md",
+        &format!("---\nname: default\ndescription: {name} with tools\nharness: {name}\nmodel: {model}\nmcp: [everything]\nsandbox:\n  network: model\n---\nUse your tools.\n"),
+    )]);
     w.config.model = Some(mock_proxy(&mock.url(), KEY));
     w.config.mcp = servers(&entry);
     let CliBot { docker, .. } =
@@ -265,14 +260,8 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
     let workspace = w.config.jobs.workdir.join("job-1");
     let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
     assert!(env.contains("HOME="), "the shell step ran: {env}");
-    for entry in walk(&workspace) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(CANARY),
-            "{} holds the canary",
-            entry.display()
-        );
-    }
+    let holding = files_holding(&workspace, &[CANARY]);
+    assert!(holding.is_empty(), "the canary is in {holding:?}");
     for m in w.thread(&ts).await {
         assert!(!m.text.contains(CANARY));
     }
@@ -284,35 +273,18 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
     docker.remove_model_network().await.unwrap();
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn doctor_starts_each_server_and_names_missing_ones() {
     let Some(entry) = everything() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let agents = dir.path().join("agents");
-    std::fs::create_dir_all(&agents).unwrap();
-    std::fs::write(
-        agents.join("default.md"),
-        "---\nname: default\ndescription: Tools\nharness: scripted\nmcp: [everything, warehouse]\n---\nUse tools.\n",
-    )
-    .unwrap();
     let mut config = threadwork::config::Config::default();
-    config.agents.dir = agents;
+    config.agents.dir = write_agents(
+        dir.path(),
+        &[(
+            "default.md",
+            "---\nname: default\ndescription: Tools\nharness: scripted\nmcp: [everything, warehouse]\n---\nUse tools.\n",
+        )],
+    );
     config.agents.shared_dir = dir.path().join("shared");
     config.store.path = dir.path().join("store");
     config.mcp = servers(&entry);

@@ -216,15 +216,10 @@ async fn docker_world(
     mode: OutputMode,
 ) -> (World, Arc<dyn Runtime>) {
     let mut w = World::new(EmulatorConfig::default()).await;
-    let dir = w.dir.path().join("agents");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("default.md"),
-        format!("---\nname: default\ndescription: runs in docker\nharness: sh\nowners: [U0BOB00001]\n{sandbox_block}---\nYou help.\n"),
-    )
-    .unwrap();
-    w.config.agents.dir = dir;
-    w.config.agents.shared_dir = w.dir.path().join("shared");
+    w.use_agents(&[(
+        "default.md",
+        &format!("---\nname: default\ndescription: runs in docker\nharness: sh\nowners: [U0BOB00001]\n{sandbox_block}---\nYou help.\n"),
+    )]);
     w.config.sandbox = policy(instance);
     let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&w.config.sandbox));
     let harness: Arc<dyn Harness> = Arc::new(CommandHarness::with_runtime(
@@ -511,29 +506,12 @@ async fn kill_9_mid_job_leaves_no_container_and_no_secret_enters_the_sandbox() {
     bot.kill().await.unwrap();
     let _ = bot.wait().await;
 
-    let mut files = 0;
-    for entry in walk(&workspace) {
-        let bytes = std::fs::read(&entry).unwrap();
-        let text = String::from_utf8_lossy(&bytes);
-        for secret in [CANARY, BOT_TOKEN, APP_TOKEN] {
-            assert!(!text.contains(secret), "{} holds a secret", entry.display());
-        }
-        files += 1;
-    }
-    assert!(files >= 2, "the workspace files were checked");
+    assert!(
+        files_below(&workspace).len() >= 2,
+        "the workspace files were checked"
+    );
+    let holding = files_holding(&workspace, &[CANARY, BOT_TOKEN, APP_TOKEN]);
+    assert!(holding.is_empty(), "a secret is in {holding:?}");
     let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
     assert!(env.contains("THREADWORK_TASK="), "{env}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![];
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

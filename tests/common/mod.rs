@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,6 +102,45 @@ pub fn agents_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts/agents")
 }
 
+/// Writes agent files (name, text) into `<root>/agents` and returns that folder.
+pub fn write_agents(root: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let dir = root.join("agents");
+    std::fs::create_dir_all(&dir).expect("agents dir");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("agent file");
+    }
+    dir
+}
+
+/// Every file below `dir`; symlinks are listed, not followed, so a scan stays inside.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => dirs.push(path),
+                Ok(_) => out.push(path),
+                Err(_) => {}
+            }
+        }
+    }
+    out
+}
+
+/// The files below `dir` whose bytes contain any of `secrets`: a secret scan is this, empty.
+pub fn files_holding(dir: &Path, secrets: &[&str]) -> Vec<PathBuf> {
+    files_below(dir)
+        .into_iter()
+        .filter(|path| {
+            let bytes = std::fs::read(path).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            secrets.iter().any(|s| text.contains(s))
+        })
+        .collect()
+}
+
 impl World {
     pub async fn new(emu_config: EmulatorConfig) -> Self {
         threadwork::init_tls();
@@ -127,6 +166,12 @@ impl World {
             config,
             dir,
         }
+    }
+
+    /// Runs the bot with these agent files (name, text) instead of the project's own.
+    pub fn use_agents(&mut self, files: &[(&str, &str)]) {
+        self.config.agents.dir = write_agents(self.dir.path(), files);
+        self.config.agents.shared_dir = self.dir.path().join("shared");
     }
 
     pub fn env(&self) -> impl Fn(&str) -> Option<String> {
