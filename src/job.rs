@@ -117,6 +117,10 @@ pub struct Job {
     /// How many parts of the terminal message were posted (a long answer has several).
     #[serde(default)]
     pub posted_parts: usize,
+    /// The part being posted: written before the call, so that a bot killed between Slack's
+    /// answer and `posted_parts` looks for the part in the thread instead of posting it again.
+    #[serde(default)]
+    pub posting_part: Option<usize>,
     /// The harness's own session id, to resume it in a follow-up.
     #[serde(default)]
     pub session_id: Option<String>,
@@ -266,6 +270,7 @@ impl Job {
             usage: Usage::default(),
             terminal_posted: false,
             posted_parts: 0,
+            posting_part: None,
             session_id: None,
             context: vec![],
             prompt_version: None,

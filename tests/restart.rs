@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -249,8 +248,9 @@ async fn canary_secrets_stay_out_of_slack_logs_and_harness() {
         .env("OPENAI_API_KEY", CANARY)
         .env("ANTHROPIC_API_KEY", CANARY)
         .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Files, not pipes: a pipe nobody reads until the end would stall a chatty bot.
+        .stdout(std::fs::File::create(w.dir.path().join("stdout.log")).unwrap())
+        .stderr(std::fs::File::create(w.dir.path().join("stderr.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -271,11 +271,12 @@ async fn canary_secrets_stay_out_of_slack_logs_and_harness() {
     })
     .await;
     bot.kill().await.unwrap();
-    let out = bot.wait_with_output().await.unwrap();
+    let _ = bot.wait().await;
+    let read = |name: &str| std::fs::read(w.dir.path().join(name)).unwrap();
     let logs = format!(
         "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&read("stdout.log")),
+        String::from_utf8_lossy(&read("stderr.log"))
     );
     assert!(logs.contains("job accepted"), "debug logs were captured");
     for secret in [CANARY, BOT_TOKEN, APP_TOKEN] {
@@ -382,6 +383,8 @@ async fn kill_9_during_ten_running_jobs_loses_no_decision() {
     bot.kill().await.unwrap();
     let _ = bot.wait().await;
 
+    // The next bot ends the ten jobs, and is killed as soon as their endings are visible:
+    // perhaps between posting one and recording that it did.
     let mut bot = spawn_bot(&config, &w.emu.api_url());
     for ts in &threads {
         let m = wait_reply(&w, ts, Duration::from_secs(20), |m| {
@@ -392,6 +395,27 @@ async fn kill_9_during_ten_running_jobs_loses_no_decision() {
     }
     bot.kill().await.unwrap();
     let _ = bot.wait().await;
+
+    // One more start finishes what that one left. It handles events only after its
+    // recovery, so its answer to `help` means every ending is settled.
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    let help = w.mention("help").await;
+    eventually(Duration::from_secs(20), "the answer to help", || async {
+        w.bot_replies(&help).await.into_iter().next()
+    })
+    .await;
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    for ts in &threads {
+        let endings: Vec<String> = w
+            .bot_replies(ts)
+            .await
+            .into_iter()
+            .skip(1)
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(endings.len(), 1, "one ending in the thread: {endings:?}");
+    }
     let store = SledStore::open(&w.dir.path().join("store")).expect("the store opens cleanly");
     let jobs = store.jobs().unwrap();
     assert_eq!(jobs.len(), 11);
@@ -408,4 +432,114 @@ async fn kill_9_during_ten_running_jobs_loses_no_decision() {
         threadwork::amendments::AmendmentStatus::Active,
         "the adoption survived"
     );
+}
+
+/// A job whose ending was being posted when the bot died: `posting_part` is recorded, and
+/// Slack either took the message (job 1) or not (job 2).
+fn ending_in_flight(id: u64, thread_ts: &str) -> threadwork::job::Job {
+    let mut job = threadwork::job::Job::queued(
+        id,
+        threadwork::job::NewJob {
+            channel: CHANNEL.into(),
+            thread_ts: thread_ts.into(),
+            request_ts: thread_ts.into(),
+            requester: "U0ALICE001".into(),
+            task: "anything".into(),
+            options: Default::default(),
+            agent: "default".into(),
+            harness: "scripted".into(),
+            model: None,
+            parent: None,
+            rerun_of: None,
+        },
+    );
+    job.transition(JobState::Running, chrono::Utc::now())
+        .unwrap();
+    job.transition(JobState::Failed, chrono::Utc::now())
+        .unwrap();
+    job.failure = Some("interrupted by a restart of the bot; ask again to re-run it".into());
+    job.posting_part = Some(0);
+    job
+}
+
+// Guards: a job's ending appears exactly once in its thread across a crash. The bot records
+// the part it is about to post; a bot killed after Slack took the message but before it
+// recorded that finds the message by its metadata after the restart instead of posting again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ending_posted_just_before_a_crash_is_not_posted_again() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let took = w
+        .emu
+        .post_as("alice", CHANNEL, "first job", None)
+        .await
+        .unwrap();
+    let lost = w
+        .emu
+        .post_as("alice", CHANNEL, "second job", None)
+        .await
+        .unwrap();
+    {
+        let store = SledStore::open(&w.config.store.path).unwrap();
+        assert_eq!(store.next_job_id().unwrap(), 1);
+        assert_eq!(store.next_job_id().unwrap(), 2);
+        store.put_job(&ending_in_flight(1, &took)).unwrap();
+        store.put_job(&ending_in_flight(2, &lost)).unwrap();
+    }
+    // What Slack holds for job 1: the ending, posted by the dead process with its tag.
+    let posted: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/chat.postMessage", w.emu.api_url()))
+        .bearer_auth(BOT_TOKEN)
+        .json(&serde_json::json!({
+            "channel": CHANNEL,
+            "thread_ts": took,
+            "text": ":x: Job 1 failed: interrupted by a restart of the bot; ask again to re-run it",
+            "metadata": {"event_type": "threadwork_job_ending", "event_payload": {"job": "1", "part": "0"}},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(posted["ok"], true, "{posted}");
+
+    w.start_bot(scripted(vec![])).await;
+    // Recovery takes jobs in order: once job 2's ending is there, job 1 has been handled.
+    eventually(Duration::from_secs(20), "job 2's ending", || async {
+        let replies = w.bot_replies(&lost).await;
+        replies
+            .into_iter()
+            .find(|m| m.text.contains("Job 2 failed"))
+    })
+    .await;
+    let endings = |ts: String| {
+        let w = &w;
+        async move {
+            w.bot_replies(&ts)
+                .await
+                .into_iter()
+                .filter(|m| m.text.contains("failed: interrupted"))
+                .count()
+        }
+    };
+    assert_eq!(
+        endings(took.clone()).await,
+        1,
+        "job 1's ending is not posted twice"
+    );
+    assert_eq!(
+        endings(lost.clone()).await,
+        1,
+        "job 2's ending is posted once"
+    );
+    let store = w.bot().bot.store();
+    for id in [1, 2] {
+        // Recorded just after the message: wait for it rather than race it.
+        let job = eventually(Duration::from_secs(20), "the ending recorded", || async {
+            store.job(id).unwrap().filter(|j| j.terminal_posted)
+        })
+        .await;
+        assert_eq!(job.posted_parts, 1, "job {id}: {job:?}");
+        assert_eq!(job.posting_part, None);
+    }
 }

@@ -175,6 +175,7 @@ impl Ctx {
             text.replace('\n', "\n> "),
             agent.name
         );
+        let _pending = self.links.begin();
         if let Some(msg_ts) = self.say(channel, thread_ts, &announcement).await {
             self.store.link_message(
                 channel,

@@ -10,6 +10,7 @@ pub mod card;
 mod delivery;
 pub mod directory;
 mod learning;
+mod links;
 pub mod outbox;
 pub mod queue;
 pub mod reactions;
@@ -28,7 +29,7 @@ use tracing::Instrument;
 
 use crate::agents::Agent;
 use crate::chat::inbound::{self, InboundKind};
-use crate::chat::{BotIdentity, ChatPlatform};
+use crate::chat::{BotIdentity, ChatError, ChatPlatform, MessageTag};
 use crate::context::{Found, Library};
 use crate::forge::Forges;
 use crate::harness::{probe, Harness, HarnessEvent, HarnessRun};
@@ -45,6 +46,7 @@ use crate::store::MessageLink;
 use crate::store::{AuditRecord, JobChain, TranscriptEntry};
 use crate::store::{Store, StoreError};
 use card::{clip, CardUpdater, CardView};
+use links::PendingLinks;
 use queue::RunQueue;
 use route::{decide, Decision, Facts};
 
@@ -130,7 +132,7 @@ pub enum BotError {
     #[error("job {0} is not in the store")]
     MissingJob(JobId),
     #[error("cannot identify the bot (auth.test): {0}")]
-    Identity(crate::chat::ChatError),
+    Identity(ChatError),
     #[error("the default agent `{0}` has no prompt file")]
     NoDefaultAgent(String),
     #[error("cannot watch the prompt files: {0}")]
@@ -170,6 +172,8 @@ struct Ctx {
     active: std::sync::Mutex<HashMap<JobId, (String, &'static str)>>,
     /// Running jobs' stop switches, and who pulled them.
     stops: std::sync::Mutex<HashMap<JobId, (CancellationToken, Option<String>)>>,
+    /// Posts whose link is not recorded yet (reactions on them wait, see `links`).
+    links: PendingLinks,
 }
 
 /// Removes a job's stop switch when its run ends, however it ends.
@@ -364,6 +368,7 @@ impl Bot {
                     .unwrap_or_default(),
                 proxy: parts.proxy,
                 stops: std::sync::Mutex::new(HashMap::new()),
+                links: PendingLinks::default(),
             }),
         })
     }
@@ -470,6 +475,56 @@ impl Ctx {
             message_link,
         };
         let decision = decide(&inbound.kind, &facts);
+        if let (Decision::Ignore(_), InboundKind::Reaction { item_user, .. }) =
+            (&decision, &inbound.kind)
+        {
+            // A reaction on a message the bot posted a moment ago, before it recorded what
+            // the message is: decide again once the posts in flight are recorded.
+            if item_user.as_deref() == Some(self.identity.user_id.as_str()) && self.links.any() {
+                let ctx = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = ctx.handle_late_reaction(inbound).await {
+                        tracing::error!(error = %e, "event handling failed");
+                    }
+                });
+                return Ok(());
+            }
+        }
+        self.act(&inbound, decision).await
+    }
+
+    /// A reaction held back by `handle` until the bot's posts in flight are recorded.
+    async fn handle_late_reaction(
+        self: &Arc<Self>,
+        inbound: inbound::Inbound,
+    ) -> Result<(), BotError> {
+        if !self.links.settled(Duration::from_secs(30)).await {
+            tracing::warn!(event_id = %inbound.event_id, "posts still unrecorded after 30 s; deciding on the reaction anyway");
+        }
+        let message_link = match &inbound.kind {
+            InboundKind::Reaction {
+                channel, item_ts, ..
+            } => self.store.message_link(channel, item_ts)?,
+            _ => None,
+        };
+        let facts = Facts {
+            sender_is_bot: false,
+            bot_user_id: &self.identity.user_id,
+            bot_id: self.identity.bot_id.as_deref(),
+            allowed_bots: &self.settings.allowed_bots,
+            thread_job: None,
+            message_link,
+        };
+        let decision = decide(&inbound.kind, &facts);
+        self.act(&inbound, decision).await
+    }
+
+    /// Carries out what `decide` chose for an event.
+    async fn act(
+        self: &Arc<Self>,
+        inbound: &inbound::Inbound,
+        decision: Decision,
+    ) -> Result<(), BotError> {
         // The same message can arrive under two event ids (app_mention and message).
         if let (
             false,
@@ -627,6 +682,39 @@ impl Ctx {
     }
 
     /// Posts a reply in a thread, retrying transient failures; logs what cannot be delivered.
+    /// Posts with a tag (see `MessageTag`), retried like `say`.
+    async fn say_tagged(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        text: &str,
+        tag: &MessageTag,
+    ) -> Option<String> {
+        let post = || self.chat.post_tagged(channel, Some(thread_ts), text, tag);
+        match outbox::with_retries(post).await {
+            Ok(ts) => Some(ts),
+            Err(e) => {
+                tracing::error!(%channel, %thread_ts, error = %e, "could not post to the thread");
+                None
+            }
+        }
+    }
+
+    /// The ts of the bot's message in the thread that carries `tag`, if there is one.
+    async fn find_tagged(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        tag: &MessageTag,
+    ) -> Result<Option<String>, ChatError> {
+        let messages =
+            outbox::with_retries(|| self.chat.thread_messages(channel, thread_ts)).await?;
+        Ok(messages
+            .into_iter()
+            .find(|m| m.bot_id == self.identity.bot_id && m.tag.as_ref() == Some(tag))
+            .map(|m| m.ts))
+    }
+
     async fn say(&self, channel: &str, thread_ts: &str, text: &str) -> Option<String> {
         match outbox::with_retries(|| self.chat.post_message(channel, Some(thread_ts), text)).await
         {
@@ -761,6 +849,7 @@ impl Ctx {
         let card_ts = match &job.card_ts {
             Some(ts) => Some(ts.clone()),
             None => {
+                let _pending = self.links.begin();
                 let ts = self
                     .say(&job.channel, &job.thread_ts, &card::render(&view))
                     .await;
@@ -1215,7 +1304,31 @@ impl Ctx {
     async fn post_terminal(&self, job: Job) -> Result<(), BotError> {
         let parts = terminal_parts(&job);
         for (i, part) in parts.iter().enumerate().skip(job.posted_parts) {
-            match self.say(&job.channel, &job.thread_ts, part).await {
+            let tag = terminal_tag(job.id, i);
+            // A run that died after Slack took this part but before `posted_parts` recorded
+            // it left `posting_part`: the thread says whether the part is there.
+            let posted = if job.posting_part == Some(i) {
+                match self.find_tagged(&job.channel, &job.thread_ts, &tag).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the thread to resume its ending; left for the next start");
+                        return Ok(());
+                    }
+                }
+            } else {
+                None
+            };
+            let _pending = self.links.begin();
+            let posted = match posted {
+                Some(ts) => Some(ts),
+                None => {
+                    self.update_job(job.id, |j| j.posting_part = Some(i))
+                        .await?;
+                    self.say_tagged(&job.channel, &job.thread_ts, part, &tag)
+                        .await
+                }
+            };
+            match posted {
                 Some(ts) => {
                     let link = if job.state == JobState::Succeeded {
                         MessageLink::Result { job: job.id }
@@ -1225,6 +1338,7 @@ impl Ctx {
                     self.store.link_message(&job.channel, &ts, &link)?;
                     self.update_job(job.id, |j| {
                         j.posted_parts = i + 1;
+                        j.posting_part = None;
                         if i == 0 && j.state == JobState::Succeeded {
                             j.result_ts = Some(ts.clone());
                         }
@@ -1463,7 +1577,6 @@ impl Ctx {
     ) -> Result<StopResult, BotError> {
         if let Some((token, by)) = self.stops.lock().expect("stops lock").get_mut(&id) {
             by.get_or_insert_with(|| user.to_string());
-            token.cancel();
             let agent = self.store.job(id).ok().flatten().map(|j| j.agent);
             tracing::info!(
                 job = id,
@@ -1471,7 +1584,10 @@ impl Ctx {
                 by = user,
                 "job stopped"
             );
+            // The record comes before the cancel: the job's own ending, which the cancel
+            // sets off, then always follows it in the audit chain.
             self.audit_cancel(id, user);
+            token.cancel();
             return Ok(StopResult::Stopping);
         }
         let unqueued = self.queue.lock().expect("queue lock").remove_waiting(id);
@@ -2047,6 +2163,18 @@ fn cap_answer(answer: &str) -> String {
         "{kept}\n\n:scissors: _The answer was {total} characters; the first {} are shown._",
         kept.chars().count()
     )
+}
+
+/// The tag on part `part` of job `id`'s terminal message.
+fn terminal_tag(id: JobId, part: usize) -> MessageTag {
+    MessageTag {
+        kind: "threadwork_job_ending".into(),
+        fields: [
+            ("job".to_string(), id.to_string()),
+            ("part".to_string(), part.to_string()),
+        ]
+        .into(),
+    }
 }
 
 /// The messages that end a job in its thread.

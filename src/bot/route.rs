@@ -190,6 +190,7 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
             name,
             item_ts,
             added,
+            ..
         } => {
             if user == facts.bot_user_id {
                 return Decision::Ignore("own reaction");
@@ -392,6 +393,7 @@ mod tests {
             user: "U1".into(),
             name: "eyes".into(),
             item_ts: "5.0".into(),
+            item_user: Some("UBOT".into()),
             added: true,
         };
         assert_eq!(

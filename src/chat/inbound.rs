@@ -2,7 +2,7 @@
 
 use rvstruct::ValueStruct;
 use slack_morphism::events::{SlackEventCallbackBody, SlackPushEventCallback};
-use slack_morphism::prelude::SlackReactionsItem;
+use slack_morphism::prelude::{SlackReactionsItem, SlackUserId};
 
 /// An event the bot may act on, with the ids it is de-duplicated by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub enum InboundKind {
         user: String,
         name: String,
         item_ts: String,
+        /// Who posted the message reacted to.
+        item_user: Option<String>,
         added: bool,
     },
     /// `app_home_opened`: a user opened the bot's Home tab.
@@ -81,12 +83,20 @@ pub fn decode(event: &SlackPushEventCallback) -> Inbound {
         SlackEventCallbackBody::AppHomeOpened(h) => InboundKind::HomeOpened {
             user: h.user.value().to_string(),
         },
-        SlackEventCallbackBody::ReactionAdded(r) => {
-            reaction(&r.item, r.user.value(), r.reaction.value(), true)
-        }
-        SlackEventCallbackBody::ReactionRemoved(r) => {
-            reaction(&r.item, r.user.value(), r.reaction.value(), false)
-        }
+        SlackEventCallbackBody::ReactionAdded(r) => reaction(
+            &r.item,
+            &r.item_user,
+            r.user.value(),
+            r.reaction.value(),
+            true,
+        ),
+        SlackEventCallbackBody::ReactionRemoved(r) => reaction(
+            &r.item,
+            &r.item_user,
+            r.user.value(),
+            r.reaction.value(),
+            false,
+        ),
         other => InboundKind::Other(
             serde_json::to_value(other)
                 .ok()
@@ -97,7 +107,13 @@ pub fn decode(event: &SlackPushEventCallback) -> Inbound {
     Inbound { event_id, kind }
 }
 
-fn reaction(item: &SlackReactionsItem, user: &str, name: &str, added: bool) -> InboundKind {
+fn reaction(
+    item: &SlackReactionsItem,
+    item_user: &Option<SlackUserId>,
+    user: &str,
+    name: &str,
+    added: bool,
+) -> InboundKind {
     match item {
         SlackReactionsItem::Message(m) => InboundKind::Reaction {
             channel: m
@@ -109,6 +125,7 @@ fn reaction(item: &SlackReactionsItem, user: &str, name: &str, added: bool) -> I
             user: user.to_string(),
             name: name.to_string(),
             item_ts: m.origin.ts.value().to_string(),
+            item_user: item_user.as_ref().map(|u| u.value().to_string()),
             added,
         },
         SlackReactionsItem::File(_) => InboundKind::Other("reaction on a file".into()),
@@ -184,6 +201,7 @@ mod tests {
                 user: "U1".into(),
                 name: "white_check_mark".into(),
                 item_ts: "5.0".into(),
+                item_user: Some("UB".into()),
                 added: true
             }
         );

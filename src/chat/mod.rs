@@ -14,6 +14,17 @@ pub struct ChatMessage {
     pub user: Option<String>,
     pub bot_id: Option<String>,
     pub text: String,
+    /// The tag the bot posted it with, if any.
+    pub tag: Option<MessageTag>,
+}
+
+/// A machine-readable label on a message the bot posts (Slack's message `metadata`: an event
+/// type and string fields), so that reading the thread back — after a crash, say — tells
+/// which of the bot's own messages are already there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageTag {
+    pub kind: String,
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -77,6 +88,14 @@ pub trait ChatPlatform: Send + Sync {
         thread_ts: Option<&str>,
         text: &str,
     ) -> Result<String, ChatError>;
+    /// Posts a message carrying `tag`, which `thread_messages` gives back with it.
+    async fn post_tagged(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        tag: &MessageTag,
+    ) -> Result<String, ChatError>;
     async fn update_message(&self, channel: &str, ts: &str, text: &str) -> Result<(), ChatError>;
     async fn post_ephemeral(
         &self,
@@ -86,7 +105,7 @@ pub trait ChatPlatform: Send + Sync {
         text: &str,
     ) -> Result<(), ChatError>;
     async fn add_reaction(&self, channel: &str, ts: &str, name: &str) -> Result<(), ChatError>;
-    /// The thread's messages, oldest first (the root included).
+    /// The thread's messages, oldest first (the root included), with the bot's tags.
     async fn thread_messages(
         &self,
         channel: &str,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform, UserInfo};
+use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform, MessageTag, UserInfo};
 use crate::ops::metrics::Metrics;
 use crate::ops::redact::Redactor;
 
@@ -52,6 +52,18 @@ impl ChatPlatform for ObservedChat {
     ) -> Result<String, ChatError> {
         let text = self.redactor.apply(text);
         let r = self.inner.post_message(channel, thread_ts, &text).await;
+        self.count("chat.postMessage", r)
+    }
+
+    async fn post_tagged(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        tag: &MessageTag,
+    ) -> Result<String, ChatError> {
+        let text = self.redactor.apply(text);
+        let r = self.inner.post_tagged(channel, thread_ts, &text, tag).await;
         self.count("chat.postMessage", r)
     }
 

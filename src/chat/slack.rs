@@ -15,7 +15,7 @@ use slack_morphism::prelude::*;
 use tokio::sync::{mpsc, Mutex};
 
 use super::pacing::{Budget, Limits, Pacer};
-use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform, UserInfo};
+use super::{BotIdentity, ChatError, ChatMessage, ChatPlatform, MessageTag, UserInfo};
 use crate::ops::metrics::Metrics;
 use crate::ops::server::Health;
 
@@ -105,6 +105,28 @@ impl SlackChat {
             pacer: Pacer::new(settings.limits),
         }
     }
+
+    async fn post(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        tag: Option<&MessageTag>,
+    ) -> Result<String, ChatError> {
+        self.pacer.ready(Budget::Post { channel }).await;
+        let session = self.client.open_session(&self.bot_token);
+        let content = text_content(text).opt_metadata(tag.map(|t| SlackMessageMetadata {
+            event_type: t.kind.clone(),
+            event_payload: Some(t.fields.clone().into_iter().collect()),
+        }));
+        let req = SlackApiChatPostMessageRequest::new(channel.into(), content)
+            .opt_thread_ts(thread_ts.map(|t| t.into()));
+        let res = session
+            .chat_post_message(&req)
+            .await
+            .map_err(|e| map_err("chat.postMessage", e))?;
+        Ok(res.ts.value().to_string())
+    }
 }
 
 fn map_err(method: &'static str, err: SlackClientError) -> ChatError {
@@ -149,15 +171,17 @@ impl ChatPlatform for SlackChat {
         thread_ts: Option<&str>,
         text: &str,
     ) -> Result<String, ChatError> {
-        self.pacer.ready(Budget::Post { channel }).await;
-        let session = self.client.open_session(&self.bot_token);
-        let req = SlackApiChatPostMessageRequest::new(channel.into(), text_content(text))
-            .opt_thread_ts(thread_ts.map(|t| t.into()));
-        let res = session
-            .chat_post_message(&req)
-            .await
-            .map_err(|e| map_err("chat.postMessage", e))?;
-        Ok(res.ts.value().to_string())
+        self.post(channel, thread_ts, text, None).await
+    }
+
+    async fn post_tagged(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        tag: &MessageTag,
+    ) -> Result<String, ChatError> {
+        self.post(channel, thread_ts, text, Some(tag)).await
     }
 
     async fn update_message(&self, channel: &str, ts: &str, text: &str) -> Result<(), ChatError> {
@@ -215,17 +239,35 @@ impl ChatPlatform for SlackChat {
             self.pacer
                 .ready(Budget::Tier3("conversations.replies"))
                 .await;
-            let req = SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
-                .with_limit(200)
-                .opt_cursor(cursor.clone());
-            let res = session
-                .conversations_replies(&req)
+            // slack-morphism's typed request has no `include_all_metadata`, without which
+            // Slack leaves out the tags the bot posted: the same call, with it.
+            let params = [
+                ("channel", Some(channel)),
+                ("ts", Some(thread_ts)),
+                ("limit", Some("200")),
+                ("include_all_metadata", Some("true")),
+                (
+                    "cursor",
+                    cursor.as_ref().map(|c: &SlackCursorId| c.value().as_str()),
+                ),
+            ];
+            let res: SlackApiConversationsRepliesResponse = session
+                .http_session_api
+                .http_get(
+                    "conversations.replies",
+                    &params,
+                    Some(&SLACK_TIER3_METHOD_CONFIG),
+                )
                 .await
                 .map_err(|e| map_err("conversations.replies", e))?;
             out.extend(res.messages.into_iter().map(|m| ChatMessage {
                 ts: m.origin.ts.value().to_string(),
                 user: m.sender.user.map(|u| u.value().to_string()),
                 bot_id: m.sender.bot_id.map(|b| b.value().to_string()),
+                tag: m.content.metadata.map(|md| MessageTag {
+                    kind: md.event_type,
+                    fields: md.event_payload.unwrap_or_default().into_iter().collect(),
+                }),
                 text: m.content.text.unwrap_or_default(),
             }));
             cursor = res

@@ -136,6 +136,22 @@ pub(crate) struct Delivery {
     pub acked: bool,
 }
 
+/// Counts one delivery in flight for as long as it lives.
+struct InFlight(Arc<Inner>);
+
+impl InFlight {
+    fn new(inner: Arc<Inner>) -> Self {
+        inner.deliveries.fetch_add(1, Ordering::SeqCst);
+        Self(inner)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.deliveries.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Faults a test can turn on.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Faults {
@@ -149,6 +165,10 @@ pub struct Faults {
     /// `apps.connections.open` fails (as in an outage) for this many ms from now.
     #[serde(default)]
     pub refuse_connections_ms: u64,
+    /// `chat.postMessage` answers this many ms after the message exists, while the events
+    /// about it (and reactions to it) flow at once, as when Slack's Web API is slow.
+    #[serde(default)]
+    pub slow_post_answer_ms: u64,
 }
 
 pub(crate) struct Inner {
@@ -167,6 +187,8 @@ pub(crate) struct Inner {
     /// Envelope id → when it went to a socket, and how long acks took (for benchmarks).
     pub ack_clock: std::sync::Mutex<AckClock>,
     pub next_id: AtomicU64,
+    /// Events being delivered (sent, waiting for an ack or for a retry).
+    pub deliveries: AtomicU64,
     pub changes: broadcast::Sender<Change>,
     pub addr: SocketAddr,
 }
@@ -193,6 +215,7 @@ impl Emulator {
             refuse_connections_until: Mutex::new(None),
             connections: Mutex::new(HashMap::new()),
             connected: Notify::new(),
+            deliveries: AtomicU64::new(0),
             tickets: Mutex::new(Vec::new()),
             envelopes: Mutex::new(HashMap::new()),
             ack_clock: std::sync::Mutex::new(AckClock::default()),
@@ -298,6 +321,7 @@ impl Emulator {
                 edited: None,
                 reactions: vec![],
                 edits: 0,
+                metadata: None,
             };
             ws.messages.push(msg.clone());
             let events: Vec<(String, Value)> = events_for_message(&msg)
@@ -467,6 +491,23 @@ impl Emulator {
         self.inner.connections.lock().await.len()
     }
 
+    /// Events still being delivered: sent and not yet acked, or waiting for a socket or a
+    /// retry. Zero means nothing more will reach the bot unless something new happens.
+    pub fn deliveries_in_flight(&self) -> u64 {
+        self.inner.deliveries.load(Ordering::SeqCst)
+    }
+
+    /// Sockets that take new envelopes (connected and not draining after a `disconnect`).
+    pub async fn live_connection_count(&self) -> usize {
+        self.inner
+            .connections
+            .lock()
+            .await
+            .values()
+            .filter(|c| !c.draining)
+            .count()
+    }
+
     /// Waits until at least `n` sockets are connected, or the timeout passes.
     pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -523,11 +564,16 @@ impl Emulator {
     /// Delivers one event: to a connected socket, redelivered until acked or out of retries.
     pub(crate) fn deliver(&self, event_id: String, payload: Value) {
         let emu = self.clone();
+        let pending = InFlight::new(self.inner.clone());
         if let Some(url) = self.inner.config.request_url.clone() {
-            tokio::spawn(async move { emu.deliver_http(&url, &event_id, &payload).await });
+            tokio::spawn(async move {
+                let _pending = pending;
+                emu.deliver_http(&url, &event_id, &payload).await
+            });
             return;
         }
         tokio::spawn(async move {
+            let _pending = pending;
             let delivery = Arc::new(Mutex::new(Delivery::default()));
             let duplicates = emu.inner.faults.lock().await.duplicates;
             for copy in 1..=duplicates {

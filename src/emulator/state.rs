@@ -43,6 +43,9 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
     /// How many times `chat.update` changed it.
     pub edits: u32,
+    /// Message metadata posted with it (`event_type`, `event_payload`); returned by
+    /// `conversations.replies` only when asked with `include_all_metadata`, as Slack does.
+    pub metadata: Option<Value>,
 }
 
 impl Message {
@@ -440,6 +443,7 @@ mod tests {
             edited: None,
             reactions: vec![],
             edits: 0,
+            metadata: None,
         };
         let events = events_for_message(&msg);
         assert_eq!(events.len(), 2);

@@ -198,6 +198,24 @@ fn text_arg(args: &Args) -> Result<String, &'static str> {
     }
 }
 
+/// Validates `metadata` as Slack does: an object (or its JSON text, in a form post) with a
+/// string `event_type` and an optional object `event_payload`.
+fn metadata_arg(args: &Args) -> Result<Option<Value>, &'static str> {
+    let value = match args.get("metadata") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => {
+            serde_json::from_str::<Value>(s).map_err(|_| "invalid_metadata_format")?
+        }
+        Some(v) => v.clone(),
+    };
+    let type_ok = value["event_type"].as_str().is_some_and(|t| !t.is_empty());
+    let payload_ok = value["event_payload"].is_null() || value["event_payload"].is_object();
+    if !value.is_object() || !type_ok || !payload_ok {
+        return Err("invalid_metadata_schema");
+    }
+    Ok(Some(value))
+}
+
 fn channel_arg(ws: &Workspace, args: &Args) -> Result<String, &'static str> {
     let given = arg(args, "channel").ok_or("channel_not_found")?;
     ws.channel_id(given).ok_or("channel_not_found")
@@ -209,6 +227,7 @@ async fn post_message(emu: &Emulator, args: &Args) -> Response {
         (|| {
             let channel = channel_arg(&ws, args)?;
             let text = text_arg(args)?;
+            let metadata = metadata_arg(args)?;
             let thread_ts = arg(args, "thread_ts").map(str::to_string);
             if let Some(t) = &thread_ts {
                 // Slack accepts a thread_ts of a reply by threading on its parent.
@@ -231,6 +250,7 @@ async fn post_message(emu: &Emulator, args: &Args) -> Response {
                 edited: None,
                 reactions: vec![],
                 edits: 0,
+                metadata,
             };
             ws.messages.push(msg.clone());
             let events: Vec<(String, Value)> = super::state::events_for_message(&msg)
@@ -247,6 +267,10 @@ async fn post_message(emu: &Emulator, args: &Args) -> Response {
             });
             for (id, payload) in events {
                 emu.deliver(id, payload);
+            }
+            let slow = emu.inner.faults.lock().await.slow_post_answer_ms;
+            if slow > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(slow)).await;
             }
             ok(json!({"channel": msg.channel, "ts": msg.ts, "message": msg.to_json(None)}))
         }
@@ -414,6 +438,11 @@ async fn replies(emu: &Emulator, args: &Args) -> Response {
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(1000)
         .clamp(1, 1000);
+    let with_metadata = match args.get("include_all_metadata") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true" || s == "1",
+        _ => false,
+    };
     let offset = arg(args, "cursor")
         .and_then(|c| {
             c.strip_prefix("bmV4dF90czo")
@@ -426,7 +455,11 @@ async fn replies(emu: &Emulator, args: &Args) -> Response {
         .take(limit)
         .map(|m| {
             let stats = (m.ts == root_ts).then(|| ws.reply_stats(&channel, &m.ts));
-            m.to_json(stats)
+            let mut v = m.to_json(stats);
+            if let (true, Some(md)) = (with_metadata, &m.metadata) {
+                v["metadata"] = md.clone();
+            }
+            v
         })
         .collect();
     let has_more = offset + limit < thread.len();
@@ -540,6 +573,29 @@ mod tests {
     }
 
     #[test]
+    fn metadata_rules() {
+        let mut a = Args::new();
+        assert_eq!(metadata_arg(&a), Ok(None));
+        let md = json!({"event_type": "job_ending", "event_payload": {"job": "7"}});
+        a.insert("metadata".into(), md.clone());
+        assert_eq!(metadata_arg(&a), Ok(Some(md.clone())));
+        // A form post carries it as JSON text.
+        a.insert("metadata".into(), json!(md.to_string()));
+        assert_eq!(metadata_arg(&a), Ok(Some(md)));
+        a.insert("metadata".into(), json!("{not json"));
+        assert_eq!(metadata_arg(&a), Err("invalid_metadata_format"));
+        for bad in [
+            json!({"event_payload": {}}),
+            json!({"event_type": ""}),
+            json!({"event_type": "x", "event_payload": "text"}),
+            json!(["event_type"]),
+        ] {
+            a.insert("metadata".into(), bad.clone());
+            assert_eq!(metadata_arg(&a), Err("invalid_metadata_schema"), "{bad}");
+        }
+    }
+
+    #[test]
     fn reactions_follow_slack_errors() {
         let mut m = Message {
             channel: "C".into(),
@@ -551,6 +607,7 @@ mod tests {
             edited: None,
             reactions: vec![],
             edits: 0,
+            metadata: None,
         };
         assert_eq!(apply_reaction(&mut m, "U1", "eyes", true), Ok(()));
         assert_eq!(
