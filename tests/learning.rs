@@ -75,6 +75,16 @@ async fn reply_with(w: &World, ts: &str, needle: &str) -> threadwork::emulator::
     .await
 }
 
+/// Waits until the bot has recorded `ts` as job `id`'s result: a reaction on it counts only
+/// from then on.
+async fn result_recorded(w: &World, id: u64, ts: &str) {
+    eventually(SECS(10), "the result recorded", || async {
+        let job = w.bot().bot.store().job(id).ok().flatten()?;
+        (job.terminal_posted && job.result_ts.as_deref() == Some(ts)).then_some(())
+    })
+    .await;
+}
+
 async fn command(w: &World, user: &str, text: &str) -> String {
     let ts = w
         .emu
@@ -123,6 +133,12 @@ async fn correction_adopted_by_an_owner_changes_the_next_run() {
         proposal.text
     );
     assert!(proposal.text.contains("adopt coder 1"), "{}", proposal.text);
+    // Reactions on the proposal count once the bot has recorded which amendment it is.
+    eventually(SECS(10), "the proposal recorded", || async {
+        let a = store.amendment("coder", 1).ok().flatten()?;
+        (a.message_ts.as_deref() == Some(proposal.ts.as_str())).then_some(())
+    })
+    .await;
 
     // Bob is not an owner: his ✅ changes nothing, and he is told why.
     w.emu
@@ -289,6 +305,7 @@ async fn approvals_count_only_from_the_requester_and_approvers() {
         .find(|m| m.text.starts_with("PROMPT<<"))
         .unwrap();
     let card = w.bot_replies(&thread).await.into_iter().next().unwrap();
+    result_recorded(&w, 1, &result.ts).await;
 
     // "you" is an admin but neither requester nor approver: no effect.
     w.emu
@@ -321,7 +338,15 @@ async fn approvals_count_only_from_the_requester_and_approvers() {
         .react_as("bob", CHANNEL, &result.ts, "white_check_mark", true)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Bob's ✅ is taken before alice's removal below is sent.
+    eventually(SECS(10), "bob's reaction recorded", || async {
+        let job = store.job(1).ok().flatten()?;
+        job.reactions
+            .iter()
+            .any(|r| r.user == BOB && r.name == "white_check_mark" && r.added)
+            .then_some(())
+    })
+    .await;
     assert_eq!(store.job(1).unwrap().unwrap().verdict.unwrap().by, ALICE);
     // Removing the ✅ withdraws it.
     w.emu
@@ -415,6 +440,7 @@ async fn the_directory_matches_the_jobs_run() {
         .into_iter()
         .find(|m| m.text.starts_with("PROMPT<<"))
         .unwrap();
+    result_recorded(&w, 1, &result.ts).await;
     w.emu
         .react_as("alice", CHANNEL, &result.ts, "white_check_mark", true)
         .await

@@ -3,42 +3,94 @@
 
 mod common;
 
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::{EmulatorConfig, Faults};
-use threadwork::harness::HarnessEvent;
+use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
+use threadwork::harness::{Harness, HarnessEvent};
 use threadwork::job::JobState;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
+/// A `command` harness, registered as `scripted`, that prints `before` (JSON events), waits
+/// until the file `gate` exists, then prints `after`: the test decides when the run goes on.
+fn gated(
+    gate: &Path,
+    before: &[HarnessEvent],
+    after: &[HarnessEvent],
+) -> HashMap<String, Arc<dyn Harness>> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let print = |events: &[HarnessEvent]| -> String {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "printf '%s\\n' {}\n",
+                    quote(&serde_json::to_string(e).unwrap())
+                )
+            })
+            .collect()
+    };
+    let script = format!(
+        "{}while [ ! -f {} ]; do sleep 0.05; done\n{}",
+        print(before),
+        quote(&gate.display().to_string()),
+        print(after)
+    );
+    let spec = CommandSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script],
+        mode: OutputMode::Json,
+        env: Default::default(),
+    };
+    HashMap::from([(
+        "scripted".to_string(),
+        Arc::new(CommandHarness::new(spec)) as Arc<dyn Harness>,
+    )])
+}
+
+/// The events of `script(answer, _)`, split before the answer.
+fn events_then_answer(answer: &str) -> (Vec<HarnessEvent>, Vec<HarnessEvent>) {
+    let mut events: Vec<HarnessEvent> = script(answer, 0).into_iter().map(|s| s.event).collect();
+    let last = events.split_off(events.len() - 1);
+    (events, last)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mention_gets_eyes_card_progress_and_the_real_answer() {
     let mut w = World::new(EmulatorConfig::default()).await;
-    w.start_bot(scripted(script(
-        "The login test waited on a fixed sleep; it now polls.",
-        300,
-    )))
-    .await;
+    // The harness reports its progress, then holds its answer until the test has seen the
+    // acknowledgement: 👀 and the card must come before the answer, or the wait below fails.
+    let gate = w.dir.path().join("answer-now");
+    let (progress, answer) =
+        events_then_answer("The login test waited on a fixed sleep; it now polls.");
+    w.start_bot(gated(&gate, &progress, &answer)).await;
 
-    let asked = Instant::now();
     let ts = w
         .mention("fix the flaky login test model=claude-sonnet-4")
         .await;
 
-    // Within a second: 👀 on the request and the card in the thread.
-    let card = eventually(SECS(1), "eyes and a card within 1 s", || async {
+    // 👀 on the request and the card in the thread, showing the run's progress.
+    let card = eventually(SECS(10), "eyes and a card with progress", || async {
         let thread = w.thread(&ts).await;
         let eyes = thread[0]
             .reactions
             .iter()
             .any(|r| r.name == "eyes" && r.users.iter().any(|u| u == BOT_USER_ID));
         let card = thread.iter().find(|m| m.user == BOT_USER_ID).cloned();
-        card.filter(|_| eyes)
+        card.filter(|c| eyes && c.text.contains("edited `src/login.rs`"))
     })
     .await;
-    assert!(asked.elapsed() < SECS(1));
+    assert_eq!(
+        w.bot_replies(&ts).await.len(),
+        1,
+        "the card is the only reply before the answer"
+    );
     assert!(
         card.text
             .contains("*Job 1* · agent `default` · harness `scripted`"),
@@ -50,6 +102,8 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
         "{}",
         card.text
     );
+    assert!(card.text.contains(":gear: *running*"), "{}", card.text);
+    std::fs::write(&gate, "").unwrap();
 
     let answer = wait_reply(&w, &ts, SECS(10), |m| m.text.contains("polls")).await;
     assert_eq!(
@@ -57,7 +111,7 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
         "the answer is posted verbatim"
     );
 
-    let card = eventually(SECS(5), "the card shows the outcome", || async {
+    let card = eventually(SECS(10), "the card shows the outcome", || async {
         let card = w.bot_replies(&ts).await.into_iter().next()?;
         card.text.contains("succeeded").then_some(card)
     })
@@ -199,7 +253,7 @@ async fn disconnects_mid_job_lose_nothing() {
         .await;
 
     let ts = w.mention("long task").await;
-    eventually(SECS(3), "the card", || async {
+    eventually(SECS(10), "the card", || async {
         w.bot_replies(&ts).await.into_iter().next()
     })
     .await;
@@ -229,20 +283,26 @@ async fn disconnects_mid_job_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_storm_delays_but_never_drops_the_answer() {
     let mut w = World::new(EmulatorConfig::default()).await;
-    w.start_bot(scripted(script("answer after the storm", 100)))
-        .await;
+    // The run is held after `started` until the test has armed the 429s, so every card edit
+    // and the answer after it meet them however fast the machine is: the counts are exact.
+    let gate = w.dir.path().join("storm-armed");
+    let (mut rest, answer) = events_then_answer("answer after the storm");
+    let started = rest.remove(0);
+    rest.extend(answer);
+    w.start_bot(gated(&gate, &[started], &rest)).await;
     let ts = w.mention("work through a storm").await;
-    eventually(SECS(3), "the card", || async {
+    eventually(SECS(10), "the card", || async {
         w.bot_replies(&ts).await.into_iter().next()
     })
     .await;
     w.emu.force_ratelimited("chat.update", 4, 1).await;
     w.emu.force_ratelimited("chat.postMessage", 3, 1).await;
+    let released = Instant::now();
+    std::fs::write(&gate, "").unwrap();
 
-    let started = Instant::now();
     wait_reply(&w, &ts, SECS(30), |m| m.text == "answer after the storm").await;
     assert!(
-        started.elapsed() >= SECS(2),
+        released.elapsed() >= SECS(2),
         "the answer waited out Retry-After"
     );
     let card = eventually(SECS(20), "the card shows the outcome", || async {
@@ -285,14 +345,33 @@ async fn bot_stays_within_the_configured_update_rate() {
         },
     ));
     w.start_bot(scripted(steps)).await;
+    // Every edit of the card falls between these two instants.
+    let asked = Instant::now();
     let ts = w.mention("be chatty").await;
     wait_reply(&w, &ts, SECS(10), |m| m.text == "chatty done").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let card = w.bot_replies(&ts).await.into_iter().next().unwrap();
+    // The final edit ends the card's updates.
+    let card = eventually(SECS(10), "the card shows the outcome", || async {
+        w.bot_replies(&ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("succeeded"))
+    })
+    .await;
+    let window = asked.elapsed();
     assert!(card.text.contains("60 tool calls"), "{}", card.text);
+    // What the configuration allows in that window: one edit per card interval (the first at
+    // once), and within the chat.update budget (its burst, then one per refill period).
+    let interval = Duration::from_millis(w.config.jobs.card_interval_ms);
+    let by_interval = (window.as_millis() / interval.as_millis()) as u32 + 1;
+    let limits = w.config.slack.limits;
+    let refill = SECS(60) / (limits.update_per_minute - limits.update_burst).max(1);
+    let by_budget = limits.update_burst + (window.as_millis() / refill.as_millis()) as u32 + 1;
+    let allowed = by_interval.min(by_budget) + 1;
+    eprintln!("{} card edits in {window:?}; {allowed} allowed", card.edits);
     assert!(
-        card.edits <= 12,
-        "60 events were coalesced into {} edits",
+        card.edits <= allowed,
+        "60 events were coalesced into {} edits; at most {allowed} fit in {window:?}",
         card.edits
     );
     assert!(w.emu.stats().await.ratelimited.is_empty());
@@ -445,26 +524,41 @@ async fn queued_jobs_show_their_place_and_run_in_turn() {
     let mut w = World::new(EmulatorConfig::default()).await;
     w.config.jobs.max_running = 1;
     w.config.jobs.per_channel = 1;
-    w.start_bot(scripted(script("turn done", 800))).await;
+    // Each run waits for the gate: job 1 holds the queue until the test has seen the places.
+    let gate = w.dir.path().join("next-turn");
+    w.start_bot(gated(
+        &gate,
+        &[HarnessEvent::Started { session_id: None }],
+        &[HarnessEvent::Finished {
+            answer: "turn done".into(),
+        }],
+    ))
+    .await;
     // Events on two sockets may arrive in either order: ask each after the previous is in.
     let mut asked = Vec::new();
     for text in ["first", "second", "third"] {
         let ts = w.mention(text).await;
-        eventually(SECS(5), "the card", || async {
+        eventually(SECS(10), "the card", || async {
             w.bot_replies(&ts).await.into_iter().next()
         })
         .await;
         asked.push(ts);
     }
     let (a, b, c) = (asked[0].clone(), asked[1].clone(), asked[2].clone());
-    eventually(SECS(10), "the third card says position 2", || async {
-        w.bot_replies(&c)
-            .await
-            .into_iter()
-            .next()
-            .filter(|m| m.text.contains("position 2 in the queue"))
-    })
-    .await;
+    for (ts, place) in [
+        (&b, "position 1 in the queue"),
+        (&c, "position 2 in the queue"),
+    ] {
+        eventually(SECS(10), &format!("a card says {place}"), || async {
+            w.bot_replies(ts)
+                .await
+                .into_iter()
+                .next()
+                .filter(|m| m.text.contains(place))
+        })
+        .await;
+    }
+    std::fs::write(&gate, "").unwrap();
     for ts in [&a, &b, &c] {
         wait_reply(&w, ts, SECS(20), |m| m.text == "turn done").await;
     }
@@ -490,12 +584,22 @@ async fn other_bots_are_ignored_unless_allowed() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Once the bot has acked the bot's events, a person's mention is sent: the bot handles
+    // events in the order it acked them, so by its answer the bot's mention was handled too.
+    eventually(SECS(30), "the bot's mention delivered", || async {
+        (w.emu.deliveries_in_flight() == 0).then_some(())
+    })
+    .await;
+    assert_eq!(w.emu.stats().await.undelivered, 0, "the bot got the event");
+    let person = w.mention("do person things").await;
+    wait_reply(&w, &person, SECS(10), |m| m.text == "done for a bot").await;
     assert!(
         w.bot_replies(&ts).await.is_empty(),
         "a bot's mention is ignored by default"
     );
-    assert!(w.bot().bot.store().jobs().unwrap().is_empty());
+    let jobs = w.bot().bot.store().jobs().unwrap();
+    assert_eq!(jobs.len(), 1, "only the person's mention made a job");
+    assert_eq!(jobs[0].thread_ts, person);
 
     let mut w = World::new(EmulatorConfig::default()).await;
     w.config.slack.allowed_bots = vec![OTHER_BOT_USER_ID.to_string()];
