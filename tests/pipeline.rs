@@ -196,17 +196,20 @@ async fn redelivered_and_duplicated_envelopes_make_one_job() {
     .await;
     w.start_bot(scripted(script("done", 20))).await;
 
-    // Acks are lost for a while, so Slack redelivers with retry_attempt 1, 2, …
+    // Acks are lost until Slack has redelivered (retry_attempt 1, 2, …) at least once.
     w.emu
         .set_faults(Faults {
-            ignore_acks_ms: 800,
+            ignore_acks_ms: 120_000,
             duplicates: 0,
             ..Default::default()
         })
         .await;
     let first = w.mention("first task").await;
-    // Every event is also sent twice more across both sockets.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    eventually(SECS(30), "a redelivery", || async {
+        (w.emu.stats().await.redeliveries >= 1).then_some(())
+    })
+    .await;
+    // Then every event is also sent twice more across both sockets.
     w.emu
         .set_faults(Faults {
             ignore_acks_ms: 0,
@@ -219,12 +222,11 @@ async fn redelivered_and_duplicated_envelopes_make_one_job() {
     for ts in [&first, &second] {
         wait_reply(&w, ts, SECS(10), |m| m.text == "done").await;
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let stats = w.emu.stats().await;
-    assert!(
-        stats.redeliveries >= 1,
-        "the emulator redelivered: {stats:?}"
-    );
+    // Copies still on their way must not make a second job or card either.
+    eventually(SECS(60), "every copy delivered", || async {
+        (w.emu.deliveries_in_flight() == 0).then_some(())
+    })
+    .await;
     for ts in [&first, &second] {
         let cards = w
             .bot_replies(ts)
