@@ -150,6 +150,13 @@ pub struct AgentsSection {
     /// How many library passages a job's prompt gets at most.
     #[serde(default = "default_context_passages")]
     pub context_passages: usize,
+    /// Guests (single- and multi-channel) may start jobs and use commands.
+    #[serde(default = "yes")]
+    pub allow_guests: bool,
+    /// Other workspaces (team ids, `T…`) whose people may use the bot in shared channels
+    /// (Slack Connect); people of any other team are refused.
+    #[serde(default)]
+    pub external_teams: Vec<String>,
 }
 
 impl Default for AgentsSection {
@@ -163,6 +170,8 @@ impl Default for AgentsSection {
             watch: true,
             context_dir: default_context_dir(),
             context_passages: default_context_passages(),
+            allow_guests: true,
+            external_teams: vec![],
         }
     }
 }
@@ -492,6 +501,8 @@ impl Config {
             card_interval: Duration::from_millis(self.jobs.card_interval_ms),
             workdir: self.jobs.workdir.clone(),
             admins: self.agents.admins.clone(),
+            allow_guests: self.agents.allow_guests,
+            external_teams: self.agents.external_teams.clone(),
             admin_channel: self.agents.admin_channel.clone(),
             context_passages: self.agents.context_passages.min(20),
             transcript_max_events: self.jobs.transcript_max_events,

@@ -339,18 +339,20 @@ pub fn describe(agent: &str, scopes: &[String], query: &str, found: &Found, root
         );
     }
     if found.passages.is_empty() {
+        let query = crate::chat::mrkdwn::escape(query);
         return format!(
             "No passage in `{agent}`'s scopes ({scope_list}) matches “{query}” ({} passages in {} files indexed); a job would get no library context.",
             found.total, found.files
         );
     }
+    let query = crate::chat::mrkdwn::escape(query);
     let mut out = format!(
         "For “{query}”, a job of `{agent}` would receive {} passage{} (scopes {scope_list}):",
         found.passages.len(),
         if found.passages.len() == 1 { "" } else { "s" }
     );
     for (i, (score, p)) in found.passages.iter().enumerate() {
-        let preview = clip(&p.text.replace('\n', " "), 300);
+        let preview = crate::chat::mrkdwn::escape(&clip(&p.text.replace('\n', " "), 300));
         out.push_str(&format!(
             "\n{}. `{}:{}` › {} (score {score:.2})\n> {preview}",
             i + 1,

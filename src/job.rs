@@ -56,6 +56,13 @@ pub struct ThreadMessage {
     pub author: String,
     pub text: String,
     pub from_bot: bool,
+    /// The author's standing in the thread when it was read: requester, owner, approver,
+    /// admin, member, guest, external or bot (`bot::authority`).
+    #[serde(default)]
+    pub role: String,
+    /// False for guests, other teams, bots and people outside the agent's `users:`.
+    #[serde(default)]
+    pub trusted: bool,
 }
 
 /// A reaction on one of the job's messages, kept for later decisions (approvals).

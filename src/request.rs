@@ -91,7 +91,12 @@ pub enum RequestError {
 
 /// The reply for a rejected request: the error, then how to write options.
 pub fn error_reply(err: &RequestError) -> String {
-    format!(":warning: {err}. No job was started.\n{}", usage())
+    // The error quotes what was typed: escaped, so it is shown and not acted on.
+    format!(
+        ":warning: {}. No job was started.\n{}",
+        crate::chat::mrkdwn::escape(&err.to_string()),
+        usage()
+    )
 }
 
 /// One-paragraph usage text shared by `help` and error replies.

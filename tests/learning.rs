@@ -184,7 +184,12 @@ async fn correction_adopted_by_an_owner_changes_the_next_run() {
     );
 
     let (t3, third) = ask(&w, ALICE, "fix the login test").await;
-    assert!(third.ends_with("Corrections from your team (follow them):\n- always run `cargo clippy` before answering>>"), "{third}");
+    assert!(
+        third.ends_with(
+            "<<<corrections\n{\"number\":1,\"text\":\"always run `cargo clippy` before answering\"}\ncorrections>>>>>"
+        ),
+        "{third}"
+    );
     let job3 = store
         .jobs()
         .unwrap()
@@ -203,7 +208,7 @@ async fn correction_adopted_by_an_owner_changes_the_next_run() {
     // The diff between the versions shows the amendment.
     let diff = command(&w, ALICE, &format!("diff coder {v1} {v2}")).await;
     assert!(
-        diff.contains("+- always run `cargo clippy` before answering"),
+        diff.contains(r#"+{"number":1,"text":"always run `cargo clippy` before answering"}"#),
         "{diff}"
     );
 

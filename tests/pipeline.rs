@@ -496,17 +496,18 @@ async fn follow_up_carries_the_thread_and_replies_are_kept() {
         "{}",
         second.text
     );
+    // One quoted record per message, with its author's id and role.
     assert!(
-        second
-            .text
-            .contains("[alice] @threadwork summarise #dev for @bob & me"),
+        second.text.contains(
+            r##"{"name":"alice","role":"requester","text":"@threadwork summarise #dev for @bob & me","trusted":true,"user":"U0ALICE001"}"##
+        ),
         "{}",
         second.text
     );
     assert!(
-        second
-            .text
-            .contains("[bob] please include the flaky test too"),
+        second.text.contains(
+            r##"{"name":"bob","role":"member","text":"please include the flaky test too","trusted":true,"user":"U0BOB00001"}"##
+        ),
         "{}",
         second.text
     );

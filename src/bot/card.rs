@@ -118,17 +118,19 @@ pub fn duration(secs: i64) -> String {
 
 /// The card's text (Slack mrkdwn).
 pub fn render(v: &CardView) -> String {
+    // Model, repository and branch may be what a mention asked for: escaped.
+    let esc = crate::chat::mrkdwn::escape;
     let mut header = format!(
         "*Job {}* · agent `{}` · harness `{}` · model `{}`",
         v.job_id,
         v.agent,
         v.harness,
-        v.model.as_deref().unwrap_or("default")
+        esc(v.model.as_deref().unwrap_or("default"))
     );
     if let Some(repo) = &v.repo {
-        header.push_str(&format!(" · repo `{repo}`"));
+        header.push_str(&format!(" · repo `{}`", esc(repo)));
         if let Some(b) = &v.branch {
-            header.push_str(&format!(" @ `{b}`"));
+            header.push_str(&format!(" @ `{}`", esc(b)));
         }
     }
     if let Some(version) = &v.prompt_version {

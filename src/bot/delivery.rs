@@ -29,6 +29,16 @@ impl Ctx {
                 (Some(asked), None) => Err(format!(
                     "This thread has no repository; start a new thread to work on `{asked}`. No job was started."
                 )),
+                // Another agent named in the thread gets its repository only by its own leave.
+                (_, Some(here))
+                    if p.agent != agent.name
+                        && !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, here) =>
+                {
+                    Err(format!(
+                        "Agent `{}` may not work on `{here}`, this thread's repository. No job was started.",
+                        agent.name
+                    ))
+                }
                 _ => Ok((p.repo.clone(), p.branch.clone())),
             };
         }
@@ -132,7 +142,13 @@ impl Ctx {
         let (head, pr, delivery, audit) = match self
             .push_and_open(&job, &repo, workspace_job, thread_pr)
             .await
-        {
+            .map(|(head, pr, delivery, audit)| {
+                let pr = pr.map(|mut p| {
+                    p.opened_by_agent.get_or_insert_with(|| job.agent.clone());
+                    p
+                });
+                (head, pr, delivery, audit)
+            }) {
             Ok(d) => d,
             Err(message) => {
                 let message = forge::redact(&message, &secrets);
@@ -327,7 +343,13 @@ impl Ctx {
             .await;
             return;
         };
-        let agent = self.registry().agents.get(&job.agent).cloned();
+        // Merging is for an approver of the agent that opened the PR, not of a later one.
+        let opener = pr
+            .opened_by_agent
+            .clone()
+            .or_else(|| thread_job.as_ref().map(|w| w.agent.clone()))
+            .unwrap_or_else(|| job.agent.clone());
+        let agent = self.registry().agents.get(&opener).cloned();
         let merge = approved
             && agent
                 .as_ref()

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::directory;
 use super::reactions::{self, may_amend, Outcome};
-use super::{outbox, BotError, Ctx, StopResult};
+use super::{card, outbox, BotError, Ctx, StopResult};
 use crate::agents::Agent;
 use crate::amendments::{Amendment, AmendmentAction, AmendmentStatus};
 use crate::job::{Job, JobId, NewJob, Verdict};
@@ -87,7 +87,13 @@ impl Ctx {
         Ok(())
     }
 
-    async fn tell(&self, channel: &str, user: &str, thread_ts: Option<&str>, text: &str) {
+    pub(super) async fn tell(
+        &self,
+        channel: &str,
+        user: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+    ) {
         if let Err(e) =
             outbox::with_retries(|| self.chat.post_ephemeral(channel, user, thread_ts, text)).await
         {
@@ -108,6 +114,32 @@ impl Ctx {
             Some(id) => self.store.job(id)?.map(|j| j.agent),
             None => None,
         })
+    }
+
+    /// The agent named, when `user` may use it in `channel` (the same checks as a job's).
+    fn usable_agent(&self, name: &str, user: &str, channel: &str) -> Result<Agent, String> {
+        let agent = self.known_agent(name)?;
+        match super::access_refusal(&agent, user, channel) {
+            Some(refusal) => Err(refusal),
+            None => Ok(agent),
+        }
+    }
+
+    /// True when `version` is a prompt version of `agent`: one of its jobs ran with it, or an
+    /// amendment decision produced it. Versions are stored by content hash alone, so this
+    /// keeps `diff` from showing another agent's prompt.
+    fn version_of(&self, agent: &str, version: &str) -> Result<bool, BotError> {
+        let mine = |a: &str, v: Option<&str>| a == agent && v == Some(version);
+        Ok(self
+            .store
+            .jobs()?
+            .iter()
+            .any(|j| mine(&j.agent, j.prompt_version.as_deref()))
+            || self
+                .store
+                .audit()?
+                .iter()
+                .any(|r| mine(&r.agent, r.prompt_version.as_deref())))
     }
 
     fn known_agent(&self, name: &str) -> Result<Agent, String> {
@@ -172,7 +204,8 @@ impl Ctx {
         let announcement = format!(
             ":memo: Amendment #{number} to `{}` proposed by <@{user}>:\n> {}\nTo use it in every later run, {owners} adopts it with :white_check_mark: on this message or `@threadwork adopt {} {number}`; :x: rejects it.",
             agent.name,
-            text.replace('\n', "\n> "),
+            // Exactly what would be adopted: escaped, so a link label or a ping shows as typed.
+            crate::chat::mrkdwn::escape(text).replace('\n', "\n> "),
             agent.name
         );
         let _pending = self.links.begin();
@@ -285,6 +318,13 @@ impl Ctx {
         match command {
             Command::Remember { text, agent } => {
                 let agent = self.agent_for(agent, thread_job)?;
+                let refusal = agent
+                    .as_deref()
+                    .and_then(|name| self.usable_agent(name, user, channel).err());
+                if let Some(reply) = refusal {
+                    self.say(channel, thread_ts, &reply).await;
+                    return Ok(());
+                }
                 self.propose(channel, user, ts, thread_ts, &text, agent, thread_job)
                     .await?;
             }
@@ -303,7 +343,7 @@ impl Ctx {
             },
             Command::Amendments { agent } => {
                 let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
-                let reply = match self.known_agent(&name) {
+                let reply = match self.usable_agent(&name, user, channel) {
                     Ok(agent) => self.amendments_text(&agent)?,
                     Err(reply) => reply,
                 };
@@ -311,7 +351,7 @@ impl Ctx {
             }
             Command::Prompt { agent } => {
                 let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
-                let reply = match self.known_agent(&name) {
+                let reply = match self.usable_agent(&name, user, channel) {
                     Ok(agent) => {
                         let p = self.effective(&agent)?;
                         self.store.put_prompt_version(&p.version, &p.text)?;
@@ -321,7 +361,7 @@ impl Ctx {
                             p.version,
                             p.amendments.len(),
                             if p.amendments.len() == 1 { "" } else { "s" },
-                            p.text
+                            crate::chat::mrkdwn::escape(&p.text)
                         )
                     }
                     Err(reply) => reply,
@@ -329,10 +369,17 @@ impl Ctx {
                 self.say(channel, thread_ts, &reply).await;
             }
             Command::Diff { agent, from, to } => {
-                let reply = match (
-                    self.store.prompt_version(&from)?,
-                    self.store.prompt_version(&to)?,
-                ) {
+                if let Err(reply) = self.usable_agent(&agent, user, channel) {
+                    self.say(channel, thread_ts, &reply).await;
+                    return Ok(());
+                }
+                let version = |v: &str| -> Result<Option<String>, BotError> {
+                    if !self.version_of(&agent, v)? {
+                        return Ok(None);
+                    }
+                    Ok(self.store.prompt_version(v)?)
+                };
+                let reply = match (version(&from)?, version(&to)?) {
                     (Some(a), Some(b)) => {
                         let diff = similar::TextDiff::from_lines(&a, &b);
                         let body = diff
@@ -343,7 +390,10 @@ impl Ctx {
                         if body.is_empty() {
                             format!("`{from}` and `{to}` of `{agent}` are the same.")
                         } else {
-                            format!("Prompt of `{agent}`, `{from}` → `{to}`:\n```\n{body}```")
+                            format!(
+                                "Prompt of `{agent}`, `{from}` → `{to}`:\n```\n{}```",
+                                crate::chat::mrkdwn::escape(&body)
+                            )
                         }
                     }
                     (a, b) => {
@@ -352,7 +402,7 @@ impl Ctx {
                             .filter(|(_, m)| *m)
                             .map(|(v, _)| v.as_str())
                             .collect();
-                        format!(":warning: unknown prompt version {}; versions are shown on job cards and by `@threadwork prompt {agent}`.", missing.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(" and "))
+                        format!(":warning: unknown prompt version {}; versions are shown on job cards and by `@threadwork prompt {agent}`.", missing.iter().map(|v| format!("`{}`", crate::chat::mrkdwn::escape(v))).collect::<Vec<_>>().join(" and "))
                     }
                 };
                 self.say(channel, thread_ts, &reply).await;
@@ -367,7 +417,7 @@ impl Ctx {
             }
             Command::Context { query, agent } => {
                 let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
-                let reply = match self.known_agent(&name) {
+                let reply = match self.usable_agent(&name, user, channel) {
                     Ok(agent) => crate::context::describe(
                         &agent.name,
                         &agent.context,
@@ -402,7 +452,7 @@ impl Ctx {
                     "#{} *{}* — {} (by <@{}>{decided})",
                     a.number,
                     a.status.label(),
-                    a.text,
+                    crate::chat::mrkdwn::escape(&a.text),
                     a.author
                 )
             })
@@ -452,27 +502,37 @@ impl Ctx {
             superseded,
         });
         let thread_ts = job.as_ref().map(|j| j.thread_ts.clone());
+        // Decided and recorded here, in the order the reactions arrived (a withdrawal must
+        // not overtake the ✅ before it); what talks to Slack or a forge runs behind.
+        let (channel, user, item_ts) = (channel.to_string(), user.to_string(), item_ts.to_string());
         match outcome {
             Outcome::Nothing(why) => tracing::debug!(%user, %name, why, "reaction changes nothing"),
-            Outcome::Explain(text) => self.tell(channel, user, thread_ts.as_deref(), &text).await,
+            Outcome::Explain(text) => self.background(async move |ctx: Arc<Self>| {
+                ctx.tell(&channel, &user, thread_ts.as_deref(), &text).await;
+                Ok(())
+            }),
             Outcome::Amend { action } => {
                 if let Some(a) = amendment {
-                    // The announcement's thread: where the reaction was.
-                    let thread = self.thread_of(channel, item_ts, a.job).await;
-                    self.decide_amendment(&a.agent, a.number, action, user, channel, &thread)
-                        .await?;
+                    self.background(async move |ctx: Arc<Self>| {
+                        // The announcement's thread: where the reaction was.
+                        let thread = ctx.thread_of(&channel, &item_ts, a.job).await;
+                        ctx.decide_amendment(&a.agent, a.number, action, &user, &channel, &thread)
+                            .await
+                    });
                 }
             }
             Outcome::Cancel { job } => {
-                if let Some(j) = &job_record(self, job)? {
-                    self.stop_and_report(j, user).await?;
+                if let Some(j) = job_record(self, job)? {
+                    self.background(async move |ctx: Arc<Self>| {
+                        ctx.stop_and_report(&j, &user).await
+                    });
                 }
             }
             Outcome::Approve { job } | Outcome::Reject { job } => {
                 let approved = matches!(outcome, Outcome::Approve { .. });
                 let verdict = Verdict {
                     approved,
-                    by: user.to_string(),
+                    by: user.clone(),
                     at: Utc::now(),
                 };
                 let j = self.update_job(job, |j| j.verdict = Some(verdict)).await?;
@@ -484,8 +544,8 @@ impl Ctx {
                 self.audit(AuditRecord {
                     job: Some(job),
                     prompt_version: j.prompt_version.clone(),
-                    message_ts: Some(item_ts.to_string()),
-                    ..AuditRecord::new(action, user, &j.agent)
+                    message_ts: Some(item_ts.clone()),
+                    ..AuditRecord::new(action, &user, &j.agent)
                 })?;
                 let text = format!(
                     "Recorded: you {} the result of job {} (prompt `{}`).",
@@ -493,16 +553,19 @@ impl Ctx {
                     job,
                     j.prompt_version.as_deref().unwrap_or("?")
                 );
-                self.tell(channel, user, Some(&j.thread_ts), &text).await;
-                self.pr_verdict(&j, approved, user).await;
+                self.background(async move |ctx: Arc<Self>| {
+                    ctx.tell(&channel, &user, Some(&j.thread_ts), &text).await;
+                    ctx.pr_verdict(&j, approved, &user).await;
+                    Ok(())
+                });
             }
             Outcome::Withdraw { job } => {
                 let j = self.update_job(job, |j| j.verdict = None).await?;
                 self.audit(AuditRecord {
                     job: Some(job),
                     prompt_version: j.prompt_version.clone(),
-                    message_ts: Some(item_ts.to_string()),
-                    ..AuditRecord::new("verdict_withdrawn", user, &j.agent)
+                    message_ts: Some(item_ts.clone()),
+                    ..AuditRecord::new("verdict_withdrawn", &user, &j.agent)
                 })?;
             }
             Outcome::Rerun { job } => {
@@ -510,10 +573,10 @@ impl Ctx {
                     self.audit(AuditRecord {
                         job: Some(job),
                         prompt_version: old.prompt_version.clone(),
-                        message_ts: Some(item_ts.to_string()),
-                        ..AuditRecord::new("rerun_requested", user, &old.agent)
+                        message_ts: Some(item_ts.clone()),
+                        ..AuditRecord::new("rerun_requested", &user, &old.agent)
                     })?;
-                    self.rerun(&old, user).await?;
+                    self.background(async move |ctx: Arc<Self>| ctx.rerun(&old, &user).await);
                 }
             }
         }
@@ -530,8 +593,24 @@ impl Ctx {
         ts.to_string()
     }
 
-    /// Runs the same request again, with the prompt in force now.
+    /// Runs the same request again, with the prompt in force now — under the same checks
+    /// as a new request: the agent's users and channels, and the per-user limit.
     async fn rerun(self: &Arc<Self>, old: &Job, user: &str) -> Result<(), BotError> {
+        let refusal = match self.usable_agent(&old.agent, user, &old.channel) {
+            Err(reply) => Some(format!("{reply} Nothing was re-run.")),
+            Ok(_) => self.over_user_limit(user).map(|wait| {
+                format!(
+                    ":hourglass: You have started {} jobs in the last hour, the most one person may. Try again in {}. Nothing was re-run.",
+                    self.settings.per_user_per_hour,
+                    card::duration(wait.as_secs().max(1) as i64)
+                )
+            }),
+        };
+        if let Some(text) = refusal {
+            self.tell(&old.channel, user, Some(&old.thread_ts), &text)
+                .await;
+            return Ok(());
+        }
         let mut job = Job::queued(
             self.store.next_job_id()?,
             NewJob {

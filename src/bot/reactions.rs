@@ -132,7 +132,12 @@ pub fn decide(f: &Facts) -> Outcome {
             if ![APPROVE, REJECT, RERUN].contains(&f.name) {
                 return Outcome::Nothing("not a result action");
             }
-            if !may_judge(f, j) {
+            // 🔁 is acting in the thread, as on the card: owners and admins too.
+            let owner = f
+                .agent
+                .is_some_and(|a| a.owners.iter().any(|o| o == f.user));
+            let may_rerun = f.name == RERUN && f.added && (owner || is_admin);
+            if !may_judge(f, j) && !may_rerun {
                 return if f.added {
                     Outcome::Explain(not_an_approver(f, j))
                 } else {

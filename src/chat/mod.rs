@@ -3,6 +3,7 @@
 //! and Socket Mode through slack-morphism; the same code talks to real Slack or the emulator.
 
 pub mod inbound;
+pub mod mrkdwn;
 pub mod observed;
 pub mod pacing;
 pub mod slack;
@@ -67,6 +68,10 @@ impl ChatError {
 pub struct UserInfo {
     pub name: String,
     pub is_bot: bool,
+    /// A single- or multi-channel guest.
+    pub guest: bool,
+    /// The user's home workspace (another team's in a Slack Connect channel).
+    pub team_id: Option<String>,
 }
 
 /// Who the bot is on the platform (from `auth.test`).

@@ -302,6 +302,9 @@ impl ChatPlatform for SlackChat {
         let info = UserInfo {
             name,
             is_bot: u.flags.is_bot.unwrap_or(false),
+            guest: u.flags.is_restricted.unwrap_or(false)
+                || u.flags.is_ultra_restricted.unwrap_or(false),
+            team_id: u.team_id.map(|t| t.value().to_string()),
         };
         self.users
             .lock()

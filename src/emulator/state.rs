@@ -22,7 +22,14 @@ pub struct User {
     pub name: String,
     pub real_name: String,
     pub is_bot: bool,
+    /// A multi-channel guest (`is_restricted`).
+    pub guest: bool,
+    /// Home workspace: another team's for a Slack Connect user.
+    pub team_id: String,
 }
+
+/// A Slack Connect partner's workspace, home of the emulator's external user.
+pub const OTHER_TEAM_ID: &str = "T0PARTNER1";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Reaction {
@@ -184,12 +191,35 @@ pub struct Workspace {
 impl Default for Workspace {
     fn default() -> Self {
         let mut users = BTreeMap::new();
-        for (id, name, real, bot) in [
-            (BOT_USER_ID, BOT_NAME, "threadwork", true),
-            ("U0ALICE001", "alice", "Alice Liddell", false),
-            ("U0BOB00001", "bob", "Bob Builder", false),
-            ("U0YOU00001", "you", "You", false),
-            (OTHER_BOT_USER_ID, "otherbot", "Other Bot", true),
+        for (id, name, real, bot, guest, team) in [
+            (BOT_USER_ID, BOT_NAME, "threadwork", true, false, TEAM_ID),
+            (
+                "U0ALICE001",
+                "alice",
+                "Alice Liddell",
+                false,
+                false,
+                TEAM_ID,
+            ),
+            ("U0BOB00001", "bob", "Bob Builder", false, false, TEAM_ID),
+            ("U0YOU00001", "you", "You", false, false, TEAM_ID),
+            ("U0GUEST001", "gina", "Gina Guest", false, true, TEAM_ID),
+            (
+                "U0EXTERN01",
+                "xavier",
+                "Xavier Partner",
+                false,
+                false,
+                OTHER_TEAM_ID,
+            ),
+            (
+                OTHER_BOT_USER_ID,
+                "otherbot",
+                "Other Bot",
+                true,
+                false,
+                TEAM_ID,
+            ),
         ] {
             users.insert(
                 id.to_string(),
@@ -198,6 +228,8 @@ impl Default for Workspace {
                     name: name.into(),
                     real_name: real.into(),
                     is_bot: bot,
+                    guest,
+                    team_id: team.into(),
                 },
             );
         }

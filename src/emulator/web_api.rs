@@ -476,11 +476,14 @@ async fn users_info(emu: &Emulator, args: &Args) -> Response {
     let Some(user) = arg(args, "user").and_then(|u| ws.users.get(u)) else {
         return err("user_not_found");
     };
+    let team = &user.team_id;
     ok(json!({"user": {
-        "id": user.id, "team_id": TEAM_ID, "name": user.name, "deleted": false,
+        "id": user.id, "team_id": team, "name": user.name, "deleted": false,
         "real_name": user.real_name, "tz": "Europe/London", "tz_label": "Greenwich Mean Time", "tz_offset": 0,
-        "profile": {"display_name": user.name, "real_name": user.real_name, "real_name_normalized": user.real_name, "display_name_normalized": user.name, "team": TEAM_ID},
-        "is_admin": false, "is_owner": false, "is_bot": user.is_bot, "is_app_user": false, "updated": 1700000000
+        "profile": {"display_name": user.name, "real_name": user.real_name, "real_name_normalized": user.real_name, "display_name_normalized": user.name, "team": team},
+        "is_admin": false, "is_owner": false, "is_bot": user.is_bot, "is_app_user": false,
+        "is_restricted": user.guest, "is_ultra_restricted": false,
+        "is_stranger": team != TEAM_ID, "updated": 1700000000
     }}))
 }
 

@@ -43,6 +43,7 @@ fn pull_request(c: &ForgeClient, repo: &str, v: &Value) -> Result<PullRequest, F
         base: v["base"]["ref"].as_str().unwrap_or_default().to_string(),
         title: v["title"].as_str().unwrap_or_default().to_string(),
         node_id: v["node_id"].as_str().map(str::to_string),
+        opened_by_agent: None,
         state: if v["draft"].as_bool().unwrap_or(false) {
             PrState::Draft
         } else {

@@ -38,6 +38,7 @@ fn merge_request(c: &ForgeClient, repo: &str, v: &Value) -> Result<PullRequest, 
         base: v["target_branch"].as_str().unwrap_or_default().to_string(),
         title,
         node_id: None,
+        opened_by_agent: None,
         state: if draft {
             PrState::Draft
         } else {

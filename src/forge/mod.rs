@@ -366,6 +366,9 @@ pub struct PullRequest {
     #[serde(default)]
     pub node_id: Option<String>,
     pub state: PrState,
+    /// The agent whose job opened it: only its approvers' ✅ can merge it.
+    #[serde(default)]
+    pub opened_by_agent: Option<String>,
 }
 
 impl PullRequest {

@@ -23,6 +23,13 @@ pub struct World {
     pub dir: tempfile::TempDir,
 }
 
+/// Message text as a Slack client shows it: the three escaped characters decoded.
+pub fn shown(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 pub fn step(delay_ms: u64, event: HarnessEvent) -> ScriptStep {
     ScriptStep { delay_ms, event }
 }
@@ -229,12 +236,17 @@ impl World {
         self.emu.thread(CHANNEL, ts).await
     }
 
-    /// The bot's replies in a thread, oldest first.
+    /// The bot's replies in a thread, oldest first, with their text as a Slack client shows
+    /// it (`&lt;` `&gt;` `&amp;` decoded). `thread` gives the raw text.
     pub async fn bot_replies(&self, ts: &str) -> Vec<Message> {
         self.thread(ts)
             .await
             .into_iter()
             .filter(|m| m.user == BOT_USER_ID)
+            .map(|mut m| {
+                m.text = shown(&m.text);
+                m
+            })
             .collect()
     }
 }
