@@ -232,7 +232,7 @@ pub async fn start_with(
         return Err(StartError::NoOpsServer);
     }
     let metrics = Arc::new(Metrics::new());
-    let redactor = Redactor::new(config.secret_values(slack_settings, &forges));
+    let redactor = Arc::new(Redactor::new(config.secret_values(slack_settings, &forges)));
     redact::install(&redactor);
     let health = Arc::new(match transport {
         Transport::Http => Health::http(),
@@ -252,7 +252,7 @@ pub async fn start_with(
             proxy,
             forges: Arc::new(forges),
             metrics: metrics.clone(),
-            redactor: Arc::new(redactor),
+            redactor,
             library: Arc::new(crate::context::Library::new(&config.agents.context_dir)),
             settings: config.bot_settings(),
         })

@@ -85,7 +85,7 @@ struct Setup {
 }
 
 async fn setup(kind: Kind, merge_on_approve: bool) -> Setup {
-    setup_in(kind, merge_on_approve, None).await
+    setup_in(kind, merge_on_approve, None, &[]).await
 }
 
 /// `setup` with the harness in `docker` (a runtime and its policy) instead of a local child.
@@ -93,6 +93,7 @@ async fn setup_in(
     kind: Kind,
     merge_on_approve: bool,
     docker: Option<(Arc<dyn Runtime>, SandboxPolicy)>,
+    more_agents: &[(&str, &str)],
 ) -> Setup {
     capture_logs();
     let root = tempfile::tempdir().unwrap();
@@ -109,6 +110,9 @@ async fn setup_in(
         ),
     )
     .unwrap();
+    for (file, text) in more_agents {
+        std::fs::write(agents.join(file), text).unwrap();
+    }
     w.config.agents.dir = agents;
     w.config.agents.default = "coder".into();
     w.config.forge.insert(
@@ -183,6 +187,65 @@ fn all_text(messages: &[Message]) -> String {
         .map(|m| m.text.clone())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+// Guards: a PR is merged only on the ✅ of an approver of the agent that opened it. Another
+// agent named in a follow-up — here one that merges on approval — cannot merge the thread's
+// PR, and an agent whose `repos:` lack the thread's repository cannot run in it at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_opening_agents_approvers_merge_its_pr() {
+    const YOU: &str = "U0YOU00001";
+    let merger = format!(
+        "---\nname: merger\ndescription: Merges\nharness: edit\nrepo: acme/web\napprovers: [{YOU}]\nmerge_on_approve: true\n---\nYou merge.\n"
+    );
+    let elsewhere = "---\nname: elsewhere\ndescription: Other repo\nharness: edit\nrepo: acme/api\n---\nYou edit the api.\n";
+    let s = setup_in(
+        Kind::Github,
+        false,
+        None,
+        &[("merger.md", &merger), ("elsewhere.md", elsewhere)],
+    )
+    .await;
+    let ts = ask(&s, "fix the readme", None).await;
+    let done = final_message(&s, &ts, 0).await;
+    assert!(done.text.contains("draft PR #1"), "{}", done.text);
+    posted(&s, 1).await;
+
+    // The requester may name another agent, but not one without leave for acme/web.
+    ask(&s, "agent=elsewhere touch it", Some(&ts)).await;
+    let why = wait_reply(&s.w, &ts, SECS(10), |m| {
+        m.text.contains("may not work on `acme/web`")
+    })
+    .await;
+    assert!(why.text.contains("No job was started"), "{}", why.text);
+
+    // A follow-up by `merger`, whose approvers merge on ✅ — but the PR is coder's.
+    ask(&s, "agent=merger polish it", Some(&ts)).await;
+    let store = s.w.bot().bot.store();
+    let follow_up = eventually(SECS(20), "the follow-up's result", || async {
+        store
+            .jobs()
+            .unwrap()
+            .into_iter()
+            .find(|j| j.agent == "merger" && j.terminal_posted && j.result_ts.is_some())
+    })
+    .await;
+    s.w.emu
+        .react_as(
+            "you",
+            CHANNEL,
+            follow_up.result_ts.as_deref().unwrap(),
+            "white_check_mark",
+            true,
+        )
+        .await
+        .unwrap();
+    wait_reply(&s.w, &ts, SECS(10), |m| m.text.contains("ready for review")).await;
+    assert!(
+        s.forge.requests("PUT", "/merge").is_empty() && s.forge.prs()[0].state != "merged",
+        "merged by an approver of another agent: {:?}",
+        s.forge.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,7 +558,7 @@ async fn in_a_container_the_agent_edits_the_checkout_and_never_sees_the_token() 
         ..SandboxPolicy::default()
     };
     let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&policy));
-    let s = setup_in(Kind::Github, false, Some((runtime, policy))).await;
+    let s = setup_in(Kind::Github, false, Some((runtime, policy)), &[]).await;
     let ts = ask(&s, "fix it in the container", None).await;
     let done = final_message(&s, &ts, 0).await;
     // The sandbox user (not root, not the bot's uid) edited the bot's checkout, and its own

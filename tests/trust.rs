@@ -434,3 +434,62 @@ async fn other_teams_and_guests_are_refused_unless_allowed() {
     let ts = say(&w, "xavier", "agent=coder do our work", None).await;
     wait_reply(&w, &ts, SECS(10), |m| m.text.contains("I am coder")).await;
 }
+
+// Guards: a job's model-proxy token is a secret like the configured ones. A harness that
+// fails with its proxy URL in the message (as Codex did) must not post the token, plain or
+// encoded, into the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_proxy_token_never_reaches_the_thread() {
+    use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
+    use threadwork::runtime::policy::{NetworkMode, RuntimeKind};
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let fake = w.dir.path().join("fake-codex");
+    // Fails the way Codex does when its provider is unreachable, quoting the base URL — and
+    // the same URL base64-encoded, as a debug dump might.
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nurl=$( (printf '%s\\n' \"$@\"; env) | grep -o 'http[^ \"]*/t/[A-Za-z0-9_-]*' | head -1)\n\
+         enc=$(printf 'base=%s' \"$url\" | base64 -w0)\n\
+         printf '{\"type\":\"turn.failed\",\"error\":{\"message\":\"stream disconnected from %s (%s)\"}}\\n' \"$url\" \"$enc\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    w.use_agents(&[(
+        "coder.md",
+        "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
+    )]);
+    w.config.agents.default = "coder".into();
+    w.config.model = Some(common::cli::mock_proxy(
+        "http://127.0.0.1:9",
+        "sk-never-used-key",
+    ));
+    w.config.sandbox.runtime = RuntimeKind::Process;
+    w.config.sandbox.network = NetworkMode::Model;
+    w.config.fill_defaults();
+    let runtime: Arc<dyn threadwork::runtime::Runtime> =
+        Arc::new(threadwork::runtime::process::ProcessRuntime::new());
+    let spec = CliSpec {
+        program: Some(fake.display().to_string()),
+        args: vec![],
+        env: Default::default(),
+    };
+    let harness: Arc<dyn Harness> =
+        Arc::new(CliHarness::new(CliKind::Codex, spec, runtime.clone()));
+    w.start_bot_in(
+        HashMap::from([("codex".to_string(), harness)]),
+        Some(runtime),
+    )
+    .await;
+    let thread = say(&w, "alice", "anything", None).await;
+    let failed = wait_reply(&w, &thread, SECS(20), |m| m.text.contains("failed")).await;
+    assert!(
+        failed.text.contains("stream disconnected from http"),
+        "{}",
+        failed.text
+    );
+    assert!(
+        failed.text.contains("/t/[redacted]") && failed.text.matches("[redacted]").count() == 2,
+        "the token and its encoding are masked: {}",
+        failed.text
+    );
+}

@@ -229,7 +229,12 @@ impl Ctx {
             prompt_version: job.prompt_version.as_deref(),
         };
         let git = &self.forges.git;
-        let message = forge::commit_message(&facts, self.forges.identity(&job.requester));
+        // What leaves for the forge passes the same redaction as what goes to Slack.
+        let redact = |text: String| self.redactor.apply(&text).into_owned();
+        let message = redact(forge::commit_message(
+            &facts,
+            self.forges.identity(&job.requester),
+        ));
         let commit = checkout
             .commit(&message, &git.author_name, &git.author_email)
             .await
@@ -260,7 +265,7 @@ impl Ctx {
             if commit.files == 1 { "" } else { "s" }
         );
         if let Some(pr) = thread_pr.filter(|p| matches!(p.state, PrState::Draft | PrState::Ready)) {
-            let note = format!(
+            let note = redact(format!(
                 "Follow-up from Slack (job {}, by {requester}): {}\n\nNew head: {} ({files}).{}",
                 job.id,
                 forge::pr_title(&job.task),
@@ -269,7 +274,7 @@ impl Ctx {
                     .as_deref()
                     .map(|l| format!("\nSlack thread: {l}"))
                     .unwrap_or_default()
-            );
+            ));
             if let Err(e) = client.comment(&pr, &note).await {
                 tracing::warn!(job = job.id, agent = %job.agent, error = %e, "could not comment on the PR");
             }
@@ -287,8 +292,8 @@ impl Ctx {
             ));
         }
         let base = checkout.base().await.unwrap_or_else(|| "main".into());
-        let title = forge::pr_title(&job.task);
-        let body = forge::pr_body(&facts);
+        let title = redact(forge::pr_title(&job.task));
+        let body = redact(forge::pr_body(&facts));
         let pr = client
             .open(&OpenRequest {
                 repo,

@@ -1634,6 +1634,8 @@ impl Ctx {
             Some(t) => proxy.grant_as(t, job.id, &job.agent, models),
             None => proxy.grant(job.id, &job.agent, models),
         };
+        // The token is a secret too: masked in Slack, transcripts and logs from now on.
+        self.redactor.add(grant.token());
         if let Some(a) = agent.filter(|a| !a.mcp.is_empty()) {
             grant.open_tools(a.mcp);
         }
