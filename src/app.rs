@@ -47,7 +47,7 @@ pub enum StartError {
     Proxy(ProxyError),
     #[error(transparent)]
     Forge(#[from] crate::forge::ForgeConfigError),
-    #[error("the HTTP Events API transport needs the ops server: set `[ops] listen`")]
+    #[error("the HTTP Events API transport needs a listener Slack can reach: set `[ops] events_listen` (e.g. \"0.0.0.0:3000\"); `/slack/events` is served there, apart from the ops endpoints")]
     NoOpsServer,
     #[error("cannot start the ops server on {addr}: {source}")]
     Ops {
@@ -137,6 +137,8 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     /// Where the ops server listens, when configured.
     pub ops_addr: Option<std::net::SocketAddr>,
+    /// Where `/slack/events` is served (the HTTP transport).
+    pub events_addr: Option<std::net::SocketAddr>,
     socket: Option<SocketMode>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
@@ -228,7 +230,7 @@ pub async fn start_with(
     let forges =
         crate::forge::Forges::from_config(&config.forge, &config.git, &|k| std::env::var(k).ok())?;
     let transport = slack_settings.transport;
-    if transport == Transport::Http && config.ops.listen.is_none() {
+    if transport == Transport::Http && config.ops.events_listen.is_none() {
         return Err(StartError::NoOpsServer);
     }
     let metrics = Arc::new(Metrics::new());
@@ -265,31 +267,38 @@ pub async fn start_with(
         let shutdown = shutdown.clone();
         tokio::spawn(async move { bot.run(rx, shutdown).await })
     };
+    let events = match (transport, &slack_settings.signing_secret) {
+        (Transport::Http, Some(secret)) => Some(Arc::new(EventsIntake {
+            verifier: SlackEventSignatureVerifier::new(&SlackSigningSecret::new(
+                secret.expose_secret().to_string(),
+            )),
+            tx: tx.clone(),
+        })),
+        _ => None,
+    };
+    let state = OpsState {
+        metrics: metrics.clone(),
+        health: health.clone(),
+        store: bot.store(),
+        runtime: ops_runtime,
+        events,
+        token: config.ops.bearer(&|k| std::env::var(k).ok()).map(Arc::new),
+    };
     let ops_addr = match config.ops.listen {
-        Some(addr) => {
-            let events = match (transport, &slack_settings.signing_secret) {
-                (Transport::Http, Some(secret)) => Some(Arc::new(EventsIntake {
-                    verifier: SlackEventSignatureVerifier::new(&SlackSigningSecret::new(
-                        secret.expose_secret().to_string(),
-                    )),
-                    tx: tx.clone(),
-                })),
-                _ => None,
-            };
-            let state = OpsState {
-                metrics: metrics.clone(),
-                health: health.clone(),
-                store: bot.store(),
-                runtime: ops_runtime,
-                events,
-            };
-            Some(
-                ops::server::serve(addr, state, shutdown.clone())
-                    .await
-                    .map_err(|source| StartError::Ops { addr, source })?,
-            )
-        }
+        Some(addr) => Some(
+            ops::server::serve(addr, state.clone(), shutdown.clone())
+                .await
+                .map_err(|source| StartError::Ops { addr, source })?,
+        ),
         None => None,
+    };
+    let events_addr = match (transport, config.ops.events_listen) {
+        (Transport::Http, Some(addr)) => Some(
+            ops::server::serve_events(addr, state, shutdown.clone())
+                .await
+                .map_err(|source| StartError::Ops { addr, source })?,
+        ),
+        _ => None,
     };
     let socket = match transport {
         Transport::Socket => Some(
@@ -303,6 +312,7 @@ pub async fn start_with(
         bot,
         metrics,
         ops_addr,
+        events_addr,
         socket,
         shutdown,
         task,

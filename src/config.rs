@@ -56,9 +56,25 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpsSection {
-    /// Where `/metrics`, `/healthz`, `/readyz`, `/audit`, `/jobs/<id>` and `/slack/events`
-    /// are served (e.g. `127.0.0.1:9464`); no server when absent.
+    /// Where `/metrics`, `/healthz`, `/readyz` (open) and `/audit`, `/jobs/<id>` (the bearer
+    /// `token`, or loopback only without one) are served, e.g. `127.0.0.1:9464`; no server
+    /// when absent.
     pub listen: Option<std::net::SocketAddr>,
+    /// Where `/slack/events` (the HTTP Events API transport) is served: its own listener,
+    /// the one Slack must reach, apart from the ops endpoints.
+    pub events_listen: Option<std::net::SocketAddr>,
+    /// Bearer token for `/audit` and `/jobs/<id>`; also from THREADWORK_OPS_TOKEN.
+    pub token: Option<SecretString>,
+}
+
+impl OpsSection {
+    /// The bearer token for the job-content endpoints, from the file or the environment.
+    pub fn bearer(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<SecretString> {
+        self.token
+            .clone()
+            .or_else(|| env("THREADWORK_OPS_TOKEN").map(SecretString::from))
+            .filter(|t| !t.expose_secret().is_empty())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -456,6 +472,11 @@ impl Config {
         forges: &crate::forge::Forges,
     ) -> Vec<String> {
         let mut out = vec![slack.bot_token.expose_secret().to_string()];
+        out.extend(
+            self.ops
+                .bearer(&|k| std::env::var(k).ok())
+                .map(|t| t.expose_secret().to_string()),
+        );
         out.extend(
             slack
                 .app_token

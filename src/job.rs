@@ -202,6 +202,13 @@ pub struct InvalidTransition {
 }
 
 impl Job {
+    /// The record as it may be shown outside the bot: without the live model-proxy token a
+    /// re-attached run needs.
+    pub fn without_secrets(mut self) -> Self {
+        self.grant_token = None;
+        self
+    }
+
     /// Moves the job to `next`, stamping start/finish times.
     pub fn transition(
         &mut self,

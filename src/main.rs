@@ -64,6 +64,9 @@ enum Cmd {
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// Check the hash chain instead: report the first record whose link is broken.
+        #[arg(long, conflicts_with_all = ["agent", "user", "channel", "since", "outcome", "json"])]
+        verify: bool,
     },
     /// Jobs: `jobs show <id>` prints a job and replays its transcript.
     Jobs {
@@ -258,9 +261,14 @@ async fn main() -> std::process::ExitCode {
             since,
             outcome,
             json,
+            verify,
         } => {
             init_logs(cli.log_json, "warn");
-            audit(config, agent, user, channel, since, outcome, json).await
+            if verify {
+                verify_audit(config).await
+            } else {
+                audit(config, agent, user, channel, since, outcome, json).await
+            }
         }
         Cmd::Jobs {
             what: JobsCmd::Show { id, config },
@@ -331,7 +339,8 @@ async fn audit(
         since,
         outcome,
     };
-    let records = audit::source(&config.store.path, config.ops.listen)?
+    let token = config.ops.bearer(&|k| std::env::var(k).ok());
+    let records = audit::source(&config.store.path, config.ops.listen, token)?
         .audit()
         .await?;
     let picked = audit::select(&records, &filter);
@@ -346,12 +355,43 @@ async fn audit(
     Ok(())
 }
 
+async fn verify_audit(config: PathBuf) -> anyhow::Result<()> {
+    use threadwork::ops::audit;
+    let config = config_or_default(&config)?;
+    let token = config.ops.bearer(&|k| std::env::var(k).ok());
+    let raw = audit::source(&config.store.path, config.ops.listen, token)?
+        .audit_raw()
+        .await?;
+    match threadwork::store::verify_audit(&raw) {
+        Ok(chained) => {
+            println!(
+                "audit chain intact: {} records, {chained} linked{}",
+                raw.len(),
+                if chained < raw.len() {
+                    format!(" ({} from before the chain)", raw.len() - chained)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(())
+        }
+        Err(broken) => anyhow::bail!(
+            "audit chain broken at record {} of {}: {}",
+            broken.position,
+            raw.len(),
+            broken.why
+        ),
+    }
+}
+
 async fn show_job(config: PathBuf, id: u64) -> anyhow::Result<()> {
     use threadwork::ops::audit;
     let config = config_or_default(&config)?;
-    let (job, transcript) = audit::source(&config.store.path, config.ops.listen)?
+    let token = config.ops.bearer(&|k| std::env::var(k).ok());
+    let (job, transcript) = audit::source(&config.store.path, config.ops.listen, token)?
         .job(id)
         .await?;
+    let job = job.without_secrets();
     print!("{}", audit::show_job(&job, &transcript));
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
 
 use crate::amendments::Amendment;
 use crate::job::{Job, JobId};
@@ -56,6 +57,69 @@ pub struct AuditRecord {
     /// The whole story of a finished job (`job_finished` records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<Box<JobChain>>,
+    /// Hex SHA-256 of the record before this one, exactly as stored (64 zeros for the first):
+    /// set by the store, so a record changed, removed or slipped in breaks the chain
+    /// (`threadwork audit --verify`). Records written before the chain existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+}
+
+/// What links the first record of the chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A decision written in one transaction with its audit record: both or neither.
+pub enum Decided<'a> {
+    Job(&'a Job),
+    Amendment(&'a Amendment),
+}
+
+/// Where the audit chain first breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// 1-based position of the record whose link does not match.
+    pub position: usize,
+    pub why: String,
+}
+
+/// Checks the chain over the records as stored (oldest first): each record's `prev` must be
+/// the hash of the one before. Records from before the chain existed may only come first.
+/// Returns how many records are chained.
+pub fn verify_audit(raw: &[Vec<u8>]) -> Result<usize, BrokenLink> {
+    let mut chained = 0;
+    let mut before: Option<&[u8]> = None;
+    for (i, bytes) in raw.iter().enumerate() {
+        let broken = |why: String| BrokenLink {
+            position: i + 1,
+            why,
+        };
+        let record: AuditRecord = serde_json::from_slice(bytes)
+            .map_err(|e| broken(format!("not an audit record: {e}")))?;
+        match (&record.prev, chained) {
+            (None, 0) => {}
+            (None, _) => return Err(broken("a record without a link inside the chain".into())),
+            (Some(prev), _) => {
+                let expected = before.map_or_else(|| GENESIS.to_string(), hex_sha256);
+                if *prev != expected {
+                    return Err(broken(format!(
+                        "it links to {}…, but the record before hashes to {}…",
+                        &prev[..prev.len().min(12)],
+                        &expected[..12]
+                    )));
+                }
+                chained += 1;
+            }
+        }
+        before = Some(bytes);
+    }
+    Ok(chained)
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Everything an operator asks about a finished job: who, where, what ran, with which prompt,
@@ -108,6 +172,7 @@ impl AuditRecord {
             message_ts: None,
             detail: None,
             chain: None,
+            prev: None,
         }
     }
 }
@@ -155,9 +220,15 @@ pub trait Store: Send + Sync {
     fn put_prompt_version(&self, version: &str, text: &str) -> Result<(), StoreError>;
     fn prompt_version(&self, version: &str) -> Result<Option<String>, StoreError>;
 
-    /// Appends an audit record (flushed); records are never rewritten.
+    /// Appends an audit record, linked to the one before (flushed); records are never
+    /// rewritten.
     fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// Writes a decision (a job's verdict, an amendment's status) and its audit record in one
+    /// transaction, flushed: a crash leaves both or neither.
+    fn record_decision(&self, decided: Decided, record: &AuditRecord) -> Result<(), StoreError>;
     fn audit(&self) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The audit records exactly as stored, oldest first (for `verify_audit`).
+    fn audit_raw(&self) -> Result<Vec<Vec<u8>>, StoreError>;
 
     /// Appends event `seq` of a job's transcript (not flushed: a transcript is a record of
     /// what happened, not a promise made to a user).
@@ -377,12 +448,44 @@ impl Store for SledStore {
     }
 
     fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let n = self.bump(b"audit_seq")?;
+        let t = self.t();
+        (&t.meta, &t.audit)
+            .transaction(|(meta, audit)| link_and_append(meta, audit, record))
+            .map_err(tx_error)?;
+        t.db.flush()?;
+        Ok(())
+    }
+
+    fn record_decision(&self, decided: Decided, record: &AuditRecord) -> Result<(), StoreError> {
+        let t = self.t();
+        let (key, value, tree) = match decided {
+            Decided::Job(job) => (
+                job.id.to_be_bytes().to_vec(),
+                serde_json::to_vec(job)?,
+                &t.jobs,
+            ),
+            Decided::Amendment(a) => (
+                amendment_key(&a.agent, a.number),
+                serde_json::to_vec(a)?,
+                &t.amendments,
+            ),
+        };
+        (tree, &t.meta, &t.audit)
+            .transaction(|(tree, meta, audit)| {
+                tree.insert(key.as_slice(), value.as_slice())?;
+                link_and_append(meta, audit, record)
+            })
+            .map_err(tx_error)?;
+        t.db.flush()?;
+        Ok(())
+    }
+
+    fn audit_raw(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         self.t()
             .audit
-            .insert(n.to_be_bytes(), serde_json::to_vec(record)?)?;
-        self.t().db.flush()?;
-        Ok(())
+            .iter()
+            .map(|entry| Ok(entry?.1.to_vec()))
+            .collect()
     }
 
     fn audit(&self) -> Result<Vec<AuditRecord>, StoreError> {
@@ -467,10 +570,125 @@ impl Drop for SledStore {
     }
 }
 
+/// Appends `record` after the chain's head inside a transaction: its `prev` is the head's
+/// hash, and it becomes the head.
+fn link_and_append(
+    meta: &sled::transaction::TransactionalTree,
+    audit: &sled::transaction::TransactionalTree,
+    record: &AuditRecord,
+) -> sled::transaction::ConflictableTransactionResult<(), serde_json::Error> {
+    let seq = meta
+        .get(b"audit_seq")?
+        .as_deref()
+        .and_then(decode_id)
+        .unwrap_or(0)
+        + 1;
+    let head = meta
+        .get(b"audit_head")?
+        .map(|h| String::from_utf8_lossy(&h).into_owned());
+    let mut linked = record.clone();
+    linked.prev = Some(match head {
+        Some(h) => h,
+        // The first linked record: after legacy ones (if any), linked to the last of them.
+        None => match audit.get((seq - 1).to_be_bytes())? {
+            Some(last) if seq > 1 => hex_sha256(&last),
+            _ => GENESIS.to_string(),
+        },
+    });
+    let bytes = serde_json::to_vec(&linked)
+        .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+    audit.insert(&seq.to_be_bytes(), bytes.as_slice())?;
+    meta.insert(b"audit_seq", &seq.to_be_bytes())?;
+    meta.insert(b"audit_head", hex_sha256(&bytes).as_bytes())?;
+    Ok(())
+}
+
+fn tx_error(e: sled::transaction::TransactionError<serde_json::Error>) -> StoreError {
+    match e {
+        sled::transaction::TransactionError::Abort(e) => StoreError::Encode(e),
+        sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::job::sample_job;
+
+    // Guards: the audit log is a hash chain, so a record changed, removed or inserted is
+    // found by `verify_audit`, and a decision is stored together with its record.
+    #[test]
+    fn the_audit_log_is_a_chain_that_shows_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        // Records from before the chain existed, as an older version wrote them.
+        for n in 1..=2u64 {
+            let legacy = AuditRecord::new("result_approved", "U1", "coder");
+            store
+                .t()
+                .audit
+                .insert(n.to_be_bytes(), serde_json::to_vec(&legacy).unwrap())
+                .unwrap();
+            store
+                .t()
+                .meta
+                .insert(b"audit_seq", &n.to_be_bytes())
+                .unwrap();
+        }
+        for action in ["job_finished", "result_approved", "amendment_adopted"] {
+            store
+                .append_audit(&AuditRecord::new(action, "U1", "coder"))
+                .unwrap();
+        }
+        let mut job = sample_job(store.next_job_id().unwrap());
+        store.put_job(&job).unwrap();
+        job.verdict = Some(crate::job::Verdict {
+            approved: true,
+            by: "U2".into(),
+            at: Utc::now(),
+        });
+        store
+            .record_decision(
+                Decided::Job(&job),
+                &AuditRecord::new("result_approved", "U2", "coder"),
+            )
+            .unwrap();
+        assert!(store.job(job.id).unwrap().unwrap().verdict.is_some());
+        let raw = store.audit_raw().unwrap();
+        assert_eq!(raw.len(), 6);
+        assert_eq!(
+            verify_audit(&raw),
+            Ok(4),
+            "two legacy records, then four linked"
+        );
+        assert_eq!(
+            store.audit().unwrap()[2].prev.as_deref().map(str::len),
+            Some(64)
+        );
+
+        // Changed: one field of the fourth record.
+        let mut changed = raw.clone();
+        changed[3] = String::from_utf8(changed[3].clone())
+            .unwrap()
+            .replace("\"U1\"", "\"U9\"")
+            .into_bytes();
+        assert_eq!(verify_audit(&changed).unwrap_err().position, 5);
+        // Removed: the third.
+        let mut removed = raw.clone();
+        removed.remove(2);
+        assert_eq!(verify_audit(&removed).unwrap_err().position, 3);
+        // Inserted: an unlinked record inside the chain.
+        let mut inserted = raw.clone();
+        inserted.insert(
+            4,
+            serde_json::to_vec(&AuditRecord::new("x", "U3", "coder")).unwrap(),
+        );
+        assert_eq!(verify_audit(&inserted).unwrap_err().position, 5);
+        // Reordered.
+        let mut swapped = raw;
+        swapped.swap(3, 4);
+        assert!(verify_audit(&swapped).is_err());
+    }
 
     #[test]
     fn claims_are_first_time_only_and_survive_reopen() {

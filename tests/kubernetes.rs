@@ -232,9 +232,29 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
         "Secret",
         "ConfigMap",
         "StatefulSet",
+        "NetworkPolicy",
     ] {
         assert!(o.contains_key(kind), "no {kind}");
     }
+    // Ingress to the bot pod: the model port from sandbox pods only, the ops port in-cluster.
+    let np = &o["NetworkPolicy"];
+    assert_eq!(
+        np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "threadwork"
+    );
+    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress"]));
+    let rules = np["spec"]["ingress"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_eq!(rules[0]["ports"][0]["port"], 8080);
+    assert_eq!(
+        rules[0]["from"][0]["podSelector"]["matchExpressions"][0]["key"],
+        "threadwork.job"
+    );
+    assert_eq!(rules[1]["ports"][0]["port"], 9464);
+    assert_eq!(
+        o["Secret"]["stringData"]["THREADWORK_OPS_TOKEN"], "",
+        "the ops token is a secret, set in the Secret"
+    );
     // The Role grants exactly these verbs, in its namespace only.
     let mut grants: Vec<String> = Vec::new();
     for rule in o["Role"]["rules"].as_array().unwrap() {

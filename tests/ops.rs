@@ -281,6 +281,19 @@ async fn audit_chain_transcripts_redaction_metrics_and_the_cli() {
     assert!(shown.contains("job 1 · succeeded"), "{shown}");
     assert!(shown.contains("the token is [redacted]"), "{shown}");
 
+    // The audit log's hash chain, checked through the ops server as stored.
+    let out = std::process::Command::new(bin)
+        .args(["audit", "--verify", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("audit chain intact"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Metrics: Prometheus text whose job counts match what ran.
     let (status, text) = get(&format!("{}/metrics", ops_url(&w))).await;
     assert_eq!(status, 200);
@@ -399,7 +412,8 @@ async fn http_events_transport_checks_signatures() {
         ..Default::default()
     })
     .await;
-    w.config.ops.listen = Some(addr);
+    w.config.ops.events_listen = Some(addr);
+    w.config.ops.listen = Some(free_addr());
     w.config.slack.transport = Transport::Http;
     w.config.slack.signing_secret = Some(SecretString::from(SIGNING_SECRET));
     w.start_bot(worker()).await;
@@ -462,7 +476,15 @@ async fn http_events_transport_checks_signatures() {
     assert_eq!(stale.status(), 401);
     let unsigned = client.post(&url).body(event).send().await.unwrap();
     assert_eq!(unsigned.status(), 401);
-    let (_, text) = get(&format!("http://{addr}/metrics")).await;
+    // The events listener serves nothing else; the metrics are on the ops listener.
+    let (status, _) = get(&format!("http://{addr}/metrics")).await;
+    assert_eq!(
+        status, 404,
+        "the port Slack reaches exposes only /slack/events"
+    );
+    let (status, _) = get(&format!("http://{addr}/audit")).await;
+    assert_eq!(status, 404);
+    let (_, text) = get(&format!("{}/metrics", ops_url(&w))).await;
     let m = samples(&text);
     assert_eq!(
         m["threadwork_http_events_rejected_total{reason=\"bad_signature\"}"],

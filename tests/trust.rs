@@ -493,3 +493,86 @@ async fn a_jobs_proxy_token_never_reaches_the_thread() {
         failed.text
     );
 }
+
+// Guards: the ops endpoints that show job content answer only the bearer of `[ops] token`;
+// a job's live model-proxy token is never in what they serve. `/metrics` and the health
+// endpoints stay open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_content_on_the_ops_server_needs_the_token_and_hides_grants() {
+    use secrecy::SecretString;
+    const OPS_TOKEN: &str = "ops-canary-token-5e6f7a8b";
+    let port = common::cli::free_port();
+    let w = world(|w| {
+        w.config.ops.listen = Some(([127, 0, 0, 1], port).into());
+        w.config.ops.token = Some(SecretString::from(OPS_TOKEN));
+    })
+    .await;
+    let store = w.bot().bot.store();
+    let mut job = threadwork::job::Job::queued(
+        store.next_job_id().unwrap(),
+        threadwork::job::NewJob {
+            channel: CHANNEL.into(),
+            thread_ts: "1.000001".into(),
+            request_ts: "1.000001".into(),
+            requester: ALICE.into(),
+            task: "a running Kubernetes job".into(),
+            options: Default::default(),
+            agent: "coder".into(),
+            harness: "echo".into(),
+            model: None,
+            parent: None,
+            rerun_of: None,
+        },
+    );
+    job.grant_token = Some("live-grant-token-0a1b2c3d4e".into());
+    store.put_job(&job).unwrap();
+
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for path in ["/audit".to_string(), format!("/jobs/{}", job.id)] {
+        let anonymous = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "{path} without the token");
+        let wrong = client
+            .get(format!("{base}{path}"))
+            .bearer_auth("ops-canary-token-5e6f7a8c")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path} with another token");
+        let ok = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(OPS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200, "{path} with the token");
+        let body = ok.text().await.unwrap();
+        assert!(!body.contains("live-grant-token"), "{path}: {body}");
+    }
+    for open in ["/metrics", "/healthz"] {
+        let r = client.get(format!("{base}{open}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{open} stays open");
+    }
+}
+
+// Guards: without a token, job content is served to this machine only.
+#[test]
+fn without_a_token_job_content_is_for_local_clients_only() {
+    use threadwork::ops::server::may_read_jobs;
+    let headers = axum::http::HeaderMap::new();
+    let local: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let remote: std::net::SocketAddr = "10.1.2.3:40000".parse().unwrap();
+    assert!(may_read_jobs(None, &local, &headers));
+    assert!(!may_read_jobs(None, &remote, &headers));
+    let token = secrecy::SecretString::from("t0ken-for-the-ops-server");
+    assert!(
+        !may_read_jobs(Some(&token), &local, &headers),
+        "a token binds loopback too"
+    );
+    let mut bearer = axum::http::HeaderMap::new();
+    bearer.insert(
+        axum::http::header::AUTHORIZATION,
+        "Bearer t0ken-for-the-ops-server".parse().unwrap(),
+    );
+    assert!(may_read_jobs(Some(&token), &remote, &bearer));
+}

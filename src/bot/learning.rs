@@ -13,7 +13,7 @@ use crate::agents::Agent;
 use crate::amendments::{Amendment, AmendmentAction, AmendmentStatus};
 use crate::job::{Job, JobId, NewJob, Verdict};
 use crate::request::Command;
-use crate::store::{AuditRecord, MessageLink};
+use crate::store::{AuditRecord, Decided, MessageLink};
 
 fn verb(action: AmendmentAction) -> &'static str {
     match action {
@@ -24,8 +24,14 @@ fn verb(action: AmendmentAction) -> &'static str {
 }
 
 impl Ctx {
+    /// Appends an audit record. A failed write is never silent: it is logged whole (the
+    /// log is redacted) and returned to the caller.
     pub(super) fn audit(&self, record: AuditRecord) -> Result<(), BotError> {
-        self.store.append_audit(&record)?;
+        if let Err(e) = self.store.append_audit(&record) {
+            let record = serde_json::to_string(&record).unwrap_or_default();
+            tracing::error!(error = %e, %record, "cannot write an audit record");
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -279,16 +285,27 @@ impl Ctx {
                 amendment.status = next;
                 amendment.decided_by = Some(user.to_string());
                 amendment.decided_at = Some(Utc::now());
-                // Flushed before anyone is told it happened.
-                self.store.put_amendment(&amendment)?;
-                let after = self.effective(&agent)?;
+                // The prompt it makes, computed before anything is written.
+                let mut all = self.store.amendments(&agent.name)?;
+                all.retain(|a| a.number != number);
+                all.push(amendment.clone());
+                let after =
+                    crate::prompts::effective_prompt(&agent, &self.registry().fragments, &all);
                 self.store.put_prompt_version(&after.version, &after.text)?;
-                self.audit(AuditRecord {
-                    job: amendment.job,
-                    amendment: Some(number),
-                    prompt_version: Some(after.version.clone()),
-                    ..AuditRecord::new(&format!("amendment_{}", verb(action)), user, &agent.name)
-                })?;
+                // The decision and its audit record together, flushed before anyone is told.
+                self.store.record_decision(
+                    Decided::Amendment(&amendment),
+                    &AuditRecord {
+                        job: amendment.job,
+                        amendment: Some(number),
+                        prompt_version: Some(after.version.clone()),
+                        ..AuditRecord::new(
+                            &format!("amendment_{}", verb(action)),
+                            user,
+                            &agent.name,
+                        )
+                    },
+                )?;
                 self.say(
                     channel,
                     thread_ts,
@@ -535,18 +552,23 @@ impl Ctx {
                     by: user.clone(),
                     at: Utc::now(),
                 };
-                let j = self.update_job(job, |j| j.verdict = Some(verdict)).await?;
                 let action = if approved {
                     "result_approved"
                 } else {
                     "result_rejected"
                 };
-                self.audit(AuditRecord {
-                    job: Some(job),
-                    prompt_version: j.prompt_version.clone(),
-                    message_ts: Some(item_ts.clone()),
-                    ..AuditRecord::new(action, &user, &j.agent)
-                })?;
+                let j = self
+                    .decide_job(
+                        job,
+                        |j| j.verdict = Some(verdict),
+                        |j| AuditRecord {
+                            job: Some(job),
+                            prompt_version: j.prompt_version.clone(),
+                            message_ts: Some(item_ts.clone()),
+                            ..AuditRecord::new(action, &user, &j.agent)
+                        },
+                    )
+                    .await?;
                 let text = format!(
                     "Recorded: you {} the result of job {} (prompt `{}`).",
                     if approved { "approved" } else { "rejected" },
@@ -560,13 +582,17 @@ impl Ctx {
                 });
             }
             Outcome::Withdraw { job } => {
-                let j = self.update_job(job, |j| j.verdict = None).await?;
-                self.audit(AuditRecord {
-                    job: Some(job),
-                    prompt_version: j.prompt_version.clone(),
-                    message_ts: Some(item_ts.clone()),
-                    ..AuditRecord::new("verdict_withdrawn", &user, &j.agent)
-                })?;
+                self.decide_job(
+                    job,
+                    |j| j.verdict = None,
+                    |j| AuditRecord {
+                        job: Some(job),
+                        prompt_version: j.prompt_version.clone(),
+                        message_ts: Some(item_ts.clone()),
+                        ..AuditRecord::new("verdict_withdrawn", &user, &j.agent)
+                    },
+                )
+                .await?;
             }
             Outcome::Rerun { job } => {
                 if let Some(old) = self.store.job(job)? {

@@ -442,6 +442,29 @@ impl Ctx {
         q.running_count() == 0 && q.waiting_count() == 0
     }
 
+    /// Changes a job by a person's decision and writes its audit record with it, in one
+    /// transaction (`Store::record_decision`).
+    async fn decide_job(
+        &self,
+        id: JobId,
+        f: impl FnOnce(&mut Job),
+        record: impl FnOnce(&Job) -> AuditRecord,
+    ) -> Result<Job, BotError> {
+        let _guard = self.job_lock.lock().await;
+        let mut job = self.store.job(id)?.ok_or(BotError::MissingJob(id))?;
+        f(&mut job);
+        let record = record(&job);
+        if let Err(e) = self
+            .store
+            .record_decision(crate::store::Decided::Job(&job), &record)
+        {
+            let record = serde_json::to_string(&record).unwrap_or_default();
+            tracing::error!(job = id, error = %e, %record, "cannot record a decision and its audit record");
+            return Err(e.into());
+        }
+        Ok(job)
+    }
+
     async fn update_job(&self, id: JobId, f: impl FnOnce(&mut Job)) -> Result<Job, BotError> {
         let _guard = self.job_lock.lock().await;
         let mut job = self.store.job(id)?.ok_or(BotError::MissingJob(id))?;

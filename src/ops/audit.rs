@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::job::Job;
 use crate::store::{AuditRecord, JobChain, SledStore, Store, TranscriptEntry};
@@ -191,14 +192,24 @@ pub enum ReadError {
 /// The store, or (when a running bot holds it) the URL of that bot's ops server.
 pub enum Source {
     Store(SledStore),
-    Ops(String),
+    /// The running bot's ops server, and the bearer token it asks for.
+    Ops(String, Option<SecretString>),
 }
 
-pub fn source(store: &Path, ops: Option<std::net::SocketAddr>) -> Result<Source, ReadError> {
+pub fn source(
+    store: &Path,
+    ops: Option<std::net::SocketAddr>,
+    token: Option<SecretString>,
+) -> Result<Source, ReadError> {
     match SledStore::open(store) {
         Ok(s) => Ok(Source::Store(s)),
         Err(e) => match ops {
-            Some(addr) => Ok(Source::Ops(format!("http://{addr}"))),
+            // A server bound to every interface is asked on this machine's loopback.
+            Some(addr) if addr.ip().is_unspecified() => Ok(Source::Ops(
+                format!("http://127.0.0.1:{}", addr.port()),
+                token,
+            )),
+            Some(addr) => Ok(Source::Ops(format!("http://{addr}"), token)),
             None => Err(ReadError::NoStore {
                 path: store.display().to_string(),
                 store: e.to_string(),
@@ -214,12 +225,26 @@ impl Source {
                 path: "store".into(),
                 store: e.to_string(),
             }),
-            Source::Ops(url) => {
-                let text = get(&format!("{url}/audit")).await?;
+            Source::Ops(url, token) => {
+                let text = get(&format!("{url}/audit"), token.as_ref()).await?;
                 Ok(text
                     .lines()
                     .filter_map(|l| serde_json::from_str(l).ok())
                     .collect())
+            }
+        }
+    }
+
+    /// The records exactly as stored, for the chain check.
+    pub async fn audit_raw(&self) -> Result<Vec<Vec<u8>>, ReadError> {
+        match self {
+            Source::Store(s) => s.audit_raw().map_err(|e| ReadError::NoStore {
+                path: "store".into(),
+                store: e.to_string(),
+            }),
+            Source::Ops(url, token) => {
+                let text = get(&format!("{url}/audit"), token.as_ref()).await?;
+                Ok(text.lines().map(|l| l.as_bytes().to_vec()).collect())
             }
         }
     }
@@ -234,8 +259,8 @@ impl Source {
                 let job = s.job(id).map_err(err)?.ok_or(ReadError::NoJob(id))?;
                 Ok((job, s.transcript(id).map_err(err)?))
             }
-            Source::Ops(url) => {
-                let text = get(&format!("{url}/jobs/{id}")).await?;
+            Source::Ops(url, token) => {
+                let text = get(&format!("{url}/jobs/{id}"), token.as_ref()).await?;
                 let v: serde_json::Value =
                     serde_json::from_str(&text).map_err(|_| ReadError::NoJob(id))?;
                 let job =
@@ -248,14 +273,20 @@ impl Source {
     }
 }
 
-async fn get(url: &str) -> Result<String, ReadError> {
+async fn get(url: &str, token: Option<&SecretString>) -> Result<String, ReadError> {
     let fail = |message: String| ReadError::Ops {
         url: url.to_string(),
         message,
     };
-    let resp = reqwest::get(url).await.map_err(|e| fail(e.to_string()))?;
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t.expose_secret());
+    }
+    let resp = req.send().await.map_err(|e| fail(e.to_string()))?;
     if !resp.status().is_success() {
-        return Err(fail(resp.status().to_string()));
+        let status = resp.status();
+        let why = resp.text().await.unwrap_or_default();
+        return Err(fail(format!("{status}: {}", why.trim())));
     }
     resp.text().await.map_err(|e| fail(e.to_string()))
 }

@@ -221,7 +221,7 @@ async fn slack_checks(
             }
         }
         (Transport::Socket, None) => {}
-        (Transport::Http, _) => out.push(match (&s.signing_secret, config.ops.listen) {
+        (Transport::Http, _) => out.push(match (&s.signing_secret, config.ops.events_listen) {
             (Some(_), Some(addr)) => ok(
                 "http events",
                 format!(
@@ -235,8 +235,8 @@ async fn slack_checks(
             ),
             (_, None) => bad(
                 "http events",
-                "no ops server to receive events",
-                "set `[ops] listen`, e.g. \"0.0.0.0:9464\", behind your HTTPS proxy",
+                "no listener to receive events",
+                "set `[ops] events_listen`, e.g. \"0.0.0.0:3000\", behind your HTTPS proxy (only `/slack/events` is served there)",
             ),
         }),
     }

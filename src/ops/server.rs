@@ -1,19 +1,24 @@
 //! The ops HTTP server: `/metrics` (Prometheus text), `/healthz` (the process answers),
-//! `/readyz` (Slack connected, store open, container runtime reachable), `/audit` and
-//! `/jobs/<id>` (what `threadwork audit` and `jobs show` read while the bot holds the store),
-//! and `/slack/events`, the HTTP Events API transport (signature and timestamp checked,
-//! `url_verification` answered, events fed to the same pipeline as Socket Mode).
+//! `/readyz` (Slack connected, store open, container runtime reachable) — open to whoever
+//! reaches the port — and `/audit` and `/jobs/<id>` (what `threadwork audit` and `jobs show`
+//! read while the bot holds the store), which show job content: they need the configured
+//! bearer token, or without one answer loopback clients only.
+//!
+//! `/slack/events`, the HTTP Events API transport (signature and timestamp checked,
+//! `url_verification` answered, events fed to the same pipeline as Socket Mode), has a
+//! listener of its own: the one port Slack must reach exposes nothing else.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::events::{SlackPushEvent, SlackPushEventCallback};
 use slack_morphism::signature_verifier::{
     SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
@@ -76,6 +81,8 @@ pub struct OpsState {
     pub store: Arc<dyn Store>,
     pub runtime: Option<Arc<dyn Runtime>>,
     pub events: Option<Arc<EventsIntake>>,
+    /// Bearer token for the endpoints that show job content; loopback only without one.
+    pub token: Option<Arc<SecretString>>,
 }
 
 /// Serves the ops endpoints on `addr`; returns the bound address (port 0 picks one).
@@ -90,20 +97,70 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/audit", get(audit))
         .route("/jobs/{id}", get(job))
+        .with_state(state);
+    serve_router(addr, app, shutdown, "ops server").await
+}
+
+/// Serves `/slack/events` alone on `addr` (the HTTP Events API transport).
+pub async fn serve_events(
+    addr: SocketAddr,
+    state: OpsState,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let app = Router::new()
         .route("/slack/events", post(slack_events))
         .with_state(state);
+    serve_router(addr, app, shutdown, "Slack events listener").await
+}
+
+async fn serve_router(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: tokio_util::sync::CancellationToken,
+    what: &'static str,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
         if let Err(e) = served {
-            tracing::error!(error = %e, "the ops server stopped");
+            tracing::error!(error = %e, what, "stopped");
         }
     });
-    tracing::info!(%bound, "ops server listening");
+    tracing::info!(%bound, what, "listening");
     Ok(bound)
+}
+
+/// Who may read job content: the bearer of the configured token, or — without a token — a
+/// client on this machine (or in this pod: `kubectl port-forward` arrives on loopback).
+pub fn may_read_jobs(token: Option<&SecretString>, peer: &SocketAddr, headers: &HeaderMap) -> bool {
+    match token {
+        Some(token) => headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| same(given.as_bytes(), token.expose_secret().as_bytes())),
+        None => peer.ip().is_loopback(),
+    }
+}
+
+/// Compares in time that depends on the length only, not on where the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn refused(s: &OpsState) -> Response {
+    let why = if s.token.is_some() {
+        "this endpoint shows job content: send `Authorization: Bearer <[ops] token>`\n"
+    } else {
+        "this endpoint shows job content: set `[ops] token` (or THREADWORK_OPS_TOKEN) to read it from another machine; without one it answers local clients only\n"
+    };
+    (StatusCode::UNAUTHORIZED, why).into_response()
 }
 
 async fn metrics(State(s): State<OpsState>) -> Response {
@@ -140,15 +197,21 @@ async fn readyz(State(s): State<OpsState>) -> Response {
 }
 
 /// Every audit record as JSON lines (the CLI filters).
-async fn audit(State(s): State<OpsState>) -> Response {
-    match s.store.audit() {
+async fn audit(
+    State(s): State<OpsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !may_read_jobs(s.token.as_deref(), &peer, &headers) {
+        return refused(&s);
+    }
+    // The records as stored, byte for byte, so a client can check the hash chain.
+    match s.store.audit_raw() {
         Ok(records) => {
-            let mut out = String::new();
+            let mut out = Vec::new();
             for r in records {
-                if let Ok(line) = serde_json::to_string(&r) {
-                    out.push_str(&line);
-                    out.push('\n');
-                }
+                out.extend_from_slice(&r);
+                out.push(b'\n');
             }
             ([("content-type", "application/x-ndjson")], out).into_response()
         }
@@ -156,9 +219,18 @@ async fn audit(State(s): State<OpsState>) -> Response {
     }
 }
 
-async fn job(State(s): State<OpsState>, Path(id): Path<u64>) -> Response {
+async fn job(
+    State(s): State<OpsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> Response {
+    if !may_read_jobs(s.token.as_deref(), &peer, &headers) {
+        return refused(&s);
+    }
     match (s.store.job(id), s.store.transcript(id)) {
         (Ok(Some(job)), Ok(transcript)) => {
+            let job = job.without_secrets();
             Json(serde_json::json!({ "job": job, "transcript": transcript })).into_response()
         }
         (Ok(None), _) => (StatusCode::NOT_FOUND, format!("no job {id}\n")).into_response(),
