@@ -268,51 +268,15 @@ fn decoder(kind: CliKind) -> Box<dyn Decoder> {
     }
 }
 
+/// Writes the CLI's state into the workspace without following any link the agent planted
+/// there (`runtime::hostfs`), then lets the sandbox user own it.
 fn write_files(workdir: &Path, files: &[(String, String)]) -> std::io::Result<()> {
+    use crate::runtime::hostfs;
     for (rel, content) in files {
-        let path = workdir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&path, content)?;
+        hostfs::write(workdir, Path::new(rel), content.as_bytes())?;
     }
     // The sandbox user must own its state; on a shared host the bot may be another user.
-    open_up(&workdir.join(".threadwork"))
-}
-
-fn open_up(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if !dir.exists() {
-            return Ok(());
-        }
-        for entry in walk(dir)? {
-            // A CLI leaves symlinks (some dangling) in its state; their mode does not matter.
-            if entry.is_symlink() {
-                continue;
-            }
-            let mode = if entry.is_dir() { 0o777 } else { 0o666 };
-            match std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-fn walk(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let mut out = vec![dir.to_path_buf()];
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(walk(&path)?);
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(out)
+    hostfs::set_modes(&workdir.join(".threadwork"), 0o777, 0o666)
 }
 
 #[async_trait::async_trait]

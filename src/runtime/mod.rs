@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use tokio::io::AsyncRead;
 
 pub mod docker;
+pub mod hostfs;
 pub mod kubernetes;
 pub mod policy;
 pub mod process;

@@ -1,0 +1,166 @@
+//! The bot's own writes into a job's workspace, which the agent also writes: never through a
+//! link. A repository can commit `.threadwork -> /some/host/dir`, and a sandbox can plant one
+//! before a follow-up; following it would let the agent aim the bot's writes and `chmod`s at
+//! any host path. Here every component below the workspace is checked with `lstat`, a link or
+//! file where a directory belongs is removed (the state tree is the bot's), and files are
+//! opened with `O_NOFOLLOW`. No sandbox runs on the workspace while the bot writes (one job per
+//! thread at a time), so nothing can swap a component in between.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+/// `root/rel` as a real directory chain, created as needed; a link (or a file) found where a
+/// directory belongs is removed first. `rel` must be relative and stay below `root`.
+pub fn ensure_dir(root: &Path, rel: &Path) -> std::io::Result<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in rel.components() {
+        match part {
+            Component::Normal(name) => path.push(name),
+            Component::CurDir => continue,
+            _ => return Err(outside(rel)),
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_dir() => {}
+            Ok(_) => {
+                std::fs::remove_file(&path)?;
+                std::fs::create_dir(&path)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(&path)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(path)
+}
+
+/// Writes `content` to `root/rel` without following a link at any component: the file itself
+/// is opened `O_NOFOLLOW` after a link in its place is removed.
+pub fn write(root: &Path, rel: &Path, content: &[u8]) -> std::io::Result<()> {
+    let name = rel.file_name().ok_or_else(|| outside(rel))?;
+    let dir = ensure_dir(root, rel.parent().unwrap_or(Path::new("")))?;
+    let path = dir.join(name);
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        if !meta.file_type().is_file() {
+            remove_any(&path)?;
+        }
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)?;
+    file.write_all(content)
+}
+
+/// Sets `dir` and everything below it to `dir_mode` / `file_mode` (special bits cleared),
+/// skipping links; `dir` itself must be a real directory.
+pub fn set_modes(dir: &Path, dir_mode: u32, file_mode: u32) -> std::io::Result<()> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_dir() {
+        return Ok(());
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        chmod(&d, dir_mode)?;
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                chmod(&entry.path(), file_mode)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn chmod(path: &Path, mode: u32) -> std::io::Result<()> {
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
+}
+
+fn outside(rel: &Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("{} does not stay inside the workspace", rel.display()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    // Guards: the bot's writes into a workspace never follow a link the agent planted.
+    #[test]
+    fn planted_links_are_replaced_not_followed() {
+        let host = tempfile::tempdir().unwrap();
+        let outside = host.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(outside.join("secret"), "host file").unwrap();
+        let ws = host.path().join("workspace");
+        std::fs::create_dir(&ws).unwrap();
+
+        // The state directory itself is a link out.
+        symlink(&outside, ws.join(".threadwork")).unwrap();
+        write(&ws, Path::new(".threadwork/home/.codex/config.toml"), b"x").unwrap();
+        // A file link inside a real state directory.
+        symlink(
+            outside.join("secret"),
+            ws.join(".threadwork/home/.codex/auth.json"),
+        )
+        .unwrap();
+        write(
+            &ws,
+            Path::new(".threadwork/home/.codex/auth.json"),
+            b"token",
+        )
+        .unwrap();
+        // A link in the tree when modes are opened up.
+        symlink(&outside, ws.join(".threadwork/home/escape")).unwrap();
+        set_modes(&ws.join(".threadwork"), 0o777, 0o666).unwrap();
+
+        assert!(std::fs::symlink_metadata(ws.join(".threadwork"))
+            .unwrap()
+            .is_dir());
+        assert_eq!(
+            std::fs::read_to_string(outside.join("secret")).unwrap(),
+            "host file"
+        );
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            1,
+            "nothing written outside"
+        );
+        let mode = std::fs::metadata(&outside).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the host directory's mode is untouched");
+        let secret_mode = std::fs::metadata(outside.join("secret"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(secret_mode & 0o777, 0o666);
+        assert_eq!(
+            std::fs::read_to_string(ws.join(".threadwork/home/.codex/auth.json")).unwrap(),
+            "token"
+        );
+        assert!(ensure_dir(&ws, Path::new("../x")).is_err());
+        assert!(write(&ws, Path::new("/etc/passwd"), b"x").is_err());
+    }
+}
