@@ -247,6 +247,11 @@ async fn run_with_input(
     .args(args)
     .env("GIT_TERMINAL_PROMPT", "0")
     .env("GIT_CONFIG_NOSYSTEM", "1")
+    // Neither the bot user's own git config nor config from the bot's environment applies
+    // to agent repositories: only what is given here.
+    .env("GIT_CONFIG_GLOBAL", "/dev/null")
+    .env_remove("GIT_CONFIG_PARAMETERS")
+    .env_remove("GIT_CONFIG_COUNT")
     .env_remove("GIT_DIR")
     .env_remove("GIT_WORK_TREE")
     .stdin(if input.is_some() {
