@@ -283,6 +283,7 @@ pub async fn start_with(
         runtime: ops_runtime,
         events,
         token: config.ops.bearer(&|k| std::env::var(k).ok()).map(Arc::new),
+        bound_to_loopback: config.ops.listen.is_some_and(|a| a.ip().is_loopback()),
     };
     let ops_addr = match config.ops.listen {
         Some(addr) => Some(

@@ -506,7 +506,7 @@ async fn follow_up_carries_the_thread_and_replies_are_kept() {
     );
     assert!(
         second.text.contains(
-            r##"{"name":"bob","role":"member","text":"please include the flaky test too","trusted":true,"user":"U0BOB00001"}"##
+            r##"{"name":"bob","role":"member","text":"please include the flaky test too","trusted":false,"user":"U0BOB00001"}"##
         ),
         "{}",
         second.text

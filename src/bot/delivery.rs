@@ -11,6 +11,7 @@ use crate::store::AuditRecord;
 
 use super::card::short_sha;
 use super::*;
+use crate::chat::mrkdwn;
 
 impl Ctx {
     /// The repository and base branch a new job works on, or why it may not (for the thread).
@@ -29,10 +30,10 @@ impl Ctx {
                 (Some(asked), None) => Err(format!(
                     "This thread has no repository; start a new thread to work on `{asked}`. No job was started."
                 )),
-                // Another agent named in the thread gets its repository only by its own leave.
+                // The thread's repository needs the agent's leave now: another agent named in
+                // the thread, or the same one after its `repos:` changed.
                 (_, Some(here))
-                    if p.agent != agent.name
-                        && !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, here) =>
+                    if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, here) =>
                 {
                     Err(format!(
                         "Agent `{}` may not work on `{here}`, this thread's repository. No job was started.",
@@ -156,7 +157,8 @@ impl Ctx {
                 (
                     None,
                     None,
-                    format!(":warning: {message}"),
+                    // Git's and the forge's words may quote what the agent wrote: escaped.
+                    format!(":warning: {}", mrkdwn::escape(&message)),
                     Some(("pr_failed", message)),
                 )
             }
@@ -310,8 +312,10 @@ impl Ctx {
                 )
             })?;
         let words = format!(
-            ":link: {} · branch `{branch}` → `{base}` · head `{}` ({files})",
+            ":link: {} · branch `{}` → `{}` · head `{}` ({files})",
             pr.link(),
+            mrkdwn::escape(&branch),
+            mrkdwn::escape(&base),
             short_sha(&commit.sha)
         );
         let detail = format!("{} head {}", pr.url, commit.sha);
@@ -428,8 +432,9 @@ impl Ctx {
                 };
                 (
                     format!(
-                        ":warning: Could not {what} {}: {message}",
-                        pr.link().replace("draft ", "")
+                        ":warning: Could not {what} {}: {}",
+                        pr.link().replace("draft ", ""),
+                        mrkdwn::escape(&message)
                     ),
                     "pr_action_failed",
                     format!("{what} {}: {message}", pr.url),

@@ -173,7 +173,8 @@ impl Ctx {
             self.say(channel, thread_ts, ":warning: `remember:` works in a job's thread, or name the agent: `@threadwork remember agent=<name>: <instruction>`.").await;
             return Ok(());
         };
-        let agent = match self.known_agent(&agent_name) {
+        // `remember:` and a `correction:` reply alike: only for people who may use the agent.
+        let agent = match self.usable_agent(&agent_name, user, channel) {
             Ok(a) => a,
             Err(reply) => {
                 self.say(channel, thread_ts, &reply).await;
@@ -335,13 +336,6 @@ impl Ctx {
         match command {
             Command::Remember { text, agent } => {
                 let agent = self.agent_for(agent, thread_job)?;
-                let refusal = agent
-                    .as_deref()
-                    .and_then(|name| self.usable_agent(name, user, channel).err());
-                if let Some(reply) = refusal {
-                    self.say(channel, thread_ts, &reply).await;
-                    return Ok(());
-                }
                 self.propose(channel, user, ts, thread_ts, &text, agent, thread_job)
                     .await?;
             }
@@ -622,8 +616,21 @@ impl Ctx {
     /// Runs the same request again, with the prompt in force now — under the same checks
     /// as a new request: the agent's users and channels, and the per-user limit.
     async fn rerun(self: &Arc<Self>, old: &Job, user: &str) -> Result<(), BotError> {
+        let outsider = self.outsider_refusal(user).await;
         let refusal = match self.usable_agent(&old.agent, user, &old.channel) {
+            _ if outsider.is_some() => outsider,
             Err(reply) => Some(format!("{reply} Nothing was re-run.")),
+            Ok(agent)
+                if old.repo.as_deref().is_some_and(|r| {
+                    !crate::forge::agent_may_use(agent.repo.as_deref(), &agent.repos, r)
+                }) =>
+            {
+                Some(format!(
+                    "Agent `{}` may no longer work on `{}`. Nothing was re-run.",
+                    agent.name,
+                    old.repo.as_deref().unwrap_or_default()
+                ))
+            }
             Ok(_) => self.over_user_limit(user).map(|wait| {
                 format!(
                     ":hourglass: You have started {} jobs in the last hour, the most one person may. Try again in {}. Nothing was re-run.",

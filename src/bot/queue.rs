@@ -101,6 +101,16 @@ impl RunQueue {
         started
     }
 
+    /// Counts a job that is already running (re-attached after a restart) as running.
+    pub fn hold_running(&mut self, id: JobId, channel: &str, thread: &str) {
+        self.remove_waiting(id);
+        let place = Place {
+            channel: channel.to_string(),
+            thread: thread.to_string(),
+        };
+        self.running.insert(id, place);
+    }
+
     pub fn finish(&mut self, id: JobId) {
         self.running.remove(&id);
     }
@@ -180,6 +190,17 @@ mod tests {
         assert_eq!(q.positions(), vec![(1, 1), (2, 2)]);
         q.mark_ready(1);
         assert_eq!(q.take_runnable(), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_re_attached_run_holds_its_thread() {
+        let mut q = RunQueue::new(4, 4);
+        q.hold_running(1, "A", "t1");
+        q.push(2, "A", "t1");
+        q.mark_ready(2);
+        assert!(q.take_runnable().is_empty());
+        q.finish(1);
+        assert_eq!(q.take_runnable(), vec![2]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Model APIs: the proxy every sandbox reaches its model through, usage accounting from the
 //! APIs' own responses, and a mock of those APIs for tests and benchmarks.
 
+pub mod gate;
 pub mod mock;
 pub mod proxy;
 pub mod usage;

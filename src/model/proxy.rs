@@ -336,13 +336,26 @@ fn random_token() -> String {
 }
 
 /// An error in the provider's own shape, so the CLI shows it to the agent and the user.
+/// A refusal labelled by its status: permission, authentication, upstream or request.
 fn refuse(provider: Provider, status: StatusCode, message: String) -> Response {
+    let kind = match status {
+        StatusCode::FORBIDDEN => "permission_error",
+        StatusCode::UNAUTHORIZED => "authentication_error",
+        StatusCode::NOT_FOUND => "not_found_error",
+        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+        s if s.is_server_error() => "api_error",
+        _ => "invalid_request_error",
+    };
+    refuse_as(provider, status, kind, message)
+}
+
+fn refuse_as(provider: Provider, status: StatusCode, kind: &str, message: String) -> Response {
     let body = match provider {
         Provider::Anthropic => {
-            json!({"type": "error", "error": {"type": "permission_error", "message": message}})
+            json!({"type": "error", "error": {"type": kind, "message": message}})
         }
         Provider::OpenAi => {
-            json!({"error": {"type": "invalid_request_error", "message": message, "code": "threadwork_refused"}})
+            json!({"error": {"type": kind, "message": message, "code": "threadwork_refused"}})
         }
     };
     (status, axum::Json(body)).into_response()
@@ -372,13 +385,13 @@ async fn tools(
 
 async fn forward(
     State(shared): State<Arc<Shared>>,
-    Path((token, provider, rest)): Path<(String, String, String)>,
+    Path((token, provider_name, _rest)): Path<(String, String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let Some(provider) = Provider::parse(&provider) else {
+    let Some(provider) = Provider::parse(&provider_name) else {
         return (StatusCode::NOT_FOUND, "unknown provider").into_response();
     };
     let (job, agent, models) = {
@@ -394,15 +407,37 @@ async fn forward(
             }
         }
     };
-    if body.len() > MAX_REQUEST_BYTES {
-        return refuse(
-            provider,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "threadwork: request too large".into(),
-        );
-    }
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let model = request["model"].as_str().unwrap_or("").to_string();
+    // The body is read only now, for a live grant, and never past the limit.
+    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse_as(
+                provider,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                format!(
+                    "threadwork: request larger than {} MB, or cut off",
+                    MAX_REQUEST_BYTES / (1024 * 1024)
+                ),
+            )
+        }
+    };
+    // The path as sent (still URL-encoded): an encoded separator or `..` matches nothing.
+    let raw_rest = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or_default()
+        .strip_prefix(&format!("/t/{token}/{provider_name}/"))
+        .unwrap_or_default()
+        .to_string();
+    let model = match super::gate::check(provider, &method, &raw_rest, &headers, &body) {
+        Ok(model) => model.unwrap_or_default(),
+        Err(r) => {
+            tracing::warn!(job, agent = %agent, %method, path = %raw_rest, why = %r.message, "model request refused by the proxy");
+            return refuse_as(provider, r.status, r.kind, r.message);
+        }
+    };
+    let rest = raw_rest.split('?').next().unwrap_or_default().to_string();
     if !model.is_empty() && !models.is_empty() && !models.contains(&model) {
         tracing::warn!(job, agent = %agent, model = %model, "model refused by the proxy");
         return refuse(
@@ -442,15 +477,11 @@ async fn forward(
     }
     let mut out = shared.client.request(method, &url).body(body);
     for (name, value) in &headers {
-        let n = name.as_str();
-        // Whatever credential the sandbox sent is dropped; the grant's key goes instead.
-        if matches!(
-            n,
-            "host" | "authorization" | "x-api-key" | "content-length" | "connection"
-        ) {
-            continue;
+        // Only the headers the APIs need; whatever credential the sandbox sent is dropped
+        // and the grant's key goes instead.
+        if super::gate::forwarded_header(name.as_str()) {
+            out = out.header(name, value);
         }
-        out = out.header(name, value);
     }
     out = match provider {
         Provider::Anthropic => out.header("x-api-key", key.expose_secret()),

@@ -81,8 +81,11 @@ pub struct OpsState {
     pub store: Arc<dyn Store>,
     pub runtime: Option<Arc<dyn Runtime>>,
     pub events: Option<Arc<EventsIntake>>,
-    /// Bearer token for the endpoints that show job content; loopback only without one.
+    /// Bearer token for the endpoints that show job content; without one they are served
+    /// only when the server is bound to loopback, and only to loopback clients.
     pub token: Option<Arc<SecretString>>,
+    /// The ops listener's address is a loopback one.
+    pub bound_to_loopback: bool,
 }
 
 /// Serves the ops endpoints on `addr`; returns the bound address (port 0 picks one).
@@ -136,16 +139,22 @@ async fn serve_router(
     Ok(bound)
 }
 
-/// Who may read job content: the bearer of the configured token, or — without a token — a
-/// client on this machine (or in this pod: `kubectl port-forward` arrives on loopback).
-pub fn may_read_jobs(token: Option<&SecretString>, peer: &SocketAddr, headers: &HeaderMap) -> bool {
+/// Who may read job content: the bearer of the configured token, or — without a token, and
+/// only on a server bound to loopback — a client on this machine. A server on another address
+/// needs the token: a sidecar proxy or a local process would otherwise pass as loopback.
+pub fn may_read_jobs(
+    token: Option<&SecretString>,
+    bound_to_loopback: bool,
+    peer: &SocketAddr,
+    headers: &HeaderMap,
+) -> bool {
     match token {
         Some(token) => headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| same(given.as_bytes(), token.expose_secret().as_bytes())),
-        None => peer.ip().is_loopback(),
+        None => bound_to_loopback && peer.ip().is_loopback(),
     }
 }
 
@@ -158,7 +167,7 @@ fn refused(s: &OpsState) -> Response {
     let why = if s.token.is_some() {
         "this endpoint shows job content: send `Authorization: Bearer <[ops] token>`\n"
     } else {
-        "this endpoint shows job content: set `[ops] token` (or THREADWORK_OPS_TOKEN) to read it from another machine; without one it answers local clients only\n"
+        "this endpoint shows job content: set `[ops] token` (or THREADWORK_OPS_TOKEN); without one it is served only on a loopback listener, to local clients\n"
     };
     (StatusCode::UNAUTHORIZED, why).into_response()
 }
@@ -202,7 +211,7 @@ async fn audit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if !may_read_jobs(s.token.as_deref(), &peer, &headers) {
+    if !may_read_jobs(s.token.as_deref(), s.bound_to_loopback, &peer, &headers) {
         return refused(&s);
     }
     // The records as stored, byte for byte, so a client can check the hash chain.
@@ -225,7 +234,7 @@ async fn job(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Response {
-    if !may_read_jobs(s.token.as_deref(), &peer, &headers) {
+    if !may_read_jobs(s.token.as_deref(), s.bound_to_loopback, &peer, &headers) {
         return refused(&s);
     }
     match (s.store.job(id), s.store.transcript(id)) {

@@ -434,6 +434,8 @@ pub fn restore(workspace: &Path, base64_tar_gz: &str) -> Result<(), RuntimeError
     }
     let mut archive = tar::Archive::new(&data[..]);
     archive.set_preserve_permissions(true);
+    // No setuid, setgid or sticky bit from the pod lands on a file of the bot's host.
+    archive.set_mask(0o7000);
     archive.unpack(workspace).map_err(io)
 }
 
