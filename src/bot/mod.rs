@@ -684,7 +684,12 @@ impl Ctx {
             }
             Decision::Home { user } => {
                 let ctx = self.clone();
-                tokio::spawn(async move { ctx.publish_home(&user).await });
+                tokio::spawn(async move {
+                    // The directory names agents, owners and recent results: not for outsiders.
+                    if ctx.outsider_refusal(&user).await.is_none() {
+                        ctx.publish_home(&user).await
+                    }
+                });
             }
         }
         Ok(())
