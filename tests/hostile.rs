@@ -3,18 +3,13 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
-use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
-use threadwork::harness::Harness;
 use threadwork::job::JobState;
-use threadwork::runtime::policy::{NetworkMode, RuntimeKind};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
@@ -43,27 +38,7 @@ async fn a_planted_state_link_does_not_aim_the_bots_writes_at_the_host() {
         "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
     )]);
     w.config.agents.default = "coder".into();
-    w.config.model = Some(common::cli::mock_proxy(
-        "http://127.0.0.1:9",
-        "sk-never-used-key",
-    ));
-    w.config.sandbox.runtime = RuntimeKind::Process;
-    w.config.sandbox.network = NetworkMode::Model;
-    w.config.fill_defaults();
-    let runtime: Arc<dyn threadwork::runtime::Runtime> =
-        Arc::new(threadwork::runtime::process::ProcessRuntime::new());
-    let spec = CliSpec {
-        program: Some(fake.display().to_string()),
-        args: vec![],
-        env: Default::default(),
-    };
-    let harness: Arc<dyn Harness> =
-        Arc::new(CliHarness::new(CliKind::Codex, spec, runtime.clone()));
-    w.start_bot_in(
-        HashMap::from([("codex".to_string(), harness)]),
-        Some(runtime),
-    )
-    .await;
+    common::cli::start_fake_codex_bot(&mut w, &fake).await;
     let store = w.bot().bot.store();
 
     let thread = w.mention("plant it").await;

@@ -307,14 +307,7 @@ async fn rate_limit_storm_delays_but_never_drops_the_answer() {
         released.elapsed() >= SECS(2),
         "the answer waited out Retry-After"
     );
-    let card = eventually(SECS(20), "the card shows the outcome", || async {
-        w.bot_replies(&ts)
-            .await
-            .into_iter()
-            .next()
-            .filter(|c| c.text.contains("succeeded"))
-    })
-    .await;
+    let card = card_showing(&w, &ts, "succeeded", SECS(20)).await;
     assert!(card.text.contains("succeeded"));
     let stats = w.emu.stats().await;
     assert_eq!(
@@ -352,14 +345,7 @@ async fn bot_stays_within_the_configured_update_rate() {
     let ts = w.mention("be chatty").await;
     wait_reply(&w, &ts, SECS(10), |m| m.text == "chatty done").await;
     // The final edit ends the card's updates.
-    let card = eventually(SECS(10), "the card shows the outcome", || async {
-        w.bot_replies(&ts)
-            .await
-            .into_iter()
-            .next()
-            .filter(|c| c.text.contains("succeeded"))
-    })
-    .await;
+    let card = card_showing(&w, &ts, "succeeded", SECS(10)).await;
     let window = asked.elapsed();
     assert!(card.text.contains("60 tool calls"), "{}", card.text);
     // What the configuration allows in that window: one edit per card interval (the first at

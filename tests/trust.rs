@@ -442,8 +442,6 @@ async fn other_teams_and_guests_are_refused_unless_allowed() {
 // encoded, into the thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jobs_proxy_token_never_reaches_the_thread() {
-    use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
-    use threadwork::runtime::policy::{NetworkMode, RuntimeKind};
     let mut w = World::new(EmulatorConfig::default()).await;
     let fake = w.dir.path().join("fake-codex");
     // Fails the way Codex does when its provider is unreachable, quoting the base URL — and
@@ -461,27 +459,7 @@ async fn a_jobs_proxy_token_never_reaches_the_thread() {
         "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
     )]);
     w.config.agents.default = "coder".into();
-    w.config.model = Some(common::cli::mock_proxy(
-        "http://127.0.0.1:9",
-        "sk-never-used-key",
-    ));
-    w.config.sandbox.runtime = RuntimeKind::Process;
-    w.config.sandbox.network = NetworkMode::Model;
-    w.config.fill_defaults();
-    let runtime: Arc<dyn threadwork::runtime::Runtime> =
-        Arc::new(threadwork::runtime::process::ProcessRuntime::new());
-    let spec = CliSpec {
-        program: Some(fake.display().to_string()),
-        args: vec![],
-        env: Default::default(),
-    };
-    let harness: Arc<dyn Harness> =
-        Arc::new(CliHarness::new(CliKind::Codex, spec, runtime.clone()));
-    w.start_bot_in(
-        HashMap::from([("codex".to_string(), harness)]),
-        Some(runtime),
-    )
-    .await;
+    common::cli::start_fake_codex_bot(&mut w, &fake).await;
     let thread = say(&w, "alice", "anything", None).await;
     let failed = wait_reply(&w, &thread, SECS(20), |m| m.text.contains("failed")).await;
     assert!(

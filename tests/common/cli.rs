@@ -70,3 +70,27 @@ pub async fn start_cli_bot(
     w.start_bot_in(harnesses.clone(), Some(runtime)).await;
     CliBot { docker, harnesses }
 }
+
+/// Starts the bot with one Codex harness whose program is `program` (a script standing in
+/// for the CLI), run as a local process with the model proxy in front of a dead upstream:
+/// for tests of what the bot does around a CLI, not of the CLI.
+pub async fn start_fake_codex_bot(w: &mut World, program: &std::path::Path) {
+    use threadwork::runtime::policy::{NetworkMode, RuntimeKind};
+    w.config.model = Some(mock_proxy("http://127.0.0.1:9", "sk-never-used-key"));
+    w.config.sandbox.runtime = RuntimeKind::Process;
+    w.config.sandbox.network = NetworkMode::Model;
+    w.config.fill_defaults();
+    let runtime: Arc<dyn Runtime> = Arc::new(threadwork::runtime::process::ProcessRuntime::new());
+    let spec = CliSpec {
+        program: Some(program.display().to_string()),
+        args: vec![],
+        env: Default::default(),
+    };
+    let harness: Arc<dyn Harness> =
+        Arc::new(CliHarness::new(CliKind::Codex, spec, runtime.clone()));
+    w.start_bot_in(
+        HashMap::from([("codex".to_string(), harness)]),
+        Some(runtime),
+    )
+    .await;
+}

@@ -269,6 +269,18 @@ where
     }
 }
 
+/// Waits until the thread's card (the bot's first reply) contains `text`; returns it.
+pub async fn card_showing(w: &World, ts: &str, text: &str, timeout: Duration) -> Message {
+    eventually(timeout, &format!("the card shows {text:?}"), || async {
+        w.bot_replies(ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains(text))
+    })
+    .await
+}
+
 /// Waits until the thread holds a bot reply (after the card) satisfying `pred`.
 pub async fn wait_reply(
     w: &World,
