@@ -356,9 +356,9 @@ pub fn describe(agent: &str, scopes: &[String], query: &str, found: &Found, root
         out.push_str(&format!(
             "\n{}. `{}:{}` › {} (score {score:.2})\n> {preview}",
             i + 1,
-            p.file,
+            crate::chat::mrkdwn::escape(&p.file),
             p.line,
-            heading_or_top(p)
+            crate::chat::mrkdwn::escape(heading_or_top(p))
         ));
     }
     out

@@ -201,7 +201,20 @@ pub struct InvalidTransition {
     pub to: JobState,
 }
 
+/// Thread replies kept on one job: the newest, so a chatty thread cannot grow the record (which
+/// is rewritten whole on every change) without bound.
+pub const KEPT_REPLIES: usize = 200;
+
 impl Job {
+    /// Keeps a thread reply with the job, dropping the oldest past `KEPT_REPLIES`.
+    pub fn keep_reply(&mut self, message: ThreadMessage) {
+        self.thread_replies.push(message);
+        if self.thread_replies.len() > KEPT_REPLIES {
+            let extra = self.thread_replies.len() - KEPT_REPLIES;
+            self.thread_replies.drain(..extra);
+        }
+    }
+
     /// The record as it may be shown outside the bot: without the live model-proxy token a
     /// re-attached run needs.
     pub fn without_secrets(mut self) -> Self {
@@ -330,6 +343,28 @@ pub(crate) fn sample_job(id: JobId) -> Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_replies_are_bounded_newest_last() {
+        let mut job = sample_job(1);
+        for n in 0..(KEPT_REPLIES + 5) {
+            job.keep_reply(ThreadMessage {
+                ts: format!("{n}.0"),
+                user: Some("U1".into()),
+                author: "ada".into(),
+                text: n.to_string(),
+                from_bot: false,
+                role: String::new(),
+                trusted: false,
+            });
+        }
+        assert_eq!(job.thread_replies.len(), KEPT_REPLIES);
+        assert_eq!(job.thread_replies[0].text, "5");
+        assert_eq!(
+            job.thread_replies.last().unwrap().text,
+            (KEPT_REPLIES + 4).to_string()
+        );
+    }
     use JobState::*;
 
     #[test]

@@ -79,7 +79,7 @@ pub fn render_entry(
     let mut out = format!(
         "*{}* — {}\nharness `{}`{} · model `{}` · owners {owners}\nprompt `{version}` · {active_amendments} active amendment{}\nlast 7 days: {} run{} · success {} · approval {}",
         agent.name,
-        agent.description,
+        crate::chat::mrkdwn::escape(&agent.description),
         agent.harness,
         match agent.harnesses.as_slice() {
             [] => String::new(),

@@ -620,8 +620,7 @@ impl Ctx {
                     role: String::new(),
                     trusted: false,
                 };
-                self.update_job(job, |j| j.thread_replies.push(message))
-                    .await?;
+                self.update_job(job, |j| j.keep_reply(message)).await?;
                 tracing::debug!(job, %channel, "thread reply kept with the job");
             }
             Decision::Reaction {
@@ -851,8 +850,7 @@ impl Ctx {
                     role: authority::Role::Member.label().into(),
                     trusted: false,
                 };
-                self.update_job(p.id, |j| j.thread_replies.push(message))
-                    .await?;
+                self.update_job(p.id, |j| j.keep_reply(message)).await?;
                 let text = authority::refusal("start a job", &root, thread_agent);
                 let ctx = self.clone();
                 tokio::spawn(
