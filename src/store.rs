@@ -9,7 +9,6 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
 
 use crate::amendments::Amendment;
 use crate::job::{Job, JobId};
@@ -245,6 +244,8 @@ pub trait Store: Send + Sync {
 
 pub struct SledStore {
     trees: Option<Trees>,
+    /// One appender at a time: a record's link is the hash of the tree's last record.
+    audit_lock: std::sync::Mutex<()>,
 }
 
 /// The open database; `Option` in `SledStore` so closing can move it to its own thread.
@@ -266,6 +267,7 @@ impl SledStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::open(path)?;
         Ok(Self {
+            audit_lock: std::sync::Mutex::new(()),
             trees: Some(Trees {
                 events: db.open_tree("events")?,
                 messages: db.open_tree("messages")?,
@@ -295,6 +297,22 @@ impl SledStore {
             Some((current + 1).to_be_bytes().to_vec())
         })?;
         Ok(next.as_deref().and_then(decode_id).unwrap_or(1))
+    }
+
+    /// Appends `record` linked to the last record of the tree (its `prev` is that record's
+    /// hash, or `GENESIS`), in one insert; the caller holds `audit_lock`.
+    fn link_and_append(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let t = self.t();
+        let last = t.audit.last()?;
+        let mut linked = record.clone();
+        linked.prev = Some(match &last {
+            Some((_, bytes)) => hex_sha256(bytes),
+            None => GENESIS.to_string(),
+        });
+        let seq = last.as_ref().and_then(|(k, _)| decode_id(k)).unwrap_or(0) + 1;
+        t.audit
+            .insert(seq.to_be_bytes(), serde_json::to_vec(&linked)?)?;
+        Ok(())
     }
 
     fn claim(tree: &sled::Tree, key: &[u8]) -> Result<bool, StoreError> {
@@ -448,34 +466,30 @@ impl Store for SledStore {
     }
 
     fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        let t = self.t();
-        (&t.meta, &t.audit)
-            .transaction(|(meta, audit)| link_and_append(meta, audit, record))
-            .map_err(tx_error)?;
-        t.db.flush()?;
+        let _one = self.audit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.link_and_append(record)?;
+        self.t().db.flush()?;
         Ok(())
     }
 
     fn record_decision(&self, decided: Decided, record: &AuditRecord) -> Result<(), StoreError> {
+        // No sled transaction (they can hang beside concurrent flushes under load): the
+        // decision, then its record, then one flush. sled recovers a prefix of its log, so a
+        // crash keeps both, neither, or the decision alone — never a record of a decision
+        // that was not stored.
+        let _one = self.audit_lock.lock().unwrap_or_else(|e| e.into_inner());
         let t = self.t();
-        let (key, value, tree) = match decided {
-            Decided::Job(job) => (
-                job.id.to_be_bytes().to_vec(),
-                serde_json::to_vec(job)?,
-                &t.jobs,
-            ),
-            Decided::Amendment(a) => (
-                amendment_key(&a.agent, a.number),
-                serde_json::to_vec(a)?,
-                &t.amendments,
-            ),
-        };
-        (tree, &t.meta, &t.audit)
-            .transaction(|(tree, meta, audit)| {
-                tree.insert(key.as_slice(), value.as_slice())?;
-                link_and_append(meta, audit, record)
-            })
-            .map_err(tx_error)?;
+        match decided {
+            Decided::Job(job) => {
+                t.jobs
+                    .insert(job.id.to_be_bytes(), serde_json::to_vec(job)?)?;
+            }
+            Decided::Amendment(a) => {
+                t.amendments
+                    .insert(amendment_key(&a.agent, a.number), serde_json::to_vec(a)?)?;
+            }
+        }
+        self.link_and_append(record)?;
         t.db.flush()?;
         Ok(())
     }
@@ -567,46 +581,6 @@ impl Drop for SledStore {
                 "the store did not close within 5 s; its writes were flushed as they were made"
             );
         }
-    }
-}
-
-/// Appends `record` after the chain's head inside a transaction: its `prev` is the head's
-/// hash, and it becomes the head.
-fn link_and_append(
-    meta: &sled::transaction::TransactionalTree,
-    audit: &sled::transaction::TransactionalTree,
-    record: &AuditRecord,
-) -> sled::transaction::ConflictableTransactionResult<(), serde_json::Error> {
-    let seq = meta
-        .get(b"audit_seq")?
-        .as_deref()
-        .and_then(decode_id)
-        .unwrap_or(0)
-        + 1;
-    let head = meta
-        .get(b"audit_head")?
-        .map(|h| String::from_utf8_lossy(&h).into_owned());
-    let mut linked = record.clone();
-    linked.prev = Some(match head {
-        Some(h) => h,
-        // The first linked record: after legacy ones (if any), linked to the last of them.
-        None => match audit.get((seq - 1).to_be_bytes())? {
-            Some(last) if seq > 1 => hex_sha256(&last),
-            _ => GENESIS.to_string(),
-        },
-    });
-    let bytes = serde_json::to_vec(&linked)
-        .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
-    audit.insert(&seq.to_be_bytes(), bytes.as_slice())?;
-    meta.insert(b"audit_seq", &seq.to_be_bytes())?;
-    meta.insert(b"audit_head", hex_sha256(&bytes).as_bytes())?;
-    Ok(())
-}
-
-fn tx_error(e: sled::transaction::TransactionError<serde_json::Error>) -> StoreError {
-    match e {
-        sled::transaction::TransactionError::Abort(e) => StoreError::Encode(e),
-        sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
     }
 }
 
