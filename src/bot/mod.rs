@@ -1073,6 +1073,17 @@ impl Ctx {
     }
 
     async fn run_job(self: Arc<Self>, id: JobId) -> Result<(), BotError> {
+        // The job can be stopped (❌ on the card, `stop` in the thread) from the moment anyone
+        // can see it running: its switch is registered before the state is written.
+        let stop = CancellationToken::new();
+        self.stops
+            .lock()
+            .expect("stops lock")
+            .insert(id, (stop.clone(), None));
+        let _unregister = StopGuard {
+            ctx: self.as_ref(),
+            job: id,
+        };
         let mut bad_transition = None;
         let job = self
             .update_job(id, |j| {
@@ -1093,16 +1104,6 @@ impl Ctx {
                 v.queue_position = None;
             });
         }
-        // From here on the job can be stopped (❌ on the card, `stop` in the thread).
-        let stop = CancellationToken::new();
-        self.stops
-            .lock()
-            .expect("stops lock")
-            .insert(id, (stop.clone(), None));
-        let _unregister = StopGuard {
-            ctx: self.as_ref(),
-            job: id,
-        };
         let (context, task) = self.thread_context(&job).await;
         let agent = self.registry().agents.get(&job.agent).cloned();
         let prompt = match agent.as_ref().map(|a| self.effective(a)).transpose() {
