@@ -1072,18 +1072,20 @@ impl Ctx {
         }
     }
 
-    async fn run_job(self: Arc<Self>, id: JobId) -> Result<(), BotError> {
-        // The job can be stopped (❌ on the card, `stop` in the thread) from the moment anyone
-        // can see it running: its switch is registered before the state is written.
+    /// Registers job `id`'s stop switch; it is removed when the guard drops.
+    fn stop_switch(&self, id: JobId) -> (CancellationToken, StopGuard<'_>) {
         let stop = CancellationToken::new();
         self.stops
             .lock()
             .expect("stops lock")
             .insert(id, (stop.clone(), None));
-        let _unregister = StopGuard {
-            ctx: self.as_ref(),
-            job: id,
-        };
+        (stop, StopGuard { ctx: self, job: id })
+    }
+
+    async fn run_job(self: Arc<Self>, id: JobId) -> Result<(), BotError> {
+        // The job can be stopped (❌ on the card, `stop` in the thread) from the moment anyone
+        // can see it running: its switch is registered before the state is written.
+        let (stop, _unregister) = self.stop_switch(id);
         let mut bad_transition = None;
         let job = self
             .update_job(id, |j| {
@@ -1844,15 +1846,7 @@ impl Ctx {
     async fn reattach_job(self: Arc<Self>, job: Job, leftover: crate::runtime::Leftover) {
         let id = job.id;
         self.count_state(&job, JobState::Running);
-        let stop = CancellationToken::new();
-        self.stops
-            .lock()
-            .expect("stops lock")
-            .insert(id, (stop.clone(), None));
-        let _unregister = StopGuard {
-            ctx: self.as_ref(),
-            job: id,
-        };
+        let (stop, _unregister) = self.stop_switch(id);
         self.open_card(&job).await;
         let card = self.card(id);
         let outcome = match self
