@@ -197,6 +197,33 @@ pub async fn start(config: &Config, slack_settings: &SlackSettings) -> Result<Ru
     .await
 }
 
+/// Raises the soft limit on open files to the hard one: every connection a sandbox holds
+/// to the proxy is a descriptor, and the common soft limit (1,024) is reached long before
+/// the proxy's own caps (`model::listen::Limits`).
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur >= limit.rlim_max {
+        return;
+    }
+    let before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+        tracing::info!(from = before, to = limit.rlim_max, "open-file limit raised");
+    } else {
+        tracing::warn!(
+            limit = before,
+            "cannot raise the open-file limit; the model proxy may run out of descriptors"
+        );
+    }
+}
+
 /// `start` with harnesses supplied by the caller (tests use scripted ones).
 pub async fn start_with(
     config: &Config,
@@ -204,6 +231,7 @@ pub async fn start_with(
     harnesses: HashMap<String, Arc<dyn Harness>>,
     runtime: Option<Arc<dyn Runtime>>,
 ) -> Result<Running, StartError> {
+    raise_descriptor_limit();
     let names: Vec<&str> = harnesses.keys().map(String::as_str).collect();
     let dirs = PromptDirs {
         agents: config.agents.dir.clone(),

@@ -4,12 +4,19 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
 use threadwork::job::JobState;
+use threadwork::runtime::process::ProcessRuntime;
+use threadwork::runtime::{
+    Exit, Launch, Leftover, RunHandle, Runtime, RuntimeError, SandboxSpec, Spawned,
+};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
@@ -73,4 +80,128 @@ async fn a_planted_state_link_does_not_aim_the_bots_writes_at_the_host() {
     );
     let mode = std::fs::metadata(&outside).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the host directory was not opened up");
+}
+
+/// A process runtime whose kills are slow, or refused as when the Docker Engine is away.
+struct StubbornRuntime {
+    refuse: bool,
+    killed: Arc<AtomicBool>,
+}
+
+struct StubbornHandle {
+    inner: Box<dyn RunHandle>,
+    refuse: bool,
+    killed: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl RunHandle for StubbornHandle {
+    async fn wait(&mut self) -> Result<Exit, RuntimeError> {
+        self.inner.wait().await
+    }
+    async fn kill(&mut self) -> Result<(), RuntimeError> {
+        tokio::time::sleep(SECS(2)).await;
+        if self.refuse {
+            return Err(RuntimeError::Unreachable("the engine is away".into()));
+        }
+        let killed = self.inner.kill().await;
+        self.killed.store(true, Ordering::SeqCst);
+        killed
+    }
+    async fn cleanup(&mut self) {
+        // The test's own process must not outlive it, whatever the kill said.
+        let _ = self.inner.kill().await;
+        self.inner.cleanup().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Runtime for StubbornRuntime {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+    fn workspace_in_sandbox(&self, host: &Path, _spec: &SandboxSpec) -> PathBuf {
+        host.to_path_buf()
+    }
+    fn model_address(&self, _spec: &SandboxSpec) -> Option<String> {
+        None
+    }
+    async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
+        let spawned = ProcessRuntime::new().spawn(launch).await?;
+        Ok(Spawned {
+            handle: Box::new(StubbornHandle {
+                inner: spawned.handle,
+                refuse: self.refuse,
+                killed: self.killed.clone(),
+            }),
+            ..spawned
+        })
+    }
+    async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
+        Ok(Vec::new())
+    }
+    async fn remove(&self, _leftover: &Leftover) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+}
+
+// Guards: a stop is reported only once the sandbox has ended. ❌ on a run whose kill takes
+// a while is answered "stopped" after the kill, not before; a kill the runtime refuses is
+// reported as such, never as "stopped".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_is_reported_only_once_the_run_has_ended() {
+    use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
+    for refuse in [false, true] {
+        let mut w = World::new(EmulatorConfig::default()).await;
+        let killed = Arc::new(AtomicBool::new(false));
+        let runtime: Arc<dyn Runtime> = Arc::new(StubbornRuntime {
+            refuse,
+            killed: killed.clone(),
+        });
+        let spec = CommandSpec {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo '{\"type\":\"started\"}'; sleep 60".into(),
+            ],
+            mode: OutputMode::Json,
+            env: Default::default(),
+        };
+        let harness: Arc<dyn threadwork::harness::Harness> =
+            Arc::new(CommandHarness::with_runtime(spec, runtime.clone()));
+        w.start_bot_in(
+            std::collections::HashMap::from([("scripted".to_string(), harness)]),
+            Some(runtime),
+        )
+        .await;
+        let ts = w.mention("run until stopped").await;
+        let card = card_showing(&w, &ts, "running", SECS(20)).await;
+        w.emu
+            .react_as("alice", CHANNEL, &card.ts, "x", true)
+            .await
+            .unwrap();
+        let store = w.bot().bot.store();
+        let job = eventually(SECS(30), "the job ended", || async {
+            store
+                .jobs()
+                .unwrap()
+                .into_iter()
+                .find(|j| j.thread_ts == ts && j.state.is_terminal())
+        })
+        .await;
+        let failure = job.failure.clone().unwrap_or_default();
+        if refuse {
+            assert_eq!(job.state, JobState::Failed, "{failure}");
+            assert!(
+                failure.contains("could not be stopped") && failure.contains("engine is away"),
+                "{failure}"
+            );
+        } else {
+            assert_eq!(job.state, JobState::Cancelled, "{failure}");
+            assert!(
+                killed.load(Ordering::SeqCst),
+                "the job was ended only after its kill had worked"
+            );
+        }
+    }
 }

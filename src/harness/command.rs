@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::{Harness, HarnessError, HarnessEvent, HarnessRun};
 use crate::runtime::process::ProcessRuntime;
+use crate::runtime::RunHandle;
 use crate::runtime::{Exit, Launch, NetworkMode, Runtime, Spawned};
 
 /// Longest stdout line kept whole; the rest of a longer line is dropped with a notice.
@@ -334,8 +335,7 @@ pub fn stream_spawned(
             'read: loop {
                 let next = tokio::select! {
                     _ = cancel.cancelled() => {
-                        child.kill().await;
-                        child.cleanup().await;
+                        stop_run(child.as_mut(), &tx).await;
                         return;
                     }
                     next = read_bounded_line(&mut reader) => next,
@@ -362,7 +362,7 @@ pub fn stream_spawned(
                     let is_final = event.is_final();
                     super::probe::read(job_id);
                     if tx.send(event).await.is_err() {
-                        child.kill().await;
+                        let _ = child.kill().await;
                         child.cleanup().await;
                         return;
                     }
@@ -374,12 +374,12 @@ pub fn stream_spawned(
             }
             if finished {
                 // The run is over once it says so; don't wait on a child that lingers.
-                child.kill().await;
+                let _ = child.kill().await;
                 child.cleanup().await;
                 return;
             }
             let status = tokio::select! {
-                _ = cancel.cancelled() => { child.kill().await; child.cleanup().await; return; }
+                _ = cancel.cancelled() => { stop_run(child.as_mut(), &tx).await; return; }
                 status = child.wait() => status,
             };
             child.cleanup().await;
@@ -456,6 +456,20 @@ fn exit_message(program: &str, status: Exit, memory_mb: u64, last: &str, stderr:
 /// Where a harness that needs a scratch directory works when no repo is checked out.
 pub fn scratch_dir(base: &std::path::Path, job_id: u64) -> PathBuf {
     base.join(format!("job-{job_id}"))
+}
+
+/// Ends a run that was stopped. The driver waits for this task before it reports the job
+/// stopped; a kill the runtime refused reaches it as `NotStopped` instead.
+async fn stop_run(child: &mut dyn RunHandle, tx: &mpsc::Sender<HarnessEvent>) {
+    let killed = child.kill().await;
+    child.cleanup().await;
+    if let Err(e) = killed {
+        let _ = tx
+            .send(HarnessEvent::NotStopped {
+                message: format!("the sandbox could not be stopped: {e}"),
+            })
+            .await;
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,12 @@ pub enum HarnessEvent {
     Error {
         message: String,
     },
+    /// Sent by the harness itself (never read from a CLI's output) when a stopped run could
+    /// not be ended: the job is not reported stopped.
+    #[serde(skip)]
+    NotStopped {
+        message: String,
+    },
 }
 
 fn yes() -> bool {
@@ -78,6 +84,7 @@ impl HarnessEvent {
             HarnessEvent::ToolStarted { .. } => "tool_started",
             HarnessEvent::ToolFinished { .. } => "tool_finished",
             HarnessEvent::FileChanged { .. } => "file_changed",
+            HarnessEvent::NotStopped { .. } => "not_stopped",
             HarnessEvent::Usage { .. } => "usage",
             HarnessEvent::Finished { .. } => "finished",
             HarnessEvent::Error { .. } => "error",
@@ -110,6 +117,9 @@ impl HarnessEvent {
             u @ Usage { .. } => u,
             Finished { answer } => Finished { answer: f(&answer) },
             Error { message } => Error {
+                message: f(&message),
+            },
+            NotStopped { message } => NotStopped {
                 message: f(&message),
             },
         }

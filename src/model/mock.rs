@@ -141,6 +141,8 @@ impl MockModel {
             .route("/v1/responses", post(openai_responses))
             .route("/v1/models", get(models))
             .fallback(unknown)
+            // The real APIs take requests of many megabytes (a long conversation).
+            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -2,6 +2,7 @@
 //! APIs' own responses, and a mock of those APIs for tests and benchmarks.
 
 pub mod gate;
+pub mod listen;
 pub mod mock;
 pub mod proxy;
 pub mod usage;

@@ -24,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::listen::Limits;
 use super::usage::{self, StreamScanner, TokenUsage};
 use super::Provider;
 use crate::mcp::gateway::{Gateway, JobTools};
@@ -129,6 +130,8 @@ struct Grant {
     requests: u64,
     /// The MCP servers the job may use through the gateway.
     tools: Option<JobTools>,
+    /// Requests of this job the proxy holds now (`Limits::per_job_requests`).
+    in_flight: usize,
 }
 
 /// A job's running total.
@@ -144,6 +147,44 @@ struct Shared {
     grants: Mutex<HashMap<String, Grant>>,
     client: reqwest::Client,
     gateway: Option<Arc<Gateway>>,
+    limits: Limits,
+}
+
+/// One request of a job held by the proxy; its slot is given back when dropped.
+struct InFlight {
+    shared: Arc<Shared>,
+    token: String,
+}
+
+impl InFlight {
+    /// Takes a slot for the grant `token`, unless it has none left.
+    fn take(shared: &Arc<Shared>, token: &str) -> Result<Self, usize> {
+        let mut grants = shared.grants.lock().expect("grants lock");
+        if let Some(g) = grants.get_mut(token) {
+            if g.in_flight >= shared.limits.per_job_requests {
+                return Err(g.in_flight);
+            }
+            g.in_flight += 1;
+        }
+        Ok(Self {
+            shared: shared.clone(),
+            token: token.to_string(),
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(g) = self
+            .shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+        {
+            g.in_flight = g.in_flight.saturating_sub(1);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -238,6 +279,15 @@ impl ModelProxy {
         config: ProxyConfig,
         gateway: Option<Arc<Gateway>>,
     ) -> Result<Self, ProxyError> {
+        Self::start_limited(config, gateway, Limits::default()).await
+    }
+
+    /// The proxy with its own limits on what clients may hold (tests use small ones).
+    pub async fn start_limited(
+        config: ProxyConfig,
+        gateway: Option<Arc<Gateway>>,
+        limits: Limits,
+    ) -> Result<Self, ProxyError> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ProxyError::Listen {
@@ -255,6 +305,7 @@ impl ModelProxy {
                 .build()
                 .expect("a default HTTP client builds"),
             gateway,
+            limits,
         });
         let app = Router::new()
             .route("/t/{token}/mcp/{server}", any(tools))
@@ -266,10 +317,7 @@ impl ModelProxy {
                 )
             })
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        })
-        .abort_handle();
+        let server = tokio::spawn(super::listen::serve(listener, app, limits)).abort_handle();
         tracing::info!(%addr, "model proxy listening");
         Ok(Self {
             addr,
@@ -319,6 +367,7 @@ impl ModelProxy {
                 cost_usd: 0.0,
                 requests: 0,
                 tools: None,
+                in_flight: 0,
             },
         );
         GrantHandle {
@@ -407,10 +456,39 @@ async fn forward(
             }
         }
     };
-    // The body is read only now, for a live grant, and never past the limit.
-    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
-        Ok(b) => b,
+    let in_flight = match InFlight::take(&shared, &token) {
+        Ok(slot) => slot,
+        Err(held) => {
+            tracing::warn!(job, agent = %agent, held, "model request refused: too many in flight for one job");
+            return refuse_as(
+                provider,
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                format!("threadwork: this job already has {held} model requests in flight"),
+            );
+        }
+    };
+    // The body is read only now, for a live grant, never past the limit nor for longer
+    // than the body timeout.
+    let read = tokio::time::timeout(
+        shared.limits.body_timeout,
+        axum::body::to_bytes(body, MAX_REQUEST_BYTES),
+    )
+    .await;
+    let body = match read {
+        Ok(Ok(b)) => b,
         Err(_) => {
+            return refuse_as(
+                provider,
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout_error",
+                format!(
+                    "threadwork: the request body took longer than {} s to arrive",
+                    shared.limits.body_timeout.as_secs()
+                ),
+            )
+        }
+        Ok(Err(_)) => {
             return refuse_as(
                 provider,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -558,7 +636,10 @@ async fn forward(
             g.used.add(used);
             g.cost_usd += cost;
             g.requests += 1;
-        }
+        };
+        // The job's slot is held until its answer has been passed on (and the grants lock
+        // above is released: the slot's drop takes it).
+        drop(in_flight);
     });
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
@@ -690,6 +771,165 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.status(), 403);
+    }
+
+    /// Sends `head` on a fresh connection from `from` and returns what comes back within
+    /// `wait` (empty: the proxy closed the connection or said nothing).
+    async fn raw(
+        proxy: SocketAddr,
+        from: [u8; 4],
+        head: &str,
+        wait: std::time::Duration,
+    ) -> (tokio::net::TcpStream, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((from, 0).into()).unwrap();
+        let mut stream = socket.connect(proxy).await.unwrap();
+        let _ = stream.write_all(head.as_bytes()).await;
+        let mut buf = vec![0u8; 4096];
+        let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => 0,
+        };
+        (stream, String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    async fn limited(limits: Limits) -> (MockModel, ModelProxy, GrantHandle) {
+        let (mock, proxy, _) = setup(vec![]).await;
+        let config = proxy.config().clone();
+        drop(proxy);
+        let config = ProxyConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            ..config
+        };
+        let proxy = ModelProxy::start_limited(config, None, limits)
+            .await
+            .unwrap();
+        let grant = proxy.grant(9, "coder", vec![]);
+        (mock, proxy, grant)
+    }
+
+    /// Boundary: a request the size a real conversation reaches passes (the framework's own
+    /// 2 MB default does not apply); the proxy's limit does.
+    #[tokio::test]
+    async fn a_three_megabyte_request_is_forwarded() {
+        let (mock, proxy, grant) = setup(vec![]).await;
+        let url = format!(
+            "http://{}/t/{}/anthropic/v1/messages",
+            proxy.addr(),
+            grant.token()
+        );
+        let big = "x".repeat(3 * 1024 * 1024);
+        let r = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"model": "mock-sonnet", "max_tokens": 10,
+                          "messages": [{"role": "user", "content": big}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        assert_eq!(mock.requests().len(), 1);
+    }
+
+    /// Boundary: a made-up token costs the bot no memory: the refusal comes before the body.
+    #[tokio::test]
+    async fn a_made_up_token_is_refused_before_its_body() {
+        let (_mock, proxy, _grant) = setup(vec![]).await;
+        let head = "POST /t/madeup/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\n\
+                    content-type: application/json\r\ncontent-length: 30000000\r\n\r\n{";
+        let (_conn, answer) = raw(
+            proxy.addr(),
+            [127, 0, 0, 1],
+            head,
+            std::time::Duration::from_secs(20),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    }
+
+    /// Boundary: one client cannot hold the proxy's connections (nor the bot's descriptors):
+    /// past its cap its connections are closed, other clients still get through, and a
+    /// connection that sends nothing is closed after the head timeout.
+    #[tokio::test]
+    async fn connections_are_capped_per_client_and_idle_ones_close() {
+        let (_mock, proxy, grant) = limited(Limits {
+            per_client: 4,
+            // Long enough that the four idle ones are still open for the fifth.
+            header_timeout: std::time::Duration::from_secs(5),
+            ..Limits::default()
+        })
+        .await;
+        let quiet = std::time::Duration::from_millis(20);
+        let mut idle = Vec::new();
+        for _ in 0..4 {
+            idle.push(raw(proxy.addr(), [127, 0, 0, 1], "", quiet).await.0);
+        }
+        let body = r#"{"model":"mock-sonnet","messages":[]}"#;
+        let request = format!(
+            "POST /t/{}/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            grant.token(),
+            body.len()
+        );
+        let long = std::time::Duration::from_secs(20);
+        let (_c, answer) = raw(proxy.addr(), [127, 0, 0, 1], &request, long).await;
+        assert_eq!(answer, "", "a fifth connection from one client is closed");
+        let (_c, answer) = raw(proxy.addr(), [127, 0, 0, 2], &request, long).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        // The idle ones are closed by the proxy once the head timeout has passed.
+        for mut conn in idle {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 64];
+            let read = tokio::time::timeout(long, conn.read(&mut buf)).await;
+            assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+        }
+        // Slots are given back as the proxy's connection tasks end.
+        let mut answer = String::new();
+        for _ in 0..100 {
+            answer = raw(proxy.addr(), [127, 0, 0, 1], &request, long).await.1;
+            if answer.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "the client's slots came back: {answer}"
+        );
+    }
+
+    /// Boundary: a job's own requests are capped (each may buffer 32 MB), and a body that
+    /// trickles is cut off after the body timeout.
+    #[tokio::test]
+    async fn a_job_holds_few_requests_and_slow_bodies_time_out() {
+        let (_mock, proxy, grant) = limited(Limits {
+            per_job_requests: 2,
+            body_timeout: std::time::Duration::from_secs(1),
+            ..Limits::default()
+        })
+        .await;
+        let stalled = format!(
+            "POST /t/{}/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\n\
+             content-length: 1000\r\n\r\n{{",
+            grant.token()
+        );
+        let quiet = std::time::Duration::from_millis(200);
+        let _a = raw(proxy.addr(), [127, 0, 0, 1], &stalled, quiet).await;
+        let _b = raw(proxy.addr(), [127, 0, 0, 1], &stalled, quiet).await;
+        let long = std::time::Duration::from_secs(20);
+        let (_c, answer) = raw(proxy.addr(), [127, 0, 0, 1], &stalled, long).await;
+        assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+        assert!(answer.contains("rate_limit_error"), "{answer}");
+        let (mut first, _) = _a;
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(long, first.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("timeout_error"), "{answer}");
     }
 
     #[tokio::test]

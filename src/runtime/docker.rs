@@ -377,8 +377,8 @@ impl RunHandle for ContainerHandle {
         }
     }
 
-    async fn kill(&mut self) {
-        let _ = self
+    async fn kill(&mut self) -> Result<(), RuntimeError> {
+        let killed = self
             .docker
             .kill_container(
                 &self.name,
@@ -389,6 +389,15 @@ impl RunHandle for ContainerHandle {
                 ),
             )
             .await;
+        match killed {
+            Ok(()) => Ok(()),
+            // Gone, or not running: either way it has ended.
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(refused(e)),
+        }
     }
 
     async fn cleanup(&mut self) {

@@ -818,8 +818,21 @@ impl RunHandle for KubeHandle {
         })
     }
 
-    async fn kill(&mut self) {
+    async fn kill(&mut self) -> Result<(), RuntimeError> {
+        let foreground = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..Default::default()
+        };
+        let deleted = Api::<Job>::namespaced(self.client.clone(), &self.runtime.namespace)
+            .delete(&self.runtime.name, &foreground)
+            .await;
+        match deleted {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(refused(e)),
+        }
         delete_objects(&self.client, &self.runtime.namespace, &self.runtime.name).await;
+        Ok(())
     }
 
     async fn cleanup(&mut self) {

@@ -66,8 +66,9 @@ pub struct Spawned {
 pub trait RunHandle: Send {
     /// Waits until the process has ended.
     async fn wait(&mut self) -> Result<Exit, RuntimeError>;
-    /// Ends the process now (SIGKILL); a run that already ended is left as it is.
-    async fn kill(&mut self);
+    /// Ends the process now (SIGKILL); a run that already ended is left as it is. An error
+    /// means the run may still be going: a stop is not reported as done on it.
+    async fn kill(&mut self) -> Result<(), RuntimeError>;
     /// Removes what the run left behind in the runtime (the container); idempotent.
     async fn cleanup(&mut self);
 }

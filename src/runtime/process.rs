@@ -41,8 +41,15 @@ impl RunHandle for ChildHandle {
         })
     }
 
-    async fn kill(&mut self) {
-        let _ = self.child.kill().await;
+    async fn kill(&mut self) -> Result<(), RuntimeError> {
+        match self.child.kill().await {
+            Ok(()) => Ok(()),
+            // Already reaped: it has ended.
+            Err(_) if matches!(self.child.try_wait(), Ok(Some(_))) => Ok(()),
+            Err(e) => Err(RuntimeError::Refused(format!(
+                "cannot kill the process: {e}"
+            ))),
+        }
     }
 
     async fn cleanup(&mut self) {
