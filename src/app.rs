@@ -288,7 +288,8 @@ pub async fn start_with(
         })
         .await?,
     );
-    let (tx, rx) = mpsc::unbounded_channel();
+    // Bounded: a flood of events waits in Slack (unacked, redelivered), not in memory.
+    let (tx, rx) = mpsc::channel(config.slack.inbound_queue.max(1));
     let shutdown = CancellationToken::new();
     let task = {
         let bot = bot.clone();

@@ -92,6 +92,10 @@ pub struct SlackSection {
     pub socket_connections: u32,
     #[serde(default = "default_reconnect")]
     pub reconnect_secs: u64,
+    /// Events acked but not yet handled, at most; past it new ones are not acked (Slack
+    /// redelivers them later) and counted in `threadwork_events_shed`.
+    #[serde(default = "default_inbound_queue")]
+    pub inbound_queue: usize,
     #[serde(default)]
     pub allowed_bots: Vec<String>,
     /// Outbound pacing; the defaults follow Slack's documented tiers.
@@ -109,6 +113,7 @@ impl Default for SlackSection {
             signing_secret: None,
             socket_connections: default_connections(),
             reconnect_secs: default_reconnect(),
+            inbound_queue: default_inbound_queue(),
             allowed_bots: vec![],
             limits: Limits::default(),
         }
@@ -118,6 +123,10 @@ impl Default for SlackSection {
 fn default_connections() -> u32 {
     2
 }
+fn default_inbound_queue() -> usize {
+    1024
+}
+
 fn default_reconnect() -> u64 {
     5
 }

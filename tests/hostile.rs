@@ -205,3 +205,42 @@ async fn a_stop_is_reported_only_once_the_run_has_ended() {
         }
     }
 }
+
+// Guards: a flood of events cannot grow the bot's memory. The queue between the ack and the
+// handling is bounded; past it envelopes are left unacked (counted), Slack redelivers them,
+// and every mention is still answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_inbound_queue_leaves_events_to_slack() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.slack.inbound_queue = 1;
+    w.start_bot(scripted(script("done", 10))).await;
+    // Each card takes the event loop a while to post: the loop stays busy.
+    w.emu
+        .set_faults(threadwork::emulator::Faults {
+            slow_post_answer_ms: 3000,
+            ..Default::default()
+        })
+        .await;
+    let mut threads = Vec::new();
+    for n in 0..3 {
+        threads.push(w.mention(&format!("task {n}")).await);
+    }
+    for ts in &threads {
+        wait_reply(&w, ts, SECS(60), |m| m.text == "done").await;
+    }
+    assert!(
+        w.bot().metrics.events_shed.get() > 0,
+        "the third mention found the queue full"
+    );
+    w.emu.set_faults(Default::default()).await;
+    let store = w.bot().bot.store();
+    for ts in &threads {
+        let jobs = store
+            .jobs()
+            .unwrap()
+            .into_iter()
+            .filter(|j| &j.thread_ts == ts)
+            .count();
+        assert_eq!(jobs, 1, "one job per mention, however often it came");
+    }
+}

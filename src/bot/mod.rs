@@ -404,7 +404,7 @@ impl Bot {
     /// `shutdown` fires.
     pub async fn run(
         &self,
-        mut events: mpsc::UnboundedReceiver<SlackPushEventCallback>,
+        mut events: mpsc::Receiver<SlackPushEventCallback>,
         shutdown: CancellationToken,
     ) {
         self.ctx.recover().await;

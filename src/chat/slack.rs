@@ -342,9 +342,14 @@ impl ChatPlatform for SlackChat {
     }
 }
 
+/// An envelope the bot had no room for: left unacked so that Slack redelivers it.
+#[derive(Debug, thiserror::Error)]
+#[error("the inbound queue is full")]
+struct Shed;
+
 /// The state our Socket Mode callbacks reach through slack-morphism's user-state map.
 struct InboundSender {
-    tx: mpsc::UnboundedSender<SlackPushEventCallback>,
+    tx: mpsc::Sender<SlackPushEventCallback>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 }
@@ -359,8 +364,17 @@ async fn on_push(
     let guard = state.read().await;
     if let Some(sender) = guard.get_user_state::<InboundSender>() {
         sender.metrics.events_received.inc();
-        if sender.tx.send(event).is_err() {
-            tracing::warn!("inbound event dropped: the bot is shutting down");
+        match sender.tx.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                sender.metrics.events_shed.inc();
+                tracing::warn!("inbound event shed: the queue is full; Slack redelivers it");
+                // Not acked (see `on_error`): Slack sends it again later.
+                return Err(Box::new(Shed));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::warn!("inbound event dropped: the bot is shutting down");
+            }
         }
         sender.metrics.events_acked.inc();
         sender
@@ -387,6 +401,10 @@ fn on_error(
     _client: Arc<SlackHyperClient>,
     state: SlackClientEventsUserState,
 ) -> HttpStatusCode {
+    if err.downcast_ref::<Shed>().is_some() {
+        // Anything but success leaves the envelope unacked.
+        return HttpStatusCode::SERVICE_UNAVAILABLE;
+    }
     tracing::warn!(error = %err, "socket mode error");
     // The handler is synchronous; the health flag is set without waiting for the lock.
     if let Ok(guard) = state.try_read() {
@@ -408,7 +426,7 @@ impl SocketMode {
     pub async fn start(
         client: Arc<SlackHyperClient>,
         settings: &SlackSettings,
-        tx: mpsc::UnboundedSender<SlackPushEventCallback>,
+        tx: mpsc::Sender<SlackPushEventCallback>,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Result<Self, ChatError> {

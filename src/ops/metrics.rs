@@ -48,6 +48,8 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     pub events_received: Counter,
     pub events_acked: Counter,
+    /// Envelopes left unacked because the inbound queue was full (Slack redelivers them).
+    pub events_shed: Counter,
     /// From an envelope's arrival in the push callback to the callback's return, after which
     /// the ack goes out.
     pub ack_seconds: Histogram,
@@ -86,6 +88,12 @@ impl Metrics {
             "events_acked",
             "Slack event envelopes acknowledged",
             events_acked.clone(),
+        );
+        let events_shed = Counter::default();
+        registry.register(
+            "events_shed",
+            "Slack event envelopes not acked because the inbound queue was full",
+            events_shed.clone(),
         );
         let ack_seconds = Histogram::new(exponential_buckets(0.000_01, 4.0, 10));
         registry.register(
@@ -155,6 +163,7 @@ impl Metrics {
             registry: Mutex::new(registry),
             events_received,
             events_acked,
+            events_shed,
             ack_seconds,
             jobs,
             jobs_active,

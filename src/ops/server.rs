@@ -71,7 +71,7 @@ impl Health {
 /// Where HTTP events go, and how they are checked.
 pub struct EventsIntake {
     pub verifier: SlackEventSignatureVerifier,
-    pub tx: mpsc::UnboundedSender<SlackPushEventCallback>,
+    pub tx: mpsc::Sender<SlackPushEventCallback>,
 }
 
 #[derive(Clone)]
@@ -321,8 +321,17 @@ async fn slack_events(State(s): State<OpsState>, headers: HeaderMap, body: Bytes
         }
         Intake::Event(cb) => {
             s.metrics.events_received.inc();
-            if intake.tx.send(*cb).is_err() {
-                return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+            match intake.tx.try_send(*cb) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // Slack retries a request that was not answered with 200.
+                    s.metrics.events_shed.inc();
+                    tracing::warn!("inbound event shed: the queue is full; Slack retries it");
+                    return (StatusCode::SERVICE_UNAVAILABLE, "busy\n").into_response();
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+                }
             }
             s.metrics.events_acked.inc();
             s.metrics
