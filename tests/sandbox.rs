@@ -121,8 +121,16 @@ echo uid=$(id -u)
 echo pwd=$(pwd)
 echo ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ',')
 grep -c . /proc/self/mountinfo >/dev/null && awk '$5=="/workspace"{print "ws-mount="$6}' /proc/self/mountinfo
+echo setuid=$(find / -xdev -type f -perm /6000 2>/dev/null | wc -l)
+echo shm=$(df -m /dev/shm | awk 'NR==2{print $2}')
+echo parent=$(tr '\0' ' ' < /proc/$PPID/cmdline)
 "#;
     let spec = SandboxSpec::default();
+    let shm = format!("shm={}", threadwork::runtime::docker::shm_mb(&spec));
+    let deadline = format!(
+        "parent=timeout -s KILL {} bash",
+        spec.timeout.as_secs() + threadwork::runtime::docker::IN_CONTAINER_GRACE_SECS
+    );
     let events = run_direct(runtime, bash(script, OutputMode::Text), spec, dir.path()).await;
     let out = answer(&events);
     for want in [
@@ -134,6 +142,11 @@ grep -c . /proc/self/mountinfo >/dev/null && awk '$5=="/workspace"{print "ws-mou
         "pwd=/workspace",
         "ifaces=lo,",
         "ws-mount=rw",
+        // No setuid/setgid program in the image (item 14), /dev/shm sized from the job's
+        // limits, and the job's time limit held inside the container (item 12).
+        "setuid=0",
+        &shm,
+        &deadline,
     ] {
         assert!(out.lines().any(|l| l.starts_with(want)), "{want} in\n{out}");
     }

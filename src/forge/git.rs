@@ -20,6 +20,11 @@ pub const STATE_DIR: &str = ".threadwork/";
 /// The most one git command may take (a large clone included).
 const GIT_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The largest file an agent's change may commit (forges refuse or warn well before 100 MB).
+pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
+/// The most an agent's change may commit in all.
+pub const MAX_CHANGE_BYTES: u64 = 200 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error("git is not installed where the bot runs ({0}); install git")]
@@ -28,6 +33,10 @@ pub enum GitError {
     Failed { command: String, message: String },
     #[error("`git {command}` took longer than {} s", GIT_TIMEOUT.as_secs())]
     TimedOut { command: String },
+    #[error("`{path}` is {} MB, more than the {} MB one file may be; nothing was committed (delete it, or list it in .gitignore)", mb(*bytes), mb(MAX_FILE_BYTES))]
+    FileTooLarge { path: String, bytes: u64 },
+    #[error("the change is {} MB, more than the {} MB one commit may be (its largest file is `{largest}`); nothing was committed", mb(*bytes), mb(MAX_CHANGE_BYTES))]
+    ChangeTooLarge { bytes: u64, largest: String },
     #[error("cannot prepare {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -144,12 +153,23 @@ impl Checkout {
     }
 
     /// Commits everything the agent changed; `None` when nothing changed since the last commit.
+    /// A change over the size caps is refused before git reads any of it.
     pub async fn commit(
         &self,
         message: &str,
         name: &str,
         email: &str,
     ) -> Result<Option<Commit>, GitError> {
+        let changed = self
+            .tree(&[
+                "ls-files",
+                "-z",
+                "--others",
+                "--modified",
+                "--exclude-standard",
+            ])
+            .await?;
+        check_sizes(&self.work_tree, changed.split('\0'))?;
         self.tree(&["add", "--all"]).await?;
         let staged = self
             .tree(&["diff", "--cached", "--name-only", "-z"])
@@ -214,6 +234,40 @@ impl Checkout {
         all.extend(args);
         run(&all, None).await
     }
+}
+
+fn mb(bytes: u64) -> u64 {
+    bytes.div_ceil(1024 * 1024)
+}
+
+/// Refuses a change with a file over `MAX_FILE_BYTES` or a total over `MAX_CHANGE_BYTES`.
+/// Links are measured, never followed; files gone (deleted) count nothing.
+fn check_sizes<'a>(work_tree: &Path, paths: impl Iterator<Item = &'a str>) -> Result<(), GitError> {
+    let mut total = 0u64;
+    let mut largest = (0u64, String::new());
+    for path in paths.filter(|p| !p.is_empty()) {
+        let Ok(meta) = std::fs::symlink_metadata(work_tree.join(path)) else {
+            continue;
+        };
+        let bytes = meta.len();
+        if bytes > MAX_FILE_BYTES {
+            return Err(GitError::FileTooLarge {
+                path: path.to_string(),
+                bytes,
+            });
+        }
+        total += bytes;
+        if bytes > largest.0 {
+            largest = (bytes, path.to_string());
+        }
+    }
+    if total > MAX_CHANGE_BYTES {
+        return Err(GitError::ChangeTooLarge {
+            bytes: total,
+            largest: largest.1,
+        });
+    }
+    Ok(())
 }
 
 fn path_arg(p: &Path) -> String {
@@ -329,4 +383,82 @@ fn open_up(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Guards: what an agent's change may push. A file over the cap is named and nothing is
+    // committed; a link to a large host file is measured as a link, not followed.
+    #[test]
+    fn changes_over_the_size_caps_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = std::fs::File::create(dir.path().join("dump.bin")).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        std::fs::write(dir.path().join("small.txt"), "ok").unwrap();
+        let err = check_sizes(dir.path(), ["small.txt", "dump.bin"].into_iter()).unwrap_err();
+        assert!(matches!(&err, GitError::FileTooLarge { path, .. } if path == "dump.bin"));
+        assert!(err.to_string().contains("nothing was committed"), "{err}");
+
+        std::os::unix::fs::symlink(dir.path().join("dump.bin"), dir.path().join("link")).unwrap();
+        check_sizes(dir.path(), ["small.txt", "link", "deleted.txt"].into_iter()).unwrap();
+
+        let names: Vec<String> = (0..5).map(|i| format!("part{i}")).collect();
+        for name in &names {
+            let f = std::fs::File::create(dir.path().join(name)).unwrap();
+            f.set_len(MAX_FILE_BYTES).unwrap();
+        }
+        let err = check_sizes(dir.path(), names.iter().map(String::as_str)).unwrap_err();
+        assert!(matches!(err, GitError::ChangeTooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_commit_with_a_file_over_the_cap_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = dir.path().join("origin");
+        let sh = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {out:?}");
+        };
+        let o = origin.to_str().unwrap();
+        sh(&["init", "--quiet", "--initial-branch=main", o]);
+        std::fs::write(origin.join("README"), "hi").unwrap();
+        sh(&["-C", o, "add", "README"]);
+        sh(&[
+            "-C",
+            o,
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "--quiet",
+            "-m",
+            "one",
+        ]);
+        let checkout = Checkout::beside(&dir.path().join("job-1"));
+        let auth = SecretString::from("");
+        checkout.prepare(o, None, "tw/job-1", &auth).await.unwrap();
+        let before = checkout.head().await.unwrap();
+        let big = std::fs::File::create(checkout.work_tree.join("dump.bin")).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let err = checkout
+            .commit("add dump", "bot", "bot@e")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, GitError::FileTooLarge { path, .. } if path == "dump.bin"),
+            "{err}"
+        );
+        assert_eq!(
+            checkout.head().await.unwrap(),
+            before,
+            "nothing was committed"
+        );
+    }
 }

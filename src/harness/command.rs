@@ -394,7 +394,7 @@ pub fn stream_spawned(
                 Ok(s)
                     if s.code == Some(NOT_FOUND)
                         && line_no == 0
-                        && stderr.contains(&format!("exec {program} failed")) =>
+                        && not_found(&program, &stderr) =>
                 {
                     HarnessEvent::Error {
                         message: missing_program(&program, image.as_deref(), &stderr),
@@ -417,8 +417,21 @@ pub fn stream_spawned(
 /// The exit status of an `exec` that found no such program (shells and the container's init).
 const NOT_FOUND: i64 = 127;
 
+/// Whether `stderr` is the container's init or its `timeout` wrapper (coreutils, busybox)
+/// saying it found no `program`.
+fn not_found(program: &str, stderr: &str) -> bool {
+    stderr.contains(&format!("exec {program} failed"))
+        || stderr.contains("exec timeout failed")
+        || ((stderr.contains("failed to run command") || stderr.contains("can't execute"))
+            && stderr.contains(program))
+}
+
 fn missing_program(program: &str, image: Option<&str>, stderr: &str) -> String {
     let mut msg = match image {
+        Some(image) if stderr.contains("exec timeout failed") => format!(
+            "the sandbox image `{image}` has no `timeout` program (coreutils or busybox), which \
+             holds the job's time limit inside the container; use an image that has it"
+        ),
         Some(image) => format!(
             "`{program}` is not installed in the sandbox image `{image}`; use an image that has it \
              (`bash docker/build-images.sh agents` builds `threadwork/agents:dev` with Claude Code, \

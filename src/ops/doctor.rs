@@ -309,6 +309,36 @@ fn prompt_check(config: &Config) -> Check {
     }
 }
 
+/// Why a Docker Engine `version` is unfit to hold hostile sandboxes, if it is: releases
+/// before the fixes for CVE-2024-21626 (runc: container escape through a leaked
+/// descriptor), CVE-2024-29018 (internal networks reach the outside through the embedded
+/// DNS) and CVE-2024-41110 (authorization plugins bypassed). A distribution's backported
+/// fix cannot be told from the version: such a host is flagged too.
+pub fn engine_advisory(version: &str) -> Option<String> {
+    let numbers: Vec<u64> = version
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    let (major, minor, patch) = match numbers[..] {
+        [a, b, c] => (a, b, c),
+        _ => return Some("an unrecognised version".into()),
+    };
+    let fixed = match major {
+        0..=22 | 24 => false,
+        23 => (minor, patch) >= (0, 15),
+        25 => (minor, patch) >= (0, 6),
+        26 => (minor, patch) >= (1, 5),
+        27 => (minor, patch) >= (1, 1),
+        _ => true,
+    };
+    (!fixed).then(|| {
+        "releases before 25.0.6 / 26.1.5 / 27.1.1 have known container-escape and \
+         network-isolation flaws (CVE-2024-21626, CVE-2024-29018, CVE-2024-41110)"
+            .into()
+    })
+}
+
 async fn runtime_checks(config: &Config) -> Vec<Check> {
     if !config.harness.values().any(HarnessConfig::runs_a_program) {
         return vec![ok(
@@ -332,6 +362,24 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
         // A cluster pulls images itself; a local process uses none.
         return out;
     }
+    out.push(match runtime.engine_version().await {
+        Some(version) => match engine_advisory(&version) {
+            None => ok(
+                "Docker Engine",
+                format!("{version}, no known sandbox escape"),
+            ),
+            Some(why) => bad(
+                "Docker Engine",
+                format!("{version}: {why}"),
+                "upgrade to Docker Engine 25.0.6, 26.1.5, 27.1.1 or newer",
+            ),
+        },
+        None => bad(
+            "Docker Engine",
+            "its version is unknown",
+            "check that the Docker API answers /version",
+        ),
+    });
     let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
     let dirs = PromptDirs {
         agents: config.agents.dir.clone(),
@@ -479,6 +527,24 @@ mod tests {
             missing_scopes(&wanted, &partial.join(", ")),
             vec!["reactions:write"]
         );
+    }
+
+    #[test]
+    fn engines_with_known_escapes_are_flagged() {
+        for bad in [
+            "20.10.24+dfsg1",
+            "24.0.9",
+            "25.0.5",
+            "26.1.4",
+            "27.0.3",
+            "23.0.14",
+            "x",
+        ] {
+            assert!(engine_advisory(bad).is_some(), "{bad}");
+        }
+        for good in ["23.0.15", "25.0.6", "26.1.5", "27.1.1", "27.5.0", "28.0.1"] {
+            assert_eq!(engine_advisory(good), None, "{good}");
+        }
     }
 
     #[test]

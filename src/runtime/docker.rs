@@ -292,9 +292,27 @@ fn refused(e: DockerError) -> RuntimeError {
 }
 
 /// The container for one run; pure, so its confinement is checked by unit tests.
+/// The size of a run's /dev/shm: a quarter of its /tmp, at most an eighth of its memory,
+/// at least 1 MB (tools that open shared memory still start).
+pub fn shm_mb(spec: &SandboxSpec) -> u64 {
+    (spec.tmp_mb / 4).min(spec.memory_mb / 8).max(1)
+}
+
+/// How long past its limit a run may go on inside its container when the bot does not end it.
+pub const IN_CONTAINER_GRACE_SECS: u64 = 60;
+
 pub fn container_body(launch: &Launch, instance: &str, network: &str) -> ContainerCreateBody {
     let spec: &SandboxSpec = &launch.spec;
-    let mut cmd = vec![launch.program.clone()];
+    // The job's time limit holds inside the container too, so a run outlives neither a bot
+    // that is down nor one that lost track of it; the bot's own limit (and its message)
+    // normally comes first. `timeout -s KILL N` reads the same in coreutils and busybox.
+    let mut cmd = vec![
+        "timeout".to_string(),
+        "-s".to_string(),
+        "KILL".to_string(),
+        (spec.timeout.as_secs() + IN_CONTAINER_GRACE_SECS).to_string(),
+        launch.program.clone(),
+    ];
     cmd.extend(launch.args.iter().cloned());
     let mb = |n: u64| (n * 1024 * 1024) as i64;
     ContainerCreateBody {
@@ -328,6 +346,8 @@ pub fn container_body(launch: &Launch, instance: &str, network: &str) -> Contain
                 "/tmp".to_string(),
                 format!("rw,nosuid,nodev,size={}m,mode=1777", spec.tmp_mb),
             )])),
+            // /dev/shm is another tmpfs: sized from the job's limits, not Docker's 64 MB.
+            shm_size: Some(mb(shm_mb(spec))),
             nano_cpus: Some((spec.cpus * 1e9) as i64),
             memory: Some(mb(spec.memory_mb)),
             // No swap on top of the memory limit, so a bomb ends in an OOM kill.
@@ -461,6 +481,11 @@ impl Runtime for DockerRuntime {
         info.repo_digests
             .and_then(|d| d.into_iter().next())
             .or(info.id)
+    }
+
+    async fn engine_version(&self) -> Option<String> {
+        let docker = self.client().await.ok()?;
+        docker.version().await.ok()?.version
     }
 
     async fn ping(&self) -> Result<(), RuntimeError> {
@@ -661,6 +686,11 @@ mod tests {
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));
         assert!(host.tmpfs.as_ref().unwrap()["/tmp"].contains("size=32m"));
+        assert_eq!(
+            host.shm_size,
+            Some(8 * 1024 * 1024),
+            "a quarter of /tmp, not 64 MB"
+        );
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert_eq!(body.network_disabled, Some(true));
         assert_eq!(
@@ -671,9 +701,12 @@ mod tests {
         assert_eq!(labels[LABEL_JOB], "42");
         assert_eq!(labels[LABEL_AGENT], "coder");
         assert_eq!(labels[LABEL_INSTANCE], "bot1");
+        let limit = (launch(NetworkMode::None).spec.timeout.as_secs() + IN_CONTAINER_GRACE_SECS)
+            .to_string();
         assert_eq!(
-            body.cmd.as_deref(),
-            Some(&["node".to_string(), "agent.js".to_string()][..])
+            body.cmd.unwrap(),
+            ["timeout", "-s", "KILL", &limit, "node", "agent.js"],
+            "the time limit holds inside the container too"
         );
     }
 

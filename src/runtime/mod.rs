@@ -123,6 +123,10 @@ pub trait Runtime: Send + Sync {
     async fn image_digest(&self, _image: &str) -> Option<String> {
         None
     }
+    /// The container engine's version, when the runtime has one (for `doctor`).
+    async fn engine_version(&self) -> Option<String> {
+        None
+    }
     /// Whether the runtime answers (for `/readyz` and `doctor`).
     async fn ping(&self) -> Result<(), RuntimeError> {
         Ok(())
