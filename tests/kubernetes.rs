@@ -65,7 +65,8 @@ async fn a_job_runs_as_a_confined_kubernetes_job() {
     assert_eq!(secret["metadata"]["name"], "threadwork-kt-job-1-ws");
     assert!(secret["data"]["workspace.tar.gz"].is_string());
     let policy = &fake.created("/networkpolicies")[0];
-    assert_eq!(policy["spec"]["policyTypes"], json!(["Egress"]));
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(policy["spec"]["ingress"], json!([]));
     assert_eq!(policy["spec"]["egress"], json!([]));
     assert_eq!(
         policy["spec"]["podSelector"]["matchLabels"]["threadwork.job"],

@@ -27,7 +27,8 @@ use k8s_openapi::api::core::v1::{
     SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -51,6 +52,11 @@ pub const STDERR_MARK: &str = "@@threadwork-stderr@@";
 /// Most bytes of a workspace snapshot (a Secret holds at most 1 MiB).
 pub const MAX_SNAPSHOT: usize = 900 * 1024;
 
+/// Most bytes of a workspace coming back from a pod: as sent (base64 of tar.gz) and unpacked.
+/// Past either the job fails; a small gzip bomb cannot take the bot's memory.
+pub const MAX_RETURNED_PACKED: usize = 64 * 1024 * 1024;
+pub const MAX_RETURNED_UNPACKED: u64 = 512 * 1024 * 1024;
+
 /// `[kubernetes]` in the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +77,15 @@ pub struct KubeSettings {
     /// Seconds a finished Job stays for inspection before Kubernetes deletes it.
     #[serde(default = "default_ttl")]
     pub ttl_secs: i32,
+    /// The bot's own namespace, when sandboxes run in another (`namespace`): the `model`
+    /// policy then admits the proxy's pods in that namespace only.
+    #[serde(default)]
+    pub bot_namespace: Option<String>,
+    /// Where the cluster's DNS pods run, and their labels: the only DNS a sandbox may ask.
+    #[serde(default = "default_dns_namespace")]
+    pub dns_namespace: String,
+    #[serde(default = "default_dns_labels")]
+    pub dns_labels: BTreeMap<String, String>,
 }
 
 impl Default for KubeSettings {
@@ -93,6 +108,84 @@ fn default_proxy_service() -> String {
 }
 fn default_ttl() -> i32 {
     600
+}
+fn default_dns_namespace() -> String {
+    "kube-system".into()
+}
+fn default_dns_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([("k8s-app".into(), "kube-dns".into())])
+}
+
+/// What network `open` never reaches: private, shared, loopback and link-local ranges
+/// (the cluster, the node, cloud metadata at 169.254.169.254).
+pub const OPEN_EXCEPT: [&str; 7] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "0.0.0.0/8",
+];
+
+fn selector(labels: &BTreeMap<String, String>) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels.clone()),
+        ..Default::default()
+    }
+}
+
+fn namespace_named(ns: &str) -> LabelSelector {
+    selector(&BTreeMap::from([(
+        "kubernetes.io/metadata.name".to_string(),
+        ns.to_string(),
+    )]))
+}
+
+/// The sandbox's egress rules for `mode`: DNS only to the cluster's DNS pods, and then the
+/// proxy (`model`) or the public internet (`open`); nothing for `none`.
+fn egress_rules(mode: NetworkMode, settings: &KubeSettings) -> Vec<NetworkPolicyEgressRule> {
+    let port = |n: i32, protocol: &str| NetworkPolicyPort {
+        port: Some(IntOrString::Int(n)),
+        protocol: Some(protocol.into()),
+        ..Default::default()
+    };
+    let dns = NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(namespace_named(&settings.dns_namespace)),
+            pod_selector: Some(selector(&settings.dns_labels)),
+            ..Default::default()
+        }]),
+        ports: Some(vec![port(53, "UDP"), port(53, "TCP")]),
+    };
+    match mode {
+        NetworkMode::None => vec![],
+        NetworkMode::Model => vec![
+            NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(&settings.proxy_labels)),
+                    namespace_selector: settings.bot_namespace.as_deref().map(namespace_named),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![port(settings.proxy_port, "TCP")]),
+            },
+            // The proxy is reached by its Service name.
+            dns,
+        ],
+        NetworkMode::Open => vec![
+            dns,
+            NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: "0.0.0.0/0".into(),
+                        except: Some(OPEN_EXCEPT.iter().map(|c| c.to_string()).collect()),
+                    }),
+                    ..Default::default()
+                }]),
+                ports: None,
+            },
+        ],
+    }
 }
 
 /// The objects of one run.
@@ -157,59 +250,24 @@ pub fn objects(
         type_: Some("Opaque".into()),
         ..Default::default()
     };
-    let policy = match spec.network {
-        NetworkMode::Open => None,
-        mode => {
-            let egress = (mode == NetworkMode::Model).then(|| {
-                vec![
-                    NetworkPolicyEgressRule {
-                        to: Some(vec![NetworkPolicyPeer {
-                            pod_selector: Some(LabelSelector {
-                                match_labels: Some(settings.proxy_labels.clone()),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        }]),
-                        ports: Some(vec![NetworkPolicyPort {
-                            port: Some(IntOrString::Int(settings.proxy_port)),
-                            protocol: Some("TCP".into()),
-                            ..Default::default()
-                        }]),
-                    },
-                    // The proxy is reached by its Service name.
-                    NetworkPolicyEgressRule {
-                        to: None,
-                        ports: Some(
-                            ["UDP", "TCP"]
-                                .iter()
-                                .map(|p| NetworkPolicyPort {
-                                    port: Some(IntOrString::Int(53)),
-                                    protocol: Some((*p).into()),
-                                    ..Default::default()
-                                })
-                                .collect(),
-                        ),
-                    },
-                ]
-            });
-            Some(NetworkPolicy {
-                metadata: meta(format!("{name}-net")),
-                spec: Some(NetworkPolicySpec {
-                    pod_selector: Some(LabelSelector {
-                        match_labels: Some(BTreeMap::from([
-                            (LABEL_JOB.to_string(), launch.job_id.to_string()),
-                            (LABEL_INSTANCE.to_string(), instance.to_string()),
-                        ])),
-                        ..Default::default()
-                    }),
-                    policy_types: Some(vec!["Egress".into()]),
-                    // No rule: nothing leaves the pod.
-                    egress: Some(egress.unwrap_or_default()),
-                    ..Default::default()
-                }),
-            })
-        }
-    };
+    // Every mode: nothing reaches the pod (the bot reads its logs through the API server),
+    // and it reaches only what its mode allows.
+    let policy = Some(NetworkPolicy {
+        metadata: meta(format!("{name}-net")),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([
+                    (LABEL_JOB.to_string(), launch.job_id.to_string()),
+                    (LABEL_INSTANCE.to_string(), instance.to_string()),
+                ])),
+                ..Default::default()
+            }),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(vec![]),
+            egress: Some(egress_rules(spec.network, settings)),
+            ..Default::default()
+        }),
+    });
     let quantity = |s: String| Quantity(s);
     let resources = BTreeMap::from([
         (
@@ -413,10 +471,19 @@ pub fn restore(workspace: &Path, base64_tar_gz: &str) -> Result<(), RuntimeError
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(base64_tar_gz.trim())
         .map_err(|e| RuntimeError::Refused(format!("the workspace came back unreadable: {e}")))?;
-    let mut data = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_end(&mut data)
-        .map_err(io)?;
+    // Measured first, without keeping it: nothing is cleared or written for an archive over
+    // the limit, and memory holds only the packed bytes.
+    let unpacked = std::io::copy(
+        &mut flate2::read::GzDecoder::new(&bytes[..]).take(MAX_RETURNED_UNPACKED + 1),
+        &mut std::io::sink(),
+    )
+    .map_err(io)?;
+    if unpacked > MAX_RETURNED_UNPACKED {
+        return Err(RuntimeError::Refused(format!(
+            "the workspace came back larger than {} MB unpacked; it was not restored",
+            MAX_RETURNED_UNPACKED / (1024 * 1024)
+        )));
+    }
     // Files the agent deleted must go: clear everything but `.git`, then unpack.
     if workspace.exists() {
         for entry in std::fs::read_dir(workspace).map_err(io)? {
@@ -432,7 +499,7 @@ pub fn restore(workspace: &Path, base64_tar_gz: &str) -> Result<(), RuntimeError
             }
         }
     }
-    let mut archive = tar::Archive::new(&data[..]);
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
     archive.set_preserve_permissions(true);
     // No setuid, setgid or sticky bit from the pod lands on a file of the bot's host.
     archive.set_mask(0o7000);
@@ -604,7 +671,16 @@ impl KubernetesRuntime {
                     (0, l) => {
                         let _ = out_w.write_all(format!("{l}\n").as_bytes()).await;
                     }
+                    (1, l) if packed.len() + l.len() > MAX_RETURNED_PACKED => {
+                        restored = Err(RuntimeError::Refused(format!(
+                            "the workspace came back larger than {} MB packed; it was not restored",
+                            MAX_RETURNED_PACKED / (1024 * 1024)
+                        )));
+                        section = 3;
+                    }
                     (1, l) => packed.push_str(l),
+                    (3, STDERR_MARK) => section = 2,
+                    (3, _) => {}
                     (_, l) => {
                         let _ = err_w.write_all(format!("{l}\n").as_bytes()).await;
                     }
@@ -893,8 +969,12 @@ mod tests {
         assert_eq!(job["metadata"]["labels"]["threadwork.instance"], "prod");
         // Network none: an egress policy with no rule at all.
         let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
-        assert_eq!(policy["spec"]["policyTypes"][0], "Egress");
+        assert_eq!(
+            policy["spec"]["policyTypes"],
+            serde_json::json!(["Ingress", "Egress"])
+        );
         assert_eq!(policy["spec"]["egress"], serde_json::json!([]));
+        assert_eq!(policy["spec"]["ingress"], serde_json::json!([]));
     }
 
     #[test]
@@ -913,15 +993,59 @@ mod tests {
             "threadwork"
         );
         assert_eq!(egress[0]["ports"][0]["port"], 8080);
+        // DNS only to the cluster's DNS pods: port 53 elsewhere would be a tunnel out.
         assert_eq!(egress[1]["ports"][0]["port"], 53);
-        assert!(objects(
+        let dns = &egress[1]["to"][0];
+        assert_eq!(
+            dns["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            "kube-system"
+        );
+        assert_eq!(dns["podSelector"]["matchLabels"]["k8s-app"], "kube-dns");
+        assert_eq!(
+            policy["spec"]["ingress"],
+            serde_json::json!([]),
+            "nothing reaches the pod"
+        );
+
+        // Sandboxes in their own namespace reach the proxy in the bot's namespace only.
+        let apart = KubeSettings {
+            namespace: "threadwork-sandboxes".into(),
+            bot_namespace: Some("threadwork".into()),
+            ..KubeSettings::default()
+        };
+        let o = objects(&launch(NetworkMode::Model), "prod", &apart, vec![]);
+        let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
+        assert_eq!(
+            policy["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"]
+                ["kubernetes.io/metadata.name"],
+            "threadwork"
+        );
+
+        // `open`: the internet, never the cluster, the node or cloud metadata.
+        let o = objects(
             &launch(NetworkMode::Open),
             "prod",
             &KubeSettings::default(),
-            vec![]
-        )
-        .policy
-        .is_none());
+            vec![],
+        );
+        let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
+        let block = &policy["spec"]["egress"][1]["to"][0]["ipBlock"];
+        assert_eq!(block["cidr"], "0.0.0.0/0");
+        for range in [
+            "10.0.0.0/8",
+            "169.254.0.0/16",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+        ] {
+            assert!(
+                block["except"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c == range),
+                "{range}"
+            );
+        }
     }
 
     #[test]
@@ -953,5 +1077,33 @@ mod tests {
         assert!(dir.path().join("src/b.rs").exists());
         assert!(!dir.path().join("src/a.rs").exists());
         assert!(dir.path().join(".git/HEAD").exists());
+    }
+
+    // Guards: a workspace coming back is bounded. A small gzip bomb (a few hundred KB that
+    // unpack past the limit) fails the restore — the job, not the bot — and leaves the
+    // workspace as it was.
+    #[test]
+    fn a_gzip_bomb_coming_back_is_refused() {
+        use base64::Engine;
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kept.txt"), "still here").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..(MAX_RETURNED_UNPACKED / (1024 * 1024) + 1) {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 1024 * 1024, "{} bytes", bomb.len());
+        let err = restore(
+            dir.path(),
+            &base64::engine::general_purpose::STANDARD.encode(bomb),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("kept.txt")).unwrap(),
+            "still here"
+        );
     }
 }
