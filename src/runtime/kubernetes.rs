@@ -265,7 +265,6 @@ pub fn objects(
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![]),
             egress: Some(egress_rules(spec.network, settings)),
-            ..Default::default()
         }),
     });
     let quantity = |s: String| Quantity(s);
