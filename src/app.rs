@@ -213,9 +213,17 @@ fn raise_descriptor_limit() {
         return;
     }
     let before = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max;
+    // An unlimited hard limit cannot be the soft one: the kernel's ceiling is.
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<libc::rlim_t>().ok())
+        .unwrap_or(1 << 20);
+    limit.rlim_cur = limit.rlim_max.min(ceiling);
+    if limit.rlim_cur <= before {
+        return;
+    }
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
-        tracing::info!(from = before, to = limit.rlim_max, "open-file limit raised");
+        tracing::info!(from = before, to = limit.rlim_cur, "open-file limit raised");
     } else {
         tracing::warn!(
             limit = before,

@@ -211,13 +211,19 @@ async fn a_stop_is_reported_only_once_the_run_has_ended() {
 // and every mention is still answered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_inbound_queue_leaves_events_to_slack() {
-    let mut w = World::new(EmulatorConfig::default()).await;
+    // Redelivered every second, many times: a shed event comes back until there is room.
+    let mut w = World::new(EmulatorConfig {
+        ack_timeout: SECS(1),
+        max_retries: 60,
+        ..EmulatorConfig::default()
+    })
+    .await;
     w.config.slack.inbound_queue = 1;
     w.start_bot(scripted(script("done", 10))).await;
     // Each card takes the event loop a while to post: the loop stays busy.
     w.emu
         .set_faults(threadwork::emulator::Faults {
-            slow_post_answer_ms: 3000,
+            slow_post_answer_ms: 1500,
             ..Default::default()
         })
         .await;

@@ -24,6 +24,8 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(600);
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
 /// The most an agent's change may commit in all.
 pub const MAX_CHANGE_BYTES: u64 = 200 * 1024 * 1024;
+/// The most files an agent's change may commit.
+pub const MAX_CHANGE_FILES: usize = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -37,6 +39,8 @@ pub enum GitError {
     FileTooLarge { path: String, bytes: u64 },
     #[error("the change is {} MB, more than the {} MB one commit may be (its largest file is `{largest}`); nothing was committed", mb(*bytes), mb(MAX_CHANGE_BYTES))]
     ChangeTooLarge { bytes: u64, largest: String },
+    #[error("the change has more than {MAX_CHANGE_FILES} files ({files} counted); nothing was committed")]
+    TooManyFiles { files: usize },
     #[error("cannot prepare {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -160,16 +164,23 @@ impl Checkout {
         name: &str,
         email: &str,
     ) -> Result<Option<Commit>, GitError> {
-        let changed = self
-            .tree(&[
+        let git_dir = format!("--git-dir={}", path_arg(&self.git_dir));
+        let work_tree = format!("--work-tree={}", path_arg(&self.work_tree));
+        let changed = run_raw(
+            &[
+                &git_dir,
+                &work_tree,
                 "ls-files",
                 "-z",
                 "--others",
                 "--modified",
                 "--exclude-standard",
-            ])
-            .await?;
-        check_sizes(&self.work_tree, changed.split('\0'))?;
+            ],
+            None,
+            None,
+        )
+        .await?;
+        check_sizes(&self.work_tree, changed.split(|b| *b == 0))?;
         self.tree(&["add", "--all"]).await?;
         let staged = self
             .tree(&["diff", "--cached", "--name-only", "-z"])
@@ -240,25 +251,44 @@ fn mb(bytes: u64) -> u64 {
     bytes.div_ceil(1024 * 1024)
 }
 
-/// Refuses a change with a file over `MAX_FILE_BYTES` or a total over `MAX_CHANGE_BYTES`.
-/// Links are measured, never followed; files gone (deleted) count nothing.
-fn check_sizes<'a>(work_tree: &Path, paths: impl Iterator<Item = &'a str>) -> Result<(), GitError> {
+/// Refuses a change with a file over `MAX_FILE_BYTES`, a total over `MAX_CHANGE_BYTES` or more
+/// than `MAX_CHANGE_FILES` files. `paths` are git's raw bytes (any name is measured as it is
+/// on disk); links are measured, never followed; only a file that is gone (deleted) counts
+/// nothing — any other failure to measure refuses the change.
+fn check_sizes<'a>(
+    work_tree: &Path,
+    paths: impl Iterator<Item = &'a [u8]>,
+) -> Result<(), GitError> {
+    use std::os::unix::ffi::OsStrExt;
     let mut total = 0u64;
+    let mut files = 0usize;
     let mut largest = (0u64, String::new());
-    for path in paths.filter(|p| !p.is_empty()) {
-        let Ok(meta) = std::fs::symlink_metadata(work_tree.join(path)) else {
-            continue;
+    for raw in paths.filter(|p| !p.is_empty()) {
+        let path = std::ffi::OsStr::from_bytes(raw);
+        let shown = || String::from_utf8_lossy(raw).into_owned();
+        let bytes = match std::fs::symlink_metadata(work_tree.join(path)) {
+            Ok(meta) => meta.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(GitError::Io {
+                    path: work_tree.join(path),
+                    source,
+                })
+            }
         };
-        let bytes = meta.len();
+        files += 1;
+        if files > MAX_CHANGE_FILES {
+            return Err(GitError::TooManyFiles { files });
+        }
         if bytes > MAX_FILE_BYTES {
             return Err(GitError::FileTooLarge {
-                path: path.to_string(),
+                path: shown(),
                 bytes,
             });
         }
         total += bytes;
         if bytes > largest.0 {
-            largest = (bytes, path.to_string());
+            largest = (bytes, shown());
         }
     }
     if total > MAX_CHANGE_BYTES {
@@ -285,6 +315,17 @@ async fn run_with_input(
     auth: Option<&SecretString>,
     input: Option<&str>,
 ) -> Result<String, GitError> {
+    let out = run_raw(args, auth, input).await?;
+    Ok(String::from_utf8_lossy(&out).trim().to_string())
+}
+
+/// Runs git as `run` does and returns its stdout as it came (for `-z` lists of paths, which
+/// may hold any byte but NUL).
+async fn run_raw(
+    args: &[&str],
+    auth: Option<&SecretString>,
+    input: Option<&str>,
+) -> Result<Vec<u8>, GitError> {
     use tokio::io::AsyncWriteExt;
     let command = command_label(args);
     let mut cmd = tokio::process::Command::new("git");
@@ -331,7 +372,7 @@ async fn run_with_input(
         Err(_) => return Err(GitError::TimedOut { command }),
     };
     if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        return Ok(out.stdout);
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -397,19 +438,24 @@ mod tests {
         let big = std::fs::File::create(dir.path().join("dump.bin")).unwrap();
         big.set_len(MAX_FILE_BYTES + 1).unwrap();
         std::fs::write(dir.path().join("small.txt"), "ok").unwrap();
-        let err = check_sizes(dir.path(), ["small.txt", "dump.bin"].into_iter()).unwrap_err();
+        let err =
+            check_sizes(dir.path(), [&b"small.txt"[..], b"dump.bin"].into_iter()).unwrap_err();
         assert!(matches!(&err, GitError::FileTooLarge { path, .. } if path == "dump.bin"));
         assert!(err.to_string().contains("nothing was committed"), "{err}");
 
         std::os::unix::fs::symlink(dir.path().join("dump.bin"), dir.path().join("link")).unwrap();
-        check_sizes(dir.path(), ["small.txt", "link", "deleted.txt"].into_iter()).unwrap();
+        check_sizes(
+            dir.path(),
+            [&b"small.txt"[..], b"link", b"deleted.txt"].into_iter(),
+        )
+        .unwrap();
 
         let names: Vec<String> = (0..5).map(|i| format!("part{i}")).collect();
         for name in &names {
             let f = std::fs::File::create(dir.path().join(name)).unwrap();
             f.set_len(MAX_FILE_BYTES).unwrap();
         }
-        let err = check_sizes(dir.path(), names.iter().map(String::as_str)).unwrap_err();
+        let err = check_sizes(dir.path(), names.iter().map(|n| n.as_bytes())).unwrap_err();
         assert!(matches!(err, GitError::ChangeTooLarge { .. }), "{err}");
     }
 
@@ -455,6 +501,28 @@ mod tests {
             matches!(&err, GitError::FileTooLarge { path, .. } if path == "dump.bin"),
             "{err}"
         );
+        assert_eq!(
+            checkout.head().await.unwrap(),
+            before,
+            "nothing was committed"
+        );
+        // Names git would quote, that are not UTF-8 or that start with a blank are measured too.
+        std::fs::remove_file(checkout.work_tree.join("dump.bin")).unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        for name in [&b"\tdump"[..], b"d\xffump", b"du\nmp"] {
+            let path = checkout.work_tree.join(std::ffi::OsStr::from_bytes(name));
+            let big = std::fs::File::create(&path).unwrap();
+            big.set_len(MAX_FILE_BYTES + 1).unwrap();
+            let err = checkout
+                .commit("add dump", "bot", "bot@e")
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, GitError::FileTooLarge { .. }),
+                "{name:?}: {err}"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
         assert_eq!(
             checkout.head().await.unwrap(),
             before,

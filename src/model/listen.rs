@@ -40,7 +40,7 @@ impl Default for Limits {
         Self {
             connections: 512,
             per_client: 128,
-            header_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(120),
             per_job_requests: 16,
         }

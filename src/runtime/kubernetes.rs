@@ -373,6 +373,8 @@ pub fn objects(
                 }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".into()),
+                    // A stop ends the pod at once: no grace in which it outlives its policy.
+                    termination_grace_period_seconds: Some(0),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
                     security_context: Some(PodSecurityContext {
@@ -725,9 +727,15 @@ impl Runtime for KubernetesRuntime {
     }
 
     fn model_address(&self, _spec: &SandboxSpec) -> Option<String> {
+        // The proxy's Service lives with the bot, which may be apart from the sandboxes.
+        let ns = self
+            .settings
+            .bot_namespace
+            .as_deref()
+            .unwrap_or(&self.settings.namespace);
         Some(format!(
-            "{}.{}.svc:{}",
-            self.settings.proxy_service, self.settings.namespace, self.settings.proxy_port
+            "{}.{ns}.svc:{}",
+            self.settings.proxy_service, self.settings.proxy_port
         ))
     }
 
