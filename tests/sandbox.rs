@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,10 +70,21 @@ async fn run_direct(
     sandbox: SandboxSpec,
     workdir: &std::path::Path,
 ) -> Vec<HarnessEvent> {
+    run_as_job(1, runtime, spec, sandbox, workdir).await
+}
+
+/// `run_direct` as job `job_id` (runs of different jobs may run at once).
+async fn run_as_job(
+    job_id: u64,
+    runtime: Arc<dyn Runtime>,
+    spec: CommandSpec,
+    sandbox: SandboxSpec,
+    workdir: &std::path::Path,
+) -> Vec<HarnessEvent> {
     let harness = CommandHarness::with_runtime(spec, runtime);
     let run = HarnessRun {
         mcp: vec![],
-        job_id: 1,
+        job_id,
         agent: "probe".into(),
         role_prompt: "role".into(),
         task: "task".into(),
@@ -229,6 +241,83 @@ async fn network_none_model_and_open() {
     let open = run(NetworkMode::Open).await;
     assert!(open.contains("host-other-port=open"), "open:\n{open}");
     docker_runtime.remove_model_network().await.unwrap();
+}
+
+// Guards (part 2, item 4): runs under network `model` do not reach each other. One run serves
+// a port; another run, at the same time, finds its address and tries it. Each has its own
+// network and forwarder, both of which are gone when the runs end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_under_model_do_not_reach_each_other() {
+    if !docker_up("runs_under_model_do_not_reach_each_other").await {
+        return;
+    }
+    let model_port = greeter("model-answer\n");
+    let mut policy = policy("t-apart");
+    policy.model_endpoint = Some(format!("host.docker.internal:{model_port}"));
+    let docker_runtime = Arc::new(DockerRuntime::new(&policy));
+    let runtime: Arc<dyn Runtime> = docker_runtime.clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let serve = r#"
+hostname -i | cut -d' ' -f1 > /workspace/server-ip.tmp && mv /workspace/server-ip.tmp /workspace/server-ip
+socat TCP-LISTEN:9000,fork,reuseaddr SYSTEM:'echo server-secret' &
+for i in $(seq 600); do [ -e /workspace/done ] && break; sleep 0.1; done
+echo served
+"#;
+    let probe_script = r#"
+for i in $(seq 600); do [ -e /workspace/server-ip ] && break; sleep 0.1; done
+ip=$(cat /workspace/server-ip)
+got=$(timeout 5 bash -c "exec 3<>/dev/tcp/$ip/9000; head -1 <&3" 2>/dev/null)
+echo "peer=${got:-closed} at $ip"
+timeout 10 bash -c 'exec 3<>/dev/tcp/model/8080; head -1 <&3' 2>/dev/null | sed 's/^/model=/'
+touch /workspace/done
+"#;
+    let spec = SandboxSpec {
+        network: NetworkMode::Model,
+        ..SandboxSpec::default()
+    };
+    let (served, probed) = tokio::join!(
+        run_as_job(
+            31,
+            runtime.clone(),
+            bash(serve, OutputMode::Text),
+            spec.clone(),
+            dir.path()
+        ),
+        run_as_job(
+            32,
+            runtime.clone(),
+            bash(probe_script, OutputMode::Text),
+            spec.clone(),
+            dir.path()
+        ),
+    );
+    assert!(answer(&served).contains("served"));
+    let probed = answer(&probed);
+    assert!(
+        probed.contains("model=model-answer"),
+        "each reaches its model:\n{probed}"
+    );
+    assert!(
+        probed.contains("peer=closed"),
+        "no run reaches another:\n{probed}"
+    );
+    let ip = probed.split(" at ").nth(1).unwrap_or_default();
+    assert!(
+        ip.split('.').count() == 4,
+        "the server's address was found, so `closed` is the network's doing:\n{probed}"
+    );
+    // Nothing of either run's network is left.
+    let docker = docker_runtime.client().await.unwrap();
+    let left = docker
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|n| n.name)
+        .filter(|n| n.starts_with("threadwork-t-apart-"))
+        .collect::<Vec<_>>();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// A world whose one agent (`default`, owned by alice) runs `script` in Docker.

@@ -3,10 +3,11 @@
 //! Every container runs as a non-root user with a read-only root filesystem, all capabilities
 //! dropped, `no-new-privileges`, a tmpfs `/tmp`, the job's workspace as the only writable
 //! mount (`/workspace`), and CPU, memory and pids limits. Network mode `none` gives it no
-//! interface but loopback; `open` the default bridge; `model` joins an internal network
-//! whose bridge has no address on the host (`inhibit_ipv4`) and whose only other member is
-//! an egress container forwarding one port to the model endpoint: from the sandbox, that one
-//! address:port is all that answers.
+//! interface but loopback; `open` the default bridge; `model` gives the run an internal
+//! network of its own, whose bridge has no address on the host (`inhibit_ipv4`) and whose
+//! only other member is the run's own egress container forwarding one port to the model
+//! endpoint: from the sandbox, that one address:port is all that answers, and no other run is
+//! on its network. Both go with the run.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,10 @@ pub const WORKSPACE: &str = "/workspace";
 /// The name and port the model endpoint has inside network mode `model`.
 pub const MODEL_HOST: &str = "model";
 pub const MODEL_PORT: u16 = 8080;
+/// Connections one run's egress forwarder serves at once.
+pub const EGRESS_CONNECTIONS: u32 = 64;
+/// On a run's model network and forwarder: the job they serve.
+const LABEL_MODEL_NET: &str = "threadwork.model-net";
 
 pub struct DockerRuntime {
     docker: tokio::sync::OnceCell<Docker>,
@@ -43,8 +48,6 @@ pub struct DockerRuntime {
     egress_image: String,
     model_endpoint: Option<String>,
     build_hint: String,
-    /// Serialises setting up the model network.
-    egress: tokio::sync::Mutex<bool>,
 }
 
 impl DockerRuntime {
@@ -55,7 +58,6 @@ impl DockerRuntime {
             egress_image: policy.image.clone(),
             model_endpoint: policy.model_endpoint.clone(),
             build_hint: policy.build_hint.clone(),
-            egress: tokio::sync::Mutex::new(false),
         }
     }
 
@@ -77,46 +79,72 @@ impl DockerRuntime {
         format!("threadwork-{}-job-{job_id}", self.instance)
     }
 
-    fn network_name(&self) -> String {
-        format!("threadwork-{}-model", self.instance)
+    /// A run's own internal network under mode `model`, and its own egress forwarder.
+    fn network_name(&self, job_id: u64) -> String {
+        format!("threadwork-{}-job-{job_id}-model", self.instance)
     }
 
-    fn egress_name(&self) -> String {
-        format!("threadwork-{}-egress", self.instance)
+    fn egress_name(&self, job_id: u64) -> String {
+        format!("threadwork-{}-job-{job_id}-egress", self.instance)
     }
 
-    /// Removes the egress forwarder and the internal network of network mode `model` (they
-    /// are otherwise kept for the next run, also across restarts).
+    /// Removes every model network and forwarder of this instance: those of runs that are
+    /// gone, and the shared ones of earlier versions (tests and `bench` call it to clean up).
     pub async fn remove_model_network(&self) -> Result<(), RuntimeError> {
         let docker = self.client().await?;
-        let options = RemoveContainerOptionsBuilder::default().force(true).build();
-        match docker
-            .remove_container(&self.egress_name(), Some(options))
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{LABEL_INSTANCE}={}", self.instance),
+                LABEL_MODEL_NET.to_string(),
+            ],
+        )]);
+        let containers = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
+            .map_err(refused)?;
+        let networks = docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(refused)?;
+        let mut names: Vec<(String, String)> = Vec::new();
+        for id in containers
+            .iter()
+            .filter_map(|c| c.labels.as_ref()?.get(LABEL_MODEL_NET).cloned())
+            .chain(
+                networks
+                    .iter()
+                    .filter_map(|n| n.labels.as_ref()?.get(LABEL_MODEL_NET).cloned()),
+            )
         {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(refused(e)),
-        }
-        // A job container whose removal is still in progress keeps its endpoint on the
-        // network for a moment; wait that out (up to 10 s) rather than fail.
-        let mut attempts = 0;
-        loop {
-            match docker.remove_network(&self.network_name()).await {
-                Ok(())
-                | Err(DockerError::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => break,
-                Err(e) if attempts < 40 && e.to_string().contains("active endpoints") => {
-                    attempts += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-                Err(e) => return Err(refused(e)),
+            let pair = match id.parse::<u64>() {
+                Ok(job) => (self.egress_name(job), self.network_name(job)),
+                Err(_) => (
+                    format!("threadwork-{}-egress", self.instance),
+                    format!("threadwork-{}-model", self.instance),
+                ),
+            };
+            if !names.contains(&pair) {
+                names.push(pair);
             }
         }
-        *self.egress.lock().await = false;
+        // The shared pair of earlier versions carried no label.
+        names.push((
+            format!("threadwork-{}-egress", self.instance),
+            format!("threadwork-{}-model", self.instance),
+        ));
+        for (egress, network) in names {
+            tear_down(docker, &egress, &network).await?;
+        }
         Ok(())
     }
 
@@ -133,151 +161,132 @@ impl DockerRuntime {
         }
     }
 
-    /// Creates the internal network and its egress forwarder once per bot process (and again
-    /// when someone removed them).
-    async fn ensure_model_network(&self, docker: &Docker) -> Result<String, RuntimeError> {
-        let network = self.network_name();
-        let mut ready = self.egress.lock().await;
-        let egress = self.egress_name();
-        let running = matches!(
-            docker.inspect_container(&egress, None).await,
-            Ok(c) if c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
-        );
-        if *ready && running {
-            return Ok(network);
-        }
+    /// Creates a run's own internal network and egress forwarder (mode `model`): no run
+    /// reaches another's ports, and the proxy sees each run as a client of its own.
+    async fn model_network_for(
+        &self,
+        docker: &Docker,
+        job_id: u64,
+    ) -> Result<String, RuntimeError> {
+        let network = self.network_name(job_id);
+        let egress = self.egress_name(job_id);
         let Some(upstream) = self.model_endpoint.clone() else {
             return Err(RuntimeError::Refused(
                 "network mode `model` needs `[sandbox] model_endpoint`".into(),
             ));
         };
-        // Docker allows two networks of one name (two bots starting at once); keep one.
-        let filters = HashMap::from([("name".to_string(), vec![network.clone()])]);
-        let existing: Vec<String> = docker
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(refused)?
-            .into_iter()
-            .filter(|n| n.name.as_deref() == Some(network.as_str()))
-            .filter_map(|n| n.id)
-            .collect();
-        for extra in existing.iter().skip(1) {
-            let _ = docker.remove_network(extra).await;
-        }
-        if existing.is_empty() {
-            let request = NetworkCreateRequest {
-                name: network.clone(),
-                driver: Some("bridge".into()),
-                internal: Some(true),
-                // No address for the host on this bridge: the host is unreachable from it.
-                options: Some(HashMap::from([(
-                    "com.docker.network.bridge.inhibit_ipv4".to_string(),
-                    "true".to_string(),
-                )])),
-                labels: Some(HashMap::from([(
-                    LABEL_INSTANCE.to_string(),
-                    self.instance.clone(),
-                )])),
-                ..Default::default()
-            };
-            docker.create_network(request).await.map_err(refused)?;
-        }
-        let _ = docker
-            .remove_container(
-                &egress,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await;
         self.ensure_image(docker, &self.egress_image).await?;
-        let body = ContainerCreateBody {
-            image: Some(self.egress_image.clone()),
-            cmd: Some(vec![
-                "socat".into(),
-                format!("TCP-LISTEN:{MODEL_PORT},fork,reuseaddr"),
-                format!("TCP:{upstream}"),
-            ]),
-            user: Some("1000:1000".into()),
-            labels: Some(HashMap::from([(
-                LABEL_INSTANCE.to_string(),
-                self.instance.clone(),
+        // What an earlier attempt of this job left is replaced.
+        tear_down(docker, &egress, &network).await?;
+        let labels = HashMap::from([
+            (LABEL_INSTANCE.to_string(), self.instance.clone()),
+            (LABEL_MODEL_NET.to_string(), job_id.to_string()),
+        ]);
+        let request = NetworkCreateRequest {
+            name: network.clone(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            // No address for the host on this bridge: the host is unreachable from it.
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.inhibit_ipv4".to_string(),
+                "true".to_string(),
             )])),
-            host_config: Some(HostConfig {
-                readonly_rootfs: Some(true),
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                memory: Some(64 * 1024 * 1024),
-                pids_limit: Some(256),
-                network_mode: Some(network.clone()),
-                extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
-                restart_policy: Some(bollard::models::RestartPolicy {
-                    name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
-                    maximum_retry_count: None,
-                }),
-                ..Default::default()
-            }),
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(
-                    network.clone(),
-                    EndpointSettings {
-                        aliases: Some(vec![MODEL_HOST.into()]),
-                        ..Default::default()
-                    },
-                )])),
-            }),
+            labels: Some(labels.clone()),
             ..Default::default()
         };
-        let created = docker
-            .create_container(
-                Some(
-                    CreateContainerOptionsBuilder::default()
-                        .name(&egress)
-                        .build(),
-                ),
-                body,
-            )
-            .await;
-        match created {
-            Ok(_) => {}
-            // Another runtime of this instance is setting the forwarder up: wait for it.
-            Err(DockerError::DockerResponseServerError {
-                status_code: 409, ..
-            }) => {
-                for _ in 0..50 {
-                    if let Ok(c) = docker.inspect_container(&egress, None).await {
-                        if c.state.and_then(|s| s.running).unwrap_or(false) {
-                            *ready = true;
-                            return Ok(network);
-                        }
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                return Err(RuntimeError::Refused(format!(
-                    "the model forwarder `{egress}` exists but does not start"
-                )));
+        docker.create_network(request).await.map_err(refused)?;
+        let set_up = async {
+            let body = ContainerCreateBody {
+                image: Some(self.egress_image.clone()),
+                cmd: Some(vec![
+                    "socat".into(),
+                    // A run's connections to its model are few; a flood ends here, not in
+                    // the bot or another run's forwarder.
+                    format!(
+                        "TCP-LISTEN:{MODEL_PORT},fork,reuseaddr,max-children={EGRESS_CONNECTIONS}"
+                    ),
+                    format!("TCP:{upstream}"),
+                ]),
+                user: Some("1000:1000".into()),
+                labels: Some(labels.clone()),
+                host_config: Some(HostConfig {
+                    readonly_rootfs: Some(true),
+                    cap_drop: Some(vec!["ALL".into()]),
+                    security_opt: Some(vec!["no-new-privileges".into()]),
+                    memory: Some(64 * 1024 * 1024),
+                    pids_limit: Some(EGRESS_CONNECTIONS as i64 + 16),
+                    network_mode: Some(network.clone()),
+                    extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
+                    ..Default::default()
+                }),
+                networking_config: Some(NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(
+                        network.clone(),
+                        EndpointSettings {
+                            aliases: Some(vec![MODEL_HOST.into()]),
+                            ..Default::default()
+                        },
+                    )])),
+                }),
+                ..Default::default()
+            };
+            docker
+                .create_container(
+                    Some(
+                        CreateContainerOptionsBuilder::default()
+                            .name(&egress)
+                            .build(),
+                    ),
+                    body,
+                )
+                .await
+                .map_err(refused)?;
+            // The second leg, to the default bridge, is how the forwarder reaches the upstream.
+            docker
+                .connect_network(
+                    "bridge",
+                    NetworkConnectRequest {
+                        container: egress.clone(),
+                        endpoint_config: None,
+                    },
+                )
+                .await
+                .map_err(refused)?;
+            docker.start_container(&egress, None).await.map_err(refused)
+        };
+        if let Err(e) = set_up.await {
+            let _ = tear_down(docker, &egress, &network).await;
+            return Err(e);
+        }
+        Ok(network)
+    }
+}
+
+/// Removes a run's egress forwarder and then its network (either may be gone already).
+async fn tear_down(docker: &Docker, egress: &str, network: &str) -> Result<(), RuntimeError> {
+    let options = RemoveContainerOptionsBuilder::default().force(true).build();
+    match docker.remove_container(egress, Some(options)).await {
+        Ok(())
+        | Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => return Err(refused(e)),
+    }
+    // A container whose removal is still in progress keeps its endpoint on the network for
+    // a moment; wait that out (up to 10 s) rather than fail.
+    let mut attempts = 0;
+    loop {
+        match docker.remove_network(network).await {
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(()),
+            Err(e) if attempts < 40 && e.to_string().contains("active endpoints") => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
             Err(e) => return Err(refused(e)),
         }
-        // The second leg, to the default bridge, is how the forwarder reaches the upstream.
-        docker
-            .connect_network(
-                "bridge",
-                NetworkConnectRequest {
-                    container: egress.clone(),
-                    endpoint_config: None,
-                },
-            )
-            .await
-            .map_err(refused)?;
-        docker
-            .start_container(&egress, None)
-            .await
-            .map_err(refused)?;
-        *ready = true;
-        Ok(network)
     }
 }
 
@@ -366,6 +375,8 @@ struct ContainerHandle {
     docker: Docker,
     name: String,
     removed: bool,
+    /// The run's own egress forwarder and network (mode `model`), removed after it.
+    model_net: Option<(String, String)>,
 }
 
 #[async_trait::async_trait]
@@ -436,19 +447,28 @@ impl RunHandle for ContainerHandle {
             }) => self.removed = true,
             Err(e) => tracing::warn!(container = %self.name, error = %e, "cannot remove container"),
         }
+        if let (true, Some((egress, network))) = (self.removed, self.model_net.take()) {
+            if let Err(e) = tear_down(&self.docker, &egress, &network).await {
+                tracing::warn!(network = %network, error = %e, "cannot remove a run's model network");
+            }
+        }
     }
 }
 
 impl Drop for ContainerHandle {
     fn drop(&mut self) {
         // A handle dropped without cleanup (a cancelled task) still removes its container.
-        if !self.removed {
+        if !self.removed || self.model_net.is_some() {
             let docker = self.docker.clone();
             let name = self.name.clone();
+            let model_net = self.model_net.take();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
                     let options = RemoveContainerOptionsBuilder::default().force(true).build();
                     let _ = docker.remove_container(&name, Some(options)).await;
+                    if let Some((egress, network)) = model_net {
+                        let _ = tear_down(&docker, &egress, &network).await;
+                    }
                 });
             }
         }
@@ -499,7 +519,7 @@ impl Runtime for DockerRuntime {
         let network = match launch.spec.network {
             NetworkMode::None => "none".to_string(),
             NetworkMode::Open => "bridge".to_string(),
-            NetworkMode::Model => self.ensure_model_network(docker).await?,
+            NetworkMode::Model => self.model_network_for(docker, launch.job_id).await?,
         };
         // The non-root user must be able to write its workspace.
         set_world_writable(&launch.workspace)?;
@@ -511,17 +531,24 @@ impl Runtime for DockerRuntime {
             )
             .await;
         let body = container_body(&launch, &self.instance, &network);
-        docker
+        if let Err(e) = docker
             .create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
                 body,
             )
             .await
-            .map_err(refused)?;
+        {
+            if launch.spec.network == NetworkMode::Model {
+                let _ = tear_down(docker, &self.egress_name(launch.job_id), &network).await;
+            }
+            return Err(refused(e));
+        }
         let mut handle = ContainerHandle {
             docker: docker.clone(),
             name: name.clone(),
             removed: false,
+            model_net: (launch.spec.network == NetworkMode::Model)
+                .then(|| (self.egress_name(launch.job_id), network.clone())),
         };
         let attach = AttachContainerOptionsBuilder::default()
             .stream(true)
@@ -622,8 +649,13 @@ impl Runtime for DockerRuntime {
             Ok(())
             | Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(()),
-            Err(e) => Err(refused(e)),
+            }) => {}
+            Err(e) => return Err(refused(e)),
+        }
+        // Its model network, if it had one, goes with it.
+        match leftover.job_id {
+            Some(job) => tear_down(docker, &self.egress_name(job), &self.network_name(job)).await,
+            None => Ok(()),
         }
     }
 }
