@@ -39,6 +39,11 @@ pub enum StartError {
     Script(#[from] ScriptError),
     #[error("cannot open the store at {path}: {source}")]
     Store { path: String, source: StoreError },
+    #[error("cannot prepare the jobs directory {path} (owner-only, 0700): {source}")]
+    JobsDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Bot(#[from] BotError),
     #[error("cannot start Socket Mode: {0}")]
@@ -232,6 +237,19 @@ fn raise_descriptor_limit() {
     }
 }
 
+/// The jobs directory is the bot's alone (0700): workspaces below it are writable by the
+/// sandbox user, and what a run leaves there (a setuid file, a token in CLI state) must not
+/// be reachable by any other local user.
+fn close_jobs_dir(dir: &std::path::Path) -> Result<(), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|source| StartError::JobsDir {
+            path: dir.display().to_string(),
+            source,
+        })
+}
+
 /// `start` with harnesses supplied by the caller (tests use scripted ones).
 pub async fn start_with(
     config: &Config,
@@ -240,6 +258,7 @@ pub async fn start_with(
     runtime: Option<Arc<dyn Runtime>>,
 ) -> Result<Running, StartError> {
     raise_descriptor_limit();
+    close_jobs_dir(&config.jobs.workdir)?;
     let names: Vec<&str> = harnesses.keys().map(String::as_str).collect();
     let dirs = PromptDirs {
         agents: config.agents.dir.clone(),

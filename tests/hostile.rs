@@ -250,3 +250,94 @@ async fn a_full_inbound_queue_leaves_events_to_slack() {
         assert_eq!(jobs, 1, "one job per mention, however often it came");
     }
 }
+
+/// Starts the bot with one agent, `default` (its `sandbox:` block given), whose harness runs
+/// `script` in `sh` as a local process.
+async fn sh_world(sandbox_block: &str, script: &str) -> World {
+    use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.use_agents(&[(
+        "default.md",
+        &format!("---\nname: default\ndescription: runs sh\nharness: sh\n{sandbox_block}---\nYou help.\n"),
+    )]);
+    let spec = CommandSpec {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        mode: OutputMode::Json,
+        env: Default::default(),
+    };
+    let runtime: Arc<dyn Runtime> = Arc::new(ProcessRuntime::new());
+    let harness: Arc<dyn threadwork::harness::Harness> =
+        Arc::new(CommandHarness::with_runtime(spec, runtime.clone()));
+    w.start_bot_in(
+        std::collections::HashMap::from([("sh".to_string(), harness)]),
+        Some(runtime),
+    )
+    .await;
+    w
+}
+
+async fn ended_job(w: &World, ts: &str) -> threadwork::job::Job {
+    let store = w.bot().bot.store();
+    eventually(SECS(60), "the job ended", || async {
+        store
+            .jobs()
+            .unwrap()
+            .into_iter()
+            .find(|j| j.thread_ts == ts && j.state.is_terminal())
+    })
+    .await
+}
+
+// Guards: a run cannot fill the bot's disk. Its workspace has a disk limit (`disk_mb`); a run
+// that writes past it is stopped, and the thread says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_past_its_disk_limit_stops_the_job() {
+    let w = sh_world(
+        "sandbox:\n  disk_mb: 1\n",
+        "head -c 5000000 /dev/urandom > fill.bin; echo '{\"type\":\"started\"}'; sleep 60",
+    )
+    .await;
+    let ts = w.mention("fill the disk").await;
+    let job = ended_job(&w, &ts).await;
+    assert_eq!(job.state, JobState::Failed);
+    let failure = job.failure.unwrap_or_default();
+    assert!(
+        failure.contains("disk limit of 1 MB") && failure.contains("stopped"),
+        "{failure}"
+    );
+}
+
+// Guards: what a run leaves on the host. Its setuid/setgid bits are cleared when it ends, and
+// the jobs directory above every workspace is the bot's alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn special_bits_do_not_outlive_the_run_and_workspaces_are_closed() {
+    let w = sh_world(
+        "",
+        "mkdir -p d && cp /bin/true d/shell && chmod 6755 d/shell && chmod 3777 d; \
+         echo '{\"type\":\"finished\",\"answer\":\"planted\"}'",
+    )
+    .await;
+    let ts = w.mention("plant a setuid file").await;
+    wait_reply(&w, &ts, SECS(30), |m| m.text == "planted").await;
+    let job = ended_job(&w, &ts).await;
+    let root = w.config.jobs.workdir.clone();
+    let ws = root.join(format!("job-{}", job.workspace_job.unwrap_or(job.id)));
+    let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode();
+    // The bits go once the run has ended (the job is recorded as ended right after).
+    let cleared = eventually(SECS(10), "special bits cleared", || async {
+        (mode(&ws.join("d/shell")) & 0o7000 == 0 && mode(&ws.join("d")) & 0o7000 == 0).then_some(())
+    })
+    .await;
+    let _ = cleared;
+    assert_eq!(
+        mode(&ws.join("d/shell")) & 0o777,
+        0o755,
+        "only the special bits went"
+    );
+    assert_eq!(
+        mode(&root) & 0o777,
+        0o700,
+        "no other local user reaches a workspace"
+    );
+}

@@ -695,6 +695,7 @@ mod tests {
                 pids: 64,
                 tmp_mb: 32,
                 timeout: Duration::from_secs(60),
+                disk_mb: 1024,
                 network,
                 runtime: super::super::policy::RuntimeKind::Docker,
             },

@@ -80,6 +80,65 @@ pub fn set_modes(dir: &Path, dir_mode: u32, file_mode: u32) -> std::io::Result<(
     Ok(())
 }
 
+/// Clears setuid, setgid and sticky bits below `dir` (links skipped): nothing a run left can
+/// raise another local user to the sandbox's uid. An entry the bot may not change (another
+/// uid's) is skipped; the jobs directory above (0700) keeps other users out regardless.
+/// Returns how many entries had a bit cleared.
+pub fn strip_special_bits(dir: &Path) -> std::io::Result<usize> {
+    use std::os::unix::fs::MetadataExt;
+    let mut cleared = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let meta = entry.metadata()?; // the entry's own (lstat) metadata
+            let kind = meta.file_type();
+            if !(kind.is_dir() || kind.is_file()) {
+                continue;
+            }
+            if kind.is_dir() {
+                stack.push(entry.path());
+            }
+            if meta.mode() & 0o7000 != 0 && chmod(&entry.path(), meta.mode() & 0o777).is_ok() {
+                cleared += 1;
+            }
+        }
+    }
+    Ok(cleared)
+}
+
+/// The disk space in use below `dir` (allocated blocks, links not followed), counted until it
+/// passes `cap`: the walk stops there, so a huge tree costs no more than the cap's worth.
+pub fn disk_usage(dir: &Path, cap: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut used = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            let Ok(meta) = entry.metadata() else { continue };
+            used += meta.blocks() * 512;
+            if used > cap {
+                return Ok(used);
+            }
+            if meta.file_type().is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    Ok(used)
+}
+
 fn chmod(path: &Path, mode: u32) -> std::io::Result<()> {
     match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -393,7 +393,11 @@ pub fn objects(
                     volumes: Some(vec![
                         Volume {
                             name: "workspace".into(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            // The kubelet evicts a pod whose workspace outgrows its limit.
+                            empty_dir: Some(EmptyDirVolumeSource {
+                                medium: None,
+                                size_limit: Some(Quantity(format!("{}Mi", spec.disk_mb))),
+                            }),
                             ..Default::default()
                         },
                         Volume {

@@ -61,7 +61,13 @@ pub struct Limits {
     /// Wall-clock limit; without it, `[jobs] timeout_secs`.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Disk a run's workspace may use; without it, 10 GB (defaults) or no cap (max).
+    #[serde(default)]
+    pub disk_mb: Option<u64>,
 }
+
+/// A run's workspace disk limit when the policy names none.
+pub const DEFAULT_DISK_MB: u64 = 10 * 1024;
 
 impl Limits {
     fn default_limits() -> Self {
@@ -71,6 +77,7 @@ impl Limits {
             pids: 256,
             tmp_mb: 256,
             timeout_secs: None,
+            disk_mb: Some(DEFAULT_DISK_MB),
         }
     }
     fn default_max() -> Self {
@@ -80,6 +87,7 @@ impl Limits {
             pids: 1024,
             tmp_mb: 1024,
             timeout_secs: Some(4 * 3600),
+            disk_mb: Some(50 * 1024),
         }
     }
 }
@@ -155,6 +163,8 @@ pub struct SandboxOverride {
     #[serde(default)]
     pub timeout_secs: Option<u64>,
     #[serde(default)]
+    pub disk_mb: Option<u64>,
+    #[serde(default)]
     pub network: Option<NetworkMode>,
     #[serde(default)]
     pub image: Option<String>,
@@ -172,6 +182,8 @@ pub struct SandboxSpec {
     pub pids: i64,
     pub tmp_mb: u64,
     pub timeout: Duration,
+    /// Disk the workspace may use while the run goes on.
+    pub disk_mb: u64,
     pub network: NetworkMode,
     pub runtime: RuntimeKind,
 }
@@ -289,6 +301,13 @@ pub fn resolve(
             limit.to_string(),
         ));
     }
+    let disk_mb = ask.disk_mb.or(d.disk_mb).unwrap_or(DEFAULT_DISK_MB);
+    if disk_mb == 0 {
+        return Err(not_positive("disk_mb", "0".into()));
+    }
+    if let Some(limit) = max.disk_mb.filter(|&l| disk_mb > l) {
+        return Err(over("disk_mb", disk_mb.to_string(), limit.to_string()));
+    }
     let network = ask.network.unwrap_or(policy.network);
     match network {
         NetworkMode::Open if !policy.open_network_agents.iter().any(|a| a == agent) => {
@@ -318,6 +337,7 @@ pub fn resolve(
         pids,
         tmp_mb: d.tmp_mb.min(max.tmp_mb),
         timeout: Duration::from_secs(timeout_secs),
+        disk_mb,
         network,
         runtime,
     })
