@@ -1383,7 +1383,7 @@ impl Ctx {
                     if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
                     self.record_model_usage(job.id, grant, card).await;
                     beats += 1;
-                    if let (Some((dir, mb)), true) = (&disk, beats % 2 == 0) {
+                    if let (Some((dir, mb)), true) = (&disk, beats.is_multiple_of(2)) {
                         if let Some(used) = over_disk(dir, *mb).await {
                             cancel.cancel();
                             return fail(format!(
