@@ -325,11 +325,10 @@ async fn special_bits_do_not_outlive_the_run_and_workspaces_are_closed() {
     let ws = root.join(format!("job-{}", job.workspace_job.unwrap_or(job.id)));
     let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode();
     // The bits go once the run has ended (the job is recorded as ended right after).
-    let cleared = eventually(SECS(10), "special bits cleared", || async {
+    eventually(SECS(10), "special bits cleared", || async {
         (mode(&ws.join("d/shell")) & 0o7000 == 0 && mode(&ws.join("d")) & 0o7000 == 0).then_some(())
     })
     .await;
-    let _ = cleared;
     assert_eq!(
         mode(&ws.join("d/shell")) & 0o777,
         0o755,
