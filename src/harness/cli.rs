@@ -73,6 +73,9 @@ pub struct CliInvocation {
 /// Where the CLI keeps its state: inside the workspace, so a follow-up finds its session
 /// (also after a restart), and out of the project's own files.
 pub const STATE_DIR: &str = ".threadwork/home";
+/// Where a run's role prompt and endpoint settings go: files, not command-line arguments,
+/// which every local user can read (`ps`, `/proc/<pid>/cmdline`) and a pod spec shows.
+pub const RUN_DIR: &str = ".threadwork/run";
 
 pub struct CliHarness {
     kind: CliKind,
@@ -93,6 +96,8 @@ impl CliHarness {
 /// The invocation of `kind` for `run`, with the workspace at `workdir` inside the sandbox.
 pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str) -> CliInvocation {
     let home = format!("{workdir}/{STATE_DIR}");
+    let role_file = format!("{RUN_DIR}/role.md");
+    let role_path = format!("{workdir}/{role_file}");
     let base = run.model_base.clone().unwrap_or_default();
     let mut env = vec![
         (
@@ -130,11 +135,12 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
                     "stream-json",
                     "--verbose",
                     "--dangerously-skip-permissions",
-                    "--append-system-prompt",
-                    &run.role_prompt,
+                    "--append-system-prompt-file",
+                    &role_path,
                 ]
                 .map(String::from),
             );
+            files.push((role_file.clone(), run.role_prompt.clone()));
             if let Some(m) = &run.model {
                 args.extend(["--model".into(), m.clone()]);
             }
@@ -144,12 +150,15 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             if !run.mcp.is_empty() {
                 // All of the gateway's tools offered up front (not deferred behind Claude
                 // Code's tool search), and only them: nothing from files in the workspace.
+                // The endpoints hold the job's token: a file, not an argument.
                 env.push(("ENABLE_TOOL_SEARCH".into(), "false".into()));
+                let mcp_file = format!("{RUN_DIR}/mcp.json");
                 args.extend([
                     "--mcp-config".into(),
-                    crate::mcp::claude_config(&run.mcp),
+                    format!("{workdir}/{mcp_file}"),
                     "--strict-mcp-config".into(),
                 ]);
+                files.push((mcp_file, crate::mcp::claude_config(&run.mcp)));
             }
         }
         CliKind::Codex => {
@@ -157,33 +166,32 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
                 ("OPENAI_API_KEY".into(), PLACEHOLDER_KEY.into()),
                 ("CODEX_HOME".into(), format!("{home}/.codex")),
             ]);
-            let provider = format!(
-                "model_providers.threadwork={{name=\"threadwork\", base_url=\"{base}/openai/v1\", wire_api=\"responses\", env_key=\"OPENAI_API_KEY\"}}"
+            // The endpoint (with the job's token), the role prompt and the MCP servers go in
+            // CODEX_HOME's config.toml, not on the command line.
+            let mut config = format!(
+                "model_provider = \"threadwork\"\ndeveloper_instructions = {}\n\n\
+                 [model_providers.threadwork]\nname = \"threadwork\"\nbase_url = {}\n\
+                 wire_api = \"responses\"\nenv_key = \"OPENAI_API_KEY\"\n",
+                toml_string(&run.role_prompt),
+                toml_string(&format!("{base}/openai/v1")),
             );
+            for (name, url) in &run.mcp {
+                config.push_str(&format!(
+                    "\n[mcp_servers.{}]\nurl = {}\n",
+                    toml_string(name),
+                    toml_string(url)
+                ));
+            }
+            files.push((format!("{STATE_DIR}/.codex/config.toml"), config));
             args.extend(
                 [
                     "exec",
                     "--json",
                     "--skip-git-repo-check",
                     "--dangerously-bypass-approvals-and-sandbox",
-                    "-c",
-                    "model_provider=threadwork",
-                    "-c",
-                    &provider,
-                    "-c",
                 ]
                 .map(String::from),
             );
-            args.push(format!(
-                "developer_instructions={}",
-                toml_string(&run.role_prompt)
-            ));
-            for (name, url) in &run.mcp {
-                args.extend([
-                    "-c".into(),
-                    format!("mcp_servers.{name}.url={}", toml_string(url)),
-                ]);
-            }
             if let Some(m) = &run.model {
                 args.extend(["-m".into(), m.clone()]);
             }
@@ -191,8 +199,6 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
                 args.extend(["resume".into(), s.clone()]);
             }
             args.push(run.task.clone());
-            // Codex keeps its state under CODEX_HOME; the directory must exist.
-            files.push((format!("{STATE_DIR}/.codex/.keep"), String::new()));
         }
         CliKind::Pi => {
             env.extend([
@@ -211,11 +217,13 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
                     "-p",
                     "--provider",
                     "anthropic",
+                    // pi reads the file when the argument names one.
                     "--append-system-prompt",
-                    &run.role_prompt,
+                    &role_path,
                 ]
                 .map(String::from),
             );
+            files.push((role_file.clone(), run.role_prompt.clone()));
             if let Some(m) = &run.model {
                 args.extend(["--model".into(), m.clone()]);
             }
@@ -427,8 +435,14 @@ mod tests {
         );
         assert_eq!(inv.program, "claude");
         let a = inv.args.join(" ");
-        assert!(a.starts_with("-p fix it --output-format stream-json --verbose --dangerously-skip-permissions --append-system-prompt"), "{a}");
+        assert!(a.starts_with("-p fix it --output-format stream-json --verbose --dangerously-skip-permissions --append-system-prompt-file /workspace/.threadwork/run/role.md"), "{a}");
         assert!(a.ends_with("--model m1 --resume s-1"), "{a}");
+        // Neither the role prompt nor the token is an argument (`ps` shows arguments).
+        assert!(!a.contains("careful") && !a.contains("/t/abc"), "{a}");
+        assert_eq!(
+            inv.files,
+            [(".threadwork/run/role.md".to_string(), run().role_prompt)]
+        );
         let env: BTreeMap<_, _> = inv.env.into_iter().collect();
         assert_eq!(
             env["ANTHROPIC_BASE_URL"],
@@ -439,25 +453,38 @@ mod tests {
     }
 
     #[test]
-    fn codex_command_line_quotes_the_role_prompt_as_toml() {
+    fn codex_gets_its_endpoint_and_role_prompt_in_its_config_file() {
         let spec = CliSpec {
             program: None,
             args: vec![],
             env: BTreeMap::new(),
         };
-        let inv = invocation(CliKind::Codex, &spec, &run(), "/workspace");
-        let dev = inv
-            .args
-            .iter()
-            .find(|a| a.starts_with("developer_instructions="))
-            .unwrap();
-        let parsed: toml::Value =
-            toml::from_str(&dev.replacen("developer_instructions=", "x = ", 1)).unwrap();
-        assert_eq!(parsed["x"].as_str(), Some("Be \"careful\".\nAlways test."));
-        assert!(inv
-            .args
-            .iter()
-            .any(|a| a.contains("base_url=\"http://model:8080/t/abc/openai/v1\"")));
+        let mut r = run();
+        r.mcp = vec![(
+            "everything".into(),
+            "http://model:8080/t/abc/mcp/everything".into(),
+        )];
+        let inv = invocation(CliKind::Codex, &spec, &r, "/workspace");
+        let a = inv.args.join(" ");
+        assert!(!a.contains("careful") && !a.contains("/t/abc"), "{a}");
+        let (path, config) = &inv.files[0];
+        assert_eq!(path, ".threadwork/home/.codex/config.toml");
+        let parsed: toml::Value = toml::from_str(config).unwrap();
+        assert_eq!(parsed["model_provider"].as_str(), Some("threadwork"));
+        assert_eq!(
+            parsed["developer_instructions"].as_str(),
+            Some("Be \"careful\".\nAlways test.")
+        );
+        let provider = &parsed["model_providers"]["threadwork"];
+        assert_eq!(
+            provider["base_url"].as_str(),
+            Some("http://model:8080/t/abc/openai/v1")
+        );
+        assert_eq!(provider["wire_api"].as_str(), Some("responses"));
+        assert_eq!(
+            parsed["mcp_servers"]["everything"]["url"].as_str(),
+            Some("http://model:8080/t/abc/mcp/everything")
+        );
         let tail = &inv.args[inv.args.len() - 3..];
         assert_eq!(tail, ["resume", "s-1", "fix it"]);
     }
@@ -475,6 +502,10 @@ mod tests {
         assert_eq!(path, ".threadwork/home/.pi/agent/models.json");
         assert!(content.contains("http://model:8080/t/abc/anthropic"));
         assert!(inv
+            .files
+            .contains(&(".threadwork/run/role.md".to_string(), run().role_prompt)));
+        assert!(!inv.args.join(" ").contains("careful"));
+        assert!(inv
             .args
             .ends_with(&["--session".into(), "s-1".into(), "fix it".into()]));
     }
@@ -491,17 +522,18 @@ mod tests {
             "everything".into(),
             "http://model:8080/t/abc/mcp/everything".into(),
         )];
-        let claude = invocation(CliKind::Claude, &spec, &r, "/workspace").args;
-        let at = claude.iter().position(|a| a == "--mcp-config").unwrap();
-        assert_eq!(
-            claude[at + 1],
-            r#"{"mcpServers":{"everything":{"type":"http","url":"http://model:8080/t/abc/mcp/everything"}}}"#
-        );
-        assert_eq!(claude[at + 2], "--strict-mcp-config");
-        let codex = invocation(CliKind::Codex, &spec, &r, "/workspace").args;
-        assert!(codex.contains(
-            &"mcp_servers.everything.url=\"http://model:8080/t/abc/mcp/everything\"".to_string()
-        ));
+        let claude = invocation(CliKind::Claude, &spec, &r, "/workspace");
+        let at = claude
+            .args
+            .iter()
+            .position(|a| a == "--mcp-config")
+            .unwrap();
+        assert_eq!(claude.args[at + 1], "/workspace/.threadwork/run/mcp.json");
+        assert_eq!(claude.args[at + 2], "--strict-mcp-config");
+        assert!(claude.files.contains(&(
+            ".threadwork/run/mcp.json".to_string(),
+            r#"{"mcpServers":{"everything":{"type":"http","url":"http://model:8080/t/abc/mcp/everything"}}}"#.to_string()
+        )));
         let pi = invocation(CliKind::Pi, &spec, &r, "/workspace");
         let env: BTreeMap<_, _> = pi.env.into_iter().collect();
         assert_eq!(
