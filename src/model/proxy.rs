@@ -35,6 +35,8 @@ pub const PLACEHOLDER_KEY: &str = "threadwork-proxy-injects-the-key";
 
 /// Requests larger than this are refused (a conversation is far smaller).
 const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+/// An MCP request (one JSON-RPC message) larger than this is refused.
+const MAX_TOOL_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// `[model]` in the config.
 #[derive(Debug, Clone, Deserialize)]
@@ -423,7 +425,42 @@ async fn tools(
         .get(&token)
         .and_then(|g| g.tools.clone());
     match (&shared.gateway, tools) {
-        (Some(gateway), Some(tools)) => gateway.serve(&tools, &server, request).await,
+        (Some(gateway), Some(tools)) => {
+            // The same holds as for model calls: a slot of the job's, and a body that arrives
+            // in time and within its limit, read before the gateway sees the request.
+            let Ok(_in_flight) = InFlight::take(&shared, &token) else {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "threadwork MCP gateway: this job has too many requests in flight",
+                )
+                    .into_response();
+            };
+            let (parts, body) = request.into_parts();
+            let read = tokio::time::timeout(
+                shared.limits.body_timeout,
+                axum::body::to_bytes(body, MAX_TOOL_REQUEST_BYTES),
+            )
+            .await;
+            let body = match read {
+                Ok(Ok(b)) => b,
+                Ok(Err(_)) => {
+                    return (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "threadwork MCP gateway: request too large",
+                    )
+                        .into_response()
+                }
+                Err(_) => {
+                    return (
+                        StatusCode::REQUEST_TIMEOUT,
+                        "threadwork MCP gateway: the request body took too long",
+                    )
+                        .into_response()
+                }
+            };
+            let request = axum::extract::Request::from_parts(parts, Body::from(body));
+            gateway.serve(&tools, &server, request).await
+        }
         _ => (
             StatusCode::FORBIDDEN,
             "threadwork MCP gateway: this job token has no MCP servers",

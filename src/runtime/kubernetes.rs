@@ -511,6 +511,33 @@ pub fn restore(workspace: &Path, base64_tar_gz: &str) -> Result<(), RuntimeError
     archive.unpack(workspace).map_err(io)
 }
 
+/// The next line of `reader` without its newline, at most `max` bytes of it kept (`true`: the
+/// rest was skipped); `None` at the end.
+async fn next_line<R: futures::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    max: usize,
+) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+    use futures::AsyncBufReadExt;
+    let mut line = Vec::new();
+    let mut cut = false;
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok((!line.is_empty() || cut).then_some((line, cut)));
+        }
+        let newline = buf.iter().position(|b| *b == b'\n');
+        let chunk = &buf[..newline.unwrap_or(buf.len())];
+        let room = max.saturating_sub(line.len());
+        cut |= chunk.len() > room;
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = newline.map_or(buf.len(), |i| i + 1);
+        reader.consume_unpin(used);
+        if newline.is_some() {
+            return Ok(Some((line, cut)));
+        }
+    }
+}
+
 /// Why a pod is not running yet, in words, or `None` while it may still start.
 pub fn pending_problem(pod: &Pod) -> Option<String> {
     let status = pod.status.as_ref()?;
@@ -657,19 +684,38 @@ impl KubernetesRuntime {
         let workspace = workspace.to_path_buf();
         let (restored_tx, restored_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            use futures::{AsyncBufReadExt, StreamExt};
-            let mut lines = logs.lines();
-            let mut section = 0; // 0: harness stdout, 1: workspace, 2: stderr
+            let mut logs = logs;
+            let mut section = 0; // 0: harness stdout, 1: workspace, 2: stderr, 3: refused
             let mut packed = String::new();
             let mut restored = Ok(false);
-            while let Some(Ok(line)) = lines.next().await {
-                match (section, line.as_str()) {
+            // Every line is bounded as it is read: a pod printing without newlines cannot
+            // take the bot's memory.
+            while let Ok(Some((bytes, cut))) = next_line(&mut logs, MAX_RETURNED_PACKED).await {
+                let line = String::from_utf8_lossy(&bytes);
+                match (section, line.as_ref()) {
                     (0, WORKSPACE_MARK) => section = 1,
+                    (1, _) if cut => {
+                        restored = Err(RuntimeError::Refused(format!(
+                            "the workspace came back larger than {} MB packed; it was not restored",
+                            MAX_RETURNED_PACKED / (1024 * 1024)
+                        )));
+                        section = 3;
+                    }
                     (1, STDERR_MARK) => {
                         restored = if packed.trim().is_empty() {
                             Ok(false)
                         } else {
-                            restore(&workspace, &packed).map(|_| true)
+                            let (workspace, packed) =
+                                (workspace.clone(), std::mem::take(&mut packed));
+                            tokio::task::spawn_blocking(move || {
+                                restore(&workspace, &packed).map(|_| true)
+                            })
+                            .await
+                            .unwrap_or_else(|e| {
+                                Err(RuntimeError::Refused(format!(
+                                    "restoring the workspace failed: {e}"
+                                )))
+                            })
                         };
                         section = 2;
                     }
@@ -1093,6 +1139,19 @@ mod tests {
     // Guards: a workspace coming back is bounded. A small gzip bomb (a few hundred KB that
     // unpack past the limit) fails the restore — the job, not the bot — and leaves the
     // workspace as it was.
+    #[tokio::test]
+    async fn log_lines_are_bounded() {
+        let long = format!("{}\nshort\nlast", "x".repeat(100));
+        let mut reader = futures::io::Cursor::new(long.into_bytes());
+        let (first, cut) = next_line(&mut reader, 10).await.unwrap().unwrap();
+        assert_eq!((first.len(), cut), (10, true));
+        let (second, cut) = next_line(&mut reader, 10).await.unwrap().unwrap();
+        assert_eq!((second.as_slice(), cut), (&b"short"[..], false));
+        let (third, _) = next_line(&mut reader, 10).await.unwrap().unwrap();
+        assert_eq!(third, b"last");
+        assert!(next_line(&mut reader, 10).await.unwrap().is_none());
+    }
+
     #[test]
     fn a_gzip_bomb_coming_back_is_refused() {
         use base64::Engine;
