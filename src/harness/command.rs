@@ -389,6 +389,26 @@ pub fn stream_spawned(
                 Ok(s) if s.success() => decoder.finish().unwrap_or_else(|| HarnessEvent::Error {
                     message: exit_message(&program, s, memory_mb, &last, &stderr),
                 }),
+                // A process of the run was killed for memory, yet the CLI itself finished
+                // well: its answer stands, and the card says what happened.
+                Ok(s) if s.code == Some(0) && s.oom_killed => match decoder.finish() {
+                    Some(answer @ HarnessEvent::Finished { .. }) => {
+                        let _ = tx
+                            .send(HarnessEvent::ToolFinished {
+                                id: None,
+                                name: "sandbox".into(),
+                                summary: format!(
+                                    "a process ran out of memory (the limit is {memory_mb} MB) and was killed"
+                                ),
+                                ok: false,
+                            })
+                            .await;
+                        answer
+                    }
+                    other => other.unwrap_or_else(|| HarnessEvent::Error {
+                        message: exit_message(&program, s, memory_mb, &last, &stderr),
+                    }),
+                },
                 // The container's init says so when it cannot exec the program; a script that
                 // exits 127 for a command of its own is an ordinary failure.
                 Ok(s)
@@ -524,6 +544,113 @@ mod tests {
             mode,
             env: BTreeMap::new(),
         }
+    }
+
+    /// The process runtime, except that every run is reported as having had a process killed
+    /// for memory (as Docker reports any OOM kill in the container).
+    struct OomReported;
+
+    struct OomHandle(Box<dyn RunHandle>);
+
+    #[async_trait::async_trait]
+    impl RunHandle for OomHandle {
+        async fn wait(&mut self) -> Result<crate::runtime::Exit, crate::runtime::RuntimeError> {
+            let exit = self.0.wait().await?;
+            Ok(crate::runtime::Exit {
+                oom_killed: true,
+                ..exit
+            })
+        }
+        async fn kill(&mut self) -> Result<(), crate::runtime::RuntimeError> {
+            self.0.kill().await
+        }
+        async fn cleanup(&mut self) {
+            self.0.cleanup().await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Runtime for OomReported {
+        fn name(&self) -> &'static str {
+            "process"
+        }
+        fn workspace_in_sandbox(
+            &self,
+            host: &std::path::Path,
+            _spec: &crate::runtime::SandboxSpec,
+        ) -> PathBuf {
+            host.to_path_buf()
+        }
+        fn model_address(&self, _spec: &crate::runtime::SandboxSpec) -> Option<String> {
+            None
+        }
+        async fn spawn(
+            &self,
+            launch: crate::runtime::Launch,
+        ) -> Result<crate::runtime::Spawned, crate::runtime::RuntimeError> {
+            let spawned = ProcessRuntime::new().spawn(launch).await?;
+            Ok(crate::runtime::Spawned {
+                handle: Box::new(OomHandle(spawned.handle)),
+                ..spawned
+            })
+        }
+        async fn leftovers(
+            &self,
+        ) -> Result<Vec<crate::runtime::Leftover>, crate::runtime::RuntimeError> {
+            Ok(vec![])
+        }
+        async fn remove(
+            &self,
+            _leftover: &crate::runtime::Leftover,
+        ) -> Result<(), crate::runtime::RuntimeError> {
+            Ok(())
+        }
+    }
+
+    // Guards (part 2, item 13): a child process killed for memory does not take the answer of
+    // a CLI that finished well; the card is told. A CLI that itself fails still fails.
+    #[tokio::test]
+    async fn an_oom_killed_child_keeps_the_answer_of_a_finished_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let harness = CommandHarness::with_runtime(
+            sh("echo 'the answer'", OutputMode::Text),
+            Arc::new(OomReported),
+        );
+        let mut rx = harness
+            .start(run(dir.path()), CancellationToken::new())
+            .await
+            .unwrap();
+        let mut events = Vec::new();
+        while let Some(e) = rx.recv().await {
+            events.push(e);
+        }
+        assert_eq!(
+            events.last(),
+            Some(&HarnessEvent::Finished {
+                answer: "the answer".into()
+            })
+        );
+        assert!(
+            events.iter().any(|e| matches!(e, HarnessEvent::ToolFinished { summary, ok: false, .. } if summary.contains("out of memory"))),
+            "{events:?}"
+        );
+
+        let harness = CommandHarness::with_runtime(
+            sh("echo partial; exit 3", OutputMode::Text),
+            Arc::new(OomReported),
+        );
+        let mut rx = harness
+            .start(run(dir.path()), CancellationToken::new())
+            .await
+            .unwrap();
+        let mut last = None;
+        while let Some(e) = rx.recv().await {
+            last = Some(e);
+        }
+        assert!(
+            matches!(&last, Some(HarnessEvent::Error { message }) if message.contains("out of memory")),
+            "{last:?}"
+        );
     }
 
     #[tokio::test]

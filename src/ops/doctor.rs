@@ -339,6 +339,29 @@ pub fn engine_advisory(version: &str) -> Option<String> {
     })
 }
 
+/// Why a runc `version` is unfit to hold hostile sandboxes, if it is: before the fixes for
+/// CVE-2024-21626 (1.1.12) and CVE-2025-31133, CVE-2025-52565 and CVE-2025-52881 (container
+/// escapes through /dev/null, /dev/console and procfs writes: 1.2.8, 1.3.3, 1.4.0).
+pub fn runc_advisory(version: &str) -> Option<String> {
+    let numbers: Vec<u64> = version
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    let fixed = match numbers[..] {
+        [1, 2, patch] => patch >= 8,
+        [1, 3, patch] => patch >= 3,
+        [1, minor, _] => minor >= 4,
+        [major, _, _] => major >= 2,
+        _ => return Some("an unrecognised version".into()),
+    };
+    (!fixed).then(|| {
+        "runc releases before 1.2.8 / 1.3.3 / 1.4.0 have known container escapes \
+         (CVE-2024-21626, CVE-2025-31133, CVE-2025-52565, CVE-2025-52881)"
+            .into()
+    })
+}
+
 async fn runtime_checks(config: &Config) -> Vec<Check> {
     if !config.harness.values().any(HarnessConfig::runs_a_program) {
         return vec![ok(
@@ -362,24 +385,30 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
         // A cluster pulls images itself; a local process uses none.
         return out;
     }
-    out.push(match runtime.engine_version().await {
-        Some(version) => match engine_advisory(&version) {
-            None => ok(
-                "Docker Engine",
-                format!("{version}, no known sandbox escape"),
-            ),
-            Some(why) => bad(
-                "Docker Engine",
-                format!("{version}: {why}"),
-                "upgrade to Docker Engine 25.0.6, 26.1.5, 27.1.1 or newer",
-            ),
-        },
-        None => bad(
+    match runtime.engine_versions().await {
+        Some(versions) => {
+            for (name, version) in versions {
+                let advisory = match name.as_str() {
+                    "Engine" => engine_advisory(&version),
+                    "runc" => runc_advisory(&version),
+                    _ => continue,
+                };
+                out.push(match advisory {
+                    None => ok("Docker Engine", format!("{name} {version}, no known sandbox escape")),
+                    Some(why) => bad(
+                        "Docker Engine",
+                        format!("{name} {version}: {why}"),
+                        "upgrade to Docker Engine 25.0.6, 26.1.5, 27.1.1 or newer with runc 1.2.8, 1.3.3 or newer",
+                    ),
+                });
+            }
+        }
+        None => out.push(bad(
             "Docker Engine",
             "its version is unknown",
             "check that the Docker API answers /version",
-        ),
-    });
+        )),
+    }
     let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
     let dirs = PromptDirs {
         agents: config.agents.dir.clone(),
@@ -544,6 +573,12 @@ mod tests {
         }
         for good in ["23.0.15", "25.0.6", "26.1.5", "27.1.1", "27.5.0", "28.0.1"] {
             assert_eq!(engine_advisory(good), None, "{good}");
+        }
+        for bad in ["1.1.5+ds1", "1.1.12", "1.2.7", "1.3.2", "1.0.0-rc93", "x"] {
+            assert!(runc_advisory(bad).is_some(), "{bad}");
+        }
+        for good in ["1.2.8", "1.3.3", "1.4.0", "1.4.1", "2.0.0"] {
+            assert_eq!(runc_advisory(good), None, "{good}");
         }
     }
 

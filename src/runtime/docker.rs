@@ -503,9 +503,19 @@ impl Runtime for DockerRuntime {
             .or(info.id)
     }
 
-    async fn engine_version(&self) -> Option<String> {
+    async fn engine_versions(&self) -> Option<Vec<(String, String)>> {
         let docker = self.client().await.ok()?;
-        docker.version().await.ok()?.version
+        let version = docker.version().await.ok()?;
+        let mut out = vec![("Engine".to_string(), version.version?)];
+        out.extend(
+            version
+                .components
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.name != "Engine")
+                .map(|c| (c.name, c.version)),
+        );
+        Some(out)
     }
 
     async fn ping(&self) -> Result<(), RuntimeError> {

@@ -116,16 +116,22 @@ fn default_dns_labels() -> BTreeMap<String, String> {
     BTreeMap::from([("k8s-app".into(), "kube-dns".into())])
 }
 
-/// What network `open` never reaches: private, shared, loopback and link-local ranges
-/// (the cluster, the node, cloud metadata at 169.254.169.254).
-pub const OPEN_EXCEPT: [&str; 7] = [
+/// What network `open` never reaches: private, shared, loopback, link-local, benchmark,
+/// multicast and reserved ranges (the cluster, the node, cloud metadata at 169.254.169.254),
+/// and Azure's platform address. Public addresses of the cluster's own nodes and load
+/// balancers are the cluster's to add (a NetworkPolicy of its own).
+pub const OPEN_EXCEPT: [&str; 11] = [
+    "0.0.0.0/8",
     "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
     "100.64.0.0/10",
     "127.0.0.0/8",
+    "168.63.129.16/32",
     "169.254.0.0/16",
-    "0.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
 ];
 
 fn selector(labels: &BTreeMap<String, String>) -> LabelSelector {

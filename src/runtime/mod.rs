@@ -123,8 +123,9 @@ pub trait Runtime: Send + Sync {
     async fn image_digest(&self, _image: &str) -> Option<String> {
         None
     }
-    /// The container engine's version, when the runtime has one (for `doctor`).
-    async fn engine_version(&self) -> Option<String> {
+    /// The container engine's components and their versions (`Engine`, `runc`, …), when the
+    /// runtime has them (for `doctor`).
+    async fn engine_versions(&self) -> Option<Vec<(String, String)>> {
         None
     }
     /// Whether the runtime answers (for `/readyz` and `doctor`).
