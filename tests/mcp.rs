@@ -75,7 +75,9 @@ async fn the_gateway_lists_permitted_tools_refuses_denied_ones_and_records_calls
         listen: ([127, 0, 0, 1], 0).into(),
         ..ProxyConfig::default()
     };
-    let proxy = ModelProxy::start_with(config, Some(gateway)).await.unwrap();
+    let proxy = ModelProxy::start_with(config, Some(gateway.clone()))
+        .await
+        .unwrap();
     let grant = proxy.grant(7, "ops", vec![]);
     grant.open_tools(vec!["everything".into()]);
     let mut calls = grant.take_tool_calls().unwrap();
@@ -130,6 +132,27 @@ async fn the_gateway_lists_permitted_tools_refuses_denied_ones_and_records_calls
     assert_eq!(second.tool, "get-env");
     assert!(second.outcome.starts_with("denied: "), "{}", second.outcome);
     client.cancel().await.ok();
+
+    // Another agent's job gets its own connection (its own server process): nothing one
+    // agent leaves in a server's state reaches the other's jobs. Jobs of one agent share it.
+    assert_eq!(gateway.connections(), 1);
+    let same_agent = proxy.grant(9, "ops", vec![]);
+    same_agent.open_tools(vec!["everything".into()]);
+    let other_agent = proxy.grant(10, "dev", vec![]);
+    other_agent.open_tools(vec!["everything".into()]);
+    for g in [&same_agent, &other_agent] {
+        let client = ()
+            .serve(StreamableHttpClientTransport::from_uri(format!(
+                "http://{}/t/{}/mcp/everything",
+                proxy.addr(),
+                g.token()
+            )))
+            .await
+            .expect("the gateway speaks MCP");
+        assert!(!client.list_all_tools().await.unwrap().is_empty());
+        client.cancel().await.ok();
+    }
+    assert_eq!(gateway.connections(), 2, "one per agent");
 
     // Another server name, a grant without tools, and a revoked grant get nothing.
     let http = reqwest::Client::new();

@@ -1,6 +1,9 @@
 //! The gateway: the configured MCP servers, run by the bot (rmcp clients: a child process on
 //! stdio, or streamable HTTP), each re-exposed per job as a streamable-HTTP MCP endpoint
 //! (rmcp server) that offers only the permitted tools and records every call.
+//!
+//! Each agent gets its own connection to a server (its own child process, for a stdio one):
+//! what one agent's jobs leave in a server's state, another agent's jobs do not see.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -28,6 +31,8 @@ pub type Recorder = Arc<dyn Fn(ToolCall) + Send + Sync>;
 /// What one job may reach through the gateway.
 #[derive(Clone)]
 pub struct JobTools {
+    /// The job's agent: whose connections to the servers it uses.
+    pub agent: String,
     /// The agent's servers; others answer 404.
     pub servers: Vec<String>,
     pub recorder: Recorder,
@@ -36,44 +41,58 @@ pub struct JobTools {
 impl std::fmt::Debug for JobTools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobTools")
+            .field("agent", &self.agent)
             .field("servers", &self.servers)
             .finish_non_exhaustive()
     }
 }
 
-/// The configured servers, connected on first use and reconnected when they die.
+/// The configured servers; a connection per (agent, server), made on first use and again
+/// when it dies.
 pub struct Gateway {
-    upstreams: BTreeMap<String, Arc<Upstream>>,
+    configs: BTreeMap<String, ServerConfig>,
+    upstreams: std::sync::Mutex<HashMap<(String, String), Arc<Upstream>>>,
 }
 
 impl Gateway {
     pub fn new(servers: &BTreeMap<String, ServerConfig>) -> Self {
         Self {
-            upstreams: servers
-                .iter()
-                .map(|(name, config)| {
-                    (
-                        name.clone(),
-                        Arc::new(Upstream {
-                            name: name.clone(),
-                            config: config.clone(),
-                            client: tokio::sync::Mutex::new(None),
-                        }),
-                    )
-                })
-                .collect(),
+            configs: servers.clone(),
+            upstreams: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub fn has(&self, server: &str) -> bool {
-        self.upstreams.contains_key(server)
+        self.configs.contains_key(server)
+    }
+
+    /// `agent`'s connection to `server` (not yet connected when new).
+    fn upstream(&self, agent: &str, server: &str) -> Option<Arc<Upstream>> {
+        let config = self.configs.get(server)?;
+        let mut upstreams = self.upstreams.lock().expect("upstreams lock");
+        Some(
+            upstreams
+                .entry((agent.to_string(), server.to_string()))
+                .or_insert_with(|| {
+                    Arc::new(Upstream {
+                        name: server.to_string(),
+                        config: config.clone(),
+                        client: tokio::sync::Mutex::new(None),
+                    })
+                })
+                .clone(),
+        )
+    }
+
+    /// How many connections the gateway holds or will make: one per (agent, server) used.
+    pub fn connections(&self) -> usize {
+        self.upstreams.lock().expect("upstreams lock").len()
     }
 
     /// Connects to `server` and counts its tools: (all, offered to agents). For `doctor`.
     pub async fn probe(&self, server: &str) -> Result<(usize, usize), String> {
         let upstream = self
-            .upstreams
-            .get(server)
+            .upstream("", server)
             .ok_or_else(|| format!("no MCP server `{server}`"))?;
         let tools = upstream
             .peer()
@@ -91,9 +110,13 @@ impl Gateway {
     /// Serves one MCP HTTP request of a job for `server` (stateless: every request stands
     /// alone, so nothing is kept between a job's requests but the upstream connection).
     pub async fn serve(&self, tools: &JobTools, server: &str, request: Request<Body>) -> Response {
-        let upstream = match self.upstreams.get(server) {
-            Some(u) if tools.servers.iter().any(|s| s == server) => u.clone(),
-            _ => {
+        let allowed = tools.servers.iter().any(|s| s == server);
+        let upstream = match allowed
+            .then(|| self.upstream(&tools.agent, server))
+            .flatten()
+        {
+            Some(u) => u,
+            None => {
                 return (
                     axum::http::StatusCode::NOT_FOUND,
                     format!("MCP server `{server}` is not available to this job"),

@@ -229,7 +229,11 @@ impl GrantHandle {
             .expect("grants lock")
             .get_mut(&self.token)
         {
-            g.tools = Some(JobTools { servers, recorder });
+            g.tools = Some(JobTools {
+                agent: g.agent.clone(),
+                servers,
+                recorder,
+            });
         }
         *self.tool_calls.lock().expect("tool calls lock") = Some(rx);
     }
