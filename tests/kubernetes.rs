@@ -205,20 +205,90 @@ async fn leftover_jobs_of_this_instance_are_removed_at_start() {
 
 /// Every document of `deploy/kubernetes/threadwork.yaml`, by kind.
 fn deploy_objects() -> HashMap<String, serde_json::Value> {
+    deploy_file("threadwork.yaml")
+}
+
+/// The objects of a file under `deploy/kubernetes`, by kind (the first of each) and by
+/// `kind/name`.
+fn deploy_file(rel: &str) -> HashMap<String, serde_json::Value> {
     use serde::Deserialize;
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/kubernetes/threadwork.yaml"
-    );
+    let path = format!("{}/deploy/kubernetes/{rel}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap();
     let mut out = HashMap::new();
     for doc in serde_norway::Deserializer::from_str(&text) {
         let v = serde_json::Value::deserialize(doc).expect("each document parses");
         let kind = v["kind"].as_str().expect("a kind").to_string();
-        assert!(v["metadata"]["name"].is_string(), "{kind} has a name");
-        out.insert(kind, v);
+        let name = v["metadata"]["name"].as_str().expect("a name").to_string();
+        out.insert(format!("{kind}/{name}"), v.clone());
+        out.entry(kind).or_insert(v);
     }
     out
+}
+
+// Guards (part 2, item 7): sandboxes may live in a namespace of their own. The overlay gives
+// the bot there exactly the Role it has in its own, fences every pod there by default, admits
+// to the bot's model port only sandbox pods of that namespace, and configures both namespaces.
+#[test]
+fn the_sandboxes_apart_overlay_holds_together() {
+    let base = deploy_objects();
+    let apart = deploy_file("sandboxes-apart/sandboxes.yaml");
+    let kustomization = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/sandboxes-apart/kustomization.yaml"
+    ))
+    .unwrap();
+    for file in ["sandboxes.yaml", "bot-ingress.yaml", "config.yaml"] {
+        assert!(kustomization.contains(file), "{file} is applied");
+    }
+    let ns = "threadwork-sandboxes";
+    assert_eq!(apart["Namespace"]["metadata"]["name"], ns);
+    assert_eq!(apart["Role"]["metadata"]["namespace"], ns);
+    assert_eq!(apart["Role"]["rules"], base["Role"]["rules"]);
+    assert_eq!(
+        apart["RoleBinding"]["subjects"],
+        base["RoleBinding"]["subjects"]
+    );
+    let deny = &apart["NetworkPolicy"];
+    assert_eq!(deny["metadata"]["namespace"], ns);
+    assert_eq!(deny["spec"]["podSelector"], json!({}));
+    assert_eq!(deny["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert!(deny["spec"]["ingress"].is_null() && deny["spec"]["egress"].is_null());
+
+    let ingress = &deploy_file("sandboxes-apart/bot-ingress.yaml")["NetworkPolicy"];
+    assert_eq!(
+        ingress["metadata"]["name"], base["NetworkPolicy"]["metadata"]["name"],
+        "the patch replaces the bot's ingress policy"
+    );
+    let from = &ingress["spec"]["ingress"][0]["from"][0];
+    assert_eq!(
+        from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        ns
+    );
+    assert_eq!(
+        from["podSelector"]["matchExpressions"][0]["key"],
+        "threadwork.job"
+    );
+
+    let config = &deploy_file("sandboxes-apart/config.yaml")["ConfigMap"];
+    let toml = config["data"]["threadwork.toml"].as_str().unwrap();
+    let config = threadwork::config::Config::parse("threadwork.toml", toml).expect("valid config");
+    assert_eq!(config.kubernetes.namespace, ns);
+    assert_eq!(
+        config.kubernetes.bot_namespace.as_deref(),
+        Some("threadwork")
+    );
+    let base_toml = base["ConfigMap"]["data"]["threadwork.toml"]
+        .as_str()
+        .unwrap();
+    let only_namespaces = toml.replace(
+        "namespace = \"threadwork-sandboxes\"\nbot_namespace = \"threadwork\"\n",
+        "",
+    );
+    let base_without = base_toml.replace("namespace = \"threadwork\"\n", "");
+    assert_eq!(
+        only_namespaces, base_without,
+        "the rest of the config is the base's"
+    );
 }
 
 #[test]
@@ -256,6 +326,13 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
         o["Secret"]["stringData"]["THREADWORK_OPS_TOKEN"], "",
         "the ops token is a secret, set in the Secret"
     );
+    // Every sandbox pod is fenced by default, whatever its run's own policy.
+    let deny = &o["NetworkPolicy/threadwork-sandbox-default-deny"];
+    assert_eq!(
+        deny["spec"]["podSelector"]["matchExpressions"][0]["key"],
+        "threadwork.job"
+    );
+    assert_eq!(deny["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
     // The Role grants exactly these verbs, in its namespace only.
     let mut grants: Vec<String> = Vec::new();
     for rule in o["Role"]["rules"].as_array().unwrap() {
