@@ -1212,6 +1212,7 @@ impl Ctx {
             Ok(m) => m,
             Err(message) => return fail(message),
         };
+        let spec = sandbox.clone();
         let run = HarnessRun {
             sandbox,
             resume_session,
@@ -1230,6 +1231,12 @@ impl Ctx {
             Ok(rx) => rx,
             Err(e) => return fail(format!("the `{}` harness did not start: {e}", job.harness)),
         };
+        // The grant answers its own sandbox only, once the runtime can say where that is.
+        if let (Some(g), Some(runtime)) = (&grant, &self.runtime) {
+            if let Some(client) = runtime.client_address(job.id, &spec).await {
+                g.bind(client);
+            }
+        }
         let outcome = self
             .follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
             .await;

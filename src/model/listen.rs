@@ -110,7 +110,16 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers see who is asking (`ConnectInfo`): a grant may be bound to its sandbox.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         tokio::spawn(async move {
             // HTTP/1.1 only: what the CLIs speak to a plain-HTTP base URL, and the version
             // whose head timeout also covers a connection that never sends a byte.

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -134,6 +134,8 @@ struct Grant {
     tools: Option<JobTools>,
     /// Requests of this job the proxy holds now (`Limits::per_job_requests`).
     in_flight: usize,
+    /// Where the job's requests must come from, once known (`GrantHandle::bind`).
+    client: Option<std::net::IpAddr>,
 }
 
 /// A job's running total.
@@ -236,6 +238,20 @@ impl GrantHandle {
             });
         }
         *self.tool_calls.lock().expect("tool calls lock") = Some(rx);
+    }
+
+    /// From now on the grant answers only requests from `client` (the run's own sandbox, as
+    /// the proxy sees it): a token that leaks to another sandbox is worth nothing there.
+    pub fn bind(&self, client: std::net::IpAddr) {
+        if let Some(g) = self
+            .shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+        {
+            g.client = Some(client);
+        }
     }
 
     /// The receiving end of the job's tool calls (once).
@@ -374,6 +390,7 @@ impl ModelProxy {
                 requests: 0,
                 tools: None,
                 in_flight: 0,
+                client: None,
             },
         );
         GrantHandle {
@@ -420,6 +437,7 @@ fn refuse_as(provider: Provider, status: StatusCode, kind: &str, message: String
 async fn tools(
     State(shared): State<Arc<Shared>>,
     Path((token, server)): Path<(String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
 ) -> Response {
     let tools = shared
@@ -427,6 +445,7 @@ async fn tools(
         .lock()
         .expect("grants lock")
         .get(&token)
+        .filter(|g| g.client.is_none_or(|c| c == peer.ip()))
         .and_then(|g| g.tools.clone());
     match (&shared.gateway, tools) {
         (Some(gateway), Some(tools)) => {
@@ -476,6 +495,7 @@ async fn tools(
 async fn forward(
     State(shared): State<Arc<Shared>>,
     Path((token, provider_name, _rest)): Path<(String, String, String)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -487,6 +507,14 @@ async fn forward(
     let (job, agent, models) = {
         let grants = shared.grants.lock().expect("grants lock");
         match grants.get(&token) {
+            Some(g) if g.client.is_some_and(|c| c != peer.ip()) => {
+                tracing::warn!(job = g.job, agent = %g.agent, client = %peer.ip(), "model request with a job's token from another sandbox refused");
+                return refuse(
+                    provider,
+                    StatusCode::FORBIDDEN,
+                    "threadwork: this job token belongs to another sandbox".into(),
+                );
+            }
             Some(g) => (g.job, g.agent.clone(), g.models.clone()),
             None => {
                 return refuse(
@@ -937,6 +965,26 @@ mod tests {
             answer.starts_with("HTTP/1.1 200"),
             "the client's slots came back: {answer}"
         );
+    }
+
+    /// Boundary: a grant bound to its sandbox answers nobody else, even with its token.
+    #[tokio::test]
+    async fn a_bound_grant_answers_only_its_own_sandbox() {
+        let (_mock, proxy, grant) = setup(vec![]).await;
+        grant.bind([127, 0, 0, 2].into());
+        let body = r#"{"model":"mock-sonnet","messages":[]}"#;
+        let request = format!(
+            "POST /t/{}/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            grant.token(),
+            body.len()
+        );
+        let long = std::time::Duration::from_secs(20);
+        let (_c, other) = raw(proxy.addr(), [127, 0, 0, 3], &request, long).await;
+        assert!(other.starts_with("HTTP/1.1 403"), "{other}");
+        assert!(other.contains("another sandbox"), "{other}");
+        let (_c, own) = raw(proxy.addr(), [127, 0, 0, 2], &request, long).await;
+        assert!(own.starts_with("HTTP/1.1 200"), "{own}");
     }
 
     /// Boundary: a job's own requests are capped (each may buffer 32 MB), and a body that

@@ -270,6 +270,17 @@ async fn tear_down(docker: &Docker, egress: &str, network: &str) -> Result<(), R
         | Err(DockerError::DockerResponseServerError {
             status_code: 404, ..
         }) => {}
+        // Someone else (the run's own cleanup, a sweep) is removing it: wait until it is gone.
+        Err(DockerError::DockerResponseServerError {
+            status_code: 409, ..
+        }) => {
+            for _ in 0..40 {
+                if docker.inspect_container(egress, None).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
         Err(e) => return Err(refused(e)),
     }
     // A container whose removal is still in progress keeps its endpoint on the network for
@@ -501,6 +512,25 @@ impl Runtime for DockerRuntime {
         info.repo_digests
             .and_then(|d| d.into_iter().next())
             .or(info.id)
+    }
+
+    async fn client_address(&self, job_id: u64, spec: &SandboxSpec) -> Option<std::net::IpAddr> {
+        if spec.network != NetworkMode::Model {
+            return None;
+        }
+        // The forwarder reaches the proxy from its leg on the default bridge.
+        let docker = self.client().await.ok()?;
+        let egress = docker
+            .inspect_container(&self.egress_name(job_id), None)
+            .await
+            .ok()?;
+        let ip = egress
+            .network_settings?
+            .networks?
+            .get("bridge")?
+            .ip_address
+            .clone()?;
+        ip.parse().ok()
     }
 
     async fn engine_versions(&self) -> Option<Vec<(String, String)>> {

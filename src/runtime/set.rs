@@ -73,6 +73,21 @@ impl Runtime for Runtimes {
         None
     }
 
+    async fn client_address(&self, job_id: u64, spec: &SandboxSpec) -> Option<std::net::IpAddr> {
+        self.pick(spec.runtime)
+            .ok()?
+            .client_address(job_id, spec)
+            .await
+    }
+
+    async fn engine_versions(&self) -> Option<Vec<(String, String)>> {
+        let mut all = Vec::new();
+        for r in self.all.values() {
+            all.extend(r.engine_versions().await.unwrap_or_default());
+        }
+        (!all.is_empty()).then_some(all)
+    }
+
     async fn ping(&self) -> Result<(), RuntimeError> {
         for r in self.all.values() {
             r.ping().await?;
