@@ -222,8 +222,9 @@ pub trait Store: Send + Sync {
     /// Appends an audit record, linked to the one before (flushed); records are never
     /// rewritten.
     fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
-    /// Writes a decision (a job's verdict, an amendment's status) and its audit record in one
-    /// transaction, flushed: a crash leaves both or neither.
+    /// Writes a decision (a job's verdict, an amendment's status), then its audit record, and
+    /// flushes: a crash leaves both, neither, or the decision alone, whose record
+    /// `bot::reconcile` writes at the next start.
     fn record_decision(&self, decided: Decided, record: &AuditRecord) -> Result<(), StoreError>;
     fn audit(&self) -> Result<Vec<AuditRecord>, StoreError>;
     /// The audit records exactly as stored, oldest first (for `verify_audit`).

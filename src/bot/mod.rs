@@ -15,6 +15,7 @@ mod links;
 pub mod outbox;
 pub mod queue;
 pub mod reactions;
+pub mod reconcile;
 pub mod route;
 
 use std::collections::{BTreeMap, HashMap};
@@ -442,8 +443,29 @@ impl Ctx {
         q.running_count() == 0 && q.waiting_count() == 0
     }
 
-    /// Changes a job by a person's decision and writes its audit record with it, in one
-    /// transaction (`Store::record_decision`).
+    /// Appends the audit records a crash lost after their decisions were stored
+    /// (`reconcile`).
+    fn record_lost_decisions(&self, jobs: &[Job]) {
+        let registry = self.registry();
+        let mut amendments = Vec::new();
+        for agent in registry.agents.keys() {
+            amendments.extend(self.store.amendments(agent).unwrap_or_default());
+        }
+        let audit = match self.store.audit() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the audit trail to check decisions");
+                return;
+            }
+        };
+        for record in reconcile::missing_records(jobs, &amendments, &audit) {
+            tracing::warn!(action = %record.action, job = ?record.job, amendment = ?record.amendment, "a decision's audit record was lost in a crash; recorded now");
+            let _ = self.audit(record);
+        }
+    }
+
+    /// Changes a job by a person's decision and writes its audit record with it
+    /// (`Store::record_decision`; `reconcile` covers a crash between the two).
     async fn decide_job(
         &self,
         id: JobId,
@@ -2190,6 +2212,7 @@ impl Ctx {
                 return;
             }
         };
+        self.record_lost_decisions(&jobs);
         let running: Vec<JobId> = jobs
             .iter()
             .filter(|j| j.state == JobState::Running)
