@@ -237,9 +237,29 @@ fn the_sandboxes_apart_overlay_holds_together() {
         "/deploy/kubernetes/sandboxes-apart/kustomization.yaml"
     ))
     .unwrap();
-    for file in ["sandboxes.yaml", "bot-ingress.yaml", "config.yaml"] {
+    for file in [
+        "sandboxes.yaml",
+        "bot-ingress.yaml",
+        "config.yaml",
+        "drop-bot-role.yaml",
+        "drop-bot-rolebinding.yaml",
+    ] {
         assert!(kustomization.contains(file), "{file} is applied");
     }
+    // The bot keeps no Role where it runs no sandbox.
+    for (file, kind) in [
+        ("drop-bot-role.yaml", "Role"),
+        ("drop-bot-rolebinding.yaml", "RoleBinding"),
+    ] {
+        let drop = &deploy_file(&format!("sandboxes-apart/{file}"))[kind];
+        assert_eq!(drop["$patch"], "delete");
+        assert_eq!(drop["metadata"]["name"], base[kind]["metadata"]["name"]);
+        assert_eq!(drop["metadata"]["namespace"], "threadwork");
+    }
+    assert_eq!(
+        apart["RoleBinding"]["roleRef"]["name"],
+        apart["Role"]["metadata"]["name"]
+    );
     let ns = "threadwork-sandboxes";
     assert_eq!(apart["Namespace"]["metadata"]["name"], ns);
     assert_eq!(apart["Role"]["metadata"]["namespace"], ns);

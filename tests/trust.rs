@@ -448,7 +448,7 @@ async fn a_jobs_proxy_token_never_reaches_the_thread() {
     // the same URL base64-encoded, as a debug dump might.
     std::fs::write(
         &fake,
-        "#!/bin/sh\nurl=$( (printf '%s\\n' \"$@\"; env) | grep -o 'http[^ \"]*/t/[A-Za-z0-9_-]*' | head -1)\n\
+        "#!/bin/sh\nurl=$( (printf '%s\\n' \"$@\"; env; cat \"$CODEX_HOME/config.toml\") | grep -o 'http[^ \"]*/t/[A-Za-z0-9_-]*' | head -1)\n\
          enc=$(printf 'base=%s' \"$url\" | base64 -w0)\n\
          printf '{\"type\":\"turn.failed\",\"error\":{\"message\":\"stream disconnected from %s (%s)\"}}\\n' \"$url\" \"$enc\"\n",
     )

@@ -189,6 +189,9 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
                     "--json",
                     "--skip-git-repo-check",
                     "--dangerously-bypass-approvals-and-sandbox",
+                    // Also as an argument (no secret in it), which no other config overrides.
+                    "-c",
+                    "model_provider=threadwork",
                 ]
                 .map(String::from),
             );

@@ -139,7 +139,11 @@ impl Harness for ScriptedHarness {
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(Duration::from_millis(step.delay_ms)) => {}
                 }
-                if tx.send(fill_event(&step.event, &run)).await.is_err() {
+                let event = fill_event(&step.event, &run);
+                let last = event.is_final();
+                // Like a real run, nothing comes after the final event (the bot waits for
+                // the channel to close before it looks at the workspace).
+                if tx.send(event).await.is_err() || last {
                     return;
                 }
             }

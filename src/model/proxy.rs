@@ -134,8 +134,18 @@ struct Grant {
     tools: Option<JobTools>,
     /// Requests of this job the proxy holds now (`Limits::per_job_requests`).
     in_flight: usize,
-    /// Where the job's requests must come from, once known (`GrantHandle::bind`).
+    /// Where the job's requests come from: the address of its first request (its sandbox,
+    /// as the proxy sees it: a Docker run's own forwarder, a pod, the bot's host for a local
+    /// process). Requests with the token from anywhere else are refused.
     client: Option<std::net::IpAddr>,
+}
+
+impl Grant {
+    /// Pins the grant to the address of its first request; whether `peer` is that address.
+    fn pin(&mut self, peer: SocketAddr) -> bool {
+        let ip = peer.ip().to_canonical();
+        *self.client.get_or_insert(ip) == ip
+    }
 }
 
 /// A job's running total.
@@ -238,20 +248,6 @@ impl GrantHandle {
             });
         }
         *self.tool_calls.lock().expect("tool calls lock") = Some(rx);
-    }
-
-    /// From now on the grant answers only requests from `client` (the run's own sandbox, as
-    /// the proxy sees it): a token that leaks to another sandbox is worth nothing there.
-    pub fn bind(&self, client: std::net::IpAddr) {
-        if let Some(g) = self
-            .shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-        {
-            g.client = Some(client);
-        }
     }
 
     /// The receiving end of the job's tool calls (once).
@@ -444,9 +440,8 @@ async fn tools(
         .grants
         .lock()
         .expect("grants lock")
-        .get(&token)
-        .filter(|g| g.client.is_none_or(|c| c == peer.ip()))
-        .and_then(|g| g.tools.clone());
+        .get_mut(&token)
+        .and_then(|g| if g.pin(peer) { g.tools.clone() } else { None });
     match (&shared.gateway, tools) {
         (Some(gateway), Some(tools)) => {
             // The same holds as for model calls: a slot of the job's, and a body that arrives
@@ -505,17 +500,19 @@ async fn forward(
         return (StatusCode::NOT_FOUND, "unknown provider").into_response();
     };
     let (job, agent, models) = {
-        let grants = shared.grants.lock().expect("grants lock");
-        match grants.get(&token) {
-            Some(g) if g.client.is_some_and(|c| c != peer.ip()) => {
-                tracing::warn!(job = g.job, agent = %g.agent, client = %peer.ip(), "model request with a job's token from another sandbox refused");
-                return refuse(
-                    provider,
-                    StatusCode::FORBIDDEN,
-                    "threadwork: this job token belongs to another sandbox".into(),
-                );
+        let mut grants = shared.grants.lock().expect("grants lock");
+        match grants.get_mut(&token) {
+            Some(g) => {
+                if !g.pin(peer) {
+                    tracing::warn!(job = g.job, agent = %g.agent, client = %peer.ip(), "model request with a job's token from another sandbox refused");
+                    return refuse(
+                        provider,
+                        StatusCode::FORBIDDEN,
+                        "threadwork: this job token belongs to another sandbox".into(),
+                    );
+                }
+                (g.job, g.agent.clone(), g.models.clone())
             }
-            Some(g) => (g.job, g.agent.clone(), g.models.clone()),
             None => {
                 return refuse(
                     provider,
@@ -967,11 +964,11 @@ mod tests {
         );
     }
 
-    /// Boundary: a grant bound to its sandbox answers nobody else, even with its token.
+    /// Boundary: a grant answers only the sandbox of its first request: a token that leaks
+    /// to another sandbox is worth nothing there.
     #[tokio::test]
-    async fn a_bound_grant_answers_only_its_own_sandbox() {
+    async fn a_grant_answers_only_the_sandbox_it_first_served() {
         let (_mock, proxy, grant) = setup(vec![]).await;
-        grant.bind([127, 0, 0, 2].into());
         let body = r#"{"model":"mock-sonnet","messages":[]}"#;
         let request = format!(
             "POST /t/{}/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\n\
@@ -980,11 +977,13 @@ mod tests {
             body.len()
         );
         let long = std::time::Duration::from_secs(20);
+        let (_c, own) = raw(proxy.addr(), [127, 0, 0, 2], &request, long).await;
+        assert!(own.starts_with("HTTP/1.1 200"), "{own}");
         let (_c, other) = raw(proxy.addr(), [127, 0, 0, 3], &request, long).await;
         assert!(other.starts_with("HTTP/1.1 403"), "{other}");
         assert!(other.contains("another sandbox"), "{other}");
-        let (_c, own) = raw(proxy.addr(), [127, 0, 0, 2], &request, long).await;
-        assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+        let (_c, again) = raw(proxy.addr(), [127, 0, 0, 2], &request, long).await;
+        assert!(again.starts_with("HTTP/1.1 200"), "{again}");
     }
 
     /// Boundary: a job's own requests are capped (each may buffer 32 MB), and a body that

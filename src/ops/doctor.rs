@@ -315,8 +315,10 @@ fn prompt_check(config: &Config) -> Check {
 /// DNS) and CVE-2024-41110 (authorization plugins bypassed). A distribution's backported
 /// fix cannot be told from the version: such a host is flagged too.
 pub fn engine_advisory(version: &str) -> Option<String> {
+    // `v1.2.8`, `1.1.5+ds1`, `20.10.24+dfsg1`: the first three numbers.
     let numbers: Vec<u64> = version
         .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
         .take(3)
         .map(|n| n.parse().unwrap_or(0))
         .collect();
@@ -343,8 +345,10 @@ pub fn engine_advisory(version: &str) -> Option<String> {
 /// CVE-2024-21626 (1.1.12) and CVE-2025-31133, CVE-2025-52565 and CVE-2025-52881 (container
 /// escapes through /dev/null, /dev/console and procfs writes: 1.2.8, 1.3.3, 1.4.0).
 pub fn runc_advisory(version: &str) -> Option<String> {
+    // `v1.2.8`, `1.1.5+ds1`, `20.10.24+dfsg1`: the first three numbers.
     let numbers: Vec<u64> = version
         .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
         .take(3)
         .map(|n| n.parse().unwrap_or(0))
         .collect();
@@ -577,7 +581,7 @@ mod tests {
         for bad in ["1.1.5+ds1", "1.1.12", "1.2.7", "1.3.2", "1.0.0-rc93", "x"] {
             assert!(runc_advisory(bad).is_some(), "{bad}");
         }
-        for good in ["1.2.8", "1.3.3", "1.4.0", "1.4.1", "2.0.0"] {
+        for good in ["1.2.8", "v1.2.8", "1.3.3", "1.4.0", "1.4.1", "2.0.0"] {
             assert_eq!(runc_advisory(good), None, "{good}");
         }
     }

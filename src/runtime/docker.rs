@@ -88,9 +88,16 @@ impl DockerRuntime {
         format!("threadwork-{}-job-{job_id}-egress", self.instance)
     }
 
-    /// Removes every model network and forwarder of this instance: those of runs that are
-    /// gone, and the shared ones of earlier versions (tests and `bench` call it to clean up).
+    /// Removes the model networks and forwarders of this instance whose run's container is
+    /// gone (a crash, a cancelled start), and the shared pair of earlier versions. At start-up
+    /// (`Runtime::sweep`); tests and `bench` call it to clean up.
     pub async fn remove_model_network(&self) -> Result<(), RuntimeError> {
+        let alive: Vec<u64> = self
+            .leftovers()
+            .await?
+            .into_iter()
+            .filter_map(|l| l.job_id)
+            .collect();
         let docker = self.client().await?;
         let filters = HashMap::from([(
             "label".to_string(),
@@ -127,6 +134,7 @@ impl DockerRuntime {
             )
         {
             let pair = match id.parse::<u64>() {
+                Ok(job) if alive.contains(&job) => continue,
                 Ok(job) => (self.egress_name(job), self.network_name(job)),
                 Err(_) => (
                     format!("threadwork-{}-egress", self.instance),
@@ -196,6 +204,21 @@ impl DockerRuntime {
         };
         docker.create_network(request).await.map_err(refused)?;
         let set_up = async {
+            // The forwarder's other leg is on the default bridge, where `open` sandboxes are:
+            // it serves only its own run's network.
+            let subnet = docker
+                .inspect_network(
+                    &network,
+                    None::<bollard::query_parameters::InspectNetworkOptions>,
+                )
+                .await
+                .map_err(refused)?
+                .ipam
+                .and_then(|i| i.config)
+                .and_then(|c| c.into_iter().find_map(|c| c.subnet))
+                .ok_or_else(|| {
+                    RuntimeError::Refused(format!("the network `{network}` has no subnet"))
+                })?;
             let body = ContainerCreateBody {
                 image: Some(self.egress_image.clone()),
                 cmd: Some(vec![
@@ -203,7 +226,7 @@ impl DockerRuntime {
                     // A run's connections to its model are few; a flood ends here, not in
                     // the bot or another run's forwarder.
                     format!(
-                        "TCP-LISTEN:{MODEL_PORT},fork,reuseaddr,max-children={EGRESS_CONNECTIONS}"
+                        "TCP-LISTEN:{MODEL_PORT},fork,reuseaddr,max-children={EGRESS_CONNECTIONS},range={subnet}"
                     ),
                     format!("TCP:{upstream}"),
                 ]),
@@ -514,23 +537,8 @@ impl Runtime for DockerRuntime {
             .or(info.id)
     }
 
-    async fn client_address(&self, job_id: u64, spec: &SandboxSpec) -> Option<std::net::IpAddr> {
-        if spec.network != NetworkMode::Model {
-            return None;
-        }
-        // The forwarder reaches the proxy from its leg on the default bridge.
-        let docker = self.client().await.ok()?;
-        let egress = docker
-            .inspect_container(&self.egress_name(job_id), None)
-            .await
-            .ok()?;
-        let ip = egress
-            .network_settings?
-            .networks?
-            .get("bridge")?
-            .ip_address
-            .clone()?;
-        ip.parse().ok()
+    async fn sweep(&self) -> Result<(), RuntimeError> {
+        self.remove_model_network().await
     }
 
     async fn engine_versions(&self) -> Option<Vec<(String, String)>> {
@@ -556,13 +564,13 @@ impl Runtime for DockerRuntime {
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
         let docker = self.client().await?;
         self.ensure_image(docker, &launch.spec.image).await?;
+        // The non-root user must be able to write its workspace.
+        set_world_writable(&launch.workspace)?;
         let network = match launch.spec.network {
             NetworkMode::None => "none".to_string(),
             NetworkMode::Open => "bridge".to_string(),
             NetworkMode::Model => self.model_network_for(docker, launch.job_id).await?,
         };
-        // The non-root user must be able to write its workspace.
-        set_world_writable(&launch.workspace)?;
         let name = self.container_name(launch.job_id);
         let _ = docker
             .remove_container(

@@ -81,22 +81,20 @@ pub fn set_modes(dir: &Path, dir_mode: u32, file_mode: u32) -> std::io::Result<(
 }
 
 /// Clears setuid, setgid and sticky bits below `dir` (links skipped): nothing a run left can
-/// raise another local user to the sandbox's uid. An entry the bot may not change (another
-/// uid's) is skipped; the jobs directory above (0700) keeps other users out regardless.
-/// Returns how many entries had a bit cleared.
-pub fn strip_special_bits(dir: &Path) -> std::io::Result<usize> {
+/// raise another local user to the sandbox's uid. Called once the run has ended (nothing can
+/// swap an entry meanwhile). An entry the bot cannot read or change (another uid's) is
+/// skipped; the jobs directory above (0700) keeps other users out regardless. Returns how
+/// many entries had a bit cleared.
+pub fn strip_special_bits(dir: &Path) -> usize {
     use std::os::unix::fs::MetadataExt;
     let mut cleared = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = match std::fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
         };
-        for entry in entries {
-            let entry = entry?;
-            let meta = entry.metadata()?; // the entry's own (lstat) metadata
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue }; // lstat: links are not followed
             let kind = meta.file_type();
             if !(kind.is_dir() || kind.is_file()) {
                 continue;
@@ -109,11 +107,16 @@ pub fn strip_special_bits(dir: &Path) -> std::io::Result<usize> {
             }
         }
     }
-    Ok(cleared)
+    cleared
 }
 
-/// The disk space in use below `dir` (allocated blocks, links not followed), counted until it
-/// passes `cap`: the walk stops there, so a huge tree costs no more than the cap's worth.
+/// What one entry costs at least, however small: a million empty files is not free.
+const MIN_ENTRY_BYTES: u64 = 512;
+
+/// The disk space in use below `dir` (allocated blocks, at least `MIN_ENTRY_BYTES` an entry,
+/// links not followed), counted until it passes `cap`: the walk stops there, so a huge tree
+/// costs no more than the cap's worth. A directory that cannot be read is an error: the tree
+/// cannot be measured.
 pub fn disk_usage(dir: &Path, cap: u64) -> std::io::Result<u64> {
     use std::os::unix::fs::MetadataExt;
     let mut used = 0u64;
@@ -127,7 +130,7 @@ pub fn disk_usage(dir: &Path, cap: u64) -> std::io::Result<u64> {
         for entry in entries {
             let Ok(entry) = entry else { continue };
             let Ok(meta) = entry.metadata() else { continue };
-            used += meta.blocks() * 512;
+            used += (meta.blocks() * 512).max(MIN_ENTRY_BYTES);
             if used > cap {
                 return Ok(used);
             }

@@ -56,6 +56,8 @@ pub const MAX_SNAPSHOT: usize = 900 * 1024;
 /// Past either the job fails; a small gzip bomb cannot take the bot's memory.
 pub const MAX_RETURNED_PACKED: usize = 64 * 1024 * 1024;
 pub const MAX_RETURNED_UNPACKED: u64 = 512 * 1024 * 1024;
+/// Most bytes of one line of a pod's own output kept (the harness cuts lines shorter still).
+const MAX_OUTPUT_LINE: usize = 1024 * 1024;
 
 /// `[kubernetes]` in the config.
 #[derive(Debug, Clone, Deserialize)]
@@ -379,8 +381,6 @@ pub fn objects(
                 }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".into()),
-                    // A stop ends the pod at once: no grace in which it outlives its policy.
-                    termination_grace_period_seconds: Some(0),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
                     security_context: Some(PodSecurityContext {
@@ -696,7 +696,16 @@ impl KubernetesRuntime {
             let mut restored = Ok(false);
             // Every line is bounded as it is read: a pod printing without newlines cannot
             // take the bot's memory.
-            while let Ok(Some((bytes, cut))) = next_line(&mut logs, MAX_RETURNED_PACKED).await {
+            loop {
+                // The workspace is one long line; the harness's own lines are far shorter.
+                let max = if section == 1 {
+                    MAX_RETURNED_PACKED
+                } else {
+                    MAX_OUTPUT_LINE
+                };
+                let Ok(Some((bytes, cut))) = next_line(&mut logs, max).await else {
+                    break;
+                };
                 let line = String::from_utf8_lossy(&bytes);
                 match (section, line.as_ref()) {
                     (0, WORKSPACE_MARK) => section = 1,

@@ -123,10 +123,10 @@ pub trait Runtime: Send + Sync {
     async fn image_digest(&self, _image: &str) -> Option<String> {
         None
     }
-    /// The address the model proxy sees a started run's requests come from, when the runtime
-    /// knows it (a Docker run's own egress forwarder): its grant is bound to it.
-    async fn client_address(&self, _job_id: u64, _spec: &SandboxSpec) -> Option<std::net::IpAddr> {
-        None
+    /// Removes what runs left beside their sandboxes (a Docker run's network), once the
+    /// leftovers are dealt with at start-up.
+    async fn sweep(&self) -> Result<(), RuntimeError> {
+        Ok(())
     }
     /// The container engine's components and their versions (`Engine`, `runc`, …), when the
     /// runtime has them (for `doctor`).

@@ -73,11 +73,11 @@ impl Runtime for Runtimes {
         None
     }
 
-    async fn client_address(&self, job_id: u64, spec: &SandboxSpec) -> Option<std::net::IpAddr> {
-        self.pick(spec.runtime)
-            .ok()?
-            .client_address(job_id, spec)
-            .await
+    async fn sweep(&self) -> Result<(), RuntimeError> {
+        for r in self.all.values() {
+            r.sweep().await?;
+        }
+        Ok(())
     }
 
     async fn engine_versions(&self) -> Option<Vec<(String, String)>> {
