@@ -225,4 +225,49 @@ mod tests {
         assert!(ensure_dir(&ws, Path::new("../x")).is_err());
         assert!(write(&ws, Path::new("/etc/passwd"), b"x").is_err());
     }
+
+    // Guards: a run cannot hide its disk use. Empty files cost something, a link to a large
+    // host tree is not followed, and the walk stops at the cap.
+    #[test]
+    fn disk_use_counts_every_entry_and_follows_no_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        for i in 0..100 {
+            std::fs::write(ws.join(format!("empty-{i}")), b"").unwrap();
+        }
+        let used = disk_usage(&ws, u64::MAX).unwrap();
+        assert!(used >= 100 * MIN_ENTRY_BYTES, "{used}");
+        assert!(disk_usage(&ws, 10 * MIN_ENTRY_BYTES).unwrap() > 10 * MIN_ENTRY_BYTES);
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![1u8; 4 << 20]).unwrap();
+        symlink(&big, ws.join("link")).unwrap();
+        assert!(
+            disk_usage(&ws, u64::MAX).unwrap() < 1 << 20,
+            "the link's target is not counted"
+        );
+    }
+
+    #[test]
+    fn special_bits_are_cleared_below_links_are_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        std::fs::create_dir_all(ws.join("d")).unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"x").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        symlink(&outside, ws.join("d/link")).unwrap();
+        std::fs::write(ws.join("d/tool"), b"x").unwrap();
+        std::fs::set_permissions(ws.join("d/tool"), std::fs::Permissions::from_mode(0o6755))
+            .unwrap();
+        assert_eq!(strip_special_bits(&ws), 1);
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&ws.join("d/tool")), 0o755);
+        assert_eq!(
+            mode(&outside),
+            0o4755,
+            "a link's target outside is left alone"
+        );
+    }
 }
