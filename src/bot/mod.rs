@@ -1413,9 +1413,7 @@ impl Ctx {
                     if let (Some((dir, mb)), true) = (&disk, beats.is_multiple_of(2)) {
                         if let Some(why) = over_disk(dir, *mb).await {
                             cancel.cancel();
-                            return fail(format!(
-                                "the job's workspace {why} (its disk limit is {mb} MB) and the job was stopped"
-                            ));
+                            return fail(format!("the job's workspace {why} and the job was stopped"));
                         }
                     }
                     continue;
@@ -2328,11 +2326,13 @@ async fn over_disk(dir: &std::path::Path, limit_mb: u64) -> Option<String> {
         .ok()?;
     match used {
         Ok(used) if used > cap => Some(format!(
-            "grew past its disk limit ({} MB in use)",
+            "grew past its disk limit of {limit_mb} MB ({} MB in use)",
             used / (1024 * 1024)
         )),
         Ok(_) => None,
-        Err(e) => Some(format!("cannot be measured ({e})")),
+        Err(e) => Some(format!(
+            "cannot be measured against its disk limit of {limit_mb} MB ({e})"
+        )),
     }
 }
 

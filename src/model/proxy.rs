@@ -949,7 +949,10 @@ mod tests {
             let read = tokio::time::timeout(long, conn.read(&mut buf)).await;
             assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
         }
-        // Slots are given back as the proxy's connection tasks end.
+        // Slots are given back as the proxy's connection tasks end. (Another job's token: the
+        // first one is pinned to 127.0.0.2 now.)
+        let other = proxy.grant(10, "coder", vec![]);
+        let request = request.replace(grant.token(), other.token());
         let mut answer = String::new();
         for _ in 0..100 {
             answer = raw(proxy.addr(), [127, 0, 0, 1], &request, long).await.1;
