@@ -860,6 +860,16 @@ mod tests {
         (stream, String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
+    /// A whole, small model request for the grant `token`, as raw HTTP.
+    fn small_request(token: &str) -> String {
+        let body = r#"{"model":"mock-sonnet","messages":[]}"#;
+        format!(
+            "POST /t/{token}/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
     async fn limited(limits: Limits) -> (MockModel, ModelProxy, GrantHandle) {
         let (mock, proxy, _) = setup(vec![]).await;
         let config = proxy.config().clone();
@@ -930,13 +940,7 @@ mod tests {
         for _ in 0..4 {
             idle.push(raw(proxy.addr(), [127, 0, 0, 1], "", quiet).await.0);
         }
-        let body = r#"{"model":"mock-sonnet","messages":[]}"#;
-        let request = format!(
-            "POST /t/{}/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\n\
-             content-length: {}\r\n\r\n{body}",
-            grant.token(),
-            body.len()
-        );
+        let request = small_request(grant.token());
         let long = std::time::Duration::from_secs(20);
         let (_c, answer) = raw(proxy.addr(), [127, 0, 0, 1], &request, long).await;
         assert_eq!(answer, "", "a fifth connection from one client is closed");
@@ -972,13 +976,7 @@ mod tests {
     #[tokio::test]
     async fn a_grant_answers_only_the_sandbox_it_first_served() {
         let (_mock, proxy, grant) = setup(vec![]).await;
-        let body = r#"{"model":"mock-sonnet","messages":[]}"#;
-        let request = format!(
-            "POST /t/{}/anthropic/v1/messages HTTP/1.1\r\nhost: p\r\ncontent-type: application/json\r\n\
-             content-length: {}\r\n\r\n{body}",
-            grant.token(),
-            body.len()
-        );
+        let request = small_request(grant.token());
         let long = std::time::Duration::from_secs(20);
         let (_c, own) = raw(proxy.addr(), [127, 0, 0, 2], &request, long).await;
         assert!(own.starts_with("HTTP/1.1 200"), "{own}");

@@ -309,19 +309,24 @@ fn prompt_check(config: &Config) -> Check {
     }
 }
 
+/// The first three numbers of a version as engines print it: `v1.2.8`, `1.1.5+ds1`,
+/// `20.10.24+dfsg1`.
+fn release(version: &str) -> Vec<u64> {
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .take(3)
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
+}
+
 /// Why a Docker Engine `version` is unfit to hold hostile sandboxes, if it is: releases
 /// before the fixes for CVE-2024-21626 (runc: container escape through a leaked
 /// descriptor), CVE-2024-29018 (internal networks reach the outside through the embedded
 /// DNS) and CVE-2024-41110 (authorization plugins bypassed). A distribution's backported
 /// fix cannot be told from the version: such a host is flagged too.
 pub fn engine_advisory(version: &str) -> Option<String> {
-    // `v1.2.8`, `1.1.5+ds1`, `20.10.24+dfsg1`: the first three numbers.
-    let numbers: Vec<u64> = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|n| !n.is_empty())
-        .take(3)
-        .map(|n| n.parse().unwrap_or(0))
-        .collect();
+    let numbers = release(version);
     let (major, minor, patch) = match numbers[..] {
         [a, b, c] => (a, b, c),
         _ => return Some("an unrecognised version".into()),
@@ -345,13 +350,7 @@ pub fn engine_advisory(version: &str) -> Option<String> {
 /// CVE-2024-21626 (1.1.12) and CVE-2025-31133, CVE-2025-52565 and CVE-2025-52881 (container
 /// escapes through /dev/null, /dev/console and procfs writes: 1.2.8, 1.3.3, 1.4.0).
 pub fn runc_advisory(version: &str) -> Option<String> {
-    // `v1.2.8`, `1.1.5+ds1`, `20.10.24+dfsg1`: the first three numbers.
-    let numbers: Vec<u64> = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|n| !n.is_empty())
-        .take(3)
-        .map(|n| n.parse().unwrap_or(0))
-        .collect();
+    let numbers = release(version);
     let fixed = match numbers[..] {
         [1, 2, patch] => patch >= 8,
         [1, 3, patch] => patch >= 3,
