@@ -340,3 +340,39 @@ async fn special_bits_do_not_outlive_the_run_and_workspaces_are_closed() {
         "no other local user reaches a workspace"
     );
 }
+
+// Guards: a follow-up works in its thread's first workspace, and that is the one whose disk
+// use counts (a follow-up once measured a directory of its own that never existed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_past_the_disk_limit_is_stopped_too() {
+    let w = sh_world(
+        "sandbox:\n  disk_mb: 1\n",
+        "if [ -e first-done ]; then head -c 5000000 /dev/urandom > fill.bin; \
+         echo '{\"type\":\"started\"}'; sleep 60; \
+         else touch first-done; echo '{\"type\":\"finished\",\"answer\":\"first\"}'; fi",
+    )
+    .await;
+    let ts = w.mention("start small").await;
+    wait_reply(&w, &ts, SECS(30), |m| m.text == "first").await;
+    w.emu
+        .post_as(
+            "alice",
+            CHANNEL,
+            &format!("<@{BOT_USER_ID}> now fill it"),
+            Some(&ts),
+        )
+        .await
+        .unwrap();
+    let store = w.bot().bot.store();
+    let follow_up = eventually(SECS(60), "the follow-up ended", || async {
+        store
+            .jobs()
+            .unwrap()
+            .into_iter()
+            .find(|j| j.parent.is_some() && j.state.is_terminal())
+    })
+    .await;
+    let failure = follow_up.failure.unwrap_or_default();
+    assert_eq!(follow_up.state, JobState::Failed, "{failure}");
+    assert!(failure.contains("disk limit of 1 MB"), "{failure}");
+}
