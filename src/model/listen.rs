@@ -87,7 +87,8 @@ impl Drop for ClientSlot {
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
     let all = Arc::new(Semaphore::new(limits.connections));
     let per_client = Arc::new(PerClient::default());
-    let mut refused_logged = std::time::Instant::now() - Duration::from_secs(60);
+    // When a refusal was last logged (one line per 10 s at most).
+    let mut refused_logged: Option<std::time::Instant> = None;
     loop {
         let Ok(permit) = all.clone().acquire_owned().await else {
             return;
@@ -102,15 +103,15 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
             }
         };
         let Some(slot) = per_client.take(peer.ip(), limits.per_client) else {
-            if refused_logged.elapsed() > Duration::from_secs(10) {
-                refused_logged = std::time::Instant::now();
+            if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                refused_logged = Some(std::time::Instant::now());
                 tracing::warn!(client = %peer.ip(), cap = limits.per_client, "model proxy refuses connections from a client over its cap");
             }
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
-        // Handlers see who is asking (`ConnectInfo`): a grant may be bound to its sandbox.
+        // Handlers see who is asking (`ConnectInfo`): a grant is pinned to its sandbox.
         let service = TowerToHyperService::new(tower::ServiceExt::map_request(
             app.clone(),
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
