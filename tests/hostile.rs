@@ -46,7 +46,6 @@ async fn a_planted_state_link_does_not_aim_the_bots_writes_at_the_host() {
     )]);
     w.config.agents.default = "coder".into();
     common::cli::start_fake_codex_bot(&mut w, &fake).await;
-    let store = w.bot().bot.store();
 
     let thread = w.mention("plant it").await;
     wait_reply(&w, &thread, SECS(20), |m| m.text == "planted").await;
@@ -59,14 +58,7 @@ async fn a_planted_state_link_does_not_aim_the_bots_writes_at_the_host() {
         )
         .await
         .unwrap();
-    let follow_up = eventually(SECS(20), "the follow-up ended", || async {
-        store
-            .jobs()
-            .unwrap()
-            .into_iter()
-            .find(|j| j.parent.is_some() && j.state.is_terminal())
-    })
-    .await;
+    let follow_up = ended_follow_up(&w).await;
     assert_eq!(
         follow_up.state,
         JobState::Succeeded,
@@ -180,15 +172,7 @@ async fn a_stop_is_reported_only_once_the_run_has_ended() {
             .react_as("alice", CHANNEL, &card.ts, "x", true)
             .await
             .unwrap();
-        let store = w.bot().bot.store();
-        let job = eventually(SECS(30), "the job ended", || async {
-            store
-                .jobs()
-                .unwrap()
-                .into_iter()
-                .find(|j| j.thread_ts == ts && j.state.is_terminal())
-        })
-        .await;
+        let job = ended_job(&w, &ts).await;
         let failure = job.failure.clone().unwrap_or_default();
         if refuse {
             assert_eq!(job.state, JobState::Failed, "{failure}");
@@ -223,7 +207,7 @@ async fn a_full_inbound_queue_leaves_events_to_slack() {
     // Each card takes the event loop a while to post: the loop stays busy.
     w.emu
         .set_faults(threadwork::emulator::Faults {
-            slow_post_answer_ms: 1500,
+            slow_post_answer_ms: 5000,
             ..Default::default()
         })
         .await;
@@ -275,6 +259,19 @@ async fn sh_world(sandbox_block: &str, script: &str) -> World {
     )
     .await;
     w
+}
+
+/// The first follow-up job (one with a parent) once it has ended.
+async fn ended_follow_up(w: &World) -> threadwork::job::Job {
+    let store = w.bot().bot.store();
+    eventually(SECS(60), "the follow-up ended", || async {
+        store
+            .jobs()
+            .unwrap()
+            .into_iter()
+            .find(|j| j.parent.is_some() && j.state.is_terminal())
+    })
+    .await
 }
 
 async fn ended_job(w: &World, ts: &str) -> threadwork::job::Job {
@@ -363,15 +360,7 @@ async fn a_follow_up_past_the_disk_limit_is_stopped_too() {
         )
         .await
         .unwrap();
-    let store = w.bot().bot.store();
-    let follow_up = eventually(SECS(60), "the follow-up ended", || async {
-        store
-            .jobs()
-            .unwrap()
-            .into_iter()
-            .find(|j| j.parent.is_some() && j.state.is_terminal())
-    })
-    .await;
+    let follow_up = ended_follow_up(&w).await;
     let failure = follow_up.failure.unwrap_or_default();
     assert_eq!(follow_up.state, JobState::Failed, "{failure}");
     assert!(failure.contains("disk limit of 1 MB"), "{failure}");
