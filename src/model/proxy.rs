@@ -993,7 +993,9 @@ mod tests {
     async fn a_job_holds_few_requests_and_slow_bodies_time_out() {
         let (_mock, proxy, grant) = limited(Limits {
             per_job_requests: 2,
-            body_timeout: std::time::Duration::from_secs(1),
+            // Long enough that the third request surely arrives while the first two are
+            // still held, on a busy machine too.
+            body_timeout: std::time::Duration::from_secs(5),
             ..Limits::default()
         })
         .await;
