@@ -8,13 +8,13 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::bot::BotSettings;
 use crate::chat::pacing::Limits;
 use crate::chat::slack::{SlackSettings, Transport, SLACK_API_URL};
 use crate::harness::cli::CliSpec;
 use crate::harness::command::CommandSpec;
 use crate::model::proxy::ProxyConfig;
 use crate::runtime::SandboxPolicy;
+use crate::settings::BotSettings;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

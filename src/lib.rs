@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod amendments;
 pub mod app;
+pub mod authority;
 pub mod bench;
 pub mod bot;
 pub mod chat;
@@ -13,12 +14,14 @@ pub mod emulator;
 pub mod forge;
 pub mod harness;
 pub mod job;
+pub mod jobs;
 pub mod mcp;
 pub mod model;
 pub mod ops;
 pub mod prompts;
 pub mod request;
 pub mod runtime;
+pub mod settings;
 pub mod split;
 pub mod store;
 

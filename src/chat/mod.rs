@@ -5,6 +5,7 @@
 pub mod inbound;
 pub mod mrkdwn;
 pub mod observed;
+pub mod outbox;
 pub mod pacing;
 pub mod slack;
 

@@ -300,7 +300,7 @@ mod tests {
         let mut j = sample_job(job);
         j.agent = agent.into();
         j.channel = channel.into();
-        let mut chain = crate::bot::job_chain(&j, None);
+        let mut chain = crate::jobs::job_chain(&j, None);
         chain.outcome = outcome.into();
         AuditRecord {
             job: Some(job),

@@ -13,63 +13,7 @@ use super::card::short_sha;
 use super::*;
 use crate::chat::mrkdwn;
 
-impl Ctx {
-    /// The repository and base branch a new job works on, or why it may not (for the thread).
-    /// A follow-up works on its thread's repository.
-    pub(super) fn job_repo(
-        &self,
-        agent: &Agent,
-        options: &RequestOptions,
-        parent: Option<&Job>,
-    ) -> Result<(Option<String>, Option<String>), String> {
-        if let Some(p) = parent {
-            return match (&options.repo, &p.repo) {
-                (Some(asked), Some(here)) if !asked.eq_ignore_ascii_case(here) => Err(format!(
-                    "This thread works on `{here}`; start a new thread to work on `{asked}`. No job was started."
-                )),
-                (Some(asked), None) => Err(format!(
-                    "This thread has no repository; start a new thread to work on `{asked}`. No job was started."
-                )),
-                // The thread's repository needs the agent's leave now: another agent named in
-                // the thread, or the same one after its `repos:` changed.
-                (_, Some(here))
-                    if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, here) =>
-                {
-                    Err(format!(
-                        "Agent `{}` may not work on `{here}`, this thread's repository. No job was started.",
-                        agent.name
-                    ))
-                }
-                _ => Ok((p.repo.clone(), p.branch.clone())),
-            };
-        }
-        let Some(repo) = options.repo.clone().or_else(|| agent.repo.clone()) else {
-            return Ok((None, None));
-        };
-        if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, &repo) {
-            let mut may: Vec<String> = agent.repo.iter().cloned().collect();
-            may.extend(agent.repos.iter().cloned());
-            return Err(format!(
-                "Agent `{}` may not work on `{repo}`; it may use {}. No job was started.",
-                agent.name,
-                if may.is_empty() {
-                    "no repository".to_string()
-                } else {
-                    may.iter()
-                        .map(|r| format!("`{r}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            ));
-        }
-        if self.forges.host_for(&repo).is_none() {
-            return Err(format!(
-                "No forge host is configured for `{repo}`: an admin adds it to the `repos` of a `[forge.<name>]` section. No job was started."
-            ));
-        }
-        Ok((Some(repo), options.branch.clone()))
-    }
-
+impl Jobs {
     pub(super) fn workspace(&self, workspace_job: JobId) -> PathBuf {
         self.settings.workdir.join(format!("job-{workspace_job}"))
     }
@@ -197,7 +141,7 @@ impl Ctx {
     /// Commit, push, PR. Returns the new head, the PR, the words for the thread and the audit
     /// action with its detail; an error is the words for the thread.
     #[allow(clippy::type_complexity)]
-    async fn push_and_open(
+    pub(super) async fn push_and_open(
         &self,
         job: &Job,
         repo: &str,
@@ -330,7 +274,7 @@ impl Ctx {
     /// ✅ or ❌ on a result whose thread has an open PR: ready for review (or merge, when the
     /// agent says `merge_on_approve` and the judge is one of its approvers), or close. Each
     /// action, or the forge's refusal, goes to the thread and the audit log.
-    pub(super) async fn pr_verdict(&self, job: &Job, approved: bool, user: &str) {
+    pub async fn pr_verdict(&self, job: &Job, approved: bool, user: &str) {
         let workspace_job = job.workspace_job.unwrap_or(job.id);
         let thread_job = self.store.job(workspace_job).ok().flatten();
         let Some(pr) = thread_job

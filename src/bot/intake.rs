@@ -1,0 +1,339 @@
+//! A request becomes a job: who may start it, which agent, harness, model and repository,
+//! the per-user limit — then `Jobs::accept`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{outbox, BotError, Handler};
+use crate::agents::Agent;
+use crate::authority;
+use crate::forge::{self, Forges};
+use crate::job::{Job, JobId, NewJob, ThreadMessage};
+use crate::jobs::card;
+use crate::jobs::Workplace;
+use crate::request::{self, RequestOptions};
+
+/// Why a request names something that cannot run, as a reply for the thread.
+pub fn resolve_agent<'a>(
+    options: &RequestOptions,
+    channel: &str,
+    user: &str,
+    agents: &'a BTreeMap<String, Agent>,
+    harnesses: &[&str],
+    default_agent: &str,
+) -> Result<(&'a Agent, String, Option<String>), String> {
+    let name = options.agent.as_deref().unwrap_or(default_agent);
+    let agent = agents
+        .get(name)
+        .ok_or_else(|| format!("{} No job was started.", unknown_agent(name, agents)))?;
+    if let Some(refusal) = access_refusal(agent, user, channel) {
+        return Err(format!("{refusal} No job was started."));
+    }
+    let harness = options
+        .harness
+        .clone()
+        .unwrap_or_else(|| agent.harness.clone());
+    if !harnesses.contains(&harness.as_str()) {
+        let mut known: Vec<&str> = harnesses.to_vec();
+        known.sort_unstable();
+        return Err(format!(
+            ":warning: unknown harness `{harness}`; configured: {}. No job was started.",
+            request::code_list(known)
+        ));
+    }
+    if !agent.allows_harness(&harness) {
+        return Err(format!(
+            ":warning: agent `{name}` runs on `{}`{}; its owners can allow `{harness}` with `harnesses:` in {}. No job was started.",
+            agent.harness,
+            if agent.harnesses.is_empty() {
+                " only".to_string()
+            } else {
+                format!(" and {}", request::code_list(&agent.harnesses))
+            },
+            agent.file.display()
+        ));
+    }
+    let model = options.model.clone().or_else(|| agent.model.clone());
+    Ok((agent, harness, model))
+}
+
+/// Why `user` may not use `agent` in `channel` — start it, re-run it, or read its prompt,
+/// amendments and library — or `None` when they may.
+pub fn access_refusal(agent: &Agent, user: &str, channel: &str) -> Option<String> {
+    if !agent.allowed_user(user) {
+        return Some(format!(
+            ":no_entry: agent `{}` is restricted to some users; ask one of its owners ({}) for access.",
+            agent.name,
+            request::user_mentions(&agent.owners).unwrap_or_else(|| "see its prompt file".to_string())
+        ));
+    }
+    if !agent.allowed_in(channel, None) {
+        return Some(format!(
+            ":warning: agent `{}` does not run in this channel (it runs in {}).",
+            agent.name,
+            agent.channels.join(", ")
+        ));
+    }
+    None
+}
+
+/// The reply for an agent name that has no prompt file.
+pub fn unknown_agent(name: &str, agents: &BTreeMap<String, Agent>) -> String {
+    format!(
+        ":warning: unknown agent `{name}`; available: {}.",
+        request::code_list(agents.keys())
+    )
+}
+
+impl Handler {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn accept(
+        self: &Arc<Self>,
+        channel: String,
+        user: String,
+        ts: String,
+        thread_ts: String,
+        task: String,
+        options: RequestOptions,
+        parent: Option<JobId>,
+    ) -> Result<(), BotError> {
+        let harness_names = self.jobs.harness_names();
+        let registry = self.jobs.registry();
+        let parent_job = parent.and_then(|p| self.store.job(p).ok().flatten());
+        let mut options = options;
+        if let Some(p) = &parent_job {
+            let root = authority::thread_root(p, |id| self.store.job(id).ok().flatten());
+            let thread_agent = registry.agents.get(&p.agent);
+            let role = authority::role(&user, &root.requester, thread_agent, &self.settings.admins);
+            if !role.may_act() {
+                // Not theirs to run: kept as what they said, so the next job sees it.
+                tracing::info!(job = p.id, %user, "follow-up refused: not allowed to act in the thread");
+                let author = self.jobs.user_name(&user).await;
+                let message = ThreadMessage {
+                    ts,
+                    user: Some(user.clone()),
+                    author,
+                    text: task,
+                    from_bot: false,
+                    role: authority::Role::Member.label().into(),
+                    trusted: false,
+                };
+                self.jobs
+                    .update_job(p.id, |j| j.keep_reply(message))
+                    .await?;
+                let text = authority::refusal("start a job", &root, thread_agent);
+                let ctx = self.clone();
+                tokio::spawn(
+                    async move { ctx.tell(&channel, &user, Some(&thread_ts), &text).await },
+                );
+                return Ok(());
+            }
+            // A follow-up keeps the thread's agent (and harness) unless it names another.
+            if options.agent.is_none() {
+                options.agent = Some(p.agent.clone());
+                options.harness = options.harness.or_else(|| Some(p.harness.clone()));
+            }
+        }
+        let (agent, harness, model) = match resolve_agent(
+            &options,
+            &channel,
+            &user,
+            &registry.agents,
+            &harness_names,
+            &self.settings.default_agent,
+        ) {
+            Ok(r) => match self.over_user_limit(&user) {
+                None => r,
+                Some(wait) => {
+                    let reply = format!(
+                    ":hourglass: You have started {} jobs in the last hour, the most one person may. Try again in {}. No job was started.",
+                    self.settings.per_user_per_hour,
+                    card::duration(wait.as_secs().max(1) as i64)
+                );
+                    let ctx = self.clone();
+                    tokio::spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                    return Ok(());
+                }
+            },
+            Err(reply) => {
+                let ctx = self.clone();
+                tokio::spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                return Ok(());
+            }
+        };
+        let (repo, branch) =
+            match job_repo(agent, &options, parent_job.as_ref(), self.jobs.forges()) {
+                Ok(r) => r,
+                Err(reply) => {
+                    let ctx = self.clone();
+                    tokio::spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                    return Ok(());
+                }
+            };
+        let (channel, ts) = (channel.clone(), ts.clone());
+        let place = Workplace {
+            repo,
+            branch,
+            pr: parent_job.as_ref().and_then(|p| p.pr.clone()),
+            head: parent_job.as_ref().and_then(|p| p.head.clone()),
+        };
+        self.jobs.accept(
+            NewJob {
+                channel: channel.clone(),
+                thread_ts,
+                request_ts: ts.clone(),
+                requester: user,
+                task,
+                options,
+                agent: agent.name.clone(),
+                harness,
+                model,
+                parent,
+                rerun_of: None,
+            },
+            place,
+        )?;
+        let chat = self.chat.clone();
+        tokio::spawn(async move {
+            if let Err(e) = outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await
+            {
+                tracing::warn!(error = %e, "could not add the eyes reaction");
+            }
+        });
+        Ok(())
+    }
+
+    /// How long until `user` may start another job; `None` when they may now (and the start
+    /// is counted).
+    pub(super) fn over_user_limit(&self, user: &str) -> Option<Duration> {
+        use governor::clock::Clock;
+        let limiter = self.user_limiter.as_ref()?;
+        match limiter.check_key(&user.to_string()) {
+            Ok(()) => None,
+            Err(not_until) => {
+                Some(not_until.wait_time_from(governor::clock::DefaultClock::default().now()))
+            }
+        }
+    }
+}
+
+/// The repository and base branch a new job works on, or why it may not (for the thread).
+/// A follow-up works on its thread's repository.
+fn job_repo(
+    agent: &Agent,
+    options: &RequestOptions,
+    parent: Option<&Job>,
+    forges: &Forges,
+) -> Result<(Option<String>, Option<String>), String> {
+    if let Some(p) = parent {
+        return match (&options.repo, &p.repo) {
+            (Some(asked), Some(here)) if !asked.eq_ignore_ascii_case(here) => Err(format!(
+                "This thread works on `{here}`; start a new thread to work on `{asked}`. No job was started."
+            )),
+            (Some(asked), None) => Err(format!(
+                "This thread has no repository; start a new thread to work on `{asked}`. No job was started."
+            )),
+            // The thread's repository needs the agent's leave now: another agent named in
+            // the thread, or the same one after its `repos:` changed.
+            (_, Some(here))
+                if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, here) =>
+            {
+                Err(format!(
+                    "Agent `{}` may not work on `{here}`, this thread's repository. No job was started.",
+                    agent.name
+                ))
+            }
+            _ => Ok((p.repo.clone(), p.branch.clone())),
+        };
+    }
+    let Some(repo) = options.repo.clone().or_else(|| agent.repo.clone()) else {
+        return Ok((None, None));
+    };
+    if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, &repo) {
+        let mut may: Vec<String> = agent.repo.iter().cloned().collect();
+        may.extend(agent.repos.iter().cloned());
+        return Err(format!(
+            "Agent `{}` may not work on `{repo}`; it may use {}. No job was started.",
+            agent.name,
+            if may.is_empty() {
+                "no repository".to_string()
+            } else {
+                may.iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    if forges.host_for(&repo).is_none() {
+        return Err(format!(
+            "No forge host is configured for `{repo}`: an admin adds it to the `repos` of a `[forge.<name>]` section. No job was started."
+        ));
+    }
+    Ok((Some(repo), options.branch.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn agents() -> BTreeMap<String, Agent> {
+        let text = "---\nname: default\ndescription: d\nharness: scripted\nchannels: [C1]\nusers: [U0USER001, U0USER002]\nowners: [U0OWNER9]\n---\nrole";
+        let known = crate::agents::Known {
+            harnesses: &["scripted"],
+            fragments: &[],
+        };
+        let a = crate::agents::parse_agent(Path::new("default.md"), text, known).unwrap();
+        BTreeMap::from([("default".to_string(), a)])
+    }
+
+    #[test]
+    fn resolve_checks_agent_user_channel_and_harness() {
+        let agents = agents();
+        let resolve = |o: &RequestOptions, channel, user, harnesses: &[&str]| {
+            resolve_agent(o, channel, user, &agents, harnesses, "default")
+        };
+        let default = RequestOptions::default();
+        let ok = resolve(&default, "C1", "U0USER001", &["scripted"]).unwrap();
+        assert_eq!((ok.0.name.as_str(), ok.1.as_str()), ("default", "scripted"));
+        let o = RequestOptions {
+            agent: Some("nope".into()),
+            ..Default::default()
+        };
+        assert!(resolve(&o, "C1", "U0USER001", &["scripted"])
+            .unwrap_err()
+            .contains("unknown agent `nope`; available: `default`"));
+        assert!(resolve(&default, "C2", "U0USER001", &["scripted"])
+            .unwrap_err()
+            .contains("does not run in this channel"));
+        assert!(resolve(&default, "C1", "U0USER003", &["scripted"])
+            .unwrap_err()
+            .contains("restricted to some users; ask one of its owners (<@U0OWNER9>)"));
+        let o = RequestOptions {
+            harness: Some("codex".into()),
+            ..Default::default()
+        };
+        assert!(resolve(&o, "C1", "U0USER001", &["scripted", "command"])
+            .unwrap_err()
+            .contains("unknown harness `codex`; configured: `command`, `scripted`"));
+        let err = resolve(&o, "C1", "U0USER001", &["scripted", "codex"]).unwrap_err();
+        assert!(
+            err.contains("agent `default` runs on `scripted` only; its owners can allow `codex` with `harnesses:` in default.md"),
+            "{err}"
+        );
+        let mut open = agents.clone();
+        open.get_mut("default").unwrap().harnesses = vec!["codex".into()];
+        let ok = resolve_agent(
+            &o,
+            "C1",
+            "U0USER001",
+            &open,
+            &["scripted", "codex"],
+            "default",
+        )
+        .unwrap();
+        assert_eq!(ok.1, "codex");
+    }
+}

@@ -1,0 +1,443 @@
+//! Following a run's events: progress to the card, the transcript, the wall-clock, idle,
+//! disk and stop switches, and confirming that a stopped run has ended.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::card::{clip, CardView};
+use super::*;
+use crate::chat::mrkdwn;
+use crate::harness::{probe, HarnessEvent};
+use crate::model::proxy::GrantHandle;
+use crate::store::TranscriptEntry;
+
+impl Jobs {
+    /// Follows a started (or re-attached) harness until its run ends, then keeps the
+    /// transcript counts and what the model proxy counted on the job, however it ended.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn follow(
+        &self,
+        job: &Job,
+        events: mpsc::Receiver<HarnessEvent>,
+        cancel: &CancellationToken,
+        stop: &CancellationToken,
+        card: Option<&CardUpdater>,
+        time_limit: Duration,
+        grant: Option<&GrantHandle>,
+    ) -> Ending {
+        let mut transcript = TranscriptCount::default();
+        let mut tool_calls = grant.and_then(GrantHandle::take_tool_calls);
+        let mut events = events;
+        let outcome = self
+            .follow_events(
+                job,
+                &mut events,
+                cancel,
+                stop,
+                card,
+                time_limit,
+                grant,
+                &mut transcript,
+                tool_calls.as_mut(),
+            )
+            .await;
+        // A run that was stopped (❌, the idle or time limit) is reported so only once the
+        // harness has ended it: the queue slot and the card wait for the kill.
+        let outcome = if cancel.is_cancelled() {
+            confirm_ended(outcome, &mut events).await
+        } else {
+            // A run that ended by itself is removed by its harness right after its last
+            // event: wait for that too, so nothing of it is left when the workspace is
+            // looked at (`strip_special_bits` below, in `drive`).
+            let _ = tokio::time::timeout(STOP_CONFIRMATION, async {
+                while events.recv().await.is_some() {}
+            })
+            .await;
+            outcome
+        };
+        // Calls that arrived with the last events.
+        while let Some(call) = tool_calls.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            self.record_tool_call(job, call, &mut transcript);
+        }
+        let _ = self
+            .update_job(job.id, |j| {
+                j.transcript_events = transcript.kept;
+                j.transcript_dropped = transcript.dropped;
+            })
+            .await;
+        self.record_model_usage(job.id, grant, card).await;
+        outcome
+    }
+
+    /// The events of a run: progress to the card, the wall-clock, idle and stop switches.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn follow_events(
+        &self,
+        job: &Job,
+        events: &mut mpsc::Receiver<HarnessEvent>,
+        cancel: &CancellationToken,
+        stop: &CancellationToken,
+        card: Option<&CardUpdater>,
+        time_limit: Duration,
+        grant: Option<&GrantHandle>,
+        transcript: &mut TranscriptCount,
+        mut tool_calls: Option<&mut mpsc::UnboundedReceiver<crate::mcp::ToolCall>>,
+    ) -> Ending {
+        // A failure's words may come from the harness, the runtime or a forge: escaped.
+        let fail = |message: String| Ending {
+            state: JobState::Failed,
+            answer: None,
+            failure: Some(mrkdwn::escape(&message)),
+        };
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + time_limit;
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
+        let idle = self.settings.idle_timeout;
+        let mut idle_deadline = tokio::time::Instant::now() + idle;
+        // The last progress lines, quoted when the run ends badly.
+        let mut recent: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        // The workspace's disk limit, on the bot's host (a Kubernetes pod's is the kubelet's),
+        // checked every other heartbeat: a walk of the tree, stopped at the limit.
+        // The workspace as `drive` set it (a follow-up's is its thread's first job's).
+        let workspace_job = self
+            .store
+            .job(job.id)
+            .ok()
+            .flatten()
+            .and_then(|j| j.workspace_job)
+            .or(job.workspace_job)
+            .unwrap_or(job.id);
+        let disk = self
+            .sandbox_for(job)
+            .ok()
+            .filter(|s| s.runtime != crate::runtime::policy::RuntimeKind::Kubernetes)
+            .map(|s| (self.workspace(workspace_job), s.disk_mb));
+        let mut beats = 0u32;
+        loop {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                Some(call) = async {
+                    match tool_calls.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.record_tool_call(job, call, transcript);
+                    idle_deadline = tokio::time::Instant::now() + idle;
+                    continue;
+                }
+                _ = tokio::time::sleep_until(idle_deadline) => {
+                    cancel.cancel();
+                    let mut message = format!(
+                        "the `{}` harness reported nothing for {} (the idle limit) and was stopped",
+                        job.harness,
+                        card::duration(idle.as_secs() as i64)
+                    );
+                    if !recent.is_empty() {
+                        message.push_str(&format!("; its last steps:\n```\n{}\n```", Vec::from(recent).join("\n")));
+                    }
+                    return fail(message);
+                }
+                _ = stop.cancelled() => {
+                    cancel.cancel();
+                    let by = self.stops.lock().expect("stops lock").get(&job.id).and_then(|(_, by)| by.clone());
+                    return Ending {
+                        state: JobState::Cancelled,
+                        answer: None,
+                        failure: Some(match by {
+                            Some(u) => format!("stopped by <@{u}>"),
+                            None => "stopped".to_string(),
+                        }),
+                    };
+                }
+                _ = heartbeat.tick() => {
+                    if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
+                    self.record_model_usage(job.id, grant, card).await;
+                    beats += 1;
+                    if let (Some((dir, mb)), true) = (&disk, beats.is_multiple_of(2)) {
+                        if let Some(why) = over_disk(dir, *mb).await {
+                            cancel.cancel();
+                            return fail(format!("the job's workspace {why} and the job was stopped"));
+                        }
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    cancel.cancel();
+                    return Ending {
+                        state: JobState::TimedOut,
+                        answer: None,
+                        failure: Some(format!("the job ran longer than its limit of {}", card::duration(time_limit.as_secs() as i64))),
+                    };
+                }
+            };
+            let Some(event) = event else {
+                return fail(format!(
+                    "the `{}` harness stopped without a final answer",
+                    job.harness
+                ));
+            };
+            let event = self.observe_event(job, event, transcript);
+            let elapsed = started.elapsed().as_secs() as i64;
+            idle_deadline = tokio::time::Instant::now() + idle;
+            if let Some(line) = progress_line(&event) {
+                if recent.len() == 5 {
+                    recent.pop_front();
+                }
+                recent.push_back(line);
+            }
+            let edits_card = card.is_some()
+                && !matches!(
+                    event,
+                    HarnessEvent::Finished { .. }
+                        | HarnessEvent::Error { .. }
+                        | HarnessEvent::Started { .. }
+                );
+            if !edits_card {
+                probe::handled(job.id, false);
+            }
+            match event {
+                HarnessEvent::Finished { answer } => {
+                    return Ending {
+                        state: JobState::Succeeded,
+                        answer: Some(answer),
+                        failure: None,
+                    };
+                }
+                HarnessEvent::Error { message } => return fail(message),
+                HarnessEvent::Started { session_id } => {
+                    if let Some(sid) = session_id {
+                        let _ = self.update_job(job.id, |j| j.session_id = Some(sid)).await;
+                    }
+                }
+                HarnessEvent::Usage {
+                    input_tokens,
+                    output_tokens,
+                    cost_usd,
+                } => {
+                    let usage = self
+                        .update_job(job.id, |j| {
+                            j.usage.input_tokens += input_tokens;
+                            j.usage.output_tokens += output_tokens;
+                            j.usage.cost_usd += cost_usd;
+                        })
+                        .await
+                        .map(|j| j.usage);
+                    if let (Some(c), Ok(u)) = (card, usage) {
+                        c.update(|v| v.usage = u);
+                    }
+                }
+                other => {
+                    if let Some(c) = card {
+                        c.update(|v| {
+                            v.elapsed_secs = elapsed;
+                            apply_progress(v, &other);
+                        });
+                    }
+                }
+            }
+            if edits_card {
+                probe::handled(job.id, true);
+            }
+        }
+    }
+
+    /// Masks secrets in a harness event, counts it, and keeps it in the job's transcript
+    /// (up to the limit; later events are only counted).
+    pub(super) fn observe_event(
+        &self,
+        job: &Job,
+        event: HarnessEvent,
+        transcript: &mut TranscriptCount,
+    ) -> HarnessEvent {
+        let event = if self.redactor.is_empty() {
+            event
+        } else {
+            event.map_text(|t| self.redactor.apply(t).into_owned())
+        };
+        self.metrics
+            .harness_events
+            .get_or_create(&crate::ops::metrics::AgentKind {
+                agent: job.agent.clone(),
+                kind: event.kind().into(),
+            })
+            .inc();
+        if transcript.kept < self.settings.transcript_max_events {
+            let entry = TranscriptEntry {
+                at: Utc::now(),
+                event: event.clone().map_text(|t| clip(t, TRANSCRIPT_TEXT)),
+            };
+            match self
+                .store
+                .append_transcript(job.id, transcript.kept, &entry)
+            {
+                Ok(()) => transcript.kept += 1,
+                Err(e) => {
+                    tracing::warn!(job = job.id, agent = %job.agent, error = %e, "cannot keep a transcript event")
+                }
+            }
+        } else {
+            transcript.dropped += 1;
+        }
+        event
+    }
+
+    /// One call through the MCP gateway: into the transcript (as a finished tool) and the
+    /// audit trail, secrets masked in both.
+    pub(super) fn record_tool_call(
+        &self,
+        job: &Job,
+        call: crate::mcp::ToolCall,
+        transcript: &mut TranscriptCount,
+    ) {
+        let call = crate::mcp::ToolCall {
+            arguments: clip(&self.redactor.apply(&call.arguments), 2_000),
+            outcome: clip(&self.redactor.apply(&call.outcome), 500),
+            ..call
+        };
+        tracing::info!(job = job.id, agent = %job.agent, server = %call.server, tool = %call.tool, outcome = %call.outcome, ms = call.duration_ms, "MCP tool call");
+        let event = HarnessEvent::ToolFinished {
+            id: None,
+            name: format!("mcp {}/{}", call.server, call.tool),
+            summary: format!(
+                "{} · {} ms · {}",
+                call.outcome, call.duration_ms, call.arguments
+            ),
+            ok: call.outcome == "ok",
+        };
+        self.observe_event(job, event, transcript);
+        let record = AuditRecord {
+            job: Some(job.id),
+            prompt_version: job.prompt_version.clone(),
+            detail: serde_json::to_string(&call).ok(),
+            ..AuditRecord::new("mcp_tool_call", &job.requester, &job.agent)
+        };
+        if let Err(e) = self.store.append_audit(&record) {
+            tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot write the tool call's audit record");
+        }
+    }
+}
+
+/// Why the workspace at `dir` is over `limit_mb`, or `None`. A tree the bot cannot read (a
+/// directory the run made unreadable) counts as over: it cannot be measured.
+async fn over_disk(dir: &std::path::Path, limit_mb: u64) -> Option<String> {
+    let dir = dir.to_path_buf();
+    let cap = limit_mb.saturating_mul(1024 * 1024);
+    let used = tokio::task::spawn_blocking(move || crate::runtime::hostfs::disk_usage(&dir, cap))
+        .await
+        .ok()?;
+    match used {
+        Ok(used) if used > cap => Some(format!(
+            "grew past its disk limit of {limit_mb} MB ({} MB in use)",
+            used / (1024 * 1024)
+        )),
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "cannot be measured against its disk limit of {limit_mb} MB ({e})"
+        )),
+    }
+}
+
+/// How long a stopped run has to end before the job is reported as not stopped.
+const STOP_CONFIRMATION: Duration = Duration::from_secs(60);
+
+/// Waits for a stopped run's harness to finish ending it (its events end). A kill the
+/// runtime refused, or no end in time, turns the stop into a failure that says so.
+async fn confirm_ended(outcome: Ending, events: &mut mpsc::Receiver<HarnessEvent>) -> Ending {
+    let ended = tokio::time::timeout(STOP_CONFIRMATION, async {
+        let mut refused = None;
+        while let Some(event) = events.recv().await {
+            if let HarnessEvent::NotStopped { message } = event {
+                refused = Some(message);
+            }
+        }
+        refused
+    })
+    .await;
+    let problem = match ended {
+        Ok(None) => return outcome,
+        Ok(Some(message)) => message,
+        Err(_) => format!(
+            "the sandbox did not confirm within {} s that it ended",
+            STOP_CONFIRMATION.as_secs()
+        ),
+    };
+    tracing::error!(problem = %problem, "a stopped run may still be going");
+    let asked = outcome.failure.unwrap_or_else(|| "stopped".into());
+    Ending {
+        state: JobState::Failed,
+        answer: None,
+        // `asked` is the bot's own words (a mention of who stopped it); `problem` may quote
+        // the runtime.
+        failure: Some(format!(
+            "{asked}, but {}; an operator should check the runtime",
+            mrkdwn::escape(&problem)
+        )),
+    }
+}
+
+/// A short plain line for an event, for failure messages.
+fn progress_line(event: &HarnessEvent) -> Option<String> {
+    match event {
+        HarnessEvent::AssistantText { text } => {
+            Some(clip(text.lines().next().unwrap_or_default(), 200))
+        }
+        HarnessEvent::ToolStarted { name, summary, .. } => {
+            Some(format!("{name}: {}", clip(summary, 160)))
+        }
+        HarnessEvent::ToolFinished { name, summary, .. } => {
+            Some(format!("{name} done: {}", clip(summary, 160)))
+        }
+        HarnessEvent::FileChanged { path } => Some(format!("edited {}", clip(path, 160))),
+        _ => None,
+    }
+}
+
+/// Card lines for a harness event; its words are the harness's, so they are escaped.
+fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
+    let esc = |s: String| mrkdwn::escape(&s);
+    match event {
+        HarnessEvent::AssistantText { text } => {
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            if !first.is_empty() {
+                view.push_progress(format!(":speech_balloon: {}", esc(clip(first, 140))));
+            }
+        }
+        HarnessEvent::ToolStarted { name, summary, .. } => {
+            view.tool_calls += 1;
+            view.push_progress(format!(
+                ":wrench: `{}` {}",
+                esc(clip(name, 40)),
+                esc(clip(summary, 120))
+            ));
+        }
+        HarnessEvent::ToolFinished {
+            name, summary, ok, ..
+        } => {
+            let mark = if *ok { "↳" } else { "↳ :warning:" };
+            view.push_progress(format!(
+                "{mark} `{}` {}",
+                esc(clip(name, 40)),
+                esc(clip(summary, 120))
+            ));
+        }
+        HarnessEvent::FileChanged { path } if view.files.insert(path.clone()) => {
+            view.push_progress(format!(":pencil2: edited `{}`", esc(clip(path, 120))));
+        }
+        _ => {}
+    }
+}
+
+/// Characters of one text kept per transcript event.
+const TRANSCRIPT_TEXT: usize = 8 * 1024;
+
+/// Harness events of one run: kept in the transcript, and left out past the limit.
+#[derive(Debug, Default)]
+pub struct TranscriptCount {
+    pub kept: u32,
+    pub dropped: u32,
+}

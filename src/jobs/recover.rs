@@ -1,0 +1,252 @@
+//! After a restart: decisions whose audit record a crash lost, leftover sandboxes removed
+//! or re-attached, queued jobs re-queued and interrupted ones ended.
+
+use super::*;
+use crate::harness::HarnessRun;
+
+impl Jobs {
+    /// Appends the audit records a crash lost after their decisions were stored
+    /// (`reconcile`).
+    pub(super) fn record_lost_decisions(&self, jobs: &[Job]) {
+        let registry = self.registry();
+        let mut amendments = Vec::new();
+        for agent in registry.agents.keys() {
+            amendments.extend(self.store.amendments(agent).unwrap_or_default());
+        }
+        let audit = match self.store.audit() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the audit trail to check decisions");
+                return;
+            }
+        };
+        for record in reconcile::missing_records(jobs, &amendments, &audit) {
+            tracing::warn!(action = %record.action, job = ?record.job, amendment = ?record.amendment, "a decision's audit record was lost in a crash; recorded now");
+            let _ = self.audit(record);
+        }
+    }
+
+    /// Finishes what a previous process left: re-queues waiting jobs, ends interrupted ones,
+    /// and posts terminal messages that never reached their thread.
+    pub async fn recover(self: &Arc<Self>) {
+        let jobs = match self.store.jobs() {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read jobs to recover");
+                self.remove_leftovers(&[]).await;
+                return;
+            }
+        };
+        self.record_lost_decisions(&jobs);
+        let running: Vec<JobId> = jobs
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .map(|j| j.id)
+            .collect();
+        let mut kept = self.remove_leftovers(&running).await;
+        let expired = transcripts_expired(&jobs, self.settings.transcript_days, Utc::now());
+        if let Err(e) = self.store.drop_transcripts(&expired) {
+            tracing::warn!(error = %e, "cannot drop expired transcripts");
+        }
+        for job in jobs {
+            let result = match job.state {
+                JobState::Queued => {
+                    self.queue.lock().expect("queue lock").push(
+                        job.id,
+                        &job.channel,
+                        &job.thread_ts,
+                    );
+                    self.open_card(&job).await;
+                    self.mark_ready(job.id);
+                    Ok(())
+                }
+                JobState::Running if kept.contains_key(&job.id) => {
+                    let Some(leftover) = kept.remove(&job.id) else {
+                        continue;
+                    };
+                    // A re-attached run holds its slot and its thread like any running job,
+                    // so a queued follow-up does not start beside it on the same workspace.
+                    self.queue.lock().expect("queue lock").hold_running(
+                        job.id,
+                        &job.channel,
+                        &job.thread_ts,
+                    );
+                    let jobs = self.clone();
+                    let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
+                    tokio::spawn(
+                        async move { jobs.reattach_job(job, leftover).await }.instrument(span),
+                    );
+                    continue;
+                }
+                JobState::Running => {
+                    let outcome = Ending {
+                        state: JobState::Failed,
+                        answer: None,
+                        failure: Some(
+                            "interrupted by a restart of the bot; ask again to re-run it".into(),
+                        ),
+                    };
+                    self.finish(job.id, outcome).await
+                }
+                _ if !job.terminal_posted => self.post_terminal(job.clone()).await,
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                tracing::error!(job = job.id, agent = %job.agent, error = %e, "recovery failed");
+            }
+        }
+    }
+
+    /// Removes sandboxes a previous process left, except those of `running` jobs, which
+    /// are returned to be re-attached.
+    pub(super) async fn remove_leftovers(
+        &self,
+        running: &[JobId],
+    ) -> HashMap<JobId, crate::runtime::Leftover> {
+        let mut kept = HashMap::new();
+        let Some(runtime) = &self.runtime else {
+            return kept;
+        };
+        let leftovers = match runtime.leftovers().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(runtime = runtime.name(), error = %e, "cannot list leftover sandboxes");
+                return kept;
+            }
+        };
+        for leftover in leftovers {
+            if let Some(id) = leftover.job_id.filter(|id| running.contains(id)) {
+                kept.insert(id, leftover);
+                continue;
+            }
+            match runtime.remove(&leftover).await {
+                Ok(()) => tracing::info!(
+                    sandbox = %leftover.name,
+                    job = ?leftover.job_id,
+                    agent = ?leftover.agent,
+                    "removed a sandbox left by a previous run"
+                ),
+                Err(e) => {
+                    tracing::warn!(sandbox = %leftover.name, error = %e, "cannot remove leftover sandbox")
+                }
+            }
+        }
+        if let Err(e) = runtime.sweep().await {
+            tracing::warn!(runtime = runtime.name(), error = %e, "cannot remove what runs left beside their sandboxes");
+        }
+        kept
+    }
+
+    /// Follows a run a previous process started and the runtime kept (a Kubernetes Job),
+    /// then ends the job as if this process had started it. A run that cannot be followed
+    /// is removed and the job reported as interrupted.
+    pub(super) async fn reattach_job(
+        self: Arc<Self>,
+        job: Job,
+        leftover: crate::runtime::Leftover,
+    ) {
+        let id = job.id;
+        self.count_state(&job, JobState::Running);
+        let (stop, _unregister) = self.stop_switch(id);
+        self.open_card(&job).await;
+        let card = self.card(id);
+        let outcome = match self
+            .follow_again(&job, &leftover, card.as_deref(), &stop)
+            .await
+        {
+            Some(outcome) => outcome,
+            None => {
+                if let Some(runtime) = &self.runtime {
+                    let _ = runtime.remove(&leftover).await;
+                }
+                Ending {
+                    state: JobState::Failed,
+                    answer: None,
+                    failure: Some(
+                        "interrupted by a restart of the bot; ask again to re-run it".into(),
+                    ),
+                }
+            }
+        };
+        tracing::info!(state = outcome.state.label(), "re-attached run ended");
+        if outcome.state == JobState::Succeeded && job.repo.is_some() {
+            self.deliver(id, card.as_deref()).await;
+        }
+        if let Err(e) = self.finish(id, outcome).await {
+            tracing::error!(job = id, agent = %job.agent, error = %e, "cannot finish a re-attached job");
+        }
+        // Its slot (and its thread) in the queue are free now.
+        self.queue.lock().expect("queue lock").finish(id);
+        self.pump();
+    }
+
+    /// The outcome of a re-attached run; `None` when it cannot be followed.
+    pub(super) async fn follow_again(
+        &self,
+        job: &Job,
+        leftover: &crate::runtime::Leftover,
+        card: Option<&CardUpdater>,
+        stop: &CancellationToken,
+    ) -> Option<Ending> {
+        let harness = self.harnesses.get(&job.harness)?;
+        let runtime = harness.runtime()?;
+        let sandbox = self.sandbox_for(job).ok()?;
+        let workspace_job = job.workspace_job.unwrap_or(job.id);
+        let workdir = self.workspace(workspace_job);
+        let spawned = match runtime.attach(leftover, &workdir).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(job = job.id, agent = %job.agent, error = %e, "cannot re-attach");
+                return None;
+            }
+        };
+        let grant = job
+            .grant_token
+            .clone()
+            .and_then(|t| self.model_grant_as(job, Some(t)));
+        // The wall clock started with the run, not with this process.
+        let elapsed = job
+            .started_at
+            .map(|s| (Utc::now() - s).to_std().unwrap_or_default())
+            .unwrap_or_default();
+        let time_limit = sandbox
+            .timeout
+            .saturating_sub(elapsed)
+            .max(Duration::from_secs(1));
+        let run = HarnessRun {
+            sandbox,
+            resume_session: None,
+            model_base: None,
+            mcp: vec![],
+            job_id: job.id,
+            agent: job.agent.clone(),
+            role_prompt: String::new(),
+            task: job.task.clone(),
+            model: job.model.clone(),
+            workdir,
+        };
+        let cancel = CancellationToken::new();
+        let _stop_on_exit = cancel.clone().drop_guard();
+        let events = harness.reattach(run, spawned, cancel.clone()).await.ok()?;
+        tracing::info!(job = job.id, agent = %job.agent, sandbox = %leftover.name, "re-attached to a run left by a previous process");
+        // The log replays from the start, so the transcript is written again from its first
+        // event (the same keys: nothing is kept twice).
+        Some(
+            self.follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
+                .await,
+        )
+    }
+}
+
+/// Jobs whose transcripts are past the retention (finished more than `days` ago).
+pub fn transcripts_expired(jobs: &[Job], days: u32, now: chrono::DateTime<Utc>) -> Vec<JobId> {
+    if days == 0 {
+        return vec![];
+    }
+    let cutoff = now - chrono::Duration::days(i64::from(days));
+    jobs.iter()
+        .filter(|j| j.finished_at.is_some_and(|f| f < cutoff))
+        .map(|j| j.id)
+        .collect()
+}
