@@ -271,7 +271,7 @@ pub fn render(passages: &[(f64, &Passage)]) -> String {
     );
     for (_, p) in passages {
         out.push_str(&format!("\n\n--- {} › {}\n", p.file, heading_or_top(p)));
-        out.push_str(&clip(&p.text, PASSAGE_CHARS));
+        out.push_str(&crate::text::clip(&p.text, PASSAGE_CHARS));
     }
     out
 }
@@ -282,14 +282,6 @@ fn heading_or_top(p: &Passage) -> &str {
     } else {
         &p.heading
     }
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max).collect();
-    format!("{cut} …")
 }
 
 /// What a query found for an agent: the passages and how big the library was, for
@@ -331,7 +323,7 @@ pub fn describe(agent: &str, scopes: &[String], query: &str, found: &Found, root
             "`{agent}` reads no part of the context library; its owners can add `context: [<folder>/, <file>.md]` (or `[\"*\"]`) to its prompt file."
         );
     }
-    let scope_list = crate::request::code_list(scopes);
+    let scope_list = crate::text::code_list(scopes);
     if found.total == 0 {
         return format!(
             "The context library (`{}`) is empty: add markdown files there (scopes of `{agent}`: {scope_list}).",
@@ -352,7 +344,8 @@ pub fn describe(agent: &str, scopes: &[String], query: &str, found: &Found, root
         if found.passages.len() == 1 { "" } else { "s" }
     );
     for (i, (score, p)) in found.passages.iter().enumerate() {
-        let preview = crate::chat::mrkdwn::escape(&clip(&p.text.replace('\n', " "), 300));
+        let preview =
+            crate::chat::mrkdwn::escape(&crate::text::clip(&p.text.replace('\n', " "), 300));
         out.push_str(&format!(
             "\n{}. `{}:{}` › {} (score {score:.2})\n> {preview}",
             i + 1,
@@ -553,7 +546,7 @@ mod tests {
         };
         let text = render(&[(1.0, &long)]);
         assert!(text.contains("--- a.md › (top)"));
-        assert!(text.ends_with(" …"));
+        assert!(text.ends_with('…'));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn to_slack_text(line: &str) -> String {
 }
 
 fn display(text: &str, names: &HashMap<String, String>) -> String {
-    crate::request::to_plain_text(text, &|id| names.get(id).cloned())
+    crate::text::to_plain_text(text, &|id| names.get(id).cloned())
 }
 
 fn print_change(change: &Change, names: &HashMap<String, String>) {

@@ -3,12 +3,39 @@
 //! queued → running → succeeded | failed | cancelled | timed_out; a queued job may also end
 //! cancelled or failed without running (e.g. interrupted by a restart). Terminal states are final.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::request::RequestOptions;
-
 pub type JobId = u64;
+
+/// Options given on a mention; `None` means "the agent's default".
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequestOptions {
+    pub agent: Option<String>,
+    pub harness: Option<String>,
+    pub repo: Option<String>,
+    pub branch: Option<String>,
+    pub model: Option<String>,
+}
+
+impl fmt::Display for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pairs = [
+            ("agent", &self.agent),
+            ("harness", &self.harness),
+            ("repo", &self.repo),
+            ("branch", &self.branch),
+            ("model", &self.model),
+        ];
+        let set: Vec<String> = pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect();
+        f.write_str(&set.join(" "))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

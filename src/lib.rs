@@ -7,6 +7,7 @@ pub mod authority;
 pub mod bench;
 pub mod bot;
 pub mod chat;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod dev;
@@ -24,6 +25,7 @@ pub mod runtime;
 pub mod settings;
 pub mod split;
 pub mod store;
+pub mod text;
 
 /// Installs the TLS crypto provider once; harmless when already installed.
 pub fn init_tls() {

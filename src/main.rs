@@ -326,7 +326,7 @@ async fn audit(
     outcome: Option<String>,
     json: bool,
 ) -> anyhow::Result<()> {
-    use threadwork::ops::audit;
+    use threadwork::cli::audit;
     let config = config_or_default(&config)?;
     let since = since
         .map(|s| audit::parse_since(&s, chrono::Utc::now()))
@@ -356,7 +356,7 @@ async fn audit(
 }
 
 async fn verify_audit(config: PathBuf) -> anyhow::Result<()> {
-    use threadwork::ops::audit;
+    use threadwork::cli::audit;
     let config = config_or_default(&config)?;
     let token = config.ops.bearer(&|k| std::env::var(k).ok());
     let raw = audit::source(&config.store.path, config.ops.listen, token)?
@@ -385,7 +385,7 @@ async fn verify_audit(config: PathBuf) -> anyhow::Result<()> {
 }
 
 async fn show_job(config: PathBuf, id: u64) -> anyhow::Result<()> {
-    use threadwork::ops::audit;
+    use threadwork::cli::audit;
     let config = config_or_default(&config)?;
     let token = config.ops.bearer(&|k| std::env::var(k).ok());
     let (job, transcript) = audit::source(&config.store.path, config.ops.listen, token)?
@@ -397,7 +397,7 @@ async fn show_job(config: PathBuf, id: u64) -> anyhow::Result<()> {
 }
 
 async fn doctor(config: PathBuf, manifest: PathBuf) -> anyhow::Result<()> {
-    use threadwork::ops::doctor;
+    use threadwork::cli::doctor;
     let config = config_or_default(&config)?;
     let checks = doctor::run(&config, &manifest).await;
     print!("{}", doctor::render(&checks));

@@ -4,22 +4,12 @@
 //! and with `&`, `<`, `>` escaped as entities. Options are `key=value` words, inline or in one
 //! `[key=value, …]` block; anything inside backticks is literal text, never an option.
 
-use std::fmt;
-
 use crate::amendments::AmendmentAction;
+use crate::job::RequestOptions;
+use crate::text::decode_entities;
 
 /// Option keys a mention may carry, in the order they are listed to users.
 pub const OPTION_KEYS: [&str; 5] = ["agent", "harness", "repo", "branch", "model"];
-
-/// Options given on a mention; `None` means "the agent's default".
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RequestOptions {
-    pub agent: Option<String>,
-    pub harness: Option<String>,
-    pub repo: Option<String>,
-    pub branch: Option<String>,
-    pub model: Option<String>,
-}
 
 /// What a mention asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -490,94 +480,6 @@ fn collapse_spaces(text: &str) -> String {
         .to_string()
 }
 
-/// `<@U1>, <@U2>` for a list of user ids; `None` when there are none.
-pub fn user_mentions(ids: &[String]) -> Option<String> {
-    (!ids.is_empty()).then(|| {
-        ids.iter()
-            .map(|u| format!("<@{u}>"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    })
-}
-
-/// `` `a`, `b` `` for a list of names.
-pub fn code_list<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
-    names
-        .into_iter()
-        .map(|n| format!("`{}`", n.as_ref()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Decodes the three entities Slack escapes in message text.
-pub fn decode_entities(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// Turns Slack markup into plain text for a harness: user mentions through `user_name`,
-/// channels and links to their labels, then entities decoded. Unknown markup is kept as is.
-pub fn to_plain_text(text: &str, user_name: &dyn Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&decode_entities(&rest[..open]));
-        let Some(len) = rest[open..].find('>') else {
-            rest = &rest[open..];
-            break;
-        };
-        let inner = &rest[open + 1..open + len];
-        out.push_str(&render_markup(inner, user_name));
-        rest = &rest[open + len + 1..];
-    }
-    out.push_str(&decode_entities(rest));
-    out
-}
-
-fn render_markup(inner: &str, user_name: &dyn Fn(&str) -> Option<String>) -> String {
-    let (target, label) = match inner.split_once('|') {
-        Some((t, l)) => (t, Some(decode_entities(l))),
-        None => (inner, None),
-    };
-    if let Some(id) = target.strip_prefix('@') {
-        let name = user_name(id).or(label).unwrap_or_else(|| id.to_string());
-        return format!("@{}", name.trim_start_matches('@'));
-    }
-    if let Some(id) = target.strip_prefix('#') {
-        return format!("#{}", label.unwrap_or_else(|| id.to_string()));
-    }
-    if let Some(special) = target.strip_prefix('!') {
-        if let Some(l) = label {
-            return l;
-        }
-        return format!("@{}", special.split('^').next().unwrap_or(special));
-    }
-    let url = decode_entities(target);
-    match label {
-        Some(l) if l != url && l != url.trim_start_matches("mailto:") => format!("{l} ({url})"),
-        Some(l) => l,
-        None => url.trim_start_matches("mailto:").to_string(),
-    }
-}
-
-impl fmt::Display for RequestOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pairs = [
-            ("agent", &self.agent),
-            ("harness", &self.harness),
-            ("repo", &self.repo),
-            ("branch", &self.branch),
-            ("model", &self.model),
-        ];
-        let set: Vec<String> = pairs
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-            .collect();
-        f.write_str(&set.join(" "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -828,30 +730,6 @@ mod tests {
     fn named_bot_mention_is_stripped() {
         let (t, _) = task("<@UBOT|threadwork> hello there");
         assert_eq!(t, "hello there");
-    }
-
-    #[test]
-    fn markup_becomes_plain_text() {
-        let names = |id: &str| (id == "U1").then(|| "ada".to_string());
-        let cases = [
-            ("hi <@U1>", "hi @ada"),
-            ("hi <@U2>", "hi @U2"),
-            ("hi <@U3|bob>", "hi @bob"),
-            ("see <#C1|general>", "see #general"),
-            ("see <#C1>", "see #C1"),
-            (
-                "<https://x.io/a?b=1&amp;c=2|docs>",
-                "docs (https://x.io/a?b=1&c=2)",
-            ),
-            ("<https://x.io>", "https://x.io"),
-            ("<mailto:a@b.c|a@b.c>", "a@b.c"),
-            ("<!here> <!subteam^S1|@devs>", "@here @devs"),
-            ("a &lt;b&gt; &amp;&amp; c", "a <b> && c"),
-            ("unclosed <tag", "unclosed <tag"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(to_plain_text(input, &names), want, "for {input:?}");
-        }
     }
 
     #[test]

@@ -315,8 +315,8 @@ async fn doctor_starts_each_server_and_names_missing_ones() {
         toml::from_str("[broken]\ncommand = \"/nonexistent/mcp-server\"\n").unwrap();
     config.mcp.extend(broken);
     config.fill_defaults();
-    let checks = threadwork::ops::doctor::run(&config, std::path::Path::new("manifest.yml")).await;
-    let text = threadwork::ops::doctor::render(&checks);
+    let checks = threadwork::cli::doctor::run(&config, std::path::Path::new("manifest.yml")).await;
+    let text = threadwork::cli::doctor::render(&checks);
     assert!(
         text.contains(
             "FAIL  mcp server: agent `default` lists `warehouse`, which is not configured"

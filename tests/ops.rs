@@ -383,8 +383,8 @@ async fn doctor_names_a_missing_scope() {
     w.config.slack.app_token = Some(SecretString::from(threadwork::emulator::APP_TOKEN));
     w.config.fill_defaults();
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yml");
-    let checks = threadwork::ops::doctor::run(&w.config, &manifest).await;
-    let text = threadwork::ops::doctor::render(&checks);
+    let checks = threadwork::cli::doctor::run(&w.config, &manifest).await;
+    let text = threadwork::cli::doctor::render(&checks);
     assert!(text.contains("ok    auth.test: bot token valid"), "{text}");
     assert!(text.contains("ok    socket mode"), "{text}");
     assert!(
@@ -396,7 +396,7 @@ async fn doctor_names_a_missing_scope() {
     // A bad bot token is named too.
     w.config.slack.bot_token = Some(SecretString::from("xoxb-wrong"));
     let text =
-        threadwork::ops::doctor::render(&threadwork::ops::doctor::run(&w.config, &manifest).await);
+        threadwork::cli::doctor::render(&threadwork::cli::doctor::run(&w.config, &manifest).await);
     assert!(
         text.contains("FAIL  auth.test: Slack refused the bot token: invalid_auth"),
         "{text}"

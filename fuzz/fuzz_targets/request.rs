@@ -4,8 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use threadwork::request::{parse_correction, parse_mention, to_plain_text};
+use threadwork::request::{parse_correction, parse_mention};
 use threadwork::split::split_message;
+use threadwork::text::to_plain_text;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&limit, rest)) = data.split_first() else {

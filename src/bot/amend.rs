@@ -66,7 +66,7 @@ impl Handler {
             message_ts: Some(ts.to_string()),
             ..AuditRecord::new("amendment_proposed", user, &agent.name)
         })?;
-        let owners = match crate::request::user_mentions(&agent.owners) {
+        let owners = match crate::text::user_mentions(&agent.owners) {
             Some(list) => format!("an owner ({list}) or an admin"),
             None => "an admin".to_string(),
         };

@@ -56,7 +56,7 @@ fn names_or_none(names: &[String]) -> String {
     if names.is_empty() {
         "none".to_string()
     } else {
-        crate::request::code_list(names)
+        crate::text::code_list(names)
     }
 }
 
@@ -75,7 +75,7 @@ pub fn render_entry(
     active_amendments: usize,
     links: &[Option<String>],
 ) -> String {
-    let owners = crate::request::user_mentions(&agent.owners).unwrap_or_else(|| "none".to_string());
+    let owners = crate::text::user_mentions(&agent.owners).unwrap_or_else(|| "none".to_string());
     let mut out = format!(
         "*{}* — {}\nharness `{}`{} · model `{}` · owners {owners}\nprompt `{version}` · {active_amendments} active amendment{}\nlast 7 days: {} run{} · success {} · approval {}",
         agent.name,
@@ -84,7 +84,7 @@ pub fn render_entry(
         match agent.harnesses.as_slice() {
             [] => String::new(),
             [all] if all == "*" => " (any on request)".to_string(),
-            other => format!(" (or {} on request)", crate::request::code_list(other)),
+            other => format!(" (or {} on request)", crate::text::code_list(other)),
         },
         agent.model.as_deref().unwrap_or("default"),
         if active_amendments == 1 { "" } else { "s" },
@@ -100,7 +100,7 @@ pub fn render_entry(
     ));
     let repos: Vec<&String> = agent.repo.iter().chain(&agent.repos).collect();
     if !repos.is_empty() {
-        out.push_str(&format!(" · repos {}", crate::request::code_list(repos)));
+        out.push_str(&format!(" · repos {}", crate::text::code_list(repos)));
     }
     if !stats.recent.is_empty() {
         let items: Vec<String> = stats

@@ -9,10 +9,10 @@ use super::{outbox, BotError, Handler};
 use crate::agents::Agent;
 use crate::authority;
 use crate::forge::{self, Forges};
+use crate::job::RequestOptions;
 use crate::job::{Job, JobId, NewJob, ThreadMessage};
 use crate::jobs::card;
 use crate::jobs::Workplace;
-use crate::request::{self, RequestOptions};
 
 /// Why a request names something that cannot run, as a reply for the thread.
 pub fn resolve_agent<'a>(
@@ -39,7 +39,7 @@ pub fn resolve_agent<'a>(
         known.sort_unstable();
         return Err(format!(
             ":warning: unknown harness `{harness}`; configured: {}. No job was started.",
-            request::code_list(known)
+            crate::text::code_list(known)
         ));
     }
     if !agent.allows_harness(&harness) {
@@ -49,7 +49,7 @@ pub fn resolve_agent<'a>(
             if agent.harnesses.is_empty() {
                 " only".to_string()
             } else {
-                format!(" and {}", request::code_list(&agent.harnesses))
+                format!(" and {}", crate::text::code_list(&agent.harnesses))
             },
             agent.file.display()
         ));
@@ -65,7 +65,7 @@ pub fn access_refusal(agent: &Agent, user: &str, channel: &str) -> Option<String
         return Some(format!(
             ":no_entry: agent `{}` is restricted to some users; ask one of its owners ({}) for access.",
             agent.name,
-            request::user_mentions(&agent.owners).unwrap_or_else(|| "see its prompt file".to_string())
+            crate::text::user_mentions(&agent.owners).unwrap_or_else(|| "see its prompt file".to_string())
         ));
     }
     if !agent.allowed_in(channel, None) {
@@ -82,7 +82,7 @@ pub fn access_refusal(agent: &Agent, user: &str, channel: &str) -> Option<String
 pub fn unknown_agent(name: &str, agents: &BTreeMap<String, Agent>) -> String {
     format!(
         ":warning: unknown agent `{name}`; available: {}.",
-        request::code_list(agents.keys())
+        crate::text::code_list(agents.keys())
     )
 }
 

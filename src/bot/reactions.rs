@@ -61,7 +61,7 @@ pub fn may_amend(agent: &Agent, admins: &[String], user: &str) -> bool {
 }
 
 fn mentions(ids: &[String]) -> String {
-    crate::request::user_mentions(ids).unwrap_or_else(|| "nobody yet".to_string())
+    crate::text::user_mentions(ids).unwrap_or_else(|| "nobody yet".to_string())
 }
 
 pub fn decide(f: &Facts) -> Outcome {

@@ -3,7 +3,8 @@
 
 use crate::chat::inbound::InboundKind;
 use crate::job::JobId;
-use crate::request::{self, Command, RequestOptions};
+use crate::job::RequestOptions;
+use crate::request::{self, Command};
 use crate::store::MessageLink;
 
 /// Facts about the event the caller looked up.

@@ -290,12 +290,7 @@ pub fn pr_title(task: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("changes");
-    let mut title: String = line.chars().take(72).collect();
-    if line.chars().count() > 72 {
-        title.pop();
-        title.push('…');
-    }
-    title
+    crate::text::clip(line, 72)
 }
 
 pub fn pr_body(f: &PrFacts) -> String {

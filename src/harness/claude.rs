@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::cli::{malformed, one_line, tool_summary};
-use super::command::Decoder;
+use super::decode::{malformed, tool_summary, Decoder};
 use super::HarnessEvent;
+use crate::text::first_line;
 
 /// Tools whose `file_path` input is a file they change.
 const WRITING_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
@@ -97,7 +97,7 @@ impl Decoder for ClaudeDecoder {
                             .cloned()
                             .unwrap_or_else(|| "tool".into()),
                         id: Some(id),
-                        summary: one_line(&content, 120),
+                        summary: first_line(&content, 120),
                         ok: block["is_error"] != true,
                     });
                 }

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::command::{stream, Decoder};
+use super::command::stream;
+use super::decode::Decoder;
 use super::{claude, codex, pi, Harness, HarnessError, HarnessEvent, HarnessRun};
 use crate::model::proxy::PLACEHOLDER_KEY;
 use crate::runtime::{Launch, Runtime};
@@ -353,58 +353,6 @@ impl Harness for CliHarness {
     }
 }
 
-/// One line saying what a tool call does, from its input.
-pub fn tool_summary(input: &Value) -> String {
-    let pick = [
-        "command",
-        "cmd",
-        "file_path",
-        "path",
-        "pattern",
-        "url",
-        "query",
-        "description",
-    ]
-    .iter()
-    .find_map(|k| match input.get(*k) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(parts)) => Some(
-            parts
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        _ => None,
-    })
-    .unwrap_or_default();
-    one_line(&pick, 120)
-}
-
-/// The first line of `s`, at most `max` characters.
-pub fn one_line(s: &str, max: usize) -> String {
-    let first = s
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    let mut out: String = first.chars().take(max).collect();
-    if first.chars().count() > max || s.trim().lines().count() > 1 {
-        out.push('…');
-    }
-    out
-}
-
-/// A stdout line that is not JSON: the CLI's stream is broken.
-pub fn malformed(cli: &str, n: usize, line: &str) -> HarnessEvent {
-    HarnessEvent::Error {
-        message: format!(
-            "{cli} printed a line that is not JSON (line {n}): `{}`",
-            one_line(line, 200)
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,17 +494,5 @@ mod tests {
         // Without servers, no MCP flags at all.
         let plain = invocation(CliKind::Claude, &spec, &run(), "/workspace").args;
         assert!(!plain.iter().any(|a| a.contains("mcp")));
-    }
-
-    #[test]
-    fn summaries_are_one_line() {
-        assert_eq!(
-            tool_summary(&serde_json::json!({"command": "cargo test\n--all"})),
-            "cargo test…"
-        );
-        assert_eq!(
-            tool_summary(&serde_json::json!({"command": ["bash", "-lc", "ls"]})),
-            "bash -lc ls"
-        );
     }
 }

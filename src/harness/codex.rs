@@ -6,9 +6,9 @@
 
 use serde_json::Value;
 
-use super::cli::{malformed, one_line};
-use super::command::Decoder;
+use super::decode::{malformed, Decoder};
 use super::HarnessEvent;
+use crate::text::first_line;
 
 #[derive(Default)]
 pub struct CodexDecoder {
@@ -32,7 +32,7 @@ impl Decoder for CodexDecoder {
             (Some("item.started"), Some("command_execution")) => vec![HarnessEvent::ToolStarted {
                 id,
                 name: "shell".into(),
-                summary: one_line(item["command"].as_str().unwrap_or(""), 120),
+                summary: first_line(item["command"].as_str().unwrap_or(""), 120),
             }],
             (Some("item.completed"), Some("command_execution")) => {
                 let code = item["exit_code"].as_i64();

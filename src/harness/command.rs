@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::decode::Decoder;
 use super::{Harness, HarnessError, HarnessEvent, HarnessRun};
 use crate::runtime::process::ProcessRuntime;
 use crate::runtime::RunHandle;
@@ -145,18 +146,10 @@ pub fn parse_json_line(line_no: usize, line: &str) -> HarnessEvent {
         Err(e) => HarnessEvent::Error {
             message: format!(
                 "harness printed a malformed line {line_no} ({e}): `{}`",
-                preview(line, 200)
+                crate::text::clip(line, 200)
             ),
         },
     }
-}
-
-fn preview(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().take(max).collect();
-    if s.chars().count() > max {
-        out.push('…');
-    }
-    out
 }
 
 #[async_trait::async_trait]
@@ -230,18 +223,6 @@ impl CommandHarness {
             OutputMode::Json => Box::new(ProtocolDecoder),
             OutputMode::Text => Box::new(TextDecoder::default()),
         }
-    }
-}
-
-/// Turns a CLI's stdout lines into events. One per run; the adapters for real CLIs and the
-/// two modes of the `command` harness implement it.
-pub trait Decoder: Send + 'static {
-    /// Events for one stdout line (without its newline); `n` counts from 1.
-    fn line(&mut self, n: usize, line: &str) -> Vec<HarnessEvent>;
-    /// The process exited successfully without a final event: the answer, if the decoder has
-    /// one (text mode's whole output, a CLI whose last message is the answer).
-    fn finish(&mut self) -> Option<HarnessEvent> {
-        None
     }
 }
 
@@ -348,7 +329,7 @@ pub fn stream_spawned(
                 if last_lines.len() == 5 {
                     last_lines.pop_front();
                 }
-                last_lines.push_back(preview(&line, 300));
+                last_lines.push_back(crate::text::clip(&line, 300));
                 let events = if truncated {
                     vec![HarnessEvent::Error {
                         message: format!(

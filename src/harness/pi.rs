@@ -6,9 +6,9 @@
 
 use serde_json::Value;
 
-use super::cli::{malformed, one_line, tool_summary};
-use super::command::Decoder;
+use super::decode::{malformed, tool_summary, Decoder};
 use super::HarnessEvent;
+use crate::text::first_line;
 
 const WRITING_TOOLS: &[&str] = &["write", "edit"];
 
@@ -61,7 +61,7 @@ impl Decoder for PiDecoder {
                 vec![HarnessEvent::ToolFinished {
                     id: v["toolCallId"].as_str().map(String::from),
                     name: v["toolName"].as_str().unwrap_or("tool").to_string(),
-                    summary: one_line(&result, 120),
+                    summary: first_line(&result, 120),
                     ok: v["isError"] != true,
                 }]
             }

@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use crate::chat::ChatPlatform;
 use crate::job::{Job, JobState, Usage};
+use crate::text::clip;
 
 /// Progress lines shown on the card; older ones are counted, not shown.
 const SHOWN_PROGRESS: usize = 6;
@@ -166,17 +167,6 @@ pub fn render(v: &CardView) -> String {
         let first = f.lines().next().unwrap_or_default();
         out.push_str(&format!("\n*Why:* {}", clip(first, 300)));
     }
-    out
-}
-
-/// Shortens to `max` characters with an ellipsis.
-pub fn clip(s: &str, max: usize) -> String {
-    let s = s.trim();
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
     out
 }
 

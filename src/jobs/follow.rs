@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::card::{clip, CardView};
+use super::card::CardView;
 use super::*;
 use crate::chat::mrkdwn;
 use crate::harness::{probe, HarnessEvent};
 use crate::model::proxy::GrantHandle;
 use crate::store::TranscriptEntry;
+use crate::text::clip;
 
 impl Jobs {
     /// Follows a started (or re-attached) harness until its run ends, then keeps the

@@ -4,7 +4,6 @@
 use super::*;
 use crate::authority;
 use crate::job::ThreadMessage;
-use crate::request;
 use crate::store::MessageLink;
 
 impl Jobs {
@@ -41,7 +40,7 @@ impl Jobs {
             let name = self.user_name(&id).await;
             names.insert(id, name);
         }
-        let task = request::to_plain_text(&job.task, &|id| names.get(id).cloned());
+        let task = crate::text::to_plain_text(&job.task, &|id| names.get(id).cloned());
         let messages = match self
             .chat
             .thread_messages(&job.channel, &job.thread_ts)
@@ -82,7 +81,7 @@ impl Jobs {
                 (Some(user), false) => self.standing(user, &requester, agent.as_ref()).await,
                 _ => ("bot".to_string(), false),
             };
-            let text = request::to_plain_text(&m.text, &|id| names.get(id).cloned());
+            let text = crate::text::to_plain_text(&m.text, &|id| names.get(id).cloned());
             out.push(ThreadMessage {
                 ts: m.ts,
                 user: m.user,

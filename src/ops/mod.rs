@@ -1,8 +1,6 @@
-//! Operating the bot: redaction, metrics, the ops HTTP server (health, metrics, the HTTP
-//! Events API transport), the audit and transcript readers, and `doctor`.
+//! Operating the bot: redaction, metrics and the ops HTTP server (health, metrics, the audit
+//! trail and jobs for operators, the HTTP Events API transport).
 
-pub mod audit;
-pub mod doctor;
 pub mod metrics;
 pub mod redact;
 pub mod server;

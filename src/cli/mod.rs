@@ -1,0 +1,6 @@
+//! The commands beside the bot itself, as the `threadwork` binary runs them: `doctor`
+//! (checks a deployment before it starts) and `audit` / `jobs show` (read the audit trail and
+//! transcripts). They sit on top: they may use `config` and `app`, nothing below uses them.
+
+pub mod audit;
+pub mod doctor;
