@@ -82,7 +82,7 @@ impl Handler {
                 && self.jobs.links().any()
             {
                 let ctx = self.clone();
-                tokio::spawn(async move {
+                self.jobs.spawn(async move {
                     if let Err(e) = ctx.handle_late_reaction(inbound).await {
                         tracing::error!(error = %e, "event handling failed");
                     }
@@ -144,7 +144,8 @@ impl Handler {
                 text,
             } => {
                 let ctx = self.clone();
-                tokio::spawn(async move { ctx.jobs.say(&channel, &thread_ts, &text).await });
+                self.jobs
+                    .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &text).await });
             }
             Decision::NewJob {
                 channel,
@@ -244,7 +245,7 @@ impl Handler {
             }
             Decision::Home { user } => {
                 let ctx = self.clone();
-                tokio::spawn(async move {
+                self.jobs.spawn(async move {
                     // The directory names agents, owners and recent results: not for outsiders.
                     if ctx.outsider_refusal(&user).await.is_none() {
                         ctx.publish_home(&user).await
@@ -287,7 +288,8 @@ impl Handler {
         text: String,
     ) {
         let ctx = self.clone();
-        tokio::spawn(async move { ctx.tell(&channel, &user, Some(&thread_ts), &text).await });
+        self.jobs
+            .spawn(async move { ctx.tell(&channel, &user, Some(&thread_ts), &text).await });
     }
 
     /// Runs a handler's slow part (its Slack calls) as its own task, logging a failure.
@@ -297,7 +299,7 @@ impl Handler {
         Fut: std::future::Future<Output = Result<(), BotError>> + Send + 'static,
     {
         let ctx = self.clone();
-        tokio::spawn(async move {
+        self.jobs.spawn(async move {
             if let Err(e) = work(ctx).await {
                 tracing::error!(error = %e, "event handling failed");
             }

@@ -124,9 +124,8 @@ impl Handler {
                     .await?;
                 let text = authority::refusal("start a job", &root, thread_agent);
                 let ctx = self.clone();
-                tokio::spawn(
-                    async move { ctx.tell(&channel, &user, Some(&thread_ts), &text).await },
-                );
+                self.jobs
+                    .spawn(async move { ctx.tell(&channel, &user, Some(&thread_ts), &text).await });
                 return Ok(());
             }
             // A follow-up keeps the thread's agent (and harness) unless it names another.
@@ -152,13 +151,15 @@ impl Handler {
                     card::duration(wait.as_secs().max(1) as i64)
                 );
                     let ctx = self.clone();
-                    tokio::spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                    self.jobs
+                        .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
                     return Ok(());
                 }
             },
             Err(reply) => {
                 let ctx = self.clone();
-                tokio::spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                self.jobs
+                    .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
                 return Ok(());
             }
         };
@@ -167,7 +168,8 @@ impl Handler {
                 Ok(r) => r,
                 Err(reply) => {
                     let ctx = self.clone();
-                    tokio::spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                    self.jobs
+                        .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
                     return Ok(());
                 }
             };
@@ -195,7 +197,7 @@ impl Handler {
             place,
         )?;
         let chat = self.chat.clone();
-        tokio::spawn(async move {
+        self.jobs.spawn(async move {
             if let Err(e) = outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await
             {
                 tracing::warn!(error = %e, "could not add the eyes reaction");

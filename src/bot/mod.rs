@@ -20,7 +20,7 @@ pub mod route;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::chat::inbound::Inbound;
@@ -84,6 +84,9 @@ pub enum BotError {
 pub struct Bot {
     handler: Arc<Handler>,
     _watcher: Option<notify::RecommendedWatcher>,
+    /// Asks the event loop to answer once it has no event waiting (`settle`).
+    quiet_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    quiet_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>>,
 }
 
 impl Bot {
@@ -178,8 +181,11 @@ impl Bot {
             redactor: parts.redactor,
             library: parts.library,
         }));
+        let (quiet_tx, quiet_rx) = mpsc::unbounded_channel();
         Ok(Self {
             _watcher: watcher,
+            quiet_tx,
+            quiet_rx: std::sync::Mutex::new(Some(quiet_rx)),
             handler: Arc::new(Handler {
                 jobs,
                 chat,
@@ -204,10 +210,22 @@ impl Bot {
     /// `shutdown` fires.
     pub async fn run(&self, mut events: mpsc::Receiver<Inbound>, shutdown: CancellationToken) {
         self.handler.jobs.recover().await;
+        let mut quiet = self
+            .quiet_rx
+            .lock()
+            .expect("quiet lock")
+            .take()
+            .unwrap_or_else(|| mpsc::unbounded_channel().1);
         loop {
             let inbound = tokio::select! {
+                // Events first: a `settle` is answered only when none is waiting.
+                biased;
                 _ = shutdown.cancelled() => break,
                 e = events.recv() => match e { Some(e) => e, None => break },
+                Some(asked) = quiet.recv() => {
+                    let _ = asked.send(());
+                    continue;
+                }
             };
             if let Err(e) = self.handler.handle(inbound).await {
                 tracing::error!(error = %e, "event handling failed");
@@ -219,5 +237,33 @@ impl Bot {
     /// Waits until no job is running or queued.
     pub async fn wait_idle(&self) {
         self.handler.jobs.wait_idle().await
+    }
+
+    /// Waits until the bot is quiet: every event it has taken is handled, and no job and no
+    /// background task (a reply, a reaction, a card) is left. Events still on their way to
+    /// the bot are the caller's to wait for (in tests: the emulator's deliveries in flight).
+    pub async fn settle(&self) {
+        if self.quiet_rx.lock().expect("quiet lock").is_some() {
+            // `run` has not started: there is no event loop to ask.
+            self.handler.jobs.settle().await;
+            return;
+        }
+        loop {
+            let (tx, rx) = oneshot::channel();
+            if self.quiet_tx.send(tx).is_err() || rx.await.is_err() {
+                // The event loop is not running: only the jobs are left to wait for.
+                self.handler.jobs.settle().await;
+                return;
+            }
+            self.handler.jobs.settle().await;
+            // Handling the last events may have queued more; quiet means both at once.
+            let (tx, rx) = oneshot::channel();
+            if self.quiet_tx.send(tx).is_err() || rx.await.is_err() {
+                return;
+            }
+            if self.handler.jobs.is_quiet() {
+                return;
+            }
+        }
     }
 }

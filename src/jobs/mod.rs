@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::agents::Agent;
@@ -107,6 +108,9 @@ pub struct Jobs {
     stops: std::sync::Mutex<HashMap<JobId, (CancellationToken, Option<String>)>>,
     /// Posts whose link is not recorded yet (reactions on them wait, see `links`).
     links: PendingLinks,
+    /// Every task the bot starts in the background (runs, cards, replies, reactions), so
+    /// that `settle` knows when it is quiet.
+    tasks: TaskTracker,
 }
 
 /// What a harness run came to.
@@ -153,6 +157,7 @@ impl Jobs {
             active: std::sync::Mutex::new(HashMap::new()),
             stops: std::sync::Mutex::new(HashMap::new()),
             links: PendingLinks::default(),
+            tasks: TaskTracker::new(),
         }
     }
 
@@ -178,6 +183,34 @@ impl Jobs {
             }
             notified.await;
         }
+    }
+
+    /// Waits until no job is queued or running and no background task (a reply, a reaction,
+    /// a card going up) is left.
+    pub async fn settle(&self) {
+        loop {
+            self.wait_idle().await;
+            self.tasks.close();
+            self.tasks.wait().await;
+            self.tasks.reopen();
+            if self.is_idle() && self.tasks.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// No job queued or running, no background task left.
+    pub fn is_quiet(&self) -> bool {
+        self.is_idle() && self.tasks.is_empty()
+    }
+
+    /// Runs `task` in the background, counted by `settle`.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(task);
     }
 
     /// A stopped bot gives its model port back (a new instance may start in its place).

@@ -73,7 +73,7 @@ impl Jobs {
                     );
                     let jobs = self.clone();
                     let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
-                    tokio::spawn(
+                    self.tasks.spawn(
                         async move { jobs.reattach_job(job, leftover).await }.instrument(span),
                     );
                     continue;

@@ -39,7 +39,7 @@ impl Jobs {
         tracing::info!(job = job.id, agent = %job.agent, harness = %job.harness, channel = %job.channel, "job accepted");
         let jobs = self.clone();
         let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
-        tokio::spawn(
+        self.tasks.spawn(
             async move {
                 jobs.open_card(&job).await;
                 jobs.mark_ready(job.id);
@@ -122,7 +122,7 @@ impl Jobs {
                 .map(|j| j.agent)
                 .unwrap_or_default();
             let span = tracing::info_span!("job", job = id, agent = %agent);
-            tokio::spawn(
+            self.tasks.spawn(
                 async move {
                     if let Err(e) = jobs.clone().run_job(id).await {
                         tracing::error!(error = %e, "job run failed");

@@ -1,14 +1,12 @@
 //! The walking skeleton end to end: emulated Slack over real WebSocket and HTTP, the bot, a
 //! scripted harness. Assertions are on what a user sees in the thread and on the store.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::{EmulatorConfig, Faults};
 use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
@@ -164,7 +162,7 @@ async fn bad_option_gets_a_helpful_reply_and_no_job() {
         "{}",
         reply.text
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.settle().await;
     assert_eq!(w.bot_replies(&ts).await.len(), 1);
     assert!(
         w.thread(&ts).await[0].reactions.is_empty(),
@@ -658,4 +656,25 @@ fn tcp_clients_of(port: u16) -> Vec<(i32, bool)> {
         }
     }
     found
+}
+
+/// `settle` is an exact wait: right after it, a job asked for just before is answered and
+/// its 👀 is on the request, with no polling in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settle_returns_once_the_answer_is_posted() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.start_bot(scripted(script("answered before settle returned", 300)))
+        .await;
+    let ts = w.mention("a short task").await;
+    w.settle().await;
+    let thread = w.thread(&ts).await;
+    assert!(
+        thread
+            .iter()
+            .any(|m| m.user == BOT_USER_ID && m.text == "answered before settle returned"),
+        "{thread:?}"
+    );
+    assert!(thread[0].reactions.iter().any(|r| r.name == "eyes"));
+    let jobs = w.bot().bot.store().jobs().unwrap();
+    assert!(jobs.iter().all(|j| j.terminal_posted), "{jobs:?}");
 }

@@ -1,15 +1,13 @@
 //! Trust boundaries around hostile sandboxes (part 2): what an agent's run can make the bot do
 //! on its host. Each test is a run doing something it must not get away with.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
 use threadwork::job::JobState;
@@ -45,7 +43,7 @@ async fn a_planted_state_link_does_not_aim_the_bots_writes_at_the_host() {
         "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
     )]);
     w.config.agents.default = "coder".into();
-    common::cli::start_fake_codex_bot(&mut w, &fake).await;
+    crate::common::cli::start_fake_codex_bot(&mut w, &fake).await;
 
     let thread = w.mention("plant it").await;
     wait_reply(&w, &thread, SECS(20), |m| m.text == "planted").await;

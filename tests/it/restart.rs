@@ -2,12 +2,10 @@
 //! with a terminal message, a queued job runs after the restart, and a redelivery of an event
 //! the dead process had handled makes no second job.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use threadwork::emulator::{EmulatorConfig, Faults, APP_TOKEN, BOT_TOKEN};
 use threadwork::job::JobState;
 use threadwork::store::{SledStore, Store};

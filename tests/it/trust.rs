@@ -2,13 +2,11 @@
 //! agent a follow-up runs, what the read commands show, and what 🔁 is allowed to start. Each
 //! test is an ordinary channel member trying something that is not theirs to do.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
 use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
@@ -459,7 +457,7 @@ async fn a_jobs_proxy_token_never_reaches_the_thread() {
         "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
     )]);
     w.config.agents.default = "coder".into();
-    common::cli::start_fake_codex_bot(&mut w, &fake).await;
+    crate::common::cli::start_fake_codex_bot(&mut w, &fake).await;
     let thread = say(&w, "alice", "anything", None).await;
     let failed = wait_reply(&w, &thread, SECS(20), |m| m.text.contains("failed")).await;
     assert!(
@@ -481,7 +479,7 @@ async fn a_jobs_proxy_token_never_reaches_the_thread() {
 async fn job_content_on_the_ops_server_needs_the_token_and_hides_grants() {
     use secrecy::SecretString;
     const OPS_TOKEN: &str = "ops-canary-token-5e6f7a8b";
-    let port = common::cli::free_port();
+    let port = crate::common::cli::free_port();
     let w = world(|w| {
         w.config.ops.listen = Some(([127, 0, 0, 1], port).into());
         w.config.ops.token = Some(SecretString::from(OPS_TOKEN));

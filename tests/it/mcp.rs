@@ -11,14 +11,12 @@
 //!
 //! With `CI=true` a missing server, Docker or image fails the tests; elsewhere they skip.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::cli::{mock_proxy, start_cli_bot, CliBot};
-use common::*;
+use crate::common::cli::{mock_proxy, start_cli_bot, CliBot};
+use crate::common::*;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;

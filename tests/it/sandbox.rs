@@ -2,8 +2,6 @@
 //! images. With `CI=true` these tests fail when Docker or the harness image is unavailable;
 //! elsewhere they say so and pass without running.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
@@ -11,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
 use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};

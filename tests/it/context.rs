@@ -3,11 +3,9 @@
 //! them), scopes keep other folders out, and an edited file changes the next job's passages
 //! without a restart.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use threadwork::emulator::EmulatorConfig;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;

@@ -3,14 +3,12 @@
 //! from the followed pod log, the workspace brought back, exit and OOM statuses, pending
 //! reasons as messages, foreground deletion, leftovers at start.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::kube::{FakeKube, PodScript};
-use common::*;
+use crate::common::kube::{FakeKube, PodScript};
+use crate::common::*;
 use serde_json::json;
 use threadwork::emulator::EmulatorConfig;
 use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
@@ -582,8 +580,8 @@ async fn a_restarted_bot_reattaches_to_its_running_job() {
 }
 
 /// The same run against a real cluster: `KUBECONFIG=… THREADWORK_KUBE_NAMESPACE=threadwork
-/// THREADWORK_KUBE_IMAGE=<a pullable harness image> cargo test --test kubernetes
-/// real_cluster -- --ignored`. The namespace must exist; the test creates and deletes one
+/// THREADWORK_KUBE_IMAGE=<a pullable harness image> cargo test --test it
+/// kubernetes::real_cluster -- --ignored`. The namespace must exist; the test creates and deletes one
 /// Job, Secret and NetworkPolicy in it. (No cluster is reachable where CI runs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Kubernetes cluster (KUBECONFIG)"]

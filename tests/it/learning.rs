@@ -2,12 +2,10 @@
 //! the next job runs with the new prompt version; live prompt edits; approvals by emoji; the
 //! agent directory.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use threadwork::amendments::AmendmentStatus;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;

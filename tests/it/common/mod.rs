@@ -225,6 +225,20 @@ impl World {
     }
 
     /// Posts a top-level message mentioning the bot as alice; returns its ts.
+    /// Waits until every event the emulator sent has reached the bot and the bot is quiet
+    /// (`Bot::settle`): an exact wait before asserting that something did not happen.
+    pub async fn settle(&self) {
+        eventually(
+            Duration::from_secs(30),
+            "the emulator's deliveries",
+            || async { (self.emu.deliveries_in_flight() == 0).then_some(()) },
+        )
+        .await;
+        tokio::time::timeout(Duration::from_secs(60), self.bot().bot.settle())
+            .await
+            .expect("the bot settles within 60 s");
+    }
+
     pub async fn mention(&self, text: &str) -> String {
         self.emu
             .post_as("alice", CHANNEL, &format!("<@{BOT_USER_ID}> {text}"), None)
@@ -352,3 +366,4 @@ pub fn spawn_bot(config: &std::path::Path, api_url: &str) -> tokio::process::Chi
 pub mod cli;
 pub mod forge;
 pub mod kube;
+pub mod logs;

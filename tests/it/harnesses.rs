@@ -3,13 +3,11 @@
 //! the thread, the role prompt at the model, no API key in the sandbox, and a follow-up that
 //! resumes the same session. With `CI=true` these fail when Docker or the image is missing.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::cli::{mock_proxy, start_cli_bot, CliBot};
-use common::*;
+use crate::common::cli::{mock_proxy, start_cli_bot, CliBot};
+use crate::common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::EmulatorConfig;
 use threadwork::harness::cli::CliKind;

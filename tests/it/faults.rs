@@ -1,13 +1,11 @@
 //! Fault injection through the emulator's controls. Every case asserts on the final thread state
 //! and on the store, never on logs.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use threadwork::emulator::state::BOT_USER_ID;
 use threadwork::emulator::{Emulator, EmulatorConfig, Faults};
 use threadwork::harness::command::{CommandHarness, CommandSpec, OutputMode};
