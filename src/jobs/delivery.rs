@@ -15,7 +15,7 @@ use crate::chat::mrkdwn;
 
 impl Jobs {
     pub(super) fn workspace(&self, workspace_job: JobId) -> PathBuf {
-        self.settings.workdir.join(format!("job-{workspace_job}"))
+        super::plan::workspace_dir(&self.settings.workdir, workspace_job)
     }
 
     /// Clones the job's repository into its workspace, once per thread. The message says what

@@ -13,9 +13,74 @@ use crate::model::proxy::GrantHandle;
 use crate::store::TranscriptEntry;
 use crate::text::clip;
 
+/// What a run has reported so far: written to the job at each heartbeat and when it ends.
+#[derive(Debug, Default)]
+pub(super) struct Reported {
+    pub transcript: TranscriptCount,
+    /// Usage the harness reported; the proxy's count wins when it saw the run's requests.
+    pub usage: crate::job::Usage,
+}
+
+/// A workspace's disk limit, watched on the bot's host (a Kubernetes pod's is the kubelet's).
+#[derive(Debug, Clone)]
+pub(super) struct DiskLimit {
+    pub dir: std::path::PathBuf,
+    pub mb: u64,
+}
+
+impl DiskLimit {
+    pub(super) fn of(
+        spec: &crate::runtime::SandboxSpec,
+        workdir: &std::path::Path,
+    ) -> Option<Self> {
+        (spec.runtime != crate::runtime::policy::RuntimeKind::Kubernetes).then(|| Self {
+            dir: workdir.to_path_buf(),
+            mb: spec.disk_mb,
+        })
+    }
+}
+
 impl Jobs {
-    /// Follows a started (or re-attached) harness until its run ends, then keeps the
-    /// transcript counts and what the model proxy counted on the job, however it ended.
+    /// The heartbeat's write: the run's usage (the proxy's count when it saw requests, else
+    /// what the harness reported) and transcript counts, one write; the card's usage too.
+    /// A failed write is logged and tried again at the next heartbeat.
+    async fn record_progress(
+        &self,
+        id: JobId,
+        reported: &Reported,
+        grant: Option<&GrantHandle>,
+        card: Option<&CardUpdater>,
+    ) {
+        let counted = grant.map(GrantHandle::usage).filter(|u| u.requests > 0);
+        let usage = match counted {
+            Some(used) => crate::job::Usage {
+                input_tokens: used.tokens.input,
+                output_tokens: used.tokens.output,
+                cost_usd: used.cost_usd,
+            },
+            None => reported.usage,
+        };
+        let written = self
+            .update_job(id, |j| {
+                j.usage = usage;
+                j.transcript_events = reported.transcript.kept;
+                j.transcript_dropped = reported.transcript.dropped;
+            })
+            .await;
+        match written {
+            Ok(_) => {
+                if let (Some(c), true) = (card, counted.is_some()) {
+                    c.update(|v| v.usage = usage);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = id, error = %e, "cannot record the run's progress; the next heartbeat tries again")
+            }
+        }
+    }
+
+    /// Follows a started (or re-attached) harness until its run ends, then records what it
+    /// reported (usage, transcript counts) on the job, however it ended.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn follow(
         &self,
@@ -25,9 +90,10 @@ impl Jobs {
         stop: &CancellationToken,
         card: Option<&CardUpdater>,
         time_limit: Duration,
+        disk: Option<DiskLimit>,
         grant: Option<&GrantHandle>,
     ) -> Ending {
-        let mut transcript = TranscriptCount::default();
+        let mut reported = Reported::default();
         let mut tool_calls = grant.and_then(GrantHandle::take_tool_calls);
         let mut events = events;
         let outcome = self
@@ -38,8 +104,9 @@ impl Jobs {
                 stop,
                 card,
                 time_limit,
+                disk,
                 grant,
-                &mut transcript,
+                &mut reported,
                 tool_calls.as_mut(),
             )
             .await;
@@ -50,7 +117,7 @@ impl Jobs {
         } else {
             // A run that ended by itself is removed by its harness right after its last
             // event: wait for that too, so nothing of it is left when the workspace is
-            // looked at (`strip_special_bits` below, in `drive`).
+            // looked at (`strip_special_bits`, in `run`).
             let _ = tokio::time::timeout(STOP_CONFIRMATION, async {
                 while events.recv().await.is_some() {}
             })
@@ -59,15 +126,9 @@ impl Jobs {
         };
         // Calls that arrived with the last events.
         while let Some(call) = tool_calls.as_mut().and_then(|rx| rx.try_recv().ok()) {
-            self.record_tool_call(job, call, &mut transcript);
+            self.record_tool_call(job, call, &mut reported.transcript);
         }
-        let _ = self
-            .update_job(job.id, |j| {
-                j.transcript_events = transcript.kept;
-                j.transcript_dropped = transcript.dropped;
-            })
-            .await;
-        self.record_model_usage(job.id, grant, card).await;
+        self.record_progress(job.id, &reported, grant, card).await;
         outcome
     }
 
@@ -81,16 +142,12 @@ impl Jobs {
         stop: &CancellationToken,
         card: Option<&CardUpdater>,
         time_limit: Duration,
+        disk: Option<DiskLimit>,
         grant: Option<&GrantHandle>,
-        transcript: &mut TranscriptCount,
+        reported: &mut Reported,
         mut tool_calls: Option<&mut mpsc::UnboundedReceiver<crate::mcp::ToolCall>>,
     ) -> Ending {
-        // A failure's words may come from the harness, the runtime or a forge: escaped.
-        let fail = |message: String| Ending {
-            state: JobState::Failed,
-            answer: None,
-            failure: Some(mrkdwn::escape(&message)),
-        };
+        let fail = Ending::failed;
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + time_limit;
         let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
@@ -98,22 +155,6 @@ impl Jobs {
         let mut idle_deadline = tokio::time::Instant::now() + idle;
         // The last progress lines, quoted when the run ends badly.
         let mut recent: std::collections::VecDeque<String> = std::collections::VecDeque::new();
-        // The workspace's disk limit, on the bot's host (a Kubernetes pod's is the kubelet's),
-        // checked every other heartbeat: a walk of the tree, stopped at the limit.
-        // The workspace as `drive` set it (a follow-up's is its thread's first job's).
-        let workspace_job = self
-            .store
-            .job(job.id)
-            .ok()
-            .flatten()
-            .and_then(|j| j.workspace_job)
-            .or(job.workspace_job)
-            .unwrap_or(job.id);
-        let disk = self
-            .sandbox_for(job)
-            .ok()
-            .filter(|s| s.runtime != crate::runtime::policy::RuntimeKind::Kubernetes)
-            .map(|s| (self.workspace(workspace_job), s.disk_mb));
         let mut beats = 0u32;
         loop {
             let event = tokio::select! {
@@ -124,7 +165,7 @@ impl Jobs {
                         None => std::future::pending().await,
                     }
                 } => {
-                    self.record_tool_call(job, call, transcript);
+                    self.record_tool_call(job, call, &mut reported.transcript);
                     idle_deadline = tokio::time::Instant::now() + idle;
                     continue;
                 }
@@ -154,10 +195,11 @@ impl Jobs {
                 }
                 _ = heartbeat.tick() => {
                     if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
-                    self.record_model_usage(job.id, grant, card).await;
+                    self.record_progress(job.id, reported, grant, card).await;
                     beats += 1;
-                    if let (Some((dir, mb)), true) = (&disk, beats.is_multiple_of(2)) {
-                        if let Some(why) = over_disk(dir, *mb).await {
+                    // Checked every other heartbeat: a walk of the tree, stopped at the limit.
+                    if let (Some(limit), true) = (&disk, beats.is_multiple_of(2)) {
+                        if let Some(why) = over_disk(&limit.dir, limit.mb).await {
                             cancel.cancel();
                             return fail(format!("the job's workspace {why} and the job was stopped"));
                         }
@@ -179,7 +221,7 @@ impl Jobs {
                     job.harness
                 ));
             };
-            let event = self.observe_event(job, event, transcript);
+            let event = self.observe_event(job, event, &mut reported.transcript);
             let elapsed = started.elapsed().as_secs() as i64;
             idle_deadline = tokio::time::Instant::now() + idle;
             if let Some(line) = progress_line(&event) {
@@ -208,8 +250,12 @@ impl Jobs {
                 }
                 HarnessEvent::Error { message } => return fail(message),
                 HarnessEvent::Started { session_id } => {
+                    // Written at once: a follow-up resumes this session, also after a crash.
                     if let Some(sid) = session_id {
-                        let _ = self.update_job(job.id, |j| j.session_id = Some(sid)).await;
+                        if let Err(e) = self.update_job(job.id, |j| j.session_id = Some(sid)).await
+                        {
+                            tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot record the run's session; a follow-up will start a new one");
+                        }
                     }
                 }
                 HarnessEvent::Usage {
@@ -217,16 +263,13 @@ impl Jobs {
                     output_tokens,
                     cost_usd,
                 } => {
-                    let usage = self
-                        .update_job(job.id, |j| {
-                            j.usage.input_tokens += input_tokens;
-                            j.usage.output_tokens += output_tokens;
-                            j.usage.cost_usd += cost_usd;
-                        })
-                        .await
-                        .map(|j| j.usage);
-                    if let (Some(c), Ok(u)) = (card, usage) {
-                        c.update(|v| v.usage = u);
+                    // Recorded at the next heartbeat; the card shows it now.
+                    reported.usage.input_tokens += input_tokens;
+                    reported.usage.output_tokens += output_tokens;
+                    reported.usage.cost_usd += cost_usd;
+                    if let Some(c) = card {
+                        let usage = reported.usage;
+                        c.update(|v| v.usage = usage);
                     }
                 }
                 other => {

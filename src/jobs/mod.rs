@@ -18,6 +18,7 @@ mod ending;
 mod follow;
 mod grants;
 pub mod links;
+pub mod plan;
 pub mod queue;
 pub mod reconcile;
 mod recover;

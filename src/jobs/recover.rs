@@ -190,7 +190,14 @@ impl Jobs {
     ) -> Option<Ending> {
         let harness = self.harnesses.get(&job.harness)?;
         let runtime = harness.runtime()?;
-        let sandbox = self.sandbox_for(job).ok()?;
+        let agent = self.registry().agents.get(&job.agent).cloned();
+        let sandbox = super::plan::sandbox_for(
+            &self.settings.sandbox,
+            &job.agent,
+            agent.as_ref(),
+            self.settings.job_timeout,
+        )
+        .ok()?;
         let workspace_job = job.workspace_job.unwrap_or(job.id);
         let workdir = self.workspace(workspace_job);
         let spawned = match runtime.attach(leftover, &workdir).await {
@@ -201,10 +208,12 @@ impl Jobs {
                 return None;
             }
         };
-        let grant = job
-            .grant_token
-            .clone()
-            .and_then(|t| self.model_grant_as(job, Some(t)));
+        let grant = job.grant_token.clone().and_then(|t| {
+            let models = super::plan::allowed_models(agent.as_ref());
+            let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
+            self.grant(job, models, &mcp, Some(t))
+        });
+        let disk = super::follow::DiskLimit::of(&sandbox, &workdir);
         // The wall clock started with the run, not with this process.
         let elapsed = job
             .started_at
@@ -233,8 +242,17 @@ impl Jobs {
         // The log replays from the start, so the transcript is written again from its first
         // event (the same keys: nothing is kept twice).
         Some(
-            self.follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
-                .await,
+            self.follow(
+                job,
+                events,
+                &cancel,
+                stop,
+                card,
+                time_limit,
+                disk,
+                grant.as_ref(),
+            )
+            .await,
         )
     }
 }

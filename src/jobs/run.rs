@@ -1,10 +1,16 @@
-//! One run: the thread and prompt gathered, the workspace and repository prepared, the
-//! harness started in its sandbox and followed to its end.
+//! One run: what it needs gathered (the thread, the prompt in force, the library passages),
+//! planned as a value (`plan`), recorded on the job once, then carried out — the workspace
+//! and repository prepared, the model grant given, the harness started in its sandbox and
+//! followed to its end.
 
+use std::path::PathBuf;
+
+use super::follow::DiskLimit;
+use super::plan::{plan_run, PlanInputs, RunPlan};
 use super::*;
-use crate::authority;
 use crate::chat::mrkdwn;
 use crate::harness::HarnessRun;
+use crate::runtime::policy::RuntimeKind;
 
 impl Jobs {
     pub(super) async fn run_job(self: Arc<Self>, id: JobId) -> Result<(), JobError> {
@@ -31,143 +37,176 @@ impl Jobs {
                 v.queue_position = None;
             });
         }
-        let (context, task) = self.thread_context(&job).await;
+        let ending = match self.plan(&job).await {
+            Ok(plan) => {
+                if let Some(c) = &card {
+                    c.update(|v| v.prompt_version = Some(plan.prompt_version.clone()));
+                }
+                self.carry_out(&job, plan, card.as_deref(), &stop).await
+            }
+            Err(message) => Ending::failed(message),
+        };
+        if ending.state == JobState::Succeeded && job.repo.is_some() {
+            self.deliver(id, card.as_deref()).await;
+        }
+        self.finish(id, ending).await
+    }
+
+    /// Gathers what the run needs (the thread, the prompt in force, the library passages,
+    /// the jobs before it) and plans it; on failure, what the job fails with.
+    async fn plan(&self, job: &Job) -> Result<RunPlan, String> {
+        let (context, task) = self.thread_context(job).await;
         let agent = self.registry().agents.get(&job.agent).cloned();
         let prompt = match agent.as_ref().map(|a| self.effective(a)).transpose() {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(job = id, agent = %job.agent, error = %e, "cannot assemble the prompt");
+                tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot assemble the prompt");
                 None
             }
         };
-        if let Some(p) = &prompt {
-            self.store.put_prompt_version(&p.version, &p.text)?;
-            if let Some(c) = &card {
-                c.update(|v| v.prompt_version = Some(p.version.clone()));
-            }
-        }
         let found = match &agent {
             Some(a) => Some(self.passages(a, &task).await),
             None => None,
         };
-        let passages = found.as_ref().map(Found::refs).unwrap_or_default();
-        let job = self
-            .update_job(id, |j| {
-                j.context = context;
-                j.context_passages = passages;
-                j.prompt_version = prompt.as_ref().map(|p| p.version.clone());
-                j.amendments = prompt
-                    .as_ref()
-                    .map(|p| p.amendments.clone())
-                    .unwrap_or_default();
-            })
-            .await?;
-        let library = found.as_ref().and_then(Found::prompt_block);
-        let task = compose_task(&job, &task, library.as_deref());
-        let outcome = match prompt {
-            Some(p) => {
-                self.drive(&job, &task, &p.text, card.as_deref(), &stop)
-                    .await
-            }
-            None => Ending {
-                state: JobState::Failed,
-                answer: None,
-                failure: Some(format!("agent `{}` is no longer configured", job.agent)),
-            },
-        };
-        if outcome.state == JobState::Succeeded && job.repo.is_some() {
-            self.deliver(id, card.as_deref()).await;
-        }
-        self.finish(id, outcome).await
+        let chain = self.thread_chain(job);
+        let gateway = self.proxy.as_ref().and_then(|p| p.gateway());
+        let planned = plan_run(PlanInputs {
+            job,
+            chain: &chain,
+            agent: agent.as_ref(),
+            prompt: prompt.as_ref(),
+            context,
+            task: &task,
+            found: found.as_ref(),
+            harness_configured: self.harnesses.contains_key(&job.harness),
+            policy: &self.settings.sandbox,
+            job_timeout: self.settings.job_timeout,
+            workdir: &self.settings.workdir,
+            proxy: self.proxy.is_some(),
+            mcp_configured: &|m| gateway.is_some_and(|g| g.has(m)),
+        });
+        planned.map_err(|e| e.to_string())
     }
 
-    /// Runs the harness and follows its events until the run ends.
-    pub(super) async fn drive(
+    /// Records the plan on the job (one write), then runs the harness and follows its events
+    /// until the run ends. A failed write of the plan fails the job before it starts: a run
+    /// its record does not describe could be neither recovered nor audited.
+    async fn carry_out(
         &self,
         job: &Job,
-        task: &str,
-        role_prompt: &str,
+        plan: RunPlan,
         card: Option<&CardUpdater>,
         stop: &CancellationToken,
     ) -> Ending {
-        // A failure's words may come from the harness, the runtime or a forge: escaped.
-        let fail = |message: String| Ending {
-            state: JobState::Failed,
-            answer: None,
-            failure: Some(mrkdwn::escape(&message)),
+        let Some(harness) = self.harnesses.get(&job.harness).cloned() else {
+            return Ending::failed(format!("harness `{}` is no longer configured", job.harness));
         };
-        let Some(harness) = self.harnesses.get(&job.harness) else {
-            return fail(format!("harness `{}` is no longer configured", job.harness));
-        };
-        let sandbox = match self.sandbox_for(job) {
-            Ok(spec) => spec,
-            Err(e) => return fail(e.to_string()),
-        };
-        let time_limit = sandbox.timeout;
-        self.record_sandbox(job.id, &sandbox).await;
-        // A follow-up works where its thread's first job worked, and resumes its CLI session.
-        let parent = job.parent.and_then(|p| self.store.job(p).ok().flatten());
-        let workspace_job = parent
-            .as_ref()
-            .map(|p| p.workspace_job.unwrap_or(p.id))
-            .unwrap_or(job.id);
-        let chain = self.thread_chain(job);
-        let resume_session = authority::resumable_session(&chain, &job.agent, &job.harness);
-        let _ = self
-            .update_job(job.id, |j| j.workspace_job = Some(workspace_job))
-            .await;
-        let workdir = self.workspace(workspace_job);
-        if let Err(e) = std::fs::create_dir_all(&workdir) {
-            return fail(format!("cannot create the job's work directory: {e}"));
-        }
-        if let Err(message) = self.prepare_repo(job, workspace_job).await {
-            return fail(message);
-        }
-        let grant = self.model_grant(job);
-        if let (Some(g), crate::runtime::policy::RuntimeKind::Kubernetes) =
-            (&grant, sandbox.runtime)
+        if let Err(e) = self
+            .store
+            .put_prompt_version(&plan.prompt_version, &plan.role_prompt)
         {
-            let token = g.token().to_string();
-            let _ = self
-                .update_job(job.id, |j| j.grant_token = Some(token))
-                .await;
+            tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot keep the prompt version the job runs with");
+            return Ending::unrecorded(&e.into());
         }
-        let model_base = grant.as_ref().map(|g| self.model_base(g, &sandbox));
-        let mcp = match self.mcp_endpoints(job, model_base.as_deref()) {
-            Ok(m) => m,
-            Err(message) => return fail(message),
+        let sandbox = self.sandbox_record(&plan.sandbox).await;
+        let grant = self.grant(job, plan.models.clone(), &plan.mcp_servers, None);
+        // A Kubernetes run outlives the bot: its grant is restored under the same token.
+        let grant_token = grant
+            .as_ref()
+            .filter(|_| plan.sandbox.runtime == RuntimeKind::Kubernetes)
+            .map(|g| g.token().to_string());
+        let planned = self
+            .update_job(job.id, |j| {
+                j.context = plan.context.clone();
+                j.context_passages = plan.passages.clone();
+                j.prompt_version = Some(plan.prompt_version.clone());
+                j.amendments = plan.amendments.clone();
+                j.workspace_job = Some(plan.workspace_job);
+                j.sandbox = Some(sandbox);
+                if grant_token.is_some() {
+                    j.grant_token = grant_token;
+                }
+            })
+            .await;
+        if let Err(e) = planned {
+            tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot record the run's plan; not starting it");
+            return Ending::unrecorded(&e);
+        }
+        if let Err(e) = std::fs::create_dir_all(&plan.workdir) {
+            return Ending::failed(format!("cannot create the job's work directory: {e}"));
+        }
+        if let Err(message) = self.prepare_repo(job, plan.workspace_job).await {
+            return Ending::failed(message);
+        }
+        let model_base = grant.as_ref().map(|g| self.model_base(g, &plan.sandbox));
+        let mcp = match &model_base {
+            Some(base) => crate::mcp::endpoints(base, &plan.mcp_servers),
+            None => vec![],
         };
+        let time_limit = plan.sandbox.timeout;
+        let disk = DiskLimit::of(&plan.sandbox, &plan.workdir);
         let run = HarnessRun {
-            sandbox,
-            resume_session,
+            sandbox: plan.sandbox,
+            resume_session: plan.resume_session,
             model_base,
             mcp,
             job_id: job.id,
             agent: job.agent.clone(),
-            role_prompt: role_prompt.to_string(),
-            task: task.to_string(),
+            role_prompt: plan.role_prompt,
+            task: plan.task,
             model: job.model.clone(),
-            workdir,
+            workdir: plan.workdir.clone(),
         };
         let cancel = CancellationToken::new();
         let _stop_on_exit = cancel.clone().drop_guard();
         let events = match harness.start(run, cancel.clone()).await {
             Ok(rx) => rx,
-            Err(e) => return fail(format!("the `{}` harness did not start: {e}", job.harness)),
+            Err(e) => {
+                return Ending::failed(format!("the `{}` harness did not start: {e}", job.harness))
+            }
         };
-        let outcome = self
-            .follow(job, events, &cancel, stop, card, time_limit, grant.as_ref())
+        let ending = self
+            .follow(
+                job,
+                events,
+                &cancel,
+                stop,
+                card,
+                time_limit,
+                disk,
+                grant.as_ref(),
+            )
             .await;
-        // Nothing a run left may raise another local user to the sandbox's uid.
-        let workspace = self.workspace(workspace_job);
-        let cleared = tokio::task::spawn_blocking(move || {
-            crate::runtime::hostfs::strip_special_bits(&workspace)
-        })
-        .await
-        .unwrap_or(0);
-        if cleared > 0 {
-            tracing::warn!(job = job.id, agent = %job.agent, entries = cleared, "setuid/setgid bits cleared in the workspace");
+        strip_special_bits(job, plan.workdir).await;
+        ending
+    }
+}
+
+impl Ending {
+    /// The store refused the run's record: the job ends before it starts.
+    fn unrecorded(e: &JobError) -> Self {
+        Self::failed(format!(
+            "the bot could not record the run in its store ({e}), so it did not start it"
+        ))
+    }
+
+    /// A failure whose words may come from the harness, the runtime or a forge: escaped.
+    pub(super) fn failed(message: String) -> Self {
+        Self {
+            state: JobState::Failed,
+            answer: None,
+            failure: Some(mrkdwn::escape(&message)),
         }
-        outcome
+    }
+}
+
+/// Nothing a run left may raise another local user to the sandbox's uid.
+async fn strip_special_bits(job: &Job, workspace: PathBuf) {
+    let cleared =
+        tokio::task::spawn_blocking(move || crate::runtime::hostfs::strip_special_bits(&workspace))
+            .await
+            .unwrap_or(0);
+    if cleared > 0 {
+        tracing::warn!(job = job.id, agent = %job.agent, entries = cleared, "setuid/setgid bits cleared in the workspace");
     }
 }

@@ -149,12 +149,17 @@ fn mentioned_users(text: &str) -> Vec<String> {
 
 /// The harness's task: the request (as plain text), the thread so far when there is more
 /// than the request, and the library passages picked for it.
-pub fn compose_task(job: &Job, task: &str, library: Option<&str>) -> String {
+pub fn compose_task(
+    request_ts: &str,
+    context: &[ThreadMessage],
+    task: &str,
+    library: Option<&str>,
+) -> String {
     let mut out = task.to_string();
-    if job.context.iter().any(|m| m.ts != job.request_ts) {
+    if context.iter().any(|m| m.ts != request_ts) {
         out.push_str(THREAD_PREAMBLE);
         out.push_str("\n<<<thread");
-        for m in &job.context {
+        for m in context {
             let record = serde_json::json!({
                 "user": m.user,
                 "name": m.author,
@@ -185,7 +190,10 @@ mod tests {
     #[test]
     fn task_carries_the_thread_as_quoted_records() {
         let mut job = sample_job(1);
-        assert_eq!(compose_task(&job, "fix it", None), "fix it");
+        assert_eq!(
+            compose_task(&job.request_ts, &job.context, "fix it", None),
+            "fix it"
+        );
         let message =
             |ts: &str, user: &str, author: &str, text: &str, role: &str, trusted| ThreadMessage {
                 ts: ts.into(),
@@ -215,7 +223,12 @@ mod tests {
                 false,
             ),
         ];
-        let t = compose_task(&job, "fix it", Some("Context from the library"));
+        let t = compose_task(
+            &job.request_ts,
+            &job.context,
+            "fix it",
+            Some("Context from the library"),
+        );
         assert!(t.starts_with("fix it\n\nThe Slack thread so far"));
         assert!(t.ends_with("thread>>>\n\nContext from the library"));
         let block = t.split("<<<thread\n").nth(1).unwrap();
