@@ -38,8 +38,10 @@ impl Handler {
         // `remember:` and a `correction:` reply alike: only for people who may use the agent.
         let agent = match self.usable_agent(&agent_name, user, channel) {
             Ok(a) => a,
-            Err(reply) => {
-                self.jobs.say(channel, thread_ts, &reply).await;
+            Err(refusal) => {
+                self.jobs
+                    .say(channel, thread_ts, &refusal.to_string())
+                    .await;
                 return Ok(());
             }
         };
@@ -105,8 +107,10 @@ impl Handler {
     ) -> Result<(), BotError> {
         let agent = match self.known_agent(agent) {
             Ok(a) => a,
-            Err(reply) => {
-                self.jobs.say(channel, thread_ts, &reply).await;
+            Err(refusal) => {
+                self.jobs
+                    .say(channel, thread_ts, &refusal.to_string())
+                    .await;
                 return Ok(());
             }
         };

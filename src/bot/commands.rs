@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::refusal::Refusal;
 use super::{BotError, Handler};
 use crate::agents::Agent;
 use crate::amendments::AmendmentStatus;
@@ -97,7 +98,7 @@ impl Handler {
         name: &str,
         user: &str,
         channel: &str,
-    ) -> Result<Agent, String> {
+    ) -> Result<Agent, Refusal> {
         let agent = self.known_agent(name)?;
         match super::access_refusal(&agent, user, channel) {
             Some(refusal) => Err(refusal),
@@ -122,7 +123,7 @@ impl Handler {
                 .any(|r| mine(&r.agent, r.prompt_version.as_deref())))
     }
 
-    pub(super) fn known_agent(&self, name: &str) -> Result<Agent, String> {
+    pub(super) fn known_agent(&self, name: &str) -> Result<Agent, Refusal> {
         let registry = self.jobs.registry();
         registry
             .agents
@@ -164,7 +165,7 @@ impl Handler {
                 let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
                 let reply = match self.usable_agent(&name, user, channel) {
                     Ok(agent) => self.amendments_text(&agent)?,
-                    Err(reply) => reply,
+                    Err(refusal) => refusal.to_string(),
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
@@ -183,13 +184,15 @@ impl Handler {
                             crate::chat::mrkdwn::escape(&p.text)
                         )
                     }
-                    Err(reply) => reply,
+                    Err(refusal) => refusal.to_string(),
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
             Command::Diff { agent, from, to } => {
-                if let Err(reply) = self.usable_agent(&agent, user, channel) {
-                    self.jobs.say(channel, thread_ts, &reply).await;
+                if let Err(refusal) = self.usable_agent(&agent, user, channel) {
+                    self.jobs
+                        .say(channel, thread_ts, &refusal.to_string())
+                        .await;
                     return Ok(());
                 }
                 let version = |v: &str| -> Result<Option<String>, BotError> {
@@ -246,7 +249,7 @@ impl Handler {
                         &self.jobs.passages(&agent, &query).await,
                         self.jobs.library().root(),
                     ),
-                    Err(reply) => reply,
+                    Err(refusal) => refusal.to_string(),
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }

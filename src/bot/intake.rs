@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::refusal::Refusal;
 use super::{outbox, BotError, Handler};
 use crate::agents::Agent;
 use crate::authority;
@@ -14,7 +15,7 @@ use crate::job::{Job, JobId, NewJob, ThreadMessage};
 use crate::jobs::card;
 use crate::jobs::Workplace;
 
-/// Why a request names something that cannot run, as a reply for the thread.
+/// The agent, harness and model a request runs with, or why it cannot run.
 pub fn resolve_agent<'a>(
     options: &RequestOptions,
     channel: &str,
@@ -22,37 +23,34 @@ pub fn resolve_agent<'a>(
     agents: &'a BTreeMap<String, Agent>,
     harnesses: &[&str],
     default_agent: &str,
-) -> Result<(&'a Agent, String, Option<String>), String> {
+) -> Result<(&'a Agent, String, Option<String>), Refusal> {
     let name = options.agent.as_deref().unwrap_or(default_agent);
     let agent = agents
         .get(name)
-        .ok_or_else(|| format!("{} No job was started.", unknown_agent(name, agents)))?;
+        .ok_or_else(|| unknown_agent(name, agents))?;
     if let Some(refusal) = access_refusal(agent, user, channel) {
-        return Err(format!("{refusal} No job was started."));
+        return Err(refusal);
     }
     let harness = options
         .harness
         .clone()
         .unwrap_or_else(|| agent.harness.clone());
     if !harnesses.contains(&harness.as_str()) {
-        let mut known: Vec<&str> = harnesses.to_vec();
-        known.sort_unstable();
-        return Err(format!(
-            ":warning: unknown harness `{harness}`; configured: {}. No job was started.",
-            crate::text::code_list(known)
-        ));
+        let mut configured: Vec<String> = harnesses.iter().map(|h| h.to_string()).collect();
+        configured.sort_unstable();
+        return Err(Refusal::UnknownHarness {
+            harness,
+            configured,
+        });
     }
     if !agent.allows_harness(&harness) {
-        return Err(format!(
-            ":warning: agent `{name}` runs on `{}`{}; its owners can allow `{harness}` with `harnesses:` in {}. No job was started.",
-            agent.harness,
-            if agent.harnesses.is_empty() {
-                " only".to_string()
-            } else {
-                format!(" and {}", crate::text::code_list(&agent.harnesses))
-            },
-            agent.file.display()
-        ));
+        return Err(Refusal::HarnessNotAllowed {
+            agent: name.to_string(),
+            harness,
+            runs_on: agent.harness.clone(),
+            also: agent.harnesses.clone(),
+            file: agent.file.clone(),
+        });
     }
     let model = options.model.clone().or_else(|| agent.model.clone());
     Ok((agent, harness, model))
@@ -60,30 +58,28 @@ pub fn resolve_agent<'a>(
 
 /// Why `user` may not use `agent` in `channel` — start it, re-run it, or read its prompt,
 /// amendments and library — or `None` when they may.
-pub fn access_refusal(agent: &Agent, user: &str, channel: &str) -> Option<String> {
+pub fn access_refusal(agent: &Agent, user: &str, channel: &str) -> Option<Refusal> {
     if !agent.allowed_user(user) {
-        return Some(format!(
-            ":no_entry: agent `{}` is restricted to some users; ask one of its owners ({}) for access.",
-            agent.name,
-            crate::text::user_mentions(&agent.owners).unwrap_or_else(|| "see its prompt file".to_string())
-        ));
+        return Some(Refusal::RestrictedUsers {
+            agent: agent.name.clone(),
+            owners: agent.owners.clone(),
+        });
     }
     if !agent.allowed_in(channel, None) {
-        return Some(format!(
-            ":warning: agent `{}` does not run in this channel (it runs in {}).",
-            agent.name,
-            agent.channels.join(", ")
-        ));
+        return Some(Refusal::NotInChannel {
+            agent: agent.name.clone(),
+            channels: agent.channels.clone(),
+        });
     }
     None
 }
 
-/// The reply for an agent name that has no prompt file.
-pub fn unknown_agent(name: &str, agents: &BTreeMap<String, Agent>) -> String {
-    format!(
-        ":warning: unknown agent `{name}`; available: {}.",
-        crate::text::code_list(agents.keys())
-    )
+/// An agent name that has no prompt file.
+pub fn unknown_agent(name: &str, agents: &BTreeMap<String, Agent>) -> Refusal {
+    Refusal::UnknownAgent {
+        name: name.to_string(),
+        available: agents.keys().cloned().collect(),
+    }
 }
 
 impl Handler {
@@ -156,7 +152,8 @@ impl Handler {
                     return Ok(());
                 }
             },
-            Err(reply) => {
+            Err(refusal) => {
+                let reply = refusal.no_job();
                 let ctx = self.clone();
                 self.jobs
                     .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
@@ -166,7 +163,8 @@ impl Handler {
         let (repo, branch) =
             match job_repo(agent, &options, parent_job.as_ref(), self.jobs.forges()) {
                 Ok(r) => r,
-                Err(reply) => {
+                Err(refusal) => {
+                    let reply = refusal.no_job();
                     let ctx = self.clone();
                     self.jobs
                         .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
@@ -227,24 +225,25 @@ fn job_repo(
     options: &RequestOptions,
     parent: Option<&Job>,
     forges: &Forges,
-) -> Result<(Option<String>, Option<String>), String> {
+) -> Result<(Option<String>, Option<String>), Refusal> {
     if let Some(p) = parent {
         return match (&options.repo, &p.repo) {
-            (Some(asked), Some(here)) if !asked.eq_ignore_ascii_case(here) => Err(format!(
-                "This thread works on `{here}`; start a new thread to work on `{asked}`. No job was started."
-            )),
-            (Some(asked), None) => Err(format!(
-                "This thread has no repository; start a new thread to work on `{asked}`. No job was started."
-            )),
+            (Some(asked), Some(here)) if !asked.eq_ignore_ascii_case(here) => {
+                Err(Refusal::OtherThreadRepo {
+                    here: here.clone(),
+                    asked: asked.clone(),
+                })
+            }
+            (Some(asked), None) => Err(Refusal::NoThreadRepo {
+                asked: asked.clone(),
+            }),
             // The thread's repository needs the agent's leave now: another agent named in
             // the thread, or the same one after its `repos:` changed.
-            (_, Some(here))
-                if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, here) =>
-            {
-                Err(format!(
-                    "Agent `{}` may not work on `{here}`, this thread's repository. No job was started.",
-                    agent.name
-                ))
+            (_, Some(here)) if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, here) => {
+                Err(Refusal::ThreadRepoNotAllowed {
+                    agent: agent.name.clone(),
+                    here: here.clone(),
+                })
             }
             _ => Ok((p.repo.clone(), p.branch.clone())),
         };
@@ -255,23 +254,14 @@ fn job_repo(
     if !forge::agent_may_use(agent.repo.as_deref(), &agent.repos, &repo) {
         let mut may: Vec<String> = agent.repo.iter().cloned().collect();
         may.extend(agent.repos.iter().cloned());
-        return Err(format!(
-            "Agent `{}` may not work on `{repo}`; it may use {}. No job was started.",
-            agent.name,
-            if may.is_empty() {
-                "no repository".to_string()
-            } else {
-                may.iter()
-                    .map(|r| format!("`{r}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        ));
+        return Err(Refusal::RepoNotAllowed {
+            agent: agent.name.clone(),
+            repo,
+            may,
+        });
     }
     if forges.host_for(&repo).is_none() {
-        return Err(format!(
-            "No forge host is configured for `{repo}`: an admin adds it to the `repos` of a `[forge.<name>]` section. No job was started."
-        ));
+        return Err(Refusal::NoForgeHost { repo });
     }
     Ok((Some(repo), options.branch.clone()))
 }
@@ -306,12 +296,15 @@ mod tests {
         };
         assert!(resolve(&o, "C1", "U0USER001", &["scripted"])
             .unwrap_err()
+            .to_string()
             .contains("unknown agent `nope`; available: `default`"));
         assert!(resolve(&default, "C2", "U0USER001", &["scripted"])
             .unwrap_err()
+            .to_string()
             .contains("does not run in this channel"));
         assert!(resolve(&default, "C1", "U0USER003", &["scripted"])
             .unwrap_err()
+            .to_string()
             .contains("restricted to some users; ask one of its owners (<@U0OWNER9>)"));
         let o = RequestOptions {
             harness: Some("codex".into()),
@@ -319,8 +312,11 @@ mod tests {
         };
         assert!(resolve(&o, "C1", "U0USER001", &["scripted", "command"])
             .unwrap_err()
+            .to_string()
             .contains("unknown harness `codex`; configured: `command`, `scripted`"));
-        let err = resolve(&o, "C1", "U0USER001", &["scripted", "codex"]).unwrap_err();
+        let err = resolve(&o, "C1", "U0USER001", &["scripted", "codex"])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("agent `default` runs on `scripted` only; its owners can allow `codex` with `harnesses:` in default.md"),
             "{err}"

@@ -15,6 +15,7 @@ mod home;
 mod intake;
 mod react;
 pub mod reactions;
+pub mod refusal;
 pub mod route;
 
 use std::collections::HashMap;
