@@ -9,5 +9,6 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import slack_bolt, slack_
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check 'slack_bolt==1.30.0' 'slack_sdk==3.47.0'
 fi
-cargo build --release --quiet
+# The benches come with the development tools (`--features fakes`).
+cargo build --release --quiet --features fakes
 exec target/release/threadwork bench slack --python .venv/bin/python "$@"

@@ -47,6 +47,10 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+# The product as it ships: without the development tools (the tests build with them).
+step "cargo clippy --lib --bins -- -D warnings (without the fakes)"
+cargo clippy --lib --bins --quiet -- -D warnings
+
 step "cargo test"
 cargo test --quiet --no-fail-fast 2>&1 | tee target/test-output.txt
 

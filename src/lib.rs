@@ -4,13 +4,16 @@ pub mod agents;
 pub mod amendments;
 pub mod app;
 pub mod authority;
+#[cfg(feature = "fakes")]
 pub mod bench;
 pub mod bot;
 pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod context;
+#[cfg(feature = "fakes")]
 pub mod dev;
+#[cfg(feature = "fakes")]
 pub mod emulator;
 pub mod forge;
 pub mod harness;

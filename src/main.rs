@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use threadwork::app;
 use threadwork::config::Config;
-use threadwork::{app, dev, emulator};
 
 #[derive(Parser)]
 #[command(
@@ -27,20 +27,6 @@ enum Cmd {
         /// The config file.
         #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
         config: PathBuf,
-    },
-    /// Chat with the bot in the terminal: emulated Slack, scripted harness, no tokens needed.
-    Dev {
-        /// Port for the emulated Slack (0 picks a free one).
-        #[arg(long, default_value_t = 0)]
-        port: u16,
-        /// Where dev mode keeps its store and job directories.
-        #[arg(long, default_value = "data/dev")]
-        data_dir: PathBuf,
-        #[arg(long, default_value = "prompts/agents")]
-        agents_dir: PathBuf,
-        /// Use this config's harnesses, jobs and agents sections.
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
     /// Print the audit log: every job's chain (who, where, agent, harness, prompt version,
     /// sandbox, outcome, cost, PR) and every approval, rejection, cancel and PR action.
@@ -82,28 +68,13 @@ enum Cmd {
         #[arg(long, default_value = "manifest.yml")]
         manifest: PathBuf,
     },
-    /// Print benchmark figures (with a baseline from the same run).
-    Bench {
-        #[command(subcommand)]
-        what: BenchCmd,
-    },
-    /// Run only the Slack emulator (for SDK tests or other bots).
-    Emulator {
-        #[arg(long, default_value_t = 3750)]
-        port: u16,
-    },
-    /// Run the mock model API (Anthropic Messages, OpenAI Responses) replaying a script.
-    MockModel {
-        #[arg(long, default_value_t = 3760)]
-        port: u16,
-        /// One step per line: {"type":"shell","command":"…"}, {"type":"write_file","path":"…",
-        /// "content":"…"} or {"type":"text","text":"…"}. Default: a shell step, then a text.
-        #[arg(long)]
-        script: Option<PathBuf>,
-        /// Print each request body as it arrives.
-        #[arg(long)]
-        verbose: bool,
-    },
+    #[cfg(feature = "fakes")]
+    #[command(flatten)]
+    Fakes(threadwork::cli::fakes::FakesCmd),
+    /// Without the fakes: `dev`, `emulator`, `mock-model` and `bench` are explained, not run.
+    #[cfg(not(feature = "fakes"))]
+    #[command(external_subcommand)]
+    Other(Vec<String>),
 }
 
 #[derive(Subcommand)]
@@ -112,53 +83,6 @@ enum JobsCmd {
         id: u64,
         #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
         config: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
-enum BenchCmd {
-    /// Durable amendment appends and effective-prompt assembly.
-    Prompts {
-        #[arg(long, default_value_t = 500)]
-        appends: usize,
-        #[arg(long, default_value_t = 1000)]
-        amendments: usize,
-    },
-    /// Mention → harness running in a Docker container, beside bare `docker run`.
-    Sandbox {
-        #[arg(long, default_value_t = 20)]
-        jobs: usize,
-        #[arg(long, default_value = "threadwork/harness:dev")]
-        image: String,
-    },
-    /// The bot against the Slack emulator beside a Bolt for Python peer: acks, first
-    /// replies, card edits under load, memory and CPU, parse-and-route throughput.
-    Slack {
-        /// Envelopes per second for P1.
-        #[arg(long, default_value_t = 1000)]
-        rate: u32,
-        /// Seconds of P1 load.
-        #[arg(long, default_value_t = 10)]
-        secs: u64,
-        /// Mentions for P2, one at a time.
-        #[arg(long, default_value_t = 30)]
-        mentions: usize,
-        /// Concurrent jobs for P4 and P5.
-        #[arg(long, default_value_t = 200)]
-        jobs: usize,
-        /// Python with slack_bolt (scripts/bench.sh makes .venv/bin/python).
-        #[arg(long, default_value = ".venv/bin/python")]
-        python: PathBuf,
-    },
-    /// The floor of `bench slack`: a Socket Mode client that only acks (started by it).
-    #[command(hide = true)]
-    NullAcker,
-    /// Claude Code, Codex CLI and pi in their containers: a 3-turn job against the mock model.
-    Harnesses {
-        #[arg(long, default_value_t = 5)]
-        jobs: usize,
-        #[arg(long, default_value = "threadwork/agents:dev")]
-        image: String,
     },
 }
 
@@ -176,6 +100,18 @@ fn init_logs(json: bool, default: &str) {
     }
 }
 
+/// A command this build does not have: the fakes' own, or a typo.
+#[cfg(not(feature = "fakes"))]
+fn not_in_this_build(args: &[String]) -> anyhow::Error {
+    let name = args.first().map(String::as_str).unwrap_or_default();
+    match name {
+        "dev" | "emulator" | "mock-model" | "bench" => anyhow::anyhow!(
+            "`{name}` comes with the development tools, which this build leaves out; from a checkout: `cargo run --features fakes -- {name}`"
+        ),
+        _ => anyhow::anyhow!("unknown command `{name}`; see `threadwork --help`"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     threadwork::init_tls();
@@ -184,74 +120,6 @@ async fn main() -> std::process::ExitCode {
         Cmd::Run { config } => {
             init_logs(cli.log_json, "info");
             run(config).await
-        }
-        Cmd::Dev {
-            port,
-            data_dir,
-            agents_dir,
-            config,
-        } => {
-            init_logs(cli.log_json, "warn");
-            dev::run(dev::DevOptions {
-                port,
-                data_dir,
-                agents_dir,
-                config,
-            })
-            .await
-        }
-        Cmd::Bench {
-            what:
-                BenchCmd::Prompts {
-                    appends,
-                    amendments,
-                },
-        } => {
-            init_logs(cli.log_json, "warn");
-            threadwork::bench::prompts(appends, amendments)
-        }
-        Cmd::Bench {
-            what: BenchCmd::Sandbox { jobs, image },
-        } => {
-            init_logs(cli.log_json, "warn");
-            threadwork::bench::sandbox(jobs, &image).await
-        }
-        Cmd::Bench {
-            what:
-                BenchCmd::Slack {
-                    rate,
-                    secs,
-                    mentions,
-                    jobs,
-                    python,
-                },
-        } => {
-            init_logs(cli.log_json, "warn");
-            threadwork::bench::slack::slack(threadwork::bench::slack::Options {
-                rate,
-                secs,
-                mentions,
-                jobs,
-                python,
-            })
-            .await
-        }
-        Cmd::Bench {
-            what: BenchCmd::NullAcker,
-        } => threadwork::bench::slack::null_acker().await,
-        Cmd::Bench {
-            what: BenchCmd::Harnesses { jobs, image },
-        } => {
-            init_logs(cli.log_json, "warn");
-            threadwork::bench::harnesses(jobs, &image).await
-        }
-        Cmd::MockModel {
-            port,
-            script,
-            verbose,
-        } => {
-            init_logs(cli.log_json, "info");
-            serve_mock_model(port, script, verbose).await
         }
         Cmd::Audit {
             config,
@@ -280,10 +148,12 @@ async fn main() -> std::process::ExitCode {
             init_logs(cli.log_json, "warn");
             doctor(config, manifest).await
         }
-        Cmd::Emulator { port } => {
-            init_logs(cli.log_json, "info");
-            serve_emulator(port).await
+        #[cfg(feature = "fakes")]
+        Cmd::Fakes(cmd) => {
+            threadwork::cli::fakes::run(cmd, |level| init_logs(cli.log_json, level)).await
         }
+        #[cfg(not(feature = "fakes"))]
+        Cmd::Other(args) => Err(not_in_this_build(&args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -407,58 +277,4 @@ async fn doctor(config: PathBuf, manifest: PathBuf) -> anyhow::Result<()> {
     }
     println!("all checks passed");
     Ok(())
-}
-
-async fn serve_emulator(port: u16) -> anyhow::Result<()> {
-    let emu = emulator::Emulator::start(
-        ([127, 0, 0, 1], port).into(),
-        emulator::EmulatorConfig::default(),
-    )
-    .await?;
-    println!("SLACK_API_URL={}", emu.api_url());
-    println!("SLACK_APP_TOKEN={}", emulator::APP_TOKEN);
-    println!("SLACK_BOT_TOKEN={}", emulator::BOT_TOKEN);
-    println!("control API: http://{}/_emu/", emu.addr());
-    tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
-async fn serve_mock_model(port: u16, script: Option<PathBuf>, verbose: bool) -> anyhow::Result<()> {
-    use threadwork::model::mock::{MockModel, Step};
-    let steps = match script {
-        Some(path) => std::fs::read_to_string(&path)?
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str::<Step>(l)
-                    .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        None => vec![
-            Step::Shell {
-                command: "ls -la".into(),
-            },
-            Step::Text {
-                text: "Done: I listed the workspace.".into(),
-            },
-        ],
-    };
-    let mock = MockModel::start(([0, 0, 0, 0], port).into(), steps).await?;
-    println!("mock model API at {}", mock.url());
-    let mut seen = 0;
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-        }
-        let requests = mock.requests();
-        for r in &requests[seen..] {
-            println!("{} {}", r.method, r.path);
-            if verbose {
-                println!("{}", serde_json::to_string_pretty(&r.body)?);
-            }
-        }
-        seen = requests.len();
-    }
 }

@@ -4,3 +4,5 @@
 
 pub mod audit;
 pub mod doctor;
+#[cfg(feature = "fakes")]
+pub mod fakes;

@@ -3,6 +3,7 @@
 
 pub mod gate;
 pub mod listen;
+#[cfg(feature = "fakes")]
 pub mod mock;
 pub mod proxy;
 pub mod usage;
