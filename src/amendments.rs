@@ -34,18 +34,29 @@ pub enum AmendmentAction {
     Revert,
 }
 
+/// Why an action does not apply to an amendment in its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotApplicable {
+    #[error("it is already active")]
+    AlreadyActive,
+    #[error("it was never adopted; reject it instead")]
+    NeverAdopted,
+    #[error("it is {}", .0.label())]
+    Settled(AmendmentStatus),
+}
+
 impl AmendmentAction {
     /// The status the action leads to from `from`, or why it cannot apply.
-    pub fn apply(self, from: AmendmentStatus) -> Result<AmendmentStatus, String> {
+    pub fn apply(self, from: AmendmentStatus) -> Result<AmendmentStatus, NotApplicable> {
         use AmendmentAction::*;
         use AmendmentStatus::*;
         match (self, from) {
             (Adopt, Proposed) => Ok(Active),
             (Reject, Proposed) => Ok(Rejected),
             (Revert, Active) => Ok(Reverted),
-            (Adopt, Active) => Err("it is already active".into()),
-            (Revert, Proposed) => Err("it was never adopted; reject it instead".into()),
-            (_, s) => Err(format!("it is {}", s.label())),
+            (Adopt, Active) => Err(NotApplicable::AlreadyActive),
+            (Revert, Proposed) => Err(NotApplicable::NeverAdopted),
+            (_, s) => Err(NotApplicable::Settled(s)),
         }
     }
 }
@@ -81,7 +92,11 @@ mod tests {
         assert_eq!(Adopt.apply(Proposed), Ok(Active));
         assert_eq!(Reject.apply(Proposed), Ok(Rejected));
         assert_eq!(Revert.apply(Active), Ok(Reverted));
-        assert!(Adopt.apply(Active).unwrap_err().contains("already active"));
+        assert_eq!(Adopt.apply(Active), Err(NotApplicable::AlreadyActive));
+        assert_eq!(
+            Adopt.apply(Active).unwrap_err().to_string(),
+            "it is already active"
+        );
         assert!(Adopt.apply(Rejected).is_err());
         assert!(Revert.apply(Proposed).is_err());
         assert!(Reject.apply(Active).is_err());

@@ -13,7 +13,7 @@ pub const OPTION_KEYS: [&str; 5] = ["agent", "harness", "repo", "branch", "model
 
 /// What a mention asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum Ask {
     /// Run an agent on a task.
     Task {
         task: String,
@@ -104,7 +104,7 @@ pub fn usage() -> String {
 }
 
 /// Parses the text of a mention addressed to the bot `bot_user_id`.
-pub fn parse_mention(text: &str, bot_user_id: &str) -> Result<Command, RequestError> {
+pub fn parse_mention(text: &str, bot_user_id: &str) -> Result<Ask, RequestError> {
     let text = strip_invisible(text);
     let without_bot = strip_bot_mentions(&text, bot_user_id);
     if let Some(command) = parse_command(&decode_entities(without_bot.trim()))? {
@@ -113,12 +113,12 @@ pub fn parse_mention(text: &str, bot_user_id: &str) -> Result<Command, RequestEr
     let (rest, options) = extract_options(&without_bot)?;
     let task = collapse_spaces(&rest);
     if task.eq_ignore_ascii_case("help") {
-        return Ok(Command::Help);
+        return Ok(Ask::Help);
     }
     if task.is_empty() {
         return Err(RequestError::EmptyTask);
     }
-    Ok(Command::Task { task, options })
+    Ok(Ask::Task { task, options })
 }
 
 fn agent_token(word: &str) -> Option<String> {
@@ -136,7 +136,7 @@ fn number_token(word: &str) -> Option<u32> {
 
 /// The bot's own commands; `None` when the text is a task. A command is recognised only in its
 /// exact shape, so a task that merely starts with the same word stays a task.
-fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
+fn parse_command(text: &str) -> Result<Option<Ask>, RequestError> {
     if let Some(rest) = strip_prefix_ci(text, "remember") {
         let rest = rest.trim_start();
         let (agent, rest) = match rest.strip_prefix("agent=") {
@@ -151,7 +151,7 @@ fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
             if instruction.is_empty() {
                 return Err(RequestError::EmptyAmendment);
             }
-            return Ok(Some(Command::Remember {
+            return Ok(Some(Ask::Remember {
                 text: instruction.to_string(),
                 agent,
             }));
@@ -171,7 +171,7 @@ fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
         if query.is_empty() {
             return Err(RequestError::EmptyContextQuery);
         }
-        return Ok(Some(Command::Context {
+        return Ok(Some(Ask::Context {
             query: collapse_spaces(query),
             agent,
         }));
@@ -186,22 +186,20 @@ fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
         _ => None,
     };
     let command = match (first, &words[..]) {
-        (Some("agents"), [_]) => Some(Command::Agents),
-        (Some("stop" | "cancel"), [_]) => Some(Command::Stop),
-        (Some("amendments"), [_]) => Some(Command::Amendments { agent: None }),
-        (Some("amendments"), [_, a]) => {
-            agent_token(a).map(|a| Command::Amendments { agent: Some(a) })
-        }
-        (Some("prompt"), [_]) => Some(Command::Prompt { agent: None }),
-        (Some("prompt"), [_, a]) => agent_token(a).map(|a| Command::Prompt { agent: Some(a) }),
-        (Some("diff"), [_, a, v1, v2]) => agent_token(a).map(|agent| Command::Diff {
+        (Some("agents"), [_]) => Some(Ask::Agents),
+        (Some("stop" | "cancel"), [_]) => Some(Ask::Stop),
+        (Some("amendments"), [_]) => Some(Ask::Amendments { agent: None }),
+        (Some("amendments"), [_, a]) => agent_token(a).map(|a| Ask::Amendments { agent: Some(a) }),
+        (Some("prompt"), [_]) => Some(Ask::Prompt { agent: None }),
+        (Some("prompt"), [_, a]) => agent_token(a).map(|a| Ask::Prompt { agent: Some(a) }),
+        (Some("diff"), [_, a, v1, v2]) => agent_token(a).map(|agent| Ask::Diff {
             agent,
             from: v1.to_string(),
             to: v2.to_string(),
         }),
         (Some(_), [_, n]) => action
             .zip(number_token(n))
-            .map(|(action, number)| Command::Decide {
+            .map(|(action, number)| Ask::Decide {
                 action,
                 agent: None,
                 number,
@@ -210,7 +208,7 @@ fn parse_command(text: &str) -> Result<Option<Command>, RequestError> {
             action
                 .zip(number_token(n))
                 .zip(agent_token(a))
-                .map(|((action, number), agent)| Command::Decide {
+                .map(|((action, number), agent)| Ask::Decide {
                     action,
                     agent: Some(agent),
                     number,
@@ -488,7 +486,7 @@ mod tests {
 
     fn task(text: &str) -> (String, RequestOptions) {
         match parse_mention(text, BOT) {
-            Ok(Command::Task { task, options }) => (task, options),
+            Ok(Ask::Task { task, options }) => (task, options),
             other => panic!("expected a task for {text:?}, got {other:?}"),
         }
     }
@@ -601,24 +599,24 @@ mod tests {
     #[test]
     fn commands_have_exact_shapes() {
         use AmendmentAction::*;
-        let cases: Vec<(&str, Command)> = vec![
+        let cases: Vec<(&str, Ask)> = vec![
             (
                 "<@UBOT> remember: always run clippy",
-                Command::Remember {
+                Ask::Remember {
                     text: "always run clippy".into(),
                     agent: None,
                 },
             ),
             (
                 "<@UBOT> Remember agent=coder: use `cargo nextest`",
-                Command::Remember {
+                Ask::Remember {
                     text: "use `cargo nextest`".into(),
                     agent: Some("coder".into()),
                 },
             ),
             (
                 "<@UBOT> adopt 3",
-                Command::Decide {
+                Ask::Decide {
                     action: Adopt,
                     agent: None,
                     number: 3,
@@ -626,7 +624,7 @@ mod tests {
             ),
             (
                 "<@UBOT> adopt coder #3",
-                Command::Decide {
+                Ask::Decide {
                     action: Adopt,
                     agent: Some("coder".into()),
                     number: 3,
@@ -634,7 +632,7 @@ mod tests {
             ),
             (
                 "<@UBOT> revert coder 2",
-                Command::Decide {
+                Ask::Decide {
                     action: Revert,
                     agent: Some("coder".into()),
                     number: 2,
@@ -642,7 +640,7 @@ mod tests {
             ),
             (
                 "<@UBOT> reject 4",
-                Command::Decide {
+                Ask::Decide {
                     action: Reject,
                     agent: None,
                     number: 4,
@@ -650,32 +648,32 @@ mod tests {
             ),
             (
                 "<@UBOT> amendments coder",
-                Command::Amendments {
+                Ask::Amendments {
                     agent: Some("coder".into()),
                 },
             ),
-            ("<@UBOT> prompt", Command::Prompt { agent: None }),
+            ("<@UBOT> prompt", Ask::Prompt { agent: None }),
             (
                 "<@UBOT> diff coder v1 v2",
-                Command::Diff {
+                Ask::Diff {
                     agent: "coder".into(),
                     from: "v1".into(),
                     to: "v2".into(),
                 },
             ),
-            ("<@UBOT> agents", Command::Agents),
-            ("<@UBOT> stop", Command::Stop),
-            ("<@UBOT>  Cancel ", Command::Stop),
+            ("<@UBOT> agents", Ask::Agents),
+            ("<@UBOT> stop", Ask::Stop),
+            ("<@UBOT>  Cancel ", Ask::Stop),
             (
                 "<@UBOT> context how do we   roll back?",
-                Command::Context {
+                Ask::Context {
                     query: "how do we roll back?".into(),
                     agent: None,
                 },
             ),
             (
                 "<@UBOT> Context: agent=ops deploy freeze",
-                Command::Context {
+                Ask::Context {
                     query: "deploy freeze".into(),
                     agent: Some("ops".into()),
                 },
@@ -693,7 +691,7 @@ mod tests {
             "<@UBOT> contextual menus crash on mobile",
         ] {
             assert!(
-                matches!(parse_mention(text, BOT), Ok(Command::Task { .. })),
+                matches!(parse_mention(text, BOT), Ok(Ask::Task { .. })),
                 "{text:?}"
             );
         }
@@ -723,7 +721,7 @@ mod tests {
 
     #[test]
     fn help_is_a_command() {
-        assert_eq!(parse_mention("<@UBOT> help", BOT), Ok(Command::Help));
+        assert_eq!(parse_mention("<@UBOT> help", BOT), Ok(Ask::Help));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::agents::Agent;
 use crate::amendments::AmendmentStatus;
 use crate::job::{Job, JobId};
 use crate::jobs::StopResult;
-use crate::request::Command;
+use crate::request::Ask;
 use crate::store::AuditRecord;
 
 impl Handler {
@@ -138,17 +138,17 @@ impl Handler {
         user: &str,
         ts: &str,
         thread_ts: &str,
-        command: Command,
+        command: Ask,
         thread_job: Option<JobId>,
     ) -> Result<(), BotError> {
         let default = self.settings.default_agent.clone();
         match command {
-            Command::Remember { text, agent } => {
+            Ask::Remember { text, agent } => {
                 let agent = self.agent_for(agent, thread_job)?;
                 self.propose(channel, user, ts, thread_ts, &text, agent, thread_job)
                     .await?;
             }
-            Command::Decide {
+            Ask::Decide {
                 action,
                 agent,
                 number,
@@ -161,7 +161,7 @@ impl Handler {
                     self.jobs.say(channel, thread_ts, ":warning: name the agent: `@threadwork adopt <agent> <n>` (or say it in the job's thread).").await;
                 }
             },
-            Command::Amendments { agent } => {
+            Ask::Amendments { agent } => {
                 let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
                 let reply = match self.usable_agent(&name, user, channel) {
                     Ok(agent) => self.amendments_text(&agent)?,
@@ -169,7 +169,7 @@ impl Handler {
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
-            Command::Prompt { agent } => {
+            Ask::Prompt { agent } => {
                 let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
                 let reply = match self.usable_agent(&name, user, channel) {
                     Ok(agent) => {
@@ -188,7 +188,7 @@ impl Handler {
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
-            Command::Diff { agent, from, to } => {
+            Ask::Diff { agent, from, to } => {
                 if let Err(refusal) = self.usable_agent(&agent, user, channel) {
                     self.jobs
                         .say(channel, thread_ts, &refusal.to_string())
@@ -229,17 +229,17 @@ impl Handler {
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
-            Command::Agents => {
+            Ask::Agents => {
                 let sections = self.directory_sections().await?;
                 self.jobs
                     .say(channel, thread_ts, &sections.join("\n\n"))
                     .await;
             }
-            Command::Stop => {
+            Ask::Stop => {
                 self.stop_from_thread(channel, user, thread_ts, thread_job)
                     .await?
             }
-            Command::Context { query, agent } => {
+            Ask::Context { query, agent } => {
                 let name = self.agent_for(agent, thread_job)?.unwrap_or(default);
                 let reply = match self.usable_agent(&name, user, channel) {
                     Ok(agent) => crate::context::describe(
@@ -253,7 +253,7 @@ impl Handler {
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
-            Command::Task { .. } | Command::Help => {}
+            Ask::Task { .. } | Ask::Help => {}
         }
         Ok(())
     }

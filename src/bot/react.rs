@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::reactions::{self, Outcome};
+use super::reactions::{self, Meaning};
 use super::{BotError, Handler};
 use crate::job::{Job, JobId, NewJob, Verdict};
 use crate::jobs::{card, Workplace};
@@ -38,7 +38,7 @@ impl Handler {
             Some(j) => self.store.job_for_thread(&j.channel, &j.thread_ts)? != Some(j.id),
             None => false,
         };
-        let outcome = reactions::decide(&reactions::Facts {
+        let outcome = reactions::meaning(&reactions::ReactionFacts {
             link,
             name,
             added,
@@ -54,12 +54,12 @@ impl Handler {
         // not overtake the ✅ before it); what talks to Slack or a forge runs behind.
         let (channel, user, item_ts) = (channel.to_string(), user.to_string(), item_ts.to_string());
         match outcome {
-            Outcome::Nothing(why) => tracing::debug!(%user, %name, why, "reaction changes nothing"),
-            Outcome::Explain(text) => self.background(async move |ctx: Arc<Self>| {
+            Meaning::Nothing(why) => tracing::debug!(%user, %name, why, "reaction changes nothing"),
+            Meaning::Explain(text) => self.background(async move |ctx: Arc<Self>| {
                 ctx.tell(&channel, &user, thread_ts.as_deref(), &text).await;
                 Ok(())
             }),
-            Outcome::Amend { action } => {
+            Meaning::Amend { action } => {
                 if let Some(a) = amendment {
                     self.background(async move |ctx: Arc<Self>| {
                         // The announcement's thread: where the reaction was.
@@ -69,15 +69,15 @@ impl Handler {
                     });
                 }
             }
-            Outcome::Cancel { job } => {
+            Meaning::Cancel { job } => {
                 if let Some(j) = job_record(self, job)? {
                     self.background(async move |ctx: Arc<Self>| {
                         ctx.stop_and_report(&j, &user).await
                     });
                 }
             }
-            Outcome::Approve { job } | Outcome::Reject { job } => {
-                let approved = matches!(outcome, Outcome::Approve { .. });
+            Meaning::Approve { job } | Meaning::Reject { job } => {
+                let approved = matches!(outcome, Meaning::Approve { .. });
                 let verdict = Verdict {
                     approved,
                     by: user.clone(),
@@ -113,7 +113,7 @@ impl Handler {
                     Ok(())
                 });
             }
-            Outcome::Withdraw { job } => {
+            Meaning::Withdraw { job } => {
                 self.jobs
                     .decide_job(
                         job,
@@ -127,7 +127,7 @@ impl Handler {
                     )
                     .await?;
             }
-            Outcome::Rerun { job } => {
+            Meaning::Rerun { job } => {
                 if let Some(old) = self.store.job(job)? {
                     self.jobs.audit(AuditRecord {
                         job: Some(job),

@@ -18,7 +18,7 @@ pub const REJECT: &str = "x";
 pub const RERUN: &str = "repeat";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Meaning {
     Nothing(&'static str),
     /// Tell the reacting user (only them) why nothing happened.
     Explain(String),
@@ -42,7 +42,7 @@ pub enum Outcome {
     },
 }
 
-pub struct Facts<'a> {
+pub struct ReactionFacts<'a> {
     pub link: &'a MessageLink,
     pub name: &'a str,
     pub added: bool,
@@ -64,44 +64,44 @@ fn mentions(ids: &[String]) -> String {
     crate::text::user_mentions(ids).unwrap_or_else(|| "nobody yet".to_string())
 }
 
-pub fn decide(f: &Facts) -> Outcome {
+pub fn meaning(f: &ReactionFacts) -> Meaning {
     let is_admin = f.admins.iter().any(|a| a == f.user);
     match f.link {
         MessageLink::Amendment { agent, number } => {
             let action = match (f.name, f.added) {
                 (APPROVE, true) => AmendmentAction::Adopt,
                 (REJECT, true) => AmendmentAction::Reject,
-                _ => return Outcome::Nothing("not an amendment decision"),
+                _ => return Meaning::Nothing("not an amendment decision"),
             };
             let owners = f.agent.map(|a| a.owners.as_slice()).unwrap_or_default();
             if !f.agent.is_some_and(|a| may_amend(a, f.admins, f.user)) && !is_admin {
-                return Outcome::Explain(format!(
+                return Meaning::Explain(format!(
                     "Only the owners of `{agent}` ({}) or an admin can adopt or reject its amendments; your reaction on amendment #{number} changes nothing.",
                     mentions(owners)
                 ));
             }
             match f.amendment.map(|a| a.status) {
-                Some(AmendmentStatus::Proposed) => Outcome::Amend { action },
-                Some(_) => Outcome::Nothing("amendment already decided"),
-                None => Outcome::Nothing("amendment not found"),
+                Some(AmendmentStatus::Proposed) => Meaning::Amend { action },
+                Some(_) => Meaning::Nothing("amendment already decided"),
+                None => Meaning::Nothing("amendment not found"),
             }
         }
         MessageLink::Card { job } => {
             let Some(j) = f.job else {
-                return Outcome::Nothing("job not found");
+                return Meaning::Nothing("job not found");
             };
             if f.name == REJECT && f.added && !j.state.is_terminal() {
                 let owner = f
                     .agent
                     .is_some_and(|a| a.owners.iter().any(|o| o == f.user));
                 return if j.requester == f.user || owner || is_admin {
-                    Outcome::Cancel { job: *job }
+                    Meaning::Cancel { job: *job }
                 } else {
                     let mut who = vec![j.requester.clone()];
                     if let Some(a) = f.agent {
                         who.extend(a.owners.iter().cloned());
                     }
-                    Outcome::Explain(format!(
+                    Meaning::Explain(format!(
                         "Only the requester or an owner of `{}` ({}) can stop job {}; your reaction changes nothing.",
                         j.agent,
                         mentions(&who),
@@ -110,27 +110,27 @@ pub fn decide(f: &Facts) -> Outcome {
                 };
             }
             if !(f.name == RERUN && f.added) {
-                return Outcome::Nothing("not a card action");
+                return Meaning::Nothing("not a card action");
             }
             if !j.state.is_terminal() {
-                return Outcome::Nothing("job still running");
+                return Meaning::Nothing("job still running");
             }
             if may_judge(f, j)
                 || is_admin
                 || f.agent
                     .is_some_and(|a| a.owners.iter().any(|o| o == f.user))
             {
-                Outcome::Rerun { job: *job }
+                Meaning::Rerun { job: *job }
             } else {
-                Outcome::Explain(not_an_approver(f, j))
+                Meaning::Explain(not_an_approver(f, j))
             }
         }
         MessageLink::Result { job } => {
             let Some(j) = f.job else {
-                return Outcome::Nothing("job not found");
+                return Meaning::Nothing("job not found");
             };
             if ![APPROVE, REJECT, RERUN].contains(&f.name) {
-                return Outcome::Nothing("not a result action");
+                return Meaning::Nothing("not a result action");
             }
             // 🔁 is acting in the thread, as on the card: owners and admins too.
             let owner = f
@@ -139,46 +139,46 @@ pub fn decide(f: &Facts) -> Outcome {
             let may_rerun = f.name == RERUN && f.added && (owner || is_admin);
             if !may_judge(f, j) && !may_rerun {
                 return if f.added {
-                    Outcome::Explain(not_an_approver(f, j))
+                    Meaning::Explain(not_an_approver(f, j))
                 } else {
-                    Outcome::Nothing("not an approver")
+                    Meaning::Nothing("not an approver")
                 };
             }
             if f.superseded {
                 return if f.added {
-                    Outcome::Explain(format!(
+                    Meaning::Explain(format!(
                         "Job {} has a newer result in this thread; react on that one.",
                         j.id
                     ))
                 } else {
-                    Outcome::Nothing("superseded")
+                    Meaning::Nothing("superseded")
                 };
             }
             match (f.name, f.added, &j.verdict) {
-                (RERUN, true, _) => Outcome::Rerun { job: *job },
-                (APPROVE, true, None) => Outcome::Approve { job: *job },
-                (REJECT, true, None) => Outcome::Reject { job: *job },
+                (RERUN, true, _) => Meaning::Rerun { job: *job },
+                (APPROVE, true, None) => Meaning::Approve { job: *job },
+                (REJECT, true, None) => Meaning::Reject { job: *job },
                 (APPROVE, false, Some(v)) if v.approved && v.by == f.user => {
-                    Outcome::Withdraw { job: *job }
+                    Meaning::Withdraw { job: *job }
                 }
                 (REJECT, false, Some(v)) if !v.approved && v.by == f.user => {
-                    Outcome::Withdraw { job: *job }
+                    Meaning::Withdraw { job: *job }
                 }
-                _ => Outcome::Nothing("verdict unchanged"),
+                _ => Meaning::Nothing("verdict unchanged"),
             }
         }
-        MessageLink::Notice { .. } => Outcome::Nothing("notice"),
+        MessageLink::Notice { .. } => Meaning::Nothing("notice"),
     }
 }
 
 /// The requester and the agent's approvers judge results.
-fn may_judge(f: &Facts, job: &Job) -> bool {
+fn may_judge(f: &ReactionFacts, job: &Job) -> bool {
     job.requester == f.user
         || f.agent
             .is_some_and(|a| a.approvers.iter().any(|u| u == f.user))
 }
 
-fn not_an_approver(f: &Facts, job: &Job) -> String {
+fn not_an_approver(f: &ReactionFacts, job: &Job) -> String {
     let mut who = vec![job.requester.clone()];
     if let Some(a) = f.agent {
         who.extend(a.approvers.iter().cloned());
@@ -223,8 +223,8 @@ mod tests {
         user: &'a str,
         name: &'a str,
         added: bool,
-    ) -> Facts<'a> {
-        Facts {
+    ) -> ReactionFacts<'a> {
+        ReactionFacts {
             link,
             name,
             added,
@@ -242,23 +242,23 @@ mod tests {
         let (job, agent) = (finished_job(), agent());
         let link = MessageLink::Result { job: 7 };
         assert_eq!(
-            decide(&result_facts(&job, &agent, &link, "UREQ", APPROVE, true)),
-            Outcome::Approve { job: 7 }
+            meaning(&result_facts(&job, &agent, &link, "UREQ", APPROVE, true)),
+            Meaning::Approve { job: 7 }
         );
         assert_eq!(
-            decide(&result_facts(&job, &agent, &link, "UAPPR", REJECT, true)),
-            Outcome::Reject { job: 7 }
+            meaning(&result_facts(&job, &agent, &link, "UAPPR", REJECT, true)),
+            Meaning::Reject { job: 7 }
         );
         assert!(
-            matches!(decide(&result_facts(&job, &agent, &link, "UOTHER", APPROVE, true)), Outcome::Explain(m) if m.contains("<@UREQ>, <@UAPPR>"))
+            matches!(meaning(&result_facts(&job, &agent, &link, "UOTHER", APPROVE, true)), Meaning::Explain(m) if m.contains("<@UREQ>, <@UAPPR>"))
         );
         assert_eq!(
-            decide(&result_facts(&job, &agent, &link, "UOTHER", APPROVE, false)),
-            Outcome::Nothing("not an approver")
+            meaning(&result_facts(&job, &agent, &link, "UOTHER", APPROVE, false)),
+            Meaning::Nothing("not an approver")
         );
         assert_eq!(
-            decide(&result_facts(&job, &agent, &link, "UREQ", RERUN, true)),
-            Outcome::Rerun { job: 7 }
+            meaning(&result_facts(&job, &agent, &link, "UREQ", RERUN, true)),
+            Meaning::Rerun { job: 7 }
         );
     }
 
@@ -272,20 +272,20 @@ mod tests {
         });
         let link = MessageLink::Result { job: 7 };
         assert_eq!(
-            decide(&result_facts(&job, &agent, &link, "UAPPR", APPROVE, true)),
-            Outcome::Nothing("verdict unchanged")
+            meaning(&result_facts(&job, &agent, &link, "UAPPR", APPROVE, true)),
+            Meaning::Nothing("verdict unchanged")
         );
         assert_eq!(
-            decide(&result_facts(&job, &agent, &link, "UAPPR", APPROVE, false)),
-            Outcome::Nothing("verdict unchanged")
+            meaning(&result_facts(&job, &agent, &link, "UAPPR", APPROVE, false)),
+            Meaning::Nothing("verdict unchanged")
         );
         assert_eq!(
-            decide(&result_facts(&job, &agent, &link, "UREQ", APPROVE, false)),
-            Outcome::Withdraw { job: 7 }
+            meaning(&result_facts(&job, &agent, &link, "UREQ", APPROVE, false)),
+            Meaning::Withdraw { job: 7 }
         );
         let mut f = result_facts(&job, &agent, &link, "UREQ", REJECT, true);
         f.superseded = true;
-        assert!(matches!(decide(&f), Outcome::Explain(m) if m.contains("newer result")));
+        assert!(matches!(meaning(&f), Meaning::Explain(m) if m.contains("newer result")));
     }
 
     #[test]
@@ -311,7 +311,7 @@ mod tests {
         };
         let admins = vec!["UADMIN".to_string()];
         let f = |user, name, a: &crate::amendments::Amendment| {
-            decide(&Facts {
+            meaning(&ReactionFacts {
                 link: &link,
                 name,
                 added: true,
@@ -325,21 +325,21 @@ mod tests {
         };
         assert_eq!(
             f("UOWNER", APPROVE, &a),
-            Outcome::Amend {
+            Meaning::Amend {
                 action: AmendmentAction::Adopt
             }
         );
         assert_eq!(
             f("UADMIN", REJECT, &a),
-            Outcome::Amend {
+            Meaning::Amend {
                 action: AmendmentAction::Reject
             }
         );
-        assert!(matches!(f("UAPPR", APPROVE, &a), Outcome::Explain(m) if m.contains("<@UOWNER>")));
+        assert!(matches!(f("UAPPR", APPROVE, &a), Meaning::Explain(m) if m.contains("<@UOWNER>")));
         a.status = AmendmentStatus::Active;
         assert_eq!(
             f("UOWNER", APPROVE, &a),
-            Outcome::Nothing("amendment already decided")
+            Meaning::Nothing("amendment already decided")
         );
     }
 
@@ -349,7 +349,7 @@ mod tests {
         let mut job = finished_job();
         let link = MessageLink::Card { job: 7 };
         let f = |job: &Job, user| {
-            decide(&Facts {
+            meaning(&ReactionFacts {
                 link: &link,
                 name: RERUN,
                 added: true,
@@ -361,10 +361,10 @@ mod tests {
                 superseded: false,
             })
         };
-        assert_eq!(f(&job, "UOWNER"), Outcome::Rerun { job: 7 });
-        assert!(matches!(f(&job, "UOTHER"), Outcome::Explain(_)));
+        assert_eq!(f(&job, "UOWNER"), Meaning::Rerun { job: 7 });
+        assert!(matches!(f(&job, "UOTHER"), Meaning::Explain(_)));
         job.state = JobState::Running;
-        assert_eq!(f(&job, "UREQ"), Outcome::Nothing("job still running"));
+        assert_eq!(f(&job, "UREQ"), Meaning::Nothing("job still running"));
     }
 
     #[test]
@@ -375,7 +375,7 @@ mod tests {
         let link = MessageLink::Card { job: 7 };
         let admins = vec!["UADMIN".to_string()];
         let f = |job: &Job, user| {
-            decide(&Facts {
+            meaning(&ReactionFacts {
                 link: &link,
                 name: REJECT,
                 added: true,
@@ -388,14 +388,14 @@ mod tests {
             })
         };
         for who in ["UREQ", "UOWNER", "UADMIN"] {
-            assert_eq!(f(&job, who), Outcome::Cancel { job: 7 }, "{who}");
+            assert_eq!(f(&job, who), Meaning::Cancel { job: 7 }, "{who}");
         }
         assert!(
-            matches!(f(&job, "UAPPR"), Outcome::Explain(m) if m.contains("<@UREQ>, <@UOWNER>") && m.contains("stop job 7"))
+            matches!(f(&job, "UAPPR"), Meaning::Explain(m) if m.contains("<@UREQ>, <@UOWNER>") && m.contains("stop job 7"))
         );
         job.state = JobState::Queued;
-        assert_eq!(f(&job, "UREQ"), Outcome::Cancel { job: 7 });
+        assert_eq!(f(&job, "UREQ"), Meaning::Cancel { job: 7 });
         job.state = JobState::Succeeded;
-        assert_eq!(f(&job, "UREQ"), Outcome::Nothing("not a card action"));
+        assert_eq!(f(&job, "UREQ"), Meaning::Nothing("not a card action"));
     }
 }

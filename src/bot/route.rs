@@ -4,7 +4,7 @@
 use crate::chat::inbound::InboundKind;
 use crate::job::JobId;
 use crate::job::RequestOptions;
-use crate::request::{self, Command};
+use crate::request::{self, Ask};
 use crate::store::MessageLink;
 
 /// Facts about the event the caller looked up.
@@ -63,7 +63,7 @@ pub enum Decision {
         user: String,
         ts: String,
         thread_ts: String,
-        command: Command,
+        command: Ask,
         thread_job: Option<JobId>,
     },
     /// A `correction:` reply in a job's thread: propose an amendment to its agent.
@@ -106,7 +106,7 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
             }
             let root = thread_ts.clone().unwrap_or_else(|| ts.clone());
             match request::parse_mention(text, facts.bot_user_id) {
-                Ok(Command::Task { task, options }) => Decision::NewJob {
+                Ok(Ask::Task { task, options }) => Decision::NewJob {
                     channel: channel.clone(),
                     user: user.clone(),
                     ts: ts.clone(),
@@ -115,7 +115,7 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                     options,
                     parent: facts.thread_job,
                 },
-                Ok(Command::Help) => Decision::Reply {
+                Ok(Ask::Help) => Decision::Reply {
                     channel: channel.clone(),
                     thread_ts: root,
                     text: request::usage(),
@@ -428,7 +428,7 @@ mod tests {
         assert!(matches!(
             decide(&mention("<@UB> adopt 2", Some("1.0")), &in_job),
             Decision::Command {
-                command: Command::Decide { number: 2, .. },
+                command: Ask::Decide { number: 2, .. },
                 thread_job: Some(4),
                 ..
             }

@@ -141,7 +141,7 @@ async fn mcp_checks(config: &Config) -> Vec<Check> {
             ),
             Err(e) => bad(
                 "mcp server",
-                e,
+                e.to_string(),
                 format!("check `[mcp.{name}]`: the command and its arguments, or the URL and its headers"),
             ),
         });

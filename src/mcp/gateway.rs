@@ -90,16 +90,16 @@ impl Gateway {
     }
 
     /// Connects to `server` and counts its tools: (all, offered to agents). For `doctor`.
-    pub async fn probe(&self, server: &str) -> Result<(usize, usize), String> {
+    pub async fn probe(&self, server: &str) -> Result<(usize, usize), UpstreamError> {
         let upstream = self
             .upstream("", server)
-            .ok_or_else(|| format!("no MCP server `{server}`"))?;
+            .ok_or_else(|| UpstreamError::Unknown(server.to_string()))?;
         let tools = upstream
             .peer()
             .await?
             .list_all_tools()
             .await
-            .map_err(|e| format!("MCP server `{server}` did not list its tools: {e}"))?;
+            .map_err(|e| UpstreamError::ListTools(server.to_string(), e.to_string()))?;
         let offered = tools
             .iter()
             .filter(|t| permitted(server, &upstream.config, &t.name).is_ok())
@@ -151,9 +151,34 @@ struct Upstream {
     client: tokio::sync::Mutex<Option<RunningService<RoleClient, ()>>>,
 }
 
+/// Why an upstream MCP server cannot be reached; the words go to `doctor` and the agent.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("no MCP server `{0}`")]
+    Unknown(String),
+    #[error("cannot start MCP server `{server}` ({program}): {error}")]
+    Start {
+        server: String,
+        program: String,
+        error: String,
+    },
+    #[error("MCP server `{server}`: header `{header}`: {why}")]
+    Header {
+        server: String,
+        header: String,
+        why: String,
+    },
+    #[error("MCP server `{0}` has no command or url")]
+    NoEndpoint(String),
+    #[error("MCP server `{0}` did not initialize: {1}")]
+    Initialize(String, String),
+    #[error("MCP server `{0}` did not list its tools: {1}")]
+    ListTools(String, String),
+}
+
 impl Upstream {
     /// The live connection, started (again) when there is none.
-    async fn peer(&self) -> Result<Peer<RoleClient>, String> {
+    async fn peer(&self) -> Result<Peer<RoleClient>, UpstreamError> {
         let mut client = self.client.lock().await;
         if let Some(c) = client.as_ref() {
             if !c.is_transport_closed() {
@@ -167,7 +192,7 @@ impl Upstream {
         Ok(peer)
     }
 
-    async fn connect(&self) -> Result<RunningService<RoleClient, ()>, String> {
+    async fn connect(&self) -> Result<RunningService<RoleClient, ()>, UpstreamError> {
         let name = &self.name;
         let started = match (&self.config.command, &self.config.url) {
             (Some(program), _) => {
@@ -184,16 +209,30 @@ impl Upstream {
                 let (transport, _stderr) = TokioChildProcess::builder(cmd)
                     .stderr(std::process::Stdio::null())
                     .spawn()
-                    .map_err(|e| format!("cannot start MCP server `{name}` ({program}): {e}"))?;
+                    .map_err(|e| UpstreamError::Start {
+                        server: name.clone(),
+                        program: program.clone(),
+                        error: e.to_string(),
+                    })?;
                 tokio::time::timeout(Duration::from_secs(30), ().serve(transport)).await
             }
             (None, Some(url)) => {
                 let mut headers = HashMap::new();
                 for (k, v) in &self.config.headers {
-                    let name = HeaderName::from_bytes(k.as_bytes())
-                        .map_err(|e| format!("MCP server `{name}`: header `{k}`: {e}"))?;
-                    let value = HeaderValue::from_str(v.expose_secret())
-                        .map_err(|_| format!("MCP server `{name}`: header `{k}` has a value that is not a valid header value"))?;
+                    let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
+                        UpstreamError::Header {
+                            server: self.name.clone(),
+                            header: k.clone(),
+                            why: e.to_string(),
+                        }
+                    })?;
+                    let value = HeaderValue::from_str(v.expose_secret()).map_err(|_| {
+                        UpstreamError::Header {
+                            server: self.name.clone(),
+                            header: k.clone(),
+                            why: "its value is not a valid header value".into(),
+                        }
+                    })?;
                     headers.insert(name, value);
                 }
                 let config = rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url.as_str())
@@ -201,16 +240,17 @@ impl Upstream {
                 let transport = StreamableHttpClientTransport::from_config(config);
                 tokio::time::timeout(Duration::from_secs(30), ().serve(transport)).await
             }
-            (None, None) => return Err(format!("MCP server `{name}` has no command or url")),
+            (None, None) => return Err(UpstreamError::NoEndpoint(name.clone())),
         };
         match started {
             Ok(Ok(running)) => {
                 tracing::info!(server = %name, "MCP server connected");
                 Ok(running)
             }
-            Ok(Err(e)) => Err(format!("MCP server `{name}` did not initialize: {e}")),
-            Err(_) => Err(format!(
-                "MCP server `{name}` did not initialize within 30 s"
+            Ok(Err(e)) => Err(UpstreamError::Initialize(name.clone(), e.to_string())),
+            Err(_) => Err(UpstreamError::Initialize(
+                name.clone(),
+                "no answer within 30 s".into(),
             )),
         }
     }
@@ -253,7 +293,7 @@ impl ServerHandler for GatewayHandler {
             .upstream
             .peer()
             .await
-            .map_err(|e| McpError::internal_error(e, None))?;
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
         let tools: Vec<Tool> = peer
             .list_all_tools()
             .await
@@ -288,7 +328,7 @@ impl ServerHandler for GatewayHandler {
             Ok(p) => p,
             Err(e) => {
                 self.record(&tool, &arguments, started, format!("error: {e}"));
-                return Ok(CallToolResult::error(vec![ContentBlock::text(e)]).into());
+                return Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into());
             }
         };
         let mut params = CallToolRequestParams::new(tool.clone());

@@ -108,19 +108,33 @@ pub fn secret_values(servers: &BTreeMap<String, ServerConfig>) -> Vec<String> {
         .collect()
 }
 
-/// Whether the server's lists let an agent see and call `tool`; the error is what the agent
-/// reads.
-pub fn permitted(server: &str, config: &ServerConfig, tool: &str) -> Result<(), String> {
+/// Why an agent may not see or call a tool; its words are what the agent reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("the tool `{tool}` of MCP server `{server}` is denied by the bot's administrator")]
+    Denied { server: String, tool: String },
+    #[error("the tool `{tool}` of MCP server `{server}` is not among its allowed tools ({})", .allowed.join(", "))]
+    NotAllowed {
+        server: String,
+        tool: String,
+        allowed: Vec<String>,
+    },
+}
+
+/// Whether the server's lists let an agent see and call `tool`.
+pub fn permitted(server: &str, config: &ServerConfig, tool: &str) -> Result<(), Denied> {
     if config.deny.iter().any(|d| d == tool) {
-        return Err(format!(
-            "the tool `{tool}` of MCP server `{server}` is denied by the bot's administrator"
-        ));
+        return Err(Denied::Denied {
+            server: server.to_string(),
+            tool: tool.to_string(),
+        });
     }
     if !config.allow.is_empty() && !config.allow.iter().any(|a| a == tool) {
-        return Err(format!(
-            "the tool `{tool}` of MCP server `{server}` is not among its allowed tools ({})",
-            config.allow.join(", ")
-        ));
+        return Err(Denied::NotAllowed {
+            server: server.to_string(),
+            tool: tool.to_string(),
+            allowed: config.allow.clone(),
+        });
     }
     Ok(())
 }
@@ -195,9 +209,13 @@ mod tests {
             server("[a]\ncommand = \"x\"\nallow = [\"echo\", \"get-env\"]\ndeny = [\"get-env\"]\n");
         let a = &s["a"];
         assert!(permitted("a", a, "echo").is_ok());
-        assert!(permitted("a", a, "get-env").unwrap_err().contains("denied"));
+        assert!(permitted("a", a, "get-env")
+            .unwrap_err()
+            .to_string()
+            .contains("denied"));
         assert!(permitted("a", a, "get-sum")
             .unwrap_err()
+            .to_string()
             .contains("not among its allowed tools (echo, get-env)"));
         let open = server("[a]\ncommand = \"x\"\n");
         assert!(permitted("a", &open["a"], "anything").is_ok());
