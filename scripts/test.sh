@@ -54,6 +54,16 @@ cargo clippy --lib --bins --quiet -- -D warnings
 step "cargo test"
 cargo test --quiet --no-fail-fast 2>&1 | tee target/test-output.txt
 
+# The product's binary (built without the fakes) runs and leaves the development tools out.
+step "the product build: threadwork without the development tools"
+cargo build --quiet
+product="${CARGO_TARGET_DIR:-target}/debug/threadwork"
+"$product" --help >/dev/null
+if "$product" dev >/dev/null 2>target/no-fakes.txt || ! grep -q -- "--features fakes" target/no-fakes.txt; then
+  echo "the product build should leave dev mode out and say how to get it" >&2
+  exit 1
+fi
+
 step "fuzz: the envelope decoder and the request parser (cargo fuzz, a fixed number of runs)"
 bash scripts/fuzz.sh
 

@@ -2,10 +2,9 @@
 //! of names and mentions, Slack markup to plain text, and clipping to a length. A leaf: it
 //! imports nothing of the crate.
 
-/// `s` trimmed and shortened to at most `max` characters, the last of them an ellipsis when
-/// anything was cut.
+/// `s` shortened to at most `max` characters, the last of them an ellipsis when anything was
+/// cut. (Trimming is the caller's: a code passage keeps its indentation.)
 pub fn clip(s: &str, max: usize) -> String {
-    let s = s.trim();
     if s.chars().count() <= max {
         return s.to_string();
     }
@@ -133,7 +132,7 @@ mod tests {
 
     #[test]
     fn clip_keeps_within_the_limit() {
-        assert_eq!(clip("  short  ", 10), "short");
+        assert_eq!(clip("  short", 10), "  short");
         assert_eq!(clip("abcdefghij", 5), "abcd…");
         assert_eq!(clip("abcdefghij", 5).chars().count(), 5);
         assert_eq!(first_line("\n  one\ntwo", 10), "one…");

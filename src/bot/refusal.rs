@@ -135,3 +135,41 @@ impl fmt::Display for Refusal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thread's words, pinned: people and the tests read them.
+    #[test]
+    fn refusals_read_as_before() {
+        let harness = Refusal::HarnessNotAllowed {
+            agent: "default".into(),
+            harness: "codex".into(),
+            runs_on: "scripted".into(),
+            also: vec![],
+            file: "default.md".into(),
+        };
+        assert_eq!(
+            harness.no_job(),
+            ":warning: agent `default` runs on `scripted` only; its owners can allow `codex` with `harnesses:` in default.md. No job was started."
+        );
+        let repo = Refusal::RepoNotAllowed {
+            agent: "a".into(),
+            repo: "acme/web".into(),
+            may: vec![],
+        };
+        assert_eq!(
+            repo.no_job(),
+            "Agent `a` may not work on `acme/web`; it may use no repository. No job was started."
+        );
+        let users = Refusal::RestrictedUsers {
+            agent: "a".into(),
+            owners: vec!["U1".into(), "U2".into()],
+        };
+        assert_eq!(
+            users.to_string(),
+            ":no_entry: agent `a` is restricted to some users; ask one of its owners (<@U1>, <@U2>) for access."
+        );
+    }
+}

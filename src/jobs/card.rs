@@ -165,7 +165,7 @@ pub fn render(v: &CardView) -> String {
     }
     if let Some(f) = &v.failure {
         let first = f.lines().next().unwrap_or_default();
-        out.push_str(&format!("\n*Why:* {}", clip(first, 300)));
+        out.push_str(&format!("\n*Why:* {}", clip(first.trim(), 300)));
     }
     out
 }

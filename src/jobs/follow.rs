@@ -9,6 +9,7 @@ use super::card::CardView;
 use super::*;
 use crate::chat::mrkdwn;
 use crate::harness::{probe, HarnessEvent};
+use crate::job::Usage;
 use crate::model::proxy::GrantHandle;
 use crate::store::TranscriptEntry;
 use crate::text::clip;
@@ -17,8 +18,32 @@ use crate::text::clip;
 #[derive(Debug, Default)]
 pub(super) struct Reported {
     pub transcript: TranscriptCount,
-    /// Usage the harness reported; the proxy's count wins when it saw the run's requests.
-    pub usage: crate::job::Usage,
+    /// Usage the harness reported (a re-attached run's log replays from its start).
+    pub usage: Usage,
+    /// What the job had counted before this process followed it (a re-attached run).
+    pub before: Usage,
+}
+
+impl Reported {
+    /// The run's usage now: the proxy's count when it saw this process's requests (on top of
+    /// what was counted before), else the larger of the harness's figures and that count.
+    fn usage_now(&self, grant: Option<&GrantHandle>) -> Usage {
+        match grant.map(GrantHandle::usage).filter(|u| u.requests > 0) {
+            Some(used) => Usage {
+                input_tokens: self.before.input_tokens + used.tokens.input,
+                output_tokens: self.before.output_tokens + used.tokens.output,
+                cost_usd: self.before.cost_usd + used.cost_usd,
+            },
+            None => {
+                let total = |u: &Usage| u.input_tokens + u.output_tokens;
+                if total(&self.usage) >= total(&self.before) {
+                    self.usage
+                } else {
+                    self.before
+                }
+            }
+        }
+    }
 }
 
 /// A workspace's disk limit, watched on the bot's host (a Kubernetes pod's is the kubelet's).
@@ -51,15 +76,7 @@ impl Jobs {
         grant: Option<&GrantHandle>,
         card: Option<&CardUpdater>,
     ) {
-        let counted = grant.map(GrantHandle::usage).filter(|u| u.requests > 0);
-        let usage = match counted {
-            Some(used) => crate::job::Usage {
-                input_tokens: used.tokens.input,
-                output_tokens: used.tokens.output,
-                cost_usd: used.cost_usd,
-            },
-            None => reported.usage,
-        };
+        let usage = reported.usage_now(grant);
         let written = self
             .update_job(id, |j| {
                 j.usage = usage;
@@ -69,7 +86,7 @@ impl Jobs {
             .await;
         match written {
             Ok(_) => {
-                if let (Some(c), true) = (card, counted.is_some()) {
+                if let Some(c) = card {
                     c.update(|v| v.usage = usage);
                 }
             }
@@ -93,7 +110,11 @@ impl Jobs {
         disk: Option<DiskLimit>,
         grant: Option<&GrantHandle>,
     ) -> Ending {
-        let mut reported = Reported::default();
+        let mut reported = Reported {
+            // A re-attached run's earlier count stays (the stored job has it).
+            before: job.usage,
+            ..Reported::default()
+        };
         let mut tool_calls = grant.and_then(GrantHandle::take_tool_calls);
         let mut events = events;
         let outcome = self
@@ -268,7 +289,7 @@ impl Jobs {
                     reported.usage.output_tokens += output_tokens;
                     reported.usage.cost_usd += cost_usd;
                     if let Some(c) = card {
-                        let usage = reported.usage;
+                        let usage = reported.usage_now(grant);
                         c.update(|v| v.usage = usage);
                     }
                 }
@@ -310,7 +331,7 @@ impl Jobs {
         if transcript.kept < self.settings.transcript_max_events {
             let entry = TranscriptEntry {
                 at: Utc::now(),
-                event: event.clone().map_text(|t| clip(t, TRANSCRIPT_TEXT)),
+                event: event.clone().map_text(|t| clip(t.trim(), TRANSCRIPT_TEXT)),
             };
             match self
                 .store
@@ -336,8 +357,8 @@ impl Jobs {
         transcript: &mut TranscriptCount,
     ) {
         let call = crate::mcp::ToolCall {
-            arguments: clip(&self.redactor.apply(&call.arguments), 2_000),
-            outcome: clip(&self.redactor.apply(&call.outcome), 500),
+            arguments: clip(self.redactor.apply(&call.arguments).trim(), 2_000),
+            outcome: clip(self.redactor.apply(&call.outcome).trim(), 500),
             ..call
         };
         tracing::info!(job = job.id, agent = %job.agent, server = %call.server, tool = %call.tool, outcome = %call.outcome, ms = call.duration_ms, "MCP tool call");
@@ -425,15 +446,15 @@ async fn confirm_ended(outcome: Ending, events: &mut mpsc::Receiver<HarnessEvent
 fn progress_line(event: &HarnessEvent) -> Option<String> {
     match event {
         HarnessEvent::AssistantText { text } => {
-            Some(clip(text.lines().next().unwrap_or_default(), 200))
+            Some(clip(text.lines().next().unwrap_or_default().trim(), 200))
         }
         HarnessEvent::ToolStarted { name, summary, .. } => {
-            Some(format!("{name}: {}", clip(summary, 160)))
+            Some(format!("{name}: {}", clip(summary.trim(), 160)))
         }
         HarnessEvent::ToolFinished { name, summary, .. } => {
-            Some(format!("{name} done: {}", clip(summary, 160)))
+            Some(format!("{name} done: {}", clip(summary.trim(), 160)))
         }
-        HarnessEvent::FileChanged { path } => Some(format!("edited {}", clip(path, 160))),
+        HarnessEvent::FileChanged { path } => Some(format!("edited {}", clip(path.trim(), 160))),
         _ => None,
     }
 }
@@ -448,15 +469,15 @@ fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or_default();
             if !first.is_empty() {
-                view.push_progress(format!(":speech_balloon: {}", esc(clip(first, 140))));
+                view.push_progress(format!(":speech_balloon: {}", esc(clip(first.trim(), 140))));
             }
         }
         HarnessEvent::ToolStarted { name, summary, .. } => {
             view.tool_calls += 1;
             view.push_progress(format!(
                 ":wrench: `{}` {}",
-                esc(clip(name, 40)),
-                esc(clip(summary, 120))
+                esc(clip(name.trim(), 40)),
+                esc(clip(summary.trim(), 120))
             ));
         }
         HarnessEvent::ToolFinished {
@@ -465,12 +486,15 @@ fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
             let mark = if *ok { "↳" } else { "↳ :warning:" };
             view.push_progress(format!(
                 "{mark} `{}` {}",
-                esc(clip(name, 40)),
-                esc(clip(summary, 120))
+                esc(clip(name.trim(), 40)),
+                esc(clip(summary.trim(), 120))
             ));
         }
         HarnessEvent::FileChanged { path } if view.files.insert(path.clone()) => {
-            view.push_progress(format!(":pencil2: edited `{}`", esc(clip(path, 120))));
+            view.push_progress(format!(
+                ":pencil2: edited `{}`",
+                esc(clip(path.trim(), 120))
+            ));
         }
         _ => {}
     }

@@ -112,6 +112,7 @@ pub struct Jobs {
     /// Every task the bot starts in the background (runs, cards, replies, reactions), so
     /// that `settle` knows when it is quiet.
     tasks: TaskTracker,
+    settling: tokio::sync::Mutex<()>,
 }
 
 /// What a harness run came to.
@@ -159,6 +160,7 @@ impl Jobs {
             stops: std::sync::Mutex::new(HashMap::new()),
             links: PendingLinks::default(),
             tasks: TaskTracker::new(),
+            settling: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -189,6 +191,8 @@ impl Jobs {
     /// Waits until no job is queued or running and no background task (a reply, a reaction,
     /// a card going up) is left.
     pub async fn settle(&self) {
+        // One at a time: each closes and reopens the one tracker.
+        let _one = self.settling.lock().await;
         loop {
             self.wait_idle().await;
             self.tasks.close();

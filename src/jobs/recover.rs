@@ -172,6 +172,8 @@ impl Jobs {
         if outcome.state == JobState::Succeeded && job.repo.is_some() {
             self.deliver(id, card.as_deref()).await;
         }
+        // The last reference to the card goes to `finish`, which waits for its final edit.
+        drop(card);
         if let Err(e) = self.finish(id, outcome).await {
             tracing::error!(job = id, agent = %job.agent, error = %e, "cannot finish a re-attached job");
         }

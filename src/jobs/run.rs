@@ -49,6 +49,8 @@ impl Jobs {
         if ending.state == JobState::Succeeded && job.repo.is_some() {
             self.deliver(id, card.as_deref()).await;
         }
+        // The last reference to the card goes to `finish`, which waits for its final edit.
+        drop(card);
         self.finish(id, ending).await
     }
 
@@ -70,6 +72,7 @@ impl Jobs {
         };
         let chain = self.thread_chain(job);
         let gateway = self.proxy.as_ref().and_then(|p| p.gateway());
+        let kept_context = context.clone();
         let planned = plan_run(PlanInputs {
             job,
             chain: &chain,
@@ -85,7 +88,32 @@ impl Jobs {
             proxy: self.proxy.is_some(),
             mcp_configured: &|m| gateway.is_some_and(|g| g.has(m)),
         });
-        planned.map_err(|e| e.to_string())
+        let Err(e) = planned else {
+            return planned.map_err(|e| e.to_string());
+        };
+        // A run that cannot start keeps what was gathered for it, for its audit record: the
+        // thread, the passages and the prompt it would have run with.
+        if let Some(p) = &prompt {
+            if let Err(e) = self.store.put_prompt_version(&p.version, &p.text) {
+                tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot keep the prompt version");
+            }
+        }
+        let passages = found.as_ref().map(Found::refs).unwrap_or_default();
+        let kept = self
+            .update_job(job.id, |j| {
+                j.context = kept_context;
+                j.context_passages = passages;
+                j.prompt_version = prompt.as_ref().map(|p| p.version.clone());
+                j.amendments = prompt
+                    .as_ref()
+                    .map(|p| p.amendments.clone())
+                    .unwrap_or_default();
+            })
+            .await;
+        if let Err(w) = kept {
+            tracing::error!(job = job.id, agent = %job.agent, error = %w, "cannot record what the job gathered");
+        }
+        Err(e.to_string())
     }
 
     /// Records the plan on the job (one write), then runs the harness and follows its events
@@ -115,7 +143,7 @@ impl Jobs {
             .as_ref()
             .filter(|_| plan.sandbox.runtime == RuntimeKind::Kubernetes)
             .map(|g| g.token().to_string());
-        let planned = self
+        let recorded = self
             .update_job(job.id, |j| {
                 j.context = plan.context.clone();
                 j.context_passages = plan.passages.clone();
@@ -128,10 +156,16 @@ impl Jobs {
                 }
             })
             .await;
-        if let Err(e) = planned {
-            tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot record the run's plan; not starting it");
-            return Ending::unrecorded(&e);
-        }
+        // From here on the job as recorded with its plan (its prompt version goes into the
+        // tool calls' audit records).
+        let job = match recorded {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(job = job.id, agent = %job.agent, error = %e, "cannot record the run's plan; not starting it");
+                return Ending::unrecorded(&e);
+            }
+        };
+        let job = &job;
         if let Err(e) = std::fs::create_dir_all(&plan.workdir) {
             return Ending::failed(format!("cannot create the job's work directory: {e}"));
         }

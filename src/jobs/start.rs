@@ -105,6 +105,11 @@ impl Jobs {
             let mut q = self.queue.lock().expect("queue lock");
             (q.take_runnable(), q.positions())
         };
+        // However the last job left (it ended, it was stopped while queued, a re-attached
+        // run ended), whoever waits for an idle bot hears of it.
+        if self.is_idle() {
+            self.idle.notify_waiters();
+        }
         self.metrics.queue_depth.set(positions.len() as i64);
         for (id, position) in positions {
             if let Some(card) = self.card(id) {
@@ -129,9 +134,6 @@ impl Jobs {
                     }
                     jobs.queue.lock().expect("queue lock").finish(id);
                     jobs.pump();
-                    if jobs.is_idle() {
-                        jobs.idle.notify_waiters();
-                    }
                 }
                 .instrument(span),
             );

@@ -35,6 +35,8 @@ struct Setup {
 impl Setup {
     /// Stops the bot and starts a new one on the same store, config and runtime.
     async fn restart_bot(&mut self) {
+        // Quiet first: a job's last task (its card's final edit) still holds the store.
+        self.w.settle().await;
         if let Some(bot) = self.w.bot.take() {
             bot.stop().await;
         }

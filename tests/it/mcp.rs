@@ -269,6 +269,10 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
     assert!(detail.contains(r#""tool":"echo""#), "{detail}");
     assert!(detail.contains(r#""outcome":"ok""#), "{detail}");
     assert_eq!(call.job, Some(1));
+    // The record names the prompt version the job ran with.
+    let job = store.job(1).unwrap().unwrap();
+    assert!(job.prompt_version.is_some());
+    assert_eq!(call.prompt_version, job.prompt_version);
     let transcript = store.transcript(1).unwrap();
     assert!(
         transcript

@@ -224,7 +224,6 @@ impl World {
         self.bot.as_ref().expect("bot started")
     }
 
-    /// Posts a top-level message mentioning the bot as alice; returns its ts.
     /// Waits until every event the emulator sent has reached the bot and the bot is quiet
     /// (`Bot::settle`): an exact wait before asserting that something did not happen.
     pub async fn settle(&self) {
@@ -239,6 +238,7 @@ impl World {
             .expect("the bot settles within 60 s");
     }
 
+    /// Posts a top-level message mentioning the bot as alice; returns its ts.
     pub async fn mention(&self, text: &str) -> String {
         self.emu
             .post_as("alice", CHANNEL, &format!("<@{BOT_USER_ID}> {text}"), None)
