@@ -200,8 +200,7 @@ async fn audit(
     let config = config_or_default(&config)?;
     let since = since
         .map(|s| audit::parse_since(&s, chrono::Utc::now()))
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+        .transpose()?;
     let filter = audit::Filter {
         agent,
         user,

@@ -22,20 +22,27 @@ pub struct Filter {
     pub outcome: Option<String>,
 }
 
+/// A `--since` that is neither a time nor a span.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadSince {
+    #[error("`{0}` is neither a time (RFC 3339) nor a span like 30m, 24h, 7d")]
+    Neither(String),
+    #[error("`{0}`: use m, h or d for the span")]
+    Unit(String),
+}
+
 /// `2026-11-24T10:00:00Z`, or a span back from `now`: `30m`, `24h`, `7d`.
-pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, BadSince> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
     let (n, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| {
-        format!("`{text}` is neither a time (RFC 3339) nor a span like 30m, 24h, 7d")
-    })?;
+    let n: i64 = n.parse().map_err(|_| BadSince::Neither(text.to_string()))?;
     let span = match unit {
         "m" => Duration::minutes(n),
         "h" => Duration::hours(n),
         "d" => Duration::days(n),
-        _ => return Err(format!("`{text}`: use m, h or d for the span")),
+        _ => return Err(BadSince::Unit(text.to_string())),
     };
     Ok(now - span)
 }

@@ -51,15 +51,26 @@ pub fn render(checks: &[Check]) -> String {
         .collect()
 }
 
+/// A Slack app manifest whose bot scopes cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BadManifest {
+    #[error("cannot read it: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("it is not YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    #[error("no oauth_config.scopes.bot list")]
+    NoScopes,
+}
+
 /// The bot scopes `manifest.yml` asks for.
-pub fn manifest_scopes(text: &str) -> Result<Vec<String>, String> {
-    let v: serde_norway::Value = serde_norway::from_str(text).map_err(|e| e.to_string())?;
+pub fn manifest_scopes(text: &str) -> Result<Vec<String>, BadManifest> {
+    let v: serde_norway::Value = serde_norway::from_str(text)?;
     let list = v
         .get("oauth_config")
         .and_then(|o| o.get("scopes"))
         .and_then(|s| s.get("bot"))
         .and_then(|b| b.as_sequence())
-        .ok_or("no oauth_config.scopes.bot list")?;
+        .ok_or(BadManifest::NoScopes)?;
     Ok(list
         .iter()
         .filter_map(|s| s.as_str().map(str::to_string))
@@ -245,7 +256,7 @@ async fn slack_checks(
 
 fn scope_check(manifest: &Path, granted: Option<&str>) -> Check {
     let wanted = match std::fs::read_to_string(manifest)
-        .map_err(|e| e.to_string())
+        .map_err(BadManifest::from)
         .and_then(|t| manifest_scopes(&t))
     {
         Ok(w) => w,

@@ -13,21 +13,40 @@ use super::card::short_sha;
 use super::*;
 use crate::chat::mrkdwn;
 
+/// Why a job's repository could not be checked out; the job fails with these words (git's
+/// are redacted first).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum CheckoutError {
+    #[error("no forge host is configured for `{0}` any more")]
+    NoHost(String),
+    #[error("cannot check out `{repo}`{} from {kind} `{host}`: {message}", .branch.as_deref().map(|b| format!(" at `{b}`")).unwrap_or_default())]
+    Failed {
+        repo: String,
+        branch: Option<String>,
+        kind: &'static str,
+        host: String,
+        message: String,
+    },
+}
+
 impl Jobs {
     pub(super) fn workspace(&self, workspace_job: JobId) -> PathBuf {
         super::plan::workspace_dir(&self.settings.workdir, workspace_job)
     }
 
-    /// Clones the job's repository into its workspace, once per thread. The message says what
-    /// went wrong, naming the repository.
-    pub(super) async fn prepare_repo(&self, job: &Job, workspace_job: JobId) -> Result<(), String> {
+    /// Clones the job's repository into its workspace, once per thread.
+    pub(super) async fn prepare_repo(
+        &self,
+        job: &Job,
+        workspace_job: JobId,
+    ) -> Result<(), CheckoutError> {
         let Some(repo) = &job.repo else {
             return Ok(());
         };
         let host = self
             .forges
             .host_for(repo)
-            .ok_or_else(|| format!("no forge host is configured for `{repo}` any more"))?;
+            .ok_or_else(|| CheckoutError::NoHost(repo.clone()))?;
         let checkout = Checkout::beside(&self.workspace(workspace_job));
         let branch = forge::branch_name(workspace_job);
         if checkout.is_prepared(&branch).await {
@@ -50,15 +69,13 @@ impl Jobs {
             Err(e) => {
                 let message = forge::redact(&e.to_string(), &self.forges.secrets());
                 tracing::warn!(job = job.id, agent = %job.agent, %repo, error = %message, "cannot check out the repository");
-                Err(format!(
-                    "cannot check out `{repo}`{} from {} `{}`: {message}",
-                    job.branch
-                        .as_deref()
-                        .map(|b| format!(" at `{b}`"))
-                        .unwrap_or_default(),
-                    host.kind.label(),
-                    host.name
-                ))
+                Err(CheckoutError::Failed {
+                    repo: repo.clone(),
+                    branch: job.branch.clone(),
+                    kind: host.kind.label(),
+                    host: host.name.clone(),
+                    message,
+                })
             }
         }
     }
@@ -116,7 +133,7 @@ impl Jobs {
             });
         }
         let saved = self
-            .update_job(id, |j| {
+            .record(id, "the delivery", |j| {
                 j.delivery = Some(delivery);
                 if head.is_some() {
                     j.head = head.clone();
@@ -128,9 +145,10 @@ impl Jobs {
             .await;
         if let (Some(pr), true) = (&pr, workspace_job != id) {
             let pr = pr.clone();
-            let _ = self.update_job(workspace_job, |w| w.pr = Some(pr)).await;
+            self.record(workspace_job, "the thread's PR", |w| w.pr = Some(pr))
+                .await;
         }
-        if let (Ok(j), Some(c)) = (saved, card) {
+        if let (Some(j), Some(c)) = (saved, card) {
             c.update(|v| {
                 v.pr = j.pr.as_ref().map(|p| p.link());
                 v.head = j.head.clone();
@@ -344,7 +362,7 @@ impl Jobs {
                 updated.state = state;
                 for id in [workspace_job, job.id] {
                     let u = updated.clone();
-                    let _ = self.update_job(id, |j| j.pr = Some(u)).await;
+                    self.record(id, "the PR's state", |j| j.pr = Some(u)).await;
                 }
                 (
                     format!(

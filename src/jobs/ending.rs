@@ -135,7 +135,10 @@ impl Jobs {
             .await
             .ok()?;
         let keep = link.clone();
-        let _ = self.update_job(job.id, |j| j.permalink = Some(keep)).await;
+        self.record(job.id, "the thread's permalink", |j| {
+            j.permalink = Some(keep)
+        })
+        .await;
         Some(link)
     }
 }

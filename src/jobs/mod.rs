@@ -275,6 +275,23 @@ impl Jobs {
         Ok(job)
     }
 
+    /// `update_job` where the job goes on without the write (a link, a PR's state): a failure
+    /// is logged with the job id and what was being recorded, never dropped silently.
+    pub(super) async fn record(
+        &self,
+        id: JobId,
+        what: &str,
+        f: impl FnOnce(&mut Job),
+    ) -> Option<Job> {
+        match self.update_job(id, f).await {
+            Ok(job) => Some(job),
+            Err(e) => {
+                tracing::error!(job = id, error = %e, what, "cannot record on the job; going on without it");
+                None
+            }
+        }
+    }
+
     pub async fn update_job(&self, id: JobId, f: impl FnOnce(&mut Job)) -> Result<Job, JobError> {
         let _guard = self.job_lock.lock().await;
         let mut job = self.store.job(id)?.ok_or(JobError::MissingJob(id))?;

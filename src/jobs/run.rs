@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::follow::DiskLimit;
-use super::plan::{plan_run, PlanInputs, RunPlan};
+use super::plan::{plan_run, PlanError, PlanInputs, RunPlan};
 use super::*;
 use crate::chat::mrkdwn;
 use crate::harness::HarnessRun;
@@ -44,7 +44,7 @@ impl Jobs {
                 }
                 self.carry_out(&job, plan, card.as_deref(), &stop).await
             }
-            Err(message) => Ending::failed(message),
+            Err(e) => Ending::failed(e.to_string()),
         };
         if ending.state == JobState::Succeeded && job.repo.is_some() {
             self.deliver(id, card.as_deref()).await;
@@ -56,7 +56,7 @@ impl Jobs {
 
     /// Gathers what the run needs (the thread, the prompt in force, the library passages,
     /// the jobs before it) and plans it; on failure, what the job fails with.
-    async fn plan(&self, job: &Job) -> Result<RunPlan, String> {
+    async fn plan(&self, job: &Job) -> Result<RunPlan, PlanError> {
         let (context, task) = self.thread_context(job).await;
         let agent = self.registry().agents.get(&job.agent).cloned();
         let prompt = match agent.as_ref().map(|a| self.effective(a)).transpose() {
@@ -89,7 +89,7 @@ impl Jobs {
             mcp_configured: &|m| gateway.is_some_and(|g| g.has(m)),
         });
         let Err(e) = planned else {
-            return planned.map_err(|e| e.to_string());
+            return planned;
         };
         // A run that cannot start keeps what was gathered for it, for its audit record: the
         // thread, the passages and the prompt it would have run with.
@@ -113,7 +113,7 @@ impl Jobs {
         if let Err(w) = kept {
             tracing::error!(job = job.id, agent = %job.agent, error = %w, "cannot record what the job gathered");
         }
-        Err(e.to_string())
+        Err(e)
     }
 
     /// Records the plan on the job (one write), then runs the harness and follows its events
@@ -169,8 +169,8 @@ impl Jobs {
         if let Err(e) = std::fs::create_dir_all(&plan.workdir) {
             return Ending::failed(format!("cannot create the job's work directory: {e}"));
         }
-        if let Err(message) = self.prepare_repo(job, plan.workspace_job).await {
-            return Ending::failed(message);
+        if let Err(e) = self.prepare_repo(job, plan.workspace_job).await {
+            return Ending::failed(e.to_string());
         }
         let model_base = grant.as_ref().map(|g| self.model_base(g, &plan.sandbox));
         let mcp = match &model_base {
