@@ -19,6 +19,7 @@ mod follow;
 mod grants;
 pub mod links;
 pub mod plan;
+mod progress;
 pub mod queue;
 pub mod reconcile;
 mod recover;
@@ -53,7 +54,7 @@ use links::PendingLinks;
 use queue::RunQueue;
 
 pub use ending::{job_chain, terminal_parts, MAX_ANSWER_CHARS};
-pub use follow::TranscriptCount;
+pub use progress::TranscriptCount;
 pub use recover::transcripts_expired;
 pub use start::StopResult;
 pub use thread::compose_task;

@@ -215,7 +215,7 @@ impl Jobs {
             let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
             self.grant(job, models, &mcp, Some(t))
         });
-        let disk = super::follow::DiskLimit::of(&sandbox, &workdir);
+        let disk = super::progress::DiskLimit::of(&sandbox, &workdir);
         // The wall clock started with the run, not with this process.
         let elapsed = job
             .started_at

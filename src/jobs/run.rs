@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use super::follow::DiskLimit;
 use super::plan::{plan_run, PlanError, PlanInputs, RunPlan};
+use super::progress::DiskLimit;
 use super::*;
 use crate::chat::mrkdwn;
 use crate::harness::HarnessRun;
