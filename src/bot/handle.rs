@@ -142,11 +142,7 @@ impl Handler {
                 channel,
                 thread_ts,
                 text,
-            } => {
-                let ctx = self.clone();
-                self.jobs
-                    .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &text).await });
-            }
+            } => self.say_in_background(channel, thread_ts, text),
             Decision::NewJob {
                 channel,
                 user,
@@ -277,6 +273,18 @@ impl Handler {
             return Some(":no_entry: Guests cannot start jobs or use the bot's commands in this workspace. Nothing was started.".into());
         }
         None
+    }
+
+    /// Replies in a thread without holding up the event loop.
+    pub(super) fn say_in_background(
+        self: &Arc<Self>,
+        channel: String,
+        thread_ts: String,
+        text: String,
+    ) {
+        let ctx = self.clone();
+        self.jobs
+            .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &text).await });
     }
 
     /// Tells `user` (only them) why nothing happened, without holding up the event loop.

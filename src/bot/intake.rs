@@ -119,9 +119,7 @@ impl Handler {
                     .update_job(p.id, |j| j.keep_reply(message))
                     .await?;
                 let text = authority::refusal("start a job", &root, thread_agent);
-                let ctx = self.clone();
-                self.jobs
-                    .spawn(async move { ctx.tell(&channel, &user, Some(&thread_ts), &text).await });
+                self.refuse_in_background(channel, user, thread_ts, text);
                 return Ok(());
             }
             // A follow-up keeps the thread's agent (and harness) unless it names another.
@@ -146,17 +144,12 @@ impl Handler {
                     self.settings.per_user_per_hour,
                     card::duration(wait.as_secs().max(1) as i64)
                 );
-                    let ctx = self.clone();
-                    self.jobs
-                        .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                    self.say_in_background(channel, thread_ts, reply);
                     return Ok(());
                 }
             },
             Err(refusal) => {
-                let reply = refusal.no_job();
-                let ctx = self.clone();
-                self.jobs
-                    .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                self.say_in_background(channel, thread_ts, refusal.no_job());
                 return Ok(());
             }
         };
@@ -164,10 +157,7 @@ impl Handler {
             match job_repo(agent, &options, parent_job.as_ref(), self.jobs.forges()) {
                 Ok(r) => r,
                 Err(refusal) => {
-                    let reply = refusal.no_job();
-                    let ctx = self.clone();
-                    self.jobs
-                        .spawn(async move { ctx.jobs.say(&channel, &thread_ts, &reply).await });
+                    self.say_in_background(channel, thread_ts, refusal.no_job());
                     return Ok(());
                 }
             };

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::chat::inbound::Inbound;
+use crate::chat::inbound::Envelope;
 use crate::chat::{outbox, BotIdentity, ChatError, ChatPlatform};
 use crate::context::Library;
 use crate::forge::Forges;
@@ -209,7 +209,7 @@ impl Bot {
 
     /// Finishes what a previous run left, then handles events until the channel closes or
     /// `shutdown` fires.
-    pub async fn run(&self, mut events: mpsc::Receiver<Inbound>, shutdown: CancellationToken) {
+    pub async fn run(&self, mut events: mpsc::Receiver<Envelope>, shutdown: CancellationToken) {
         self.handler.jobs.recover().await;
         let mut quiet = self
             .quiet_rx
@@ -228,7 +228,7 @@ impl Bot {
                     continue;
                 }
             };
-            if let Err(e) = self.handler.handle(inbound).await {
+            if let Err(e) = self.handler.handle(inbound.decode()).await {
                 tracing::error!(error = %e, "event handling failed");
             }
         }

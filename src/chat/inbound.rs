@@ -47,6 +47,21 @@ pub enum InboundKind {
     Other(String),
 }
 
+/// An event as it arrived, held whole until the bot takes it off the inbound queue: the ack
+/// path only queues it, decoding happens behind (`Envelope::decode`). Opaque, so no Slack
+/// library type reaches `bot/`.
+pub struct Envelope(Box<SlackPushEventCallback>);
+
+impl Envelope {
+    pub fn new(event: SlackPushEventCallback) -> Self {
+        Self(Box::new(event))
+    }
+
+    pub fn decode(&self) -> Inbound {
+        decode(&self.0)
+    }
+}
+
 pub fn decode(event: &SlackPushEventCallback) -> Inbound {
     let event_id = event.event_id.value().to_string();
     let kind = match &event.event {

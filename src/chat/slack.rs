@@ -349,7 +349,7 @@ struct Shed;
 
 /// The state our Socket Mode callbacks reach through slack-morphism's user-state map.
 struct InboundSender {
-    tx: mpsc::Sender<super::inbound::Inbound>,
+    tx: mpsc::Sender<super::inbound::Envelope>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 }
@@ -364,7 +364,7 @@ async fn on_push(
     let guard = state.read().await;
     if let Some(sender) = guard.get_user_state::<InboundSender>() {
         sender.metrics.events_received.inc();
-        match sender.tx.try_send(super::inbound::decode(&event)) {
+        match sender.tx.try_send(super::inbound::Envelope::new(event)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 sender.metrics.events_shed.inc();
@@ -426,7 +426,7 @@ impl SocketMode {
     pub async fn start(
         client: Arc<SlackHyperClient>,
         settings: &SlackSettings,
-        tx: mpsc::Sender<super::inbound::Inbound>,
+        tx: mpsc::Sender<super::inbound::Envelope>,
         metrics: Arc<Metrics>,
         health: Arc<Health>,
     ) -> Result<Self, ChatError> {

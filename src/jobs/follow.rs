@@ -22,11 +22,16 @@ impl Jobs {
     async fn record_progress(
         &self,
         id: JobId,
-        reported: &Reported,
+        reported: &mut Reported,
         grant: Option<&GrantHandle>,
         card: Option<&CardUpdater>,
     ) {
         let usage = reported.usage_now(grant);
+        let now = (usage, reported.transcript.kept, reported.transcript.dropped);
+        // A quiet run costs no write per heartbeat.
+        if reported.written == Some(now) {
+            return;
+        }
         let written = self
             .update_job(id, |j| {
                 j.usage = usage;
@@ -36,6 +41,7 @@ impl Jobs {
             .await;
         match written {
             Ok(_) => {
+                reported.written = Some(now);
                 if let Some(c) = card {
                     c.update(|v| v.usage = usage);
                 }
@@ -99,7 +105,8 @@ impl Jobs {
         while let Some(call) = tool_calls.as_mut().and_then(|rx| rx.try_recv().ok()) {
             self.record_tool_call(job, call, &mut reported.transcript);
         }
-        self.record_progress(job.id, &reported, grant, card).await;
+        self.record_progress(job.id, &mut reported, grant, card)
+            .await;
         outcome
     }
 

@@ -17,6 +17,8 @@ pub(super) struct Reported {
     pub usage: Usage,
     /// What the job had counted before this process followed it (a re-attached run).
     pub before: Usage,
+    /// What the last heartbeat wrote: usage and transcript counts (kept, dropped).
+    pub written: Option<(Usage, u32, u32)>,
 }
 
 impl Reported {

@@ -71,7 +71,7 @@ impl Health {
 /// Where HTTP events go, and how they are checked.
 pub struct EventsIntake {
     pub verifier: SlackEventSignatureVerifier,
-    pub tx: mpsc::Sender<crate::chat::inbound::Inbound>,
+    pub tx: mpsc::Sender<crate::chat::inbound::Envelope>,
 }
 
 #[derive(Clone)]
@@ -321,7 +321,7 @@ async fn slack_events(State(s): State<OpsState>, headers: HeaderMap, body: Bytes
         }
         Intake::Event(cb) => {
             s.metrics.events_received.inc();
-            match intake.tx.try_send(crate::chat::inbound::decode(&cb)) {
+            match intake.tx.try_send(crate::chat::inbound::Envelope::new(*cb)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     // Slack retries a request that was not answered with 200.
