@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::runtime::SandboxOverride;
+use crate::schedules::spec::{self, ScheduleEntry, TriggerEntry};
+use crate::schedules::{Schedule, Trigger};
 
 /// One agent: who it is, how it runs, and its role prompt.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +46,12 @@ pub struct Agent {
     pub context: Vec<String>,
     /// MCP servers (`[mcp.<name>]` in the config) its jobs may use through the gateway.
     pub mcp: Vec<String>,
+    /// When it runs on its own, on a clock (`schedule:`).
+    pub schedules: Vec<Schedule>,
+    /// When it runs on its own, on a matching message (`triggers:`).
+    pub triggers: Vec<Trigger>,
+    /// Scheduled and triggered runs per hour.
+    pub max_runs_per_hour: u32,
     /// The role prompt (the file's body).
     pub prompt: String,
     pub file: PathBuf,
@@ -106,6 +114,12 @@ struct FrontMatter {
     context: Vec<String>,
     #[serde(default)]
     mcp: Vec<String>,
+    #[serde(default)]
+    schedule: Vec<ScheduleEntry>,
+    #[serde(default)]
+    triggers: Vec<TriggerEntry>,
+    #[serde(default)]
+    max_runs_per_hour: Option<u32>,
 }
 
 /// A prompt file that cannot be used, with where and why.
@@ -313,6 +327,21 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
             format!("`{bad}` is not an MCP server name (a `[mcp.<name>]` table of the config)"),
         ));
     }
+    let entry_err = |list: &str, e: spec::EntryError| {
+        let line =
+            entry_line(&header_lines, list, e.index, e.field).unwrap_or_else(|| field_line(list));
+        err(line, &format!("{list}[{}].{}", e.index, e.field), e.message)
+    };
+    let schedules = spec::schedules(front.schedule).map_err(|e| entry_err("schedule", e))?;
+    let triggers = spec::triggers(front.triggers).map_err(|e| entry_err("triggers", e))?;
+    if (!schedules.is_empty() || !triggers.is_empty()) && front.owners.is_empty() {
+        // Runs nobody asked for are accounted to the owners, who may also stop them.
+        return Err(err(
+            field_line("owners"),
+            "owners",
+            "an agent with `schedule:` or `triggers:` needs `owners:`: its runs are accounted to them".into(),
+        ));
+    }
     let prompt = text
         .lines()
         .skip(closing_line)
@@ -345,10 +374,47 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         merge_on_approve: front.merge_on_approve,
         context: front.context,
         mcp: front.mcp,
+        schedules,
+        triggers,
+        max_runs_per_hour: front
+            .max_runs_per_hour
+            .unwrap_or(spec::DEFAULT_RUNS_PER_HOUR),
         prompt,
         file: file.to_path_buf(),
         hash: content_hash(text),
     })
+}
+
+/// The line of `field` in entry `index` of the list `list` (block style: `- ` items), or of
+/// the item itself when the field is not written on a line of its own.
+fn entry_line(header: &[&str], list: &str, index: usize, field: &str) -> Option<usize> {
+    let start = header
+        .iter()
+        .position(|l| l.trim_start().starts_with(&format!("{list}:")))?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let list_indent = indent(header[start]);
+    let mut items = Vec::new();
+    let mut end = header.len();
+    for (i, l) in header.iter().enumerate().skip(start + 1) {
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        if indent(l) <= list_indent && !l.trim_start().starts_with("- ") {
+            end = i;
+            break;
+        }
+        if l.trim_start().starts_with("- ") && items.last().is_none_or(|&(_, d)| indent(l) <= d) {
+            items.push((i, indent(l)));
+        }
+    }
+    let (from, _) = *items.get(index)?;
+    let to = items.get(index + 1).map_or(end, |&(i, _)| i);
+    let found = (from..to).find(|&i| {
+        let l = header[i].trim_start().trim_start_matches("- ");
+        l.starts_with(&format!("{field}:"))
+    });
+    // Header line i is file line i + 2 (after the opening `---`).
+    Some(found.unwrap_or(from) + 2)
 }
 
 fn looks_like_user_id(s: &str) -> bool {
@@ -491,6 +557,45 @@ mod tests {
         let e = parse("coder", &file("repos: [acme/w*b]")).unwrap_err();
         assert_eq!(e.field, "repos");
         assert!(e.message.contains("`acme/w*b`"), "{}", e.message);
+    }
+
+    #[test]
+    fn schedules_and_triggers_name_the_bad_line() {
+        let file = |extra: &str| {
+            format!("---\nname: coder\ndescription: d\nharness: scripted\nowners: [U0OWNER1]\n{extra}\n---\nbody")
+        };
+        let good = file("schedule:\n  - name: weekly\n    cron: \"0 9 * * MON\"\n    timezone: Europe/Berlin\n    channel: C0GENERAL1\n    task: digest\ntriggers:\n  - name: alerts\n    channels: [C0GENERAL1]\n    pattern: \"^ALERT\"\nmax_runs_per_hour: 3");
+        let a = parse("coder", &good).unwrap();
+        assert_eq!(
+            (a.schedules.len(), a.triggers.len(), a.max_runs_per_hour),
+            (1, 1, 3)
+        );
+        let bad_cron = good.replace("0 9 * * MON", "0 9 * *");
+        let e = parse("coder", &bad_cron).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (8, "schedule[0].cron"), "{e}");
+        let second = file("schedule:\n  - name: a\n    cron: '@daily'\n    channel: C0GENERAL1\n    task: t\n  - name: b\n    cron: '@daily'\n    channel: general\n    task: t");
+        let e = parse("coder", &second).unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (13, "schedule[1].channel"),
+            "{e}"
+        );
+        let bad_regex = good.replace("^ALERT", "(ALERT");
+        let e = parse("coder", &bad_regex).unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (15, "triggers[0].pattern"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().starts_with(
+                "prompts/agents/coder.md:15: triggers[0].pattern: `(ALERT` is not a valid pattern"
+            ),
+            "{e}"
+        );
+        let ownerless = good.replace("owners: [U0OWNER1]\n", "");
+        let e = parse("coder", &ownerless).unwrap_err();
+        assert_eq!(e.field, "owners", "{e}");
     }
 
     #[test]

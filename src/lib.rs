@@ -25,6 +25,7 @@ pub mod ops;
 pub mod prompts;
 pub mod request;
 pub mod runtime;
+pub mod schedules;
 pub mod settings;
 pub mod split;
 pub mod store;
