@@ -257,6 +257,24 @@ pub async fn start_with(
     harnesses: HashMap<String, Arc<dyn Harness>>,
     runtime: Option<Arc<dyn Runtime>>,
 ) -> Result<Running, StartError> {
+    start_with_clock(
+        config,
+        slack_settings,
+        harnesses,
+        runtime,
+        crate::schedules::clock::system(),
+    )
+    .await
+}
+
+/// `start_with`, with schedules and triggers reading `clock` (tests set one by hand).
+pub async fn start_with_clock(
+    config: &Config,
+    slack_settings: &SlackSettings,
+    harnesses: HashMap<String, Arc<dyn Harness>>,
+    runtime: Option<Arc<dyn Runtime>>,
+    clock: Arc<dyn crate::schedules::Clock>,
+) -> Result<Running, StartError> {
     raise_descriptor_limit();
     close_jobs_dir(&config.jobs.workdir)?;
     let names: Vec<&str> = harnesses.keys().map(String::as_str).collect();
@@ -311,6 +329,7 @@ pub async fn start_with(
             metrics: metrics.clone(),
             redactor,
             library: Arc::new(crate::context::Library::new(&config.agents.context_dir)),
+            clock,
             settings: config.bot_settings(),
         })
         .await?,

@@ -132,6 +132,7 @@ mod tests {
                 model: None,
                 parent,
                 rerun_of: None,
+                origin: None,
             },
         );
         j.session_id = session.map(str::to_string);

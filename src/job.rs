@@ -169,6 +169,9 @@ pub struct Job {
     /// The job this one re-runs (🔁), with the prompt version that one had.
     #[serde(default)]
     pub rerun_of: Option<(JobId, Option<String>)>,
+    /// What started the job when no one mentioned the bot: a schedule or a trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
     /// The first message of the result, where ✅/❌/🔁 count.
     #[serde(default)]
     pub result_ts: Option<String>,
@@ -294,6 +297,30 @@ pub struct NewJob {
     pub model: Option<String>,
     pub parent: Option<JobId>,
     pub rerun_of: Option<(JobId, Option<String>)>,
+    pub origin: Option<Origin>,
+}
+
+/// What started a job nobody asked for in a mention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// An agent's `schedule:` entry, for the instant it was due.
+    Schedule { name: String, due: DateTime<Utc> },
+    /// An agent's `triggers:` entry, on a message from `by` (a user or bot id).
+    Trigger { name: String, by: String },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Schedule { name, due } => write!(
+                f,
+                "schedule `{name}` (due {})",
+                due.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Origin::Trigger { name, by } => write!(f, "trigger `{name}` (a message from {by})"),
+        }
+    }
 }
 
 impl Job {
@@ -314,6 +341,7 @@ impl Job {
             model: n.model,
             parent: n.parent,
             rerun_of: n.rerun_of,
+            origin: n.origin,
             state: JobState::Queued,
             created_at: Utc::now(),
             started_at: None,
@@ -363,6 +391,7 @@ pub(crate) fn sample_job(id: JobId) -> Job {
             model: None,
             parent: None,
             rerun_of: None,
+            origin: None,
         },
     )
 }

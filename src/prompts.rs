@@ -274,12 +274,14 @@ pub fn effective_prompt(
 /// The registry in force, swapped whole on reload.
 pub type SharedRegistry = Arc<RwLock<Arc<Registry>>>;
 
-/// Watches the prompt directories and reloads on change, calling `report` with each failure.
+/// Watches the prompt directories and reloads on change, telling `reloaded` and calling
+/// `report` with each failure.
 /// Returns the watcher; dropping it stops watching.
 pub fn watch(
     dirs: PromptDirs,
     harnesses: Vec<String>,
     registry: SharedRegistry,
+    reloaded: tokio::sync::watch::Sender<()>,
     report: impl Fn(Vec<AgentFileError>) + Send + 'static,
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
@@ -305,6 +307,7 @@ pub fn watch(
             if let Ok(mut slot) = registry.write() {
                 *slot = Arc::new(next);
             }
+            reloaded.send_replace(());
             tracing::info!(failures = errors.len(), "prompt files reloaded");
             if !errors.is_empty() {
                 report(errors);
@@ -447,7 +450,14 @@ mod tests {
         let reg: SharedRegistry = Arc::new(RwLock::new(Arc::new(
             Registry::load(&dirs, &["scripted"]).unwrap(),
         )));
-        let _w = watch(dirs.clone(), vec!["scripted".into()], reg.clone(), |_| {}).unwrap();
+        let _w = watch(
+            dirs.clone(),
+            vec!["scripted".into()],
+            reg.clone(),
+            tokio::sync::watch::channel(()).0,
+            |_| {},
+        )
+        .unwrap();
         write(
             &dirs.agents,
             "coder.md",

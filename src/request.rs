@@ -48,6 +48,13 @@ pub enum Ask {
         query: String,
         agent: Option<String>,
     },
+    /// `schedules`: every agent's schedules and triggers.
+    Schedules,
+    /// `run <agent> [<schedule>] now`: run a schedule at once (owners and admins).
+    RunNow {
+        agent: String,
+        schedule: Option<String>,
+    },
 }
 
 /// Why a mention could not become a request; each variant renders as a reply for the thread.
@@ -98,8 +105,9 @@ pub fn usage() -> String {
      `correction:` proposes an amendment to the agent; its owners adopt it with :white_check_mark: \
      (or `@threadwork adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
      `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
-     library passages a job would receive), and `stop` (or :x: on the job card) in a job's \
-     thread."
+     library passages a job would receive), `schedules` (agents that run on their own), \
+     `run <agent> [<schedule>] now` (owners and admins), and `stop` (or :x: on the job card) \
+     in a job's thread."
         .to_string()
 }
 
@@ -187,6 +195,19 @@ fn parse_command(text: &str) -> Result<Option<Ask>, RequestError> {
     };
     let command = match (first, &words[..]) {
         (Some("agents"), [_]) => Some(Ask::Agents),
+        (Some("schedules"), [_]) => Some(Ask::Schedules),
+        (Some("run"), [_, a, now]) if now.eq_ignore_ascii_case("now") => {
+            agent_token(a).map(|agent| Ask::RunNow {
+                agent,
+                schedule: None,
+            })
+        }
+        (Some("run"), [_, a, s, now]) if now.eq_ignore_ascii_case("now") => {
+            agent_token(a).map(|agent| Ask::RunNow {
+                agent,
+                schedule: Some(s.to_string()),
+            })
+        }
         (Some("stop" | "cancel"), [_]) => Some(Ask::Stop),
         (Some("amendments"), [_]) => Some(Ask::Amendments { agent: None }),
         (Some("amendments"), [_, a]) => agent_token(a).map(|a| Ask::Amendments { agent: Some(a) }),

@@ -63,6 +63,15 @@ pub struct AuditRecord {
     pub prev: Option<String>,
 }
 
+/// What the scheduler remembers across restarts, by key: a schedule's last instant (run or
+/// skipped) and its job, a trigger key's last firing, an agent's recent runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub job: Option<JobId>,
+}
+
 /// What links the first record of the chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -148,6 +157,9 @@ pub struct JobChain {
     /// The context-library passages the job's prompt received.
     #[serde(default)]
     pub context_passages: Vec<crate::context::PassageRef>,
+    /// The schedule or trigger that started the job, when no one mentioned the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::job::Origin>,
 }
 
 /// One harness event of a job, as it arrived (secrets masked).
@@ -241,6 +253,14 @@ pub trait Store: Send + Sync {
     fn transcript(&self, job: JobId) -> Result<Vec<TranscriptEntry>, StoreError>;
     /// Drops the transcripts of `jobs`.
     fn drop_transcripts(&self, jobs: &[JobId]) -> Result<(), StoreError>;
+
+    /// The mark under `key`; one that cannot be read counts as none (and is logged).
+    fn mark(&self, key: &str) -> Result<Option<Mark>, StoreError>;
+    /// Writes a mark and flushes: a schedule's run is not repeated after a crash.
+    fn put_mark(&self, key: &str, mark: &Mark) -> Result<(), StoreError>;
+    /// Every mark whose key starts with `prefix`, in key order.
+    fn marks(&self, prefix: &str) -> Result<Vec<(String, Mark)>, StoreError>;
+    fn drop_mark(&self, key: &str) -> Result<(), StoreError>;
 }
 
 pub struct SledStore {
@@ -262,6 +282,7 @@ struct Trees {
     prompt_versions: sled::Tree,
     audit: sled::Tree,
     transcripts: sled::Tree,
+    marks: sled::Tree,
 }
 
 impl SledStore {
@@ -280,6 +301,7 @@ impl SledStore {
                 prompt_versions: db.open_tree("prompt_versions")?,
                 audit: db.open_tree("audit")?,
                 transcripts: db.open_tree("transcripts")?,
+                marks: db.open_tree("marks")?,
                 db,
             }),
         })
@@ -544,6 +566,45 @@ impl Store for SledStore {
                 t.remove(k)?;
             }
         }
+        Ok(())
+    }
+
+    fn mark(&self, key: &str) -> Result<Option<Mark>, StoreError> {
+        let Some(bytes) = self.t().marks.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(mark) => Ok(Some(mark)),
+            Err(e) => {
+                tracing::error!(%key, error = %e, "unreadable schedule mark; starting that schedule afresh");
+                Ok(None)
+            }
+        }
+    }
+
+    fn put_mark(&self, key: &str, mark: &Mark) -> Result<(), StoreError> {
+        self.t()
+            .marks
+            .insert(key.as_bytes(), serde_json::to_vec(mark)?)?;
+        self.t().db.flush()?;
+        Ok(())
+    }
+
+    fn marks(&self, prefix: &str) -> Result<Vec<(String, Mark)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.t().marks.scan_prefix(prefix.as_bytes()) {
+            let (key, value) = entry?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            match serde_json::from_slice(&value) {
+                Ok(mark) => out.push((key, mark)),
+                Err(e) => tracing::error!(%key, error = %e, "unreadable schedule mark skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn drop_mark(&self, key: &str) -> Result<(), StoreError> {
+        self.t().marks.remove(key.as_bytes())?;
         Ok(())
     }
 }

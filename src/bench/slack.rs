@@ -392,6 +392,7 @@ fn p6(n: usize) -> anyhow::Result<(f64, f64)> {
         sender_is_bot: false,
         thread_job: None,
         message_link: None,
+        trigger: None,
     };
     let t = Instant::now();
     let mut routed = 0usize;

@@ -230,7 +230,7 @@ impl Handler {
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
             Ask::Agents => {
-                let sections = self.directory_sections().await?;
+                let sections = self.directory_sections(user).await?;
                 self.jobs
                     .say(channel, thread_ts, &sections.join("\n\n"))
                     .await;
@@ -253,6 +253,33 @@ impl Handler {
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
+            Ask::Schedules => {
+                let text = self.schedules_text(user).await;
+                self.jobs.say(channel, thread_ts, &text).await;
+            }
+            Ask::RunNow { agent, schedule } => match self.known_agent(&agent) {
+                Ok(found) => {
+                    self.run_now(channel, user, thread_ts, &found, schedule)
+                        .await?
+                }
+                // `run the tests now` is a task, not a command about an agent `the`.
+                Err(_) => {
+                    let task = match &schedule {
+                        Some(s) => format!("run {agent} {s} now"),
+                        None => format!("run {agent} now"),
+                    };
+                    self.accept(
+                        channel.to_string(),
+                        user.to_string(),
+                        ts.to_string(),
+                        thread_ts.to_string(),
+                        task,
+                        Default::default(),
+                        thread_job,
+                    )
+                    .await?;
+                }
+            },
             Ask::Task { .. } | Ask::Help => {}
         }
         Ok(())

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::agents::Agent;
-use crate::job::{Job, JobState};
+use crate::job::{Job, JobState, Origin};
+use crate::schedules::Planned;
 
 /// Figures for one agent over the last seven days.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +66,82 @@ fn rate(part: usize, whole: usize) -> String {
         Some(p) => format!("{p}%"),
         None => "—".to_string(),
     }
+}
+
+/// An agent's schedules (next runs in the viewer's time zone `tz`), triggers and last
+/// automated runs (newest first); `None` for an agent that only runs when mentioned.
+pub fn render_automation(
+    agent: &Agent,
+    planned: &[Planned],
+    last: &[&Job],
+    tz: chrono_tz::Tz,
+) -> Option<String> {
+    if agent.schedules.is_empty() && agent.triggers.is_empty() {
+        return None;
+    }
+    let mut lines = Vec::new();
+    for s in &agent.schedules {
+        let next = planned
+            .iter()
+            .find(|p| p.agent == agent.name && p.schedule == s.name)
+            .and_then(|p| p.next);
+        let next = match next {
+            Some(t) => t
+                .with_timezone(&tz)
+                .format("%a %Y-%m-%d %H:%M %Z")
+                .to_string(),
+            None => "not planned yet".to_string(),
+        };
+        lines.push(format!(
+            "schedule `{}`: `{}` ({}) in <#{}> · next {next}{}",
+            s.name,
+            crate::chat::mrkdwn::escape(s.cron.as_str()),
+            s.timezone.name(),
+            s.channel,
+            match s.catch_up {
+                crate::schedules::CatchUp::Once => " · catches up once",
+                crate::schedules::CatchUp::Skip => "",
+            }
+        ));
+    }
+    for t in &agent.triggers {
+        let from = if t.from.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", crate::text::code_list(&t.from))
+        };
+        lines.push(format!(
+            "trigger `{}`: `{}` in {}{from} · once per {} per key",
+            t.name,
+            crate::chat::mrkdwn::escape(t.pattern.as_str()),
+            t.channels
+                .iter()
+                .map(|c| format!("<#{c}>"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::jobs::card::duration(t.debounce_secs as i64),
+        ));
+    }
+    lines.push(format!(
+        "at most {} runs on its own per hour",
+        agent.max_runs_per_hour
+    ));
+    if !last.is_empty() {
+        let runs: Vec<String> = last
+            .iter()
+            .map(|j| {
+                let what = match &j.origin {
+                    Some(Origin::Schedule { name, .. } | Origin::Trigger { name, .. }) => {
+                        name.as_str()
+                    }
+                    None => "?",
+                };
+                format!("job {} (`{what}`, {})", j.id, j.state.label())
+            })
+            .collect();
+        lines.push(format!("last runs: {}", runs.join(" · ")));
+    }
+    Some(lines.join("\n"))
 }
 
 /// One agent's entry. `links` are permalinks of the recent results, aligned with `stats.recent`.

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::route::{decide, Decision, Facts};
+use super::route::{decide, Decision, Facts, TriggerHit};
 use super::{outbox, BotError};
 use crate::chat::inbound::{self, InboundKind};
 use crate::chat::{BotIdentity, ChatPlatform};
 use crate::job::{ReactionRecord, ThreadMessage};
 use crate::jobs::Jobs;
+use crate::schedules::{Clock, Planned};
 use crate::settings::BotSettings;
 use crate::store::Store;
 
@@ -24,6 +25,10 @@ pub(super) struct Handler {
     pub(super) identity: BotIdentity,
     /// Jobs per user per hour, when limited.
     pub(super) user_limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
+    /// The time schedules and triggers read.
+    pub(super) clock: Arc<dyn Clock>,
+    /// Each schedule's next run, as the schedules loop last computed it.
+    pub(super) planned: std::sync::Mutex<Vec<Planned>>,
 }
 
 impl Handler {
@@ -69,6 +74,7 @@ impl Handler {
             bot_user_id: &self.identity.user_id,
             bot_id: self.identity.bot_id.as_deref(),
             allowed_bots: &self.settings.allowed_bots,
+            trigger: self.trigger_hit(&inbound.kind, thread_job.is_some()),
             thread_job,
             message_link,
         };
@@ -114,9 +120,39 @@ impl Handler {
             allowed_bots: &self.settings.allowed_bots,
             thread_job: None,
             message_link,
+            trigger: None,
         };
         let decision = decide(&inbound.kind, &facts);
         self.act(&inbound, decision).await
+    }
+
+    /// The first agent trigger (agents in name order) a message outside a job's thread
+    /// matches. Whether the sender may fire it is `route`'s and `on_trigger`'s to say.
+    fn trigger_hit(&self, kind: &InboundKind, in_job_thread: bool) -> Option<TriggerHit> {
+        let InboundKind::Message {
+            channel,
+            user,
+            bot_id,
+            text,
+            ..
+        } = kind
+        else {
+            return None;
+        };
+        if in_job_thread {
+            return None;
+        }
+        let registry = self.jobs.registry();
+        registry.agents.values().find_map(|agent| {
+            agent.triggers.iter().find_map(|t| {
+                t.hit(channel, user.as_deref(), bot_id.as_deref(), text)
+                    .map(|hit| TriggerHit {
+                        agent: agent.name.clone(),
+                        trigger: t.name.clone(),
+                        key: hit.key,
+                    })
+            })
+        })
     }
 
     /// Carries out what `decide` chose for an event.
@@ -239,6 +275,7 @@ impl Handler {
                         .await
                 });
             }
+            Decision::Triggered(message) => self.on_trigger(message).await?,
             Decision::Home { user } => {
                 let ctx = self.clone();
                 self.jobs.spawn(async move {

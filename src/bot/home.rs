@@ -6,7 +6,9 @@ use super::{directory, outbox, BotError, Handler};
 
 impl Handler {
     /// The directory: a header, then one section per agent.
-    pub(super) async fn directory_sections(&self) -> Result<Vec<String>, BotError> {
+    pub(super) async fn directory_sections(&self, viewer: &str) -> Result<Vec<String>, BotError> {
+        let tz = self.viewer_tz(viewer).await;
+        let planned = self.planned();
         let registry = self.jobs.registry();
         let jobs = self.store.jobs()?;
         let now = Utc::now();
@@ -27,19 +29,25 @@ impl Handler {
                 };
                 links.push(link);
             }
-            sections.push(directory::render_entry(
+            let mut entry = directory::render_entry(
                 agent,
                 &stats,
                 &prompt.version,
                 prompt.amendments.len(),
                 &links,
-            ));
+            );
+            let last = last_automated(&jobs, &agent.name);
+            if let Some(on_its_own) = directory::render_automation(agent, &planned, &last, tz) {
+                entry.push('\n');
+                entry.push_str(&on_its_own);
+            }
+            sections.push(entry);
         }
         Ok(sections)
     }
 
     pub(super) async fn publish_home(&self, user: &str) {
-        let sections = match self.directory_sections().await {
+        let sections = match self.directory_sections(user).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the agent directory");
@@ -50,4 +58,56 @@ impl Handler {
             tracing::warn!(error = %e, "could not publish the Home tab");
         }
     }
+
+    /// `@threadwork schedules`: every agent that runs on its own, next runs in the viewer's
+    /// time zone.
+    pub(super) async fn schedules_text(&self, viewer: &str) -> String {
+        let tz = self.viewer_tz(viewer).await;
+        let planned = self.planned();
+        let registry = self.jobs.registry();
+        let jobs = match self.store.jobs() {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read jobs for the schedules list");
+                Vec::new()
+            }
+        };
+        let entries: Vec<String> = registry
+            .agents
+            .values()
+            .filter_map(|agent| {
+                let last = last_automated(&jobs, &agent.name);
+                directory::render_automation(agent, &planned, &last, tz)
+                    .map(|text| format!("*{}*\n{text}", agent.name))
+            })
+            .collect();
+        if entries.is_empty() {
+            return "No agent runs on its own: add `schedule:` or `triggers:` to an agent's header (see the README).".into();
+        }
+        format!(
+            "*Agents that run on their own* (times in {}):\n\n{}",
+            tz.name(),
+            entries.join("\n\n")
+        )
+    }
+
+    /// The viewer's time zone from their Slack profile; UTC when unknown.
+    async fn viewer_tz(&self, user: &str) -> chrono_tz::Tz {
+        self.chat
+            .user(user)
+            .await
+            .ok()
+            .and_then(|u| u.tz)
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// An agent's last three scheduled or triggered jobs, newest first.
+fn last_automated<'a>(jobs: &'a [crate::job::Job], agent: &str) -> Vec<&'a crate::job::Job> {
+    jobs.iter()
+        .rev()
+        .filter(|j| j.agent == agent && j.origin.is_some())
+        .take(3)
+        .collect()
 }

@@ -181,6 +181,7 @@ impl Handler {
                 model,
                 parent,
                 rerun_of: None,
+                origin: None,
             },
             place,
         )?;
@@ -210,7 +211,7 @@ impl Handler {
 
 /// The repository and base branch a new job works on, or why it may not (for the thread).
 /// A follow-up works on its thread's repository.
-fn job_repo(
+pub(super) fn job_repo(
     agent: &Agent,
     options: &RequestOptions,
     parent: Option<&Job>,

@@ -8,6 +8,7 @@
 //!   outside an agent's `users:`/`channels:`, and members who are not the thread's people.
 
 mod amend;
+mod automation;
 mod commands;
 pub mod directory;
 mod handle;
@@ -35,6 +36,7 @@ use crate::ops::metrics::Metrics;
 use crate::ops::redact::Redactor;
 use crate::prompts::{PromptDirs, Registry, SharedRegistry};
 use crate::runtime::Runtime;
+use crate::schedules::{Clock, Planned};
 use crate::settings::BotSettings;
 use crate::store::{Store, StoreError};
 use handle::Handler;
@@ -61,6 +63,8 @@ pub struct BotParts {
     pub redactor: Arc<Redactor>,
     /// The context library agents read passages from.
     pub library: Arc<Library>,
+    /// The time schedules and triggers read (`schedules::clock::system()` outside tests).
+    pub clock: Arc<dyn Clock>,
     pub settings: BotSettings,
 }
 
@@ -88,6 +92,8 @@ pub struct Bot {
     /// Asks the event loop to answer once it has no event waiting (`settle`).
     quiet_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
     quiet_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>>,
+    /// Told when the prompt files are reloaded: schedules may have changed.
+    reloaded: std::sync::Mutex<Option<tokio::sync::watch::Receiver<()>>>,
 }
 
 impl Bot {
@@ -131,6 +137,7 @@ impl Bot {
         let registry: SharedRegistry = Arc::new(std::sync::RwLock::new(Arc::new(parts.registry)));
         let user_limiter = std::num::NonZeroU32::new(parts.settings.per_user_per_hour)
             .map(|n| governor::RateLimiter::keyed(governor::Quota::per_hour(n)));
+        let (reloaded_tx, reloaded_rx) = tokio::sync::watch::channel(());
         let watcher = match parts.prompt_dirs {
             Some(dirs) => {
                 let chat = parts.chat.clone();
@@ -157,7 +164,7 @@ impl Bot {
                 };
                 let names = parts.harnesses.keys().cloned().collect();
                 Some(
-                    crate::prompts::watch(dirs, names, registry.clone(), report)
+                    crate::prompts::watch(dirs, names, registry.clone(), reloaded_tx, report)
                         .map_err(BotError::Watch)?,
                 )
             }
@@ -187,6 +194,7 @@ impl Bot {
             _watcher: watcher,
             quiet_tx,
             quiet_rx: std::sync::Mutex::new(Some(quiet_rx)),
+            reloaded: std::sync::Mutex::new(Some(reloaded_rx)),
             handler: Arc::new(Handler {
                 jobs,
                 chat,
@@ -194,6 +202,8 @@ impl Bot {
                 settings: parts.settings,
                 identity,
                 user_limiter,
+                clock: parts.clock,
+                planned: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -211,6 +221,12 @@ impl Bot {
     /// `shutdown` fires.
     pub async fn run(&self, mut events: mpsc::Receiver<Envelope>, shutdown: CancellationToken) {
         self.handler.jobs.recover().await;
+        let reloaded = self.reloaded.lock().expect("reloaded lock").take();
+        let schedules = tokio::spawn(
+            self.handler
+                .clone()
+                .run_schedules(reloaded, shutdown.child_token()),
+        );
         let mut quiet = self
             .quiet_rx
             .lock()
@@ -232,7 +248,13 @@ impl Bot {
                 tracing::error!(error = %e, "event handling failed");
             }
         }
+        schedules.abort();
         self.handler.jobs.close();
+    }
+
+    /// Each schedule and its next run, as the schedules loop last computed it.
+    pub fn planned(&self) -> Vec<Planned> {
+        self.handler.planned()
     }
 
     /// Waits until no job is running or queued.

@@ -202,6 +202,7 @@ impl Handler {
             model: old.model.clone(),
             parent: Some(old.id),
             rerun_of: Some((old.id, old.prompt_version.clone())),
+            origin: old.origin.clone(),
         };
         self.jobs.accept(new, place)?;
         Ok(())

@@ -20,6 +20,16 @@ pub struct Facts<'a> {
     pub thread_job: Option<JobId>,
     /// The job a reacted-to message belongs to, if any.
     pub message_link: Option<MessageLink>,
+    /// The agent trigger a message outside a job's thread matches, if any.
+    pub trigger: Option<TriggerHit>,
+}
+
+/// A message matched an agent's `triggers:` entry, with its debounce key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerHit {
+    pub agent: String,
+    pub trigger: String,
+    pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +89,23 @@ pub enum Decision {
     Home {
         user: String,
     },
+    /// A message outside a job's thread that fires an agent's trigger.
+    Triggered(Triggered),
+}
+
+/// A message that fired an agent's trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Triggered {
+    pub hit: TriggerHit,
+    pub channel: String,
+    pub ts: String,
+    /// The thread the run happens in (the message's own, or the thread it is in).
+    pub thread_ts: String,
+    /// A user id, or the bot id of a bot without one.
+    pub sender: String,
+    /// A person (not a bot) posted it.
+    pub human: bool,
+    pub text: String,
 }
 
 /// Message subtypes that are people talking; everything else (edits, deletes, joins) is skipped.
@@ -165,7 +192,18 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 return Decision::Ignore("handled as app_mention");
             }
             let (Some(thread_ts), Some(job)) = (thread_ts, facts.thread_job) else {
-                return Decision::Ignore("not in a job thread");
+                return match &facts.trigger {
+                    Some(hit) => Decision::Triggered(Triggered {
+                        hit: hit.clone(),
+                        channel: channel.clone(),
+                        ts: ts.clone(),
+                        thread_ts: thread_ts.clone().unwrap_or_else(|| ts.clone()),
+                        sender: user.clone().or_else(|| bot_id.clone()).unwrap_or_default(),
+                        human: bot_id.is_none(),
+                        text: text.clone(),
+                    }),
+                    None => Decision::Ignore("not in a job thread"),
+                };
             };
             if let (Some(text), Some(user)) = (request::parse_correction(text), user) {
                 return Decision::Correction {
@@ -225,6 +263,7 @@ mod tests {
             sender_is_bot: false,
             thread_job: None,
             message_link: None,
+            trigger: None,
         }
     }
 
@@ -254,6 +293,83 @@ mod tests {
             thread_ts: thread.map(Into::into),
             subtype: subtype.map(Into::into),
         }
+    }
+
+    #[test]
+    fn triggers_fire_only_outside_job_threads_and_never_on_own_messages() {
+        let hit = TriggerHit {
+            agent: "digest".into(),
+            trigger: "alerts".into(),
+            key: "db".into(),
+        };
+        let with_hit = Facts {
+            trigger: Some(hit.clone()),
+            ..facts()
+        };
+        let d = decide(
+            &message(Some("U1"), None, "ALERT db", None, None),
+            &with_hit,
+        );
+        assert!(
+            matches!(&d, Decision::Triggered(t) if t.hit == hit && t.thread_ts == "3.0" && t.sender == "U1" && t.human),
+            "{d:?}"
+        );
+        let d = decide(
+            &message(Some("U1"), None, "ALERT db", Some("1.0"), None),
+            &with_hit,
+        );
+        assert!(
+            matches!(&d, Decision::Triggered(t) if t.thread_ts == "1.0"),
+            "{d:?}"
+        );
+        for (kind, why) in [
+            (
+                message(Some("UB"), Some("BB"), "ALERT db", None, None),
+                "own message",
+            ),
+            (
+                message(
+                    Some("U9"),
+                    Some("B9"),
+                    "ALERT db",
+                    None,
+                    Some("bot_message"),
+                ),
+                "other bot",
+            ),
+            (
+                message(Some("U1"), None, "ALERT db", None, Some("message_changed")),
+                "message subtype",
+            ),
+        ] {
+            assert_eq!(decide(&kind, &with_hit), Decision::Ignore(why));
+        }
+        let allowed = ["B9".to_string()];
+        let from_allowed_bot = Facts {
+            allowed_bots: &allowed,
+            ..with_hit.clone()
+        };
+        let d = decide(
+            &message(
+                Some("U9"),
+                Some("B9"),
+                "ALERT db",
+                None,
+                Some("bot_message"),
+            ),
+            &from_allowed_bot,
+        );
+        assert!(matches!(&d, Decision::Triggered(t) if !t.human), "{d:?}");
+        // In a job's thread a message is a reply to that job, not a trigger.
+        let in_job = Facts {
+            thread_job: Some(4),
+            ..with_hit
+        };
+        let d = decide(
+            &message(Some("U1"), None, "ALERT db", Some("1.0"), None),
+            &in_job,
+        );
+        assert!(matches!(d, Decision::KeepReply { job: 4, .. }), "{d:?}");
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct UserInfo {
     pub guest: bool,
     /// The user's home workspace (another team's in a Slack Connect channel).
     pub team_id: Option<String>,
+    /// The user's time zone (IANA name), for times shown to them.
+    pub tz: Option<String>,
 }
 
 /// Who the bot is on the platform (from `auth.test`).

@@ -305,6 +305,7 @@ impl ChatPlatform for SlackChat {
             guest: u.flags.is_restricted.unwrap_or(false)
                 || u.flags.is_ultra_restricted.unwrap_or(false),
             team_id: u.team_id.map(|t| t.value().to_string()),
+            tz: u.tz.clone(),
         };
         self.users
             .lock()

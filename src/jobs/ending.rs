@@ -167,6 +167,7 @@ pub fn job_chain(job: &Job, permalink: Option<String>) -> JobChain {
         head: job.head.clone(),
         parent: job.parent,
         context_passages: job.context_passages.clone(),
+        origin: job.origin.clone(),
     }
 }
 

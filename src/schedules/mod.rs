@@ -8,4 +8,12 @@ pub mod decide;
 pub mod spec;
 
 pub use clock::{Clock, SystemClock};
+
+/// A schedule and its next run, as the bot's schedules loop last computed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub agent: String,
+    pub schedule: String,
+    pub next: Option<chrono::DateTime<chrono::Utc>>,
+}
 pub use spec::{CatchUp, Schedule, Trigger};

@@ -16,5 +16,6 @@ mod pipeline;
 mod prs;
 mod restart;
 mod sandbox;
+mod schedules;
 mod slack_sdk;
 mod trust;

@@ -449,6 +449,7 @@ fn ending_in_flight(id: u64, thread_ts: &str) -> threadwork::job::Job {
             model: None,
             parent: None,
             rerun_of: None,
+            origin: None,
         },
     );
     job.transition(JobState::Running, chrono::Utc::now())

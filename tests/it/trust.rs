@@ -500,6 +500,7 @@ async fn job_content_on_the_ops_server_needs_the_token_and_hides_grants() {
             model: None,
             parent: None,
             rerun_of: None,
+            origin: None,
         },
     );
     job.grant_token = Some("live-grant-token-0a1b2c3d4e".into());

@@ -201,8 +201,19 @@ impl World {
         harnesses: HashMap<String, Arc<dyn Harness>>,
         runtime: Option<Arc<dyn threadwork::runtime::Runtime>>,
     ) {
+        self.start_bot_at(harnesses, runtime, threadwork::schedules::clock::system())
+            .await
+    }
+
+    /// Starts the bot with schedules and triggers reading `clock` (a `ManualClock` in tests).
+    pub async fn start_bot_at(
+        &mut self,
+        harnesses: HashMap<String, Arc<dyn Harness>>,
+        runtime: Option<Arc<dyn threadwork::runtime::Runtime>>,
+        clock: Arc<dyn threadwork::schedules::Clock>,
+    ) {
         let settings = self.config.slack_settings(&self.env()).expect("settings");
-        let running = app::start_with(&self.config, &settings, harnesses, runtime)
+        let running = app::start_with_clock(&self.config, &settings, harnesses, runtime, clock)
             .await
             .expect("bot starts");
         self.bot = Some(running);
