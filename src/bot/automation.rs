@@ -158,20 +158,7 @@ impl Handler {
                 ""
             }
         );
-        let origin = Origin::Schedule {
-            name: schedule.name.clone(),
-            due,
-        };
-        let id = self
-            .start_automated(
-                agent,
-                &schedule.channel,
-                Place::NewMessage { header },
-                schedule.task.clone(),
-                schedule.options.clone(),
-                origin,
-            )
-            .await?;
+        let id = self.run_schedule(agent, schedule, header, due).await?;
         if let Some(id) = id {
             self.store.put_mark(
                 &key,
@@ -342,19 +329,8 @@ impl Handler {
             ":arrow_forward: Scheduled: `{}` — agent `{}`, run now by <@{user}>",
             schedule.name, agent.name
         );
-        let origin = Origin::Schedule {
-            name: schedule.name.clone(),
-            due: self.clock.now(),
-        };
         let started = self
-            .start_automated(
-                agent,
-                &schedule.channel,
-                Place::NewMessage { header },
-                schedule.task.clone(),
-                schedule.options.clone(),
-                origin,
-            )
+            .run_schedule(agent, schedule, header, self.clock.now())
             .await?;
         if let Some(id) = started {
             self.jobs.audit(AuditRecord {
@@ -369,6 +345,29 @@ impl Handler {
             self.jobs.say(channel, thread_ts, &text).await;
         }
         Ok(())
+    }
+
+    /// A schedule's run for the instant `due`, in a new message of its own.
+    async fn run_schedule(
+        self: &Arc<Self>,
+        agent: &Agent,
+        schedule: &Schedule,
+        header: String,
+        due: DateTime<Utc>,
+    ) -> Result<Option<JobId>, BotError> {
+        let origin = Origin::Schedule {
+            name: schedule.name.clone(),
+            due,
+        };
+        self.start_automated(
+            agent,
+            &schedule.channel,
+            Place::NewMessage { header },
+            schedule.task.clone(),
+            schedule.options.clone(),
+            origin,
+        )
+        .await
     }
 
     /// Starts a run nobody mentioned the bot for, with a mention's checks, accounted to the

@@ -240,12 +240,25 @@ impl fmt::Display for EntryError {
     }
 }
 
-fn name_ok(name: &str) -> bool {
-    !name.is_empty()
+/// Why an entry's `name` cannot be used, given the names before it in its list.
+fn name_problem<'a>(
+    name: &str,
+    mut before: impl Iterator<Item = &'a str>,
+    kind: &str,
+) -> Option<String> {
+    let ok = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Some(format!(
+            "`{name}`: use letters, digits, `-` and `_` only (at most 64)"
+        ));
+    }
+    before
+        .any(|n| n == name)
+        .then(|| format!("two {kind} are named `{name}`"))
 }
 
 /// A Slack channel id (public `C…`, private `G…`): a schedule posts there and a trigger
@@ -287,20 +300,8 @@ pub fn schedules(entries: Vec<ScheduleEntry>) -> Result<Vec<Schedule>, EntryErro
             field,
             message,
         };
-        if !name_ok(&e.name) {
-            return Err(fail(
-                "name",
-                format!(
-                    "`{}`: use letters, digits, `-` and `_` only (at most 64)",
-                    e.name
-                ),
-            ));
-        }
-        if out.iter().any(|s| s.name == e.name) {
-            return Err(fail(
-                "name",
-                format!("two schedules are named `{}`", e.name),
-            ));
+        if let Some(why) = name_problem(&e.name, out.iter().map(|s| s.name.as_str()), "schedules") {
+            return Err(fail("name", why));
         }
         let cron = CronSpec::parse(&e.cron).map_err(|m| fail("cron", m))?;
         let zone = e.timezone.as_deref().unwrap_or("UTC");
@@ -347,17 +348,8 @@ pub fn triggers(entries: Vec<TriggerEntry>) -> Result<Vec<Trigger>, EntryError> 
             field,
             message,
         };
-        if !name_ok(&e.name) {
-            return Err(fail(
-                "name",
-                format!(
-                    "`{}`: use letters, digits, `-` and `_` only (at most 64)",
-                    e.name
-                ),
-            ));
-        }
-        if out.iter().any(|t| t.name == e.name) {
-            return Err(fail("name", format!("two triggers are named `{}`", e.name)));
+        if let Some(why) = name_problem(&e.name, out.iter().map(|t| t.name.as_str()), "triggers") {
+            return Err(fail("name", why));
         }
         if e.channels.is_empty() {
             return Err(fail("channels", "list at least one channel id".into()));
