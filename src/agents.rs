@@ -334,6 +334,13 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
     };
     let schedules = spec::schedules(front.schedule).map_err(|e| entry_err("schedule", e))?;
     let triggers = spec::triggers(front.triggers).map_err(|e| entry_err("triggers", e))?;
+    if front.max_runs_per_hour == Some(0) {
+        return Err(err(
+            field_line("max_runs_per_hour"),
+            "max_runs_per_hour",
+            "must be at least 1 (remove `schedule:` and `triggers:` to stop the agent running on its own)".into(),
+        ));
+    }
     if (!schedules.is_empty() || !triggers.is_empty()) && front.owners.is_empty() {
         // Runs nobody asked for are accounted to the owners, who may also stop them.
         return Err(err(

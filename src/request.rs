@@ -202,12 +202,13 @@ fn parse_command(text: &str) -> Result<Option<Ask>, RequestError> {
                 schedule: None,
             })
         }
-        (Some("run"), [_, a, s, now]) if now.eq_ignore_ascii_case("now") => {
-            agent_token(a).map(|agent| Ask::RunNow {
+        // Both names are plain words: `run tests repo=acme/web now` stays a task.
+        (Some("run"), [_, a, s, now]) if now.eq_ignore_ascii_case("now") => agent_token(a)
+            .zip(agent_token(s))
+            .map(|(agent, schedule)| Ask::RunNow {
                 agent,
-                schedule: Some(s.to_string()),
-            })
-        }
+                schedule: Some(schedule),
+            }),
         (Some("stop" | "cancel"), [_]) => Some(Ask::Stop),
         (Some("amendments"), [_]) => Some(Ask::Amendments { agent: None }),
         (Some("amendments"), [_, a]) => agent_token(a).map(|a| Ask::Amendments { agent: Some(a) }),
@@ -683,6 +684,21 @@ mod tests {
                 },
             ),
             ("<@UBOT> agents", Ask::Agents),
+            ("<@UBOT> schedules", Ask::Schedules),
+            (
+                "<@UBOT> run digest NOW",
+                Ask::RunNow {
+                    agent: "digest".into(),
+                    schedule: None,
+                },
+            ),
+            (
+                "<@UBOT> run digest weekly now",
+                Ask::RunNow {
+                    agent: "digest".into(),
+                    schedule: Some("weekly".into()),
+                },
+            ),
             ("<@UBOT> stop", Ask::Stop),
             ("<@UBOT>  Cancel ", Ask::Stop),
             (
@@ -710,6 +726,9 @@ mod tests {
             "<@UBOT> agents should log more",
             "<@UBOT> remember the login bug?",
             "<@UBOT> contextual menus crash on mobile",
+            "<@UBOT> run tests repo=acme/web now",
+            "<@UBOT> run the migration now please",
+            "<@UBOT> schedules are wrong in the calendar",
         ] {
             assert!(
                 matches!(parse_mention(text, BOT), Ok(Ask::Task { .. })),

@@ -65,11 +65,14 @@ pub struct AuditRecord {
 
 /// What the scheduler remembers across restarts, by key: a schedule's last instant (run or
 /// skipped) and its job, a trigger key's last firing, an agent's recent runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mark {
     pub at: DateTime<Utc>,
     #[serde(default)]
     pub job: Option<JobId>,
+    /// What the mark was made under (a schedule's expression and time zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
 }
 
 /// What links the first record of the chain.

@@ -78,57 +78,82 @@ impl Handler {
     }
 
     /// One look at every schedule: runs or skips what is due; returns when to look again.
+    /// The time is read once: a slow post for one schedule does not make the next one
+    /// "missed".
     async fn schedule_pass(self: &Arc<Self>) -> Result<Option<DateTime<Utc>>, BotError> {
         let registry = self.jobs.registry();
+        let now = self.clock.now();
         let mut wake: Option<DateTime<Utc>> = None;
         let mut planned = Vec::new();
         for agent in registry.agents.values() {
             for schedule in &agent.schedules {
-                let key = schedule_key(&agent.name, &schedule.name);
-                // Each step marks the store, so this ends: at most Begin, one run or skip,
-                // then Wait.
-                for _ in 0..4 {
-                    let now = self.clock.now();
-                    let mark = self.store.mark(&key)?;
-                    let running = mark
-                        .as_ref()
-                        .and_then(|m| m.job)
-                        .and_then(|id| self.store.job(id).ok().flatten())
-                        .filter(|j| !j.state.is_terminal())
-                        .map(|j| j.id);
-                    match decide::schedule_step(schedule, mark.as_ref().map(|m| m.at), now, running)
-                    {
-                        Step::Begin => self.store.put_mark(&key, &Mark { at: now, job: None })?,
-                        Step::Wait(next) => {
-                            planned.push(Planned {
-                                agent: agent.name.clone(),
-                                schedule: schedule.name.clone(),
-                                next,
-                            });
-                            if let Some(next) = next {
-                                wake = Some(wake.map_or(next, |w| w.min(next)));
-                            }
-                            break;
-                        }
-                        Step::Fire { due, late } => {
-                            self.fire_schedule(agent, schedule, due, late).await?;
-                        }
-                        Step::Skip { due, why } => {
-                            self.store.put_mark(
-                                &key,
-                                &Mark {
-                                    at: due,
-                                    job: mark.and_then(|m| m.job),
-                                },
-                            )?;
-                            self.skipped(agent, schedule, due, why).await?;
-                        }
-                    }
+                let next = self.schedule_steps(agent, schedule, now).await?;
+                planned.push(Planned {
+                    agent: agent.name.clone(),
+                    schedule: schedule.name.clone(),
+                    next,
+                });
+                if let Some(next) = next {
+                    wake = Some(wake.map_or(next, |w| w.min(next)));
                 }
             }
         }
         *self.planned.lock().unwrap_or_else(|p| p.into_inner()) = planned;
         Ok(wake)
+    }
+
+    /// Runs or skips what of `schedule` is due at `now`; returns its next run.
+    async fn schedule_steps(
+        self: &Arc<Self>,
+        agent: &Agent,
+        schedule: &Schedule,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, BotError> {
+        let key = schedule_key(&agent.name, &schedule.name);
+        let spec = schedule.fingerprint();
+        // Each step marks the store and `now` stays put, so this ends within three steps:
+        // Begin, one run or skip, then Wait.
+        for _ in 0..3 {
+            let mark = self.store.mark(&key)?;
+            let job = mark.as_ref().and_then(|m| m.job);
+            let running = job
+                .and_then(|id| self.store.job(id).ok().flatten())
+                .filter(|j| !j.state.is_terminal())
+                .map(|j| j.id);
+            // A changed expression or time zone counts from now, not from the old one's
+            // last run (which would look like a run missed while the bot was down).
+            let last = mark
+                .as_ref()
+                .filter(|m| m.spec.as_deref() == Some(spec.as_str()))
+                .map(|m| m.at);
+            match decide::schedule_step(schedule, last, now, running) {
+                Step::Begin => self.store.put_mark(
+                    &key,
+                    &Mark {
+                        at: now,
+                        job,
+                        spec: Some(spec.clone()),
+                    },
+                )?,
+                Step::Wait(next) => return Ok(next),
+                Step::Fire { due, late } => {
+                    self.fire_schedule(agent, schedule, due, late).await?;
+                }
+                Step::Skip { due, why } => {
+                    self.store.put_mark(
+                        &key,
+                        &Mark {
+                            at: due,
+                            job,
+                            spec: Some(spec.clone()),
+                        },
+                    )?;
+                    self.skipped(agent, schedule, due, why).await?;
+                }
+            }
+        }
+        tracing::warn!(agent = %agent.name, schedule = %schedule.name, "schedule did not settle in one pass");
+        Ok(schedule.next_after(now))
     }
 
     /// The schedules and their next runs, as the loop last saw them.
@@ -147,7 +172,14 @@ impl Handler {
         late: bool,
     ) -> Result<Option<JobId>, BotError> {
         let key = schedule_key(&agent.name, &schedule.name);
-        self.store.put_mark(&key, &Mark { at: due, job: None })?;
+        self.store.put_mark(
+            &key,
+            &Mark {
+                at: due,
+                job: None,
+                spec: Some(schedule.fingerprint()),
+            },
+        )?;
         let header = format!(
             ":alarm_clock: Scheduled: `{}` — agent `{}`{}",
             schedule.name,
@@ -158,17 +190,7 @@ impl Handler {
                 ""
             }
         );
-        let id = self.run_schedule(agent, schedule, header, due).await?;
-        if let Some(id) = id {
-            self.store.put_mark(
-                &key,
-                &Mark {
-                    at: due,
-                    job: Some(id),
-                },
-            )?;
-        }
-        Ok(id)
+        self.run_schedule(agent, schedule, header, due).await
     }
 
     async fn skipped(
@@ -235,15 +257,44 @@ impl Handler {
         let Some(trigger) = agent.triggers.iter().find(|t| t.name == hit.trigger) else {
             return Ok(());
         };
-        let key = format!("trigger/{}/{}/{}", agent.name, trigger.name, hit.key);
+        // A person fires a trigger only where they could start the agent themselves, and
+        // within their own hourly limit: the run is the owner's, the words are theirs.
+        if human {
+            if let Some(refusal) = super::access_refusal(agent, &sender, &channel) {
+                tracing::info!(%sender, agent = %agent.name, why = %refusal, "trigger ignored: the sender may not use the agent");
+                return Ok(());
+            }
+        }
+        // Keys come from message text: stored by hash, so their length does not matter.
+        let prefix = format!("trigger/{}/{}/", agent.name, trigger.name);
+        let key = format!("{prefix}{}", crate::agents::content_hash(&hit.key));
         let now = self.clock.now();
         let last = self.store.mark(&key)?.map(|m| m.at);
         if decide::debounced(last, now, trigger.debounce_secs) {
             tracing::info!(agent = %agent.name, trigger = %trigger.name, key = %hit.key, "trigger debounced");
             return Ok(());
         }
+        if human {
+            if let Some(wait) = self.over_user_limit(&sender) {
+                tracing::info!(%sender, agent = %agent.name, wait_secs = wait.as_secs(), "trigger ignored: the sender is over their hourly limit");
+                return Ok(());
+            }
+        }
+        // Keys whose window has passed are forgotten, so the marks do not grow with every
+        // distinct key ever seen.
+        for (old, mark) in self.store.marks(&prefix)? {
+            if !decide::debounced(Some(mark.at), now, trigger.debounce_secs) {
+                self.store.drop_mark(&old)?;
+            }
+        }
         // Marked before the run: the rest of a storm is debounced even if this one is refused.
-        self.store.put_mark(&key, &Mark { at: now, job: None })?;
+        self.store.put_mark(
+            &key,
+            &Mark {
+                at: now,
+                ..Default::default()
+            },
+        )?;
         let origin = Origin::Trigger {
             name: trigger.name.clone(),
             by: sender,
@@ -262,14 +313,7 @@ impl Handler {
                 origin,
             )
             .await?;
-        if let Some(id) = id {
-            self.store.put_mark(
-                &key,
-                &Mark {
-                    at: now,
-                    job: Some(id),
-                },
-            )?;
+        if id.is_some() {
             let chat = self.chat.clone();
             self.jobs.spawn(async move {
                 if let Err(e) =
@@ -325,6 +369,14 @@ impl Handler {
             self.jobs.say(channel, thread_ts, &text).await;
             return Ok(());
         };
+        if let Some(job) = self.schedule_running(&agent.name, &schedule.name)? {
+            let text = format!(
+                "`{}`'s last run (job {job}) is still going; nothing was started.",
+                schedule.name
+            );
+            self.jobs.say(channel, thread_ts, &text).await;
+            return Ok(());
+        }
         let header = format!(
             ":arrow_forward: Scheduled: `{}` — agent `{}`, run now by <@{user}>",
             schedule.name, agent.name
@@ -340,6 +392,12 @@ impl Handler {
             })?;
             let text = format!(
                 "Started job {id} for `{}` in <#{}>.",
+                schedule.name, schedule.channel
+            );
+            self.jobs.say(channel, thread_ts, &text).await;
+        } else {
+            let text = format!(
+                "`{}` was not started; <#{}> says why.",
                 schedule.name, schedule.channel
             );
             self.jobs.say(channel, thread_ts, &text).await;
@@ -359,15 +417,38 @@ impl Handler {
             name: schedule.name.clone(),
             due,
         };
-        self.start_automated(
-            agent,
-            &schedule.channel,
-            Place::NewMessage { header },
-            schedule.task.clone(),
-            schedule.options.clone(),
-            origin,
-        )
-        .await
+        let started = self
+            .start_automated(
+                agent,
+                &schedule.channel,
+                Place::NewMessage { header },
+                schedule.task.clone(),
+                schedule.options.clone(),
+                origin,
+            )
+            .await?;
+        if let Some(id) = started {
+            // The schedule's next due run is skipped while this one is going.
+            let key = schedule_key(&agent.name, &schedule.name);
+            let mut mark = self.store.mark(&key)?.unwrap_or(Mark {
+                at: self.clock.now(),
+                ..Default::default()
+            });
+            mark.job = Some(id);
+            self.store.put_mark(&key, &mark)?;
+        }
+        Ok(started)
+    }
+
+    /// The job of `schedule`'s last run, when it is still going.
+    fn schedule_running(&self, agent: &str, schedule: &str) -> Result<Option<JobId>, BotError> {
+        Ok(self
+            .store
+            .mark(&schedule_key(agent, schedule))?
+            .and_then(|m| m.job)
+            .and_then(|id| self.store.job(id).ok().flatten())
+            .filter(|j| !j.state.is_terminal())
+            .map(|j| j.id))
     }
 
     /// Starts a run nobody mentioned the bot for, with a mention's checks, accounted to the
@@ -387,26 +468,6 @@ impl Handler {
             return Ok(None);
         };
         let now = self.clock.now();
-        let prefix = runs_prefix(&agent.name);
-        let mut runs = Vec::new();
-        for (key, mark) in self.store.marks(&prefix)? {
-            if now - mark.at >= chrono::Duration::hours(1) {
-                self.store.drop_mark(&key)?;
-            } else {
-                runs.push(mark.at);
-            }
-        }
-        if let Some(until) = decide::hourly_limit(&runs, now, agent.max_runs_per_hour) {
-            let text = format!(
-                ":hourglass: `{}` has started {} runs on its own in the last hour, the most its `max_runs_per_hour` allows; the next may start after {}. No job was started.",
-                agent.name,
-                runs.len(),
-                until.format("%H:%M UTC")
-            );
-            self.refuse_automated(agent, channel, &place, &origin, text)
-                .await;
-            return Ok(None);
-        }
         let mut options = options;
         options.agent = Some(agent.name.clone());
         let registry = self.jobs.registry();
@@ -430,6 +491,14 @@ impl Handler {
                 return Ok(None);
             }
         };
+        let slot = match self.reserve_run(agent, now)? {
+            Ok(slot) => slot,
+            Err(text) => {
+                self.refuse_automated(agent, channel, &place, &origin, text)
+                    .await;
+                return Ok(None);
+            }
+        };
         let (thread_ts, request_ts) = match place {
             Place::Thread {
                 thread_ts,
@@ -444,6 +513,7 @@ impl Handler {
                     Ok(ts) => (ts.clone(), ts),
                     Err(e) => {
                         tracing::error!(agent = %agent.name, %channel, error = %e, "could not post a scheduled run's message; not started");
+                        self.store.drop_mark(&slot)?;
                         return Ok(None);
                     }
                 }
@@ -472,10 +542,11 @@ impl Handler {
             },
         )?;
         self.store.put_mark(
-            &format!("{prefix}{:020}-{id}", now.timestamp_micros()),
+            &slot,
             &Mark {
                 at: now,
                 job: Some(id),
+                spec: None,
             },
         )?;
         let action = match origin {
@@ -489,6 +560,45 @@ impl Handler {
         })?;
         tracing::info!(job = id, agent = %agent.name, %origin, "automated run accepted");
         Ok(Some(id))
+    }
+
+    /// Takes one of the agent's runs for the hour at `now` (a mark under `runs/<agent>/`,
+    /// returned), or says why not. Checked and taken at once: the schedules loop, triggers and
+    /// `run … now` cannot all take the last one.
+    fn reserve_run(
+        &self,
+        agent: &Agent,
+        now: DateTime<Utc>,
+    ) -> Result<Result<String, String>, BotError> {
+        let _one = self.reserving.lock().unwrap_or_else(|p| p.into_inner());
+        let prefix = runs_prefix(&agent.name);
+        let mut runs = Vec::new();
+        for (key, mark) in self.store.marks(&prefix)? {
+            if now - mark.at >= chrono::Duration::hours(1) {
+                self.store.drop_mark(&key)?;
+            } else {
+                runs.push(mark.at);
+            }
+        }
+        if let Some(until) = decide::hourly_limit(&runs, now, agent.max_runs_per_hour) {
+            return Ok(Err(format!(
+                ":hourglass: `{}` has started {} runs on its own in the last hour, the most its `max_runs_per_hour` allows; the next may start after {}. No job was started.",
+                agent.name,
+                runs.len(),
+                until.format("%H:%M UTC")
+            )));
+        }
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let key = format!("{prefix}{:020}-{seq}", now.timestamp_micros());
+        self.store.put_mark(
+            &key,
+            &Mark {
+                at: now,
+                ..Default::default()
+            },
+        )?;
+        Ok(Ok(key))
     }
 
     /// Says why an automated run did not start: in the triggering message's thread, or as a

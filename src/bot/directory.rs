@@ -95,7 +95,7 @@ pub fn render_automation(
         lines.push(format!(
             "schedule `{}`: `{}` ({}) in <#{}> · next {next}{}",
             s.name,
-            crate::chat::mrkdwn::escape(s.cron.as_str()),
+            code_text(s.cron.as_str()),
             s.timezone.name(),
             s.channel,
             match s.catch_up {
@@ -113,7 +113,7 @@ pub fn render_automation(
         lines.push(format!(
             "trigger `{}`: `{}` in {}{from} · once per {} per key",
             t.name,
-            crate::chat::mrkdwn::escape(t.pattern.as_str()),
+            code_text(t.pattern.as_str()),
             t.channels
                 .iter()
                 .map(|c| format!("<#{c}>"))
@@ -142,6 +142,11 @@ pub fn render_automation(
         lines.push(format!("last runs: {}", runs.join(" · ")));
     }
     Some(lines.join("\n"))
+}
+
+/// Text for inside a `code` span: escaped, and no backtick to end the span early.
+fn code_text(s: &str) -> String {
+    crate::chat::mrkdwn::escape(&s.replace('`', "'"))
 }
 
 /// One agent's entry. `links` are permalinks of the recent results, aligned with `stats.recent`.

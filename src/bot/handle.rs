@@ -29,6 +29,8 @@ pub(super) struct Handler {
     pub(super) clock: Arc<dyn Clock>,
     /// Each schedule's next run, as the schedules loop last computed it.
     pub(super) planned: std::sync::Mutex<Vec<Planned>>,
+    /// Held while an automated run checks and takes one of its agent's hourly runs.
+    pub(super) reserving: std::sync::Mutex<()>,
 }
 
 impl Handler {

@@ -204,6 +204,7 @@ impl Bot {
                 user_limiter,
                 clock: parts.clock,
                 planned: std::sync::Mutex::new(Vec::new()),
+                reserving: std::sync::Mutex::new(()),
             }),
         })
     }

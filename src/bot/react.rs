@@ -202,7 +202,8 @@ impl Handler {
             model: old.model.clone(),
             parent: Some(old.id),
             rerun_of: Some((old.id, old.prompt_version.clone())),
-            origin: old.origin.clone(),
+            // Someone asked for this one: it is theirs, not the schedule's or trigger's.
+            origin: None,
         };
         self.jobs.accept(new, place)?;
         Ok(())

@@ -63,9 +63,10 @@ pub fn schedule_step(
     }
 }
 
-/// True when a trigger's key last fired less than `secs` before `now`.
+/// True when a trigger's key last fired less than `secs` before `now` (or after it: a clock
+/// set back does not reopen the window).
 pub fn debounced(last_fired: Option<DateTime<Utc>>, now: DateTime<Utc>, secs: u64) -> bool {
-    last_fired.is_some_and(|t| now >= t && now - t < Duration::seconds(secs as i64))
+    last_fired.is_some_and(|t| now < t || now - t < Duration::seconds(secs as i64))
 }
 
 /// When an agent that started `runs` (scheduled and triggered, any order) may start another,
@@ -79,7 +80,8 @@ pub fn hourly_limit(
     let mut recent: Vec<DateTime<Utc>> = runs
         .iter()
         .copied()
-        .filter(|t| *t <= now && now - *t < hour)
+        // A run "in the future" (the clock was set back) still counts.
+        .filter(|t| now - *t < hour)
         .collect();
     if (recent.len() as u64) < u64::from(limit) {
         return None;
@@ -197,6 +199,15 @@ mod tests {
         assert!(!debounced(None, now, 600));
         assert!(debounced(Some(now - Duration::seconds(599)), now, 600));
         assert!(!debounced(Some(now - Duration::seconds(600)), now, 600));
+        assert!(
+            debounced(Some(now + Duration::hours(2)), now, 600),
+            "clock set back"
+        );
+        assert_eq!(
+            hourly_limit(&[now + Duration::hours(2)], now, 1),
+            Some(now + Duration::hours(3)),
+            "clock set back"
+        );
         let runs = [
             now - Duration::minutes(70),
             now - Duration::minutes(50),
@@ -222,6 +233,7 @@ mod tests {
         assert_eq!(s[0].catch_up, CatchUp::Once);
         let cases = [
             ("- {name: w, cron: '0 9 * *', channel: C1AB, task: t}", "cron"),
+            ("- {name: w, cron: '0 0 30 2 *', channel: C1AB, task: t}", "cron"),
             ("- {name: w, cron: '* * * * * *', channel: C1AB, task: t}", "cron"),
             ("- {name: w, cron: '@daily', timezone: Mars/Base, channel: C1AB, task: t}", "timezone"),
             ("- {name: w, cron: '@daily', channel: '#general', task: t}", "channel"),

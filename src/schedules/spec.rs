@@ -81,6 +81,11 @@ impl Schedule {
             .map(|t| t.with_timezone(&Utc))
     }
 
+    /// What the schedule's instants depend on: its expression and time zone.
+    pub fn fingerprint(&self) -> String {
+        format!("{} {}", self.cron.as_str(), self.timezone.name())
+    }
+
     /// The last instant in (`since`, `at`] at which the schedule was due, if any.
     pub fn last_due(&self, since: DateTime<Utc>, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = at.with_timezone(&self.timezone);
@@ -325,7 +330,7 @@ pub fn schedules(entries: Vec<ScheduleEntry>) -> Result<Vec<Schedule>, EntryErro
             }
         };
         let options = options(index, e.harness, e.model, e.repo, e.branch)?;
-        out.push(Schedule {
+        let schedule = Schedule {
             name: e.name,
             cron,
             timezone,
@@ -333,7 +338,14 @@ pub fn schedules(entries: Vec<ScheduleEntry>) -> Result<Vec<Schedule>, EntryErro
             task: e.task.trim().to_string(),
             options,
             catch_up,
-        });
+        };
+        if schedule.next_after(Utc::now()).is_none() {
+            return Err(fail(
+                "cron",
+                format!("`{}` never matches a date to come", schedule.cron.as_str()),
+            ));
+        }
+        out.push(schedule);
     }
     Ok(out)
 }
