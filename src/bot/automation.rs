@@ -8,8 +8,9 @@
 //! - a schedule runs at most once per due instant: the instant is marked (flushed) before
 //!   anything is posted, so a crash loses that run rather than doubling it;
 //! - a schedule whose last run is still going is skipped, and its thread says so;
-//! - a trigger never fires on the bot's own messages (`route`), nor for an outsider, and one
-//!   key fires once per debounce window however many messages match.
+//! - a trigger never fires on the bot's own messages (`route`), for an outsider, or for a
+//!   person who could not start the agent themselves; one key fires once per debounce window
+//!   however many messages match.
 
 use std::sync::Arc;
 

@@ -222,7 +222,11 @@ impl Bot {
     /// `shutdown` fires.
     pub async fn run(&self, mut events: mpsc::Receiver<Envelope>, shutdown: CancellationToken) {
         self.handler.jobs.recover().await;
-        let reloaded = self.reloaded.lock().expect("reloaded lock").take();
+        let reloaded = self
+            .reloaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let schedules = tokio::spawn(
             self.handler
                 .clone()

@@ -177,6 +177,13 @@ async fn a_run_still_going_when_the_next_is_due_is_not_doubled() {
     planned_at(&w, "often", utc(2027, 1, 4, 10, 15)).await;
     assert_eq!(scheduled_posts(&w).await.len(), 1, "no second run");
     assert_eq!(automated_jobs(&w).len(), 1);
+    // Nor by hand, while it goes.
+    let asked = w.mention("run digest now").await;
+    said(&w, &asked, "run-now refused", |m| {
+        m.text == "`often`'s last run (job 1) is still going; nothing was started."
+    })
+    .await;
+    assert_eq!(automated_jobs(&w).len(), 1);
 
     // The owner stops it from the thread.
     w.emu
