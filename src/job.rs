@@ -284,7 +284,7 @@ impl Job {
 }
 
 /// What a new job is asked to do; everything else starts empty.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewJob {
     pub channel: String,
     pub thread_ts: String,

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod mcp;
 pub mod model;
 pub mod ops;
+pub mod overlap;
 pub mod prompts;
 pub mod request;
 pub mod runtime;

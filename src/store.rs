@@ -264,6 +264,31 @@ pub trait Store: Send + Sync {
     /// Every mark whose key starts with `prefix`, in key order.
     fn marks(&self, prefix: &str) -> Result<Vec<(String, Mark)>, StoreError>;
     fn drop_mark(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Records a request's overlap doc (replacing the job's earlier one).
+    fn put_overlap_doc(&self, doc: &crate::overlap::Doc) -> Result<(), StoreError>;
+    /// Every overlap doc; one that cannot be read is logged with its key and skipped.
+    fn overlap_docs(&self) -> Result<Vec<crate::overlap::Doc>, StoreError>;
+    /// Holds a request until its requester chooses (flushed: a held request survives a crash).
+    fn put_held(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        held: &crate::overlap::Held,
+    ) -> Result<(), StoreError>;
+    fn held(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Option<crate::overlap::Held>, StoreError>;
+    /// Removes and returns the held request: of two people choosing at once, one gets it.
+    fn take_held(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Option<crate::overlap::Held>, StoreError>;
+    /// True the first time `key` is claimed (an overlap pair told once).
+    fn claim_overlap(&self, key: &str) -> Result<bool, StoreError>;
 }
 
 pub struct SledStore {
@@ -286,6 +311,8 @@ struct Trees {
     audit: sled::Tree,
     transcripts: sled::Tree,
     marks: sled::Tree,
+    /// Overlap docs (`doc/<id>`), held requests (`held/<channel>\0<ts>`), pairs told (`told/…`).
+    overlap: sled::Tree,
 }
 
 impl SledStore {
@@ -305,6 +332,7 @@ impl SledStore {
                 audit: db.open_tree("audit")?,
                 transcripts: db.open_tree("transcripts")?,
                 marks: db.open_tree("marks")?,
+                overlap: db.open_tree("overlap")?,
                 db,
             }),
         })
@@ -609,6 +637,86 @@ impl Store for SledStore {
     fn drop_mark(&self, key: &str) -> Result<(), StoreError> {
         self.t().marks.remove(key.as_bytes())?;
         Ok(())
+    }
+
+    fn put_overlap_doc(&self, doc: &crate::overlap::Doc) -> Result<(), StoreError> {
+        let mut key = b"doc/".to_vec();
+        key.extend_from_slice(&doc.job.to_be_bytes());
+        self.t().overlap.insert(key, serde_json::to_vec(doc)?)?;
+        Ok(())
+    }
+
+    fn overlap_docs(&self) -> Result<Vec<crate::overlap::Doc>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.t().overlap.scan_prefix(b"doc/") {
+            let (key, value) = entry?;
+            match serde_json::from_slice(&value) {
+                Ok(doc) => out.push(doc),
+                Err(e) => {
+                    let key = String::from_utf8_lossy(&key).into_owned();
+                    tracing::error!(%key, error = %e, "unreadable overlap record skipped");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_held(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        held: &crate::overlap::Held,
+    ) -> Result<(), StoreError> {
+        self.t()
+            .overlap
+            .insert(held_key(channel, thread_ts), serde_json::to_vec(held)?)?;
+        self.t().db.flush()?;
+        Ok(())
+    }
+
+    fn held(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Option<crate::overlap::Held>, StoreError> {
+        let Some(bytes) = self.t().overlap.get(held_key(channel, thread_ts))? else {
+            return Ok(None);
+        };
+        Ok(decode_held(channel, thread_ts, &bytes))
+    }
+
+    fn take_held(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<Option<crate::overlap::Held>, StoreError> {
+        let Some(bytes) = self.t().overlap.remove(held_key(channel, thread_ts))? else {
+            return Ok(None);
+        };
+        self.t().db.flush()?;
+        Ok(decode_held(channel, thread_ts, &bytes))
+    }
+
+    fn claim_overlap(&self, key: &str) -> Result<bool, StoreError> {
+        let claimed = Self::claim(&self.t().overlap, format!("told/{key}").as_bytes())?;
+        self.t().db.flush()?;
+        Ok(claimed)
+    }
+}
+
+fn held_key(channel: &str, thread_ts: &str) -> Vec<u8> {
+    let mut key = b"held/".to_vec();
+    key.extend(pair_key(channel, thread_ts));
+    key
+}
+
+fn decode_held(channel: &str, thread_ts: &str, bytes: &[u8]) -> Option<crate::overlap::Held> {
+    match serde_json::from_slice(bytes) {
+        Ok(held) => Some(held),
+        Err(e) => {
+            tracing::error!(%channel, %thread_ts, error = %e, "unreadable held request dropped");
+            None
+        }
     }
 }
 
