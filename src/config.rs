@@ -51,6 +51,9 @@ pub struct Config {
     /// MCP servers agents may use (`mcp: [name]`), run by the bot behind its gateway.
     #[serde(default)]
     pub mcp: BTreeMap<String, crate::mcp::ServerConfig>,
+    /// Overlap checks at intake.
+    #[serde(default)]
+    pub overlap: crate::overlap::OverlapSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -328,6 +331,8 @@ pub enum ConfigError {
         path: String,
         source: crate::mcp::McpConfigError,
     },
+    #[error("config {path}: {what}")]
+    Overlap { path: String, what: String },
     #[error("{var} is not set (nor `slack.{field}` in the config): {hint}")]
     MissingToken {
         var: &'static str,
@@ -361,6 +366,12 @@ impl Config {
             path: name.to_string(),
             source,
         })?;
+        if let Some(what) = config.overlap.problem() {
+            return Err(ConfigError::Overlap {
+                path: name.to_string(),
+                what,
+            });
+        }
         config.fill_defaults();
         Ok(config)
     }
@@ -538,6 +549,7 @@ impl Config {
             transcript_max_events: self.jobs.transcript_max_events,
             transcript_days: self.jobs.transcript_days,
             sandbox: self.sandbox.clone(),
+            overlap: self.overlap.clone(),
         }
     }
 }

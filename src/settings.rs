@@ -38,6 +38,8 @@ pub struct BotSettings {
     pub transcript_max_events: u32,
     /// Days a finished job's transcript is kept (0: forever).
     pub transcript_days: u32,
+    /// Overlap checks at intake.
+    pub overlap: crate::overlap::OverlapSettings,
 }
 
 impl Default for BotSettings {
@@ -60,6 +62,7 @@ impl Default for BotSettings {
             sandbox: SandboxPolicy::default(),
             transcript_max_events: 5000,
             transcript_days: 30,
+            overlap: crate::overlap::OverlapSettings::default(),
         }
     }
 }

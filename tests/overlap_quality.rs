@@ -1,5 +1,6 @@
 //! The overlap detector measured on labelled request pairs: the default threshold is the one
-//! the tune set supports, and the held-out set meets the quality goal at it.
+//! the tune set supports. The held-out figures are printed (and quoted in the README); they
+//! do not yet meet the goal (precision 0.9, recall 0.7), so they are not asserted.
 
 use threadwork::overlap::quality::{self, choose_threshold, figures, PRECISION_GOAL};
 use threadwork::overlap::Vocabulary;
@@ -11,7 +12,7 @@ fn load(name: &str) -> Vec<quality::Pair> {
 }
 
 #[test]
-fn tune_set_chooses_the_default_and_holdout_meets_the_goal() {
+fn the_default_threshold_is_the_one_the_tune_set_supports() {
     let tune = load("tune.tsv");
     let holdout = load("holdout.tsv");
     assert!(tune.len() >= 60 && holdout.len() >= 60);
@@ -20,24 +21,20 @@ fn tune_set_chooses_the_default_and_holdout_meets_the_goal() {
     let hold_scores = quality::scores(&holdout, Vocabulary::default());
     let t = figures(&tune, &tune_scores, chosen);
     let h = figures(&holdout, &hold_scores, chosen);
-    println!("tune at {chosen:.2}: {t:?}\nholdout: {h:?}");
-    for x in [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7] {
-        let f = figures(&tune, &tune_scores, x);
-        println!("tune {x:.2}: p {:.2} r {:.2}", f.precision, f.recall);
-    }
+    println!("tune at {chosen:.2}: {t:?}\nholdout at {chosen:.2}: {h:?}");
     if std::env::var("OVERLAP_DUMP").is_ok() {
-        for (set, pairs, scores) in [("tune", &tune, &tune_scores)] {
-            for (p, s) in pairs.iter().zip(scores.iter()) {
-                let wrong = p.same != (*s >= chosen);
-                println!(
-                    "{set} {} {:.3} {} | {} | {}",
-                    if wrong { "XX" } else { "  " },
-                    s,
-                    if p.same { "same" } else { "diff" },
-                    p.a,
-                    p.b
-                );
-            }
+        for (p, s) in tune.iter().zip(tune_scores.iter()) {
+            let wrong = p.same != (*s >= chosen);
+            let label = if p.same { "same" } else { "diff" };
+            let mark = if wrong { "XX" } else { "  " };
+            println!("{mark} {s:.3} {label} | {} | {}", p.a, p.b);
         }
     }
+    // The shipped default is what the tune set chooses: change the scoring, choose again.
+    assert_eq!(
+        threadwork::overlap::DEFAULT_THRESHOLD,
+        chosen,
+        "the default threshold is no longer the one the tune set supports"
+    );
+    assert!(t.precision >= PRECISION_GOAL);
 }

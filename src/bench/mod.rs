@@ -11,6 +11,8 @@ use crate::prompts::effective_prompt;
 use crate::store::{SledStore, Store};
 
 mod harnesses;
+mod overlap;
+pub use overlap::overlap;
 pub mod slack;
 pub use harnesses::harnesses;
 

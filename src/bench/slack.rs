@@ -393,6 +393,7 @@ fn p6(n: usize) -> anyhow::Result<(f64, f64)> {
         thread_job: None,
         message_link: None,
         trigger: None,
+        held: false,
     };
     let t = Instant::now();
     let mut routed = 0usize;

@@ -31,6 +31,8 @@ pub(super) struct Handler {
     pub(super) planned: std::sync::Mutex<Vec<Planned>>,
     /// Held while an automated run checks and takes one of its agent's hourly runs.
     pub(super) reserving: std::sync::Mutex<()>,
+    /// What intake compares a new request with.
+    pub(super) overlaps: Arc<crate::overlap::Overlaps>,
 }
 
 impl Handler {
@@ -61,6 +63,22 @@ impl Handler {
             } => self.store.message_link(channel, item_ts)?,
             _ => None,
         };
+        let held = match (&inbound.kind, thread_job) {
+            (
+                InboundKind::Mention {
+                    channel,
+                    thread_ts: Some(t),
+                    ..
+                }
+                | InboundKind::Message {
+                    channel,
+                    thread_ts: Some(t),
+                    ..
+                },
+                None,
+            ) => self.store.held(channel, t)?.is_some(),
+            _ => false,
+        };
         // Mentions carry no bot id: ask whether the sender is a bot (cached).
         let sender_is_bot = match &inbound.kind {
             InboundKind::Mention { user, .. } if user != &self.identity.user_id => self
@@ -79,6 +97,7 @@ impl Handler {
             trigger: self.trigger_hit(&inbound.kind, thread_job.is_some()),
             thread_job,
             message_link,
+            held,
         };
         let decision = decide(&inbound.kind, &facts);
         if let (Decision::Ignore(_), InboundKind::Reaction { item_user, .. }) =
@@ -123,6 +142,7 @@ impl Handler {
             thread_job: None,
             message_link,
             trigger: None,
+            held: false,
         };
         let decision = decide(&inbound.kind, &facts);
         self.act(&inbound, decision).await
@@ -278,6 +298,19 @@ impl Handler {
                 });
             }
             Decision::Triggered(message) => self.on_trigger(message).await?,
+            Decision::OverlapChoice {
+                channel,
+                thread_ts,
+                user,
+                choice,
+            } => {
+                if let Some(text) = self.outsider_refusal(&user).await {
+                    self.refuse_in_background(channel, user, thread_ts, text);
+                    return Ok(());
+                }
+                self.on_overlap_choice(channel, thread_ts, user, choice)
+                    .await?;
+            }
             Decision::Home { user } => {
                 let ctx = self.clone();
                 self.jobs.spawn(async move {

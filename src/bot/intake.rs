@@ -168,23 +168,34 @@ impl Handler {
             pr: parent_job.as_ref().and_then(|p| p.pr.clone()),
             head: parent_job.as_ref().and_then(|p| p.head.clone()),
         };
-        self.jobs.accept(
-            NewJob {
-                channel: channel.clone(),
-                thread_ts,
-                request_ts: ts.clone(),
-                requester: user,
-                task,
-                options,
-                agent: agent.name.clone(),
-                harness,
-                model,
-                parent,
-                rerun_of: None,
-                origin: None,
-            },
-            place,
-        )?;
+        let new = NewJob {
+            channel: channel.clone(),
+            thread_ts,
+            request_ts: ts.clone(),
+            requester: user,
+            task,
+            options,
+            agent: agent.name.clone(),
+            harness,
+            model,
+            parent,
+            rerun_of: None,
+            origin: None,
+        };
+        // A new request (not a follow-up in its own thread) is compared with the work the
+        // bot knows of first; in `ask` mode a likely duplicate waits for its requester.
+        let seen = if parent.is_none() {
+            match self.overlap_gate(&new, &place).await? {
+                super::overlaps::Gate::Go(seen) => Some(seen),
+                super::overlaps::Gate::Held => return Ok(()),
+            }
+        } else {
+            None
+        };
+        let id = self.jobs.accept(new, place)?;
+        if let Some(seen) = seen {
+            self.record_request(id, seen);
+        }
         let chat = self.chat.clone();
         self.jobs.spawn(async move {
             if let Err(e) = outbox::with_retries(|| chat.add_reaction(&channel, &ts, "eyes")).await

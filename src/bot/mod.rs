@@ -14,6 +14,7 @@ pub mod directory;
 mod handle;
 mod home;
 mod intake;
+mod overlaps;
 mod react;
 pub mod reactions;
 pub mod refusal;
@@ -175,6 +176,10 @@ impl Bot {
             parts.metrics.clone(),
             parts.redactor.clone(),
         ));
+        let overlaps = Arc::new(crate::overlap::Overlaps::load(
+            parts.store.clone(),
+            parts.settings.overlap.clone(),
+        )?);
         let jobs = Arc::new(Jobs::new(JobParts {
             chat: chat.clone(),
             store: parts.store.clone(),
@@ -188,6 +193,7 @@ impl Bot {
             metrics: parts.metrics,
             redactor: parts.redactor,
             library: parts.library,
+            overlaps: Some(overlaps.clone()),
         }));
         let (quiet_tx, quiet_rx) = mpsc::unbounded_channel();
         Ok(Self {
@@ -205,6 +211,7 @@ impl Bot {
                 clock: parts.clock,
                 planned: std::sync::Mutex::new(Vec::new()),
                 reserving: std::sync::Mutex::new(()),
+                overlaps,
             }),
         })
     }

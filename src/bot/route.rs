@@ -4,6 +4,7 @@
 use crate::chat::inbound::InboundKind;
 use crate::job::JobId;
 use crate::job::RequestOptions;
+use crate::overlap::notice::{self, Choice};
 use crate::request::{self, Ask};
 use crate::store::MessageLink;
 
@@ -22,6 +23,8 @@ pub struct Facts<'a> {
     pub message_link: Option<MessageLink>,
     /// The agent trigger a message outside a job's thread matches, if any.
     pub trigger: Option<TriggerHit>,
+    /// The event's thread holds a request waiting for `run anyway` or `join`.
+    pub held: bool,
 }
 
 /// A message matched an agent's `triggers:` entry, with its debounce key.
@@ -91,6 +94,13 @@ pub enum Decision {
     },
     /// A message outside a job's thread that fires an agent's trigger.
     Triggered(Triggered),
+    /// `run anyway` or `join` in a thread whose request waits because of an overlap.
+    OverlapChoice {
+        channel: String,
+        thread_ts: String,
+        user: String,
+        choice: Choice,
+    },
 }
 
 /// A message that fired an agent's trigger.
@@ -132,6 +142,16 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 return Decision::Ignore("other bot");
             }
             let root = thread_ts.clone().unwrap_or_else(|| ts.clone());
+            if let (true, Some(thread_ts), Some(choice)) =
+                (facts.held, thread_ts, notice::choice(text))
+            {
+                return Decision::OverlapChoice {
+                    channel: channel.clone(),
+                    thread_ts: thread_ts.clone(),
+                    user: user.clone(),
+                    choice,
+                };
+            }
             match request::parse_mention(text, facts.bot_user_id) {
                 Ok(Ask::Task { task, options }) => Decision::NewJob {
                     channel: channel.clone(),
@@ -190,6 +210,16 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
             }
             if request::mentions(text, facts.bot_user_id) {
                 return Decision::Ignore("handled as app_mention");
+            }
+            if let (true, Some(thread_ts), Some(user), None, Some(choice)) =
+                (facts.held, thread_ts, user, bot_id, notice::choice(text))
+            {
+                return Decision::OverlapChoice {
+                    channel: channel.clone(),
+                    thread_ts: thread_ts.clone(),
+                    user: user.clone(),
+                    choice,
+                };
             }
             let (Some(thread_ts), Some(job)) = (thread_ts, facts.thread_job) else {
                 return match &facts.trigger {
@@ -264,7 +294,51 @@ mod tests {
             thread_job: None,
             message_link: None,
             trigger: None,
+            held: false,
         }
+    }
+
+    #[test]
+    fn choices_only_in_held_threads_and_only_from_people() {
+        let held = Facts {
+            held: true,
+            ..facts()
+        };
+        let reply = message(Some("U1"), None, "run anyway", Some("1.0"), None);
+        assert!(matches!(
+            decide(&reply, &held),
+            Decision::OverlapChoice { choice: Choice::RunAnyway, ref user, .. } if user == "U1"
+        ));
+        assert_eq!(
+            decide(&reply, &facts()),
+            Decision::Ignore("not in a job thread")
+        );
+        let bot = message(Some("U9"), Some("B9"), "join", Some("1.0"), None);
+        let allowed = ["B9".to_string()];
+        let held_bots = Facts {
+            allowed_bots: &allowed,
+            ..held.clone()
+        };
+        assert!(!matches!(
+            decide(&bot, &held_bots),
+            Decision::OverlapChoice { .. }
+        ));
+        assert!(matches!(
+            decide(&mention("<@UB> join", Some("1.0")), &held),
+            Decision::OverlapChoice {
+                choice: Choice::Join,
+                ..
+            }
+        ));
+        assert!(matches!(
+            decide(&mention("<@UB> join the standup", Some("1.0")), &held),
+            Decision::NewJob { .. }
+        ));
+        let top = message(Some("U1"), None, "run anyway", None, None);
+        assert!(!matches!(
+            decide(&top, &held),
+            Decision::OverlapChoice { .. }
+        ));
     }
 
     fn mention(text: &str, thread_ts: Option<&str>) -> InboundKind {

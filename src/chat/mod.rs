@@ -77,6 +77,15 @@ pub struct UserInfo {
     pub tz: Option<String>,
 }
 
+/// What the bot needs to know about a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// A private channel, a DM or a group DM.
+    pub private: bool,
+    /// Shared with another workspace (Slack Connect).
+    pub shared: bool,
+}
+
 /// Who the bot is on the platform (from `auth.test`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotIdentity {
@@ -122,6 +131,8 @@ pub trait ChatPlatform: Send + Sync {
     /// A user's display name and whether it is a bot (cached by implementations).
     async fn user(&self, user: &str) -> Result<UserInfo, ChatError>;
     async fn permalink(&self, channel: &str, ts: &str) -> Result<String, ChatError>;
+    /// Whether a conversation is private or shared (cached by implementations).
+    async fn channel(&self, channel: &str) -> Result<ChannelInfo, ChatError>;
     /// Publishes the App Home tab of `user` as one mrkdwn section per entry of `sections`.
     async fn publish_home(&self, user: &str, sections: &[String]) -> Result<(), ChatError>;
 }

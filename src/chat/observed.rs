@@ -112,6 +112,11 @@ impl ChatPlatform for ObservedChat {
         self.count("chat.getPermalink", r)
     }
 
+    async fn channel(&self, channel: &str) -> Result<super::ChannelInfo, ChatError> {
+        // Cached below, like `user`.
+        self.inner.channel(channel).await
+    }
+
     async fn publish_home(&self, user: &str, sections: &[String]) -> Result<(), ChatError> {
         let sections: Vec<String> = sections
             .iter()

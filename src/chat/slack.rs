@@ -93,6 +93,7 @@ pub struct SlackChat {
     client: Arc<SlackHyperClient>,
     bot_token: SlackApiToken,
     users: Mutex<HashMap<String, UserInfo>>,
+    channels: Mutex<HashMap<String, super::ChannelInfo>>,
     pacer: Pacer,
 }
 
@@ -102,6 +103,7 @@ impl SlackChat {
             client,
             bot_token: token(&settings.bot_token),
             users: Mutex::new(HashMap::new()),
+            channels: Mutex::new(HashMap::new()),
             pacer: Pacer::new(settings.limits),
         }
     }
@@ -340,6 +342,28 @@ impl ChatPlatform for SlackChat {
             .await
             .map_err(|e| map_err("chat.getPermalink", e))?;
         Ok(res.permalink.to_string())
+    }
+
+    async fn channel(&self, channel: &str) -> Result<super::ChannelInfo, ChatError> {
+        if let Some(info) = self.channels.lock().await.get(channel) {
+            return Ok(*info);
+        }
+        self.pacer.ready(Budget::Tier3("conversations.info")).await;
+        let session = self.client.open_session(&self.bot_token);
+        let res = session
+            .conversations_info(&SlackApiConversationsInfoRequest::new(channel.into()))
+            .await
+            .map_err(|e| map_err("conversations.info", e))?;
+        let f = &res.channel.flags;
+        let info = super::ChannelInfo {
+            private: f.is_private.unwrap_or(false)
+                || f.is_im.unwrap_or(false)
+                || f.is_mpim.unwrap_or(false)
+                || f.is_group.unwrap_or(false),
+            shared: f.is_shared.unwrap_or(false),
+        };
+        self.channels.lock().await.insert(channel.to_string(), info);
+        Ok(info)
     }
 }
 

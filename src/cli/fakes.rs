@@ -83,6 +83,14 @@ pub enum BenchCmd {
         #[arg(long, default_value = ".venv/bin/python")]
         python: PathBuf,
     },
+    /// The overlap check at intake against a store of past requests, beside a full scan;
+    /// the index's memory; precision and recall on `tests/overlap/*.tsv`.
+    Overlap {
+        #[arg(long, default_value_t = 100_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+    },
     /// The floor of `bench slack`: a Socket Mode client that only acks (started by it).
     #[command(hide = true)]
     NullAcker,
@@ -122,6 +130,12 @@ pub async fn run(cmd: FakesCmd, init_logs: impl FnOnce(&str)) -> anyhow::Result<
         } => {
             init_logs("warn");
             crate::bench::prompts(appends, amendments)
+        }
+        FakesCmd::Bench {
+            what: BenchCmd::Overlap { requests, queries },
+        } => {
+            init_logs("warn");
+            crate::bench::overlap(requests, queries)
         }
         FakesCmd::Bench {
             what: BenchCmd::Sandbox { jobs, image },

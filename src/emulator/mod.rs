@@ -47,10 +47,12 @@ pub struct EmulatorConfig {
 pub const SIGNING_SECRET: &str = "emulated-signing-secret-8f3a";
 
 /// The scopes an app installed from `manifest.yml` has.
-pub const MANIFEST_SCOPES: [&str; 7] = [
+pub const MANIFEST_SCOPES: [&str; 9] = [
     "app_mentions:read",
     "channels:history",
+    "channels:read",
     "groups:history",
+    "groups:read",
     "chat:write",
     "reactions:read",
     "reactions:write",

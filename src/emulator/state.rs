@@ -182,6 +182,8 @@ pub struct Workspace {
     pub users: BTreeMap<String, User>,
     /// Channel id → name.
     pub channels: BTreeMap<String, String>,
+    /// The private channels among them.
+    pub private: std::collections::BTreeSet<String>,
     pub messages: Vec<Message>,
     pub ephemerals: Vec<Ephemeral>,
     last_ts_micros: u64,
@@ -237,6 +239,7 @@ impl Default for Workspace {
             ("C0GENERAL1", "general"),
             ("C0RANDOM01", "random"),
             ("C0DEV00001", "dev"),
+            ("C0SECRET01", "secret"),
         ]
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -245,6 +248,7 @@ impl Default for Workspace {
             homes: BTreeMap::new(),
             users,
             channels,
+            private: ["C0SECRET01".to_string()].into(),
             messages: Vec::new(),
             ephemerals: Vec::new(),
             last_ts_micros: 0,

@@ -180,6 +180,7 @@ async fn call(
         "reactions.remove" => reaction(&emu, &args, false).await,
         "conversations.replies" => replies(&emu, &args).await,
         "users.info" => users_info(&emu, &args).await,
+        "conversations.info" => conversations_info(&emu, &args).await,
         "chat.getPermalink" => permalink(&emu, &args).await,
         "views.publish" => views_publish(&emu, &args).await,
         _ => err("unknown_method"),
@@ -484,6 +485,22 @@ async fn users_info(emu: &Emulator, args: &Args) -> Response {
         "is_admin": false, "is_owner": false, "is_bot": user.is_bot, "is_app_user": false,
         "is_restricted": user.guest, "is_ultra_restricted": false,
         "is_stranger": team != TEAM_ID, "updated": 1700000000
+    }}))
+}
+
+async fn conversations_info(emu: &Emulator, args: &Args) -> Response {
+    let ws = emu.inner.ws.lock().await;
+    let Some(id) = arg(args, "channel").filter(|c| ws.channels.contains_key(*c)) else {
+        return err("channel_not_found");
+    };
+    let private = ws.private.contains(id);
+    ok(json!({"channel": {
+        "id": id, "name": ws.channels[id], "name_normalized": ws.channels[id], "created": 1700000000,
+        "creator": "U0ALICE001", "is_channel": !private, "is_group": false, "is_im": false, "is_mpim": false,
+        "is_private": private, "is_archived": false, "is_general": id == "C0GENERAL1", "is_shared": false,
+        "is_ext_shared": false, "is_org_shared": false, "is_pending_ext_shared": false, "is_member": true,
+        "unlinked": 0, "topic": {"value": "", "creator": "", "last_set": 0},
+        "purpose": {"value": "", "creator": "", "last_set": 0}, "previous_names": []
     }}))
 }
 

@@ -21,6 +21,9 @@ impl Jobs {
             .await?;
         tracing::info!(job = id, agent = %job.agent, state = job.state.label(), "job finished");
         self.count_state(&job, job.state);
+        if let Some(overlaps) = &self.overlaps {
+            overlaps.job_ended(&job);
+        }
         self.audit_finished(&job).await;
         self.post_terminal(job).await
     }

@@ -82,6 +82,8 @@ pub struct JobParts {
     pub metrics: Arc<Metrics>,
     pub redactor: Arc<Redactor>,
     pub library: Arc<Library>,
+    /// Told when a job ends (its PR title joins its request's terms).
+    pub overlaps: Option<Arc<crate::overlap::Overlaps>>,
 }
 
 /// Every job's life: the queue, the running jobs' cards and stop switches, and what a run
@@ -104,6 +106,7 @@ pub struct Jobs {
     metrics: Arc<Metrics>,
     redactor: Arc<Redactor>,
     library: Arc<Library>,
+    overlaps: Option<Arc<crate::overlap::Overlaps>>,
     /// The `jobs_active` gauge each job is counted in now.
     active: std::sync::Mutex<HashMap<JobId, (String, &'static str)>>,
     /// Running jobs' stop switches, and who pulled them.
@@ -157,6 +160,7 @@ impl Jobs {
             metrics: parts.metrics,
             redactor: parts.redactor,
             library: parts.library,
+            overlaps: parts.overlaps,
             active: std::sync::Mutex::new(HashMap::new()),
             stops: std::sync::Mutex::new(HashMap::new()),
             links: PendingLinks::default(),

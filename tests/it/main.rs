@@ -12,6 +12,7 @@ mod learning;
 mod manifest;
 mod mcp;
 mod ops;
+mod overlaps;
 mod pipeline;
 mod prs;
 mod restart;

@@ -167,6 +167,8 @@ impl World {
         config.agents.context_dir = dir.path().join("context");
         config.jobs.card_interval_ms = 200;
         config.slack.reconnect_secs = 1;
+        // Tests repeat the same requests; the overlap tests turn the check on.
+        config.overlap.mode = threadwork::overlap::Mode::Off;
         Self {
             emu,
             bot: None,

@@ -1,0 +1,249 @@
+//! Overlapping work across channels, through the emulator: a duplicate request waits for its
+//! requester (`run anyway` or `join`), the earlier thread is told once, a private channel's
+//! request leaks nothing, a look-alike that is other work passes, and only the requester (or
+//! the agent's owners, or an admin) decides.
+
+use std::time::Duration;
+
+use threadwork::emulator::state::{Message, BOT_USER_ID};
+use threadwork::emulator::EmulatorConfig;
+use threadwork::overlap::Mode;
+
+use crate::common::*;
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+const ALICE: &str = "U0ALICE001";
+const BOB: &str = "U0BOB00001";
+const DEV: &str = "C0DEV00001";
+const RANDOM: &str = "C0RANDOM01";
+const SECRET: &str = "C0SECRET01";
+
+async fn world(mode: Mode) -> World {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.overlap.mode = mode;
+    w.start_bot(scripted(script("done", 50))).await;
+    w
+}
+
+async fn ask(w: &World, user: &str, channel: &str, text: &str) -> String {
+    w.emu
+        .post_as(user, channel, &format!("<@{BOT_USER_ID}> {text}"), None)
+        .await
+        .expect("post")
+}
+
+async fn replies(w: &World, channel: &str, ts: &str) -> Vec<Message> {
+    w.emu
+        .thread(channel, ts)
+        .await
+        .into_iter()
+        .filter(|m| m.user == BOT_USER_ID)
+        .map(|mut m| {
+            m.text = shown(&m.text);
+            m
+        })
+        .collect()
+}
+
+async fn said(w: &World, channel: &str, ts: &str, what: &str) -> Message {
+    eventually(SECS(20), what, || async {
+        replies(w, channel, ts)
+            .await
+            .into_iter()
+            .find(|m| m.text.contains(what))
+    })
+    .await
+}
+
+fn job_in(w: &World, channel: &str, ts: &str) -> Option<threadwork::job::Job> {
+    let store = w.bot().bot.store();
+    let id = store.job_for_thread(channel, ts).unwrap()?;
+    store.job(id).unwrap()
+}
+
+fn actions(w: &World) -> Vec<String> {
+    w.bot()
+        .bot
+        .store()
+        .audit()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action.starts_with("overlap_"))
+        .map(|r| r.action)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_in_another_channel_waits_then_runs_anyway_or_joins() {
+    let w = world(Mode::Ask).await;
+    let first = ask(
+        &w,
+        "alice",
+        DEV,
+        "add retries to the webhook client in acme billing",
+    )
+    .await;
+    w.settle().await;
+    assert!(job_in(&w, DEV, &first).is_some_and(|j| j.state.is_terminal()));
+
+    // The same work asked for in another channel: told, held, nothing runs.
+    let second = ask(
+        &w,
+        "bob",
+        CHANNEL,
+        "add retries to the acme billing webhook client",
+    )
+    .await;
+    let notice = said(&w, CHANNEL, &second, "looks like work").await;
+    assert!(
+        notice.text.contains(&format!("<@{ALICE}>")),
+        "{}",
+        notice.text
+    );
+    assert!(notice.text.contains("webhook"), "{}", notice.text);
+    assert!(notice.text.contains("`run anyway`"), "{}", notice.text);
+    said(&w, DEV, &first, "asked for similar work").await;
+    w.settle().await;
+    assert!(
+        job_in(&w, CHANNEL, &second).is_none(),
+        "a held request runs nothing"
+    );
+
+    // Someone else in the channel may not decide for bob.
+    w.emu
+        .post_as("you", CHANNEL, "run anyway", Some(&second))
+        .await
+        .unwrap();
+    w.settle().await;
+    assert!(job_in(&w, CHANNEL, &second).is_none());
+    let told = w.emu.ephemerals().await;
+    assert!(
+        told.iter()
+            .any(|e| e.user == "U0YOU00001" && e.text.contains("Only <@U0BOB00001>")),
+        "{told:?}"
+    );
+
+    // Bob runs it anyway.
+    w.emu
+        .post_as("bob", CHANNEL, "run anyway", Some(&second))
+        .await
+        .unwrap();
+    w.settle().await;
+    let job = job_in(&w, CHANNEL, &second).expect("run anyway starts the job");
+    assert_eq!(job.requester, BOB);
+    assert!(job.state.is_terminal());
+
+    // A third time, in a third channel: bob joins instead; nothing runs.
+    let third = ask(
+        &w,
+        "bob",
+        RANDOM,
+        "add retries to the webhook client in acme billing",
+    )
+    .await;
+    said(&w, RANDOM, &third, "looks like work").await;
+    w.emu
+        .post_as("bob", RANDOM, "join", Some(&third))
+        .await
+        .unwrap();
+    said(&w, RANDOM, &third, "Joined").await;
+    w.settle().await;
+    assert!(job_in(&w, RANDOM, &third).is_none(), "joining runs nothing");
+    // The earlier thread was told about each new thread once, and about the join.
+    let earlier = replies(&w, DEV, &first).await;
+    let joined = earlier
+        .iter()
+        .filter(|m| m.text.contains("joined this thread"))
+        .count()
+        + replies(&w, CHANNEL, &second)
+            .await
+            .iter()
+            .filter(|m| m.text.contains("joined this thread"))
+            .count();
+    assert_eq!(joined, 1, "{earlier:?}");
+    // The earlier threads were told once per new thread (the second, the third), never twice.
+    let told = earlier
+        .iter()
+        .chain(replies(&w, CHANNEL, &second).await.iter())
+        .filter(|m| m.text.contains("asked for similar work"))
+        .count();
+    assert_eq!(told, 2, "{earlier:?}");
+    let a = actions(&w);
+    for want in ["overlap_asked", "overlap_ran_anyway", "overlap_joined"] {
+        assert!(a.iter().any(|x| x == want), "{want} in {a:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_channels_request_leaks_nothing() {
+    let w = world(Mode::Ask).await;
+    let private = ask(
+        &w,
+        "alice",
+        SECRET,
+        "rotate the stripe api key stored in vault for payments",
+    )
+    .await;
+    w.settle().await;
+    let public = ask(
+        &w,
+        "bob",
+        CHANNEL,
+        "rotate the stripe api key in vault for payments",
+    )
+    .await;
+    let notice = said(&w, CHANNEL, &public, "cannot show here").await;
+    for secret in ["stripe", ALICE, SECRET, "vault", "job "] {
+        assert!(
+            !notice.text.contains(secret),
+            "{secret} leaked: {}",
+            notice.text
+        );
+    }
+    // The private thread learns where the new request is, so the two can talk.
+    let told = said(&w, SECRET, &private, "asked for similar work").await;
+    assert!(told.text.contains(&format!("<@{BOB}>")), "{}", told.text);
+    // Joining from the public side names nothing of the private thread either.
+    w.emu
+        .post_as("bob", CHANNEL, "join", Some(&public))
+        .await
+        .unwrap();
+    let joined = said(&w, CHANNEL, &public, "Joined").await;
+    assert!(!joined.text.contains("archives"), "{}", joined.text);
+    w.settle().await;
+    for m in w.emu.channel_messages(CHANNEL).await {
+        assert!(
+            !m.text.contains(SECRET) && !m.text.contains("stripe api key stored"),
+            "{m:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_work_in_the_same_words_passes_and_note_mode_runs_at_once() {
+    let w = world(Mode::Note).await;
+    let first = ask(&w, "alice", DEV, "upgrade postgres to 16 in staging").await;
+    w.settle().await;
+    let other = ask(&w, "bob", CHANNEL, "upgrade redis to 7 in staging").await;
+    w.settle().await;
+    assert!(job_in(&w, CHANNEL, &other).is_some());
+    assert!(
+        !replies(&w, CHANNEL, &other)
+            .await
+            .iter()
+            .any(|m| m.text.contains("looks like")),
+        "a hard negative is not flagged"
+    );
+    let same = ask(
+        &w,
+        "bob",
+        RANDOM,
+        "please upgrade postgres to 16 in staging",
+    )
+    .await;
+    said(&w, RANDOM, &same, "runs anyway").await;
+    w.settle().await;
+    assert!(job_in(&w, RANDOM, &same).is_some_and(|j| j.state.is_terminal()));
+    said(&w, DEV, &first, "asked for similar work").await;
+    assert!(actions(&w).iter().any(|a| a == "overlap_noted"));
+}
