@@ -103,17 +103,6 @@ fn request(r: &mut Lcg, i: usize) -> String {
     )
 }
 
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 pub fn overlap(docs: usize, queries: usize) -> anyhow::Result<()> {
     println!(
         "bench overlap — {} — {docs} past requests, {queries} queries",
@@ -121,7 +110,7 @@ pub fn overlap(docs: usize, queries: usize) -> anyhow::Result<()> {
     );
     let mut r = Lcg(7);
     let texts: Vec<String> = (0..docs).map(|i| request(&mut r, i)).collect();
-    let before = rss_kb();
+    let before = super::slack::rss_kb(std::process::id());
     let started = Instant::now();
     let mut index = Index::new(Vocabulary::default());
     let now = Utc::now();
@@ -139,7 +128,7 @@ pub fn overlap(docs: usize, queries: usize) -> anyhow::Result<()> {
         });
     }
     let build = started.elapsed();
-    let memory = rss_kb().saturating_sub(before);
+    let memory = super::slack::rss_kb(std::process::id()).saturating_sub(before);
     println!(
         "index: built in {} ({:.1} µs per request), memory {:.1} MiB ({} bytes per request, texts included)",
         ms(build),

@@ -74,7 +74,7 @@ async fn emulator() -> anyhow::Result<Emulator> {
     Ok(emu)
 }
 
-fn rss_kb(pid: u32) -> u64 {
+pub(super) fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

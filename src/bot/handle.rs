@@ -44,7 +44,7 @@ impl Handler {
             tracing::debug!(event_id = %inbound.event_id, "duplicate event ignored");
             return Ok(());
         }
-        let thread_job = match &inbound.kind {
+        let thread = match &inbound.kind {
             InboundKind::Mention {
                 channel,
                 thread_ts: Some(t),
@@ -54,30 +54,23 @@ impl Handler {
                 channel,
                 thread_ts: Some(t),
                 ..
-            } => self.store.job_for_thread(channel, t)?,
+            } => Some((channel, t)),
             _ => None,
+        };
+        let thread_job = match thread {
+            Some((channel, t)) => self.store.job_for_thread(channel, t)?,
+            None => None,
+        };
+        // A held request's thread has no job yet.
+        let held = match (thread, thread_job) {
+            (Some((channel, t)), None) => self.store.held(channel, t)?.is_some(),
+            _ => false,
         };
         let message_link = match &inbound.kind {
             InboundKind::Reaction {
                 channel, item_ts, ..
             } => self.store.message_link(channel, item_ts)?,
             _ => None,
-        };
-        let held = match (&inbound.kind, thread_job) {
-            (
-                InboundKind::Mention {
-                    channel,
-                    thread_ts: Some(t),
-                    ..
-                }
-                | InboundKind::Message {
-                    channel,
-                    thread_ts: Some(t),
-                    ..
-                },
-                None,
-            ) => self.store.held(channel, t)?.is_some(),
-            _ => false,
         };
         // Mentions carry no bot id: ask whether the sender is a bot (cached).
         let sender_is_bot = match &inbound.kind {

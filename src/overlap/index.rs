@@ -33,6 +33,23 @@ pub struct Doc {
     pub text: String,
 }
 
+impl Doc {
+    /// A doc of `text` alone (no place, no requester), for measuring scores.
+    pub fn bare(job: JobId, text: &str) -> Self {
+        Self {
+            job,
+            at: DateTime::<Utc>::MIN_UTC,
+            channel: String::new(),
+            thread_ts: String::new(),
+            requester: String::new(),
+            agent: String::new(),
+            repo: None,
+            private: false,
+            text: text.to_string(),
+        }
+    }
+}
+
 /// Why two requests look like the same work, in the new request's words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
@@ -310,17 +327,7 @@ impl Index {
     /// The similarity of two texts against this index's term statistics (the labelled
     /// pairs are measured this way).
     pub fn score_pair(&mut self, a: &str, b: &str) -> f64 {
-        let doc = Doc {
-            job: JobId::MAX,
-            at: DateTime::<Utc>::MIN_UTC,
-            channel: String::new(),
-            thread_ts: String::new(),
-            requester: String::new(),
-            agent: String::new(),
-            repo: None,
-            private: false,
-            text: b.to_string(),
-        };
+        let doc = Doc::bare(JobId::MAX, b);
         let had = self.by_job.contains_key(&JobId::MAX);
         self.put(doc);
         let scope = Scope {
