@@ -21,7 +21,7 @@ const FAST: &str = r#"{"delay_ms": 50, "event": {"type": "finished", "answer": "
 fn write_config(dir: &Path, script: &Path) -> std::path::PathBuf {
     let path = dir.join("threadwork.toml");
     let text = format!(
-        "[slack]\nreconnect_secs = 1\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nmax_running = 1\nper_channel = 1\ncard_interval_ms = 200\nworkdir = {:?}\n\n[harness.scripted]\nkind = \"scripted\"\nscript = {:?}\n",
+        "[slack]\nreconnect_secs = 1\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nmax_running = 1\nper_channel = 1\ncard_interval_ms = 200\nworkdir = {:?}\n\n[harness.scripted]\nkind = \"scripted\"\nscript = {:?}\n\n[overlap]\nmode = \"off\"\n",
         agents_dir(),
         dir.join("store"),
         dir.join("jobs"),
