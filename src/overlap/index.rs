@@ -4,10 +4,14 @@
 //! A score is the cosine of the two requests' term vectors — each term weighted by how often
 //! it occurs in the request and how rare it is across all jobs, actions weighing
 //! `ACTION_WEIGHT` — lowered when the actions undo each other and raised when the two name the
-//! same repository or the same files. Candidates come from the postings of the query's
-//! non-action terms only, so a common verb never makes a query scan every job.
+//! same repository or the same files.
+//!
+//! A query adds up its dot products from the postings of its own terms (never visiting a job
+//! that shares no term), divides by norms cached per job, and runs the finer checks (opposed,
+//! substituted, same repository or files, the window and the thread) only on the few jobs
+//! whose cosine could still reach the threshold.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -74,6 +78,8 @@ struct Slot {
     doc: Doc,
     terms: Vec<(u32, u32)>,
     paths: Vec<String>,
+    /// The length of the doc's weighted term vector, as of the last `refresh_norms`.
+    norm: f64,
 }
 
 /// The inverted index. Replacing a job's doc leaves its old postings behind as dead slots,
@@ -85,11 +91,21 @@ pub struct Index {
     names: Vec<String>,
     actions: Vec<bool>,
     df: Vec<u32>,
-    postings: Vec<Vec<u32>>,
+    /// Per term: (slot, count in that doc).
+    postings: Vec<Vec<(u32, u32)>>,
     slots: Vec<Option<Slot>>,
     by_job: HashMap<JobId, u32>,
     live: usize,
+    /// Puts and removes since the norms were last computed.
+    changes: usize,
+    /// Scratch for a query's dot products, one per slot (kept to avoid an allocation a query).
+    dots: Vec<f64>,
 }
+
+/// Up to this many docs every change recomputes the norms before the next query (exact
+/// scores); above it, once changes reach 1% of the docs (each doc's norm drifts only as the
+/// term statistics of the whole index do).
+const EXACT_NORMS_UP_TO: usize = 10_000;
 
 impl Index {
     pub fn new(vocabulary: Vocabulary) -> Self {
@@ -142,7 +158,7 @@ impl Index {
         for (term, n) in &terms.counts {
             let id = self.term_id(term);
             self.df[id as usize] += 1;
-            self.postings[id as usize].push(slot);
+            self.postings[id as usize].push((slot, *n));
             ids.push((id, *n));
         }
         self.by_job.insert(doc.job, slot);
@@ -150,8 +166,10 @@ impl Index {
             doc,
             terms: ids,
             paths: terms.paths,
+            norm: 0.0,
         }));
         self.live += 1;
+        self.changes += 1;
     }
 
     pub fn remove(&mut self, job: JobId) {
@@ -163,6 +181,7 @@ impl Index {
                 self.df[id as usize] -= 1;
             }
             self.live -= 1;
+            self.changes += 1;
         }
         if self.slots.len() > 1024 && self.live * 2 < self.slots.len() {
             self.compact();
@@ -179,6 +198,33 @@ impl Index {
         }
     }
 
+    /// Recomputes every doc's norm when the term statistics have moved enough since the last
+    /// time (see `EXACT_NORMS_UP_TO`).
+    fn refresh_norms(&mut self) {
+        let stale = if self.live <= EXACT_NORMS_UP_TO {
+            self.changes > 0
+        } else {
+            self.changes * 100 >= self.live
+        };
+        if !stale {
+            return;
+        }
+        let idf: Vec<f64> = (0..self.names.len() as u32).map(|id| self.idf(id)).collect();
+        let actions = &self.actions;
+        for slot in self.slots.iter_mut().flatten() {
+            slot.norm = slot
+                .terms
+                .iter()
+                .map(|(id, tf)| {
+                    let w = term_weight(*tf, idf[*id as usize], actions[*id as usize]);
+                    w * w
+                })
+                .sum::<f64>()
+                .sqrt();
+        }
+        self.changes = 0;
+    }
+
     fn idf(&self, id: u32) -> f64 {
         let n = self.live as f64;
         let df = self.df.get(id as usize).copied().unwrap_or(0) as f64;
@@ -186,12 +232,7 @@ impl Index {
     }
 
     fn weight(&self, id: u32, tf: u32) -> f64 {
-        let action = if self.actions[id as usize] {
-            ACTION_WEIGHT
-        } else {
-            1.0
-        };
-        (1.0 + (tf as f64).ln()) * self.idf(id) * action
+        term_weight(tf, self.idf(id), self.actions[id as usize])
     }
 
     /// The jobs in `scope` whose score against `text` (for `repo`) is at least `threshold`,
@@ -204,82 +245,78 @@ impl Index {
         threshold: f64,
         limit: usize,
     ) -> Vec<Match> {
+        self.refresh_norms();
         let terms = self.vocabulary.terms(text);
         // Terms no job has are still part of the request's length.
-        let query: Vec<(Option<u32>, f64, String)> = terms
+        let unseen_idf = ((self.live as f64) + 1.0).ln() + 1.0;
+        let query: Vec<(Option<u32>, f64)> = terms
             .counts
             .iter()
-            .map(|(term, n)| {
-                let id = self.ids.get(term).copied();
-                let w = match id {
-                    Some(id) => self.weight(id, *n),
-                    None => {
-                        let action = if Terms::is_action(term) {
-                            ACTION_WEIGHT
-                        } else {
-                            1.0
-                        };
-                        (1.0 + (*n as f64).ln()) * (((self.live as f64) + 1.0).ln() + 1.0) * action
-                    }
-                };
-                (id, w, term.clone())
+            .map(|(term, n)| match self.ids.get(term) {
+                Some(id) => (Some(*id), self.weight(*id, *n)),
+                None => (None, term_weight(*n, unseen_idf, Terms::is_action(term))),
             })
             .collect();
-        let q_norm = query.iter().map(|(_, w, _)| w * w).sum::<f64>().sqrt();
+        let q_norm = query.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
         if q_norm == 0.0 {
             return Vec::new();
         }
-        let mut candidates: HashSet<u32> = HashSet::new();
-        for (id, _, _) in &query {
-            let Some(id) = id else { continue };
-            if self.actions[*id as usize] {
-                continue;
+        // Dot products from the postings: only jobs that share a term are ever visited.
+        let mut dots = std::mem::take(&mut self.dots);
+        dots.clear();
+        dots.resize(self.slots.len(), 0.0);
+        let mut touched: Vec<u32> = Vec::new();
+        for (id, qw) in &query {
+            let Some(id) = *id else { continue };
+            let (idf, action) = (self.idf(id), self.actions[id as usize]);
+            for (slot, tf) in &self.postings[id as usize] {
+                let d = &mut dots[*slot as usize];
+                if *d == 0.0 {
+                    touched.push(*slot);
+                }
+                *d += qw * term_weight(*tf, idf, action);
             }
-            candidates.extend(self.postings[*id as usize].iter().copied());
         }
         let q_weights: HashMap<u32, f64> = query
             .iter()
-            .filter_map(|(id, w, _)| id.map(|i| (i, *w)))
+            .filter_map(|(id, w)| id.map(|i| (i, *w)))
             .collect();
+        // The adjustments only lower a score, except these two.
+        let reachable = threshold - SAME_REPO - SAME_FILES;
         let mut out = Vec::new();
-        for slot in candidates {
+        for slot in touched {
             let Some(s) = &self.slots[slot as usize] else {
                 continue;
             };
-            let d = &s.doc;
-            if d.at < scope.since {
+            if s.norm == 0.0 {
                 continue;
             }
-            if scope.exclude == Some(d.job)
+            let cosine = dots[slot as usize] / (q_norm * s.norm);
+            if cosine < reachable {
+                continue;
+            }
+            let d = &s.doc;
+            if d.at < scope.since
+                || scope.exclude == Some(d.job)
                 || scope
                     .thread
                     .is_some_and(|(c, t)| d.channel == c && d.thread_ts == t)
             {
                 continue;
             }
-            let mut dot = 0.0;
-            let mut d_norm = 0.0;
-            let mut shared = Vec::new();
-            for (id, tf) in &s.terms {
-                let w = self.weight(*id, *tf);
-                d_norm += w * w;
-                if let Some(qw) = q_weights.get(id) {
-                    dot += qw * w;
-                    if !self.actions[*id as usize] {
-                        shared.push(
-                            terms
-                                .shown
-                                .get(&self.names[*id as usize])
-                                .cloned()
-                                .unwrap_or_else(|| self.names[*id as usize].clone()),
-                        );
-                    }
-                }
-            }
-            if d_norm == 0.0 {
+            let shared: Vec<String> = s
+                .terms
+                .iter()
+                .filter(|(id, _)| q_weights.contains_key(id) && !self.actions[*id as usize])
+                .map(|(id, _)| {
+                    let name = &self.names[*id as usize];
+                    terms.shown.get(name).unwrap_or(name).clone()
+                })
+                .collect();
+            // Sharing only verbs ("fix", "add") is not the same work.
+            if shared.is_empty() {
                 continue;
             }
-            let mut score = dot / (q_norm * d_norm.sqrt());
             let doc_terms = Terms {
                 counts: s
                     .terms
@@ -288,6 +325,7 @@ impl Index {
                     .collect(),
                 ..Terms::default()
             };
+            let mut score = cosine;
             if terms.opposed(&doc_terms) {
                 score *= OPPOSED;
             }
@@ -319,6 +357,7 @@ impl Index {
                 });
             }
         }
+        self.dots = dots;
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.job.cmp(&a.job)));
         out.truncate(limit);
         out
@@ -346,6 +385,12 @@ impl Index {
         }
         score
     }
+}
+
+/// A term's weight in one doc: its count dampened, times its rarity, actions lighter.
+fn term_weight(tf: u32, idf: f64, action: bool) -> f64 {
+    let action = if action { ACTION_WEIGHT } else { 1.0 };
+    (1.0 + (tf as f64).ln()) * idf * action
 }
 
 /// The same request about a different thing ("… for the api image" / "… for the worker
@@ -430,6 +475,17 @@ mod tests {
             "remove the retry loop from the email sender",
         );
         assert!(near > 2.0 * far, "{near} vs {far}");
+    }
+
+    #[test]
+    fn sharing_only_a_verb_is_not_a_match() {
+        let mut index = Index::default();
+        index.put(doc(1, "fix"));
+        index.put(doc(2, "fix the login page"));
+        let hits = index.query("fix", None, &scope(), 0.0, 10);
+        assert!(hits.is_empty(), "{hits:?}");
+        let hits = index.query("fix login", None, &scope(), 0.0, 10);
+        assert_eq!(hits.iter().map(|m| m.job).collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]
