@@ -55,6 +55,8 @@ pub enum Ask {
         agent: String,
         schedule: Option<String>,
     },
+    /// `overlaps [<days>]`: groups of similar requests across channels.
+    Overlaps { days: Option<u32> },
 }
 
 /// Why a mention could not become a request; each variant renders as a reply for the thread.
@@ -106,6 +108,7 @@ pub fn usage() -> String {
      (or `@threadwork adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
      `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
      library passages a job would receive), `schedules` (agents that run on their own), \
+     `overlaps [<days>]` (similar requests across channels), \
      `run <agent> [<schedule>] now` (owners and admins), and `stop` (or :x: on the job card) \
      in a job's thread."
         .to_string()
@@ -196,6 +199,12 @@ fn parse_command(text: &str) -> Result<Option<Ask>, RequestError> {
     let command = match (first, &words[..]) {
         (Some("agents"), [_]) => Some(Ask::Agents),
         (Some("schedules"), [_]) => Some(Ask::Schedules),
+        (Some("overlaps"), [_]) => Some(Ask::Overlaps { days: None }),
+        (Some("overlaps"), [_, n]) => n
+            .parse()
+            .ok()
+            .filter(|d| *d > 0)
+            .map(|d| Ask::Overlaps { days: Some(d) }),
         (Some("run"), [_, a, now]) if now.eq_ignore_ascii_case("now") => {
             agent_token(a).map(|agent| Ask::RunNow {
                 agent,
@@ -685,6 +694,8 @@ mod tests {
             ),
             ("<@UBOT> agents", Ask::Agents),
             ("<@UBOT> schedules", Ask::Schedules),
+            ("<@UBOT> overlaps", Ask::Overlaps { days: None }),
+            ("<@UBOT> overlaps 7", Ask::Overlaps { days: Some(7) }),
             (
                 "<@UBOT> run digest NOW",
                 Ask::RunNow {

@@ -253,6 +253,10 @@ impl Handler {
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
             }
+            Ask::Overlaps { days } => {
+                self.overlaps_command(channel, user, thread_ts, days)
+                    .await?
+            }
             Ask::Schedules => {
                 let text = self.schedules_text(user).await;
                 self.jobs.say(channel, thread_ts, &text).await;

@@ -48,7 +48,12 @@ impl Handler {
 
     pub(super) async fn publish_home(&self, user: &str) {
         let sections = match self.directory_sections(user).await {
-            Ok(s) => s,
+            Ok(mut s) => {
+                if let Some(overlaps) = self.overlap_home_section(user).await {
+                    s.push(overlaps);
+                }
+                s
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the agent directory");
                 return;

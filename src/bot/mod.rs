@@ -14,6 +14,7 @@ pub mod directory;
 mod handle;
 mod home;
 mod intake;
+mod overlap_view;
 mod overlaps;
 mod react;
 pub mod reactions;
@@ -239,6 +240,7 @@ impl Bot {
                 .clone()
                 .run_schedules(reloaded, shutdown.child_token()),
         );
+        let digest = tokio::spawn(self.handler.clone().run_digest(shutdown.child_token()));
         let mut quiet = self
             .quiet_rx
             .lock()
@@ -261,6 +263,7 @@ impl Bot {
             }
         }
         schedules.abort();
+        digest.abort();
         self.handler.jobs.close();
     }
 

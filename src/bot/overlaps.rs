@@ -32,7 +32,7 @@ pub(super) struct Seen {
 impl Handler {
     /// Whether a conversation is private or shared; one that cannot be looked up counts as
     /// both, so nothing of it is shown elsewhere and nothing is shown in it.
-    async fn place_of(&self, channel: &str) -> ChannelInfo {
+    pub(super) async fn place_of(&self, channel: &str) -> ChannelInfo {
         match self.chat.channel(channel).await {
             Ok(info) => info,
             Err(e) => {

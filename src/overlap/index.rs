@@ -209,7 +209,9 @@ impl Index {
         if !stale {
             return;
         }
-        let idf: Vec<f64> = (0..self.names.len() as u32).map(|id| self.idf(id)).collect();
+        let idf: Vec<f64> = (0..self.names.len() as u32)
+            .map(|id| self.idf(id))
+            .collect();
         let actions = &self.actions;
         for slot in self.slots.iter_mut().flatten() {
             slot.norm = slot

@@ -10,6 +10,7 @@
 pub mod index;
 pub mod notice;
 pub mod quality;
+pub mod report;
 pub mod terms;
 
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,9 @@ use crate::store::{Store, StoreError};
 /// (`tests/overlap/tune.tsv`) as the lowest score that keeps precision at
 /// `quality::PRECISION_GOAL`; `tests/overlap_quality.rs` fails when it no longer is.
 pub const DEFAULT_THRESHOLD: f64 = 0.60;
+
+/// The longest window compared or listed (`[overlap] days`, `overlaps <days>`).
+pub const MAX_DAYS: u32 = 365;
 
 /// What intake does with a likely duplicate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +58,14 @@ pub struct OverlapSettings {
     /// The team's own words that mean one thing: `[["ledger", "bookkeeping service"]]`.
     #[serde(default)]
     pub synonyms: Vec<Vec<String>>,
+    /// Every this many days the groups of similar work go to `[agents] admin_channel`; 0 sends
+    /// none.
+    #[serde(default = "default_digest_days")]
+    pub digest_days: u32,
+}
+
+fn default_digest_days() -> u32 {
+    7
 }
 
 fn default_days() -> u32 {
@@ -71,6 +83,7 @@ impl Default for OverlapSettings {
             days: default_days(),
             threshold: DEFAULT_THRESHOLD,
             synonyms: Vec::new(),
+            digest_days: default_digest_days(),
         }
     }
 }
@@ -86,6 +99,11 @@ impl OverlapSettings {
         }
         if self.days == 0 {
             return Some("overlap.days: must be at least 1".into());
+        }
+        if self.days > MAX_DAYS || self.digest_days > MAX_DAYS {
+            return Some(format!(
+                "overlap.days and overlap.digest_days: at most {MAX_DAYS}"
+            ));
         }
         if let Some(g) = self.synonyms.iter().find(|g| g.len() < 2) {
             return Some(format!(

@@ -247,3 +247,147 @@ async fn other_work_in_the_same_words_passes_and_note_mode_runs_at_once() {
     said(&w, DEV, &first, "asked for similar work").await;
     assert!(actions(&w).iter().any(|a| a == "overlap_noted"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overlaps_command_lists_groups_within_the_privacy_rule() {
+    let w = world(Mode::Note).await;
+    for (user, channel, text) in [
+        (
+            "alice",
+            DEV,
+            "rotate the stripe api key stored in vault for payments",
+        ),
+        (
+            "bob",
+            CHANNEL,
+            "rotate the stripe api key in vault for payments",
+        ),
+        (
+            "alice",
+            SECRET,
+            "rotate the stripe api key in vault for payments, quietly",
+        ),
+    ] {
+        ask(&w, user, channel, text).await;
+        w.settle().await;
+    }
+    // A member in a fourth channel sees the public jobs and only a count of the private one.
+    let asked = ask(&w, "you", RANDOM, "overlaps").await;
+    let list = said(&w, RANDOM, &asked, "Similar work across channels").await;
+    for shown in [DEV, CHANNEL, "1 in private conversations", "stripe"] {
+        assert!(list.text.contains(shown), "{shown} missing: {}", list.text);
+    }
+    for hidden in [SECRET, "quietly"] {
+        assert!(
+            !list.text.contains(hidden),
+            "{hidden} leaked: {}",
+            list.text
+        );
+    }
+    // Inside the private channel its own job is shown.
+    let inside = ask(&w, "alice", SECRET, "overlaps 7").await;
+    let list = said(&w, SECRET, &inside, "Similar work across channels").await;
+    assert!(list.text.contains("quietly"), "{}", list.text);
+    assert!(list.text.contains("the last 7 days"), "{}", list.text);
+
+    // The Home tab has the section, within the same rule; a guest's has none.
+    for (user, wanted) in [("you", true), ("gina", false)] {
+        w.emu.open_home(user).await.unwrap();
+        let home = eventually(SECS(10), "the Home tab", || async {
+            w.emu.home(user).await
+        })
+        .await;
+        let blocks = serde_json::to_string(&home["blocks"]).unwrap();
+        assert_eq!(
+            blocks.contains("Similar work across channels"),
+            wanted,
+            "{blocks}"
+        );
+        assert!(!blocks.contains("quietly"), "{blocks}");
+    }
+
+    // A guest may not list work across channels: told privately, nothing posted.
+    let by_guest = ask(&w, "gina", RANDOM, "overlaps").await;
+    w.settle().await;
+    assert!(replies(&w, RANDOM, &by_guest).await.is_empty());
+    let told = w.emu.ephemerals().await;
+    assert!(
+        told.iter()
+            .any(|e| e.user == "U0GUEST001" && e.text.contains("Guests cannot list")),
+        "{told:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_goes_to_the_admin_channel_with_what_joining_saved() {
+    use threadwork::schedules::clock::ManualClock;
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.overlap.mode = Mode::Ask;
+    w.config.agents.admin_channel = Some(DEV.into());
+    let clock = ManualClock::new(chrono::Utc::now());
+    w.start_bot_at(scripted(script("done", 50)), None, clock.clone())
+        .await;
+    let first = ask(
+        &w,
+        "alice",
+        CHANNEL,
+        "add a dark mode toggle to the settings page",
+    )
+    .await;
+    w.settle().await;
+    // Work done twice (run anyway), and work not done twice (joined).
+    let second = ask(
+        &w,
+        "bob",
+        RANDOM,
+        "add a dark mode toggle to the settings page",
+    )
+    .await;
+    said(&w, RANDOM, &second, "looks like work").await;
+    w.emu
+        .post_as("bob", RANDOM, "run anyway", Some(&second))
+        .await
+        .unwrap();
+    w.settle().await;
+    let third = ask(
+        &w,
+        "you",
+        RANDOM,
+        "add a dark mode toggle to the settings page",
+    )
+    .await;
+    said(&w, RANDOM, &third, "looks like work").await;
+    w.emu
+        .post_as("you", RANDOM, "join", Some(&third))
+        .await
+        .unwrap();
+    said(&w, RANDOM, &third, "Joined").await;
+    w.settle().await;
+    assert!(job_in(&w, CHANNEL, &first).is_some() && job_in(&w, RANDOM, &second).is_some());
+
+    // Nothing before the week is over; then one digest, with the join counted.
+    clock.advance(chrono::Duration::days(6));
+    w.settle().await;
+    let digests = || async {
+        w.emu
+            .channel_messages(DEV)
+            .await
+            .into_iter()
+            .filter(|m| m.user == BOT_USER_ID && m.text.contains("Similar work"))
+            .count()
+    };
+    assert_eq!(digests().await, 0);
+    clock.advance(chrono::Duration::days(1));
+    let digest = eventually(SECS(20), "the digest", || async {
+        w.emu
+            .channel_messages(DEV)
+            .await
+            .into_iter()
+            .find(|m| m.user == BOT_USER_ID && m.text.contains("1 run saved"))
+    })
+    .await;
+    assert!(digest.text.contains("dark mode"), "{}", digest.text);
+    assert!(digest.text.contains("2 requests in"), "{}", digest.text);
+    w.settle().await;
+    assert_eq!(digests().await, 1);
+}

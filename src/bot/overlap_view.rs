@@ -1,0 +1,207 @@
+//! The organisation's view of overlapping work: `@threadwork overlaps [days]`, the digest sent
+//! every `[overlap] digest_days` to `[agents] admin_channel`, and the App Home section, all
+//! worded by `overlap::report` within the privacy rule.
+//!
+//! Who sees it: members of the workspace. A guest is refused (and gets no Home section), and
+//! nothing is listed in a channel shared with another organisation. A job from a private
+//! conversation is shown in full only when the list is posted in that conversation; elsewhere
+//! it is counted. The digest's instant is marked (flushed) before it is posted: a crash loses
+//! one digest rather than sending it twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::{outbox, BotError, Handler};
+use crate::job::{Job, JobId};
+use crate::overlap::report::{self, Entry, Saved};
+use crate::overlap::MAX_DAYS;
+use crate::store::Mark;
+
+const DIGEST_MARK: &str = "overlap/digest";
+
+/// Groups shown on the Home tab (the command and the digest show `report::MAX_CLUSTERS`).
+const HOME_CLUSTERS: usize = 3;
+
+impl Handler {
+    /// `@threadwork overlaps [days]` in `channel`.
+    pub(super) async fn overlaps_command(
+        &self,
+        channel: &str,
+        user: &str,
+        thread_ts: &str,
+        days: Option<u32>,
+    ) -> Result<(), BotError> {
+        if self.is_guest(user).await {
+            let text = "Guests cannot list work across channels.";
+            self.tell(channel, user, Some(thread_ts), text).await;
+            return Ok(());
+        }
+        if self.place_of(channel).await.shared {
+            let text =
+                "Work across channels is not listed in a channel shared with another organisation.";
+            self.jobs.say(channel, thread_ts, text).await;
+            return Ok(());
+        }
+        let asked = days.unwrap_or(self.settings.overlap.days);
+        let days = asked.min(MAX_DAYS);
+        let mut text = self
+            .overlap_report(days, Some(channel), false, report::MAX_CLUSTERS)
+            .await?;
+        if asked > MAX_DAYS {
+            text.push_str(&format!("\n(At most {MAX_DAYS} days are listed.)"));
+        }
+        self.jobs.say(channel, thread_ts, &text).await;
+        Ok(())
+    }
+
+    /// The Home tab's section for `viewer`; none for a guest.
+    pub(super) async fn overlap_home_section(&self, viewer: &str) -> Option<String> {
+        if self.is_guest(viewer).await {
+            return None;
+        }
+        let days = self.settings.overlap.days;
+        match self.overlap_report(days, None, false, HOME_CLUSTERS).await {
+            Ok(text) => Some(text),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the overlap section of the Home tab");
+                None
+            }
+        }
+    }
+
+    async fn is_guest(&self, user: &str) -> bool {
+        self.chat.user(user).await.map(|u| u.guest).unwrap_or(true)
+    }
+
+    /// The groups of similar work of the last `days`, worded for `here`.
+    async fn overlap_report(
+        &self,
+        days: u32,
+        here: Option<&str>,
+        with_saved: bool,
+        max_clusters: usize,
+    ) -> Result<String, BotError> {
+        let since = self.clock.now() - Duration::days(days.into());
+        let overlaps = self.overlaps.clone();
+        // One query per request of the window: off the event loop's threads.
+        let clusters = tokio::task::spawn_blocking(move || overlaps.clusters(since))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "grouping similar work failed");
+                Vec::new()
+            });
+        let jobs: HashMap<JobId, Job> = self.store.jobs()?.into_iter().map(|j| (j.id, j)).collect();
+        let groups: Vec<Vec<Entry>> = clusters
+            .iter()
+            .map(|docs| {
+                docs.iter()
+                    .map(|d| {
+                        let job = jobs.get(&d.job);
+                        Entry {
+                            job: d.job,
+                            requester: d.requester.clone(),
+                            channel: d.channel.clone(),
+                            private: d.private,
+                            task: job.map_or_else(|| d.text.clone(), |j| j.task.clone()),
+                            state: job.map_or("unknown", |j| j.state.label()),
+                            pr: job.and_then(|j| j.pr.as_ref()).map(|p| p.url.clone()),
+                            cost_usd: job.map_or(0.0, |j| j.usage.cost_usd),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let saved = if with_saved {
+            Some(self.saved_since(since)?)
+        } else {
+            None
+        };
+        Ok(report::render(&groups, days, here, saved, max_clusters))
+    }
+
+    /// Joins recorded since `since`, with what each joined job cost.
+    fn saved_since(&self, since: DateTime<Utc>) -> Result<Saved, BotError> {
+        let mut saved = Saved::default();
+        for r in self.store.audit()? {
+            if r.action != "overlap_joined" || r.at < since {
+                continue;
+            }
+            saved.joins += 1;
+            saved.cost_usd += r
+                .detail
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .and_then(|d| d["saved_usd"].as_f64())
+                .unwrap_or(0.0);
+        }
+        Ok(saved)
+    }
+
+    /// Sends the digest every `[overlap] digest_days` until `shutdown`. The first one goes a
+    /// full period after the first start.
+    pub(super) async fn run_digest(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            let wake = match self.digest_pass().await {
+                Ok(Some(wake)) => wake,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "overlap digest: a pass failed; trying again in an hour");
+                    self.clock.now() + Duration::hours(1)
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.clock.sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Sends the digest when it is due; returns when to look again, or `None` when no digest
+    /// is configured.
+    async fn digest_pass(&self) -> Result<Option<DateTime<Utc>>, BotError> {
+        let days = self.settings.overlap.digest_days;
+        let Some(channel) = self.settings.admin_channel.clone() else {
+            return Ok(None);
+        };
+        if days == 0 {
+            return Ok(None);
+        }
+        if self.place_of(&channel).await.shared {
+            tracing::warn!(%channel, "the admin channel is shared with another organisation; no overlap digest is sent there");
+            return Ok(None);
+        }
+        let period = Duration::days(days.into());
+        let now = self.clock.now();
+        let Some(last) = self.store.mark(DIGEST_MARK)? else {
+            self.store.put_mark(
+                DIGEST_MARK,
+                &Mark {
+                    at: now,
+                    ..Mark::default()
+                },
+            )?;
+            return Ok(Some(now + period));
+        };
+        if now < last.at + period {
+            return Ok(Some(last.at + period));
+        }
+        self.store.put_mark(
+            DIGEST_MARK,
+            &Mark {
+                at: now,
+                ..Mark::default()
+            },
+        )?;
+        let text = self
+            .overlap_report(days, Some(&channel), true, report::MAX_CLUSTERS)
+            .await?;
+        if let Err(e) = outbox::with_retries(|| self.chat.post_message(&channel, None, &text)).await
+        {
+            tracing::warn!(error = %e, %channel, "could not post the overlap digest");
+        }
+        Ok(Some(now + period))
+    }
+}
