@@ -12,6 +12,7 @@ impl Handler {
         let registry = self.jobs.registry();
         let jobs = self.store.jobs()?;
         let now = Utc::now();
+        let twins = self.agent_twins();
         let mut sections = vec![format!(
             "*Agents* ({}) — mention me with `agent=<name>` to pick one.",
             registry.agents.len()
@@ -36,6 +37,21 @@ impl Handler {
                 prompt.amendments.len(),
                 &links,
             );
+            let alike: Vec<String> = twins
+                .iter()
+                .filter_map(|t| {
+                    (t.a == agent.name)
+                        .then_some(&t.b)
+                        .or((t.b == agent.name).then_some(&t.a))
+                })
+                .map(|other| format!("`{other}`"))
+                .collect();
+            if !alike.is_empty() {
+                entry.push_str(&format!(
+                    "\n:busts_in_silhouette: looks like {}",
+                    alike.join(", ")
+                ));
+            }
             let last = last_automated(&jobs, &agent.name);
             if let Some(on_its_own) = directory::render_automation(agent, &planned, &last, tz) {
                 entry.push('\n');

@@ -235,6 +235,13 @@ impl Bot {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        let twins = reloaded.clone().map(|rx| {
+            tokio::spawn(
+                self.handler
+                    .clone()
+                    .run_agent_twins(rx, shutdown.child_token()),
+            )
+        });
         let schedules = tokio::spawn(
             self.handler
                 .clone()
@@ -264,6 +271,9 @@ impl Bot {
         }
         schedules.abort();
         digest.abort();
+        if let Some(twins) = twins {
+            twins.abort();
+        }
         self.handler.jobs.close();
     }
 

@@ -1,6 +1,8 @@
 //! The organisation's view of overlapping work: `@threadwork overlaps [days]`, the digest sent
 //! every `[overlap] digest_days` to `[agents] admin_channel`, and the App Home section, all
-//! worded by `overlap::report` within the privacy rule.
+//! worded by `overlap::report` within the privacy rule; and agents that duplicate each other,
+//! told to the admin channel when a prompt file change makes a new pair (once per pair and
+//! content) and shown in the directory.
 //!
 //! Who sees it: members of the workspace. A guest is refused (and gets no Home section), and
 //! nothing is listed in a channel shared with another organisation. A job from a private
@@ -12,12 +14,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use sha2::Digest;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{outbox, BotError, Handler};
+use crate::agents::Agent;
 use crate::job::{Job, JobId};
+use crate::overlap::agents::{self, Twin};
 use crate::overlap::report::{self, Entry, Saved};
-use crate::overlap::MAX_DAYS;
+use crate::overlap::{Vocabulary, MAX_DAYS};
 use crate::store::Mark;
 
 const DIGEST_MARK: &str = "overlap/digest";
@@ -204,4 +210,88 @@ impl Handler {
         }
         Ok(Some(now + period))
     }
+
+    /// Pairs of agents that look like the same agent, by the prompt files in force.
+    pub(super) fn agent_twins(&self) -> Vec<Twin> {
+        let registry = self.jobs.registry();
+        let texts: Vec<(String, String)> = registry
+            .agents
+            .values()
+            .map(|a| (a.name.clone(), agents::text_of(&a.description, &a.prompt)))
+            .collect();
+        let overlap = &self.settings.overlap;
+        agents::twins(
+            &texts,
+            Vocabulary::new(&overlap.synonyms),
+            overlap.threshold,
+        )
+    }
+
+    /// After each prompt-file reload, tells the admin channel of pairs of look-alike agents
+    /// it has not been told of (in their current wording); the pairs already there at the
+    /// first start are recorded without a message.
+    pub(super) async fn run_agent_twins(
+        self: Arc<Self>,
+        mut reloaded: watch::Receiver<()>,
+        shutdown: CancellationToken,
+    ) {
+        let Some(channel) = self.settings.admin_channel.clone() else {
+            return;
+        };
+        self.claim_twins(None).await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = reloaded.changed() => if changed.is_err() { return },
+            }
+            self.claim_twins(Some(&channel)).await;
+        }
+    }
+
+    async fn claim_twins(&self, tell: Option<&str>) {
+        let registry = self.jobs.registry();
+        for twin in self.agent_twins() {
+            let (Some(a), Some(b)) = (registry.agents.get(&twin.a), registry.agents.get(&twin.b))
+            else {
+                continue;
+            };
+            match self.store.claim_overlap(&twin_key(a, b)) {
+                Ok(true) => {
+                    let Some(channel) = tell else { continue };
+                    let text = twin_notice(a, b, twin.score);
+                    if let Err(e) =
+                        outbox::with_retries(|| self.chat.post_message(channel, None, &text)).await
+                    {
+                        tracing::warn!(error = %e, "could not tell the admin channel of look-alike agents");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, a = %a.name, b = %b.name, "cannot record a pair of look-alike agents")
+                }
+            }
+        }
+    }
+}
+
+/// A pair in its current wording: an edit that keeps them alike is told again.
+fn twin_key(a: &Agent, b: &Agent) -> String {
+    let mut hash = sha2::Sha256::new();
+    for agent in [a, b] {
+        hash.update(agents::text_of(&agent.description, &agent.prompt).as_bytes());
+        hash.update([0u8]);
+    }
+    let digest = hex::encode(hash.finalize());
+    format!("agents/{}/{}/{}", a.name, b.name, &digest[..16])
+}
+
+fn twin_notice(a: &Agent, b: &Agent, score: f64) -> String {
+    let mut owners: Vec<String> = a.owners.iter().chain(&b.owners).cloned().collect();
+    owners.sort();
+    owners.dedup();
+    let owners = crate::text::user_mentions(&owners).unwrap_or_else(|| "no owners".to_string());
+    format!(
+        ":busts_in_silhouette: Agent `{}` looks like `{}` (similarity {score:.2}; owners {owners}). If they do the same work, keep one: two prompts drift apart and each gets half the corrections.",
+        b.name, a.name
+    )
 }

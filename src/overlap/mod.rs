@@ -7,6 +7,7 @@
 //! index filled from the store and answers intake's question. The bot decides what to do
 //! with a match (`bot::overlaps`).
 
+pub mod agents;
 pub mod index;
 pub mod notice;
 pub mod quality;

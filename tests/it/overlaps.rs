@@ -391,3 +391,100 @@ async fn the_digest_goes_to_the_admin_channel_with_what_joining_saved() {
     w.settle().await;
     assert_eq!(digests().await, 1);
 }
+
+fn agent_file(name: &str, description: &str, body: &str) -> String {
+    format!("---\nname: {name}\ndescription: {description}\nharness: scripted\nowners: [{ALICE}]\n---\n{body}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_file_that_duplicates_another_is_told_to_the_admin_channel() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let prompts = w.dir.path().join("prompts");
+    std::fs::create_dir_all(prompts.join("agents")).unwrap();
+    std::fs::create_dir_all(prompts.join("shared")).unwrap();
+    for (name, description, body) in [
+        (
+            "coder",
+            "Writes code",
+            "You fix bugs and open pull requests with tests.",
+        ),
+        (
+            "oncall-bot",
+            "Posts the weekly on-call rota",
+            "Read the PagerDuty schedule and post who is on call this week to the channel.",
+        ),
+    ] {
+        std::fs::write(
+            prompts.join(format!("agents/{name}.md")),
+            agent_file(name, description, body),
+        )
+        .unwrap();
+    }
+    w.config.agents.dir = prompts.join("agents");
+    w.config.agents.shared_dir = prompts.join("shared");
+    w.config.agents.default = "coder".into();
+    w.config.agents.admin_channel = Some(DEV.into());
+    w.start_bot(scripted(script("done", 50))).await;
+
+    // Another agent's work: nothing said. A copy under another name: told once.
+    std::fs::write(
+        prompts.join("agents/release-notes.md"),
+        agent_file(
+            "release-notes",
+            "Writes release notes",
+            "Summarise the merged pull requests since the last tag as release notes.",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        prompts.join("agents/rota-poster.md"),
+        agent_file(
+            "rota-poster",
+            "Posts the on-call rota every week",
+            "Read the PagerDuty schedule and post this week's on-call person to the channel.",
+        ),
+    )
+    .unwrap();
+    let told = eventually(SECS(20), "the admin channel told", || async {
+        w.emu
+            .channel_messages(DEV)
+            .await
+            .into_iter()
+            .find(|m| m.user == BOT_USER_ID && m.text.contains("looks like"))
+    })
+    .await;
+    assert!(
+        told.text.contains("`rota-poster` looks like `oncall-bot`"),
+        "{}",
+        told.text
+    );
+    assert!(told.text.contains(&format!("<@{ALICE}>")), "{}", told.text);
+    // A reload that changes nothing of the pair says nothing again.
+    std::fs::write(
+        prompts.join("agents/coder.md"),
+        agent_file(
+            "coder",
+            "Writes code",
+            "You fix bugs and open pull requests.",
+        ),
+    )
+    .unwrap();
+    tokio::time::sleep(SECS(2)).await;
+    w.settle().await;
+    let alike: Vec<_> = w
+        .emu
+        .channel_messages(DEV)
+        .await
+        .into_iter()
+        .filter(|m| m.user == BOT_USER_ID && m.text.contains("looks like"))
+        .collect();
+    assert_eq!(alike.len(), 1, "{alike:?}");
+    // The directory shows the pair.
+    let asked = ask(&w, "bob", CHANNEL, "agents").await;
+    let directory = said(&w, CHANNEL, &asked, "*oncall-bot*").await;
+    assert!(
+        directory.text.contains("looks like `rota-poster`"),
+        "{}",
+        directory.text
+    );
+}
