@@ -200,11 +200,21 @@ fn parse_command(text: &str) -> Result<Option<Ask>, RequestError> {
         (Some("agents"), [_]) => Some(Ask::Agents),
         (Some("schedules"), [_]) => Some(Ask::Schedules),
         (Some("overlaps"), [_]) => Some(Ask::Overlaps { days: None }),
-        (Some("overlaps"), [_, n]) => n
-            .parse()
-            .ok()
-            .filter(|d| *d > 0)
-            .map(|d| Ask::Overlaps { days: Some(d) }),
+        // `overlaps 0` or `overlaps 9999` is a mistyped command, not a task for an agent.
+        (Some("overlaps"), [_, n]) if n.bytes().all(|b| b.is_ascii_digit()) => {
+            match n.parse::<u32>() {
+                Ok(d) if (1..=crate::overlap::MAX_DAYS).contains(&d) => {
+                    Some(Ask::Overlaps { days: Some(d) })
+                }
+                _ => {
+                    return Err(RequestError::BadValue {
+                        key: "overlaps".into(),
+                        value: n.to_string(),
+                        why: "give a number of days from 1 to 365",
+                    })
+                }
+            }
+        }
         (Some("run"), [_, a, now]) if now.eq_ignore_ascii_case("now") => {
             agent_token(a).map(|agent| Ask::RunNow {
                 agent,
@@ -697,6 +707,13 @@ mod tests {
             ("<@UBOT> overlaps", Ask::Overlaps { days: None }),
             ("<@UBOT> overlaps 7", Ask::Overlaps { days: Some(7) }),
             (
+                "<@UBOT> overlaps between teams",
+                Ask::Task {
+                    task: "overlaps between teams".into(),
+                    options: Default::default(),
+                },
+            ),
+            (
                 "<@UBOT> run digest NOW",
                 Ask::RunNow {
                     agent: "digest".into(),
@@ -754,6 +771,15 @@ mod tests {
             parse_mention("<@UBOT> context agent=ops", BOT),
             Err(RequestError::EmptyContextQuery)
         );
+        for days in ["0", "366", "99999999999"] {
+            assert!(
+                matches!(
+                    parse_mention(&format!("<@UBOT> overlaps {days}"), BOT),
+                    Err(RequestError::BadValue { .. })
+                ),
+                "{days}"
+            );
+        }
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! told to the admin channel when a prompt file change makes a new pair (once per pair and
 //! content) and shown in the directory.
 //!
-//! Who sees it: members of the workspace. A guest is refused (and gets no Home section), and
-//! nothing is listed in a channel shared with another organisation. A job from a private
-//! conversation is shown in full only when the list is posted in that conversation; elsewhere
-//! it is counted. The digest's instant is marked (flushed) before it is posted: a crash loses
+//! Who sees it: members of the bot's own workspace. A guest or someone from another
+//! organisation is refused (and gets no Home section), and nothing is listed in a channel
+//! shared with another organisation. A job from a private conversation is listed only when the
+//! list is posted in that conversation; elsewhere it is left out before grouping. The digest's
+//! instant is marked (flushed) once its text is ready and before it is posted: a crash loses
 //! one digest rather than sending it twice.
 
 use std::collections::HashMap;
@@ -40,8 +41,8 @@ impl Handler {
         thread_ts: &str,
         days: Option<u32>,
     ) -> Result<(), BotError> {
-        if self.is_guest(user).await {
-            let text = "Guests cannot list work across channels.";
+        if !self.is_member(user).await {
+            let text = "Only members of this workspace (not guests or people from other organisations) can list work across channels.";
             self.tell(channel, user, Some(thread_ts), text).await;
             return Ok(());
         }
@@ -65,7 +66,7 @@ impl Handler {
 
     /// The Home tab's section for `viewer`; none for a guest.
     pub(super) async fn overlap_home_section(&self, viewer: &str) -> Option<String> {
-        if self.is_guest(viewer).await {
+        if !self.is_member(viewer).await {
             return None;
         }
         let days = self.settings.overlap.days;
@@ -78,8 +79,14 @@ impl Handler {
         }
     }
 
-    async fn is_guest(&self, user: &str) -> bool {
-        self.chat.user(user).await.map(|u| u.guest).unwrap_or(true)
+    /// A full member of the bot's own workspace (one who cannot be looked up is not).
+    async fn is_member(&self, user: &str) -> bool {
+        self.chat.user(user).await.is_ok_and(|u| {
+            !u.guest
+                && u.team_id
+                    .as_deref()
+                    .is_none_or(|t| t == self.identity.team_id)
+        })
     }
 
     /// The groups of similar work of the last `days`, worded for `here`.
@@ -92,50 +99,75 @@ impl Handler {
     ) -> Result<String, BotError> {
         let since = self.clock.now() - Duration::days(days.into());
         let overlaps = self.overlaps.clone();
+        let place = here.map(str::to_string);
         // One query per request of the window: off the event loop's threads.
-        let clusters = tokio::task::spawn_blocking(move || overlaps.clusters(since))
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "grouping similar work failed");
-                Vec::new()
-            });
-        let jobs: HashMap<JobId, Job> = self.store.jobs()?.into_iter().map(|j| (j.id, j)).collect();
-        let groups: Vec<Vec<Entry>> = clusters
-            .iter()
-            .map(|docs| {
-                docs.iter()
-                    .map(|d| {
-                        let job = jobs.get(&d.job);
-                        Entry {
-                            job: d.job,
-                            requester: d.requester.clone(),
-                            channel: d.channel.clone(),
-                            private: d.private,
-                            task: job.map_or_else(|| d.text.clone(), |j| j.task.clone()),
-                            state: job.map_or("unknown", |j| j.state.label()),
-                            pr: job.and_then(|j| j.pr.as_ref()).map(|p| p.url.clone()),
-                            cost_usd: job.map_or(0.0, |j| j.usage.cost_usd),
-                        }
-                    })
-                    .collect()
+        let clusters = tokio::task::spawn_blocking(move || {
+            overlaps.clusters(since, |d| {
+                !d.private || place.as_deref() == Some(&d.channel)
             })
-            .collect();
+        })
+        .await;
+        let clusters = match clusters {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "grouping similar work failed");
+                return Ok(
+                    ":warning: I could not group similar work just now; please try again later."
+                        .into(),
+                );
+            }
+        };
+        let jobs: HashMap<JobId, Job> = self.store.jobs()?.into_iter().map(|j| (j.id, j)).collect();
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut groups: Vec<Vec<Entry>> = Vec::new();
+        for docs in &clusters {
+            let mut group = Vec::new();
+            for d in docs {
+                if !names.contains_key(&d.requester) {
+                    let name = match self.chat.user(&d.requester).await {
+                        Ok(u) => u.name,
+                        Err(_) => "someone".to_string(),
+                    };
+                    names.insert(d.requester.clone(), name);
+                }
+                let job = jobs.get(&d.job);
+                group.push(Entry {
+                    job: d.job,
+                    requester: names[&d.requester].clone(),
+                    channel: d.channel.clone(),
+                    private: d.private,
+                    task: job.map_or_else(|| d.text.clone(), |j| j.task.clone()),
+                    state: job.map_or("unknown", |j| j.state.label()),
+                    pr: job.and_then(|j| j.pr.as_ref()).map(|p| p.url.clone()),
+                    cost_usd: job.map_or(0.0, |j| j.usage.cost_usd),
+                });
+            }
+            groups.push(group);
+        }
         let saved = if with_saved {
-            Some(self.saved_since(since)?)
+            Some(self.saved_since(since, here)?)
         } else {
             None
         };
         Ok(report::render(&groups, days, here, saved, max_clusters))
     }
 
-    /// Joins recorded since `since`, with what each joined job cost.
-    fn saved_since(&self, since: DateTime<Utc>) -> Result<Saved, BotError> {
+    /// Joins recorded since `since`, with what each joined job cost (counted, not costed,
+    /// when the joined job is in a private conversation other than `here`).
+    fn saved_since(&self, since: DateTime<Utc>, here: Option<&str>) -> Result<Saved, BotError> {
         let mut saved = Saved::default();
         for r in self.store.audit()? {
             if r.action != "overlap_joined" || r.at < since {
                 continue;
             }
             saved.joins += 1;
+            let private = r
+                .job
+                .and_then(|j| self.overlaps.doc(j))
+                .is_none_or(|d| d.private && here != Some(d.channel.as_str()));
+            if private {
+                continue;
+            }
             saved.cost_usd += r
                 .detail
                 .as_deref()
@@ -175,9 +207,16 @@ impl Handler {
         if days == 0 {
             return Ok(None);
         }
-        if self.place_of(&channel).await.shared {
-            tracing::warn!(%channel, "the admin channel is shared with another organisation; no overlap digest is sent there");
-            return Ok(None);
+        match self.chat.channel(&channel).await {
+            Ok(info) if info.shared => {
+                tracing::warn!(%channel, "the admin channel is shared with another organisation; no overlap digest is sent there");
+                return Ok(None);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(%channel, error = %e, "cannot look up the admin channel; the overlap digest waits an hour");
+                return Ok(Some(self.clock.now() + Duration::hours(1)));
+            }
         }
         let period = Duration::days(days.into());
         let now = self.clock.now();
@@ -194,6 +233,9 @@ impl Handler {
         if now < last.at + period {
             return Ok(Some(last.at + period));
         }
+        let text = self
+            .overlap_report(days, Some(&channel), true, report::MAX_CLUSTERS)
+            .await?;
         self.store.put_mark(
             DIGEST_MARK,
             &Mark {
@@ -201,9 +243,6 @@ impl Handler {
                 ..Mark::default()
             },
         )?;
-        let text = self
-            .overlap_report(days, Some(&channel), true, report::MAX_CLUSTERS)
-            .await?;
         if let Err(e) = outbox::with_retries(|| self.chat.post_message(&channel, None, &text)).await
         {
             tracing::warn!(error = %e, %channel, "could not post the overlap digest");
@@ -238,7 +277,16 @@ impl Handler {
         let Some(channel) = self.settings.admin_channel.clone() else {
             return;
         };
-        self.claim_twins(None).await;
+        // The first start ever records the pairs already there; later starts tell of pairs
+        // made while the bot was down.
+        let first = match self.store.claim_overlap("agents/baseline") {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read what look-alike agents were told; telling none until the next reload");
+                true
+            }
+        };
+        self.claim_twins((!first).then_some(channel.as_str())).await;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -249,6 +297,21 @@ impl Handler {
     }
 
     async fn claim_twins(&self, tell: Option<&str>) {
+        if let Some(channel) = tell {
+            // Agent names and owners stay inside the organisation; an unknown channel is
+            // tried again at the next reload (nothing is claimed).
+            match self.chat.channel(channel).await {
+                Ok(info) if !info.shared => {}
+                Ok(_) => {
+                    tracing::warn!(%channel, "the admin channel is shared with another organisation; look-alike agents are not told there");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(%channel, error = %e, "cannot look up the admin channel; look-alike agents are told at the next reload");
+                    return;
+                }
+            }
+        }
         let registry = self.jobs.registry();
         for twin in self.agent_twins() {
             let (Some(a), Some(b)) = (registry.agents.get(&twin.a), registry.agents.get(&twin.b))

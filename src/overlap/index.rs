@@ -98,8 +98,12 @@ pub struct Index {
     live: usize,
     /// Puts and removes since the norms were last computed.
     changes: usize,
-    /// Scratch for a query's dot products, one per slot (kept to avoid an allocation a query).
+    /// Scratch for a query's dot products, one per slot, all zero between queries (kept to
+    /// avoid an allocation and a clearing pass a query).
     dots: Vec<f64>,
+    /// Counts every put and remove: what was computed from the index at one generation holds
+    /// until the next.
+    generation: u64,
 }
 
 /// Up to this many docs every change recomputes the norms before the next query (exact
@@ -121,6 +125,10 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.live == 0
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn vocabulary(&self) -> &Vocabulary {
@@ -162,14 +170,22 @@ impl Index {
             ids.push((id, *n));
         }
         self.by_job.insert(doc.job, slot);
+        // Its norm by today's statistics, so it is found at once; `refresh_norms` corrects
+        // the drift of every norm later.
+        let norm = ids
+            .iter()
+            .map(|(id, n)| self.weight(*id, *n).powi(2))
+            .sum::<f64>()
+            .sqrt();
         self.slots.push(Some(Slot {
             doc,
             terms: ids,
             paths: terms.paths,
-            norm: 0.0,
+            norm,
         }));
         self.live += 1;
         self.changes += 1;
+        self.generation += 1;
     }
 
     pub fn remove(&mut self, job: JobId) {
@@ -182,6 +198,7 @@ impl Index {
             }
             self.live -= 1;
             self.changes += 1;
+            self.generation += 1;
         }
         if self.slots.len() > 1024 && self.live * 2 < self.slots.len() {
             self.compact();
@@ -192,10 +209,12 @@ impl Index {
     fn compact(&mut self) {
         let docs: Vec<Doc> = self.slots.drain(..).flatten().map(|s| s.doc).collect();
         let vocabulary = std::mem::take(&mut self.vocabulary);
+        let generation = self.generation;
         *self = Self::new(vocabulary);
         for doc in docs {
             self.put(doc);
         }
+        self.generation += generation;
     }
 
     /// Recomputes every doc's norm when the term statistics have moved enough since the last
@@ -265,7 +284,6 @@ impl Index {
         }
         // Dot products from the postings: only jobs that share a term are ever visited.
         let mut dots = std::mem::take(&mut self.dots);
-        dots.clear();
         dots.resize(self.slots.len(), 0.0);
         let mut touched: Vec<u32> = Vec::new();
         for (id, qw) in &query {
@@ -286,14 +304,15 @@ impl Index {
         // The adjustments only lower a score, except these two.
         let reachable = threshold - SAME_REPO - SAME_FILES;
         let mut out = Vec::new();
-        for slot in touched {
+        for &slot in &touched {
+            let dot = std::mem::take(&mut dots[slot as usize]);
             let Some(s) = &self.slots[slot as usize] else {
                 continue;
             };
             if s.norm == 0.0 {
                 continue;
             }
-            let cosine = dots[slot as usize] / (q_norm * s.norm);
+            let cosine = dot / (q_norm * s.norm);
             if cosine < reachable {
                 continue;
             }
@@ -477,6 +496,19 @@ mod tests {
             "remove the retry loop from the email sender",
         );
         assert!(near > 2.0 * far, "{near} vs {far}");
+    }
+
+    #[test]
+    fn a_new_doc_is_found_at_once_in_a_large_index() {
+        let mut index = Index::default();
+        for i in 0..(EXACT_NORMS_UP_TO as u64 + 50) {
+            index.put(doc(i, &format!("task {i} for service{}", i % 97)));
+        }
+        assert!(index.query("service3 task", None, &scope(), 0.1, 1).len() == 1);
+        // Well under 1% of the docs changed since the norms were refreshed.
+        index.put(doc(1_000_000, "rotate the zebra quantum flux keys"));
+        let hits = index.query("rotate zebra quantum flux keys", None, &scope(), 0.5, 5);
+        assert_eq!(hits.first().map(|m| m.job), Some(1_000_000), "{hits:?}");
     }
 
     #[test]

@@ -141,6 +141,8 @@ pub struct Overlaps {
     index: Mutex<Index>,
     store: Arc<dyn Store>,
     pub settings: OverlapSettings,
+    /// The last grouping's pairs (`clusters`).
+    pairs: Mutex<Option<Arc<Pairs>>>,
 }
 
 impl Overlaps {
@@ -155,6 +157,7 @@ impl Overlaps {
             index: Mutex::new(index),
             store,
             settings,
+            pairs: Mutex::new(None),
         })
     }
 
@@ -233,14 +236,17 @@ impl Overlaps {
         Ok(None)
     }
 
-    /// Pairs of jobs in the window that look like the same work, grouped: each cluster's
-    /// jobs, oldest first. For `@threadwork overlaps` and the digest.
-    pub fn clusters(&self, since: DateTime<Utc>) -> Vec<Vec<Doc>> {
-        let mut index = self.index();
-        let docs: Vec<Doc> = index.docs().filter(|d| d.at >= since).cloned().collect();
-        let pos: std::collections::HashMap<JobId, usize> =
-            docs.iter().enumerate().map(|(i, d)| (d.job, i)).collect();
-        let mut parent: Vec<usize> = (0..docs.len()).collect();
+    /// The recorded request of `job`.
+    pub fn doc(&self, job: JobId) -> Option<Doc> {
+        self.index().doc(job).cloned()
+    }
+
+    /// The requests of the window that look like the same work, grouped (oldest first in
+    /// each group, biggest group first), among the requests `visible` keeps: a request left
+    /// out neither shows nor links two others.
+    pub fn clusters(&self, since: DateTime<Utc>, visible: impl Fn(&Doc) -> bool) -> Vec<Vec<Doc>> {
+        let pairs = self.pairs(since);
+        let mut parent: Vec<usize> = (0..pairs.docs.len()).collect();
         fn root(p: &mut [usize], mut i: usize) -> usize {
             while p[i] != i {
                 p[i] = p[p[i]];
@@ -248,33 +254,21 @@ impl Overlaps {
             }
             i
         }
-        let scope_since = since;
-        for (i, d) in docs.iter().enumerate() {
-            let scope = Scope {
-                since: scope_since,
-                thread: Some((&d.channel, &d.thread_ts)),
-                exclude: Some(d.job),
-            };
-            let hits = index.query(
-                &d.text,
-                d.repo.as_deref(),
-                &scope,
-                self.settings.threshold,
-                20,
-            );
-            for m in hits {
-                if let Some(&j) = pos.get(&m.job) {
-                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                    if a != b {
-                        parent[a] = b;
-                    }
+        let shown: Vec<bool> = pairs.docs.iter().map(&visible).collect();
+        for &(i, j) in &pairs.edges {
+            if shown[i] && shown[j] {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                if a != b {
+                    parent[a] = b;
                 }
             }
         }
         let mut groups: std::collections::BTreeMap<usize, Vec<Doc>> = Default::default();
-        for (i, d) in docs.iter().enumerate() {
-            let r = root(&mut parent, i);
-            groups.entry(r).or_default().push(d.clone());
+        for (i, d) in pairs.docs.iter().enumerate() {
+            if shown[i] {
+                let r = root(&mut parent, i);
+                groups.entry(r).or_default().push(d.clone());
+            }
         }
         let mut out: Vec<Vec<Doc>> = groups
             .into_values()
@@ -287,6 +281,72 @@ impl Overlaps {
         out.sort_by_key(|g| std::cmp::Reverse(g.len()));
         out
     }
+
+    /// Every pair of requests of the window that look like the same work. One query per
+    /// request, each under the lock alone (intake's checks go between them); kept while the
+    /// index is unchanged, or for `PAIRS_FRESH`, for windows starting within an hour.
+    fn pairs(&self, since: DateTime<Utc>) -> Arc<Pairs> {
+        let generation = self.index().generation();
+        if let Some(p) = self
+            .pairs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            let fresh = p.generation == generation || Utc::now() - p.computed < PAIRS_FRESH;
+            if fresh && (p.since - since).num_minutes().abs() < 60 {
+                return p.clone();
+            }
+        }
+        let docs: Vec<Doc> = self
+            .index()
+            .docs()
+            .filter(|d| d.at >= since)
+            .cloned()
+            .collect();
+        let pos: std::collections::HashMap<JobId, usize> =
+            docs.iter().enumerate().map(|(i, d)| (d.job, i)).collect();
+        let mut edges = Vec::new();
+        for (i, d) in docs.iter().enumerate() {
+            let scope = Scope {
+                since,
+                thread: Some((&d.channel, &d.thread_ts)),
+                exclude: Some(d.job),
+            };
+            let hits = self.index().query(
+                &d.text,
+                d.repo.as_deref(),
+                &scope,
+                self.settings.threshold,
+                20,
+            );
+            edges.extend(
+                hits.iter()
+                    .filter_map(|m| pos.get(&m.job))
+                    .map(|&j| (i.min(j), i.max(j))),
+            );
+        }
+        let pairs = Arc::new(Pairs {
+            generation,
+            computed: Utc::now(),
+            since,
+            docs,
+            edges,
+        });
+        *self.pairs.lock().unwrap_or_else(|p| p.into_inner()) = Some(pairs.clone());
+        pairs
+    }
+}
+
+/// How long grouped pairs are reused although requests came in since.
+const PAIRS_FRESH: Duration = Duration::minutes(10);
+
+struct Pairs {
+    generation: u64,
+    computed: DateTime<Utc>,
+    since: DateTime<Utc>,
+    docs: Vec<Doc>,
+    edges: Vec<(usize, usize)>,
 }
 
 /// The doc a new job's request becomes.

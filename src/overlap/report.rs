@@ -1,7 +1,9 @@
 //! The organisation's view of overlapping work: clusters of similar requests across channels,
 //! as the `overlaps` command, the weekly digest and the App Home section show them. Pure: the
-//! bot gathers the entries; this words them within the privacy rule — a job from a private
-//! conversation is shown in full only inside that conversation, elsewhere it is counted.
+//! bot gathers the entries (a job from a private conversation only for a list posted in that
+//! conversation: `Overlaps::clusters` leaves the others out before grouping, so they neither
+//! show nor link two jobs); this words them, and drops any such job it is given all the same.
+//! Requesters are named, not mentioned: a list pings nobody.
 
 use crate::chat::mrkdwn;
 use crate::job::JobId;
@@ -11,6 +13,7 @@ use crate::text::clip;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub job: JobId,
+    /// The requester's display name (not a mention).
     pub requester: String,
     pub channel: String,
     /// A private channel, a DM or a group DM (or one whose kind could not be learnt).
@@ -47,11 +50,15 @@ pub fn render(
     } else {
         format!("the last {days} days")
     };
+    let clusters: Vec<&Vec<Entry>> = clusters
+        .iter()
+        .filter(|c| c.iter().filter(|e| shown(e, here)).count() > 1)
+        .collect();
     let mut out = if clusters.is_empty() {
-        format!("No similar requests across channels in {window}.")
+        format!("No similar requests in {window}.")
     } else {
         format!(
-            "*Similar work across channels, {window}* — {} group{} of requests that look like the same work:",
+            "*Similar work, {window}* — {} group{} of requests that look like the same work:",
             clusters.len(),
             if clusters.len() == 1 { "" } else { "s" }
         )
@@ -92,46 +99,35 @@ fn shown(entry: &Entry, here: Option<&str>) -> bool {
 }
 
 fn cluster_text(cluster: &[Entry], here: Option<&str>) -> String {
-    let (visible, hidden): (Vec<&Entry>, Vec<&Entry>) =
-        cluster.iter().partition(|e| shown(e, here));
+    let visible: Vec<&Entry> = cluster.iter().filter(|e| shown(e, here)).collect();
     let mut channels: Vec<&str> = visible.iter().map(|e| e.channel.as_str()).collect();
     channels.sort_unstable();
     channels.dedup();
     let spent: f64 = visible.iter().map(|e| e.cost_usd).sum();
-    let mut head = format!(
-        "{} request{}",
-        cluster.len(),
-        if cluster.len() == 1 { "" } else { "s" }
-    );
-    if !channels.is_empty() {
-        head.push_str(&format!(
-            " in {}",
-            channels
-                .iter()
-                .map(|c| format!("<#{c}>"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    if !hidden.is_empty() {
-        head.push_str(&format!(" ({} in private conversations)", hidden.len()));
-    }
-    head.push_str(&format!(", ${spent:.2} spent"));
-    if !hidden.is_empty() {
-        head.push_str(" on the jobs shown");
-    }
-    let mut lines = vec![head];
+    let mut lines = vec![format!(
+        "{} request{} in {}, ${spent:.2} spent",
+        visible.len(),
+        if visible.len() == 1 { "" } else { "s" },
+        channels
+            .iter()
+            .map(|c| format!("<#{c}>"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
     for e in visible.iter().take(MAX_JOBS) {
         let mut line = format!(
-            "   • job {} by <@{}> in <#{}> ({}",
-            e.job, e.requester, e.channel, e.state
+            "   • job {} by {} in <#{}> ({}",
+            e.job,
+            mrkdwn::escape(&e.requester),
+            e.channel,
+            e.state
         );
         if let Some(pr) = &e.pr {
             line.push_str(&format!(", PR {pr}"));
         }
         line.push_str(&format!(
             "): _{}_",
-            mrkdwn::escape(&clip(e.task.trim(), 120))
+            mrkdwn::escape(&clip(&one_line(&e.task), 120))
         ));
         lines.push(line);
     }
@@ -139,6 +135,10 @@ fn cluster_text(cluster: &[Entry], here: Option<&str>) -> String {
         lines.push(format!("   • …and {} more", visible.len() - MAX_JOBS));
     }
     lines.join("\n")
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -159,32 +159,38 @@ mod tests {
     }
 
     #[test]
-    fn a_private_job_is_counted_outside_its_conversation_and_shown_inside_it() {
+    fn a_private_job_shows_only_inside_its_conversation() {
         let cluster = vec![
             entry(1, "C1", false, "add retries to the webhook client"),
-            entry(2, "G9", true, "secret webhook retry plan"),
+            entry(2, "C3", false, "retry webhook sends"),
+            entry(3, "G9", true, "secret webhook retry plan"),
         ];
         let outside = render(std::slice::from_ref(&cluster), 30, Some("C1"), None, 10);
-        assert!(outside.contains("job 1 by <@U1> in <#C1>"), "{outside}");
-        assert!(outside.contains("1 in private conversations"), "{outside}");
-        assert!(!outside.contains("secret"), "{outside}");
-        assert!(!outside.contains("G9"), "{outside}");
-        assert!(!outside.contains("U2"), "{outside}");
+        assert!(outside.contains("job 1 by U1 in <#C1>"), "{outside}");
         assert!(
-            outside.contains("$0.50 spent on the jobs shown"),
+            outside.contains("2 requests in <#C1>, <#C3>, $1.00 spent"),
             "{outside}"
         );
+        for leak in ["secret", "G9", "U3", "job 3"] {
+            assert!(!outside.contains(leak), "{leak}: {outside}");
+        }
         let inside = render(std::slice::from_ref(&cluster), 30, Some("G9"), None, 10);
         assert!(inside.contains("secret webhook retry plan"), "{inside}");
-        let home = render(&[cluster], 30, None, None, 10);
+        let home = render(std::slice::from_ref(&cluster), 30, None, None, 10);
         assert!(!home.contains("secret"), "{home}");
+        // A group that is one public job and private ones is no group outside.
+        let pair = vec![entry(1, "C1", false, "a"), entry(3, "G9", true, "b")];
+        assert_eq!(
+            render(&[pair], 30, Some("C1"), None, 10),
+            "No similar requests in the last 30 days."
+        );
     }
 
     #[test]
     fn empty_long_and_saved() {
         assert_eq!(
             render(&[], 7, None, None, 10),
-            "No similar requests across channels in the last 7 days."
+            "No similar requests in the last 7 days."
         );
         let many: Vec<Vec<Entry>> = (0..12)
             .map(|i| {
@@ -216,7 +222,7 @@ mod tests {
     fn task_text_is_escaped() {
         let text = render(
             &[vec![
-                entry(1, "C1", false, "<!channel> fix *it*"),
+                entry(1, "C1", false, "<!channel> fix *it*\n2. fake line"),
                 entry(2, "C2", false, "fix it"),
             ]],
             30,
@@ -225,5 +231,6 @@ mod tests {
             10,
         );
         assert!(!text.contains("<!channel>"), "{text}");
+        assert!(!text.contains("\n2. fake"), "{text}");
     }
 }

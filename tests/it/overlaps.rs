@@ -250,7 +250,11 @@ async fn other_work_in_the_same_words_passes_and_note_mode_runs_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overlaps_command_lists_groups_within_the_privacy_rule() {
-    let w = world(Mode::Note).await;
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.overlap.mode = Mode::Note;
+    // The partner's team may use the bot; the list of work across channels is still not theirs.
+    w.config.agents.external_teams = vec![threadwork::emulator::state::OTHER_TEAM_ID.into()];
+    w.start_bot(scripted(script("done", 50))).await;
     for (user, channel, text) in [
         (
             "alice",
@@ -271,13 +275,14 @@ async fn the_overlaps_command_lists_groups_within_the_privacy_rule() {
         ask(&w, user, channel, text).await;
         w.settle().await;
     }
-    // A member in a fourth channel sees the public jobs and only a count of the private one.
+    // A member in a fourth channel sees the public jobs, nothing of the private one, and
+    // nobody is pinged.
     let asked = ask(&w, "you", RANDOM, "overlaps").await;
-    let list = said(&w, RANDOM, &asked, "Similar work across channels").await;
-    for shown in [DEV, CHANNEL, "1 in private conversations", "stripe"] {
+    let list = said(&w, RANDOM, &asked, "Similar work").await;
+    for shown in [DEV, CHANNEL, "2 requests in", "stripe", "by alice"] {
         assert!(list.text.contains(shown), "{shown} missing: {}", list.text);
     }
-    for hidden in [SECRET, "quietly"] {
+    for hidden in [SECRET, "quietly", "private", "<@"] {
         assert!(
             !list.text.contains(hidden),
             "{hidden} leaked: {}",
@@ -286,8 +291,9 @@ async fn the_overlaps_command_lists_groups_within_the_privacy_rule() {
     }
     // Inside the private channel its own job is shown.
     let inside = ask(&w, "alice", SECRET, "overlaps 7").await;
-    let list = said(&w, SECRET, &inside, "Similar work across channels").await;
+    let list = said(&w, SECRET, &inside, "Similar work").await;
     assert!(list.text.contains("quietly"), "{}", list.text);
+    assert!(list.text.contains("3 requests in"), "{}", list.text);
     assert!(list.text.contains("the last 7 days"), "{}", list.text);
 
     // The Home tab has the section, within the same rule; a guest's has none.
@@ -299,22 +305,32 @@ async fn the_overlaps_command_lists_groups_within_the_privacy_rule() {
         .await;
         let blocks = serde_json::to_string(&home["blocks"]).unwrap();
         assert_eq!(
-            blocks.contains("Similar work across channels"),
+            blocks.contains("Similar work"),
             wanted,
             "{blocks}"
         );
         assert!(!blocks.contains("quietly"), "{blocks}");
     }
 
-    // A guest may not list work across channels: told privately, nothing posted.
+    // A guest may not list work across channels: told privately, nothing posted. Nor may
+    // someone from another organisation, even from a team the bot works for.
     let by_guest = ask(&w, "gina", RANDOM, "overlaps").await;
     w.settle().await;
     assert!(replies(&w, RANDOM, &by_guest).await.is_empty());
     let told = w.emu.ephemerals().await;
     assert!(
         told.iter()
-            .any(|e| e.user == "U0GUEST001" && e.text.contains("Guests cannot list")),
+            .any(|e| e.user == "U0GUEST001" && e.text.contains("Only members of this workspace")),
         "{told:?}"
+    );
+    let by_partner = ask(&w, "xavier", RANDOM, "overlaps").await;
+    w.settle().await;
+    assert!(
+        !replies(&w, RANDOM, &by_partner)
+            .await
+            .iter()
+            .any(|m| m.text.contains("Similar work") || m.text.contains("stripe")),
+        "a partner learns nothing"
     );
 }
 
@@ -469,7 +485,15 @@ async fn an_agent_file_that_duplicates_another_is_told_to_the_admin_channel() {
         ),
     )
     .unwrap();
-    tokio::time::sleep(SECS(2)).await;
+    // The reload is in force (the directory shows the new wording's version) before the
+    // count; the look-alike check runs on the same reload.
+    eventually(SECS(20), "the coder edit in force", || async {
+        let asked = ask(&w, "bob", CHANNEL, "prompt coder").await;
+        let now = said(&w, CHANNEL, &asked, "version").await;
+        (!now.text.contains("with tests")).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     w.settle().await;
     let alike: Vec<_> = w
         .emu
