@@ -24,8 +24,12 @@ impl Handler {
             for (id, _) in &stats.recent {
                 let job = jobs.iter().find(|j| j.id == *id);
                 let ts = job.and_then(|j| j.result_ts.clone().or(j.card_ts.clone()));
+                // The directory is shown anywhere: a private conversation's result is named,
+                // never linked (a permalink tells where it was asked).
                 let link = match (job, ts) {
-                    (Some(j), Some(ts)) => self.chat.permalink(&j.channel, &ts).await.ok(),
+                    (Some(j), Some(ts)) if !self.place_of(&j.channel).await.private => {
+                        self.chat.permalink(&j.channel, &ts).await.ok()
+                    }
                     _ => None,
                 };
                 links.push(link);
