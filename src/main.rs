@@ -59,6 +59,12 @@ enum Cmd {
         #[command(subcommand)]
         what: JobsCmd,
     },
+    /// The store: `store verify` decodes every record and checks the audit chain (exits 1
+    /// when a record does not decode or the chain is broken).
+    Store {
+        #[command(subcommand)]
+        what: StoreCmd,
+    },
     /// Check a deployment before it goes live: tokens, scopes, transport, prompt files,
     /// container runtime and images, store, model keys. Exits 1 when a check fails.
     Doctor {
@@ -81,6 +87,14 @@ enum Cmd {
 enum JobsCmd {
     Show {
         id: u64,
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCmd {
+    Verify {
         #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
         config: PathBuf,
     },
@@ -143,6 +157,18 @@ async fn main() -> std::process::ExitCode {
         } => {
             init_logs(cli.log_json, "warn");
             show_job(config, id).await
+        }
+        Cmd::Store {
+            what: StoreCmd::Verify { config },
+        } => {
+            init_logs(cli.log_json, "warn");
+            config_or_default(&config).and_then(|c| {
+                if threadwork::cli::store::verify(&c.store.path)? {
+                    Ok(())
+                } else {
+                    anyhow::bail!("the store is not sound (see above)")
+                }
+            })
         }
         Cmd::Doctor { config, manifest } => {
             init_logs(cli.log_json, "warn");

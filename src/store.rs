@@ -195,11 +195,6 @@ impl AuditRecord {
 pub enum StoreError {
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
-    #[error("store: corrupt job record {id}: {source}")]
-    Corrupt {
-        id: JobId,
-        source: serde_json::Error,
-    },
     #[error("store: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -313,6 +308,8 @@ struct Trees {
     marks: sled::Tree,
     /// Overlap docs (`doc/<id>`), held requests (`held/<channel>\0<ts>`), pairs told (`told/…`).
     overlap: sled::Tree,
+    /// Records that could not be decoded, moved here as they were: `<tree>/<hex of key>`.
+    quarantine: sled::Tree,
 }
 
 impl SledStore {
@@ -333,6 +330,7 @@ impl SledStore {
                 transcripts: db.open_tree("transcripts")?,
                 marks: db.open_tree("marks")?,
                 overlap: db.open_tree("overlap")?,
+                quarantine: db.open_tree("quarantine")?,
                 db,
             }),
         })
@@ -369,12 +367,159 @@ impl SledStore {
         Ok(())
     }
 
+    /// Decodes a record of `tree`; one that cannot be decoded is moved to the quarantine
+    /// tree (unless it changed meanwhile) and logged with its key, and readers go on
+    /// without it.
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        value: &[u8],
+    ) -> Option<T> {
+        match serde_json::from_slice(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.quarantine(tree, key, value, &e);
+                None
+            }
+        }
+    }
+
+    fn quarantine(&self, tree: Tree, key: &[u8], value: &[u8], error: &dyn std::fmt::Display) {
+        let t = self.t();
+        let moved_key = format!("{}/{}", tree.name(), hex::encode(key));
+        tracing::error!(key = %moved_key, error = %error, "unreadable record moved to the quarantine tree; going on without it");
+        let moved = (|| -> Result<(), sled::Error> {
+            t.quarantine.insert(moved_key.as_bytes(), value)?;
+            // Only if it is still the same bytes: a record rewritten meanwhile stays.
+            let _ = t
+                .tree(tree)
+                .compare_and_swap(key, Some(value), None as Option<&[u8]>)?;
+            t.db.flush()?;
+            Ok(())
+        })();
+        if let Err(e) = moved {
+            tracing::error!(key = %moved_key, error = %e, "cannot move an unreadable record to quarantine; it stays and is skipped");
+        }
+    }
+
+    /// Every quarantined record's key (`<tree>/<hex of key>`).
+    pub fn quarantined(&self) -> Result<Vec<String>, StoreError> {
+        self.t()
+            .quarantine
+            .iter()
+            .map(|entry| Ok(String::from_utf8_lossy(&entry?.0).into_owned()))
+            .collect()
+    }
+
+    /// Decodes every record and checks the audit chain, changing nothing: what
+    /// `threadwork store verify` prints.
+    pub fn verify(&self) -> Result<Verified, StoreError> {
+        let t = self.t();
+        let mut out = Verified::default();
+        let mut check = |tree: Tree, ok: &dyn Fn(&[u8]) -> bool| -> Result<(), StoreError> {
+            let mut n = 0;
+            for entry in t.tree(tree).iter() {
+                let (key, value) = entry?;
+                n += 1;
+                if !ok(&value) {
+                    out.unreadable
+                        .push(format!("{}/{}", tree.name(), hex::encode(&key)));
+                }
+            }
+            out.records.push((tree.name(), n));
+            Ok(())
+        };
+        fn decodes<T: serde::de::DeserializeOwned>(v: &[u8]) -> bool {
+            serde_json::from_slice::<T>(v).is_ok()
+        }
+        check(Tree::Jobs, &decodes::<Job>)?;
+        check(Tree::Amendments, &decodes::<Amendment>)?;
+        check(Tree::BotMessages, &decodes::<MessageLink>)?;
+        check(Tree::Transcripts, &decodes::<TranscriptEntry>)?;
+        check(Tree::Marks, &decodes::<Mark>)?;
+        check(Tree::Audit, &decodes::<AuditRecord>)?;
+        check(Tree::Overlap, &|v| {
+            decodes::<crate::overlap::Doc>(v)
+                || decodes::<crate::overlap::Held>(v)
+                // A pair told: its claim time.
+                || v.len() == 8
+        })?;
+        out.audit_chain = verify_audit(&self.audit_raw()?)
+            .map_err(|b| format!("record {}: {}", b.position, b.why));
+        out.quarantined = self.quarantined()?;
+        Ok(out)
+    }
+
     fn claim(tree: &sled::Tree, key: &[u8]) -> Result<bool, StoreError> {
         let now = chrono::Utc::now().timestamp().to_be_bytes();
         let claimed = tree
             .compare_and_swap(key, None as Option<&[u8]>, Some(&now[..]))?
             .is_ok();
         Ok(claimed)
+    }
+}
+
+/// The trees whose records are decoded (and so can be quarantined).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    Jobs,
+    Amendments,
+    BotMessages,
+    Transcripts,
+    Marks,
+    Audit,
+    Overlap,
+}
+
+impl Tree {
+    fn name(self) -> &'static str {
+        match self {
+            Tree::Jobs => "jobs",
+            Tree::Amendments => "amendments",
+            Tree::BotMessages => "bot_messages",
+            Tree::Transcripts => "transcripts",
+            Tree::Marks => "marks",
+            Tree::Audit => "audit",
+            Tree::Overlap => "overlap",
+        }
+    }
+}
+
+impl Trees {
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        match tree {
+            Tree::Jobs => &self.jobs,
+            Tree::Amendments => &self.amendments,
+            Tree::BotMessages => &self.bot_messages,
+            Tree::Transcripts => &self.transcripts,
+            Tree::Marks => &self.marks,
+            Tree::Audit => &self.audit,
+            Tree::Overlap => &self.overlap,
+        }
+    }
+}
+
+/// What `SledStore::verify` found.
+#[derive(Debug)]
+pub struct Verified {
+    /// Records per tree.
+    pub records: Vec<(&'static str, usize)>,
+    /// Records that do not decode, as `<tree>/<hex of key>`.
+    pub unreadable: Vec<String>,
+    /// The audit chain: how many records it links, or where it breaks.
+    pub audit_chain: Result<usize, String>,
+    pub quarantined: Vec<String>,
+}
+
+impl Default for Verified {
+    fn default() -> Self {
+        Self {
+            records: Vec::new(),
+            unreadable: Vec::new(),
+            audit_chain: Ok(0),
+            quarantined: Vec::new(),
+        }
     }
 }
 
@@ -429,12 +574,11 @@ impl Store for SledStore {
     }
 
     fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        match self.t().jobs.get(id.to_be_bytes())? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StoreError::Corrupt { id, source }),
-            None => Ok(None),
-        }
+        let key = id.to_be_bytes();
+        Ok(match self.t().jobs.get(key)? {
+            Some(bytes) => self.read(Tree::Jobs, &key, &bytes),
+            None => None,
+        })
     }
 
     fn job_for_thread(&self, channel: &str, thread_ts: &str) -> Result<Option<JobId>, StoreError> {
@@ -455,22 +599,20 @@ impl Store for SledStore {
     }
 
     fn message_link(&self, channel: &str, ts: &str) -> Result<Option<MessageLink>, StoreError> {
-        match self.t().bot_messages.get(pair_key(channel, ts))? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            None => Ok(None),
-        }
+        let key = pair_key(channel, ts);
+        Ok(match self.t().bot_messages.get(&key)? {
+            Some(bytes) => self.read(Tree::BotMessages, &key, &bytes),
+            None => None,
+        })
     }
 
     fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.t()
-            .jobs
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry?;
-                let id = decode_id(&key).unwrap_or_default();
-                serde_json::from_slice(&value).map_err(|source| StoreError::Corrupt { id, source })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for entry in self.t().jobs.iter() {
+            let (key, value) = entry?;
+            out.extend(self.read(Tree::Jobs, &key, &value));
+        }
+        Ok(out)
     }
 
     fn next_amendment_number(&self, agent: &str) -> Result<u32, StoreError> {
@@ -487,20 +629,22 @@ impl Store for SledStore {
     }
 
     fn amendment(&self, agent: &str, number: u32) -> Result<Option<Amendment>, StoreError> {
-        match self.t().amendments.get(amendment_key(agent, number))? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-            None => Ok(None),
-        }
+        let key = amendment_key(agent, number);
+        Ok(match self.t().amendments.get(&key)? {
+            Some(bytes) => self.read(Tree::Amendments, &key, &bytes),
+            None => None,
+        })
     }
 
     fn amendments(&self, agent: &str) -> Result<Vec<Amendment>, StoreError> {
         let mut prefix = agent.as_bytes().to_vec();
         prefix.push(0);
-        self.t()
-            .amendments
-            .scan_prefix(prefix)
-            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
-            .collect()
+        let mut out = Vec::new();
+        for entry in self.t().amendments.scan_prefix(prefix) {
+            let (key, value) = entry?;
+            out.extend(self.read(Tree::Amendments, &key, &value));
+        }
+        Ok(out)
     }
 
     fn put_prompt_version(&self, version: &str, text: &str) -> Result<(), StoreError> {
@@ -557,11 +701,20 @@ impl Store for SledStore {
     }
 
     fn audit(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        self.t()
-            .audit
-            .iter()
-            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
-            .collect()
+        // Audit records are never moved or rewritten (that would hide a change from the
+        // chain): an unreadable one is skipped here and reported by `audit --verify` and
+        // `store verify`.
+        let mut out = Vec::new();
+        for entry in self.t().audit.iter() {
+            let (key, value) = entry?;
+            match serde_json::from_slice(&value) {
+                Ok(record) => out.push(record),
+                Err(e) => {
+                    tracing::error!(key = %hex::encode(&key), error = %e, "unreadable audit record skipped")
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn append_transcript(
@@ -579,11 +732,12 @@ impl Store for SledStore {
     }
 
     fn transcript(&self, job: JobId) -> Result<Vec<TranscriptEntry>, StoreError> {
-        self.t()
-            .transcripts
-            .scan_prefix(job.to_be_bytes())
-            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
-            .collect()
+        let mut out = Vec::new();
+        for entry in self.t().transcripts.scan_prefix(job.to_be_bytes()) {
+            let (key, value) = entry?;
+            out.extend(self.read(Tree::Transcripts, &key, &value));
+        }
+        Ok(out)
     }
 
     fn drop_transcripts(&self, jobs: &[JobId]) -> Result<(), StoreError> {
@@ -650,13 +804,7 @@ impl Store for SledStore {
         let mut out = Vec::new();
         for entry in self.t().overlap.scan_prefix(b"doc/") {
             let (key, value) = entry?;
-            match serde_json::from_slice(&value) {
-                Ok(doc) => out.push(doc),
-                Err(e) => {
-                    let key = String::from_utf8_lossy(&key).into_owned();
-                    tracing::error!(%key, error = %e, "unreadable overlap record skipped");
-                }
-            }
+            out.extend(self.read(Tree::Overlap, &key, &value));
         }
         Ok(out)
     }
@@ -761,6 +909,54 @@ impl Drop for SledStore {
 mod tests {
     use super::*;
     use crate::job::sample_job;
+
+    #[test]
+    fn an_unreadable_record_is_quarantined_and_readers_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for id in 1..=3 {
+            store.put_job(&sample_job(id)).unwrap();
+        }
+        store
+            .t()
+            .jobs
+            .insert(2u64.to_be_bytes(), &b"{half a rec"[..])
+            .unwrap();
+        store
+            .t()
+            .audit
+            .insert(9u64.to_be_bytes(), &b"garbage"[..])
+            .unwrap();
+        // `verify` reports without moving anything.
+        let found = store.verify().unwrap();
+        assert_eq!(
+            found.unreadable,
+            vec!["jobs/0000000000000002", "audit/0000000000000009"]
+        );
+        assert!(found.quarantined.is_empty());
+        // Readers skip it and move it aside, bytes kept.
+        let ids: Vec<JobId> = store.jobs().unwrap().iter().map(|j| j.id).collect();
+        assert_eq!(ids, vec![1, 3]);
+        assert!(store.job(2).unwrap().is_none());
+        assert_eq!(store.quarantined().unwrap(), vec!["jobs/0000000000000002"]);
+        assert_eq!(
+            store
+                .t()
+                .quarantine
+                .get("jobs/0000000000000002")
+                .unwrap()
+                .as_deref(),
+            Some(&b"{half a rec"[..])
+        );
+        // An audit record is never moved: skipped, and still reported.
+        assert!(store.audit().unwrap().is_empty());
+        let found = store.verify().unwrap();
+        assert_eq!(found.unreadable, vec!["audit/0000000000000009"]);
+        assert_eq!(found.quarantined, vec!["jobs/0000000000000002"]);
+        // A job written again under the same id is read as usual.
+        store.put_job(&sample_job(2)).unwrap();
+        assert!(store.job(2).unwrap().is_some());
+    }
 
     // Guards: the audit log is a hash chain, so a record changed, removed or inserted is
     // found by `verify_audit`, and a decision is stored together with its record.

@@ -1,8 +1,9 @@
 //! The commands beside the bot itself, as the `threadwork` binary runs them: `doctor`
-//! (checks a deployment before it starts) and `audit` / `jobs show` (read the audit trail and
-//! transcripts). They sit on top: they may use `config` and `app`, nothing below uses them.
+//! (checks a deployment before it starts), `audit` / `jobs show` (read the audit trail and
+//! transcripts) and `store verify`. They sit on top: they may use `config` and `app`, nothing below uses them.
 
 pub mod audit;
 pub mod doctor;
 #[cfg(feature = "fakes")]
 pub mod fakes;
+pub mod store;

@@ -542,3 +542,52 @@ async fn an_ending_posted_just_before_a_crash_is_not_posted_again() {
         assert_eq!(job.posting_part, None);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_record_is_reported_by_verify_and_does_not_stop_the_bot() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let store = w.config.store.path.clone();
+    {
+        let db = sled::open(&store).unwrap();
+        let jobs = db.open_tree("jobs").unwrap();
+        jobs.insert(5u64.to_be_bytes(), &b"{\"id\": 5, \"chann"[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let config = w.dir.path().join("verify.toml");
+    std::fs::write(&config, format!("[store]\npath = {store:?}\n")).unwrap();
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_threadwork"))
+            .args(["store", "verify", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{printed}");
+    assert!(
+        printed.contains("unreadable: jobs/0000000000000005"),
+        "{printed}"
+    );
+
+    // The bot starts, recovers around it, and serves.
+    w.start_bot(scripted(script("done", 20))).await;
+    let ts = w.mention("a job after the bad record").await;
+    wait_reply(&w, &ts, Duration::from_secs(10), |m| m.text == "done").await;
+    assert!(w.bot().bot.store().job(5).unwrap().is_none());
+    w.settle().await;
+    w.bot.take().unwrap().stop().await;
+
+    // Moved aside: the store is sound again, the record kept in quarantine.
+    let out = eventually(Duration::from_secs(10), "the store released", || async {
+        let out = verify();
+        String::from_utf8_lossy(&out.stdout)
+            .contains("store:")
+            .then_some(out)
+    })
+    .await;
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("quarantined (1)"), "{printed}");
+}
