@@ -205,6 +205,9 @@ pub trait Store: Send + Sync {
     fn claim_event(&self, event_id: &str) -> Result<bool, StoreError>;
     /// Records a message by channel+ts; true the first time it is seen.
     fn claim_message(&self, channel: &str, ts: &str) -> Result<bool, StoreError>;
+    /// Drops event and message claims made before `before` (Slack redelivers for about an
+    /// hour; older claims only take room). Returns how many were dropped.
+    fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError>;
     fn next_job_id(&self) -> Result<JobId, StoreError>;
     /// Writes the job and flushes, together with its thread index.
     fn put_job(&self, job: &Job) -> Result<(), StoreError>;
@@ -543,6 +546,29 @@ impl Store for SledStore {
 
     fn claim_message(&self, channel: &str, ts: &str) -> Result<bool, StoreError> {
         Self::claim(&self.t().messages, &pair_key(channel, ts))
+    }
+
+    fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
+        let before = before.timestamp();
+        let mut dropped = 0;
+        for tree in [&self.t().events, &self.t().messages] {
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                let at = <[u8; 8]>::try_from(value.as_ref()).map(i64::from_be_bytes);
+                // A claim without a readable time is old by definition.
+                if at.is_ok_and(|at| at >= before) {
+                    continue;
+                }
+                // Unless it was claimed again meanwhile.
+                if tree
+                    .compare_and_swap(&key, Some(value), None as Option<&[u8]>)?
+                    .is_ok()
+                {
+                    dropped += 1;
+                }
+            }
+        }
+        Ok(dropped)
     }
 
     fn next_job_id(&self) -> Result<JobId, StoreError> {
@@ -1040,6 +1066,10 @@ mod tests {
             let store = SledStore::open(dir.path()).unwrap();
             assert!(store.claim_event("Ev1").unwrap());
             assert!(!store.claim_event("Ev1").unwrap());
+            // Claims younger than the cut stay.
+            let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+            assert_eq!(store.prune_claims(hour_ago).unwrap(), 0);
+            assert!(!store.claim_event("Ev1").unwrap());
             assert!(store.claim_message("C1", "1.1").unwrap());
             assert!(!store.claim_message("C1", "1.1").unwrap());
             assert!(store.claim_message("C2", "1.1").unwrap());
@@ -1054,6 +1084,11 @@ mod tests {
         assert_eq!(jobs[0].task, "persist me");
         assert_eq!(jobs[0].id, 1);
         assert_eq!(store.next_job_id().unwrap(), 2);
+        // Past the cut, every claim goes (three here), and the same ids claim afresh.
+        let later = chrono::Utc::now() + chrono::Duration::seconds(2);
+        assert_eq!(store.prune_claims(later).unwrap(), 3);
+        assert!(store.claim_event("Ev1").unwrap());
+        assert!(store.claim_message("C1", "1.1").unwrap());
     }
 
     #[test]

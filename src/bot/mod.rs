@@ -248,6 +248,10 @@ impl Bot {
                 .run_schedules(reloaded, shutdown.child_token()),
         );
         let digest = tokio::spawn(self.handler.clone().run_digest(shutdown.child_token()));
+        let prune = tokio::spawn(prune_claims(
+            self.handler.store.clone(),
+            shutdown.child_token(),
+        ));
         let mut quiet = self
             .quiet_rx
             .lock()
@@ -271,6 +275,7 @@ impl Bot {
         }
         schedules.abort();
         digest.abort();
+        prune.abort();
         if let Some(twins) = twins {
             twins.abort();
         }
@@ -312,6 +317,25 @@ impl Bot {
             if self.handler.jobs.is_quiet() {
                 return;
             }
+        }
+    }
+}
+
+/// Drops event and message claims older than a day — Slack redelivers for about an hour —
+/// at start and every six hours, so the de-duplication trees do not grow for ever.
+async fn prune_claims(store: Arc<dyn Store>, shutdown: CancellationToken) {
+    loop {
+        let s = store.clone();
+        let cut = chrono::Utc::now() - chrono::Duration::days(1);
+        match tokio::task::spawn_blocking(move || s.prune_claims(cut)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(dropped = n, "old event claims pruned"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune old event claims"),
+            Err(e) => tracing::warn!(error = %e, "pruning old event claims failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)) => {}
         }
     }
 }
