@@ -162,13 +162,16 @@ async fn main() -> std::process::ExitCode {
             what: StoreCmd::Verify { config },
         } => {
             init_logs(cli.log_json, "warn");
-            config_or_default(&config).and_then(|c| {
-                if threadwork::cli::store::verify(&c.store.path)? {
-                    Ok(())
-                } else {
-                    anyhow::bail!("the store is not sound (see above)")
-                }
-            })
+            // The store named by a config that exists: never a default one made up here.
+            Config::load(&config)
+                .map_err(anyhow::Error::from)
+                .and_then(|c| {
+                    if threadwork::cli::store::verify(&c.store.path)? {
+                        Ok(())
+                    } else {
+                        anyhow::bail!("the store is not sound (see above)")
+                    }
+                })
         }
         Cmd::Doctor { config, manifest } => {
             init_logs(cli.log_json, "warn");

@@ -108,7 +108,7 @@ pub fn usage() -> String {
      (or `@threadwork adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
      `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
      library passages a job would receive), `schedules` (agents that run on their own), \
-     `overlaps [<days>]` (similar requests across channels), \
+     `overlaps [<days>]` (similar work), \
      `run <agent> [<schedule>] now` (owners and admins), and `stop` (or :x: on the job card) \
      in a job's thread."
         .to_string()

@@ -370,9 +370,10 @@ impl SledStore {
         Ok(())
     }
 
-    /// Decodes a record of `tree`; one that cannot be decoded is moved to the quarantine
-    /// tree (unless it changed meanwhile) and logged with its key, and readers go on
-    /// without it.
+    /// Decodes a record of `tree`; readers go on without one that does not decode. Bytes
+    /// that are not JSON at all (cut short, garbled) are moved to the quarantine tree; a
+    /// well-formed record of another shape (written by a newer version, say) stays where it
+    /// is, so a rollback and an upgrade lose nothing, and is only logged.
     fn read<T: serde::de::DeserializeOwned>(
         &self,
         tree: Tree,
@@ -381,6 +382,10 @@ impl SledStore {
     ) -> Option<T> {
         match serde_json::from_slice(value) {
             Ok(v) => Some(v),
+            Err(e) if matches!(e.classify(), serde_json::error::Category::Data) => {
+                tracing::error!(tree = tree.name(), key = %hex::encode(key), error = %e, "a record of another shape (another version?) skipped and kept");
+                None
+            }
             Err(e) => {
                 self.quarantine(tree, key, value, &e);
                 None
@@ -388,21 +393,36 @@ impl SledStore {
         }
     }
 
+    /// Moves a record to `quarantine/<tree>/<hex key>/<nanos>` if it still holds `value`.
     fn quarantine(&self, tree: Tree, key: &[u8], value: &[u8], error: &dyn std::fmt::Display) {
         let t = self.t();
-        let moved_key = format!("{}/{}", tree.name(), hex::encode(key));
-        tracing::error!(key = %moved_key, error = %error, "unreadable record moved to the quarantine tree; going on without it");
-        let moved = (|| -> Result<(), sled::Error> {
+        let moved_key = format!(
+            "{}/{}/{}",
+            tree.name(),
+            hex::encode(key),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let moved = (|| -> Result<bool, sled::Error> {
             t.quarantine.insert(moved_key.as_bytes(), value)?;
             // Only if it is still the same bytes: a record rewritten meanwhile stays.
-            let _ = t
+            let taken = t
                 .tree(tree)
-                .compare_and_swap(key, Some(value), None as Option<&[u8]>)?;
+                .compare_and_swap(key, Some(value), None as Option<&[u8]>)?
+                .is_ok();
+            if !taken {
+                t.quarantine.remove(moved_key.as_bytes())?;
+            }
             t.db.flush()?;
-            Ok(())
+            Ok(taken)
         })();
-        if let Err(e) = moved {
-            tracing::error!(key = %moved_key, error = %e, "cannot move an unreadable record to quarantine; it stays and is skipped");
+        match moved {
+            Ok(true) => {
+                tracing::error!(key = %moved_key, error = %error, "unreadable record moved to the quarantine tree; going on without it")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(key = %moved_key, error = %e, "cannot move an unreadable record to quarantine; it stays and is skipped")
+            }
         }
     }
 
@@ -442,12 +462,22 @@ impl SledStore {
         check(Tree::Transcripts, &decodes::<TranscriptEntry>)?;
         check(Tree::Marks, &decodes::<Mark>)?;
         check(Tree::Audit, &decodes::<AuditRecord>)?;
-        check(Tree::Overlap, &|v| {
-            decodes::<crate::overlap::Doc>(v)
-                || decodes::<crate::overlap::Held>(v)
-                // A pair told: its claim time.
-                || v.len() == 8
-        })?;
+        check(Tree::Overlap, &|_| true)?;
+        for entry in t.overlap.iter() {
+            let (key, value) = entry?;
+            let ok = if key.starts_with(b"doc/") {
+                decodes::<crate::overlap::Doc>(&value)
+            } else if key.starts_with(b"held/") {
+                decodes::<crate::overlap::Held>(&value)
+            } else {
+                // A pair told (`told/…`): its claim time.
+                key.starts_with(b"told/") && value.len() == 8
+            };
+            if !ok {
+                out.unreadable
+                    .push(format!("overlap/{}", hex::encode(&key)));
+            }
+        }
         out.audit_chain = verify_audit(&self.audit_raw()?)
             .map_err(|b| format!("record {}: {}", b.position, b.why));
         out.quarantined = self.quarantined()?;
@@ -784,13 +814,8 @@ impl Store for SledStore {
         let Some(bytes) = self.t().marks.get(key.as_bytes())? else {
             return Ok(None);
         };
-        match serde_json::from_slice(&bytes) {
-            Ok(mark) => Ok(Some(mark)),
-            Err(e) => {
-                tracing::error!(%key, error = %e, "unreadable schedule mark; starting that schedule afresh");
-                Ok(None)
-            }
-        }
+        // An unreadable mark counts as none: that schedule starts afresh.
+        Ok(self.read(Tree::Marks, key.as_bytes(), &bytes))
     }
 
     fn put_mark(&self, key: &str, mark: &Mark) -> Result<(), StoreError> {
@@ -853,10 +878,11 @@ impl Store for SledStore {
         channel: &str,
         thread_ts: &str,
     ) -> Result<Option<crate::overlap::Held>, StoreError> {
-        let Some(bytes) = self.t().overlap.get(held_key(channel, thread_ts))? else {
+        let key = held_key(channel, thread_ts);
+        let Some(bytes) = self.t().overlap.get(&key)? else {
             return Ok(None);
         };
-        Ok(decode_held(channel, thread_ts, &bytes))
+        Ok(self.read(Tree::Overlap, &key, &bytes))
     }
 
     fn take_held(
@@ -964,24 +990,30 @@ mod tests {
         let ids: Vec<JobId> = store.jobs().unwrap().iter().map(|j| j.id).collect();
         assert_eq!(ids, vec![1, 3]);
         assert!(store.job(2).unwrap().is_none());
-        assert_eq!(store.quarantined().unwrap(), vec!["jobs/0000000000000002"]);
+        let moved = store.quarantined().unwrap();
+        assert_eq!(moved.len(), 1);
+        assert!(moved[0].starts_with("jobs/0000000000000002/"), "{moved:?}");
         assert_eq!(
-            store
-                .t()
-                .quarantine
-                .get("jobs/0000000000000002")
-                .unwrap()
-                .as_deref(),
+            store.t().quarantine.get(&moved[0]).unwrap().as_deref(),
             Some(&b"{half a rec"[..])
         );
         // An audit record is never moved: skipped, and still reported.
         assert!(store.audit().unwrap().is_empty());
         let found = store.verify().unwrap();
         assert_eq!(found.unreadable, vec!["audit/0000000000000009"]);
-        assert_eq!(found.quarantined, vec!["jobs/0000000000000002"]);
+        assert_eq!(found.quarantined, moved);
         // A job written again under the same id is read as usual.
         store.put_job(&sample_job(2)).unwrap();
         assert!(store.job(2).unwrap().is_some());
+        // Well-formed JSON of another shape (a newer version's) is skipped but kept.
+        store
+            .t()
+            .jobs
+            .insert(7u64.to_be_bytes(), &br#"{"id": 7, "state": "someday"}"#[..])
+            .unwrap();
+        assert_eq!(store.jobs().unwrap().len(), 3);
+        assert!(store.t().jobs.get(7u64.to_be_bytes()).unwrap().is_some());
+        assert_eq!(store.quarantined().unwrap().len(), 1);
     }
 
     // Guards: the audit log is a hash chain, so a record changed, removed or inserted is

@@ -220,14 +220,17 @@ impl Handler {
         }
         let period = Duration::days(days.into());
         let now = self.clock.now();
-        let Some(last) = self.store.mark(DIGEST_MARK)? else {
+        let mark = |at| {
             self.store.put_mark(
                 DIGEST_MARK,
                 &Mark {
-                    at: now,
+                    at,
                     ..Mark::default()
                 },
-            )?;
+            )
+        };
+        let Some(last) = self.store.mark(DIGEST_MARK)? else {
+            mark(now)?;
             return Ok(Some(now + period));
         };
         if now < last.at + period {
@@ -236,13 +239,7 @@ impl Handler {
         let text = self
             .overlap_report(days, Some(&channel), true, report::MAX_CLUSTERS)
             .await?;
-        self.store.put_mark(
-            DIGEST_MARK,
-            &Mark {
-                at: now,
-                ..Mark::default()
-            },
-        )?;
+        mark(now)?;
         if let Err(e) = outbox::with_retries(|| self.chat.post_message(&channel, None, &text)).await
         {
             tracing::warn!(error = %e, %channel, "could not post the overlap digest");

@@ -1,5 +1,7 @@
-//! `threadwork store verify`: every record decoded and the audit chain checked, nothing
-//! changed. The store must not be held by a running bot (sled takes a lock on open).
+//! `threadwork store verify`: every record of the trees the bot decodes read and the audit
+//! chain checked; nothing is moved (sled itself may tidy its log on open: for a strictly
+//! read-only check, verify a copy). The store must not be held by a running bot (sled
+//! takes a lock on open), and must exist: a mistyped path is an error, not a new store.
 
 use std::path::Path;
 
@@ -8,6 +10,9 @@ use crate::store::{SledStore, Verified};
 /// Opens the store at `path` and prints what `verify` found; `Ok(false)` when a record does
 /// not decode or the audit chain is broken.
 pub fn verify(path: &Path) -> anyhow::Result<bool> {
+    if !path.join("conf").exists() {
+        anyhow::bail!("there is no store at {}", path.display());
+    }
     let store = SledStore::open(path).map_err(|e| {
         anyhow::anyhow!(
             "cannot open the store at {}: {e} (a running bot holds it: stop the bot, or verify a copy)",

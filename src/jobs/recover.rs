@@ -13,13 +13,22 @@ impl Jobs {
         for agent in registry.agents.keys() {
             amendments.extend(self.store.amendments(agent).unwrap_or_default());
         }
-        let audit = match self.store.audit() {
-            Ok(a) => a,
-            Err(e) => {
+        let (audit, raw) = match (self.store.audit(), self.store.audit_raw()) {
+            (Ok(a), Ok(raw)) => (a, raw),
+            (Err(e), _) | (_, Err(e)) => {
                 tracing::error!(error = %e, "cannot read the audit trail to check decisions");
                 return;
             }
         };
+        // A record that does not decode may be the one a decision has: adding another would
+        // double it.
+        if audit.len() != raw.len() {
+            tracing::error!(
+                unreadable = raw.len() - audit.len(),
+                "audit records that cannot be read; not checking for lost decision records (see `threadwork store verify`)"
+            );
+            return;
+        }
         for record in reconcile::missing_records(jobs, &amendments, &audit) {
             tracing::warn!(action = %record.action, job = ?record.job, amendment = ?record.amendment, "a decision's audit record was lost in a crash; recorded now");
             let _ = self.audit(record);
