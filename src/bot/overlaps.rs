@@ -240,15 +240,40 @@ impl Handler {
         }
     }
 
+    /// Starts a held request under the rules in force now: the agent, its `users:` and
+    /// `channels:`, its harnesses and repositories may have changed while it waited.
     async fn run_anyway(self: &Arc<Self>, held: Held, user: &str) -> Result<(), BotError> {
         let here = self.place_of(&held.new.channel).await;
         let (channel, ts) = (held.new.channel.clone(), held.new.request_ts.clone());
+        let mut options = held.new.options.clone();
+        options.agent = Some(held.new.agent.clone());
+        options.harness = Some(held.new.harness.clone());
+        let registry = self.jobs.registry();
+        let checked = super::intake::resolve_agent(
+            &options,
+            &channel,
+            &held.new.requester,
+            &registry.agents,
+            &self.jobs.harness_names(),
+            &self.settings.default_agent,
+        )
+        .and_then(|(agent, _, _)| {
+            super::intake::job_repo(agent, &options, None, self.jobs.forges())
+        });
+        let (repo, branch) = match checked {
+            Ok(place) => place,
+            Err(refusal) => {
+                tracing::info!(%channel, thread_ts = %held.new.thread_ts, "a held request may no longer run");
+                self.say_in_background(channel, held.new.thread_ts.clone(), refusal.no_job());
+                return Ok(());
+            }
+        };
         let new = held.new.clone();
         let id = self.jobs.accept(
             held.new,
             Workplace {
-                repo: held.repo,
-                branch: held.branch,
+                repo,
+                branch,
                 pr: None,
                 head: None,
             },

@@ -510,3 +510,54 @@ async fn an_agent_file_that_duplicates_another_is_told_to_the_admin_channel() {
         directory.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_anyway_follows_the_agents_rules_in_force_now() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let prompts = w.dir.path().join("prompts");
+    std::fs::create_dir_all(prompts.join("agents")).unwrap();
+    std::fs::create_dir_all(prompts.join("shared")).unwrap();
+    let coder = |description: &str, users: &str| {
+        format!("---\nname: coder\ndescription: {description}\nharness: scripted\nowners: [{ALICE}]\nusers: [{users}]\n---\nYou write code.\n")
+    };
+    let file = prompts.join("agents/coder.md");
+    std::fs::write(&file, coder("Writes code", &format!("{ALICE}, {BOB}"))).unwrap();
+    w.config.agents.dir = prompts.join("agents");
+    w.config.agents.shared_dir = prompts.join("shared");
+    w.config.agents.default = "coder".into();
+    w.config.overlap.mode = Mode::Ask;
+    w.start_bot(scripted(script("done", 50))).await;
+
+    ask(
+        &w,
+        "alice",
+        DEV,
+        "add a dark mode toggle to the settings page",
+    )
+    .await;
+    w.settle().await;
+    let held = ask(
+        &w,
+        "bob",
+        CHANNEL,
+        "add a dark mode toggle to the settings page",
+    )
+    .await;
+    said(&w, CHANNEL, &held, "looks like work").await;
+
+    // While it waits, an admin takes bob off the agent's users.
+    std::fs::write(&file, coder("Writes code, v2", ALICE)).unwrap();
+    eventually(SECS(20), "the edit in force", || async {
+        let asked = ask(&w, "alice", RANDOM, "agents").await;
+        let directory = said(&w, RANDOM, &asked, "*coder*").await;
+        directory.text.contains("v2").then_some(())
+    })
+    .await;
+    w.emu
+        .post_as("bob", CHANNEL, "run anyway", Some(&held))
+        .await
+        .unwrap();
+    said(&w, CHANNEL, &held, "restricted to some users").await;
+    w.settle().await;
+    assert!(job_in(&w, CHANNEL, &held).is_none(), "nothing runs");
+}
