@@ -235,23 +235,19 @@ impl Bot {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let twins = reloaded.clone().map(|rx| {
-            tokio::spawn(
-                self.handler
-                    .clone()
-                    .run_agent_twins(rx, shutdown.child_token()),
-            )
-        });
+        // Ended and awaited before `run` returns: each holds the store, which must be closed
+        // by then (a restart on the same store opens it at once).
+        let background = shutdown.child_token();
+        let twins = reloaded
+            .clone()
+            .map(|rx| tokio::spawn(self.handler.clone().run_agent_twins(rx, background.clone())));
         let schedules = tokio::spawn(
             self.handler
                 .clone()
                 .run_schedules(reloaded, shutdown.child_token()),
         );
-        let digest = tokio::spawn(self.handler.clone().run_digest(shutdown.child_token()));
-        let prune = tokio::spawn(prune_claims(
-            self.handler.store.clone(),
-            shutdown.child_token(),
-        ));
+        let digest = tokio::spawn(self.handler.clone().run_digest(background.clone()));
+        let prune = tokio::spawn(prune_claims(self.handler.store.clone(), background.clone()));
         let mut quiet = self
             .quiet_rx
             .lock()
@@ -274,10 +270,11 @@ impl Bot {
             }
         }
         schedules.abort();
-        digest.abort();
-        prune.abort();
+        background.cancel();
+        let _ = digest.await;
+        let _ = prune.await;
         if let Some(twins) = twins {
-            twins.abort();
+            let _ = twins.await;
         }
         self.handler.jobs.close();
     }

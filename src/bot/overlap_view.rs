@@ -182,7 +182,11 @@ impl Handler {
     /// full period after the first start.
     pub(super) async fn run_digest(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
-            let wake = match self.digest_pass().await {
+            let pass = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                pass = self.digest_pass() => pass,
+            };
+            let wake = match pass {
                 Ok(Some(wake)) => wake,
                 Ok(None) => return,
                 Err(e) => {
@@ -283,13 +287,20 @@ impl Handler {
                 true
             }
         };
-        self.claim_twins((!first).then_some(channel.as_str())).await;
+        let tell = (!first).then_some(channel.as_str());
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = self.claim_twins(tell) => {}
+        }
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 changed = reloaded.changed() => if changed.is_err() { return },
             }
-            self.claim_twins(Some(&channel)).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.claim_twins(Some(&channel)) => {}
+            }
         }
     }
 
