@@ -146,7 +146,10 @@ pub struct Running {
     pub events_addr: Option<std::net::SocketAddr>,
     socket: Option<SocketMode>,
     shutdown: CancellationToken,
+    /// Stops the HTTP Events API listener alone (a graceful stop takes no new events).
+    intake: CancellationToken,
     task: JoinHandle<()>,
+    drain_deadline: std::time::Duration,
 }
 
 impl Running {
@@ -159,32 +162,76 @@ impl Running {
         let _ = self.task.await;
     }
 
-    /// Runs until ctrl-c or SIGTERM.
-    pub async fn serve_until_signal(self) {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        self.stop().await;
+    /// A graceful stop: takes no new events (the sockets close, so Slack sends them to the
+    /// next process), handles every event already acked, starts no queued job, leaves runs
+    /// in containers and Kubernetes Jobs running for the next process to re-attach to, and
+    /// flushes the store. Bounded by the caller (`serve_until_signal`).
+    pub async fn drain(self) {
+        self.bot.drain();
+        if let Some(socket) = &self.socket {
+            socket.shutdown().await;
+        }
+        self.intake.cancel();
+        let _ = self.task.await;
+        match self.bot.finish_drain().await {
+            Ok(()) => tracing::info!("store flushed"),
+            Err(e) => tracing::error!(error = %e, "cannot flush the store"),
+        }
+        self.shutdown.cancel();
     }
-}
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    /// Runs until ctrl-c or SIGTERM, then drains (`drain`) within `[ops] drain_secs`; a
+    /// second signal, or the deadline, ends it at once. Returns whether the drain finished.
+    pub async fn serve_until_signal(self) -> bool {
+        let mut signals = Signals::new();
+        signals.next().await;
+        let deadline = self.drain_deadline;
+        tracing::info!(
+            deadline_secs = deadline.as_secs(),
+            "stopping: no new events; running jobs are left to the next start"
+        );
+        tokio::select! {
+            _ = self.drain() => {
+                tracing::info!("stopped");
+                true
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            _ = signals.next() => {
+                tracing::warn!("a second signal: stopping now");
+                false
+            }
+            _ = tokio::time::sleep(deadline) => {
+                tracing::warn!(deadline_secs = deadline.as_secs(), "the drain took too long: stopping now");
+                false
             }
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// SIGTERM and ctrl-c, each as often as it comes.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        Self {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(term) = &mut self.term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Starts the bot: opens the store, loads agents, identifies itself, connects Socket Mode.
@@ -368,9 +415,10 @@ pub async fn start_with_clock(
         ),
         None => None,
     };
+    let intake = shutdown.child_token();
     let events_addr = match (transport, config.ops.events_listen) {
         (Transport::Http, Some(addr)) => Some(
-            ops::server::serve_events(addr, state, shutdown.clone())
+            ops::server::serve_events(addr, state, intake.clone())
                 .await
                 .map_err(|source| StartError::Ops { addr, source })?,
         ),
@@ -391,6 +439,8 @@ pub async fn start_with_clock(
         events_addr,
         socket,
         shutdown,
+        intake,
         task,
+        drain_deadline: config.ops.drain(),
     })
 }

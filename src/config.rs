@@ -68,9 +68,20 @@ pub struct OpsSection {
     pub events_listen: Option<std::net::SocketAddr>,
     /// Bearer token for `/audit` and `/jobs/<id>`; also from THREADWORK_OPS_TOKEN.
     pub token: Option<SecretString>,
+    /// How long a graceful stop (SIGTERM) may take before the bot exits anyway; 25 s by
+    /// default, under Kubernetes' and `docker stop`'s grace periods (set theirs above it).
+    pub drain_secs: Option<u64>,
 }
 
+/// `[ops] drain_secs` when not set.
+pub const DEFAULT_DRAIN_SECS: u64 = 25;
+
 impl OpsSection {
+    /// The deadline of a graceful stop.
+    pub fn drain(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.drain_secs.unwrap_or(DEFAULT_DRAIN_SECS))
+    }
+
     /// The bearer token for the job-content endpoints, from the file or the environment.
     pub fn bearer(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<SecretString> {
         self.token

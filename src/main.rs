@@ -199,7 +199,10 @@ async fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let settings = config.slack_settings(&|k| std::env::var(k).ok())?;
     tracing::info!(api_url = %settings.api_url, "starting");
     let running = app::start(&config, &settings).await?;
-    running.serve_until_signal().await;
+    if !running.serve_until_signal().await {
+        // Tasks still holding the store are not waited for: exit now, as asked.
+        std::process::exit(1);
+    }
     Ok(())
 }
 

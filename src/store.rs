@@ -209,6 +209,8 @@ pub trait Store: Send + Sync {
     /// hour; older claims only take room). Returns how many were dropped.
     fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError>;
     fn next_job_id(&self) -> Result<JobId, StoreError>;
+    /// Writes everything to disk (a graceful stop's last step).
+    fn flush(&self) -> Result<(), StoreError>;
     /// Writes the job and flushes, together with its thread index.
     fn put_job(&self, job: &Job) -> Result<(), StoreError>;
     fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
@@ -599,6 +601,11 @@ impl Store for SledStore {
             }
         }
         Ok(dropped)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.t().db.flush()?;
+        Ok(())
     }
 
     fn next_job_id(&self) -> Result<JobId, StoreError> {

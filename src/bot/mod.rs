@@ -96,6 +96,8 @@ pub struct Bot {
     quiet_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>>,
     /// Told when the prompt files are reloaded: schedules may have changed.
     reloaded: std::sync::Mutex<Option<tokio::sync::watch::Receiver<()>>>,
+    /// Fired by a graceful stop: the event loop handles what it has taken, then ends.
+    drain: CancellationToken,
 }
 
 impl Bot {
@@ -202,6 +204,7 @@ impl Bot {
             quiet_tx,
             quiet_rx: std::sync::Mutex::new(Some(quiet_rx)),
             reloaded: std::sync::Mutex::new(Some(reloaded_rx)),
+            drain: CancellationToken::new(),
             handler: Arc::new(Handler {
                 jobs,
                 chat,
@@ -259,6 +262,16 @@ impl Bot {
                 // Events first: a `settle` is answered only when none is waiting.
                 biased;
                 _ = shutdown.cancelled() => break,
+                _ = self.drain.cancelled() => {
+                    // Acked events are ours alone: Slack does not send them again.
+                    events.close();
+                    while let Some(e) = events.recv().await {
+                        if let Err(e) = self.handler.handle(e.decode()).await {
+                            tracing::error!(error = %e, "event handling failed");
+                        }
+                    }
+                    break;
+                }
                 e = events.recv() => match e { Some(e) => e, None => break },
                 Some(asked) = quiet.recv() => {
                     let _ = asked.send(());
@@ -277,6 +290,21 @@ impl Bot {
             let _ = twins.await;
         }
         self.handler.jobs.close();
+    }
+
+    /// Begins a graceful stop: no job starts any more (queued ones stay queued in the store)
+    /// and running ones are left to the next process; the event loop handles every event it
+    /// has taken (acked), takes no more, and `run` returns.
+    pub fn drain(&self) {
+        self.handler.jobs.leave_runs();
+        self.drain.cancel();
+    }
+
+    /// The end of a graceful stop: waits for what finishes now (replies, cards, jobs that
+    /// ended), then writes everything the store holds to disk.
+    pub async fn finish_drain(&self) -> Result<(), StoreError> {
+        self.handler.jobs.wait_left().await;
+        self.handler.store.flush()
     }
 
     /// Each schedule and its next run, as the schedules loop last computed it.

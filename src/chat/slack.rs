@@ -369,7 +369,7 @@ impl ChatPlatform for SlackChat {
 
 /// An envelope the bot had no room for: left unacked so that Slack redelivers it.
 #[derive(Debug, thiserror::Error)]
-#[error("the inbound queue is full")]
+#[error("the inbound queue is full, or the bot is stopping")]
 struct Shed;
 
 /// The state our Socket Mode callbacks reach through slack-morphism's user-state map.
@@ -398,7 +398,9 @@ async fn on_push(
                 return Err(Box::new(Shed));
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::warn!("inbound event dropped: the bot is shutting down");
+                // Not acked either: the next process gets it.
+                tracing::info!("inbound event left to Slack: the bot is stopping");
+                return Err(Box::new(Shed));
             }
         }
         sender.metrics.events_acked.inc();

@@ -117,6 +117,8 @@ pub struct Jobs {
     /// that `settle` knows when it is quiet.
     tasks: TaskTracker,
     settling: tokio::sync::Mutex<()>,
+    /// A graceful stop began: nothing more starts, and runs are left to the next process.
+    leave: CancellationToken,
 }
 
 /// What a harness run came to.
@@ -166,6 +168,7 @@ impl Jobs {
             links: PendingLinks::default(),
             tasks: TaskTracker::new(),
             settling: tokio::sync::Mutex::new(()),
+            leave: CancellationToken::new(),
         }
     }
 
@@ -221,6 +224,24 @@ impl Jobs {
         F::Output: Send + 'static,
     {
         self.tasks.spawn(task);
+    }
+
+    /// A graceful stop: no queued job starts from now on (it stays queued in the store, for
+    /// the next process), and runs in containers and Kubernetes Jobs are left running for it
+    /// to re-attach to.
+    pub fn leave_runs(&self) {
+        // The runtime first: a run let go of below must not be removed with its handle.
+        if let Some(runtime) = &self.runtime {
+            runtime.leave_runs();
+        }
+        self.leave.cancel();
+    }
+
+    /// Waits for the tasks a graceful stop lets finish (replies, cards, jobs ending now);
+    /// runs left to the next process have let go already.
+    pub async fn wait_left(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     /// A stopped bot gives its model port back (a new instance may start in its place).

@@ -159,10 +159,14 @@ impl Jobs {
         let (stop, _unregister) = self.stop_switch(id);
         self.open_card(&job).await;
         let card = self.card(id);
-        let outcome = match self
-            .follow_again(&job, &leftover, card.as_deref(), &stop)
-            .await
-        {
+        let followed = tokio::select! {
+            followed = self.follow_again(&job, &leftover, card.as_deref(), &stop) => followed,
+            _ = self.leave.cancelled() => {
+                tracing::info!(job = id, agent = %job.agent, "run left to the next process");
+                return;
+            }
+        };
+        let outcome = match followed {
             Some(outcome) => outcome,
             None => {
                 if let Some(runtime) = &self.runtime {

@@ -37,14 +37,25 @@ impl Jobs {
                 v.queue_position = None;
             });
         }
-        let ending = match self.plan(&job).await {
-            Ok(plan) => {
-                if let Some(c) = &card {
-                    c.update(|v| v.prompt_version = Some(plan.prompt_version.clone()));
+        let run = async {
+            match self.plan(&job).await {
+                Ok(plan) => {
+                    if let Some(c) = &card {
+                        c.update(|v| v.prompt_version = Some(plan.prompt_version.clone()));
+                    }
+                    self.carry_out(&job, plan, card.as_deref(), &stop).await
                 }
-                self.carry_out(&job, plan, card.as_deref(), &stop).await
+                Err(e) => Ending::failed(e.to_string()),
             }
-            Err(e) => Ending::failed(e.to_string()),
+        };
+        let ending = tokio::select! {
+            ending = run => ending,
+            _ = self.leave.cancelled() => {
+                // A graceful stop lets go of the run: it stays running in the store, and the
+                // next process re-attaches to its container (or reports it interrupted).
+                tracing::info!(job = id, agent = %job.agent, "run left to the next process");
+                return Ok(());
+            }
         };
         if ending.state == JobState::Succeeded && job.repo.is_some() {
             self.deliver(id, card.as_deref()).await;
@@ -138,10 +149,11 @@ impl Jobs {
         }
         let sandbox = self.sandbox_record(&plan.sandbox).await;
         let grant = self.grant(job, plan.models.clone(), &plan.mcp_servers, None);
-        // A Kubernetes run outlives the bot: its grant is restored under the same token.
+        // A container or Kubernetes run outlives the bot: its grant is restored under the
+        // same token by the process that re-attaches to it.
         let grant_token = grant
             .as_ref()
-            .filter(|_| plan.sandbox.runtime == RuntimeKind::Kubernetes)
+            .filter(|_| plan.sandbox.runtime != RuntimeKind::Process)
             .map(|g| g.token().to_string());
         let recorded = self
             .update_job(job.id, |j| {

@@ -101,6 +101,9 @@ impl Jobs {
 
     /// Starts every job the queue allows and refreshes queued cards' positions.
     pub(super) fn pump(self: &Arc<Self>) {
+        if self.leave.is_cancelled() {
+            return;
+        }
         let (start, positions) = {
             let mut q = self.queue.lock().expect("queue lock");
             (q.take_runnable(), q.positions())

@@ -11,15 +11,18 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest, NetworkCreateRequest,
-    NetworkingConfig,
+    ContainerCreateBody, ContainerStateStatusEnum, EndpointSettings, HostConfig,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::StreamExt;
@@ -48,6 +51,9 @@ pub struct DockerRuntime {
     egress_image: String,
     model_endpoint: Option<String>,
     build_hint: String,
+    /// Set by a graceful stop: runs (and their model networks) are left for the next
+    /// process, not removed with their handles.
+    leaving: Arc<AtomicBool>,
 }
 
 impl DockerRuntime {
@@ -58,6 +64,22 @@ impl DockerRuntime {
             egress_image: policy.image.clone(),
             model_endpoint: policy.model_endpoint.clone(),
             build_hint: policy.build_hint.clone(),
+            leaving: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn handle(
+        &self,
+        docker: &Docker,
+        name: &str,
+        model_net: Option<(String, String)>,
+    ) -> ContainerHandle {
+        ContainerHandle {
+            docker: docker.clone(),
+            name: name.to_string(),
+            removed: false,
+            model_net,
+            leaving: self.leaving.clone(),
         }
     }
 
@@ -411,6 +433,14 @@ struct ContainerHandle {
     removed: bool,
     /// The run's own egress forwarder and network (mode `model`), removed after it.
     model_net: Option<(String, String)>,
+    /// The bot is stopping gracefully: the run goes on for the next process to re-attach to.
+    leaving: Arc<AtomicBool>,
+}
+
+impl ContainerHandle {
+    fn leaving(&self) -> bool {
+        self.leaving.load(Ordering::SeqCst)
+    }
 }
 
 #[async_trait::async_trait]
@@ -443,6 +473,10 @@ impl RunHandle for ContainerHandle {
     }
 
     async fn kill(&mut self) -> Result<(), RuntimeError> {
+        // Leaving (a graceful stop): the process that re-attaches ends the run, stopped or not.
+        if self.leaving() {
+            return Ok(());
+        }
         let killed = self
             .docker
             .kill_container(
@@ -466,7 +500,7 @@ impl RunHandle for ContainerHandle {
     }
 
     async fn cleanup(&mut self) {
-        if self.removed {
+        if self.removed || self.leaving() {
             return;
         }
         let options = RemoveContainerOptionsBuilder::default().force(true).build();
@@ -491,8 +525,9 @@ impl RunHandle for ContainerHandle {
 
 impl Drop for ContainerHandle {
     fn drop(&mut self) {
-        // A handle dropped without cleanup (a cancelled task) still removes its container.
-        if !self.removed || self.model_net.is_some() {
+        // A handle dropped without cleanup (a cancelled task) still removes its container,
+        // unless the bot is leaving it to the next process.
+        if (!self.removed || self.model_net.is_some()) && !self.leaving() {
             let docker = self.docker.clone();
             let name = self.name.clone();
             let model_net = self.model_net.take();
@@ -591,13 +626,12 @@ impl Runtime for DockerRuntime {
             }
             return Err(refused(e));
         }
-        let mut handle = ContainerHandle {
-            docker: docker.clone(),
-            name: name.clone(),
-            removed: false,
-            model_net: (launch.spec.network == NetworkMode::Model)
+        let mut handle = self.handle(
+            docker,
+            &name,
+            (launch.spec.network == NetworkMode::Model)
                 .then(|| (self.egress_name(launch.job_id), network.clone())),
-        };
+        );
         let attach = AttachContainerOptionsBuilder::default()
             .stream(true)
             .stdout(true)
@@ -615,37 +649,65 @@ impl Runtime for DockerRuntime {
             handle.cleanup().await;
             return Err(refused(e));
         }
-        let (mut out_w, out_r) = tokio::io::duplex(64 * 1024);
-        let (mut err_w, err_r) = tokio::io::duplex(16 * 1024);
-        let mut output = attached.output;
-        tokio::spawn(async move {
-            let mut out_open = true;
-            let mut err_open = true;
-            while let Some(Ok(frame)) = output.next().await {
-                match frame {
-                    bollard::container::LogOutput::StdOut { message }
-                    | bollard::container::LogOutput::Console { message } => {
-                        if out_open && out_w.write_all(&message).await.is_err() {
-                            out_open = false;
-                        }
-                    }
-                    bollard::container::LogOutput::StdErr { message } => {
-                        if err_open && err_w.write_all(&message).await.is_err() {
-                            err_open = false;
-                        }
-                    }
-                    bollard::container::LogOutput::StdIn { .. } => {}
-                }
-                if !out_open && !err_open {
-                    break;
-                }
-            }
-        });
+        let (stdout, stderr) = pipe(attached.output);
         Ok(Spawned {
-            stdout: Box::new(out_r),
-            stderr: Box::new(err_r),
+            stdout,
+            stderr,
             handle: Box::new(handle),
         })
+    }
+
+    fn leave_runs(&self) {
+        self.leaving.store(true, Ordering::SeqCst);
+    }
+
+    /// Follows a container a previous process left, from its first output line: its log
+    /// replays what it printed while nobody listened, then follows it live; a container that
+    /// ended meanwhile gives its whole output and its exit status.
+    async fn attach(
+        &self,
+        leftover: &Leftover,
+        _workspace: &Path,
+    ) -> Result<Option<Spawned>, RuntimeError> {
+        let docker = self.client().await?;
+        let Some(job) = leftover.job_id else {
+            return Ok(None);
+        };
+        let info = match docker.inspect_container(&leftover.name, None).await {
+            Ok(info) => info,
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(refused(e)),
+        };
+        // Created but never started: the run did not begin, and nothing would end it.
+        let status = info.state.as_ref().and_then(|s| s.status);
+        if matches!(
+            status,
+            None | Some(ContainerStateStatusEnum::CREATED | ContainerStateStatusEnum::EMPTY)
+        ) {
+            return Ok(None);
+        }
+        let network = info.host_config.and_then(|h| h.network_mode);
+        let model_net = (network.as_deref() == Some(self.network_name(job).as_str()))
+            .then(|| (self.egress_name(job), self.network_name(job)));
+        let handle = self.handle(docker, &leftover.name, model_net);
+        let logs = docker.logs(
+            &leftover.name,
+            Some(
+                LogsOptionsBuilder::default()
+                    .follow(true)
+                    .stdout(true)
+                    .stderr(true)
+                    .build(),
+            ),
+        );
+        let (stdout, stderr) = pipe(logs);
+        Ok(Some(Spawned {
+            stdout,
+            stderr,
+            handle: Box::new(handle),
+        }))
     }
 
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
@@ -706,6 +768,43 @@ impl Runtime for DockerRuntime {
             None => Ok(()),
         }
     }
+}
+
+type Output = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+/// Splits a container's multiplexed output into its stdout and stderr streams.
+fn pipe(
+    mut output: impl futures::Stream<Item = Result<bollard::container::LogOutput, DockerError>>
+        + Send
+        + Unpin
+        + 'static,
+) -> (Output, Output) {
+    let (mut out_w, out_r) = tokio::io::duplex(64 * 1024);
+    let (mut err_w, err_r) = tokio::io::duplex(16 * 1024);
+    tokio::spawn(async move {
+        let mut out_open = true;
+        let mut err_open = true;
+        while let Some(Ok(frame)) = output.next().await {
+            match frame {
+                bollard::container::LogOutput::StdOut { message }
+                | bollard::container::LogOutput::Console { message } => {
+                    if out_open && out_w.write_all(&message).await.is_err() {
+                        out_open = false;
+                    }
+                }
+                bollard::container::LogOutput::StdErr { message } => {
+                    if err_open && err_w.write_all(&message).await.is_err() {
+                        err_open = false;
+                    }
+                }
+                bollard::container::LogOutput::StdIn { .. } => {}
+            }
+            if !out_open && !err_open {
+                break;
+            }
+        }
+    });
+    (Box::new(out_r), Box::new(err_r))
 }
 
 fn set_world_writable(dir: &Path) -> Result<(), RuntimeError> {

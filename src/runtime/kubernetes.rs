@@ -18,6 +18,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
@@ -603,6 +605,8 @@ pub struct KubernetesRuntime {
     settings: KubeSettings,
     instance: String,
     client: OnceCell<kube::Client>,
+    /// Set by a graceful stop: Jobs are left for the next process, not deleted.
+    leaving: Arc<AtomicBool>,
 }
 
 impl KubernetesRuntime {
@@ -611,6 +615,7 @@ impl KubernetesRuntime {
             settings,
             instance: instance.to_string(),
             client: OnceCell::new(),
+            leaving: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -766,6 +771,7 @@ impl KubernetesRuntime {
                 },
                 restored: Some(restored_rx),
                 removed: false,
+                leaving: self.leaving.clone(),
             }),
         })
     }
@@ -882,6 +888,10 @@ impl Runtime for KubernetesRuntime {
             .map(Some)
     }
 
+    fn leave_runs(&self) {
+        self.leaving.store(true, Ordering::SeqCst);
+    }
+
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
         let client = self.client().await?;
         let lp = ListParams::default()
@@ -923,6 +933,8 @@ struct KubeHandle {
     runtime: RunRef,
     restored: Option<tokio::sync::oneshot::Receiver<Result<bool, RuntimeError>>>,
     removed: bool,
+    /// The bot is stopping gracefully: the Job goes on for the next process.
+    leaving: Arc<AtomicBool>,
 }
 
 /// Deletes a run's Job (foreground: its pod goes first), policy and snapshot; what is already
@@ -967,6 +979,9 @@ impl RunHandle for KubeHandle {
     }
 
     async fn kill(&mut self) -> Result<(), RuntimeError> {
+        if self.leaving.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let foreground = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Foreground),
             ..Default::default()
@@ -984,7 +999,7 @@ impl RunHandle for KubeHandle {
     }
 
     async fn cleanup(&mut self) {
-        if !self.removed {
+        if !self.removed && !self.leaving.load(Ordering::SeqCst) {
             delete_objects(&self.client, &self.runtime.namespace, &self.runtime.name).await;
             self.removed = true;
         }

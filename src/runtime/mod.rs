@@ -148,6 +148,9 @@ pub trait Runtime: Send + Sync {
     ) -> Result<Option<Spawned>, RuntimeError> {
         Ok(None)
     }
+    /// From now on, runs whose handles are dropped are left running, for the next process
+    /// to re-attach to (a graceful stop). Runtimes whose runs end with the bot ignore it.
+    fn leave_runs(&self) {}
     /// Runs this bot instance left behind (after a crash).
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError>;
     /// Kills and removes a leftover.

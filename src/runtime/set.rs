@@ -109,6 +109,12 @@ impl Runtime for Runtimes {
             .await
     }
 
+    fn leave_runs(&self) {
+        for r in self.all.values() {
+            r.leave_runs();
+        }
+    }
+
     async fn leftovers(&self) -> Result<Vec<Leftover>, RuntimeError> {
         let mut out = Vec::new();
         for r in self.all.values() {

@@ -590,3 +590,75 @@ async fn an_unreadable_record_is_reported_by_verify_and_does_not_stop_the_bot() 
     assert!(out.status.success(), "{printed}");
     assert!(printed.contains("quarantined (1)"), "{printed}");
 }
+
+/// A graceful stop (what SIGTERM does), in process: the sockets close, so a mention made
+/// meanwhile reaches the next process and makes one job there; a queued job is not started
+/// by the stopping bot, stays queued, and runs in the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_bot_leaves_new_events_and_queued_jobs_to_the_next() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.jobs.max_running = 1;
+    let slow = vec![
+        step(
+            10,
+            threadwork::harness::HarnessEvent::Started { session_id: None },
+        ),
+        step(
+            60_000,
+            threadwork::harness::HarnessEvent::Finished {
+                answer: "slow answer".into(),
+            },
+        ),
+    ];
+    w.start_bot(scripted(slow)).await;
+    let running = w.mention("first, slow").await;
+    // Events on two sockets may arrive in either order: ask the second after the first runs.
+    eventually(Duration::from_secs(10), "the first job running", || async {
+        let card = w.bot_replies(&running).await.into_iter().next()?;
+        card.text.contains("running").then_some(())
+    })
+    .await;
+    let queued = w.mention("second, waits").await;
+    eventually(
+        Duration::from_secs(10),
+        "the second job queued behind the first",
+        || async {
+            let card = w.bot_replies(&queued).await.into_iter().next()?;
+            card.text.contains("position 1 in the queue").then_some(())
+        },
+    )
+    .await;
+    let stopping = w.bot.take().unwrap();
+    stopping.drain().await;
+    eventually(Duration::from_secs(10), "its sockets closed", || async {
+        (w.emu.connection_count().await == 0).then_some(())
+    })
+    .await;
+    let late = w.mention("third, while no bot is up").await;
+    w.start_bot(scripted(script("next process", 10))).await;
+    for ts in [&queued, &late] {
+        wait_reply(&w, ts, Duration::from_secs(20), |m| {
+            m.text.contains("next process")
+        })
+        .await;
+    }
+    w.settle().await;
+    for ts in [&queued, &late] {
+        let replies = w.bot_replies(ts).await;
+        assert_eq!(
+            replies
+                .iter()
+                .filter(|m| m.text.contains("next process"))
+                .count(),
+            1,
+            "one answer: {replies:?}"
+        );
+    }
+    // The run that went on in this process (not in a container) could not be kept.
+    wait_reply(&w, &running, Duration::from_secs(10), |m| {
+        m.text.contains("interrupted")
+    })
+    .await;
+    let jobs = w.bot().bot.store().jobs().unwrap();
+    assert_eq!(jobs.len(), 3, "one job per mention: {jobs:?}");
+}

@@ -344,6 +344,18 @@ async fn docker_world(
     (w, runtime)
 }
 
+/// The last `tick N` a text-mode run's card shows.
+async fn tick_on_card(w: &World, ts: &str) -> Option<u64> {
+    let card = w.bot_replies(ts).await.into_iter().next()?;
+    card.text
+        .rsplit("tick ")
+        .next()?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
 async fn containers(runtime: &Arc<dyn Runtime>) -> usize {
     runtime.leftovers().await.unwrap().len()
 }
@@ -537,9 +549,10 @@ async fn a_missing_image_names_the_image_and_how_to_build_it() {
 
 /// The real binary with the Docker runtime, secrets planted in its environment and config:
 /// neither `docker inspect`, the container's environment nor any workspace file holds them;
-/// after kill -9 and a restart the thread says "interrupted" and no container is left.
+/// after kill -9 the run goes on, a restarted bot follows it again (no "interrupted"), and once
+/// it is stopped no container is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_job_leaves_no_container_and_no_secret_enters_the_sandbox() {
+async fn kill_9_mid_job_the_run_is_followed_again_and_no_secret_enters_the_sandbox() {
     use threadwork::emulator::{APP_TOKEN, BOT_TOKEN};
     use tokio::process::Command;
     if !docker_up("kill_9_in_docker").await {
@@ -556,7 +569,7 @@ async fn kill_9_mid_job_leaves_no_container_and_no_secret_enters_the_sandbox() {
              [agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n[jobs]\nworkdir = {jobs:?}\ncard_interval_ms = 200\n\n\
              [sandbox]\ninstance = \"t-kill9\"\n\n\
              [harness.scripted]\nkind = \"command\"\nprogram = \"bash\"\n\
-             args = [\"-c\", \"env > /workspace/env.txt; cat /proc/1/environ > /workspace/environ.bin; echo '{{\\\"type\\\":\\\"started\\\"}}'; sleep 600\"]\n",
+             args = [\"-c\", \"env > /workspace/env.txt; cat /proc/1/environ > /workspace/environ.bin; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done\"]\nmode = \"text\"\n",
             agents_dir(),
             w.dir.path().join("store"),
         ),
@@ -622,17 +635,26 @@ async fn kill_9_mid_job_leaves_no_container_and_no_secret_enters_the_sandbox() {
         1,
         "the container outlives the killed bot"
     );
+    let before = tick_on_card(&w, &ts).await.unwrap_or(0);
     let mut bot = spawn();
-    let reply = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("failed")).await;
-    assert!(
-        reply.text.contains("interrupted by a restart"),
-        "{}",
-        reply.text
-    );
-    assert!(
-        runtime.leftovers().await.unwrap().is_empty(),
-        "the restarted bot removed the container"
-    );
+    // The restarted bot follows the same run: the card goes on counting, live.
+    eventually(SECS(30), "the card counting past the restart", || async {
+        tick_on_card(&w, &ts).await.filter(|n| *n > before + 4)
+    })
+    .await;
+    let card = w.bot_replies(&ts).await;
+    assert_eq!(card.len(), 1, "one card, nothing posted twice: {card:?}");
+    assert_eq!(runtime.leftovers().await.unwrap().len(), 1);
+    w.emu
+        .react_as("alice", CHANNEL, &card[0].ts, "x", true)
+        .await
+        .unwrap();
+    let reply = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("cancelled")).await;
+    assert!(!reply.text.contains("interrupted"), "{}", reply.text);
+    eventually(SECS(30), "the stopped run's container removed", || async {
+        runtime.leftovers().await.unwrap().is_empty().then_some(())
+    })
+    .await;
     bot.kill().await.unwrap();
     let _ = bot.wait().await;
 
@@ -644,4 +666,104 @@ async fn kill_9_mid_job_leaves_no_container_and_no_secret_enters_the_sandbox() {
     assert!(holding.is_empty(), "a secret is in {holding:?}");
     let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
     assert!(env.contains("THREADWORK_TASK="), "{env}");
+}
+
+/// SIGTERM: the bot stops taking events and exits within `[ops] drain_secs`, leaving its
+/// runs going; the next process follows the one still running and finishes the one that
+/// ended while no bot was up from its output and exit status. Each answer appears once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_leaves_runs_going_and_the_next_process_finishes_them() {
+    if !docker_up("sigterm_in_docker").await {
+        return;
+    }
+    let w = World::new(EmulatorConfig::default()).await;
+    let config = w.dir.path().join("threadwork.toml");
+    // A "short" run prints 12 steps, a "long" one 40, 0.3 s apart.
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\nreconnect_secs = 1\n\n[agents]\ndir = {:?}\n\n[store]\npath = {:?}\n\n\
+             [jobs]\nworkdir = {:?}\ncard_interval_ms = 200\n\n[ops]\ndrain_secs = 10\n\n\
+             [overlap]\nmode = \"off\"\n\n[sandbox]\ninstance = \"t-term\"\n\n\
+             [harness.scripted]\nkind = \"command\"\nprogram = \"bash\"\nmode = \"text\"\n\
+             args = [\"-c\", \"n=12; case $THREADWORK_TASK in *long*) n=40;; esac; for i in $(seq 1 $n); do echo step $i; sleep 0.3; done\"]\n",
+            agents_dir(),
+            w.dir.path().join("store"),
+            w.dir.path().join("jobs"),
+        ),
+    )
+    .unwrap();
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&policy("t-term")));
+    let docker = bollard::Docker::connect_with_local_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap();
+    let spawn = || spawn_bot(&config, &w.emu.api_url());
+    let mut bot = spawn();
+    assert!(w.emu.wait_for_connections(2, SECS(20)).await);
+    let long = w.mention("a long run").await;
+    let short = w.mention("a short run").await;
+    for ts in [&long, &short] {
+        eventually(SECS(30), "both runs under way", || async {
+            let card = w.bot_replies(ts).await.into_iter().next()?;
+            card.text.contains("step 2").then_some(())
+        })
+        .await;
+    }
+    let pid = bot.id().expect("the bot runs") as i32;
+    let asked = Instant::now();
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(SECS(12), bot.wait())
+        .await
+        .expect("the bot exits within drain_secs")
+        .unwrap();
+    assert!(status.success(), "a clean exit: {status:?}");
+    eprintln!("SIGTERM to exit: {:?}", asked.elapsed());
+    assert_eq!(w.emu.connection_count().await, 0, "its sockets are closed");
+    assert_eq!(
+        runtime.leftovers().await.unwrap().len(),
+        2,
+        "both runs outlive the stopped bot"
+    );
+    // The short run ends while no bot is up.
+    let short_container = runtime
+        .leftovers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.job_id == Some(2))
+        .unwrap()
+        .name;
+    eventually(SECS(30), "the short run over", || async {
+        let state = docker
+            .inspect_container(&short_container, None)
+            .await
+            .ok()?
+            .state?;
+        (state.running == Some(false)).then_some(())
+    })
+    .await;
+    let mut bot = spawn();
+    for (ts, last) in [(&short, "step 12"), (&long, "step 40")] {
+        let answer = wait_reply(&w, ts, SECS(40), |m| m.text.contains(last)).await;
+        assert!(answer.text.starts_with("step 1\n"), "{}", answer.text);
+        let replies = w.bot_replies(ts).await;
+        assert_eq!(
+            replies
+                .iter()
+                .filter(|m| m.text.starts_with("step 1\n"))
+                .count(),
+            1,
+            "the answer once: {replies:?}"
+        );
+        assert_eq!(replies.len(), 2, "the card and the answer: {replies:?}");
+        assert!(!replies.iter().any(|m| m.text.contains("interrupted")));
+    }
+    eventually(SECS(30), "the ended runs' containers removed", || async {
+        runtime.leftovers().await.unwrap().is_empty().then_some(())
+    })
+    .await;
+    bot.kill().await.unwrap();
 }
