@@ -173,6 +173,7 @@ impl Running {
         }
         self.intake.cancel();
         let _ = self.task.await;
+        tracing::info!("every acked event handled");
         match self.bot.finish_drain().await {
             Ok(()) => tracing::info!("store flushed"),
             Err(e) => tracing::error!(error = %e, "cannot flush the store"),

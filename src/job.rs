@@ -201,7 +201,7 @@ pub struct Job {
     pub transcript_events: u32,
     #[serde(default)]
     pub transcript_dropped: u32,
-    /// The model-proxy grant of a run that can outlive the bot (a Kubernetes Job), so a
+    /// The model-proxy grant of a run that can outlive the bot (a container, a Kubernetes Job), so a
     /// restarted bot that re-attaches to it restores the same grant.
     #[serde(default)]
     pub grant_token: Option<String>,

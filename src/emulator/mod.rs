@@ -131,11 +131,16 @@ pub(crate) struct AckClock {
     on: bool,
     sent: HashMap<String, std::time::Instant>,
     latencies: Vec<Duration>,
+    /// Per event: from its first delivery attempt to the ack of any of its envelopes
+    /// (redeliveries and time without a connected socket included).
+    events: Vec<Duration>,
 }
 
 #[derive(Default)]
 pub(crate) struct Delivery {
     pub acked: bool,
+    /// When the event was first handed out for delivery.
+    pub since: Option<std::time::Instant>,
 }
 
 /// Counts one delivery in flight for as long as it lives.
@@ -450,6 +455,12 @@ impl Emulator {
         (taken.latencies, taken.sent.len())
     }
 
+    /// Stops timing and returns, per event acked since `measure_acks`, the time from its
+    /// first delivery attempt to its ack (across redeliveries and reconnections).
+    pub fn take_event_ack_waits(&self) -> Vec<Duration> {
+        self.clock(std::mem::take).events
+    }
+
     /// Adds a public channel (`id` like `C…`, `name` without `#`).
     pub async fn add_channel(&self, id: &str, name: &str) {
         self.inner
@@ -576,7 +587,10 @@ impl Emulator {
         }
         tokio::spawn(async move {
             let _pending = pending;
-            let delivery = Arc::new(Mutex::new(Delivery::default()));
+            let delivery = Arc::new(Mutex::new(Delivery {
+                acked: false,
+                since: Some(std::time::Instant::now()),
+            }));
             let duplicates = emu.inner.faults.lock().await.duplicates;
             for copy in 1..=duplicates {
                 emu.send_envelope(&payload, copy, "timeout", &delivery, Some(copy as usize))
@@ -727,7 +741,17 @@ impl Emulator {
         });
         let delivery = self.inner.envelopes.lock().await.remove(envelope_id);
         if let Some(d) = delivery {
-            d.lock().await.acked = true;
+            let mut d = d.lock().await;
+            if !d.acked {
+                if let Some(since) = d.since {
+                    self.clock(|c| {
+                        if c.on {
+                            c.events.push(since.elapsed());
+                        }
+                    });
+                }
+            }
+            d.acked = true;
             self.inner.stats.lock().await.acks += 1;
         }
     }

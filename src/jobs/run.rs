@@ -37,26 +37,18 @@ impl Jobs {
                 v.queue_position = None;
             });
         }
-        let run = async {
-            match self.plan(&job).await {
-                Ok(plan) => {
-                    if let Some(c) = &card {
-                        c.update(|v| v.prompt_version = Some(plan.prompt_version.clone()));
-                    }
-                    self.carry_out(&job, plan, card.as_deref(), &stop).await
+        let ending = match self.plan(&job).await {
+            Ok(plan) => {
+                if let Some(c) = &card {
+                    c.update(|v| v.prompt_version = Some(plan.prompt_version.clone()));
                 }
-                Err(e) => Ending::failed(e.to_string()),
+                self.carry_out(&job, plan, card.as_deref(), &stop).await
             }
+            Err(e) => Ending::failed(e.to_string()),
         };
-        let ending = tokio::select! {
-            ending = run => ending,
-            _ = self.leave.cancelled() => {
-                // A graceful stop lets go of the run: it stays running in the store, and the
-                // next process re-attaches to its container (or reports it interrupted).
-                tracing::info!(job = id, agent = %job.agent, "run left to the next process");
-                return Ok(());
-            }
-        };
+        if ending.is_left() {
+            return Ok(());
+        }
         if ending.state == JobState::Succeeded && job.repo.is_some() {
             self.deliver(id, card.as_deref()).await;
         }
@@ -211,24 +203,44 @@ impl Jobs {
                 return Ending::failed(format!("the `{}` harness did not start: {e}", job.harness))
             }
         };
-        let ending = self
-            .follow(
-                job,
-                events,
-                &cancel,
-                stop,
-                card,
-                time_limit,
-                disk,
-                grant.as_ref(),
-            )
-            .await;
+        let followed = self.follow(
+            job,
+            events,
+            &cancel,
+            stop,
+            card,
+            time_limit,
+            disk,
+            grant.as_ref(),
+        );
+        let ending = tokio::select! {
+            ending = followed => ending,
+            // Only once the run has started: a container half made would not be re-attached.
+            _ = self.leave.cancelled() => {
+                tracing::info!(job = job.id, agent = %job.agent, "run left to the next process");
+                return Ending::left();
+            }
+        };
         strip_special_bits(job, plan.workdir).await;
         ending
     }
 }
 
 impl Ending {
+    /// A graceful stop let go of the run: its job stays running in the store, and the next
+    /// process re-attaches to its container (or reports it interrupted). Nothing is finished.
+    pub(super) fn left() -> Self {
+        Self {
+            state: JobState::Running,
+            answer: None,
+            failure: None,
+        }
+    }
+
+    pub(super) fn is_left(&self) -> bool {
+        self.state == JobState::Running
+    }
+
     /// The store refused the run's record: the job ends before it starts.
     fn unrecorded(e: &JobError) -> Self {
         Self::failed(format!(

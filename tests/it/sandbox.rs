@@ -767,3 +767,133 @@ async fn sigterm_leaves_runs_going_and_the_next_process_finishes_them() {
     .await;
     bot.kill().await.unwrap();
 }
+
+/// A rolling restart loses nothing: mentions at a steady two a second across three channels,
+/// about ten runs going, and the bot stopped (SIGTERM) and started again five times. Every
+/// mention gets one job and one answer, and no run is interrupted. The longest wait from a
+/// mention to its ack is printed (Slack redelivers what was not acked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_rolling_restarts_lose_no_mention_and_interrupt_no_run() {
+    if !docker_up("rolling_restart").await {
+        return;
+    }
+    let w = World::new(EmulatorConfig::default()).await;
+    let config = w.dir.path().join("threadwork.toml");
+    let store = w.dir.path().join("store");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\nreconnect_secs = 1\n\n[slack.limits]\nupdate_per_minute = 6000\nupdate_burst = 100\npost_per_minute = 600\npost_burst = 20\ntier3_per_minute = 3000\n\n\
+             [agents]\ndir = {:?}\n\n[store]\npath = {store:?}\n\n\
+             [jobs]\nworkdir = {:?}\ncard_interval_ms = 500\nmax_running = 16\nper_channel = 8\n\n\
+             [ops]\ndrain_secs = 15\n\n[overlap]\nmode = \"off\"\n\n[sandbox]\ninstance = \"t-roll\"\n\n\
+             [harness.scripted]\nkind = \"command\"\nprogram = \"bash\"\nmode = \"text\"\n\
+             args = [\"-c\", \"for i in $(seq 1 12); do echo step $i; sleep 0.4; done\"]\n",
+            agents_dir(),
+            w.dir.path().join("jobs"),
+        ),
+    )
+    .unwrap();
+    // The bot's own pacing (Slack's update budget) is raised: it is not what this measures,
+    // and at the defaults the final edits of sixteen cards wait their turn past the drain.
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&policy("t-roll")));
+    w.emu.measure_acks();
+    let spawn = || spawn_bot(&config, &w.emu.api_url());
+    let mut bot = spawn();
+    assert!(w.emu.wait_for_connections(2, SECS(20)).await);
+
+    let stop_posting = CancellationToken::new();
+    let poster = {
+        let emu = w.emu.clone();
+        let stop = stop_posting.clone();
+        tokio::spawn(async move {
+            let channels = [CHANNEL, "C0RANDOM01", "C0DEV00001"];
+            let mut posted = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            for i in 0.. {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let channel = channels[i % channels.len()];
+                let text = format!("<@{BOT_USER_ID}> rolling job {i}");
+                let ts = emu.post_as("alice", channel, &text, None).await.unwrap();
+                posted.push((channel, ts));
+            }
+            posted
+        })
+    };
+    for restart in 1..=5 {
+        tokio::time::sleep(SECS(3)).await;
+        if restart == 1 {
+            assert!(
+                containers(&runtime).await >= 5,
+                "runs are going when the restarts begin"
+            );
+        }
+        let pid = bot.id().expect("the bot runs") as i32;
+        // SAFETY: a signal to the child this test started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let status = tokio::time::timeout(SECS(20), bot.wait())
+            .await
+            .expect("the bot exits within drain_secs")
+            .unwrap();
+        assert!(status.success(), "restart {restart}: {status:?}");
+        bot = spawn();
+        assert!(w.emu.wait_for_connections(2, SECS(20)).await);
+    }
+    tokio::time::sleep(SECS(2)).await;
+    stop_posting.cancel();
+    let posted = poster.await.unwrap();
+    for (channel, ts) in &posted {
+        eventually(SECS(120), "every mention answered", || async {
+            w.emu
+                .thread(channel, ts)
+                .await
+                .into_iter()
+                .any(|m| m.user == BOT_USER_ID && m.text.starts_with("step 1\n"))
+                .then_some(())
+        })
+        .await;
+    }
+    let waits = w.emu.take_event_ack_waits();
+    eventually(SECS(30), "every run's container removed", || async {
+        runtime.leftovers().await.unwrap().is_empty().then_some(())
+    })
+    .await;
+    let pid = bot.id().unwrap() as i32;
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let _ = tokio::time::timeout(SECS(20), bot.wait()).await;
+    for (channel, ts) in &posted {
+        let replies: Vec<_> = w
+            .emu
+            .thread(channel, ts)
+            .await
+            .into_iter()
+            .filter(|m| m.user == BOT_USER_ID)
+            .collect();
+        let answers = replies
+            .iter()
+            .filter(|m| m.text.starts_with("step 1\n"))
+            .count();
+        assert_eq!(answers, 1, "one answer in {channel}/{ts}: {replies:?}");
+        assert_eq!(replies.len(), 2, "the card and the answer: {replies:?}");
+        assert!(!replies.iter().any(|m| m.text.contains("interrupted")));
+    }
+    let store = threadwork::store::SledStore::open(&store).unwrap();
+    let jobs = threadwork::store::Store::jobs(&store).unwrap();
+    assert_eq!(jobs.len(), posted.len(), "one job per mention");
+    assert!(
+        jobs.iter()
+            .all(|j| j.state == threadwork::job::JobState::Succeeded),
+        "{:?}",
+        jobs.iter().map(|j| (j.id, j.state)).collect::<Vec<_>>()
+    );
+    let longest = waits.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "rolling restarts: {} mentions, 5 restarts, longest wait from an event to its ack {longest:?} ({} events acked)",
+        posted.len(),
+        waits.len()
+    );
+}

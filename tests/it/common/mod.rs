@@ -368,7 +368,7 @@ pub fn spawn_bot(config: &std::path::Path, api_url: &str) -> tokio::process::Chi
         .env("SLACK_API_URL", api_url)
         .env("SLACK_APP_TOKEN", APP_TOKEN)
         .env("SLACK_BOT_TOKEN", BOT_TOKEN)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("TW_LOG").unwrap_or("warn".into()))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true)
