@@ -292,17 +292,19 @@ impl Bot {
         self.handler.jobs.close();
     }
 
-    /// Begins a graceful stop: no job starts any more (queued ones stay queued in the store)
-    /// and running ones are left to the next process; the event loop handles every event it
-    /// has taken (acked), takes no more, and `run` returns.
+    /// Begins a graceful stop: no queued job starts any more (each stays queued in the
+    /// store); the event loop handles every event it has taken (acked), takes no more, and
+    /// `run` returns. Runs go on meanwhile: a stop among those events still ends its run.
     pub fn drain(&self) {
-        self.handler.jobs.leave_runs();
+        self.handler.jobs.hold_queue();
         self.drain.cancel();
     }
 
-    /// The end of a graceful stop: waits for what finishes now (replies, cards, jobs that
-    /// ended), then writes everything the store holds to disk.
+    /// The end of a graceful stop, once `run` has returned: lets go of the runs (left to the
+    /// next process), waits for what finishes now (replies, cards, jobs that ended), then
+    /// writes everything the store holds to disk.
     pub async fn finish_drain(&self) -> Result<(), StoreError> {
+        self.handler.jobs.leave_runs();
         self.handler.jobs.wait_left().await;
         self.handler.store.flush()
     }

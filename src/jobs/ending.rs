@@ -17,6 +17,8 @@ impl Jobs {
                 }
                 j.answer = outcome.answer;
                 j.failure = outcome.failure;
+                // The run's proxy token is dead now: not kept where a copy could show it.
+                j.grant_token = None;
             })
             .await?;
         tracing::info!(job = id, agent = %job.agent, state = job.state.label(), "job finished");

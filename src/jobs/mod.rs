@@ -117,7 +117,9 @@ pub struct Jobs {
     /// that `settle` knows when it is quiet.
     tasks: TaskTracker,
     settling: tokio::sync::Mutex<()>,
-    /// A graceful stop began: nothing more starts, and runs are left to the next process.
+    /// A graceful stop began: no queued job starts.
+    holding: std::sync::atomic::AtomicBool,
+    /// A graceful stop lets go of the runs: they are left to the next process.
     leave: CancellationToken,
 }
 
@@ -168,6 +170,7 @@ impl Jobs {
             links: PendingLinks::default(),
             tasks: TaskTracker::new(),
             settling: tokio::sync::Mutex::new(()),
+            holding: std::sync::atomic::AtomicBool::new(false),
             leave: CancellationToken::new(),
         }
     }
@@ -226,14 +229,23 @@ impl Jobs {
         self.tasks.spawn(task);
     }
 
-    /// A graceful stop: no queued job starts from now on (it stays queued in the store, for
-    /// the next process), and runs in containers and Kubernetes Jobs are left running for it
-    /// to re-attach to.
+    /// The last step of a graceful stop, once the acked events are handled: runs in
+    /// containers and Kubernetes Jobs are let go of and left running for the next process to
+    /// re-attach to (nothing more starts either).
+    /// The first step of a graceful stop: no queued job starts from now on (each stays queued
+    /// in the store, for the next process). Runs go on as usual, so a stop handled while the
+    /// acked events are drained still kills its run.
+    pub fn hold_queue(&self) {
+        self.holding
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn leave_runs(&self) {
         // The runtime first: a run let go of below must not be removed with its handle.
         if let Some(runtime) = &self.runtime {
             runtime.leave_runs();
         }
+        self.hold_queue();
         self.leave.cancel();
     }
 

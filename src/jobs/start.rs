@@ -101,7 +101,7 @@ impl Jobs {
 
     /// Starts every job the queue allows and refreshes queued cards' positions.
     pub(super) fn pump(self: &Arc<Self>) {
-        if self.leave.is_cancelled() {
+        if self.holding.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
         let (start, positions) = {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerStateStatusEnum, EndpointSettings, HostConfig,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig,
+    HostConfigLogConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
@@ -421,11 +421,24 @@ pub fn container_body(launch: &Launch, instance: &str, network: &str) -> Contain
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
             network_mode: Some(network.to_string()),
+            // A log the bot can read back from its first line (re-attach after a restart),
+            // whatever the daemon's default driver; bounded, so output cannot fill the disk.
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(HashMap::from([
+                    ("max-size".to_string(), format!("{LOG_MAX_MB}m")),
+                    ("max-file".to_string(), "1".to_string()),
+                ])),
+            }),
             ..Default::default()
         }),
         ..Default::default()
     }
 }
+
+/// The most of a run's output its container log keeps; a re-attached run whose output
+/// went past it replays only the end.
+pub const LOG_MAX_MB: u64 = 64;
 
 struct ContainerHandle {
     docker: Docker,
@@ -473,7 +486,9 @@ impl RunHandle for ContainerHandle {
     }
 
     async fn kill(&mut self) -> Result<(), RuntimeError> {
-        // Leaving (a graceful stop): the process that re-attaches ends the run, stopped or not.
+        // Leaving (a graceful stop): the runs are let go of only once every acked event (a
+        // stop among them) is handled; what ends a run's follower now leaves it to the next
+        // process.
         if self.leaving() {
             return Ok(());
         }
@@ -784,7 +799,18 @@ fn pipe(
     tokio::spawn(async move {
         let mut out_open = true;
         let mut err_open = true;
-        while let Some(Ok(frame)) = output.next().await {
+        while let Some(frame) = output.next().await {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    // Said where the run's failure message looks (its stderr tail).
+                    let line =
+                        format!("threadwork: the container's output could not be read: {e}\n");
+                    let _ = err_w.write_all(line.as_bytes()).await;
+                    tracing::warn!(error = %e, "a container's output stream failed");
+                    break;
+                }
+            };
             match frame {
                 bollard::container::LogOutput::StdOut { message }
                 | bollard::container::LogOutput::Console { message } => {
@@ -871,6 +897,9 @@ mod tests {
             Some(8 * 1024 * 1024),
             "a quarter of /tmp, not 64 MB"
         );
+        let log = host.log_config.as_ref().unwrap();
+        assert_eq!(log.typ.as_deref(), Some("json-file"), "readable back");
+        assert_eq!(log.config.as_ref().unwrap()["max-size"], "64m");
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert_eq!(body.network_disabled, Some(true));
         assert_eq!(
