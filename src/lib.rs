@@ -4,6 +4,7 @@ pub mod agents;
 pub mod amendments;
 pub mod app;
 pub mod authority;
+pub mod backup;
 #[cfg(feature = "fakes")]
 pub mod bench;
 pub mod bot;

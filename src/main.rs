@@ -94,7 +94,22 @@ enum JobsCmd {
 
 #[derive(Subcommand)]
 enum StoreCmd {
+    /// Decode every record and check the audit chain (with the bot stopped).
     Verify {
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
+    },
+    /// Write a checked copy of the store to FILE (a new file, 0600); while a bot holds the
+    /// store, through its ops server.
+    Backup {
+        file: PathBuf,
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
+    },
+    /// Fill the config's (new, empty) store from a backup FILE, then verify it (with the bot
+    /// stopped).
+    Restore {
+        file: PathBuf,
         #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
         config: PathBuf,
     },
@@ -170,6 +185,31 @@ async fn main() -> std::process::ExitCode {
                         Ok(())
                     } else {
                         anyhow::bail!("the store is not sound (see above)")
+                    }
+                })
+        }
+        Cmd::Store {
+            what: StoreCmd::Backup { file, config },
+        } => {
+            init_logs(cli.log_json, "warn");
+            match Config::load(&config) {
+                Ok(c) => threadwork::cli::store::backup(&c, &file).await.map(|n| {
+                    println!("backed up {n} records to {}", file.display());
+                }),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Cmd::Store {
+            what: StoreCmd::Restore { file, config },
+        } => {
+            init_logs(cli.log_json, "warn");
+            Config::load(&config)
+                .map_err(anyhow::Error::from)
+                .and_then(|c| {
+                    if threadwork::cli::store::restore(&c, &file)? {
+                        Ok(())
+                    } else {
+                        anyhow::bail!("the restored store is not sound (see above)")
                     }
                 })
         }

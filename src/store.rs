@@ -5,6 +5,7 @@
 //! `bot_messages` (channel+ts of our messages → job). Every write a user could later miss is
 //! flushed before we tell anyone about it.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -199,6 +200,15 @@ pub enum StoreError {
     Encode(#[from] serde_json::Error),
 }
 
+/// Why a backup could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupFailed {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Write(#[from] crate::backup::BackupError),
+}
+
 /// What the bot keeps across restarts.
 pub trait Store: Send + Sync {
     /// Records an event id; true the first time it is seen (atomic across sockets and tasks).
@@ -211,6 +221,10 @@ pub trait Store: Send + Sync {
     fn next_job_id(&self) -> Result<JobId, StoreError>;
     /// Writes everything to disk (a graceful stop's last step).
     fn flush(&self) -> Result<(), StoreError>;
+    /// Writes every record of every tree to `out` in the backup format (`crate::backup`),
+    /// tree by tree in key order, while the bot goes on writing: each record is copied whole,
+    /// and one written during the copy may or may not be in it. Returns the record count.
+    fn backup(&self, out: &mut dyn std::io::Write) -> Result<u64, BackupFailed>;
     /// Writes the job and flushes, together with its thread index.
     fn put_job(&self, job: &Job) -> Result<(), StoreError>;
     fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
@@ -345,6 +359,33 @@ impl SledStore {
         self.trees
             .as_ref()
             .expect("the store is open until dropped")
+    }
+
+    /// Whether the store holds no record at all (a new one: what `restore` fills).
+    pub fn is_empty(&self) -> bool {
+        let db = &self.t().db;
+        db.tree_names()
+            .iter()
+            .all(|name| db.open_tree(name).map(|t| t.is_empty()).unwrap_or(false))
+    }
+
+    /// Fills an empty store with the records of a backup (`crate::backup::read_all`, which
+    /// has checked it whole), then flushes.
+    pub fn restore(&self, records: &[crate::backup::Record]) -> Result<(), StoreError> {
+        let db = &self.t().db;
+        let mut trees: HashMap<&str, sled::Tree> = HashMap::new();
+        for r in records {
+            let tree = match trees.get(r.tree.as_str()) {
+                Some(t) => t,
+                None => {
+                    let t = db.open_tree(&r.tree)?;
+                    trees.entry(r.tree.as_str()).or_insert(t)
+                }
+            };
+            tree.insert(&r.key[..], &r.value[..])?;
+        }
+        db.flush()?;
+        Ok(())
     }
 
     /// Increments a counter in `meta` and returns the new value.
@@ -606,6 +647,22 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.t().db.flush()?;
         Ok(())
+    }
+
+    fn backup(&self, out: &mut dyn std::io::Write) -> Result<u64, BackupFailed> {
+        let db = &self.t().db;
+        let mut writer = crate::backup::Writer::new(out, chrono::Utc::now())?;
+        let mut names = db.tree_names();
+        names.sort();
+        for name in names {
+            let tree = db.open_tree(&name).map_err(StoreError::from)?;
+            let name = String::from_utf8_lossy(&name).into_owned();
+            for kv in tree.iter() {
+                let (k, v) = kv.map_err(StoreError::from)?;
+                writer.record(&name, &k, &v)?;
+            }
+        }
+        Ok(writer.finish()?)
     }
 
     fn next_job_id(&self) -> Result<JobId, StoreError> {

@@ -1,11 +1,19 @@
+//! `threadwork store backup FILE` / `restore FILE`: a whole, checked copy of the store, taken
+//! from the store itself or, while a bot holds it, from that bot's ops server; restored only
+//! into a new store, and only from a backup that is whole and unchanged.
+//!
 //! `threadwork store verify`: every record of the trees the bot decodes read and the audit
 //! chain checked; nothing is moved (sled itself may tidy its log on open: for a strictly
 //! read-only check, verify a copy). The store must not be held by a running bot (sled
 //! takes a lock on open), and must exist: a mistyped path is an error, not a new store.
 
-use std::path::Path;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
 
-use crate::store::{SledStore, Verified};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::Config;
+use crate::store::{SledStore, Store, Verified};
 
 /// Opens the store at `path` and prints what `verify` found; `Ok(false)` when a record does
 /// not decode or the audit chain is broken.
@@ -23,6 +31,134 @@ pub fn verify(path: &Path) -> anyhow::Result<bool> {
     let (text, ok) = render(&found);
     println!("{text}");
     Ok(ok)
+}
+
+/// Writes a backup of the store `config` names to `file` (new, 0600: it holds job content
+/// and the live tokens of running jobs), read back and checked before it is named `file`.
+/// Returns the record count.
+pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<u64> {
+    let store_path = &config.store.path;
+    if !store_path.join("conf").exists() {
+        anyhow::bail!("there is no store at {}", store_path.display());
+    }
+    if file.exists() {
+        anyhow::bail!(
+            "{} exists; a backup never overwrites a file: name a new one",
+            file.display()
+        );
+    }
+    let partial = PathBuf::from(format!("{}.partial", file.display()));
+    let mut out = new_private_file(&partial)?;
+    let written = match SledStore::open(store_path) {
+        Ok(store) => {
+            let mut w = std::io::BufWriter::new(&mut out);
+            let n = store.backup(&mut w);
+            w.flush()?;
+            n.map(|_| ()).map_err(anyhow::Error::from)
+        }
+        Err(e) => match ops_url(config) {
+            Some(url) => {
+                let token = config.ops.bearer(&|k| std::env::var(k).ok());
+                fetch_backup(&url, token.as_ref(), &mut out).await
+            }
+            None => Err(anyhow::anyhow!(
+                "cannot open the store at {} ({e}) and no `[ops] listen` is configured to ask the running bot",
+                store_path.display()
+            )),
+        },
+    };
+    let checked = written.and_then(|()| {
+        out.sync_all()?;
+        Ok(crate::backup::check(BufReader::new(std::fs::File::open(
+            &partial,
+        )?))?)
+    });
+    match checked {
+        Ok(n) => {
+            std::fs::rename(&partial, file)?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// Fills the new store `config` names from `file`, once the whole file has been checked, then
+/// verifies it. Refuses a store that holds anything (move it aside first) or that a running
+/// bot holds.
+pub fn restore(config: &Config, file: &Path) -> anyhow::Result<bool> {
+    let open = || std::fs::File::open(file).map(BufReader::new);
+    let count = crate::backup::check(open()?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was restored", file.display()))?;
+    let path = &config.store.path;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let store = SledStore::open(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the store at {}: {e} (a running bot holds it: stop the bot first)",
+            path.display()
+        )
+    })?;
+    if !store.is_empty() {
+        anyhow::bail!(
+            "the store at {} is not empty: restore only into a new store (move this one aside first, e.g. `mv {0} {0}.old`)",
+            path.display()
+        );
+    }
+    let records = crate::backup::read_all(open()?)?;
+    store.restore(&records)?;
+    drop(store);
+    println!("restored {count} records into {}", path.display());
+    verify(path)
+}
+
+/// A new file only its owner may read (it is created so, not narrowed after).
+fn new_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The running bot's ops server, asked on this machine's loopback when it listens on every
+/// interface.
+fn ops_url(config: &Config) -> Option<String> {
+    let addr = config.ops.listen?;
+    Some(if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    })
+}
+
+/// Streams `/store/backup` from the running bot into `out`.
+async fn fetch_backup(
+    url: &str,
+    token: Option<&SecretString>,
+    out: &mut std::fs::File,
+) -> anyhow::Result<()> {
+    let endpoint = format!("{url}/store/backup");
+    let mut req = reqwest::Client::new().get(&endpoint);
+    if let Some(t) = token {
+        req = req.bearer_auth(t.expose_secret());
+    }
+    let fail =
+        |m: String| anyhow::anyhow!("the bot's ops server at {url} did not give the backup: {m}");
+    let mut resp = req.send().await.map_err(|e| fail(e.to_string()))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let why = resp.text().await.unwrap_or_default();
+        return Err(fail(format!("{status}: {}", why.trim())));
+    }
+    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
+        out.write_all(&chunk)?;
+    }
+    Ok(())
 }
 
 /// The report and whether the store is sound. Quarantined records alone do not make it

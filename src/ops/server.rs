@@ -2,7 +2,7 @@
 //! `/readyz` (Slack connected, store open, container runtime reachable) — open to whoever
 //! reaches the port — and `/audit` and `/jobs/<id>` (what `threadwork audit` and `jobs show`
 //! read while the bot holds the store), which show job content: they need the configured
-//! bearer token, or without one answer loopback clients only.
+//! bearer token, or without one answer loopback clients only (`/store/backup` too).
 //!
 //! `/slack/events`, the HTTP Events API transport (signature and timestamp checked,
 //! `url_verification` answered, events fed to the same pipeline as Socket Mode), has a
@@ -100,6 +100,7 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/audit", get(audit))
         .route("/jobs/{id}", get(job))
+        .route("/store/backup", get(store_backup))
         .with_state(state);
     serve_router(addr, app, shutdown, "ops server").await
 }
@@ -246,6 +247,72 @@ async fn job(
         (Err(e), _) | (_, Err(e)) => {
             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
         }
+    }
+}
+
+/// The whole store in the backup format (`threadwork store backup` while this bot holds
+/// the store), streamed as it is written. It holds job content and running jobs' live model
+/// tokens: only for whoever may read job content.
+async fn store_backup(
+    State(s): State<OpsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !may_read_jobs(s.token.as_deref(), s.bound_to_loopback, &peer, &headers) {
+        return refused(&s);
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        };
+        match store.backup(&mut out) {
+            Ok(n) => tracing::info!(records = n, "store backup served"),
+            Err(e) => {
+                tracing::error!(error = %e, "store backup failed");
+                // The body ends in an error: the client never sees a trailer, and refuses it.
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (
+        [("content-type", "application/x-ndjson")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+const CHUNK: usize = 64 * 1024;
+
+/// A blocking writer whose bytes go out as the chunks of a response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk =
+            axum::body::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::other("the client went away"))
     }
 }
 

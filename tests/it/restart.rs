@@ -662,3 +662,142 @@ async fn a_drained_bot_leaves_new_events_and_queued_jobs_to_the_next() {
     let jobs = w.bot().bot.store().jobs().unwrap();
     assert_eq!(jobs.len(), 3, "one job per mention: {jobs:?}");
 }
+
+/// Runs `threadwork store <args> --config <config>`.
+fn store_cmd(args: &[&std::ffi::OsStr], config: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_threadwork"))
+        .arg("store")
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("THREADWORK_OPS_TOKEN")
+        .output()
+        .unwrap()
+}
+
+/// `store backup` while the bot runs goes through its ops server (which refuses a client
+/// without the token) and writes a private file; `store restore` fills a new store with the
+/// same jobs and audit chain and verifies it. A backup cut short, a store that is not empty
+/// and an existing backup file are refused, and nothing is written then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_the_bot_runs_restores_whole() {
+    use std::ffi::OsStr;
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new(EmulatorConfig::default()).await;
+    let dir = w.dir.path();
+    let script = dir.join("script.jsonl");
+    std::fs::write(&script, FAST).unwrap();
+    let config = write_config(dir, &script);
+    let port = crate::common::cli::free_port();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[ops]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"ops-token-for-backups\"\n"
+    ));
+    std::fs::write(&config, &text).unwrap();
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
+    for task in ["backup one", "backup two", "backup three"] {
+        let ts = w.mention(task).await;
+        wait_reply(&w, &ts, Duration::from_secs(20), |m| {
+            m.text.contains("fast answer")
+        })
+        .await;
+    }
+
+    let anonymous = reqwest::get(format!("http://127.0.0.1:{port}/store/backup"))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "no token, no backup");
+    let file = dir.join("store.backup");
+    let out = store_cmd(&[OsStr::new("backup"), file.as_os_str()], &config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up"));
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the backup holds job content: owner only");
+    let again = store_cmd(&[OsStr::new("backup"), file.as_os_str()], &config);
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    // With no bot up, the store itself is read: the same records.
+    let direct = dir.join("direct.backup");
+    let out = store_cmd(&[OsStr::new("backup"), direct.as_os_str()], &config);
+    assert!(out.status.success());
+    // Every job and every audit record the bot had written when the first was taken.
+    let lines = |p: &Path, tree: &str| {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(&format!("{{\"t\":\"{tree}\"")))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(&direct, "jobs").len(), 3);
+    assert_eq!(lines(&direct, "audit"), lines(&file, "audit"));
+    assert!(!lines(&file, "audit").is_empty());
+
+    let restored = dir.join("restored");
+    let config2 = dir.join("restored.toml");
+    std::fs::write(
+        &config2,
+        text.replace(
+            &format!("{:?}", dir.join("store")),
+            &format!("{restored:?}"),
+        ),
+    )
+    .unwrap();
+    let out = store_cmd(&[OsStr::new("restore"), file.as_os_str()], &config2);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains("store: sound"), "{printed}");
+    {
+        let original = SledStore::open(&dir.join("store")).unwrap();
+        let copy = SledStore::open(&restored).unwrap();
+        let jobs = |s: &SledStore| {
+            s.jobs()
+                .unwrap()
+                .into_iter()
+                .map(|j| (j.id, j.state, j.answer))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(jobs(&original).len(), 3);
+        assert_eq!(jobs(&original), jobs(&copy));
+        assert_eq!(original.audit_raw().unwrap(), copy.audit_raw().unwrap());
+    }
+    let out = store_cmd(&[OsStr::new("restore"), file.as_os_str()], &config2);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = dir.join("cut.backup");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let config3 = dir.join("cut.toml");
+    let elsewhere = dir.join("from-cut");
+    std::fs::write(
+        &config3,
+        text.replace(
+            &format!("{:?}", dir.join("store")),
+            &format!("{elsewhere:?}"),
+        ),
+    )
+    .unwrap();
+    let out = store_cmd(&[OsStr::new("restore"), cut.as_os_str()], &config3);
+    assert!(!out.status.success());
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(why.contains("nothing was restored"), "{why}");
+    assert!(!elsewhere.exists(), "no store made from a broken backup");
+}
