@@ -255,7 +255,11 @@ impl Jobs {
         let events = harness.reattach(run, spawned, cancel.clone()).await.ok()?;
         tracing::info!(job = job.id, agent = %job.agent, sandbox = %leftover.name, "re-attached to a run left by a previous process");
         // The log replays from the start, so the transcript is written again from its first
-        // event (the same keys: nothing is kept twice).
+        // event: what the earlier process kept goes first, so nothing is kept twice or left
+        // over (its MCP tool calls stay in the audit trail).
+        if let Err(e) = self.store.drop_transcripts(&[job.id]) {
+            tracing::warn!(job = job.id, agent = %job.agent, error = %e, "cannot clear the transcript before its replay");
+        }
         Some(
             self.follow(
                 job,

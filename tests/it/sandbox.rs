@@ -774,6 +774,15 @@ async fn sigterm_leaves_runs_going_and_the_next_process_finishes_them() {
     })
     .await;
     bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    // The transcript was rebuilt from the replayed log: each step once.
+    let store = threadwork::store::SledStore::open(&w.dir.path().join("store")).unwrap();
+    let transcript = threadwork::store::Store::transcript(&store, 1).unwrap();
+    let steps = transcript
+        .iter()
+        .filter(|e| matches!(e.event, HarnessEvent::AssistantText { .. }))
+        .count();
+    assert_eq!(steps, 40, "{transcript:?}");
 }
 
 /// A rolling restart loses nothing: mentions at a steady two a second across three channels,
