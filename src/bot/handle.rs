@@ -36,6 +36,47 @@ pub(super) struct Handler {
 }
 
 impl Handler {
+    /// Handles one event. A failure is logged; one caused by the store (a full or failing
+    /// disk) is counted, and a mention that met it is told so in its thread, so nobody waits
+    /// for a job that was never recorded. Everything that needs no write goes on working.
+    pub(super) async fn take(self: &Arc<Self>, inbound: inbound::Inbound) {
+        let asked_in = match &inbound.kind {
+            InboundKind::Mention {
+                channel,
+                ts,
+                thread_ts,
+                ..
+            } => Some((
+                channel.clone(),
+                thread_ts.clone().unwrap_or_else(|| ts.clone()),
+            )),
+            _ => None,
+        };
+        let Err(e) = self.handle(inbound).await else {
+            return;
+        };
+        tracing::error!(error = %e, "event handling failed");
+        if !e.is_store() {
+            return;
+        }
+        self.jobs.metrics().store_failures.inc();
+        let Some((channel, thread)) = asked_in else {
+            return;
+        };
+        let text = format!(
+            ":warning: I could not record this, so nothing was started: the bot's storage is failing ({}). Try again later; the bot's operators see the error in its log and metrics.",
+            crate::chat::mrkdwn::escape(&crate::text::clip(&e.to_string(), 200))
+        );
+        let chat = self.chat.clone();
+        self.jobs.spawn(async move {
+            if let Err(e) =
+                outbox::with_retries(|| chat.post_message(&channel, Some(&thread), &text)).await
+            {
+                tracing::warn!(error = %e, "could not tell the thread its request was not recorded");
+            }
+        });
+    }
+
     pub(super) async fn handle(
         self: &Arc<Self>,
         inbound: inbound::Inbound,

@@ -70,6 +70,13 @@ pub struct BotParts {
     pub settings: BotSettings,
 }
 
+impl BotError {
+    /// The store failed (a full or failing disk), not the request.
+    pub fn is_store(&self) -> bool {
+        matches!(self, BotError::Store(_) | BotError::Job(JobError::Store(_)))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
     #[error(transparent)]
@@ -266,9 +273,7 @@ impl Bot {
                     // Acked events are ours alone: Slack does not send them again.
                     events.close();
                     while let Some(e) = events.recv().await {
-                        if let Err(e) = self.handler.handle(e.decode()).await {
-                            tracing::error!(error = %e, "event handling failed");
-                        }
+                        self.handler.take(e.decode()).await;
                     }
                     break;
                 }
@@ -278,9 +283,7 @@ impl Bot {
                     continue;
                 }
             };
-            if let Err(e) = self.handler.handle(inbound.decode()).await {
-                tracing::error!(error = %e, "event handling failed");
-            }
+            self.handler.take(inbound.decode()).await;
         }
         schedules.abort();
         background.cancel();

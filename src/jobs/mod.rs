@@ -268,6 +268,10 @@ impl Jobs {
         self.harnesses.keys().map(String::as_str).collect()
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

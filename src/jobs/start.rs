@@ -2,6 +2,7 @@
 
 use super::card::CardView;
 use super::*;
+use crate::chat::mrkdwn;
 use crate::store::MessageLink;
 
 /// Removes a job's stop switch when its run ends, however it ends.
@@ -134,6 +135,7 @@ impl Jobs {
                 async move {
                     if let Err(e) = jobs.clone().run_job(id).await {
                         tracing::error!(error = %e, "job run failed");
+                        jobs.tell_failure(id, &e).await;
                     }
                     jobs.queue.lock().expect("queue lock").finish(id);
                     jobs.pump();
@@ -141,6 +143,24 @@ impl Jobs {
                 .instrument(span),
             );
         }
+    }
+
+    /// Tells a job's thread that it could not go on because the store failed (a full or
+    /// failing disk), and counts it: otherwise its card would wait as it is for ever.
+    pub(super) async fn tell_failure(&self, id: JobId, error: &JobError) {
+        let JobError::Store(e) = error else {
+            return;
+        };
+        self.metrics.store_failures.inc();
+        // Reading still works when writing does not.
+        let Ok(Some(job)) = self.store.job(id) else {
+            return;
+        };
+        let text = format!(
+            ":warning: Job {id} could not go on: the bot's storage is failing ({}). Ask again once it is fixed; the bot's operators see the error in its log and metrics.",
+            mrkdwn::escape(&crate::text::clip(&e.to_string(), 200))
+        );
+        self.say(&job.channel, &job.thread_ts, &text).await;
     }
 
     /// Registers job `id`'s stop switch; it is removed when the guard drops.

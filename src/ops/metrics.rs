@@ -50,6 +50,8 @@ pub struct Metrics {
     pub events_acked: Counter,
     /// Envelopes left unacked because the inbound queue was full (Slack redelivers them).
     pub events_shed: Counter,
+    /// Events whose handling failed because the store did (a full or failing disk).
+    pub store_failures: Counter,
     /// From an envelope's arrival in the push callback to the callback's return, after which
     /// the ack goes out.
     pub ack_seconds: Histogram,
@@ -94,6 +96,12 @@ impl Metrics {
             "events_shed",
             "Slack event envelopes not acked because the inbound queue was full",
             events_shed.clone(),
+        );
+        let store_failures = Counter::default();
+        registry.register(
+            "store_failures",
+            "Events not carried out because the store failed (a full or failing disk)",
+            store_failures.clone(),
         );
         let ack_seconds = Histogram::new(exponential_buckets(0.000_01, 4.0, 10));
         registry.register(
@@ -164,6 +172,7 @@ impl Metrics {
             events_received,
             events_acked,
             events_shed,
+            store_failures,
             ack_seconds,
             jobs,
             jobs_active,

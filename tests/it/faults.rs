@@ -526,3 +526,101 @@ async fn a_reaction_that_overtakes_the_answer_to_the_post_still_counts() {
         "{verdict:?}"
     );
 }
+
+/// A tmpfs mounted at `dir`, `mb` megabytes, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// `None` where this process may not mount (not root): the caller skips, except in CI
+    /// as root, where a mount that fails is a failure.
+    fn mount(dir: &std::path::Path, mb: u32) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        let root = unsafe { libc::geteuid() } == 0;
+        assert!(
+            ok || !(root && std::env::var("CI").is_ok()),
+            "cannot mount a tmpfs as root"
+        );
+        ok.then(|| Self(dir.to_path_buf()))
+    }
+
+    /// Fills what is left with one file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.flush();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A full disk under the store: a mention gets a reply saying its request was not recorded
+/// (and nothing started), the failure is counted in a metric, and the bot goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_told_in_the_thread_and_counted() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let Some(disk) = SmallDisk::mount(&w.dir.path().join("disk"), 16) else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root)");
+        return;
+    };
+    w.config.store.path = w.dir.path().join("disk/store");
+    w.start_bot(scripted(script("stored fine", 10))).await;
+    let ts = w.mention("before the disk fills").await;
+    wait_reply(&w, &ts, Duration::from_secs(20), |m| {
+        m.text.contains("stored fine")
+    })
+    .await;
+    w.settle().await;
+
+    disk.fill();
+    let ts = w.mention("after the disk filled").await;
+    // The request is refused outright, or its job stops where the store failed: either
+    // way the thread says so.
+    let told = eventually(Duration::from_secs(30), "the thread told", || async {
+        w.bot_replies(&ts).await.into_iter().find(|m| {
+            m.text.contains("could not record this") || m.text.contains("could not go on")
+        })
+    })
+    .await;
+    assert!(told.text.contains("storage is failing"), "{}", told.text);
+    assert!(
+        !w.bot_replies(&ts)
+            .await
+            .iter()
+            .any(|m| m.text.contains("stored fine")),
+        "nothing ran"
+    );
+    assert!(w.bot().metrics.store_failures.get() >= 1);
+    let rendered = w.bot().metrics.render();
+    assert!(
+        rendered.contains("threadwork_store_failures_total"),
+        "{rendered}"
+    );
+    // The bot is not stuck: sled refuses every write after an I/O error (until a restart),
+    // and each later mention is answered with the same plain words.
+    let again = w.mention("and once more").await;
+    eventually(Duration::from_secs(20), "the next mention told", || async {
+        w.bot_replies(&again)
+            .await
+            .into_iter()
+            .find(|m| m.text.contains("storage is failing"))
+    })
+    .await;
+    w.bot.take().unwrap().stop().await;
+    drop(disk);
+}
