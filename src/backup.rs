@@ -133,7 +133,9 @@ pub fn check(input: impl BufRead) -> Result<u64, BackupError> {
     scan(input, |_| {})
 }
 
-fn scan(input: impl BufRead, mut each: impl FnMut(Record)) -> Result<u64, BackupError> {
+/// Reads a backup record by record, checking it against its trailer at the end: a caller
+/// that must not act on a damaged backup `check`s it first.
+pub fn scan(input: impl BufRead, mut each: impl FnMut(Record)) -> Result<u64, BackupError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut hash = Sha256::new();
     let mut count: u64 = 0;

@@ -5,7 +5,6 @@
 //! `bot_messages` (channel+ts of our messages → job). Every write a user could later miss is
 //! flushed before we tell anyone about it.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -361,30 +360,13 @@ impl SledStore {
             .expect("the store is open until dropped")
     }
 
-    /// Whether the store holds no record at all (a new one: what `restore` fills).
-    pub fn is_empty(&self) -> bool {
-        let db = &self.t().db;
-        db.tree_names()
-            .iter()
-            .all(|name| db.open_tree(name).map(|t| t.is_empty()).unwrap_or(false))
-    }
-
-    /// Fills an empty store with the records of a backup (`crate::backup::read_all`, which
-    /// has checked it whole), then flushes.
-    pub fn restore(&self, records: &[crate::backup::Record]) -> Result<(), StoreError> {
-        let db = &self.t().db;
-        let mut trees: HashMap<&str, sled::Tree> = HashMap::new();
-        for r in records {
-            let tree = match trees.get(r.tree.as_str()) {
-                Some(t) => t,
-                None => {
-                    let t = db.open_tree(&r.tree)?;
-                    trees.entry(r.tree.as_str()).or_insert(t)
-                }
-            };
-            tree.insert(&r.key[..], &r.value[..])?;
-        }
-        db.flush()?;
+    /// Writes one record of a backup (`crate::backup`) as it was; `cli::store::restore`
+    /// fills a new store with them and flushes.
+    pub fn restore_record(&self, r: &crate::backup::Record) -> Result<(), StoreError> {
+        self.t()
+            .db
+            .open_tree(&r.tree)?
+            .insert(&r.key[..], &r.value[..])?;
         Ok(())
     }
 
@@ -652,8 +634,18 @@ impl Store for SledStore {
     fn backup(&self, out: &mut dyn std::io::Write) -> Result<u64, BackupFailed> {
         let db = &self.t().db;
         let mut writer = crate::backup::Writer::new(out, chrono::Utc::now())?;
+        // Records that point at jobs first, then jobs, amendments and prompt versions, and
+        // the counters last: a record written while the copy runs can leave a job without its
+        // thread index or transcript, never an index or a counter behind the job it names.
+        let rank = |name: &[u8]| match name {
+            b"jobs" => 1,
+            b"amendments" => 2,
+            b"prompt_versions" => 3,
+            b"meta" => 4,
+            _ => 0,
+        };
         let mut names = db.tree_names();
-        names.sort();
+        names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
         for name in names {
             let tree = db.open_tree(&name).map_err(StoreError::from)?;
             let name = String::from_utf8_lossy(&name).into_owned();

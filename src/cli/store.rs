@@ -41,78 +41,115 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<u64> {
     if !store_path.join("conf").exists() {
         anyhow::bail!("there is no store at {}", store_path.display());
     }
-    if file.exists() {
+    // `symlink_metadata`: a dangling link counts as taken too.
+    if file.symlink_metadata().is_ok() {
         anyhow::bail!(
             "{} exists; a backup never overwrites a file: name a new one",
             file.display()
         );
     }
-    let partial = PathBuf::from(format!("{}.partial", file.display()));
-    let mut out = new_private_file(&partial)?;
-    let written = match SledStore::open(store_path) {
-        Ok(store) => {
-            let mut w = std::io::BufWriter::new(&mut out);
-            let n = store.backup(&mut w);
-            w.flush()?;
-            n.map(|_| ()).map_err(anyhow::Error::from)
-        }
-        Err(e) => match ops_url(config) {
-            Some(url) => {
-                let token = config.ops.bearer(&|k| std::env::var(k).ok());
-                fetch_backup(&url, token.as_ref(), &mut out).await
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let mut out = new_private_file(&partial).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create {}: {e} (a backup left half-written by an earlier attempt? remove it)",
+            partial.display()
+        )
+    })?;
+    let taken = async {
+        match SledStore::open(store_path) {
+            Ok(store) => {
+                let mut w = std::io::BufWriter::new(&mut out);
+                store.backup(&mut w)?;
+                w.flush()?;
             }
-            None => Err(anyhow::anyhow!(
-                "cannot open the store at {} ({e}) and no `[ops] listen` is configured to ask the running bot",
-                store_path.display()
-            )),
-        },
-    };
-    let checked = written.and_then(|()| {
+            Err(e) => match ops_url(config) {
+                Some(url) => {
+                    let token = config.ops.bearer(&|k| std::env::var(k).ok());
+                    fetch_backup(&url, token.as_ref(), &mut out).await?
+                }
+                None => anyhow::bail!(
+                    "cannot open the store at {} ({e}) and no `[ops] listen` is configured to ask the running bot",
+                    store_path.display()
+                ),
+            },
+        }
         out.sync_all()?;
-        Ok(crate::backup::check(BufReader::new(std::fs::File::open(
-            &partial,
-        )?))?)
-    });
-    match checked {
-        Ok(n) => {
-            std::fs::rename(&partial, file)?;
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
+        let n = crate::backup::check(BufReader::new(std::fs::File::open(&partial)?))?;
+        // A hard link fails if `file` appeared meanwhile: nothing is ever replaced.
+        std::fs::hard_link(&partial, file)?;
+        Ok(n)
     }
+    .await;
+    let _ = std::fs::remove_file(&partial);
+    taken
 }
 
-/// Fills the new store `config` names from `file`, once the whole file has been checked, then
-/// verifies it. Refuses a store that holds anything (move it aside first) or that a running
-/// bot holds.
+/// Makes the store `config` names from `file`: the whole file is checked first, then written
+/// into a new store beside it, verified, and moved into place — so a restore that fails
+/// leaves nothing half-filled. Refuses when a store is already there (move it aside first).
 pub fn restore(config: &Config, file: &Path) -> anyhow::Result<bool> {
     let open = || std::fs::File::open(file).map(BufReader::new);
     let count = crate::backup::check(open()?)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was restored", file.display()))?;
     let path = &config.store.path;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let store = SledStore::open(path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the store at {}: {e} (a running bot holds it: stop the bot first)",
-            path.display()
-        )
-    })?;
-    if !store.is_empty() {
+    if path.symlink_metadata().is_ok() {
         anyhow::bail!(
-            "the store at {} is not empty: restore only into a new store (move this one aside first, e.g. `mv {0} {0}.old`)",
+            "{0} exists: restore only into a new store (stop the bot and move it aside first, e.g. `mv {0} {0}.old`)",
             path.display()
         );
     }
-    let records = crate::backup::read_all(open()?)?;
-    store.restore(&records)?;
-    drop(store);
-    println!("restored {count} records into {}", path.display());
-    verify(path)
+    let mut building = path.as_os_str().to_owned();
+    building.push(".restoring");
+    let building = PathBuf::from(building);
+    if building.symlink_metadata().is_ok() {
+        anyhow::bail!(
+            "{} exists: an earlier restore did not finish; remove it and try again",
+            building.display()
+        );
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let filled = (|| -> anyhow::Result<bool> {
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            // The store holds what the backup held: its owner's alone.
+            std::fs::DirBuilder::new().mode(0o700).create(&building)?;
+            let store = SledStore::open(&building)?;
+            let mut failed = None;
+            crate::backup::scan(open()?, |r| {
+                if failed.is_none() {
+                    failed = store.restore_record(&r).err();
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            store.flush()?;
+        }
+        println!("restored {count} records");
+        verify(&building)
+    })();
+    match filled {
+        Ok(true) => {
+            std::fs::rename(&building, path)?;
+            println!("the store is in place at {}", path.display());
+            Ok(true)
+        }
+        Ok(false) => {
+            println!(
+                "not put in place: the restored store is left at {} for a look",
+                building.display()
+            );
+            Ok(false)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&building);
+            Err(e)
+        }
+    }
 }
 
 /// A new file only its owner may read (it is created so, not narrowed after).
@@ -143,7 +180,13 @@ async fn fetch_backup(
     out: &mut std::fs::File,
 ) -> anyhow::Result<()> {
     let endpoint = format!("{url}/store/backup");
-    let mut req = reqwest::Client::new().get(&endpoint);
+    // Straight to the bot (no proxy from the environment), and never waiting for ever.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let mut req = client.get(&endpoint);
     if let Some(t) = token {
         req = req.bearer_auth(t.expose_secret());
     }

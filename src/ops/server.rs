@@ -258,20 +258,41 @@ async fn store_backup(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
+    // Live credentials are in it: the token is needed even on a loopback listener, where
+    // `/audit` is open to local clients.
+    if s.token.is_none() {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "a backup holds running jobs' live model tokens: set `[ops] token` (or THREADWORK_OPS_TOKEN) to take one from a running bot\n",
+        )
+            .into_response();
+    }
     if !may_read_jobs(s.token.as_deref(), s.bound_to_loopback, &peer, &headers) {
         return refused(&s);
     }
+    // One at a time: each holds a blocking thread while its client reads.
+    static TAKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let Ok(permit) = TAKING.try_acquire() else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "a backup is being taken; try again when it is done\n",
+        )
+            .into_response();
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
     let store = s.store.clone();
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut out = ChannelWriter {
             tx: tx.clone(),
             buf: Vec::with_capacity(CHUNK),
+            runtime,
         };
         match store.backup(&mut out) {
             Ok(n) => tracing::info!(records = n, "store backup served"),
             Err(e) => {
-                tracing::error!(error = %e, "store backup failed");
+                tracing::warn!(error = %e, "store backup not served whole");
                 // The body ends in an error: the client never sees a trailer, and refuses it.
                 let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
             }
@@ -293,7 +314,11 @@ const CHUNK: usize = 64 * 1024;
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
     buf: Vec<u8>,
+    runtime: tokio::runtime::Handle,
 }
+
+/// How long a backup waits for its client to take the next chunk before giving up.
+const CLIENT_STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
@@ -310,9 +335,14 @@ impl std::io::Write for ChannelWriter {
         }
         let chunk =
             axum::body::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::other("the client went away"))
+        let sent = self
+            .runtime
+            .block_on(tokio::time::timeout(CLIENT_STALL, self.tx.send(Ok(chunk))));
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(std::io::Error::other("the client went away")),
+            Err(_) => Err(std::io::Error::other("the client stopped reading")),
+        }
     }
 }
 

@@ -268,6 +268,28 @@ fn audit_chain_transcripts_redaction_metrics_and_the_cli() {
             String::from_utf8_lossy(&out.stderr)
         );
 
+        // The whole store holds live tokens: not served without an `[ops] token`, not even
+        // to a local client of a loopback listener (which `/audit` answers), and the CLI
+        // says why.
+        let (status, why) = get(&format!("{}/store/backup", ops_url(&w))).await;
+        assert_eq!(status, 401);
+        assert!(why.contains("set `[ops] token`"), "{why}");
+        let out = std::process::Command::new(bin)
+            .args(["store", "backup"])
+            .arg(w.dir.path().join("refused.backup"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("set `[ops] token`"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!w.dir.path().join("refused.backup").exists());
+        assert!(!w.dir.path().join("refused.backup.partial").exists());
+
         // Metrics: Prometheus text whose job counts match what ran.
         let (status, text) = get(&format!("{}/metrics", ops_url(&w))).await;
         assert_eq!(status, 200);
