@@ -12,7 +12,9 @@ use crate::store::{SledStore, Store};
 
 mod harnesses;
 mod overlap;
+mod restart;
 pub use overlap::overlap;
+pub use restart::restart;
 pub mod slack;
 pub use harnesses::harnesses;
 

@@ -94,6 +94,17 @@ pub enum BenchCmd {
     /// The floor of `bench slack`: a Socket Mode client that only acks (started by it).
     #[command(hide = true)]
     NullAcker,
+    /// Mentions at a steady rate with runs going in Docker while the bot is stopped
+    /// gracefully and started again, beside the same load with no restart.
+    Restart {
+        #[arg(long, default_value_t = 5)]
+        restarts: usize,
+        /// Mentions per second, over three channels.
+        #[arg(long, default_value_t = 2)]
+        rate: u32,
+        #[arg(long, default_value = "threadwork/harness:dev")]
+        image: String,
+    },
     /// Claude Code, Codex CLI and pi in their containers: a 3-turn job against the mock model.
     Harnesses {
         #[arg(long, default_value_t = 5)]
@@ -166,6 +177,17 @@ pub async fn run(cmd: FakesCmd, init_logs: impl FnOnce(&str)) -> anyhow::Result<
         FakesCmd::Bench {
             what: BenchCmd::NullAcker,
         } => crate::bench::slack::null_acker().await,
+        FakesCmd::Bench {
+            what:
+                BenchCmd::Restart {
+                    restarts,
+                    rate,
+                    image,
+                },
+        } => {
+            init_logs("error");
+            crate::bench::restart(restarts, rate, &image).await
+        }
         FakesCmd::Bench {
             what: BenchCmd::Harnesses { jobs, image },
         } => {
