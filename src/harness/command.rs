@@ -363,8 +363,12 @@ pub fn stream_spawned(
                 _ = cancel.cancelled() => { stop_run(child.as_mut(), &tx).await; return; }
                 status = child.wait() => status,
             };
-            child.cleanup().await;
-            let stderr = stderr_tail.await.unwrap_or_default();
+            // Bounded: a process the run left behind may hold its stderr open.
+            let stderr = tokio::time::timeout(std::time::Duration::from_secs(2), stderr_tail)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
             let last = last_lines.into_iter().collect::<Vec<_>>().join("\n");
             let event = match status {
                 Ok(s) if s.success() => decoder.finish().unwrap_or_else(|| HarnessEvent::Error {
@@ -408,7 +412,10 @@ pub fn stream_spawned(
                     message: format!("`{program}` could not be waited for: {e}"),
                 },
             };
+            // The ending goes out before the sandbox is removed: a follower let go of by a
+            // graceful stop finds it, or the sandbox is still there for the next process.
             let _ = tx.send(event).await;
+            child.cleanup().await;
         }
         .in_current_span(),
     );

@@ -89,7 +89,10 @@ impl Jobs {
             .await;
         // A run that was stopped (❌, the idle or time limit) is reported so only once the
         // harness has ended it: the queue slot and the card wait for the kill.
-        let outcome = if cancel.is_cancelled() {
+        let outcome = if outcome.is_left() {
+            // Let go of, still going: nothing to wait for.
+            outcome
+        } else if cancel.is_cancelled() {
             confirm_ended(outcome, &mut events).await
         } else {
             // A run that ended by itself is removed by its harness right after its last
@@ -135,8 +138,19 @@ impl Jobs {
         let mut recent: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         let mut beats = 0u32;
         loop {
-            let event = tokio::select! {
+            // A graceful stop lets go of a run still going. Events already on their way are
+            // taken first: a run whose final event is among them ended before the runtime was
+            // told to leave runs (its container may be gone), so it is finished here.
+            let event = if self.leave.is_cancelled() {
+                match events.try_recv() {
+                    Ok(e) => Some(e),
+                    Err(mpsc::error::TryRecvError::Empty) => return Ending::left(),
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            } else {
+                tokio::select! {
                 e = events.recv() => e,
+                _ = self.leave.cancelled() => continue,
                 Some(call) = async {
                     match tool_calls.as_mut() {
                         Some(rx) => rx.recv().await,
@@ -191,6 +205,7 @@ impl Jobs {
                         answer: None,
                         failure: Some(format!("the job ran longer than its limit of {}", card::duration(time_limit.as_secs() as i64))),
                     };
+                }
                 }
             };
             let Some(event) = event else {

@@ -159,13 +159,13 @@ impl Jobs {
         let (stop, _unregister) = self.stop_switch(id);
         self.open_card(&job).await;
         let card = self.card(id);
-        let followed = tokio::select! {
-            followed = self.follow_again(&job, &leftover, card.as_deref(), &stop) => followed,
-            _ = self.leave.cancelled() => {
-                tracing::info!(job = id, agent = %job.agent, "run left to the next process");
-                return;
-            }
-        };
+        let followed = self
+            .follow_again(&job, &leftover, card.as_deref(), &stop)
+            .await;
+        if followed.as_ref().is_some_and(Ending::is_left) {
+            tracing::info!(job = id, agent = %job.agent, "run left to the next process");
+            return;
+        }
         let outcome = match followed {
             Some(outcome) => outcome,
             None => {

@@ -203,24 +203,26 @@ impl Jobs {
                 return Ending::failed(format!("the `{}` harness did not start: {e}", job.harness))
             }
         };
-        let followed = self.follow(
-            job,
-            events,
-            &cancel,
-            stop,
-            card,
-            time_limit,
-            disk,
-            grant.as_ref(),
-        );
-        let ending = tokio::select! {
-            ending = followed => ending,
-            // Only once the run has started: a container half made would not be re-attached.
-            _ = self.leave.cancelled() => {
-                tracing::info!(job = job.id, agent = %job.agent, "run left to the next process");
-                return Ending::left();
-            }
-        };
+        // A graceful stop lets go of the run only here, once it has started (`follow`): a
+        // container half made would not be re-attached.
+        let ending = self
+            .follow(
+                job,
+                events,
+                &cancel,
+                stop,
+                card,
+                time_limit,
+                disk,
+                grant.as_ref(),
+            )
+            .await;
+        if ending.is_left() {
+            tracing::info!(job = job.id, agent = %job.agent, "run left to the next process");
+            // Nothing may stop it on the way out: the drop guard's cancel must not kill it.
+            _stop_on_exit.disarm();
+            return ending;
+        }
         strip_special_bits(job, plan.workdir).await;
         ending
     }
