@@ -503,6 +503,27 @@ impl SledStore {
                     .push(format!("overlap/{}", hex::encode(&key)));
             }
         }
+        // The trees of raw values: a job id or a counter (8 bytes), a prompt's text (UTF-8),
+        // a claim's time (8 bytes; a claim of an older version has none, and is only old).
+        let eight = |v: &[u8]| v.len() == 8;
+        let text = |v: &[u8]| std::str::from_utf8(v).is_ok();
+        for (name, tree, ok) in [
+            ("threads", &t.threads, &eight as &dyn Fn(&[u8]) -> bool),
+            ("meta", &t.meta, &eight),
+            ("prompt_versions", &t.prompt_versions, &text),
+            ("events", &t.events, &|_: &[u8]| true),
+            ("messages", &t.messages, &|_: &[u8]| true),
+        ] {
+            let mut n = 0;
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                n += 1;
+                if !ok(&value) {
+                    out.unreadable.push(format!("{name}/{}", hex::encode(&key)));
+                }
+            }
+            out.records.push((name, n));
+        }
         out.audit_chain = verify_audit(&self.audit_raw()?)
             .map_err(|b| format!("record {}: {}", b.position, b.why));
         out.quarantined = self.quarantined()?;
@@ -1070,6 +1091,36 @@ mod tests {
         assert_eq!(store.jobs().unwrap().len(), 3);
         assert!(store.t().jobs.get(7u64.to_be_bytes()).unwrap().is_some());
         assert_eq!(store.quarantined().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn verify_reads_the_trees_of_raw_values_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.put_job(&sample_job(1)).unwrap();
+        store.put_prompt_version("v1", "You help.").unwrap();
+        assert!(store.claim_event("Ev1").unwrap());
+        let found = store.verify().unwrap();
+        assert!(found.unreadable.is_empty(), "{:?}", found.unreadable);
+        for tree in ["threads", "meta", "prompt_versions", "events", "messages"] {
+            assert!(found.records.iter().any(|(t, _)| *t == tree), "{tree}");
+        }
+        store.t().threads.insert(b"C1/1.2", &b"xyz"[..]).unwrap();
+        store.t().meta.insert(b"next_job_id", &b"1"[..]).unwrap();
+        store
+            .t()
+            .prompt_versions
+            .insert(b"v2", &[0xff, 0xfe][..])
+            .unwrap();
+        let found = store.verify().unwrap();
+        assert_eq!(
+            found.unreadable,
+            vec![
+                format!("threads/{}", hex::encode(b"C1/1.2")),
+                format!("meta/{}", hex::encode(b"next_job_id")),
+                format!("prompt_versions/{}", hex::encode(b"v2")),
+            ]
+        );
     }
 
     // Guards: the audit log is a hash chain, so a record changed, removed or inserted is

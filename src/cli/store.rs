@@ -2,8 +2,8 @@
 //! from the store itself or, while a bot holds it, from that bot's ops server; restored only
 //! into a new store, and only from a backup that is whole and unchanged.
 //!
-//! `threadwork store verify`: every record of the trees the bot decodes read and the audit
-//! chain checked; nothing is moved (sled itself may tidy its log on open: for a strictly
+//! `threadwork store verify`: every record of every tree read (decoded, or checked for its
+//! shape) and the audit chain checked; nothing is moved (sled itself may tidy its log on open: for a strictly
 //! read-only check, verify a copy). The store must not be held by a running bot (sled
 //! takes a lock on open), and must exist: a mistyped path is an error, not a new store.
 

@@ -940,3 +940,30 @@ async fn fifty_sigkills_during_heavy_writes_lose_nothing_told_and_corrupt_nothin
         "the kills came after writes, and their checks ran"
     );
 }
+
+/// The drain's deadline ends the process at once, with a failure status: `[ops] drain_secs =
+/// 0` leaves no time at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_past_its_deadline_exits_at_once() {
+    let w = World::new(EmulatorConfig::default()).await;
+    let script = w.dir.path().join("script.jsonl");
+    std::fs::write(&script, FAST).unwrap();
+    let config = write_config(w.dir.path(), &script);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[ops]\ndrain_secs = 0\n");
+    std::fs::write(&config, text).unwrap();
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
+    let pid = bot.id().unwrap() as i32;
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(Duration::from_secs(5), bot.wait())
+        .await
+        .expect("the bot exits at once")
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the drain did not finish: {status:?}"
+    );
+}
