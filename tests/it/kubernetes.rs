@@ -528,6 +528,19 @@ async fn agents_pick_their_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_bot_reattaches_to_its_running_job() {
+    restarted_bot_reattaches(false).await;
+}
+
+/// SIGTERM: the drain leaves the Job running (nothing is deleted) and the next process
+/// follows it to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_bot_leaves_its_job_and_the_next_one_follows_it() {
+    restarted_bot_reattaches(true).await;
+}
+
+/// A bot stopped mid-run — killed, or drained with SIGTERM when `graceful` — and started
+/// again follows the same Job: one answer, no "interrupted", the Job made once.
+async fn restarted_bot_reattaches(graceful: bool) {
     let fake = FakeKube::start().await;
     // Twenty lines, 200 ms apart: the bot dies in the middle of them.
     fake.script(PodScript {
@@ -559,8 +572,28 @@ async fn a_restarted_bot_reattaches_to_its_running_job() {
         card.text.contains("step 2").then_some(())
     })
     .await;
-    bot.kill().await.unwrap();
-    let _ = bot.wait().await;
+    if graceful {
+        let pid = bot.id().unwrap() as i32;
+        // SAFETY: a signal to the child this test started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let status = tokio::time::timeout(SECS(20), bot.wait())
+            .await
+            .expect("the bot exits within drain_secs")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        // Deletes before the Job was made are the start's own tidy-up of a name.
+        let deletes: Vec<_> = fake
+            .calls()
+            .into_iter()
+            .skip_while(|c| !(c.method == "POST" && c.path.ends_with("/jobs")))
+            .filter(|c| c.method == "DELETE")
+            .map(|c| c.path)
+            .collect();
+        assert!(deletes.is_empty(), "the drain deleted {deletes:?}");
+    } else {
+        bot.kill().await.unwrap();
+        let _ = bot.wait().await;
+    }
     let mut bot = spawn();
     let answer = wait_reply(&w, &ts, SECS(30), |m| m.text.contains("step 20")).await;
     assert!(answer.text.starts_with("step 1\n"), "{}", answer.text);
