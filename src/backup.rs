@@ -1,7 +1,7 @@
 //! The store's backup file: every record of every tree, as JSON lines, closed by a trailer
 //! that counts them and hashes everything before it, so a cut-short or altered file is
 //! refused before anything is restored from it. Pure: the store writes and reads it through
-//! `Writer` and `read_all`.
+//! `Writer`, `check` and `scan`.
 //!
 //! ```text
 //! {"threadwork_backup":1,"created":"2026-12-07T05:00:00Z"}
@@ -119,14 +119,6 @@ fn json_line<T: Serialize>(value: &T) -> Vec<u8> {
     line
 }
 
-/// Reads a whole backup and checks it against its trailer; only a backup that is whole and
-/// unchanged gives its records.
-pub fn read_all(input: impl BufRead) -> Result<Vec<Record>, BackupError> {
-    let mut records = Vec::new();
-    scan(input, |r| records.push(r))?;
-    Ok(records)
-}
-
 /// Checks a whole backup against its trailer without keeping its records; returns how many
 /// it holds.
 pub fn check(input: impl BufRead) -> Result<u64, BackupError> {
@@ -186,6 +178,12 @@ pub fn scan(input: impl BufRead, mut each: impl FnMut(Record)) -> Result<u64, Ba
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_all(input: impl BufRead) -> Result<Vec<Record>, BackupError> {
+        let mut records = Vec::new();
+        scan(input, |r| records.push(r))?;
+        Ok(records)
+    }
 
     fn sample() -> Vec<u8> {
         let mut out = Vec::new();

@@ -18,6 +18,30 @@ pub use restart::restart;
 pub mod slack;
 pub use harnesses::harnesses;
 
+/// A bot whose one agent, `default`, runs harness `sh` in Docker (`instance`, `image`), with
+/// its agents, store and jobs under `dir`.
+fn docker_config(
+    dir: &std::path::Path,
+    instance: &str,
+    image: &str,
+) -> anyhow::Result<crate::config::Config> {
+    let agents = dir.join("agents");
+    std::fs::create_dir_all(&agents)?;
+    std::fs::write(
+        agents.join("default.md"),
+        "---\nname: default\ndescription: bench\nharness: sh\n---\nYou help.\n",
+    )?;
+    let mut config = crate::config::Config::default();
+    config.agents.dir = agents;
+    config.agents.shared_dir = dir.join("shared");
+    config.agents.watch = false;
+    config.store.path = dir.join("store");
+    config.jobs.workdir = dir.join("jobs");
+    config.sandbox.instance = instance.into();
+    config.sandbox.image = image.to_string();
+    Ok(config)
+}
+
 /// Percentile (0–100) of sorted durations.
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -169,7 +193,6 @@ pub async fn sandbox(jobs: usize, image: &str) -> anyhow::Result<()> {
     use std::sync::Arc;
     use std::time::SystemTime;
 
-    use crate::config::Config;
     use crate::emulator::state::BOT_USER_ID;
     use crate::emulator::{Emulator, EmulatorConfig};
     use crate::harness::command::{CommandHarness, CommandSpec, OutputMode};
@@ -181,20 +204,7 @@ pub async fn sandbox(jobs: usize, image: &str) -> anyhow::Result<()> {
     println!();
     let dir = tempfile::tempdir()?;
     let emu = Emulator::start(([127, 0, 0, 1], 0).into(), EmulatorConfig::default()).await?;
-    let agents = dir.path().join("agents");
-    std::fs::create_dir_all(&agents)?;
-    std::fs::write(
-        agents.join("default.md"),
-        "---\nname: default\ndescription: bench\nharness: sh\n---\nYou help.\n",
-    )?;
-    let mut config = Config::default();
-    config.agents.dir = agents;
-    config.agents.shared_dir = dir.path().join("shared");
-    config.agents.watch = false;
-    config.store.path = dir.path().join("store");
-    config.jobs.workdir = dir.path().join("jobs");
-    config.sandbox.instance = "bench".into();
-    config.sandbox.image = image.to_string();
+    let config = docker_config(dir.path(), "bench", image)?;
     let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&config.sandbox));
     // The harness's first act is to note the time it started running.
     let spec = CommandSpec {

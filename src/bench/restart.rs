@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
 use crate::emulator::state::BOT_USER_ID;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::harness::command::{CommandHarness, CommandSpec, OutputMode};
@@ -85,24 +84,11 @@ pub async fn restart(restarts: usize, rate: u32, image: &str) -> anyhow::Result<
 async fn phase(restarts: usize, spells: usize, rate: u32, image: &str) -> anyhow::Result<Phase> {
     let dir = tempfile::tempdir()?;
     let emu = Emulator::start(([127, 0, 0, 1], 0).into(), EmulatorConfig::default()).await?;
-    let agents = dir.path().join("agents");
-    std::fs::create_dir_all(&agents)?;
-    std::fs::write(
-        agents.join("default.md"),
-        "---\nname: default\ndescription: bench\nharness: sh\n---\nYou help.\n",
-    )?;
-    let mut config = Config::default();
-    config.agents.dir = agents;
-    config.agents.shared_dir = dir.path().join("shared");
-    config.agents.watch = false;
-    config.store.path = dir.path().join("store");
-    config.jobs.workdir = dir.path().join("jobs");
+    let mut config = super::docker_config(dir.path(), "bench-restart", image)?;
     config.jobs.max_running = 16;
     config.jobs.per_channel = 8;
     config.jobs.card_interval_ms = 500;
     config.overlap.mode = crate::overlap::Mode::Off;
-    config.sandbox.instance = "bench-restart".into();
-    config.sandbox.image = image.to_string();
     // Slack's update budget is not what this measures: at its defaults sixteen cards' final
     // edits wait their turn past a drain.
     config.slack.limits.update_per_minute = 6000;

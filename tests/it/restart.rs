@@ -708,6 +708,13 @@ async fn a_backup_taken_while_the_bot_runs_restores_whole() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401, "no token, no backup");
+    let wrong = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/store/backup"))
+        .bearer_auth("not-the-ops-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401, "a wrong token, no backup");
     let file = dir.join("store.backup");
     let out = store_cmd(&[OsStr::new("backup"), file.as_os_str()], &config);
     assert!(
@@ -742,16 +749,19 @@ async fn a_backup_taken_while_the_bot_runs_restores_whole() {
     assert_eq!(lines(&direct, "audit"), lines(&file, "audit"));
     assert!(!lines(&file, "audit").is_empty());
 
+    // The same config with its store elsewhere.
+    let store_at = |name: &str| {
+        let config = dir.join(format!("{name}.toml"));
+        let store = format!("{:?}", dir.join(name));
+        std::fs::write(
+            &config,
+            text.replace(&format!("{:?}", dir.join("store")), &store),
+        )
+        .unwrap();
+        config
+    };
     let restored = dir.join("restored");
-    let config2 = dir.join("restored.toml");
-    std::fs::write(
-        &config2,
-        text.replace(
-            &format!("{:?}", dir.join("store")),
-            &format!("{restored:?}"),
-        ),
-    )
-    .unwrap();
+    let config2 = store_at("restored");
     let out = store_cmd(&[OsStr::new("restore"), file.as_os_str()], &config2);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -787,16 +797,8 @@ async fn a_backup_taken_while_the_bot_runs_restores_whole() {
     let bytes = std::fs::read(&file).unwrap();
     let cut = dir.join("cut.backup");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
-    let config3 = dir.join("cut.toml");
     let elsewhere = dir.join("from-cut");
-    std::fs::write(
-        &config3,
-        text.replace(
-            &format!("{:?}", dir.join("store")),
-            &format!("{elsewhere:?}"),
-        ),
-    )
-    .unwrap();
+    let config3 = store_at("from-cut");
     let out = store_cmd(&[OsStr::new("restore"), cut.as_os_str()], &config3);
     assert!(!out.status.success());
     let why = String::from_utf8_lossy(&out.stderr);
