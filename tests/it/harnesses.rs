@@ -228,6 +228,83 @@ async fn a_follow_up_after_a_bot_restart_resumes_the_session() {
     the_cli_runs_edits_answers_and_resumes(CliKind::Claude, "claude", "mock-sonnet", true).await;
 }
 
+/// A graceful stop (SIGTERM's drain) in the middle of a CLI's run leaves its container going;
+/// the next process re-attaches and restores the run's model-proxy grant, so the CLI's next
+/// model call, made after the restart, goes through: the answer arrives once, and the model
+/// sees the real key only from the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_drain_the_next_process_restores_the_runs_model_grant() {
+    if !ready("cli_drain").await {
+        return;
+    }
+    let instance = "t-cli-drain";
+    let mut s = setup(
+        CliKind::Claude,
+        "claude",
+        instance,
+        "mock-sonnet",
+        vec![
+            Step::Shell {
+                command: "sleep 12; echo slept".into(),
+            },
+            Step::Text {
+                text: "Answered after the restart".into(),
+            },
+        ],
+    )
+    .await;
+    let ts = s.w.mention("sleep, then answer").await;
+    eventually(SECS(120), "the CLI running its shell step", || async {
+        let card = s.w.bot_replies(&ts).await.into_iter().next()?;
+        card.text.contains("sleep 12").then_some(())
+    })
+    .await;
+    let before = s.mock.requests().len();
+    s.w.bot.take().unwrap().drain().await;
+    assert_eq!(
+        s.runtime.leftovers().await.unwrap().len(),
+        1,
+        "the run outlives the drained bot"
+    );
+    assert_eq!(s.mock.requests().len(), before, "no model call yet");
+    // The next process: a runtime of its own (the drained one leaves its runs), the same store
+    // and the same proxy address.
+    let CliBot { docker, harnesses } =
+        start_cli_bot(&mut s.w, CliKind::Claude, "claude", IMAGE, instance).await;
+    s.runtime = docker;
+    s.harnesses = harnesses;
+    let w = &s.w;
+    let answer = wait_reply(w, &ts, SECS(120), |m| {
+        m.text.contains("Answered") || m.text.contains("failed") || m.text.contains("interrupted")
+    })
+    .await;
+    assert_eq!(answer.text, "Answered after the restart");
+    let later = s.mock.requests()[before..].to_vec();
+    assert!(!later.is_empty(), "the model was called after the restart");
+    assert!(later.iter().all(|r| {
+        r.header("x-api-key") == Some(KEY)
+            || r.header("authorization") == Some(&format!("Bearer {KEY}"))
+    }));
+    let replies = w.bot_replies(&ts).await;
+    assert_eq!(
+        replies.len(),
+        2,
+        "the card and the answer, once: {replies:?}"
+    );
+    let job = w.bot().bot.store().job(1).unwrap().unwrap();
+    assert!(job.grant_token.is_none(), "the grant ends with the job");
+    eventually(SECS(30), "the run's container removed", || async {
+        s.runtime
+            .leftovers()
+            .await
+            .unwrap()
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    s.runtime.remove_model_network().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cli_killed_mid_run_fails_with_its_last_output() {
     if !ready("cli_killed").await {

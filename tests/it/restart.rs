@@ -808,9 +808,10 @@ async fn a_backup_taken_while_the_bot_runs_restores_whole() {
 }
 
 /// SIGKILL at random moments during heavy writes (jobs, transcripts, audit records,
-/// amendment proposals), fifty times. After each kill the store opens and verifies — every
-/// record decodes, the audit chain holds — and everything a thread was told about is in it:
-/// each card's job, each ending's terminal state, each amendment proposed.
+/// amendment proposals, verdicts), fifty times. After each kill the store opens and verifies —
+/// every record decodes, the audit chain holds — and everything a thread was told about is in
+/// it: each card's job, each ending's terminal state, each amendment proposed, each verdict
+/// recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_sigkills_during_heavy_writes_lose_nothing_told_and_corrupt_nothing() {
     let w = World::new(EmulatorConfig::default()).await;
@@ -848,7 +849,8 @@ async fn fifty_sigkills_during_heavy_writes_lose_nothing_told_and_corrupt_nothin
         seed
     };
     let mut threads: Vec<String> = Vec::new();
-    let mut told = (0, 0, 0);
+    let mut told = (0, 0, 0, 0);
+    let mut approved: Vec<String> = Vec::new();
     for round in 0..50 {
         let mut bot = spawn_bot(&config, &w.emu.api_url());
         assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
@@ -866,6 +868,20 @@ async fn fifty_sigkills_during_heavy_writes_lose_nothing_told_and_corrupt_nothin
                 )
                 .await
                 .unwrap();
+            // The requester's ✅ on an earlier answer: a verdict and its audit record.
+            let judged = threads[(next() as usize) % (threads.len() - 3)].clone();
+            if let Some(answer) = w.bot_replies(&judged).await.into_iter().find(|m| {
+                m.metadata
+                    .as_ref()
+                    .is_some_and(|v| v["event_type"] == "threadwork_job_ending")
+                    && !approved.contains(&m.ts)
+            }) {
+                approved.push(answer.ts.clone());
+                w.emu
+                    .react_as("alice", CHANNEL, &answer.ts, "white_check_mark", true)
+                    .await
+                    .unwrap();
+            }
         }
         tokio::time::sleep(Duration::from_millis(next() % 1500)).await;
         bot.kill().await.unwrap();
@@ -932,13 +948,29 @@ async fn fifty_sigkills_during_heavy_writes_lose_nothing_told_and_corrupt_nothin
                 }
             }
         }
+        for e in w.emu.ephemerals().await {
+            if let Some(id) = e
+                .text
+                .strip_prefix("Recorded: you approved the result of job ")
+                .and_then(|t| t.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                told.3 += 1;
+                let job = store.job(id).unwrap().expect("a judged job is stored");
+                assert!(
+                    job.verdict.as_ref().is_some_and(|v| v.approved),
+                    "round {round}: job {id} told approved has {:?}",
+                    job.verdict
+                );
+            }
+        }
     }
     eprintln!(
-        "crash test: 50 kills; checked {} cards, {} endings, {} amendment messages",
-        told.0, told.1, told.2
+        "crash test: 50 kills; checked {} cards, {} endings, {} amendment messages, {} verdicts",
+        told.0, told.1, told.2, told.3
     );
     assert!(
-        told.0 >= 50 && told.1 >= 50 && told.2 > 0,
+        told.0 >= 50 && told.1 >= 50 && told.2 > 0 && told.3 > 0,
         "the kills came after writes, and their checks ran"
     );
 }
@@ -962,6 +994,53 @@ async fn a_drain_past_its_deadline_exits_at_once() {
     let status = tokio::time::timeout(Duration::from_secs(5), bot.wait())
         .await
         .expect("the bot exits at once")
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the drain did not finish: {status:?}"
+    );
+}
+
+/// A second SIGTERM during a drain ends the process at once, with a failure status. The drain
+/// here cannot finish on its own: Slack answers the card's post only after a minute, and the
+/// drain waits for the replies under way (its deadline is two minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_ends_a_drain_at_once() {
+    let w = World::new(EmulatorConfig::default()).await;
+    let script = w.dir.path().join("script.jsonl");
+    std::fs::write(&script, FAST).unwrap();
+    let config = write_config(w.dir.path(), &script);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[ops]\ndrain_secs = 120\n");
+    std::fs::write(&config, text).unwrap();
+    let mut bot = spawn_bot(&config, &w.emu.api_url());
+    assert!(w.emu.wait_for_connections(2, Duration::from_secs(20)).await);
+    w.emu
+        .set_faults(Faults {
+            slow_post_answer_ms: 60_000,
+            ..Faults::default()
+        })
+        .await;
+    let ts = w.mention("a card whose post hangs").await;
+    eventually(
+        Duration::from_secs(20),
+        "the card posted (its answer held back)",
+        || async { w.bot_replies(&ts).await.into_iter().next() },
+    )
+    .await;
+    let pid = bot.id().unwrap() as i32;
+    // SAFETY: signals to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        bot.try_wait().unwrap().is_none(),
+        "the drain is still waiting for the card's post"
+    );
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(Duration::from_secs(5), bot.wait())
+        .await
+        .expect("the second signal ends the bot at once")
         .unwrap();
     assert_eq!(
         status.code(),
