@@ -405,7 +405,7 @@ impl Config {
         }
     }
 
-    /// Model keys from the environment (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`) for the
+    /// Model keys from the environment (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, `GEMINI_API_KEY`) for the
     /// `[model.<provider>]` upstreams whose config holds none, so keys can stay out of files.
     pub fn model_keys_from_env(&mut self, env: &dyn Fn(&str) -> Option<String>) {
         let Some(model) = self.model.as_mut() else {
@@ -414,6 +414,7 @@ impl Config {
         for (var, upstream) in [
             ("ANTHROPIC_API_KEY", model.anthropic.as_mut()),
             ("OPENAI_API_KEY", model.openai.as_mut()),
+            ("GEMINI_API_KEY", model.google.as_mut()),
         ] {
             if let Some(upstream) = upstream.filter(|u| u.api_key.is_none()) {
                 upstream.api_key = env(var).filter(|v| !v.is_empty()).map(SecretString::from);
@@ -522,9 +523,13 @@ impl Config {
         );
         out.extend(crate::mcp::secret_values(&self.mcp));
         if let Some(model) = &self.model {
-            for upstream in [model.anthropic.as_ref(), model.openai.as_ref()]
-                .into_iter()
-                .flatten()
+            for upstream in [
+                model.anthropic.as_ref(),
+                model.openai.as_ref(),
+                model.google.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 out.extend(
                     upstream

@@ -83,6 +83,7 @@ pub async fn harnesses(jobs: usize, image: &str) -> anyhow::Result<()> {
         listen,
         anthropic: Some(upstream()),
         openai: Some(upstream()),
+        google: Some(upstream()),
         agent_keys: BTreeMap::new(),
         prices: BTreeMap::new(),
     });

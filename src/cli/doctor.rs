@@ -524,6 +524,7 @@ pub fn model_key_checks(config: &Config) -> Vec<Check> {
         let upstream = match provider {
             Provider::Anthropic => model.anthropic.as_ref(),
             Provider::OpenAi => model.openai.as_ref(),
+            Provider::Google => model.google.as_ref(),
         };
         let has = upstream.is_some_and(|u| u.api_key.is_some())
             || model
@@ -536,6 +537,7 @@ pub fn model_key_checks(config: &Config) -> Vec<Check> {
             let var = match provider {
                 Provider::Anthropic => "ANTHROPIC_API_KEY",
                 Provider::OpenAi => "OPENAI_API_KEY",
+                Provider::Google => "GEMINI_API_KEY",
             };
             bad(
                 "model key",

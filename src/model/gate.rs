@@ -27,7 +27,7 @@ impl Refusal {
 }
 
 /// The calls the CLIs make (Claude Code and pi: Anthropic Messages; Codex: OpenAI Responses),
-/// as paths below the provider's base URL.
+/// as paths below the provider's base URL. Google's name their model in the path (`google_call`).
 fn allowed(provider: Provider, method: &Method, rest: &str) -> bool {
     let calls: &[(Method, &str)] = match provider {
         Provider::Anthropic => &[
@@ -36,8 +36,42 @@ fn allowed(provider: Provider, method: &Method, rest: &str) -> bool {
             (Method::GET, "v1/models"),
         ],
         Provider::OpenAi => &[(Method::POST, "v1/responses"), (Method::GET, "v1/models")],
+        Provider::Google => &[(Method::GET, "v1beta/models")],
     };
     calls.iter().any(|(m, p)| m == method && *p == rest)
+}
+
+/// The Gemini CLI's model calls: `POST v1beta/models/<model>:<action>` for generating and
+/// counting. Gives the model; `None` for any other path.
+fn google_call<'a>(method: &Method, rest: &'a str) -> Option<&'a str> {
+    let (model, action) = rest.strip_prefix("v1beta/models/")?.split_once(':')?;
+    let plain = !model.is_empty()
+        && model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    let known = matches!(
+        action,
+        "generateContent" | "streamGenerateContent" | "countTokens"
+    );
+    (*method == Method::POST && plain && known).then_some(model)
+}
+
+/// The query passed on upstream. Google's may carry a key (`?key=`), never forwarded: only
+/// the response format (`alt`) goes on. The other APIs' queries go on as they are.
+pub fn forwarded_query(provider: Provider, query: &str) -> Option<String> {
+    if query.is_empty() {
+        return None;
+    }
+    match provider {
+        Provider::Google => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|pair| matches!(*pair, "alt=sse" | "alt=json"))
+                .collect();
+            (!kept.is_empty()).then(|| kept.join("&"))
+        }
+        Provider::Anthropic | Provider::OpenAi => Some(query.to_string()),
+    }
 }
 
 /// Headers passed on to the upstream; the key is added by the proxy, the rest dropped.
@@ -49,6 +83,7 @@ pub fn forwarded_header(name: &str) -> bool {
             | "anthropic-version"
             | "anthropic-beta"
             | "openai-beta"
+            | "x-goog-api-client"
             | "user-agent"
     )
 }
@@ -63,7 +98,11 @@ pub fn check(
     body: &[u8],
 ) -> Result<Option<String>, Refusal> {
     let (path, _query) = raw_rest.split_once('?').unwrap_or((raw_rest, ""));
-    if !allowed(provider, method, path) {
+    let in_path = match provider {
+        Provider::Google => google_call(method, path),
+        Provider::Anthropic | Provider::OpenAi => None,
+    };
+    if in_path.is_none() && !allowed(provider, method, path) {
         return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "not_found_error",
@@ -88,6 +127,13 @@ pub fn check(
                 "threadwork: the proxy accepts plain JSON bodies only (no content-encoding)",
             ));
         }
+    }
+    if let Some(model) = in_path {
+        // The model is the path's; the body need only be a plain JSON object.
+        return match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body) {
+            Ok(_) => Ok(Some(model.to_string())),
+            Err(_) => Err(invalid("the body is not a plain JSON object")),
+        };
     }
     #[derive(serde::Deserialize)]
     struct Named {
@@ -170,5 +216,76 @@ mod tests {
         let r = check(a, &Method::POST, "v1/messages", &gz, body).unwrap_err();
         assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert!(forwarded_header("anthropic-version") && !forwarded_header("x-forwarded-host"));
+    }
+
+    #[test]
+    fn google_calls_name_their_model_in_the_path() {
+        let h = json_headers();
+        let g = Provider::Google;
+        let body = br#"{"contents":[]}"#;
+        for action in [
+            "streamGenerateContent?alt=sse",
+            "generateContent",
+            "countTokens",
+        ] {
+            assert_eq!(
+                check(
+                    g,
+                    &Method::POST,
+                    &format!("v1beta/models/gemini-2.5-pro:{action}"),
+                    &h,
+                    body
+                ),
+                Ok(Some("gemini-2.5-pro".into())),
+                "{action}"
+            );
+        }
+        assert_eq!(check(g, &Method::GET, "v1beta/models", &h, b""), Ok(None));
+        for (method, path) in [
+            (Method::POST, "v1beta/models/m:batchGenerateContent"),
+            (Method::POST, "v1beta/cachedContents"),
+            (Method::POST, "v1beta/files"),
+            (Method::POST, "v1beta/tunedModels/m:generateContent"),
+            (Method::POST, "v1beta/models/..%2fm:generateContent"),
+            (Method::POST, "v1beta/models/a/b:generateContent"),
+            (Method::POST, "v1beta/models/:generateContent"),
+            (Method::GET, "v1beta/models/m:generateContent"),
+            (Method::POST, "v1/messages"),
+        ] {
+            let r = check(g, &method, path, &h, body).unwrap_err();
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}");
+        }
+        let r = check(
+            g,
+            &Method::POST,
+            "v1beta/models/m:generateContent",
+            &h,
+            b"[1]",
+        )
+        .unwrap_err();
+        assert!(r.message.contains("plain JSON"), "{r:?}");
+        // Google's path is no other provider's.
+        assert!(check(
+            Provider::Anthropic,
+            &Method::POST,
+            "v1beta/models/m:generateContent",
+            &h,
+            body
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_key_in_the_query_never_goes_upstream() {
+        assert_eq!(
+            forwarded_query(Provider::Google, "alt=sse&key=placeholder"),
+            Some("alt=sse".into())
+        );
+        assert_eq!(forwarded_query(Provider::Google, "key=k&x=1"), None);
+        assert_eq!(
+            forwarded_query(Provider::Anthropic, "beta=true"),
+            Some("beta=true".into())
+        );
+        assert_eq!(forwarded_query(Provider::OpenAi, ""), None);
     }
 }

@@ -1,10 +1,10 @@
-//! A mock model API for tests and benchmarks: the Anthropic Messages API and the OpenAI
-//! Responses API, streaming (SSE) or not, replaying scripted steps, and logging every request
-//! so a test can assert what reached the model.
+//! A mock model API for tests and benchmarks: the Anthropic Messages API, the OpenAI
+//! Responses API and Google's Gemini API, streaming (SSE) or not, replaying scripted steps, and
+//! logging every request so a test can assert what reached the model.
 //!
 //! A step is CLI-neutral (`Shell`, `WriteFile`, `Text`); the mock turns it into a tool call
 //! for whichever matching tool the request offers (Claude Code's `Bash`/`Write`, pi's
-//! `bash`/`write`, Codex's shell function). Each new user prompt in a conversation starts the
+//! `bash`/`write`, Codex's shell function, Gemini CLI's `run_shell_command`/`write_file`). Each new user prompt in a conversation starts the
 //! script over, so a resumed session gets a full answer and the log shows its earlier turns.
 
 use std::net::SocketAddr;
@@ -86,7 +86,24 @@ fn last_tool_result(body: &Value) -> String {
                 .map(|i| text_of(&i["output"]))
         })
     };
-    anthropic.or_else(responses).unwrap_or_default()
+    let gemini = || {
+        body["contents"].as_array().and_then(|cs| {
+            cs.iter().rev().find_map(|c| {
+                c["parts"].as_array()?.iter().rev().find_map(|p| {
+                    let r = p.pointer("/functionResponse/response")?;
+                    Some(
+                        r["output"]
+                            .as_str()
+                            .map_or_else(|| r.to_string(), String::from),
+                    )
+                })
+            })
+        })
+    };
+    anthropic
+        .or_else(responses)
+        .or_else(gemini)
+        .unwrap_or_default()
 }
 
 fn with_tool_result(text: &str, body: &Value) -> String {
@@ -102,6 +119,8 @@ fn with_tool_result(text: &str, body: &Value) -> String {
 pub struct LoggedRequest {
     pub method: String,
     pub path: String,
+    /// The query string, without its `?` (empty when there is none).
+    pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
 }
@@ -140,6 +159,8 @@ impl MockModel {
             .route("/v1/messages/count_tokens", post(count_tokens))
             .route("/v1/responses", post(openai_responses))
             .route("/v1/models", get(models))
+            .route("/v1beta/models", get(gemini_models))
+            .route("/v1beta/models/{call}", post(gemini))
             .fallback(unknown)
             // The real APIs take requests of many megabytes (a long conversation).
             .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
@@ -176,6 +197,7 @@ fn log(shared: &Shared, method: &str, uri: &Uri, headers: &HeaderMap, body: &Val
     shared.log.lock().expect("log lock").push(LoggedRequest {
         method: method.to_string(),
         path: uri.path().to_string(),
+        query: uri.query().unwrap_or_default().to_string(),
         headers,
         body: body.clone(),
     });
@@ -547,6 +569,139 @@ async fn openai_responses(
         json!({"type": "response.completed", "sequence_number": 8, "response": response("completed", json!([item]), usage)}),
     ));
     sse(&events)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google Gemini API
+
+async fn gemini_models() -> Json<Value> {
+    Json(
+        json!({"models": [{"name": "models/mock-gemini", "displayName": "Mock Gemini",
+        "supportedGenerationMethods": ["generateContent", "countTokens"]}]}),
+    )
+}
+
+/// Model turns after the last user content that is a prompt (not only function responses).
+fn gemini_done(body: &Value) -> usize {
+    let contents = body["contents"].as_array().cloned().unwrap_or_default();
+    let is_prompt = |c: &Value| {
+        c["role"] == "user"
+            && c["parts"]
+                .as_array()
+                .is_some_and(|ps| !ps.iter().any(|p| p.get("functionResponse").is_some()))
+    };
+    let start = contents.iter().rposition(is_prompt).unwrap_or(0);
+    contents[start..]
+        .iter()
+        .filter(|c| c["role"] == "model")
+        .count()
+}
+
+/// The declared functions: (name, parameter schema).
+fn gemini_tools(body: &Value) -> Vec<(String, Value)> {
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["functionDeclarations"].as_array())
+        .flatten()
+        .filter_map(|f| {
+            let schema = f
+                .get("parametersJsonSchema")
+                .or_else(|| f.get("parameters"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            Some((f["name"].as_str()?.to_string(), schema))
+        })
+        .collect()
+}
+
+/// A content part for a step: text, or a function call to one of the declared functions.
+fn gemini_part(body: &Value, step: &Step) -> Value {
+    let tools = gemini_tools(body);
+    let find = |names: &[&str]| {
+        tools
+            .iter()
+            .find(|(n, _)| names.contains(&n.as_str()))
+            .cloned()
+    };
+    let call = |name: String, args: Value| json!({"functionCall": {"name": name, "args": args}});
+    let shell = |command: String| match find(&["run_shell_command", "shell", "bash"]) {
+        Some((name, _)) => call(name, json!({"command": command})),
+        None => json!({"text": format!("(no shell tool offered for `{command}`)")}),
+    };
+    match step {
+        Step::Text { text } => json!({"text": with_tool_result(text, body)}),
+        Step::Tool { name, input } => match pick_tool(&tools, name) {
+            Some((found, _)) => call(found.clone(), input.clone()),
+            None => json!({"text": format!("(no tool `{name}` offered)")}),
+        },
+        Step::Shell { command } => shell(command.clone()),
+        Step::WriteFile { path, content } => match find(&["write_file", "write"]) {
+            Some((name, schema)) => {
+                let key = if schema.pointer("/properties/file_path").is_some() {
+                    "file_path"
+                } else {
+                    "path"
+                };
+                call(name, json!({key: path, "content": content}))
+            }
+            None => shell(heredoc(path, content)),
+        },
+    }
+}
+
+/// `POST /v1beta/models/<model>:<action>`: generateContent, streamGenerateContent (SSE with
+/// `alt=sse`, else a JSON array) and countTokens.
+async fn gemini(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(call): axum::extract::Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let body = parse(&raw);
+    log(&shared, "POST", &uri, &headers, &body);
+    let Some((model, action)) = call.split_once(':') else {
+        return unknown(State(shared), uri, headers).await;
+    };
+    if action == "countTokens" {
+        return Json(json!({"totalTokens": tokens(raw.len())})).into_response();
+    }
+    let config = &body["generationConfig"];
+    let wants_json = config.get("responseJsonSchema").is_some()
+        || config.get("responseSchema").is_some()
+        || config["responseMimeType"] == "application/json";
+    let script = shared.script.lock().expect("script lock").clone();
+    let part = if wants_json {
+        // The CLI's own side questions (is it the user's turn?) want JSON, not the script.
+        json!({"text": json!({"reasoning": "the mock's turn is over", "next_speaker": "user"}).to_string()})
+    } else if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
+        gemini_part(&body, &step_for(&script, gemini_done(&body)))
+    } else {
+        json!({"text": "ok"})
+    };
+    let n = shared.log.lock().expect("log lock").len();
+    let output = tokens(part.to_string().len());
+    let answer = json!({
+        "candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": tokens(raw.len()), "candidatesTokenCount": output,
+                          "totalTokenCount": tokens(raw.len()) + output},
+        "modelVersion": model,
+        "responseId": format!("mock{n:04}")
+    });
+    match action {
+        "generateContent" => Json(answer).into_response(),
+        "streamGenerateContent" if uri.query().is_some_and(|q| q.contains("alt=sse")) => {
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/event-stream")
+                .body(Body::from(format!("data: {answer}\r\n\r\n")))
+                .expect("static response")
+        }
+        "streamGenerateContent" => Json(json!([answer])).into_response(),
+        _ => unknown(State(shared), uri, headers).await,
+    }
 }
 
 #[cfg(test)]

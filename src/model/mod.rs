@@ -18,6 +18,9 @@ pub enum Provider {
     Anthropic,
     /// OpenAI Responses and Chat Completions (`POST /v1/responses`, `/v1/chat/completions`).
     OpenAi,
+    /// Google's Gemini API, the model named in the path
+    /// (`POST /v1beta/models/<model>:streamGenerateContent`).
+    Google,
 }
 
 impl Provider {
@@ -25,6 +28,7 @@ impl Provider {
         match self {
             Provider::Anthropic => "anthropic",
             Provider::OpenAi => "openai",
+            Provider::Google => "google",
         }
     }
 
@@ -32,6 +36,7 @@ impl Provider {
         match s {
             "anthropic" => Some(Provider::Anthropic),
             "openai" => Some(Provider::OpenAi),
+            "google" => Some(Provider::Google),
             _ => None,
         }
     }

@@ -50,6 +50,9 @@ pub struct ProxyConfig {
     pub anthropic: Option<Upstream>,
     #[serde(default)]
     pub openai: Option<Upstream>,
+    /// Google's Gemini API (`[model.google]`, base URL without `/v1beta`).
+    #[serde(default)]
+    pub google: Option<Upstream>,
     /// Keys per agent, overriding the provider's (bring your own keys):
     /// `[model.agent_keys.<agent>] anthropic = "…"`.
     #[serde(default)]
@@ -65,6 +68,7 @@ impl Default for ProxyConfig {
             listen: default_listen(),
             anthropic: None,
             openai: None,
+            google: None,
             agent_keys: BTreeMap::new(),
             prices: BTreeMap::new(),
         }
@@ -97,6 +101,7 @@ impl ProxyConfig {
         match provider {
             Provider::Anthropic => self.anthropic.as_ref(),
             Provider::OpenAi => self.openai.as_ref(),
+            Provider::Google => self.google.as_ref(),
         }
     }
 
@@ -425,8 +430,24 @@ fn refuse_as(provider: Provider, status: StatusCode, kind: &str, message: String
         Provider::OpenAi => {
             json!({"error": {"type": kind, "message": message, "code": "threadwork_refused"}})
         }
+        // Google's errors carry the HTTP code and a canonical status name.
+        Provider::Google => json!({"error": {"code": status.as_u16(), "message": message,
+            "status": google_status(status)}}),
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// Google's canonical status name for an HTTP status, as its API errors say it.
+fn google_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => "INVALID_ARGUMENT",
+        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+        StatusCode::FORBIDDEN => "PERMISSION_DENIED",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::TOO_MANY_REQUESTS => "RESOURCE_EXHAUSTED",
+        StatusCode::REQUEST_TIMEOUT => "DEADLINE_EXCEEDED",
+        _ => "UNAVAILABLE",
+    }
 }
 
 /// A job's MCP request for one of its agent's servers, through the gateway.
@@ -615,9 +636,9 @@ async fn forward(
         );
     };
     let mut url = format!("{}/{rest}", upstream.base_url.trim_end_matches('/'));
-    if let Some(q) = uri.query() {
+    if let Some(q) = super::gate::forwarded_query(provider, uri.query().unwrap_or_default()) {
         url.push('?');
-        url.push_str(q);
+        url.push_str(&q);
     }
     let mut out = shared.client.request(method, &url).body(body);
     for (name, value) in &headers {
@@ -630,6 +651,7 @@ async fn forward(
     out = match provider {
         Provider::Anthropic => out.header("x-api-key", key.expose_secret()),
         Provider::OpenAi => out.bearer_auth(key.expose_secret()),
+        Provider::Google => out.header("x-goog-api-key", key.expose_secret()),
     };
     let upstream_response = match out.send().await {
         Ok(r) => r,
@@ -739,6 +761,10 @@ mod tests {
                 base_url: mock.url(),
                 api_key: Some(SecretString::from("sk-openai-real-key")),
             }),
+            google: Some(Upstream {
+                base_url: mock.url(),
+                api_key: Some(SecretString::from("google-real-key")),
+            }),
             agent_keys: BTreeMap::from([(
                 "byok".to_string(),
                 BTreeMap::from([(Provider::Anthropic, SecretString::from("sk-ant-team-key"))]),
@@ -806,6 +832,51 @@ mod tests {
             mock.requests()[1].header("authorization"),
             Some("Bearer sk-openai-real-key")
         );
+    }
+
+    #[tokio::test]
+    async fn google_calls_get_the_key_in_a_header_and_never_the_sandboxes() {
+        let (mock, proxy, grant) = setup(vec![]).await;
+        let url = format!(
+            "http://{}/t/{}/google/v1beta/models/mock-gemini:streamGenerateContent?alt=sse&key={PLACEHOLDER_KEY}",
+            proxy.addr(),
+            grant.token()
+        );
+        let r = reqwest::Client::new()
+            .post(&url)
+            .header("x-goog-api-key", PLACEHOLDER_KEY)
+            .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap().starts_with("data: "));
+        let seen = &mock.requests()[0];
+        assert_eq!(
+            seen.path,
+            "/v1beta/models/mock-gemini:streamGenerateContent"
+        );
+        assert_eq!(seen.query, "alt=sse", "the sandbox's key stays behind");
+        assert_eq!(seen.header("x-goog-api-key"), Some("google-real-key"));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let used = grant.usage();
+        assert_eq!(used.requests, 1);
+        assert!(used.tokens.input > 0 && used.tokens.output > 0, "{used:?}");
+        // Anything but the model calls is refused, in Google's error shape.
+        let r = reqwest::Client::new()
+            .post(format!(
+                "http://{}/t/{}/google/v1beta/cachedContents",
+                proxy.addr(),
+                grant.token()
+            ))
+            .json(&json!({"model": "models/mock-gemini"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["status"], "NOT_FOUND", "{body}");
+        assert_eq!(mock.requests().len(), 1, "nothing else reached the model");
     }
 
     #[tokio::test]

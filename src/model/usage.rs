@@ -30,8 +30,22 @@ fn anthropic_input(usage: &Value) -> u64 {
         + n(usage, "cache_read_input_tokens")
 }
 
+/// Google's `usageMetadata`: the model's thinking is output too.
+fn google_usage(meta: &Value) -> TokenUsage {
+    TokenUsage {
+        input: n(meta, "promptTokenCount"),
+        output: n(meta, "candidatesTokenCount") + n(meta, "thoughtsTokenCount"),
+    }
+}
+
 /// Usage in a non-streaming response body.
 pub fn from_body(provider: Provider, body: &Value) -> TokenUsage {
+    if provider == Provider::Google {
+        return body
+            .get("usageMetadata")
+            .map(google_usage)
+            .unwrap_or_default();
+    }
     let Some(usage) = body.get("usage") else {
         return TokenUsage::default();
     };
@@ -41,7 +55,7 @@ pub fn from_body(provider: Provider, body: &Value) -> TokenUsage {
             output: n(usage, "output_tokens"),
         },
         // Responses says input/output_tokens, Chat Completions prompt/completion_tokens.
-        Provider::OpenAi => TokenUsage {
+        Provider::OpenAi | Provider::Google => TokenUsage {
             input: n(usage, "input_tokens").max(n(usage, "prompt_tokens")),
             output: n(usage, "output_tokens").max(n(usage, "completion_tokens")),
         },
@@ -110,6 +124,14 @@ impl StreamScanner {
                 }
                 _ => {}
             },
+            // Each chunk's usageMetadata counts the whole answer so far.
+            Provider::Google => {
+                if let Some(meta) = event.get("usageMetadata") {
+                    let used = google_usage(meta);
+                    self.usage.input = self.usage.input.max(used.input);
+                    self.usage.output = self.usage.output.max(used.output);
+                }
+            }
             Provider::OpenAi => {
                 if let Some(u) = event.pointer("/response/usage").filter(|u| u.is_object()) {
                     // Responses API: response.completed (and .incomplete / .failed).
@@ -175,6 +197,30 @@ mod tests {
             TokenUsage {
                 input: 5,
                 output: 2
+            }
+        );
+    }
+
+    #[test]
+    fn google_streams_and_bodies() {
+        let mut s = StreamScanner::new(Provider::Google);
+        s.feed(b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hi\"}]}}],\"usageMetadata\":{\"promptTokenCount\":12,\"candidatesTokenCount\":1}}\r\n\r\n");
+        s.feed(b"data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":12,\"candidatesTokenCount\":5,\"thoughtsTokenCount\":3}}\r\n\r\n");
+        assert_eq!(
+            s.usage(),
+            TokenUsage {
+                input: 12,
+                output: 8
+            }
+        );
+        assert_eq!(
+            from_body(
+                Provider::Google,
+                &json!({"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4}})
+            ),
+            TokenUsage {
+                input: 3,
+                output: 4
             }
         );
     }

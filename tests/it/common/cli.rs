@@ -39,6 +39,7 @@ pub fn mock_proxy(mock_url: &str, key: &str) -> ProxyConfig {
         listen: ([0, 0, 0, 0], free_port()).into(),
         anthropic: upstream(),
         openai: upstream(),
+        google: upstream(),
         ..ProxyConfig::default()
     }
 }
