@@ -12,7 +12,7 @@ use crate::bot::{Bot, BotError, BotParts};
 use crate::chat::slack::{self, SlackChat, SlackSettings, SocketMode, Transport};
 use crate::chat::ChatError;
 use crate::config::{Config, HarnessConfig};
-use crate::harness::cli::{CliHarness, CliKind};
+use crate::harness::cli::CliHarness;
 use crate::harness::command::CommandHarness;
 use crate::harness::scripted::{ScriptError, ScriptedHarness};
 use crate::harness::Harness;
@@ -117,18 +117,9 @@ pub fn harnesses(
             HarnessConfig::Command(spec) => {
                 Arc::new(CommandHarness::with_runtime(spec.clone(), runtime.clone()))
             }
-            HarnessConfig::Claude(spec) => Arc::new(CliHarness::new(
-                CliKind::Claude,
-                spec.clone(),
-                runtime.clone(),
-            )),
-            HarnessConfig::Codex(spec) => Arc::new(CliHarness::new(
-                CliKind::Codex,
-                spec.clone(),
-                runtime.clone(),
-            )),
-            HarnessConfig::Pi(spec) => {
-                Arc::new(CliHarness::new(CliKind::Pi, spec.clone(), runtime.clone()))
+            cli => {
+                let (kind, spec) = cli.cli().expect("every other harness is a CLI");
+                Arc::new(CliHarness::new(kind, spec.clone(), runtime.clone()))
             }
         };
         out.insert(name.clone(), harness);

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::chat::pacing::Limits;
 use crate::chat::slack::{SlackSettings, Transport, SLACK_API_URL};
-use crate::harness::cli::CliSpec;
+use crate::harness::cli::{CliKind, CliSpec};
 use crate::harness::command::CommandSpec;
 use crate::model::proxy::ProxyConfig;
 use crate::runtime::SandboxPolicy;
@@ -316,12 +316,28 @@ pub enum HarnessConfig {
     Codex(CliSpec),
     /// pi (`pi --mode json -p`).
     Pi(CliSpec),
+    /// Gemini CLI (`gemini -p … --output-format stream-json`).
+    Gemini(CliSpec),
+    /// opencode (`opencode run --format json`).
+    Opencode(CliSpec),
 }
 
 impl HarnessConfig {
     /// True when the harness runs a program (in the sandbox runtime).
     pub fn runs_a_program(&self) -> bool {
         !matches!(self, HarnessConfig::Scripted { .. })
+    }
+
+    /// The real coding-agent CLI this harness runs, if it is one.
+    pub fn cli(&self) -> Option<(CliKind, &CliSpec)> {
+        match self {
+            HarnessConfig::Claude(spec) => Some((CliKind::Claude, spec)),
+            HarnessConfig::Codex(spec) => Some((CliKind::Codex, spec)),
+            HarnessConfig::Pi(spec) => Some((CliKind::Pi, spec)),
+            HarnessConfig::Gemini(spec) => Some((CliKind::Gemini, spec)),
+            HarnessConfig::Opencode(spec) => Some((CliKind::Opencode, spec)),
+            HarnessConfig::Scripted { .. } | HarnessConfig::Command(_) => None,
+        }
     }
 }
 

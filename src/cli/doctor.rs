@@ -505,11 +505,14 @@ pub fn model_key_checks(config: &Config) -> Vec<Check> {
     };
     let mut out = Vec::new();
     for agent in registry.agents.values() {
-        let provider = match config.harness.get(&agent.harness) {
-            Some(HarnessConfig::Claude(_)) | Some(HarnessConfig::Pi(_)) => Provider::Anthropic,
-            Some(HarnessConfig::Codex(_)) => Provider::OpenAi,
-            _ => continue,
+        let Some((kind, _)) = config
+            .harness
+            .get(&agent.harness)
+            .and_then(HarnessConfig::cli)
+        else {
+            continue;
         };
+        let provider = kind.provider();
         let Some(model) = &config.model else {
             out.push(bad(
                 "model key",

@@ -1,4 +1,5 @@
-//! Harnesses for real coding-agent CLIs — Claude Code, Codex, pi — run headless in the
+//! Harnesses for real coding-agent CLIs — Claude Code, Codex, pi, Gemini CLI, opencode — run
+//! headless in the
 //! sandbox against the model proxy. Each adapter knows its CLI's command line (prompt, model,
 //! session to resume, approvals off because the container is the boundary) and decodes its
 //! JSON-lines stream into `HarnessEvent`s. Swapping one for another is a line in an agent's
@@ -14,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::stream;
 use super::decode::Decoder;
-use super::{claude, codex, pi, Harness, HarnessError, HarnessEvent, HarnessRun};
+use super::{claude, codex, gemini, opencode, pi, Harness, HarnessError, HarnessEvent, HarnessRun};
 use crate::model::proxy::PLACEHOLDER_KEY;
+use crate::model::Provider;
 use crate::runtime::{Launch, Runtime};
 
 /// Which CLI.
@@ -25,6 +27,8 @@ pub enum CliKind {
     Claude,
     Codex,
     Pi,
+    Gemini,
+    Opencode,
 }
 
 impl CliKind {
@@ -33,6 +37,17 @@ impl CliKind {
             CliKind::Claude => "Claude Code",
             CliKind::Codex => "Codex CLI",
             CliKind::Pi => "pi",
+            CliKind::Gemini => "Gemini CLI",
+            CliKind::Opencode => "opencode",
+        }
+    }
+
+    /// The model API the CLI speaks through the proxy.
+    pub fn provider(self) -> Provider {
+        match self {
+            CliKind::Claude | CliKind::Pi | CliKind::Opencode => Provider::Anthropic,
+            CliKind::Codex => Provider::OpenAi,
+            CliKind::Gemini => Provider::Google,
         }
     }
 
@@ -41,15 +56,17 @@ impl CliKind {
             CliKind::Claude => "claude",
             CliKind::Codex => "codex",
             CliKind::Pi => "pi",
+            CliKind::Gemini => "gemini",
+            CliKind::Opencode => "opencode",
         }
     }
 }
 
-/// `[harness.<name>] kind = "claude" | "codex" | "pi"` in the config.
+/// `[harness.<name>] kind = "claude" | "codex" | "pi" | "gemini" | "opencode"` in the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CliSpec {
-    /// The program inside the image; default `claude`, `codex` or `pi`.
+    /// The program inside the image; default `claude`, `codex`, `pi`, `gemini` or `opencode`.
     #[serde(default)]
     pub program: Option<String>,
     /// Extra arguments, before the task.
@@ -235,6 +252,98 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             }
             args.push(run.task.clone());
         }
+        CliKind::Gemini => {
+            env.extend([
+                ("GEMINI_CLI_HOME".into(), home.clone()),
+                ("GOOGLE_GEMINI_BASE_URL".into(), format!("{base}/google")),
+                ("GEMINI_API_KEY".into(), PLACEHOLDER_KEY.into()),
+                // Runs in this process instead of re-launching itself with more memory.
+                ("GEMINI_CLI_NO_RELAUNCH".into(), "true".into()),
+            ]);
+            // The endpoint's key kind, nothing sent home, no trust prompt that would quietly
+            // turn approvals back on, and few retries (the proxy's refusals are final).
+            let mut settings = serde_json::json!({
+                "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
+                "privacy": {"usageStatisticsEnabled": false},
+                "telemetry": {"enabled": false},
+                "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false, "maxAttempts": 3},
+                "tools": {"sandbox": false},
+                "ide": {"enabled": false},
+            });
+            if !run.mcp.is_empty() {
+                settings["mcpServers"] = run
+                    .mcp
+                    .iter()
+                    .map(|(name, url)| (name.clone(), serde_json::json!({"httpUrl": url})))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            files.push((
+                format!("{STATE_DIR}/.gemini/settings.json"),
+                settings.to_string(),
+            ));
+            // The user-level context file: it comes after the CLI's own system prompt, which
+            // stays whole (`GEMINI_SYSTEM_MD` would replace it), and outside the project.
+            files.push((
+                format!("{STATE_DIR}/.gemini/GEMINI.md"),
+                run.role_prompt.clone(),
+            ));
+            args.extend(
+                ["-p", &run.task, "--output-format", "stream-json", "--yolo"].map(String::from),
+            );
+            if let Some(m) = &run.model {
+                args.extend(["--model".into(), m.clone()]);
+            }
+            if let Some(s) = &run.resume_session {
+                args.extend(["--resume".into(), s.clone()]);
+            }
+        }
+        CliKind::Opencode => {
+            // The endpoint (with the job's token), the model, approvals off and the role
+            // prompt go in its config file; nothing is fetched or shared at start.
+            let config_file = format!("{RUN_DIR}/opencode.json");
+            env.extend([
+                ("OPENCODE_CONFIG".into(), format!("{workdir}/{config_file}")),
+                ("OPENCODE_DISABLE_MODELS_FETCH".into(), "1".into()),
+                ("OPENCODE_DISABLE_AUTOUPDATE".into(), "1".into()),
+                ("OPENCODE_DISABLE_SHARE".into(), "1".into()),
+                ("OPENCODE_DISABLE_LSP_DOWNLOAD".into(), "1".into()),
+            ]);
+            // Checked before the start (`CliHarness::start`): opencode needs a model named.
+            let model = run.model.clone().unwrap_or_default();
+            let mut config = serde_json::json!({
+                "model": format!("threadwork/{model}"),
+                "small_model": format!("threadwork/{model}"),
+                "permission": {"*": "allow"},
+                "share": "disabled",
+                "autoupdate": false,
+                "instructions": [role_path],
+                "provider": {"threadwork": {
+                    "npm": "@ai-sdk/anthropic",
+                    "options": {"baseURL": format!("{base}/anthropic/v1"), "apiKey": PLACEHOLDER_KEY},
+                    "models": {model.clone(): {}},
+                }},
+            });
+            if !run.mcp.is_empty() {
+                config["mcp"] = run
+                    .mcp
+                    .iter()
+                    .map(|(name, url)| {
+                        let server =
+                            serde_json::json!({"type": "remote", "url": url, "enabled": true});
+                        (name.clone(), server)
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            files.push((config_file, config.to_string()));
+            files.push((role_file.clone(), run.role_prompt.clone()));
+            args.extend(["run", "--format", "json"].map(String::from));
+            if let Some(s) = &run.resume_session {
+                args.extend(["--session".into(), s.clone()]);
+            }
+            args.push(run.task.clone());
+        }
     }
     // Every CLI also gets the gateway's endpoints by name (pi has no MCP client of its own;
     // an extension of the team's can read them).
@@ -276,6 +385,8 @@ fn decoder(kind: CliKind) -> Box<dyn Decoder> {
         CliKind::Claude => Box::new(claude::ClaudeDecoder::default()),
         CliKind::Codex => Box::new(codex::CodexDecoder::default()),
         CliKind::Pi => Box::new(pi::PiDecoder::default()),
+        CliKind::Gemini => Box::new(gemini::GeminiDecoder::default()),
+        CliKind::Opencode => Box::new(opencode::OpencodeDecoder::default()),
     }
 }
 
@@ -301,6 +412,12 @@ impl Harness for CliHarness {
             return Err(HarnessError::Other(format!(
                 "{} needs a model: configure the model proxy (`[model]`) and give the agent network `model`",
                 self.kind.label()
+            )));
+        }
+        if self.kind == CliKind::Opencode && run.model.is_none() {
+            return Err(HarnessError::Other(format!(
+                "opencode needs the agent's model named: add `model:` to `{}`'s prompt file",
+                run.agent
             )));
         }
         let workdir = self
@@ -459,6 +576,90 @@ mod tests {
         assert!(inv
             .args
             .ends_with(&["--session".into(), "s-1".into(), "fix it".into()]));
+    }
+
+    #[test]
+    fn gemini_gets_its_endpoint_in_the_environment_and_its_role_as_user_context() {
+        let spec = CliSpec {
+            program: None,
+            args: vec![],
+            env: BTreeMap::new(),
+        };
+        let mut r = run();
+        r.mcp = vec![(
+            "everything".into(),
+            "http://model:8080/t/abc/mcp/everything".into(),
+        )];
+        let inv = invocation(CliKind::Gemini, &spec, &r, "/workspace");
+        assert_eq!(inv.program, "gemini");
+        let a = inv.args.join(" ");
+        assert_eq!(
+            a,
+            "-p fix it --output-format stream-json --yolo --model m1 --resume s-1"
+        );
+        let env: BTreeMap<_, _> = inv.env.into_iter().collect();
+        assert_eq!(
+            env["GOOGLE_GEMINI_BASE_URL"],
+            "http://model:8080/t/abc/google"
+        );
+        assert_eq!(env["GEMINI_API_KEY"], PLACEHOLDER_KEY);
+        assert_eq!(env["GEMINI_CLI_HOME"], "/workspace/.threadwork/home");
+        let file = |name: &str| {
+            inv.files
+                .iter()
+                .find(|(p, _)| p == name)
+                .map(|(_, c)| c.clone())
+                .unwrap()
+        };
+        assert_eq!(file(".threadwork/home/.gemini/GEMINI.md"), r.role_prompt);
+        let settings: serde_json::Value =
+            serde_json::from_str(&file(".threadwork/home/.gemini/settings.json")).unwrap();
+        assert_eq!(
+            settings["security"]["auth"]["selectedType"],
+            "gemini-api-key"
+        );
+        assert_eq!(settings["security"]["folderTrust"]["enabled"], false);
+        assert_eq!(settings["privacy"]["usageStatisticsEnabled"], false);
+        assert_eq!(
+            settings["mcpServers"]["everything"]["httpUrl"],
+            "http://model:8080/t/abc/mcp/everything"
+        );
+    }
+
+    #[test]
+    fn opencode_gets_its_endpoint_model_and_role_in_its_config_file() {
+        let spec = CliSpec {
+            program: None,
+            args: vec![],
+            env: BTreeMap::new(),
+        };
+        let inv = invocation(CliKind::Opencode, &spec, &run(), "/workspace");
+        assert_eq!(inv.program, "opencode");
+        assert_eq!(inv.args.join(" "), "run --format json --session s-1 fix it");
+        let env: BTreeMap<_, _> = inv.env.into_iter().collect();
+        assert_eq!(
+            env["OPENCODE_CONFIG"],
+            "/workspace/.threadwork/run/opencode.json"
+        );
+        let (path, config) = &inv.files[0];
+        assert_eq!(path, ".threadwork/run/opencode.json");
+        let config: serde_json::Value = serde_json::from_str(config).unwrap();
+        assert_eq!(config["model"], "threadwork/m1");
+        assert_eq!(config["permission"]["*"], "allow");
+        let provider = &config["provider"]["threadwork"];
+        assert_eq!(
+            provider["options"]["baseURL"],
+            "http://model:8080/t/abc/anthropic/v1"
+        );
+        assert_eq!(provider["options"]["apiKey"], PLACEHOLDER_KEY);
+        assert!(provider["models"].get("m1").is_some());
+        assert_eq!(
+            config["instructions"][0],
+            "/workspace/.threadwork/run/role.md"
+        );
+        assert!(inv
+            .files
+            .contains(&(".threadwork/run/role.md".to_string(), run().role_prompt)));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Decoding a CLI's output: the `Decoder` every adapter implements (the real CLIs in
-//! `claude`, `codex` and `pi`, and the two modes of the `command` harness), and the helpers
+//! `claude`, `codex`, `pi`, `gemini` and `opencode`, and the two modes of the `command` harness), and the helpers
 //! they share. A leaf of `harness`: the adapters import it, it imports none of them.
 
 use serde_json::Value;
@@ -25,6 +25,7 @@ pub fn tool_summary(input: &Value) -> String {
         "command",
         "cmd",
         "file_path",
+        "filePath",
         "path",
         "pattern",
         "url",

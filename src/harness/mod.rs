@@ -15,6 +15,8 @@ pub mod cli;
 pub mod codex;
 pub mod command;
 pub mod decode;
+pub mod gemini;
+pub mod opencode;
 pub mod pi;
 pub mod probe;
 pub mod scripted;

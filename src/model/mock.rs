@@ -305,12 +305,7 @@ fn anthropic_block(body: &Value, step: &Step, id: usize) -> Value {
         },
         Step::WriteFile { path, content } => match find(&["write"]) {
             Some((name, schema)) => {
-                let key = if schema.pointer("/properties/file_path").is_some() {
-                    "file_path"
-                } else {
-                    "path"
-                };
-                tool_use(name, json!({key: path, "content": content}))
+                tool_use(name, json!({path_key(&schema): path, "content": content}))
             }
             None => match find(&["bash"]) {
                 Some((name, _)) => tool_use(name, json!({"command": heredoc(path, content)})),
@@ -318,6 +313,15 @@ fn anthropic_block(body: &Value, step: &Step, id: usize) -> Value {
             },
         },
     }
+}
+
+/// The name a file tool gives its path input: `file_path` (Claude Code, Gemini CLI),
+/// `filePath` (opencode) or `path` (pi).
+fn path_key(schema: &Value) -> &'static str {
+    ["file_path", "filePath"]
+        .into_iter()
+        .find(|k| schema.pointer(&format!("/properties/{k}")).is_some())
+        .unwrap_or("path")
 }
 
 fn heredoc(path: &str, content: &str) -> String {
@@ -639,12 +643,7 @@ fn gemini_part(body: &Value, step: &Step) -> Value {
         Step::Shell { command } => shell(command.clone()),
         Step::WriteFile { path, content } => match find(&["write_file", "write"]) {
             Some((name, schema)) => {
-                let key = if schema.pointer("/properties/file_path").is_some() {
-                    "file_path"
-                } else {
-                    "path"
-                };
-                call(name, json!({key: path, "content": content}))
+                call(name, json!({path_key(&schema): path, "content": content}))
             }
             None => shell(heredoc(path, content)),
         },

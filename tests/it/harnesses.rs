@@ -1,4 +1,5 @@
-//! The real CLIs — Claude Code, Codex CLI, pi — in their container, against the mock model
+//! The real CLIs — Claude Code, Codex CLI, pi, Gemini CLI, opencode — in their container,
+//! against the mock model
 //! through the bot's model proxy: a file edited in the workspace, tool calls and the answer in
 //! the thread, the role prompt at the model, no API key in the sandbox, and a follow-up that
 //! resumes the same session. With `CI=true` these fail when Docker or the image is missing.
@@ -20,6 +21,13 @@ const IMAGE: &str = "threadwork/agents:dev";
 const KEY: &str = "sk-real-key-9f2c71d4-never-in-a-sandbox";
 const ROLE_MARKER: &str = "ROLE-PROMPT-MARKER-4471";
 const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// The request carries the real key, in the header its API uses, from the proxy.
+fn real_key(r: &threadwork::model::mock::LoggedRequest) -> bool {
+    r.header("x-api-key") == Some(KEY)
+        || r.header("authorization") == Some(&format!("Bearer {KEY}"))
+        || r.header("x-goog-api-key") == Some(KEY)
+}
 
 async fn ready(test: &str) -> bool {
     docker_ready(test, IMAGE, "bash docker/build-images.sh agents").await
@@ -149,16 +157,21 @@ async fn the_cli_runs_edits_answers_and_resumes(
             .any(|r| r.body.to_string().contains(ROLE_MARKER)),
         "the role prompt reached the model"
     );
-    assert!(requests.iter().all(|r| {
-        r.header("x-api-key") == Some(KEY)
-            || r.header("authorization") == Some(&format!("Bearer {KEY}"))
-    }));
+    assert!(requests.iter().all(real_key));
     assert!(
-        requests.iter().any(|r| r.body["model"] == model),
+        requests
+            .iter()
+            .any(|r| r.body["model"] == model || r.path.contains(&format!("/{model}:"))),
         "the agent's model was asked for"
     );
+    // The CLI holds the placeholder: in its environment, or (opencode) its config file.
     let env = std::fs::read_to_string(workspace.join("env.txt")).unwrap();
-    assert!(env.contains("threadwork-proxy-injects-the-key"), "{env}");
+    let config = std::fs::read_to_string(workspace.join(".threadwork/run/opencode.json"));
+    assert!(
+        env.contains("threadwork-proxy-injects-the-key")
+            || config.is_ok_and(|c| c.contains("threadwork-proxy-injects-the-key")),
+        "{env}"
+    );
     let holding = files_holding(&workspace, &[KEY]);
     assert!(holding.is_empty(), "the API key is in {holding:?}");
     let job = w.bot().bot.store().job(1).unwrap().unwrap();
@@ -224,6 +237,17 @@ async fn pi_in_its_container() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_cli_in_its_container() {
+    the_cli_runs_edits_answers_and_resumes(CliKind::Gemini, "gemini", "mock-gemini", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opencode_in_its_container() {
+    the_cli_runs_edits_answers_and_resumes(CliKind::Opencode, "opencode", "mock-sonnet", false)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_up_after_a_bot_restart_resumes_the_session() {
     the_cli_runs_edits_answers_and_resumes(CliKind::Claude, "claude", "mock-sonnet", true).await;
 }
@@ -281,10 +305,7 @@ async fn after_a_drain_the_next_process_restores_the_runs_model_grant() {
     assert_eq!(answer.text, "Answered after the restart");
     let later = s.mock.requests()[before..].to_vec();
     assert!(!later.is_empty(), "the model was called after the restart");
-    assert!(later.iter().all(|r| {
-        r.header("x-api-key") == Some(KEY)
-            || r.header("authorization") == Some(&format!("Bearer {KEY}"))
-    }));
+    assert!(later.iter().all(real_key));
     let replies = w.bot_replies(&ts).await;
     assert_eq!(
         replies.len(),
