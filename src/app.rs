@@ -332,11 +332,14 @@ pub async fn start_with_clock(
     let gateway =
         (!config.mcp.is_empty()).then(|| Arc::new(crate::mcp::gateway::Gateway::new(&config.mcp)));
     let proxy = match &config.model {
-        Some(model) => Some(
-            ModelProxy::start_with(model.clone(), gateway)
+        Some(model) => {
+            let proxy = ModelProxy::start_with(model.clone(), gateway)
                 .await
-                .map_err(StartError::Proxy)?,
-        ),
+                .map_err(StartError::Proxy)?;
+            // Runs left by the previous process get their grants back in `Jobs::recover`.
+            proxy.hold_unknown_tokens();
+            Some(proxy)
+        }
         None => None,
     };
     let forges =

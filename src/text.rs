@@ -13,6 +13,18 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// The longest start of `s` of at most `max` bytes that ends on a character boundary.
+pub fn truncate_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The first non-empty line of `s`, clipped to `max` characters; an ellipsis also says
 /// that more lines followed.
 pub fn first_line(s: &str, max: usize) -> String {
@@ -105,6 +117,13 @@ fn render_markup(inner: &str, user_name: &dyn Fn(&str) -> Option<String>) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_cuts_end_on_a_character() {
+        assert_eq!(truncate_bytes("héllo", 2), "h");
+        assert_eq!(truncate_bytes("héllo", 3), "hé");
+        assert_eq!(truncate_bytes("abc", 10), "abc");
+    }
 
     #[test]
     fn markup_becomes_plain_text() {

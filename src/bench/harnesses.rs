@@ -1,4 +1,5 @@
-//! `threadwork bench harnesses`: each real CLI (Claude Code, Codex CLI, pi) in its container,
+//! `threadwork bench harnesses`: each real CLI (Claude Code, Codex CLI, pi, Gemini CLI,
+//! opencode) in its container,
 //! against the mock model through the bot's model proxy, running a scripted 3-turn job
 //! (edit a file, run a shell command, answer). Figures per harness: the job's wall time, the
 //! container's peak memory, and the bot's own added latency per harness event (line read from
@@ -22,10 +23,12 @@ use crate::model::proxy::{ProxyConfig, Upstream};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::Runtime;
 
-const CLIS: [(CliKind, &str, &str); 3] = [
+const CLIS: [(CliKind, &str, &str); 5] = [
     (CliKind::Claude, "claude", "mock-sonnet"),
     (CliKind::Codex, "codex", "mock-gpt"),
     (CliKind::Pi, "pi", "mock-sonnet"),
+    (CliKind::Gemini, "gemini", "mock-gemini"),
+    (CliKind::Opencode, "opencode", "mock-sonnet"),
 ];
 
 /// The three model turns of every job; the shell turn notes the container's peak memory.

@@ -338,7 +338,8 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             }
             files.push((config_file, config.to_string()));
             files.push((role_file.clone(), run.role_prompt.clone()));
-            args.extend(["run", "--format", "json"].map(String::from));
+            // Approvals off here too: a project's own config may ask for them again.
+            args.extend(["run", "--format", "json", "--auto"].map(String::from));
             if let Some(s) = &run.resume_session {
                 args.extend(["--session".into(), s.clone()]);
             }
@@ -635,7 +636,10 @@ mod tests {
         };
         let inv = invocation(CliKind::Opencode, &spec, &run(), "/workspace");
         assert_eq!(inv.program, "opencode");
-        assert_eq!(inv.args.join(" "), "run --format json --session s-1 fix it");
+        assert_eq!(
+            inv.args.join(" "),
+            "run --format json --auto --session s-1 fix it"
+        );
         let env: BTreeMap<_, _> = inv.env.into_iter().collect();
         assert_eq!(
             env["OPENCODE_CONFIG"],

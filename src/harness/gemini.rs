@@ -1,8 +1,9 @@
 //! Gemini CLI's `--output-format stream-json` → `HarnessEvent`s.
 //!
 //! Lines: `init` (session id), `message` (the user's prompt, and the assistant's text in
-//! `delta` pieces), `tool_use` / `tool_result` (joined by `tool_id`), `error` (its message
-//! explains a failed result), `result` (`status` success or error: the run is over). The
+//! `delta` pieces), `tool_use` / `tool_result` (joined by `tool_id`), `error` (at severity
+//! `error` the run has failed, whatever its `result` says: the CLI stops on too many turns
+//! with a `result` of success), `result` (`status` success or error: the run is over). The
 //! answer is the assistant's text after its last tool call.
 
 use std::collections::HashMap;
@@ -15,6 +16,8 @@ use crate::text::first_line;
 
 /// Tools whose `file_path` input is a file they change.
 const WRITING_TOOLS: &[&str] = &["write_file", "replace"];
+/// Assistant text kept between two tool calls; the rest of a longer stretch is dropped.
+const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
 #[derive(Default)]
 pub struct GeminiDecoder {
@@ -55,11 +58,11 @@ impl Decoder for GeminiDecoder {
             }),
             Some("message") if v["role"] == "assistant" => {
                 let piece = v["content"].as_str().unwrap_or_default();
-                if v["delta"] == true {
-                    self.text.push_str(piece);
-                } else {
-                    self.text = piece.to_string();
+                if v["delta"] != true {
+                    self.text.clear();
                 }
+                let room = MAX_TEXT_BYTES.saturating_sub(self.text.len());
+                self.text.push_str(crate::text::truncate_bytes(piece, room));
             }
             Some("tool_use") => {
                 out.extend(self.flush());
@@ -87,7 +90,7 @@ impl Decoder for GeminiDecoder {
                     None => v["error"]["message"].as_str().unwrap_or_default(),
                 };
                 out.push(HarnessEvent::ToolFinished {
-                    name: self.tools.get(&id).cloned().unwrap_or("tool".into()),
+                    name: self.tools.remove(&id).unwrap_or("tool".into()),
                     id: Some(id),
                     summary: first_line(said, 120),
                     ok,
@@ -98,15 +101,15 @@ impl Decoder for GeminiDecoder {
             }
             Some("result") => {
                 out.extend(self.flush());
-                if v["status"] == "success" {
+                if v["status"] == "success" && self.error.is_none() {
                     out.push(HarnessEvent::Finished {
                         answer: self.last_text.take().unwrap_or_default(),
                     });
                 } else {
-                    let why = v["error"]["message"]
-                        .as_str()
-                        .map(String::from)
-                        .or(self.error.take())
+                    let why = self
+                        .error
+                        .take()
+                        .or(v["error"]["message"].as_str().map(String::from))
                         .unwrap_or_else(|| "the run failed".into());
                     out.push(HarnessEvent::Error {
                         message: format!("Gemini CLI failed: {}", first_line(&why, 300)),
@@ -208,6 +211,16 @@ mod tests {
         assert!(
             matches!(&empty[..], [HarnessEvent::Error { message }] if message.contains("empty response")),
             "{empty:?}"
+        );
+        // The CLI stops on its turn limit with an error line, then a result of success.
+        let turns = decode(&[
+            r#"{"type":"message","role":"assistant","content":"Half way","delta":true}"#,
+            r#"{"type":"error","severity":"error","message":"Maximum session turns exceeded"}"#,
+            r#"{"type":"result","status":"success","stats":{}}"#,
+        ]);
+        assert!(
+            matches!(turns.last(), Some(HarnessEvent::Error { message }) if message.contains("Maximum session turns")),
+            "{turns:?}"
         );
         let broken = decode(&["Loaded cached credentials."]);
         assert!(

@@ -3,7 +3,9 @@
 //! Every line carries the session id (`sessionID`). Lines: `step_start` / `step_finish` (a
 //! model turn), `text` (a finished text part), `tool_use` (a tool call, printed once it has
 //! finished or failed: its start and end at once), `error` (the run failed). No line holds
-//! the answer: it is the last text, given when the process exits successfully.
+//! the answer: it is the last text, given when the process exits successfully after a turn
+//! that ended with `stop`. opencode also exits 0 when it gave up on a tool call it refused
+//! (its last turn ended with `tool-calls`): that run has failed.
 
 use serde_json::Value;
 
@@ -19,6 +21,8 @@ pub struct OpencodeDecoder {
     started: bool,
     last_text: Option<String>,
     failed: bool,
+    /// Why the last model turn ended (`stop`, `tool-calls`, …).
+    last_turn: Option<String>,
 }
 
 impl Decoder for OpencodeDecoder {
@@ -80,6 +84,9 @@ impl Decoder for OpencodeDecoder {
                     ok,
                 });
             }
+            Some("step_finish") => {
+                self.last_turn = part["reason"].as_str().map(String::from);
+            }
             Some("error") => {
                 self.failed = true;
                 let error = &v["error"];
@@ -97,8 +104,19 @@ impl Decoder for OpencodeDecoder {
     }
 
     fn finish(&mut self) -> Option<HarnessEvent> {
-        (!self.failed).then(|| HarnessEvent::Finished {
-            answer: self.last_text.take().unwrap_or_default(),
+        if self.failed || !self.started {
+            return None;
+        }
+        Some(match self.last_turn.as_deref() {
+            Some("stop") => HarnessEvent::Finished {
+                answer: self.last_text.take().unwrap_or_default(),
+            },
+            other => HarnessEvent::Error {
+                message: format!(
+                    "opencode stopped before its answer: its last turn ended with `{}` (a tool call it refused?)",
+                    other.unwrap_or("nothing")
+                ),
+            },
         })
     }
 }
@@ -173,6 +191,21 @@ mod tests {
                 answer: "done".into()
             })
         );
+    }
+
+    #[test]
+    fn a_run_that_gave_up_on_a_refused_tool_call_has_failed() {
+        let (_, end) = decode(&[
+            r#"{"type":"text","sessionID":"ses_3","part":{"type":"text","text":"I'll run it."}}"#,
+            r#"{"type":"tool_use","sessionID":"ses_3","part":{"type":"tool","tool":"bash","callID":"c1","state":{"status":"error","input":{"command":"make"},"error":"The user rejected permission to use this specific tool call."}}}"#,
+            r#"{"type":"step_finish","sessionID":"ses_3","part":{"reason":"tool-calls"}}"#,
+        ]);
+        assert!(
+            matches!(&end, Some(HarnessEvent::Error { message }) if message.contains("`tool-calls`")),
+            "{end:?}"
+        );
+        let (_, nothing) = decode(&[]);
+        assert_eq!(nothing, None, "no line at all: the exit says why");
     }
 
     #[test]

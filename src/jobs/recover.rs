@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::harness::HarnessRun;
+use crate::model::proxy::GrantHandle;
 
 impl Jobs {
     /// Appends the audit records a crash lost after their decisions were stored
@@ -43,6 +44,9 @@ impl Jobs {
             Err(e) => {
                 tracing::error!(error = %e, "cannot read jobs to recover");
                 self.remove_leftovers(&[]).await;
+                if let Some(proxy) = &self.proxy {
+                    proxy.recovered();
+                }
                 return;
             }
         };
@@ -80,10 +84,13 @@ impl Jobs {
                         &job.channel,
                         &job.thread_ts,
                     );
+                    // Its grant is back before the proxy stops holding unknown tokens.
+                    let grant = self.restore_grant(&job);
                     let jobs = self.clone();
                     let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
                     self.tasks.spawn(
-                        async move { jobs.reattach_job(job, leftover).await }.instrument(span),
+                        async move { jobs.reattach_job(job, leftover, grant).await }
+                            .instrument(span),
                     );
                     continue;
                 }
@@ -104,6 +111,18 @@ impl Jobs {
                 tracing::error!(job = job.id, agent = %job.agent, error = %e, "recovery failed");
             }
         }
+        if let Some(proxy) = &self.proxy {
+            proxy.recovered();
+        }
+    }
+
+    /// The model-proxy grant a re-attached run had, under its old token.
+    fn restore_grant(&self, job: &Job) -> Option<GrantHandle> {
+        let token = job.grant_token.clone()?;
+        let agent = self.registry().agents.get(&job.agent).cloned();
+        let models = super::plan::allowed_models(agent.as_ref());
+        let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
+        self.grant(job, models, &mcp, Some(token))
     }
 
     /// Removes sandboxes a previous process left, except those of `running` jobs, which
@@ -153,6 +172,7 @@ impl Jobs {
         self: Arc<Self>,
         job: Job,
         leftover: crate::runtime::Leftover,
+        grant: Option<GrantHandle>,
     ) {
         let id = job.id;
         self.count_state(&job, JobState::Running);
@@ -160,7 +180,7 @@ impl Jobs {
         self.open_card(&job).await;
         let card = self.card(id);
         let followed = self
-            .follow_again(&job, &leftover, card.as_deref(), &stop)
+            .follow_again(&job, &leftover, card.as_deref(), &stop, grant)
             .await;
         if followed.as_ref().is_some_and(Ending::is_left) {
             tracing::info!(job = id, agent = %job.agent, "run left to the next process");
@@ -202,6 +222,7 @@ impl Jobs {
         leftover: &crate::runtime::Leftover,
         card: Option<&CardUpdater>,
         stop: &CancellationToken,
+        grant: Option<GrantHandle>,
     ) -> Option<Ending> {
         let harness = self.harnesses.get(&job.harness)?;
         let runtime = harness.runtime()?;
@@ -223,11 +244,6 @@ impl Jobs {
                 return None;
             }
         };
-        let grant = job.grant_token.clone().and_then(|t| {
-            let models = super::plan::allowed_models(agent.as_ref());
-            let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
-            self.grant(job, models, &mcp, Some(t))
-        });
         let disk = super::progress::DiskLimit::of(&sandbox, &workdir);
         // The wall clock started with the run, not with this process.
         let elapsed = job

@@ -56,21 +56,16 @@ fn google_call<'a>(method: &Method, rest: &'a str) -> Option<&'a str> {
     (*method == Method::POST && plain && known).then_some(model)
 }
 
-/// The query passed on upstream. Google's may carry a key (`?key=`), never forwarded: only
-/// the response format (`alt`) goes on. The other APIs' queries go on as they are.
-pub fn forwarded_query(provider: Provider, query: &str) -> Option<String> {
-    if query.is_empty() {
-        return None;
-    }
+/// The query passed on upstream for a call to `path`. Google's is the proxy's own: a
+/// stream is always asked for as server-sent events (whose usage the proxy reads as it
+/// passes), and nothing the sandbox put there goes on (a `key`, another `alt`). The other
+/// APIs' queries go on as they are.
+pub fn forwarded_query(provider: Provider, path: &str, query: &str) -> Option<String> {
     match provider {
-        Provider::Google => {
-            let kept: Vec<&str> = query
-                .split('&')
-                .filter(|pair| matches!(*pair, "alt=sse" | "alt=json"))
-                .collect();
-            (!kept.is_empty()).then(|| kept.join("&"))
-        }
-        Provider::Anthropic | Provider::OpenAi => Some(query.to_string()),
+        Provider::Google => path
+            .ends_with(":streamGenerateContent")
+            .then(|| "alt=sse".to_string()),
+        Provider::Anthropic | Provider::OpenAi => (!query.is_empty()).then(|| query.to_string()),
     }
 }
 
@@ -277,15 +272,32 @@ mod tests {
 
     #[test]
     fn a_key_in_the_query_never_goes_upstream() {
+        let stream = "v1beta/models/m:streamGenerateContent";
+        for query in [
+            "alt=sse&key=placeholder",
+            "",
+            "alt=json",
+            "ALT=sse",
+            "alt=json&alt=sse",
+        ] {
+            assert_eq!(
+                forwarded_query(Provider::Google, stream, query),
+                Some("alt=sse".into()),
+                "{query}"
+            );
+        }
         assert_eq!(
-            forwarded_query(Provider::Google, "alt=sse&key=placeholder"),
-            Some("alt=sse".into())
+            forwarded_query(
+                Provider::Google,
+                "v1beta/models/m:generateContent",
+                "key=k&x=1"
+            ),
+            None
         );
-        assert_eq!(forwarded_query(Provider::Google, "key=k&x=1"), None);
         assert_eq!(
-            forwarded_query(Provider::Anthropic, "beta=true"),
+            forwarded_query(Provider::Anthropic, "v1/messages", "beta=true"),
             Some("beta=true".into())
         );
-        assert_eq!(forwarded_query(Provider::OpenAi, ""), None);
+        assert_eq!(forwarded_query(Provider::OpenAi, "v1/responses", ""), None);
     }
 }

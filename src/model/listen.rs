@@ -83,13 +83,17 @@ impl Drop for ClientSlot {
     }
 }
 
-/// Serves `app` on `listener` within `limits` until the task is aborted.
+/// Serves `app` on `listener` within `limits` until the task is aborted, which also closes
+/// every connection it holds: a stopped proxy answers nobody, not even on a kept-alive
+/// connection (the next process's proxy is the one to ask).
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
     let all = Arc::new(Semaphore::new(limits.connections));
+    let mut connections = tokio::task::JoinSet::new();
     let per_client = Arc::new(PerClient::default());
     // When a refusal was last logged (one line per 10 s at most).
     let mut refused_logged: Option<std::time::Instant> = None;
     loop {
+        while connections.try_join_next().is_some() {}
         let Ok(permit) = all.clone().acquire_owned().await else {
             return;
         };
@@ -121,7 +125,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
                 request
             },
         ));
-        tokio::spawn(async move {
+        connections.spawn(async move {
             // HTTP/1.1 only: what the CLIs speak to a plain-HTTP base URL, and the version
             // whose head timeout also covers a connection that never sends a byte.
             let _ = hyper::server::conn::http1::Builder::new()

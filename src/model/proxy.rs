@@ -164,6 +164,9 @@ pub struct JobUsage {
 struct Shared {
     config: ProxyConfig,
     grants: Mutex<HashMap<String, Grant>>,
+    /// Set while a starting bot has not yet given back the grants of the runs it re-attaches
+    /// to: a token it does not know yet is answered "try again", not "ended".
+    recovering: std::sync::atomic::AtomicBool,
     client: reqwest::Client,
     gateway: Option<Arc<Gateway>>,
     limits: Limits,
@@ -324,7 +327,10 @@ impl ModelProxy {
         let shared = Arc::new(Shared {
             config,
             grants: Mutex::new(HashMap::new()),
+            recovering: std::sync::atomic::AtomicBool::new(false),
+            // A redirect would carry the key to wherever it points.
             client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("a default HTTP client builds"),
             gateway,
@@ -352,6 +358,21 @@ impl ModelProxy {
     /// Stops listening (a bot that stops frees its port); requests in flight finish.
     pub fn stop(&self) {
         self.server.abort();
+    }
+
+    /// Until `recovered`, requests with a token no grant holds are asked to retry (503): a
+    /// run left by the previous process may call before its grant is given back.
+    pub fn hold_unknown_tokens(&self) {
+        self.shared
+            .recovering
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every grant a re-attached run needs is given back: unknown tokens have ended.
+    pub fn recovered(&self) {
+        self.shared
+            .recovering
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -534,6 +555,13 @@ async fn forward(
                 }
                 (g.job, g.agent.clone(), g.models.clone())
             }
+            None if shared.recovering.load(std::sync::atomic::Ordering::SeqCst) => {
+                return refuse(
+                    provider,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "threadwork: the bot is starting; try again shortly".into(),
+                )
+            }
             None => {
                 return refuse(
                     provider,
@@ -636,7 +664,8 @@ async fn forward(
         );
     };
     let mut url = format!("{}/{rest}", upstream.base_url.trim_end_matches('/'));
-    if let Some(q) = super::gate::forwarded_query(provider, uri.query().unwrap_or_default()) {
+    if let Some(q) = super::gate::forwarded_query(provider, &rest, uri.query().unwrap_or_default())
+    {
         url.push('?');
         url.push_str(&q);
     }
@@ -689,6 +718,9 @@ async fn forward(
     tokio::spawn(async move {
         let mut scanner = StreamScanner::new(provider);
         let mut whole = Vec::new();
+        // A sandbox that hangs up early still pays: the answer is read to its end (and its
+        // usage counted) whether or not anyone takes it.
+        let mut listening = true;
         while let Some(chunk) = upstream_body.next().await {
             match chunk {
                 Ok(bytes) => {
@@ -697,8 +729,8 @@ async fn forward(
                     } else if whole.len() < MAX_REQUEST_BYTES {
                         whole.extend_from_slice(&bytes);
                     }
-                    if tx.send(Ok(bytes)).await.is_err() {
-                        break;
+                    if listening && tx.send(Ok(bytes)).await.is_err() {
+                        listening = false;
                     }
                 }
                 Err(e) => {
@@ -782,6 +814,19 @@ mod tests {
         (mock, proxy, grant)
     }
 
+    /// The grant's usage once `requests` requests are counted (each just after its answer).
+    async fn counted(grant: &GrantHandle, requests: u64) -> JobUsage {
+        for _ in 0..1000 {
+            let used = grant.usage();
+            if used.requests >= requests {
+                assert_eq!(used.requests, requests);
+                return used;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{requests} requests never counted: {:?}", grant.usage());
+    }
+
     #[tokio::test]
     async fn injects_the_key_streams_and_counts() {
         let (mock, proxy, grant) = setup(vec![]).await;
@@ -808,9 +853,7 @@ mod tests {
         assert_eq!(seen.header("x-api-key"), Some("sk-ant-real-key"));
         assert_eq!(seen.body["model"], "mock-sonnet");
         // The count lands just after the stream ends.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let used = grant.usage();
-        assert_eq!(used.requests, 1);
+        let used = counted(&grant, 1).await;
         assert!(used.tokens.input > 0 && used.tokens.output > 0, "{used:?}");
         assert!(used.cost_usd > 0.0);
 
@@ -858,9 +901,7 @@ mod tests {
         );
         assert_eq!(seen.query, "alt=sse", "the sandbox's key stays behind");
         assert_eq!(seen.header("x-goog-api-key"), Some("google-real-key"));
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let used = grant.usage();
-        assert_eq!(used.requests, 1);
+        let used = counted(&grant, 1).await;
         assert!(used.tokens.input > 0 && used.tokens.output > 0, "{used:?}");
         // Anything but the model calls is refused, in Google's error shape.
         let r = reqwest::Client::new()
@@ -877,6 +918,25 @@ mod tests {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"]["status"], "NOT_FOUND", "{body}");
         assert_eq!(mock.requests().len(), 1, "nothing else reached the model");
+    }
+
+    #[tokio::test]
+    async fn while_a_bot_recovers_an_unknown_token_is_asked_to_retry() {
+        let (mock, proxy, _grant) = setup(vec![]).await;
+        let ask = || {
+            reqwest::Client::new()
+                .post(format!(
+                    "http://{}/t/left-by-the-last-process/anthropic/v1/messages",
+                    proxy.addr()
+                ))
+                .json(&json!({"model": "mock-sonnet", "messages": []}))
+                .send()
+        };
+        proxy.hold_unknown_tokens();
+        assert_eq!(ask().await.unwrap().status(), 503);
+        proxy.recovered();
+        assert_eq!(ask().await.unwrap().status(), 403);
+        assert!(mock.requests().is_empty());
     }
 
     #[tokio::test]

@@ -41,10 +41,20 @@ fn google_usage(meta: &Value) -> TokenUsage {
 /// Usage in a non-streaming response body.
 pub fn from_body(provider: Provider, body: &Value) -> TokenUsage {
     if provider == Provider::Google {
-        return body
-            .get("usageMetadata")
+        // A stream asked for without SSE is a JSON array of chunks, each counting the whole
+        // answer so far.
+        let chunks = match body {
+            Value::Array(chunks) => chunks.iter().collect(),
+            one => vec![one],
+        };
+        return chunks
+            .into_iter()
+            .filter_map(|c| c.get("usageMetadata"))
             .map(google_usage)
-            .unwrap_or_default();
+            .fold(TokenUsage::default(), |a, b| TokenUsage {
+                input: a.input.max(b.input),
+                output: a.output.max(b.output),
+            });
     }
     let Some(usage) = body.get("usage") else {
         return TokenUsage::default();
@@ -221,6 +231,17 @@ mod tests {
             TokenUsage {
                 input: 3,
                 output: 4
+            }
+        );
+        assert_eq!(
+            from_body(
+                Provider::Google,
+                &json!([{"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1}},
+                        {"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 9}}])
+            ),
+            TokenUsage {
+                input: 3,
+                output: 9
             }
         );
     }

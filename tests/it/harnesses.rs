@@ -268,8 +268,9 @@ async fn after_a_drain_the_next_process_restores_the_runs_model_grant() {
         instance,
         "mock-sonnet",
         vec![
+            // The CLI's next model call waits for the test's word, given after the restart.
             Step::Shell {
-                command: "sleep 12; echo slept".into(),
+                command: "until [ -f /workspace/go ]; do sleep 0.2; done; echo went".into(),
             },
             Step::Text {
                 text: "Answered after the restart".into(),
@@ -280,7 +281,9 @@ async fn after_a_drain_the_next_process_restores_the_runs_model_grant() {
     let ts = s.w.mention("sleep, then answer").await;
     eventually(SECS(120), "the CLI running its shell step", || async {
         let card = s.w.bot_replies(&ts).await.into_iter().next()?;
-        card.text.contains("sleep 12").then_some(())
+        card.text
+            .contains("until [ -f /workspace/go ]")
+            .then_some(())
     })
     .await;
     let before = s.mock.requests().len();
@@ -298,6 +301,7 @@ async fn after_a_drain_the_next_process_restores_the_runs_model_grant() {
     s.runtime = docker;
     s.harnesses = harnesses;
     let w = &s.w;
+    std::fs::write(w.config.jobs.workdir.join("job-1/go"), "").unwrap();
     let answer = wait_reply(w, &ts, SECS(120), |m| {
         m.text.contains("Answered") || m.text.contains("failed") || m.text.contains("interrupted")
     })
