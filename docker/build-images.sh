@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the images the bot and its tests use:
 #   harness  threadwork/harness:dev — Node.js, git, socat, user `agent` (uid 1000)
-#   agents   threadwork/agents:dev  — the harness image with Claude Code, Codex CLI, pi, Gemini CLI and opencode
+#   agents   threadwork/agents:dev  — the harness image with Claude Code, Codex CLI, pi, Gemini CLI, opencode and Copilot CLI
 #   bot      threadwork/bot:dev     — the release binary, prompts/, context/ and manifest.yml
 # Each builds FROM a public base when one can be pulled; otherwise (or with
 # THREADWORK_LOCAL_BASE=1) FROM a local Debian base made by docker/build-local-base.sh.

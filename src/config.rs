@@ -320,6 +320,8 @@ pub enum HarnessConfig {
     Gemini(CliSpec),
     /// opencode (`opencode run --format json`).
     Opencode(CliSpec),
+    /// GitHub Copilot CLI (`copilot -p … --output-format json`, bring your own key).
+    Copilot(CliSpec),
 }
 
 impl HarnessConfig {
@@ -336,6 +338,7 @@ impl HarnessConfig {
             HarnessConfig::Pi(spec) => Some((CliKind::Pi, spec)),
             HarnessConfig::Gemini(spec) => Some((CliKind::Gemini, spec)),
             HarnessConfig::Opencode(spec) => Some((CliKind::Opencode, spec)),
+            HarnessConfig::Copilot(spec) => Some((CliKind::Copilot, spec)),
             HarnessConfig::Scripted { .. } | HarnessConfig::Command(_) => None,
         }
     }

@@ -1,5 +1,5 @@
 //! `threadwork bench harnesses`: each real CLI (Claude Code, Codex CLI, pi, Gemini CLI,
-//! opencode) in its container,
+//! opencode, Copilot CLI) in its container,
 //! against the mock model through the bot's model proxy, running a scripted 3-turn job
 //! (edit a file, run a shell command, answer). Figures per harness: the job's wall time, the
 //! container's peak memory, and the bot's own added latency per harness event (line read from
@@ -23,12 +23,13 @@ use crate::model::proxy::{ProxyConfig, Upstream};
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::Runtime;
 
-const CLIS: [(CliKind, &str, &str); 5] = [
+const CLIS: [(CliKind, &str, &str); 6] = [
     (CliKind::Claude, "claude", "mock-sonnet"),
     (CliKind::Codex, "codex", "mock-gpt"),
     (CliKind::Pi, "pi", "mock-sonnet"),
     (CliKind::Gemini, "gemini", "mock-gemini"),
     (CliKind::Opencode, "opencode", "mock-sonnet"),
+    (CliKind::Copilot, "copilot", "mock-sonnet"),
 ];
 
 /// The three model turns of every job; the shell turn notes the container's peak memory.
@@ -169,7 +170,13 @@ pub async fn harnesses(jobs: usize, image: &str) -> anyhow::Result<()> {
         for _ in 0..=jobs.min(5) {
             let t = Instant::now();
             let status = std::process::Command::new("docker")
-                .args(["run", "--rm", "--init", "--network", "none", image, name])
+                .args(["run", "--rm", "--init", "--network", "none", "-e"])
+                // Copilot's payload, unpacked in the image (as the harness runs it).
+                .arg(format!(
+                    "COPILOT_CACHE_HOME={}",
+                    crate::harness::cli::COPILOT_CACHE
+                ))
+                .args([image, name])
                 .arg("--version")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

@@ -1,6 +1,5 @@
-//! Harnesses for real coding-agent CLIs — Claude Code, Codex, pi, Gemini CLI, opencode — run
-//! headless in the
-//! sandbox against the model proxy. Each adapter knows its CLI's command line (prompt, model,
+//! Harnesses for real coding-agent CLIs — Claude Code, Codex, pi, Gemini CLI, opencode,
+//! GitHub Copilot CLI — run headless in the sandbox against the model proxy. Each adapter knows its CLI's command line (prompt, model,
 //! session to resume, approvals off because the container is the boundary) and decodes its
 //! JSON-lines stream into `HarnessEvent`s. Swapping one for another is a line in an agent's
 //! prompt file.
@@ -15,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::stream;
 use super::decode::Decoder;
-use super::{claude, codex, gemini, opencode, pi, Harness, HarnessError, HarnessEvent, HarnessRun};
+use super::{
+    claude, codex, copilot, gemini, opencode, pi, Harness, HarnessError, HarnessEvent, HarnessRun,
+};
 use crate::model::proxy::PLACEHOLDER_KEY;
 use crate::model::Provider;
 use crate::runtime::{Launch, Runtime};
@@ -29,6 +30,7 @@ pub enum CliKind {
     Pi,
     Gemini,
     Opencode,
+    Copilot,
 }
 
 impl CliKind {
@@ -39,13 +41,16 @@ impl CliKind {
             CliKind::Pi => "pi",
             CliKind::Gemini => "Gemini CLI",
             CliKind::Opencode => "opencode",
+            CliKind::Copilot => "Copilot CLI",
         }
     }
 
     /// The model API the CLI speaks through the proxy.
     pub fn provider(self) -> Provider {
         match self {
-            CliKind::Claude | CliKind::Pi | CliKind::Opencode => Provider::Anthropic,
+            CliKind::Claude | CliKind::Pi | CliKind::Opencode | CliKind::Copilot => {
+                Provider::Anthropic
+            }
             CliKind::Codex => Provider::OpenAi,
             CliKind::Gemini => Provider::Google,
         }
@@ -58,15 +63,23 @@ impl CliKind {
             CliKind::Pi => "pi",
             CliKind::Gemini => "gemini",
             CliKind::Opencode => "opencode",
+            CliKind::Copilot => "copilot",
         }
+    }
+
+    /// The CLI refuses to start without a model named.
+    fn needs_model(self) -> bool {
+        matches!(self, CliKind::Opencode | CliKind::Copilot)
     }
 }
 
-/// `[harness.<name>] kind = "claude" | "codex" | "pi" | "gemini" | "opencode"` in the config.
+/// `[harness.<name>] kind = "claude" | "codex" | "pi" | "gemini" | "opencode" | "copilot"` in
+/// the config.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CliSpec {
-    /// The program inside the image; default `claude`, `codex`, `pi`, `gemini` or `opencode`.
+    /// The program inside the image; default `claude`, `codex`, `pi`, `gemini`, `opencode` or
+    /// `copilot`.
     #[serde(default)]
     pub program: Option<String>,
     /// Extra arguments, before the task.
@@ -93,6 +106,8 @@ pub const STATE_DIR: &str = ".threadwork/home";
 /// Where a run's role prompt and endpoint settings go: files, not command-line arguments,
 /// which every local user can read (`ps`, `/proc/<pid>/cmdline`) and a pod spec shows.
 pub const RUN_DIR: &str = ".threadwork/run";
+/// Where the agents image keeps Copilot CLI's unpacked payload (read-only in the sandbox).
+pub const COPILOT_CACHE: &str = "/opt/copilot-cache";
 
 pub struct CliHarness {
     kind: CliKind,
@@ -345,6 +360,51 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             }
             args.push(run.task.clone());
         }
+        CliKind::Copilot => {
+            // Bring-your-own-key mode: Anthropic's API at the proxy, and nothing else reached
+            // (no GitHub sign-in, no policy fetch). The payload it unpacks on a first start is
+            // unpacked in the image already.
+            env.extend([
+                ("COPILOT_HOME".into(), format!("{home}/.copilot")),
+                ("COPILOT_CACHE_HOME".into(), COPILOT_CACHE.into()),
+                ("COPILOT_OFFLINE".into(), "true".into()),
+                ("COPILOT_PROVIDER_TYPE".into(), "anthropic".into()),
+                (
+                    "COPILOT_PROVIDER_BASE_URL".into(),
+                    format!("{base}/anthropic"),
+                ),
+                ("COPILOT_PROVIDER_API_KEY".into(), PLACEHOLDER_KEY.into()),
+                // Checked before the start (`CliHarness::start`): it needs a model named.
+                (
+                    "COPILOT_MODEL".into(),
+                    run.model.clone().unwrap_or_default(),
+                ),
+            ]);
+            // The role prompt as a user-level custom agent, outside the project's files.
+            files.push((
+                format!("{STATE_DIR}/.copilot/agents/threadwork.agent.md"),
+                format!(
+                    "---\nname: threadwork\ndescription: the agent this job runs\n---\n{}\n",
+                    run.role_prompt
+                ),
+            ));
+            args.extend(
+                [
+                    "-p",
+                    &run.task,
+                    "--output-format",
+                    "json",
+                    "--yolo",
+                    "--no-ask-user",
+                    "--agent",
+                    "threadwork",
+                ]
+                .map(String::from),
+            );
+            if let Some(s) = &run.resume_session {
+                args.push(format!("--resume={s}"));
+            }
+        }
     }
     // Every CLI also gets the gateway's endpoints by name (pi has no MCP client of its own;
     // an extension of the team's can read them).
@@ -388,6 +448,7 @@ fn decoder(kind: CliKind) -> Box<dyn Decoder> {
         CliKind::Pi => Box::new(pi::PiDecoder::default()),
         CliKind::Gemini => Box::new(gemini::GeminiDecoder::default()),
         CliKind::Opencode => Box::new(opencode::OpencodeDecoder::default()),
+        CliKind::Copilot => Box::new(copilot::CopilotDecoder::default()),
     }
 }
 
@@ -415,9 +476,10 @@ impl Harness for CliHarness {
                 self.kind.label()
             )));
         }
-        if self.kind == CliKind::Opencode && run.model.is_none() {
+        if self.kind.needs_model() && run.model.is_none() {
             return Err(HarnessError::Other(format!(
-                "opencode needs the agent's model named: add `model:` to `{}`'s prompt file",
+                "{} needs the agent's model named: add `model:` to `{}`'s prompt file",
+                self.kind.label(),
                 run.agent
             )));
         }
@@ -664,6 +726,36 @@ mod tests {
         assert!(inv
             .files
             .contains(&(".threadwork/run/role.md".to_string(), run().role_prompt)));
+    }
+
+    #[test]
+    fn copilot_runs_bring_your_own_key_against_the_proxy() {
+        let spec = CliSpec {
+            program: None,
+            args: vec![],
+            env: BTreeMap::new(),
+        };
+        let inv = invocation(CliKind::Copilot, &spec, &run(), "/workspace");
+        assert_eq!(inv.program, "copilot");
+        assert_eq!(
+            inv.args.join(" "),
+            "-p fix it --output-format json --yolo --no-ask-user --agent threadwork --resume=s-1"
+        );
+        let env: BTreeMap<_, _> = inv.env.into_iter().collect();
+        assert_eq!(
+            env["COPILOT_PROVIDER_BASE_URL"],
+            "http://model:8080/t/abc/anthropic"
+        );
+        assert_eq!(env["COPILOT_PROVIDER_TYPE"], "anthropic");
+        assert_eq!(env["COPILOT_PROVIDER_API_KEY"], PLACEHOLDER_KEY);
+        assert_eq!(env["COPILOT_OFFLINE"], "true");
+        assert_eq!(env["COPILOT_MODEL"], "m1");
+        assert_eq!(env["COPILOT_HOME"], "/workspace/.threadwork/home/.copilot");
+        let (path, agent) = &inv.files[0];
+        assert_eq!(path, ".threadwork/home/.copilot/agents/threadwork.agent.md");
+        assert!(agent.starts_with("---\nname: threadwork\n"));
+        assert!(agent.contains(&run().role_prompt));
+        assert!(!inv.args.join(" ").contains("careful"));
     }
 
     #[test]

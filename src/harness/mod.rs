@@ -14,6 +14,7 @@ pub mod claude;
 pub mod cli;
 pub mod codex;
 pub mod command;
+pub mod copilot;
 pub mod decode;
 pub mod gemini;
 pub mod opencode;
