@@ -513,6 +513,18 @@ pub fn model_key_checks(config: &Config) -> Vec<Check> {
             continue;
         };
         let provider = kind.provider();
+        if kind.needs_model() && agent.model.is_none() {
+            out.push(bad(
+                "model",
+                format!(
+                    "agent `{}` runs {} without a model, and {} will not start without one",
+                    agent.name,
+                    kind.label(),
+                    kind.label()
+                ),
+                format!("add `model:` to `{}`'s prompt file", agent.name),
+            ));
+        }
         let Some(model) = &config.model else {
             out.push(bad(
                 "model key",
@@ -599,6 +611,60 @@ mod tests {
         for good in ["1.2.8", "v1.2.8", "1.3.3", "1.4.0", "1.4.1", "2.0.0"] {
             assert_eq!(runc_advisory(good), None, "{good}");
         }
+    }
+
+    #[test]
+    fn each_cli_needs_its_providers_key_and_some_their_model() {
+        use crate::harness::cli::CliSpec;
+        use crate::model::proxy::{ProxyConfig, Upstream};
+        let dir = tempfile::tempdir().unwrap();
+        let agents = dir.path().join("agents");
+        std::fs::create_dir_all(&agents).unwrap();
+        for (name, harness, model) in [
+            ("gem", "gemini", "model: gemini-2.5-pro\n"),
+            ("cop", "copilot", ""),
+        ] {
+            std::fs::write(
+                agents.join(format!("{name}.md")),
+                format!("---\nname: {name}\ndescription: d\nharness: {harness}\n{model}---\nYou help.\n"),
+            )
+            .unwrap();
+        }
+        let mut config = Config::default();
+        config.agents.dir = agents;
+        config.agents.default = "gem".into();
+        config.agents.shared_dir = dir.path().join("shared");
+        let spec = || CliSpec {
+            program: None,
+            args: vec![],
+            env: Default::default(),
+        };
+        config
+            .harness
+            .insert("gemini".into(), HarnessConfig::Gemini(spec()));
+        config
+            .harness
+            .insert("copilot".into(), HarnessConfig::Copilot(spec()));
+        config.model = Some(ProxyConfig {
+            anthropic: Some(Upstream {
+                base_url: "http://a".into(),
+                api_key: Some("sk-a".to_string().into()),
+            }),
+            ..ProxyConfig::default()
+        });
+        let text = render(&model_key_checks(&config));
+        assert!(
+            text.contains("agent `cop` runs Copilot CLI without a model"),
+            "{text}"
+        );
+        assert!(
+            text.contains("agent `cop`: anthropic key configured"),
+            "{text}"
+        );
+        assert!(
+            text.contains("agent `gem` needs a google key") && text.contains("set GEMINI_API_KEY"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -73,8 +73,10 @@ impl Decoder for CopilotDecoder {
                     ok: data["success"] == true,
                 });
             }
-            Some("session.error") => {
-                self.error = data["message"].as_str().map(String::from);
+            // The first error is the cause; any error, whatever its shape, fails the run.
+            Some("session.error") if self.error.is_none() => {
+                let message = data["message"].as_str().unwrap_or("a session error");
+                self.error = Some(message.to_string());
             }
             Some("result") => {
                 out.push(HarnessEvent::Started {
@@ -176,6 +178,16 @@ mod tests {
             r#"{"type":"result","sessionId":"s","exitCode":0}"#,
         ]);
         assert!(matches!(quiet.last(), Some(HarnessEvent::Error { .. })));
+        // A later error without a message neither hides the first nor passes.
+        let twice = decode(&[
+            r#"{"type":"session.error","data":{"message":"403 refused"}}"#,
+            r#"{"type":"session.error","data":{"message":null}}"#,
+            r#"{"type":"result","sessionId":"s","exitCode":0}"#,
+        ]);
+        assert!(
+            matches!(twice.last(), Some(HarnessEvent::Error { message }) if message.contains("403 refused")),
+            "{twice:?}"
+        );
         let coded = decode(&[r#"{"type":"result","exitCode":2}"#]);
         assert!(
             matches!(coded.last(), Some(HarnessEvent::Error { message }) if message.contains("exited with code 2")),

@@ -57,6 +57,16 @@ impl Jobs {
             .map(|j| j.id)
             .collect();
         let mut kept = self.remove_leftovers(&running).await;
+        // The grants of the runs to follow come back first, all at once: only then may the
+        // proxy call unknown tokens ended (the Slack work below takes its time).
+        let mut grants: HashMap<JobId, Option<GrantHandle>> = jobs
+            .iter()
+            .filter(|j| kept.contains_key(&j.id))
+            .map(|j| (j.id, self.restore_grant(j)))
+            .collect();
+        if let Some(proxy) = &self.proxy {
+            proxy.recovered();
+        }
         let expired = transcripts_expired(&jobs, self.settings.transcript_days, Utc::now());
         if let Err(e) = self.store.drop_transcripts(&expired) {
             tracing::warn!(error = %e, "cannot drop expired transcripts");
@@ -84,8 +94,7 @@ impl Jobs {
                         &job.channel,
                         &job.thread_ts,
                     );
-                    // Its grant is back before the proxy stops holding unknown tokens.
-                    let grant = self.restore_grant(&job);
+                    let grant = grants.remove(&job.id).flatten();
                     let jobs = self.clone();
                     let span = tracing::info_span!("job", job = job.id, agent = %job.agent);
                     self.tasks.spawn(
@@ -110,9 +119,6 @@ impl Jobs {
             if let Err(e) = result {
                 tracing::error!(job = job.id, agent = %job.agent, error = %e, "recovery failed");
             }
-        }
-        if let Some(proxy) = &self.proxy {
-            proxy.recovered();
         }
     }
 

@@ -331,6 +331,9 @@ impl ModelProxy {
             // A redirect would carry the key to wherever it points.
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // An upstream that stops answering frees its job's slot in time.
+                .connect_timeout(std::time::Duration::from_secs(30))
+                .read_timeout(std::time::Duration::from_secs(300))
                 .build()
                 .expect("a default HTTP client builds"),
             gateway,
@@ -484,6 +487,13 @@ async fn tools(
         .expect("grants lock")
         .get_mut(&token)
         .and_then(|g| if g.pin(peer) { g.tools.clone() } else { None });
+    if tools.is_none() && shared.recovering.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "threadwork MCP gateway: the bot is starting; try again shortly",
+        )
+            .into_response();
+    }
     match (&shared.gateway, tools) {
         (Some(gateway), Some(tools)) => {
             // The same holds as for model calls: a slot of the job's, and a body that arrives
@@ -731,6 +741,16 @@ async fn forward(
                     }
                     if listening && tx.send(Ok(bytes)).await.is_err() {
                         listening = false;
+                    }
+                    // Nobody to count for any more: the job has ended.
+                    if !listening
+                        && !shared_for_count
+                            .grants
+                            .lock()
+                            .expect("grants lock")
+                            .contains_key(&token)
+                    {
+                        break;
                     }
                 }
                 Err(e) => {
