@@ -112,12 +112,7 @@ mod tests {
     use super::*;
 
     fn decode(lines: &[&str]) -> Vec<HarnessEvent> {
-        let mut d = CopilotDecoder::default();
-        lines
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| d.line(i + 1, l))
-            .collect()
+        super::super::decode::decode_all(&mut CopilotDecoder::default(), lines)
     }
 
     #[test]

@@ -58,6 +58,16 @@ pub fn malformed(cli: &str, n: usize, line: &str) -> HarnessEvent {
     }
 }
 
+/// Every event a decoder gives for `lines`, numbered from 1 (the adapters' tests).
+#[cfg(test)]
+pub fn decode_all(decoder: &mut dyn Decoder, lines: &[&str]) -> Vec<HarnessEvent> {
+    lines
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| decoder.line(i + 1, l))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,12 +127,7 @@ mod tests {
     use super::*;
 
     fn decode(lines: &[&str]) -> Vec<HarnessEvent> {
-        let mut d = GeminiDecoder::default();
-        lines
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| d.line(i + 1, l))
-            .collect()
+        super::super::decode::decode_all(&mut GeminiDecoder::default(), lines)
     }
 
     #[test]
