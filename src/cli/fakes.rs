@@ -31,12 +31,13 @@ pub enum FakesCmd {
         #[arg(long, default_value_t = 3750)]
         port: u16,
     },
-    /// Run the mock model API (Anthropic Messages, OpenAI Responses) replaying a script.
+    /// Run the mock model API (Anthropic Messages, OpenAI Responses, Gemini) replaying a script.
     MockModel {
         #[arg(long, default_value_t = 3760)]
         port: u16,
         /// One step per line: {"type":"shell","command":"…"}, {"type":"write_file","path":"…",
-        /// "content":"…"} or {"type":"text","text":"…"}. Default: a shell step, then a text.
+        /// "content":"…"}, {"type":"text","text":"…"}, {"type":"tool","name":"…","input":{…}} or
+        /// {"type":"fail","status":529,"message":"…","times":1}. Default: a shell step, then a text.
         #[arg(long)]
         script: Option<PathBuf>,
         /// Print each request body as it arrives.

@@ -33,6 +33,20 @@ impl Decoder for ClaudeDecoder {
             Some("system") if v["subtype"] == "init" => out.push(HarnessEvent::Started {
                 session_id: v["session_id"].as_str().map(String::from),
             }),
+            // The model API failed; Claude Code waits and tries again.
+            Some("system") if v["subtype"] == "api_retry" => {
+                let status = v["error_status"]
+                    .as_u64()
+                    .map_or_else(String::new, |s| format!(" {s}"));
+                out.push(HarnessEvent::Retrying {
+                    message: format!(
+                        "model API error{status} ({}), attempt {} of {}",
+                        first_line(v["error"].as_str().unwrap_or("no reason given"), 120),
+                        v["attempt"].as_u64().unwrap_or(1),
+                        v["max_retries"].as_u64().unwrap_or(0)
+                    ),
+                });
+            }
             Some("assistant") => {
                 for block in v
                     .pointer("/message/content")
@@ -126,6 +140,19 @@ impl Decoder for ClaudeDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_api_retry_is_reported() {
+        let mut d = ClaudeDecoder::default();
+        // As Claude Code 2.x prints it when the API answers 529.
+        let line = r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":546,"error_status":529,"error":"overloaded","session_id":"s-9"}"#;
+        assert_eq!(
+            d.line(1, line),
+            vec![HarnessEvent::Retrying {
+                message: "model API error 529 (overloaded), attempt 1 of 10".into()
+            }]
+        );
+    }
 
     #[test]
     fn a_run_decodes_to_events() {

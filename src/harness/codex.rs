@@ -63,8 +63,17 @@ impl Decoder for CodexDecoder {
             (Some("turn.completed"), _) => vec![HarnessEvent::Finished {
                 answer: self.last_message.take().unwrap_or_default(),
             }],
-            // Codex reports retries as top-level `error` events and goes on; only
-            // `turn.failed` ends the run.
+            // Codex reports a stream it reconnects as a top-level `error` event
+            // ("Reconnecting... 2/5 (why)") and goes on; only `turn.failed` ends the run.
+            (Some("error"), _)
+                if v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Reconnecting")) =>
+            {
+                vec![HarnessEvent::Retrying {
+                    message: first_line(v["message"].as_str().unwrap_or_default(), 200),
+                }]
+            }
             (Some("error"), _) => vec![HarnessEvent::AssistantText {
                 text: format!(
                     "Codex: {}",
@@ -137,6 +146,21 @@ mod tests {
                 answer: "Done.".into()
             })
         );
+    }
+
+    #[test]
+    fn a_reconnect_is_a_retry_and_other_errors_are_said() {
+        let mut d = CodexDecoder::default();
+        assert_eq!(
+            d.line(1, r#"{"type":"error","message":"Reconnecting... 2/5 (stream disconnected before completion)"}"#),
+            vec![HarnessEvent::Retrying {
+                message: "Reconnecting... 2/5 (stream disconnected before completion)".into()
+            }]
+        );
+        assert!(matches!(
+            &d.line(2, r#"{"type":"error","message":"400 bad request"}"#)[0],
+            HarnessEvent::AssistantText { text } if text == "Codex: 400 bad request"
+        ));
     }
 
     #[test]

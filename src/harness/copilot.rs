@@ -73,6 +73,14 @@ impl Decoder for CopilotDecoder {
                     ok: data["success"] == true,
                 });
             }
+            Some("session.info") if data["infoType"] == "model_retry" => {
+                out.push(HarnessEvent::Retrying {
+                    message: first_line(
+                        data["message"].as_str().unwrap_or("a model API error"),
+                        200,
+                    ),
+                });
+            }
             // The first error is the cause; any error, whatever its shape, fails the run.
             Some("session.error") if self.error.is_none() => {
                 let message = data["message"].as_str().unwrap_or("a session error");
@@ -113,6 +121,21 @@ mod tests {
 
     fn decode(lines: &[&str]) -> Vec<HarnessEvent> {
         super::super::decode::decode_all(&mut CopilotDecoder::default(), lines)
+    }
+
+    #[test]
+    fn a_model_retry_is_reported() {
+        // As Copilot CLI 1.0 prints a transient API error it retries (`ephemeral` lines too).
+        let events = decode(&[
+            r#"{"type":"model.call_failure","data":{"model":"m","statusCode":529,"retryAttempt":0}}"#,
+            r#"{"type":"session.info","data":{"infoType":"model_retry","message":"Request failed due to a transient API error. Retrying..."},"ephemeral":true}"#,
+        ]);
+        assert_eq!(
+            events,
+            vec![HarnessEvent::Retrying {
+                message: "Request failed due to a transient API error. Retrying...".into()
+            }]
+        );
     }
 
     #[test]

@@ -63,6 +63,11 @@ pub enum HarnessEvent {
     Finished {
         answer: String,
     },
+    /// The model API failed and the CLI tries again (its own retry, reported on the card; the
+    /// run goes on).
+    Retrying {
+        message: String,
+    },
     /// Ends the run as failed; `message` is shown in the thread.
     Error {
         message: String,
@@ -88,6 +93,7 @@ impl HarnessEvent {
             HarnessEvent::ToolStarted { .. } => "tool_started",
             HarnessEvent::ToolFinished { .. } => "tool_finished",
             HarnessEvent::FileChanged { .. } => "file_changed",
+            HarnessEvent::Retrying { .. } => "retrying",
             HarnessEvent::NotStopped { .. } => "not_stopped",
             HarnessEvent::Usage { .. } => "usage",
             HarnessEvent::Finished { .. } => "finished",
@@ -118,6 +124,9 @@ impl HarnessEvent {
                 ok,
             },
             FileChanged { path } => FileChanged { path: f(&path) },
+            Retrying { message } => Retrying {
+                message: f(&message),
+            },
             u @ Usage { .. } => u,
             Finished { answer } => Finished { answer: f(&answer) },
             Error { message } => Error {

@@ -95,6 +95,7 @@ pub(super) fn progress_line(event: &HarnessEvent) -> Option<String> {
             Some(format!("{name} done: {}", clip(summary.trim(), 160)))
         }
         HarnessEvent::FileChanged { path } => Some(format!("edited {}", clip(path.trim(), 160))),
+        HarnessEvent::Retrying { message } => Some(format!("retrying: {}", clip(message, 160))),
         _ => None,
     }
 }
@@ -135,6 +136,9 @@ pub(super) fn apply_progress(view: &mut CardView, event: &HarnessEvent) {
                 ":pencil2: edited `{}`",
                 esc(clip(path.trim(), 120))
             ));
+        }
+        HarnessEvent::Retrying { message } => {
+            view.push_progress(format!(":repeat: retrying: {}", esc(clip(message, 140))));
         }
         _ => {}
     }

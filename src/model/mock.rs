@@ -33,6 +33,15 @@ pub enum Step {
     /// Call an offered tool by name, or by the end of its name after `__` (Claude Code offers
     /// MCP tools as `mcp__<server>__<tool>`).
     Tool { name: String, input: Value },
+    /// Answer the request with an HTTP error in the API's own shape instead of a turn, `times`
+    /// times (every time when absent); after that the script goes on with the next step. A
+    /// CLI's retries and its error reporting are tested with it.
+    Fail {
+        status: u16,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        times: Option<u32>,
+    },
 }
 
 /// The offered tool that `wanted` names, exactly or as the part after a `__`.
@@ -137,7 +146,35 @@ impl LoggedRequest {
 #[derive(Default)]
 struct Shared {
     script: Mutex<Vec<Step>>,
+    /// How often each `Fail` step (by its index in the script) has answered.
+    failed: Mutex<std::collections::HashMap<usize, u32>>,
     log: Mutex<Vec<LoggedRequest>>,
+}
+
+impl Shared {
+    /// The step for a conversation `done` assistant turns after its last prompt. A `Fail` step
+    /// makes no turn: it answers until its `times` are used up, then the next step does.
+    fn next_step(&self, done: usize) -> Step {
+        let script = self.script.lock().expect("script lock");
+        let mut failed = self.failed.lock().expect("failed lock");
+        let mut turns = 0;
+        for (i, step) in script.iter().enumerate() {
+            if let Step::Fail { times, .. } = step {
+                let served = failed.entry(i).or_default();
+                if turns == done && times.is_none_or(|t| *served < t) {
+                    *served += 1;
+                    return step.clone();
+                }
+            } else if turns == done {
+                return step.clone();
+            } else {
+                turns += 1;
+            }
+        }
+        Step::Text {
+            text: "(the mock model's script is over)".into(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -152,7 +189,7 @@ impl MockModel {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             script: Mutex::new(script),
-            log: Mutex::new(Vec::new()),
+            ..Shared::default()
         });
         let app = Router::new()
             .route("/v1/messages", post(anthropic_messages))
@@ -181,6 +218,17 @@ impl MockModel {
 
     pub fn set_script(&self, script: Vec<Step>) {
         *self.shared.script.lock().expect("script lock") = script;
+        self.shared.failed.lock().expect("failed lock").clear();
+    }
+
+    /// How many times `Fail` steps have answered so far.
+    pub fn failures_served(&self) -> u32 {
+        self.shared
+            .failed
+            .lock()
+            .expect("failed lock")
+            .values()
+            .sum()
     }
 
     /// Every request so far, oldest first.
@@ -235,11 +283,52 @@ fn parse(body: &Bytes) -> Value {
     serde_json::from_slice(body).unwrap_or(Value::Null)
 }
 
-/// The step a conversation is at: assistant turns since the last user prompt.
-fn step_for(script: &[Step], done: usize) -> Step {
-    script.get(done).cloned().unwrap_or_else(|| Step::Text {
-        text: "(the mock model's script is over)".into(),
-    })
+/// The API a request came in on: each has its own error shape.
+#[derive(Clone, Copy)]
+enum Api {
+    Anthropic,
+    Responses,
+    Gemini,
+}
+
+/// A scripted failure as the API would send it: Anthropic's `{"type":"error","error":{type,
+/// message}}`, OpenAI's `{"error":{message,type,code}}`, Google's `{"error":{code,message,status}}`.
+fn failure(api: Api, status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match api {
+        Api::Anthropic => {
+            let kind = match status {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            };
+            json!({"type": "error", "error": {"type": kind, "message": message}})
+        }
+        Api::Responses => {
+            let kind = match status {
+                400..=499 => "invalid_request_error",
+                _ => "server_error",
+            };
+            json!({"error": {"message": message, "type": kind, "param": null, "code": null}})
+        }
+        Api::Gemini => {
+            let kind = match status {
+                400 => "INVALID_ARGUMENT",
+                401 => "UNAUTHENTICATED",
+                403 => "PERMISSION_DENIED",
+                404 => "NOT_FOUND",
+                429 => "RESOURCE_EXHAUSTED",
+                503 => "UNAVAILABLE",
+                _ => "INTERNAL",
+            };
+            json!({"error": {"code": status, "message": message, "status": kind}})
+        }
+    };
+    (code, Json(body)).into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +379,8 @@ fn anthropic_block(body: &Value, step: &Step, id: usize) -> Value {
     let tool_use = |name: String, input: Value| json!({"type": "tool_use", "id": format!("toolu_mock{id:04}"), "name": name, "input": input});
     match step {
         Step::Text { text } => json!({"type": "text", "text": with_tool_result(text, body)}),
+        // The handler answers a failure before it builds a turn.
+        Step::Fail { message, .. } => json!({"type": "text", "text": message}),
         Step::Tool { name, input } => match pick_tool(&tools, name) {
             Some((found, _)) => tool_use(found.clone(), input.clone()),
             None => json!({"type": "text", "text": format!("(no tool `{name}` offered)")}),
@@ -350,13 +441,18 @@ async fn anthropic_messages(
     let body = parse(&raw);
     log(&shared, "POST", &uri, &headers, &body);
     let model = body["model"].as_str().unwrap_or("mock").to_string();
-    let script = shared.script.lock().expect("script lock").clone();
     // Side requests without tools (titles, summaries) get a short text and leave the script.
     let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        step_for(&script, anthropic_done(&body))
+        shared.next_step(anthropic_done(&body))
     } else {
         Step::Text { text: "ok".into() }
     };
+    if let Step::Fail {
+        status, message, ..
+    } = &step
+    {
+        return failure(Api::Anthropic, *status, message);
+    }
     let n = shared.log.lock().expect("log lock").len();
     let block = anthropic_block(&body, &step, n);
     let stop_reason = if block["type"] == "tool_use" {
@@ -461,6 +557,7 @@ fn responses_item(body: &Value, step: &Step, n: usize) -> Value {
     };
     match step {
         Step::Text { text } => message_item(n, &with_tool_result(text, body)),
+        Step::Fail { message, .. } => message_item(n, message),
         Step::Tool { name, input } => {
             let mut item = json!({"type": "function_call", "id": format!("fc_mock{n:04}"), "call_id": format!("call_mock{n:04}"),
                                   "arguments": input.to_string(), "status": "completed"});
@@ -494,12 +591,17 @@ async fn openai_responses(
     let body = parse(&raw);
     log(&shared, "POST", &uri, &headers, &body);
     let model = body["model"].as_str().unwrap_or("mock").to_string();
-    let script = shared.script.lock().expect("script lock").clone();
     let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        step_for(&script, responses_done(&body))
+        shared.next_step(responses_done(&body))
     } else {
         Step::Text { text: "ok".into() }
     };
+    if let Step::Fail {
+        status, message, ..
+    } = &step
+    {
+        return failure(Api::Responses, *status, message);
+    }
     let n = shared.log.lock().expect("log lock").len();
     let item = responses_item(&body, &step, n);
     let usage = json!({
@@ -636,6 +738,7 @@ fn gemini_part(body: &Value, step: &Step) -> Value {
     };
     match step {
         Step::Text { text } => json!({"text": with_tool_result(text, body)}),
+        Step::Fail { message, .. } => json!({"text": message}),
         Step::Tool { name, input } => match pick_tool(&tools, name) {
             Some((found, _)) => call(found.clone(), input.clone()),
             None => json!({"text": format!("(no tool `{name}` offered)")}),
@@ -671,12 +774,16 @@ async fn gemini(
     let wants_json = config.get("responseJsonSchema").is_some()
         || config.get("responseSchema").is_some()
         || config["responseMimeType"] == "application/json";
-    let script = shared.script.lock().expect("script lock").clone();
     let part = if wants_json {
         // The CLI's own side questions (is it the user's turn?) want JSON, not the script.
         json!({"text": json!({"reasoning": "the mock's turn is over", "next_speaker": "user"}).to_string()})
     } else if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        gemini_part(&body, &step_for(&script, gemini_done(&body)))
+        match shared.next_step(gemini_done(&body)) {
+            Step::Fail {
+                status, message, ..
+            } => return failure(Api::Gemini, status, &message),
+            step => gemini_part(&body, &step),
+        }
     } else {
         json!({"text": "ok"})
     };
@@ -722,6 +829,37 @@ mod tests {
             .unwrap()
             .push(json!({"role": "user", "content": [{"type": "text", "text": "again"}]}));
         assert_eq!(anthropic_done(&follow), 0);
+    }
+
+    #[test]
+    fn a_failure_answers_its_times_then_the_script_goes_on() {
+        let text = |t: &str| Step::Text { text: t.into() };
+        let fail = |times| Step::Fail {
+            status: 529,
+            message: "overloaded".into(),
+            times,
+        };
+        let shared = Shared {
+            script: Mutex::new(vec![fail(Some(2)), text("one"), fail(None), text("never")]),
+            ..Shared::default()
+        };
+        assert!(matches!(shared.next_step(0), Step::Fail { .. }));
+        assert!(matches!(shared.next_step(0), Step::Fail { .. }));
+        assert_eq!(shared.next_step(0), text("one"));
+        // A new prompt starts the script over, and the used-up failure stays used up.
+        assert_eq!(shared.next_step(0), text("one"));
+        for _ in 0..5 {
+            assert!(matches!(shared.next_step(1), Step::Fail { .. }));
+        }
+        let body: Value = serde_json::from_slice(
+            &futures::executor::block_on(axum::body::to_bytes(
+                failure(Api::Gemini, 503, "busy").into_body(),
+                1 << 16,
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(body["error"]["status"], "UNAVAILABLE");
     }
 
     #[test]

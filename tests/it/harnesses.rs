@@ -386,3 +386,100 @@ async fn a_cli_missing_from_the_image_is_named_with_the_image() {
     );
     s.runtime.remove_model_network().await.unwrap();
 }
+
+/// The model API fails: once with an overload the CLI retries (the run goes on and succeeds,
+/// and the card says so where the CLI reports its retries), then with a request error it
+/// cannot retry (the run fails with the API's own message in the thread).
+async fn the_cli_retries_and_reports_api_errors(
+    kind: CliKind,
+    name: &str,
+    model: &str,
+    reports_retries: bool,
+) {
+    if !ready(name).await {
+        return;
+    }
+    let instance = format!("t-cli-{name}-errors");
+    let transient = vec![
+        Step::Fail {
+            status: 529,
+            message: "scripted overload".into(),
+            times: Some(1),
+        },
+        Step::Text {
+            text: "All done after a retry".into(),
+        },
+    ];
+    let s = setup(kind, name, &instance, model, transient).await;
+    let w = &s.w;
+    let ts = w.mention("answer once the model is back").await;
+    let answer = wait_reply(w, &ts, SECS(120), |m| {
+        m.text.contains("All done") || m.text.contains("failed")
+    })
+    .await;
+    assert_eq!(answer.text, "All done after a retry", "{}", answer.text);
+    let card = eventually(SECS(10), "the card closed", || async {
+        w.bot_replies(&ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("succeeded"))
+    })
+    .await;
+    assert_eq!(s.mock.failures_served(), 1, "the overload was served");
+    assert_eq!(
+        card.text.contains(":repeat: retrying: "),
+        reports_retries,
+        "{}",
+        card.text
+    );
+
+    s.mock.set_script(vec![Step::Fail {
+        status: 400,
+        message: "scripted: this request is not valid".into(),
+        times: None,
+    }]);
+    let ts = w.mention("this one cannot work").await;
+    let reply = wait_reply(w, &ts, SECS(120), |m| {
+        m.text.contains("All done") || m.text.contains("failed")
+    })
+    .await;
+    assert!(reply.text.contains("failed"), "{}", reply.text);
+    assert!(
+        reply.text.contains("scripted: this request is not valid"),
+        "{}",
+        reply.text
+    );
+    s.runtime.remove_model_network().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_code_retries_and_reports_api_errors() {
+    the_cli_retries_and_reports_api_errors(CliKind::Claude, "claude", "mock-sonnet", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_retries_and_reports_api_errors() {
+    the_cli_retries_and_reports_api_errors(CliKind::Codex, "codex", "mock-gpt", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pi_retries_and_reports_api_errors() {
+    the_cli_retries_and_reports_api_errors(CliKind::Pi, "pi", "mock-sonnet", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_cli_retries_and_reports_api_errors() {
+    the_cli_retries_and_reports_api_errors(CliKind::Gemini, "gemini", "mock-gemini", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opencode_retries_and_reports_api_errors() {
+    the_cli_retries_and_reports_api_errors(CliKind::Opencode, "opencode", "mock-sonnet", false)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copilot_cli_retries_and_reports_api_errors() {
+    the_cli_retries_and_reports_api_errors(CliKind::Copilot, "copilot", "mock-sonnet", true).await;
+}
