@@ -405,6 +405,14 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             if let Some(s) = &run.resume_session {
                 args.push(format!("--resume={s}"));
             }
+            // The gateway's servers for this run only (a file in the run's folder, so a later
+            // run without them keeps none); no built-in GitHub servers, which need GitHub.
+            args.push("--disable-builtin-mcps".into());
+            if !run.mcp.is_empty() {
+                let mcp_file = format!("{RUN_DIR}/mcp.json");
+                args.push(format!("--additional-mcp-config=@{workdir}/{mcp_file}"));
+                files.push((mcp_file, crate::mcp::claude_config(&run.mcp)));
+            }
         }
     }
     // Every CLI also gets the gateway's endpoints by name (pi has no MCP client of its own;
@@ -734,7 +742,7 @@ mod tests {
         assert_eq!(inv.program, "copilot");
         assert_eq!(
             inv.args.join(" "),
-            "--prompt=fix it --output-format json --yolo --no-ask-user --agent threadwork --resume=s-1"
+            "--prompt=fix it --output-format json --yolo --no-ask-user --agent threadwork --resume=s-1 --disable-builtin-mcps"
         );
         let env: BTreeMap<_, _> = inv.env.into_iter().collect();
         assert_eq!(
@@ -805,6 +813,23 @@ mod tests {
             env["THREADWORK_MCP_SERVERS"],
             r#"{"everything":"http://model:8080/t/abc/mcp/everything"}"#
         );
+        let copilot = invocation(CliKind::Copilot, &spec, &r, "/workspace");
+        assert!(copilot
+            .args
+            .contains(&"--additional-mcp-config=@/workspace/.threadwork/run/mcp.json".to_string()));
+        assert!(copilot
+            .files
+            .iter()
+            .any(|(f, _)| f == ".threadwork/run/mcp.json"));
+        let gemini = invocation(CliKind::Gemini, &spec, &r, "/workspace");
+        assert!(gemini.files.iter().any(
+            |(_, text)| text.contains(r#""httpUrl":"http://model:8080/t/abc/mcp/everything""#)
+        ));
+        let opencode = invocation(CliKind::Opencode, &spec, &r, "/workspace");
+        assert!(opencode
+            .files
+            .iter()
+            .any(|(_, text)| text.contains(r#""type":"remote""#)));
         // Without servers, no MCP flags at all.
         let plain = invocation(CliKind::Claude, &spec, &run(), "/workspace").args;
         assert!(!plain.iter().any(|a| a.contains("mcp")));

@@ -44,12 +44,16 @@ pub enum Step {
     },
 }
 
-/// The offered tool that `wanted` names, exactly or as the part after a `__`.
+/// The offered tool that `wanted` names, exactly or as the part after the server's name: the
+/// CLIs offer MCP tools as `mcp__<server>__<tool>` (Claude Code), `mcp_<server>_<tool>` (Gemini
+/// CLI), `<server>_<tool>` (opencode) or `<server>-<tool>` (Copilot CLI).
 fn pick_tool<'a>(tools: &'a [(String, Value)], wanted: &str) -> Option<&'a (String, Value)> {
-    tools.iter().find(|(n, _)| n == wanted).or_else(|| {
-        tools
-            .iter()
-            .find(|(n, _)| n.ends_with(&format!("__{wanted}")))
+    let exact = tools.iter().find(|(n, _)| n == wanted);
+    exact.or_else(|| {
+        ["__", "_", "-"].iter().find_map(|sep| {
+            let tail = format!("{sep}{wanted}");
+            tools.iter().find(|(n, _)| n.ends_with(&tail))
+        })
     })
 }
 

@@ -183,6 +183,39 @@ async fn codex_calls_an_mcp_tool_through_the_gateway() {
     cli_calls_an_mcp_tool(CliKind::Codex, "codex", "mock-gpt", "mcp__everything").await;
 }
 
+#[tokio::test]
+async fn gemini_cli_calls_an_mcp_tool_through_the_gateway() {
+    cli_calls_an_mcp_tool(
+        CliKind::Gemini,
+        "gemini",
+        "mock-gemini",
+        "mcp_everything_echo",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn opencode_calls_an_mcp_tool_through_the_gateway() {
+    cli_calls_an_mcp_tool(
+        CliKind::Opencode,
+        "opencode",
+        "mock-sonnet",
+        "everything_echo",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn copilot_cli_calls_an_mcp_tool_through_the_gateway() {
+    cli_calls_an_mcp_tool(
+        CliKind::Copilot,
+        "copilot",
+        "mock-sonnet",
+        "everything-echo",
+    )
+    .await;
+}
+
 /// A job of `kind` whose model calls the server's `echo` tool (offered as `tool_name`).
 async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name: &str) {
     let Some(entry) = everything() else { return };
@@ -231,14 +264,21 @@ async fn cli_calls_an_mcp_tool(kind: CliKind, name: &str, model: &str, tool_name
         .await
         .unwrap();
     let answer = wait_reply(&w, &ts, SECS(180), |_| true).await;
-    // Tool names offered to the model, with those inside Codex's namespace tools.
+    // Tool names offered to the model, with those inside Codex's namespace tools and the
+    // Gemini API's function declarations.
     let offered: Vec<String> = mock
         .requests()
         .iter()
         .filter_map(|r| r.body["tools"].as_array().cloned())
         .flatten()
         .flat_map(|t| {
-            let nested = t["tools"].as_array().cloned().unwrap_or_default();
+            let mut nested = t["tools"].as_array().cloned().unwrap_or_default();
+            nested.extend(
+                t["functionDeclarations"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
             std::iter::once(t).chain(nested)
         })
         .filter_map(|t| t["name"].as_str().map(String::from))
