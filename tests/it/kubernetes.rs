@@ -201,16 +201,74 @@ async fn leftover_jobs_of_this_instance_are_removed_at_start() {
         .any(|c| c.method == "DELETE" && c.path.contains("threadwork-other")));
 }
 
-/// Every document of `deploy/kubernetes/threadwork.yaml`, by kind.
-fn deploy_objects() -> HashMap<String, serde_json::Value> {
-    deploy_file("threadwork.yaml")
+/// `kubectl apply -k` reads only files in or below the kustomization's folder (a file source
+/// elsewhere, even through a symlink, fails with "security; file … is not in or below"), and
+/// an overlay may not sit inside its base ("cycle detected"). Every file a kustomization names
+/// is in its folder and exists; bases are folders outside it; no Secret is applied.
+#[test]
+fn each_kustomization_reads_only_its_own_folder() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    for dir in ["kubernetes", "kubernetes-sandboxes-apart"] {
+        let folder = deploy.join(dir);
+        let text = std::fs::read_to_string(folder.join("kustomization.yaml")).unwrap();
+        let k: serde_json::Value = serde_norway::from_str(&text).unwrap();
+        let mut files: Vec<String> = k["configMapGenerator"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["files"].as_array().cloned().unwrap_or_default())
+            .chain(
+                k["patches"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p["path"].clone()),
+            )
+            .filter_map(|f| f.as_str().map(String::from))
+            .collect();
+        for r in k["resources"].as_array().unwrap() {
+            let r = r.as_str().unwrap();
+            let path = folder.join(r);
+            if path.is_dir() {
+                let base = path.canonicalize().unwrap();
+                assert!(
+                    !base.starts_with(folder.canonicalize().unwrap())
+                        && !folder.canonicalize().unwrap().starts_with(&base.join(dir)),
+                    "{dir}: base {r} contains or is inside the overlay"
+                );
+            } else {
+                files.push(r.to_string());
+            }
+        }
+        assert!(!files.is_empty());
+        for f in files {
+            let path = folder.join(&f);
+            assert!(
+                !f.starts_with('/') && !f.split('/').any(|c| c == ".."),
+                "{dir}: `{f}` is outside the kustomization's folder"
+            );
+            let meta =
+                std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{dir}: `{f}`: {e}"));
+            assert!(meta.is_file(), "{dir}: `{f}` is not a plain file");
+            let body = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !body.lines().any(|l| l.trim() == "kind: Secret"),
+                "{dir}: `{f}` applies a Secret"
+            );
+        }
+    }
 }
 
-/// The objects of a file under `deploy/kubernetes`, by kind (the first of each) and by
+/// Every document of `deploy/kubernetes/threadwork.yaml`, by kind.
+fn deploy_objects() -> HashMap<String, serde_json::Value> {
+    deploy_file("kubernetes/threadwork.yaml")
+}
+
+/// The objects of a file under `deploy/`, by kind (the first of each) and by
 /// `kind/name`.
 fn deploy_file(rel: &str) -> HashMap<String, serde_json::Value> {
     use serde::Deserialize;
-    let path = format!("{}/deploy/kubernetes/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/deploy/{rel}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap();
     let mut out = HashMap::new();
     for doc in serde_norway::Deserializer::from_str(&text) {
@@ -229,10 +287,10 @@ fn deploy_file(rel: &str) -> HashMap<String, serde_json::Value> {
 #[test]
 fn the_sandboxes_apart_overlay_holds_together() {
     let base = deploy_objects();
-    let apart = deploy_file("sandboxes-apart/sandboxes.yaml");
+    let apart = deploy_file("kubernetes-sandboxes-apart/sandboxes.yaml");
     let kustomization = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/deploy/kubernetes/sandboxes-apart/kustomization.yaml"
+        "/deploy/kubernetes-sandboxes-apart/kustomization.yaml"
     ))
     .unwrap();
     for file in [
@@ -249,7 +307,7 @@ fn the_sandboxes_apart_overlay_holds_together() {
         ("drop-bot-role.yaml", "Role"),
         ("drop-bot-rolebinding.yaml", "RoleBinding"),
     ] {
-        let drop = &deploy_file(&format!("sandboxes-apart/{file}"))[kind];
+        let drop = &deploy_file(&format!("kubernetes-sandboxes-apart/{file}"))[kind];
         assert_eq!(drop["$patch"], "delete");
         assert_eq!(drop["metadata"]["name"], base[kind]["metadata"]["name"]);
         assert_eq!(drop["metadata"]["namespace"], "threadwork");
@@ -272,7 +330,7 @@ fn the_sandboxes_apart_overlay_holds_together() {
     assert_eq!(deny["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
     assert!(deny["spec"]["ingress"].is_null() && deny["spec"]["egress"].is_null());
 
-    let ingress = &deploy_file("sandboxes-apart/bot-ingress.yaml")["NetworkPolicy"];
+    let ingress = &deploy_file("kubernetes-sandboxes-apart/bot-ingress.yaml")["NetworkPolicy"];
     assert_eq!(
         ingress["metadata"]["name"], base["NetworkPolicy"]["metadata"]["name"],
         "the patch replaces the bot's ingress policy"
@@ -287,7 +345,7 @@ fn the_sandboxes_apart_overlay_holds_together() {
         "threadwork.job"
     );
 
-    let config = &deploy_file("sandboxes-apart/config.yaml")["ConfigMap"];
+    let config = &deploy_file("kubernetes-sandboxes-apart/config.yaml")["ConfigMap"];
     let toml = config["data"]["threadwork.toml"].as_str().unwrap();
     let config = threadwork::config::Config::parse("threadwork.toml", toml).expect("valid config");
     assert_eq!(config.kubernetes.namespace, ns);
@@ -318,13 +376,17 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
         "Role",
         "RoleBinding",
         "Service",
-        "Secret",
         "ConfigMap",
         "StatefulSet",
         "NetworkPolicy",
     ] {
         assert!(o.contains_key(kind), "no {kind}");
     }
+    // Tokens are created once, apart: re-applying the files must not reset them.
+    assert!(!o.contains_key("Secret"), "a Secret in the applied files");
+    let secret = &deploy_file("kubernetes/secret.example.yaml")["Secret"];
+    let env_from = &o["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]["envFrom"];
+    assert_eq!(env_from[0]["secretRef"]["name"], secret["metadata"]["name"]);
     // Ingress to the bot pod: the model port from sandbox pods only, the ops port in-cluster.
     let np = &o["NetworkPolicy"];
     assert_eq!(
@@ -341,7 +403,7 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
     );
     assert_eq!(rules[1]["ports"][0]["port"], 9464);
     assert_eq!(
-        o["Secret"]["stringData"]["THREADWORK_OPS_TOKEN"], "",
+        secret["stringData"]["THREADWORK_OPS_TOKEN"], "",
         "the ops token is a secret, set in the Secret"
     );
     // Every sandbox pod is fenced by default, whatever its run's own policy.
@@ -428,21 +490,28 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
         threadwork::runtime::policy::RuntimeKind::Kubernetes
     );
     assert_eq!(config.kubernetes.namespace, "threadwork");
-    // Every prompt and context file is in the kustomization's ConfigMaps.
-    let kustomization = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/kubernetes/kustomization.yaml"
-    ))
-    .unwrap();
+    // Every prompt and context file of the deployment is in the kustomization's ConfigMaps,
+    // and the deployment has each example the repository has.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kustomization =
+        std::fs::read_to_string(root.join("deploy/kubernetes/kustomization.yaml")).unwrap();
+    let names = |dir: std::path::PathBuf| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
     for dir in ["prompts/agents", "prompts/shared", "context/engineering"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        for entry in std::fs::read_dir(path).unwrap() {
-            let name = entry.unwrap().file_name().into_string().unwrap();
+        let deployed = names(root.join("deploy/kubernetes").join(dir));
+        for name in &deployed {
             assert!(
-                kustomization.contains(&format!("../../{dir}/{name}")),
-                "{dir}/{name} is not in kustomization.yaml"
+                kustomization.contains(&format!("- {dir}/{name}\n")),
+                "deploy/kubernetes/{dir}/{name} is not in kustomization.yaml"
             );
         }
+        assert_eq!(deployed, names(root.join(dir)), "{dir}");
     }
     assert_eq!(
         config.agents.context_dir,
