@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the images the bot and its tests use:
-#   harness  threadwork/harness:dev — Node.js, git, socat, user `agent` (uid 1000)
+#   harness  threadwork/harness:dev — Node.js, git, socat, ripgrep, user `agent` (uid 1000)
 #   agents   threadwork/agents:dev  — the harness image with Claude Code, Codex CLI, pi, Gemini CLI, opencode and Copilot CLI
 #   bot      threadwork/bot:dev     — the release binary, prompts/, context/ and manifest.yml
 # Each builds FROM a public base when one can be pulled; otherwise (or with
