@@ -627,6 +627,19 @@ mod tests {
     }
 
     #[test]
+    fn every_harness_table_refuses_unknown_keys() {
+        for kind in ["command\"\nprogram = \"x", "claude", "opencode"] {
+            let e = Config::parse(
+                "t.toml",
+                &format!("[harness.h]\nkind = \"{kind}\"\nenviron = {{ A = \"1\" }}\n"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("environ"), "{kind}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_errors_with_position() {
         let e = Config::parse("t.toml", "[jobs]\nmax_runing = 3\n")
             .unwrap_err()

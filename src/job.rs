@@ -116,6 +116,9 @@ pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: f64,
+    /// Some tokens were used on a model without a price: `cost_usd` leaves them out.
+    #[serde(default)]
+    pub unpriced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ pub enum OutputMode {
 
 /// How to run the CLI; from the `[harness.<name>]` config table.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CommandSpec {
     pub program: String,
     #[serde(default)]

@@ -96,9 +96,14 @@ fn state_line(v: &CardView) -> String {
         _ => line.push_str(&format!(" in {}", duration(v.elapsed_secs))),
     }
     if v.usage.cost_usd > 0.0 || v.usage.input_tokens + v.usage.output_tokens > 0 {
+        let cost = match (v.usage.unpriced, v.usage.cost_usd > 0.0) {
+            (false, _) => format!("${:.4}", v.usage.cost_usd),
+            (true, true) => format!("${:.4} + tokens of an unpriced model", v.usage.cost_usd),
+            (true, false) => "cost unknown (unpriced model)".to_string(),
+        };
         line.push_str(&format!(
-            " · ${:.4} · {} tokens in / {} out",
-            v.usage.cost_usd, v.usage.input_tokens, v.usage.output_tokens
+            " · {cost} · {} tokens in / {} out",
+            v.usage.input_tokens, v.usage.output_tokens
         ));
     }
     line
@@ -276,10 +281,15 @@ mod tests {
             input_tokens: 10,
             output_tokens: 5,
             cost_usd: 0.5,
+            unpriced: false,
         };
         v.failure = Some("harness crashed\nmore".into());
         let text = render(&v);
         assert!(text.contains(":x: *failed* in 1h 06m · $0.5000 · 10 tokens in / 5 out"));
+        v.usage.unpriced = true;
+        assert!(render(&v).contains("$0.5000 + tokens of an unpriced model · 10 tokens in"));
+        v.usage.cost_usd = 0.0;
+        assert!(render(&v).contains("cost unknown (unpriced model) · 10 tokens in"));
         assert!(text.ends_with("*Why:* harness crashed"));
     }
 }

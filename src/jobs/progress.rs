@@ -30,6 +30,7 @@ impl Reported {
                 input_tokens: self.before.input_tokens + used.tokens.input,
                 output_tokens: self.before.output_tokens + used.tokens.output,
                 cost_usd: self.before.cost_usd + used.cost_usd,
+                unpriced: self.before.unpriced || used.unpriced,
             },
             None => {
                 let total = |u: &Usage| u.input_tokens + u.output_tokens;

@@ -114,14 +114,11 @@ impl ProxyConfig {
             .cloned()
     }
 
-    pub fn cost(&self, model: &str, used: TokenUsage) -> f64 {
-        self.prices
-            .get(model)
-            .map(|p| {
-                (used.input as f64 * p.input_per_mtok + used.output as f64 * p.output_per_mtok)
-                    / 1e6
-            })
-            .unwrap_or(0.0)
+    /// What `used` cost on `model`, or `None` when `[model.prices]` has no price for it.
+    pub fn cost(&self, model: &str, used: TokenUsage) -> Option<f64> {
+        self.prices.get(model).map(|p| {
+            (used.input as f64 * p.input_per_mtok + used.output as f64 * p.output_per_mtok) / 1e6
+        })
     }
 }
 
@@ -134,6 +131,8 @@ struct Grant {
     models: Vec<String>,
     used: TokenUsage,
     cost_usd: f64,
+    /// Tokens were used on a model without a price: `cost_usd` leaves them out.
+    unpriced: bool,
     requests: u64,
     /// The MCP servers the job may use through the gateway.
     tools: Option<JobTools>,
@@ -158,18 +157,39 @@ impl Grant {
 pub struct JobUsage {
     pub tokens: TokenUsage,
     pub cost_usd: f64,
+    /// Some of the tokens were used on a model without a price (not in `cost_usd`).
+    pub unpriced: bool,
     pub requests: u64,
 }
 
 struct Shared {
     config: ProxyConfig,
     grants: Mutex<HashMap<String, Grant>>,
+    /// Models used without a price, each logged once.
+    unpriced: Mutex<std::collections::HashSet<String>>,
     /// Set while a starting bot has not yet given back the grants of the runs it re-attaches
     /// to: a token it does not know yet is answered "try again", not "ended".
     recovering: std::sync::atomic::AtomicBool,
     client: reqwest::Client,
     gateway: Option<Arc<Gateway>>,
     limits: Limits,
+}
+
+impl Shared {
+    /// Says once per model that its tokens cost nothing on the cards and records: no price.
+    fn warn_unpriced(&self, model: &str) {
+        if self
+            .unpriced
+            .lock()
+            .expect("unpriced lock")
+            .insert(model.to_string())
+        {
+            tracing::warn!(
+                model,
+                "model `{model}` has no price: its tokens are counted but not its cost; set [model.prices.\"{model}\"] input_per_mtok and output_per_mtok"
+            );
+        }
+    }
 }
 
 /// One request of a job held by the proxy; its slot is given back when dropped.
@@ -270,6 +290,7 @@ impl GrantHandle {
             .map(|g| JobUsage {
                 tokens: g.used,
                 cost_usd: g.cost_usd,
+                unpriced: g.unpriced,
                 requests: g.requests,
             })
             .unwrap_or_default()
@@ -327,6 +348,7 @@ impl ModelProxy {
         let shared = Arc::new(Shared {
             config,
             grants: Mutex::new(HashMap::new()),
+            unpriced: Mutex::default(),
             recovering: std::sync::atomic::AtomicBool::new(false),
             // A redirect would carry the key to wherever it points.
             client: reqwest::Client::builder()
@@ -412,6 +434,7 @@ impl ModelProxy {
                 models,
                 used: TokenUsage::default(),
                 cost_usd: 0.0,
+                unpriced: false,
                 requests: 0,
                 tools: None,
                 in_flight: 0,
@@ -767,6 +790,10 @@ async fn forward(
                 .unwrap_or_default()
         };
         let cost = shared_for_count.config.cost(&model, used);
+        let unpriced = cost.is_none() && used.input + used.output > 0;
+        if unpriced {
+            shared_for_count.warn_unpriced(&model);
+        }
         if let Some(g) = shared_for_count
             .grants
             .lock()
@@ -774,7 +801,8 @@ async fn forward(
             .get_mut(&token)
         {
             g.used.add(used);
-            g.cost_usd += cost;
+            g.cost_usd += cost.unwrap_or(0.0);
+            g.unpriced |= unpriced;
             g.requests += 1;
         };
         // The job's slot is held until its answer has been passed on (and the grants lock
@@ -876,6 +904,7 @@ mod tests {
         let used = counted(&grant, 1).await;
         assert!(used.tokens.input > 0 && used.tokens.output > 0, "{used:?}");
         assert!(used.cost_usd > 0.0);
+        assert!(!used.unpriced);
 
         // OpenAI shape, bearer auth.
         let url = format!(
@@ -895,6 +924,11 @@ mod tests {
             mock.requests()[1].header("authorization"),
             Some("Bearer sk-openai-real-key")
         );
+        // `mock-gpt` has no price: its tokens are counted, and the job says its cost is not.
+        let later = counted(&grant, 2).await;
+        assert!(later.tokens.input > used.tokens.input);
+        assert_eq!(later.cost_usd, used.cost_usd);
+        assert!(later.unpriced);
     }
 
     #[tokio::test]

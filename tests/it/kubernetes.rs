@@ -382,6 +382,8 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
     ] {
         assert!(o.contains_key(kind), "no {kind}");
     }
+    // Sandboxes keep their model while the bot is not ready for Slack.
+    assert_eq!(o["Service"]["spec"]["publishNotReadyAddresses"], true);
     // Tokens are created once, apart: re-applying the files must not reset them.
     assert!(!o.contains_key("Secret"), "a Secret in the applied files");
     let secret = &deploy_file("kubernetes/secret.example.yaml")["Secret"];
