@@ -178,15 +178,20 @@ impl DockerRuntime {
         Ok(())
     }
 
+    /// The image is on the host, or pulled when it names a registry; a local name that is
+    /// missing says how to build it.
     async fn ensure_image(&self, docker: &Docker, image: &str) -> Result<(), RuntimeError> {
         match docker.inspect_image(image).await {
             Ok(_) => Ok(()),
             Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Err(RuntimeError::MissingImage {
-                image: image.to_string(),
-                build: self.build_hint.clone(),
-            }),
+            }) => match pull_reference(image) {
+                Some((name, tag)) => pull(docker, image, name, tag).await,
+                None => Err(RuntimeError::MissingImage {
+                    image: image.to_string(),
+                    build: self.build_hint.clone(),
+                }),
+            },
             Err(e) => Err(refused(e)),
         }
     }
@@ -847,9 +852,69 @@ fn set_world_writable(dir: &Path) -> Result<(), RuntimeError> {
     Ok(())
 }
 
+/// For an image that names a registry (its first part has a `.` or a `:`, or is `localhost`,
+/// as Docker reads references): the name to pull and its tag or digest (`latest` when it has
+/// neither, so a pull never fetches every tag). `None` for a local or Docker Hub name.
+fn pull_reference(image: &str) -> Option<(&str, &str)> {
+    let (first, _) = image.split_once('/')?;
+    if !(first.contains('.') || first.contains(':') || first == "localhost") {
+        return None;
+    }
+    if let Some((name, digest)) = image.split_once('@') {
+        return Some((name, digest));
+    }
+    let last = image.rfind('/').unwrap_or(0);
+    match image[last..].rfind(':') {
+        Some(colon) => Some((&image[..last + colon], &image[last + colon + 1..])),
+        None => Some((image, "latest")),
+    }
+}
+
+/// Pulls `name:tag` with the Docker Engine's own registry logins; the sandbox never sees them.
+async fn pull(docker: &Docker, image: &str, name: &str, tag: &str) -> Result<(), RuntimeError> {
+    tracing::info!(image, "pulling the sandbox image");
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
+        .from_image(name)
+        .tag(tag)
+        .build();
+    let mut progress = docker.create_image(Some(options), None, None);
+    while let Some(step) = progress.next().await {
+        if let Err(e) = step {
+            let reason = match e {
+                DockerError::DockerStreamError { error } => error,
+                DockerError::DockerResponseServerError { message, .. } => message,
+                other => other.to_string(),
+            };
+            return Err(RuntimeError::PullFailed {
+                image: image.to_string(),
+                reason: crate::text::first_line(&reason, 300),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_images_that_name_a_registry_are_pulled() {
+        assert_eq!(pull_reference("threadwork/agents:dev"), None);
+        assert_eq!(pull_reference("ubuntu"), None);
+        assert_eq!(
+            pull_reference("ghcr.io/acme/agents:1.2"),
+            Some(("ghcr.io/acme/agents", "1.2"))
+        );
+        assert_eq!(
+            pull_reference("registry.internal:5000/agents"),
+            Some(("registry.internal:5000/agents", "latest"))
+        );
+        assert_eq!(
+            pull_reference("localhost/a@sha256:abc"),
+            Some(("localhost/a", "sha256:abc"))
+        );
+    }
     use std::time::Duration;
 
     fn launch(network: NetworkMode) -> Launch {

@@ -90,6 +90,8 @@ pub enum RuntimeError {
         "the sandbox image `{image}` is not present on the Docker host; build it with `{build}`"
     )]
     MissingImage { image: String, build: String },
+    #[error("cannot pull the sandbox image `{image}`: {reason}; check the registry's address and the Docker Engine's login to it (`docker login`)")]
+    PullFailed { image: String, reason: String },
     #[error("the Docker Engine is not reachable ({0}); start `dockerd` or set `[sandbox] runtime = \"process\"` on a development machine")]
     Unreachable(String),
     #[error("cannot start `{program}`: {source}")]

@@ -547,6 +547,32 @@ async fn a_missing_image_names_the_image_and_how_to_build_it() {
     );
 }
 
+/// An image that names a registry is pulled when the host lacks it; a pull that fails says
+/// which image and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_from_a_registry_is_pulled_and_a_failed_pull_says_why() {
+    if !docker_up("pull_image").await {
+        return;
+    }
+    let (w, _runtime) = docker_world(
+        "t-pull",
+        "sandbox:\n  image: localhost:1/threadwork/nowhere:1\n",
+        "true",
+        OutputMode::Text,
+    )
+    .await;
+    let ts = w.mention("run from a registry").await;
+    let reply = wait_reply(&w, &ts, SECS(60), |m| m.text.contains("failed")).await;
+    assert!(
+        reply
+            .text
+            .contains("cannot pull the sandbox image `localhost:1/threadwork/nowhere:1`"),
+        "{}",
+        reply.text
+    );
+    assert!(!reply.text.contains("build-images"), "{}", reply.text);
+}
+
 /// The real binary with the Docker runtime, secrets planted in its environment and config:
 /// neither `docker inspect`, the container's environment nor any workspace file holds them;
 /// after kill -9 the run goes on, a restarted bot follows it again (no "interrupted"), and once
