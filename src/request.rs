@@ -84,34 +84,36 @@ pub enum RequestError {
         "there is nothing to look up: write `context <query>` (or `context agent=<name> <query>`)"
     )]
     EmptyContextQuery,
-    #[error("there is no task in the message: tell me what to do, e.g. `@threadwork fix the flaky login test repo=acme/web`")]
+    #[error("there is no task in the message: tell me what to do, e.g. `fix the flaky login test repo=acme/web` after the mention")]
     EmptyTask,
 }
 
-/// The reply for a rejected request: the error, then how to write options.
-pub fn error_reply(err: &RequestError) -> String {
+/// The reply for a rejected request: the error, then how to write options; `bot` is the bot's
+/// name in the workspace (what people type after `@`).
+pub fn error_reply(err: &RequestError, bot: &str) -> String {
     // The error quotes what was typed: escaped, so it is shown and not acted on.
     format!(
         ":warning: {}. No job was started.\n{}",
         crate::chat::mrkdwn::escape(&err.to_string()),
-        usage()
+        usage(bot)
     )
 }
 
-/// One-paragraph usage text shared by `help` and error replies.
-pub fn usage() -> String {
-    "Usage: `@threadwork <task> [key=value …]` or `@threadwork <task> [key=value, …]`. \
+/// One-paragraph usage text shared by `help` and error replies; `bot` is the bot's name.
+pub fn usage(bot: &str) -> String {
+    format!(
+        "Usage: `@{bot} <task> [key=value …]` or `@{bot} <task> [key=value, …]`. \
      Options: `agent=<name>`, `harness=<name>`, `repo=<owner/name>`, `branch=<git branch>`, \
      `model=<model id>`. Put text in backticks to keep a `key=value` literal.\n\
-     Corrections: in a job's thread, `@threadwork remember: <instruction>` or a reply starting \
+     Corrections: in a job's thread, `@{bot} remember: <instruction>` or a reply starting \
      `correction:` proposes an amendment to the agent; its owners adopt it with :white_check_mark: \
-     (or `@threadwork adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
+     (or `@{bot} adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
      `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
      library passages a job would receive), `schedules` (agents that run on their own), \
      `overlaps [<days>]` (similar work), \
      `run <agent> [<schedule>] now` (owners and admins), and `stop` (or :x: on the job card) \
      in a job's thread."
-        .to_string()
+    )
 }
 
 /// Parses the text of a mention addressed to the bot `bot_user_id`.
@@ -629,10 +631,16 @@ mod tests {
 
     #[test]
     fn error_reply_lists_valid_options() {
-        let reply = error_reply(&RequestError::UnknownOption {
-            key: "modle".into(),
-        });
+        let reply = error_reply(
+            &RequestError::UnknownOption {
+                key: "modle".into(),
+            },
+            "helper",
+        );
         assert!(reply.contains("unknown option `modle`"));
+        // Written with the bot's own name.
+        assert!(reply.contains("`@helper <task>"), "{reply}");
+        assert!(!reply.contains("@threadwork"), "{reply}");
         assert!(reply.contains("agent, harness, repo, branch, model"));
         assert!(reply.contains("No job was started"));
     }

@@ -387,6 +387,7 @@ fn p6(n: usize) -> anyhow::Result<(f64, f64)> {
     let payloads = generate_payloads(n);
     let facts = Facts {
         bot_user_id: BOT_USER_ID,
+        bot_name: "threadwork",
         bot_id: None,
         allowed_bots: &[],
         sender_is_bot: false,

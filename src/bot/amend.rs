@@ -32,7 +32,7 @@ impl Handler {
         job: Option<JobId>,
     ) -> Result<(), BotError> {
         let Some(agent_name) = agent else {
-            self.jobs.say(channel, thread_ts, ":warning: `remember:` works in a job's thread, or name the agent: `@threadwork remember agent=<name>: <instruction>`.").await;
+            self.jobs.say(channel, thread_ts, &format!(":warning: `remember:` works in a job's thread, or name the agent: `@{} remember agent=<name>: <instruction>`.", self.identity.name)).await;
             return Ok(());
         };
         // `remember:` and a `correction:` reply alike: only for people who may use the agent.
@@ -72,8 +72,9 @@ impl Handler {
             Some(list) => format!("an owner ({list}) or an admin"),
             None => "an admin".to_string(),
         };
+        let bot = &self.identity.name;
         let announcement = format!(
-            ":memo: Amendment #{number} to `{}` proposed by <@{user}>:\n> {}\nTo use it in every later run, {owners} adopts it with :white_check_mark: on this message or `@threadwork adopt {} {number}`; :x: rejects it.",
+            ":memo: Amendment #{number} to `{}` proposed by <@{user}>:\n> {}\nTo use it in every later run, {owners} adopts it with :white_check_mark: on this message or `@{bot} adopt {} {number}`; :x: rejects it.",
             agent.name,
             // Exactly what would be adopted: escaped, so a link label or a ping shows as typed.
             crate::chat::mrkdwn::escape(text).replace('\n', "\n> "),
@@ -128,9 +129,9 @@ impl Handler {
                     channel,
                     thread_ts,
                     &format!(
-                    ":warning: `{}` has no amendment #{number}; see `@threadwork amendments {}`.",
-                    agent.name, agent.name
-                ),
+                        ":warning: `{}` has no amendment #{number}; see `@{} amendments {}`.",
+                        agent.name, self.identity.name, agent.name
+                    ),
                 )
                 .await;
             return Ok(());

@@ -364,8 +364,19 @@ impl Handler {
         let Some(schedule) = found else {
             let text = match (&schedule, agent.schedules.len()) {
                 (_, 0) => format!("`{}` has no schedules.", agent.name),
-                (Some(name), _) => format!("`{}` has no schedule `{}`; its schedules: {}.", agent.name, crate::chat::mrkdwn::escape(name), names()),
-                (None, _) => format!("`{}` has several schedules; name one: `@threadwork run {} <schedule> now` ({}).", agent.name, agent.name, names()),
+                (Some(name), _) => format!(
+                    "`{}` has no schedule `{}`; its schedules: {}.",
+                    agent.name,
+                    crate::chat::mrkdwn::escape(name),
+                    names()
+                ),
+                (None, _) => format!(
+                    "`{}` has several schedules; name one: `@{} run {} <schedule> now` ({}).",
+                    agent.name,
+                    self.identity.name,
+                    agent.name,
+                    names()
+                ),
             };
             self.jobs.say(channel, thread_ts, &text).await;
             return Ok(());

@@ -158,7 +158,7 @@ impl Handler {
                         .await?
                 }
                 None => {
-                    self.jobs.say(channel, thread_ts, ":warning: name the agent: `@threadwork adopt <agent> <n>` (or say it in the job's thread).").await;
+                    self.jobs.say(channel, thread_ts, &format!(":warning: name the agent: `@{} adopt <agent> <n>` (or say it in the job's thread).", self.identity.name)).await;
                 }
             },
             Ask::Amendments { agent } => {
@@ -224,7 +224,7 @@ impl Handler {
                             .filter(|(_, m)| *m)
                             .map(|(v, _)| v.as_str())
                             .collect();
-                        format!(":warning: unknown prompt version {}; versions are shown on job cards and by `@threadwork prompt {agent}`.", missing.iter().map(|v| format!("`{}`", crate::chat::mrkdwn::escape(v))).collect::<Vec<_>>().join(" and "))
+                        format!(":warning: unknown prompt version {}; versions are shown on job cards and by `@{} prompt {agent}`.", missing.iter().map(|v| format!("`{}`", crate::chat::mrkdwn::escape(v))).collect::<Vec<_>>().join(" and "), self.identity.name)
                     }
                 };
                 self.jobs.say(channel, thread_ts, &reply).await;
@@ -292,7 +292,7 @@ impl Handler {
     pub(super) fn amendments_text(&self, agent: &Agent) -> Result<String, BotError> {
         let list = self.store.amendments(&agent.name)?;
         if list.is_empty() {
-            return Ok(format!("`{}` has no amendments yet. Propose one in a job's thread with `@threadwork remember: <instruction>`.", agent.name));
+            return Ok(format!("`{}` has no amendments yet. Propose one in a job's thread with `@{} remember: <instruction>`.", agent.name, self.identity.name));
         }
         let lines: Vec<String> = list
             .iter()

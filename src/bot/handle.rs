@@ -126,6 +126,7 @@ impl Handler {
         let facts = Facts {
             sender_is_bot,
             bot_user_id: &self.identity.user_id,
+            bot_name: &self.identity.name,
             bot_id: self.identity.bot_id.as_deref(),
             allowed_bots: &self.settings.allowed_bots,
             trigger: self.trigger_hit(&inbound.kind, thread_job.is_some()),
@@ -171,6 +172,7 @@ impl Handler {
         let facts = Facts {
             sender_is_bot: false,
             bot_user_id: &self.identity.user_id,
+            bot_name: &self.identity.name,
             bot_id: self.identity.bot_id.as_deref(),
             allowed_bots: &self.settings.allowed_bots,
             thread_job: None,

@@ -12,6 +12,8 @@ use crate::store::MessageLink;
 #[derive(Debug, Clone, Default)]
 pub struct Facts<'a> {
     pub bot_user_id: &'a str,
+    /// The bot's name in the workspace, for the texts that show how to mention it.
+    pub bot_name: &'a str,
     pub bot_id: Option<&'a str>,
     /// Bots whose messages we act on, by bot id (B…) or bot user id (U…).
     pub allowed_bots: &'a [String],
@@ -165,7 +167,7 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 Ok(Ask::Help) => Decision::Reply {
                     channel: channel.clone(),
                     thread_ts: root,
-                    text: request::usage(),
+                    text: request::usage(facts.bot_name),
                 },
                 Ok(command) => Decision::Command {
                     channel: channel.clone(),
@@ -178,7 +180,7 @@ pub fn decide(kind: &InboundKind, facts: &Facts) -> Decision {
                 Err(e) => Decision::Reply {
                     channel: channel.clone(),
                     thread_ts: root,
-                    text: request::error_reply(&e),
+                    text: request::error_reply(&e, facts.bot_name),
                 },
             }
         }
@@ -288,6 +290,7 @@ mod tests {
     fn facts() -> Facts<'static> {
         Facts {
             bot_user_id: "UB",
+            bot_name: "threadwork",
             bot_id: Some("BB"),
             allowed_bots: &[],
             sender_is_bot: false,

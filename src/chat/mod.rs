@@ -90,6 +90,8 @@ pub struct ChannelInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotIdentity {
     pub user_id: String,
+    /// The bot user's name in the workspace (what people type after `@`).
+    pub name: String,
     pub bot_id: Option<String>,
     pub team_id: String,
 }

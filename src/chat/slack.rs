@@ -162,6 +162,7 @@ impl ChatPlatform for SlackChat {
             .map_err(|e| map_err("auth.test", e))?;
         Ok(BotIdentity {
             user_id: res.user_id.value().to_string(),
+            name: res.user.unwrap_or_else(|| "threadwork".into()),
             bot_id: res.bot_id.map(|b| b.value().to_string()),
             team_id: res.team_id.value().to_string(),
         })

@@ -41,6 +41,8 @@ pub struct EmulatorConfig {
     pub signing_secret: String,
     /// The bot token's scopes, as `auth.test` reports them in `X-OAuth-Scopes`.
     pub scopes: Vec<String>,
+    /// The bot user's name (`auth.test`'s `user`, `users.info`): the app's name in Slack.
+    pub bot_name: String,
 }
 
 /// The signing secret of the emulated app.
@@ -80,6 +82,7 @@ impl Default for EmulatorConfig {
             request_url: None,
             signing_secret: SIGNING_SECRET.into(),
             scopes: MANIFEST_SCOPES.iter().map(|s| s.to_string()).collect(),
+            bot_name: state::BOT_NAME.into(),
         }
     }
 }
@@ -212,9 +215,13 @@ impl Emulator {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (changes, _) = broadcast::channel(4096);
+        let mut ws = Workspace::default();
+        if let Some(bot) = ws.users.get_mut(state::BOT_USER_ID) {
+            bot.name = config.bot_name.clone();
+        }
         let inner = Arc::new(Inner {
             config,
-            ws: Mutex::new(Workspace::default()),
+            ws: Mutex::new(ws),
             limits: Mutex::new(RateLimits::default()),
             stats: Mutex::new(Stats::default()),
             faults: Mutex::new(Faults::default()),

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::state::{
     message_changed_event, reaction_event, Ephemeral, Message, Reaction, Workspace, APP_ID, BOT_ID,
-    BOT_NAME, BOT_USER_ID, TEAM_ID,
+    BOT_USER_ID, TEAM_ID,
 };
 use super::{Change, Emulator, APP_TOKEN, BOT_TOKEN};
 
@@ -146,7 +146,7 @@ async fn call(
             let mut resp = ok(json!({
                 "url": "https://emulated.slack.local/",
                 "team": "Emulated Workspace",
-                "user": BOT_NAME,
+                "user": emu.inner.config.bot_name,
                 "team_id": TEAM_ID,
                 "user_id": BOT_USER_ID,
                 "bot_id": BOT_ID,

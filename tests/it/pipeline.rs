@@ -143,6 +143,27 @@ async fn mention_gets_eyes_card_progress_and_the_real_answer() {
     );
 }
 
+/// The texts that show how to mention the bot use its name in the workspace (`auth.test`),
+/// not the product's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_names_the_bot_as_the_workspace_knows_it() {
+    let mut w = World::new(EmulatorConfig {
+        bot_name: "helper".into(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    w.start_bot(scripted(script("x", 10))).await;
+    for ask in ["help", "fix it modle=gpt-5"] {
+        let ts = w.mention(ask).await;
+        let reply = eventually(SECS(5), "a reply", || async {
+            w.bot_replies(&ts).await.into_iter().next()
+        })
+        .await;
+        assert!(reply.text.contains("`@helper <task>"), "{}", reply.text);
+        assert!(!reply.text.contains("@threadwork"), "{}", reply.text);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_option_gets_a_helpful_reply_and_no_job() {
     let mut w = World::new(EmulatorConfig::default()).await;
