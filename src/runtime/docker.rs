@@ -197,12 +197,13 @@ impl DockerRuntime {
     }
 
     /// Creates a run's own internal network and egress forwarder (mode `model`): no run
-    /// reaches another's ports, and the proxy sees each run as a client of its own.
+    /// reaches another's ports, and the proxy sees each run as a client of its own. Returns
+    /// the network and the forwarder's address on it.
     async fn model_network_for(
         &self,
         docker: &Docker,
         job_id: u64,
-    ) -> Result<String, RuntimeError> {
+    ) -> Result<(String, String), RuntimeError> {
         let network = self.network_name(job_id);
         let egress = self.egress_name(job_id);
         let Some(upstream) = self.model_endpoint.clone() else {
@@ -302,13 +303,30 @@ impl DockerRuntime {
                 )
                 .await
                 .map_err(refused)?;
-            docker.start_container(&egress, None).await.map_err(refused)
+            docker
+                .start_container(&egress, None)
+                .await
+                .map_err(refused)?;
+            docker
+                .inspect_container(&egress, None)
+                .await
+                .map_err(refused)?
+                .network_settings
+                .and_then(|s| s.networks)
+                .and_then(|mut n| n.remove(&network))
+                .and_then(|e| e.ip_address)
+                .filter(|ip| !ip.is_empty())
+                .ok_or_else(|| {
+                    RuntimeError::Refused(format!("the forwarder has no address on `{network}`"))
+                })
         };
-        if let Err(e) = set_up.await {
-            let _ = tear_down(docker, &egress, &network).await;
-            return Err(e);
+        match set_up.await {
+            Ok(ip) => Ok((network, ip)),
+            Err(e) => {
+                let _ = tear_down(docker, &egress, &network).await;
+                Err(e)
+            }
         }
-        Ok(network)
     }
 }
 
@@ -371,8 +389,68 @@ pub fn shm_mb(spec: &SandboxSpec) -> u64 {
 /// How long past its limit a run may go on inside its container when the bot does not end it.
 pub const IN_CONTAINER_GRACE_SECS: u64 = 60;
 
-pub fn container_body(launch: &Launch, instance: &str, network: &str) -> ContainerCreateBody {
+/// How a sandbox on a `model` network finds the forwarder, and fails fast on any other name.
+/// Docker's resolver on an internal network leaves a query for an outside name unanswered,
+/// so every lookup a CLI makes (telemetry, update checks, downloads) hangs for 10–20 s; with
+/// `model` in `/etc/hosts` and a resolver file naming a server that is not there, it fails at
+/// once, as it would with no network.
+#[derive(Debug, Clone)]
+pub struct ModelDns {
+    /// The forwarder's address on the run's network.
+    pub ip: String,
+    /// The resolver file to mount, when one could be written safely.
+    pub resolv: Option<PathBuf>,
+}
+
+/// What a sandbox on a `model` network resolves with: a name server that is not there, one
+/// attempt, one second (the file's options, in case something does answer).
+const NO_RESOLVER: &str = "nameserver 127.0.0.1\noptions attempts:1 timeout:1 ndots:0\n";
+
+/// Writes the resolver file beside the workspaces (in the jobs folder, which only the bot may
+/// write: the agent's workspace is no place for a file the host mounts) and returns its path;
+/// `None` when that folder is not the bot's alone (the sandbox then keeps Docker's resolver).
+fn no_resolver_file(workspace: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = workspace.parent()?;
+    let meta = std::fs::symlink_metadata(dir).ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    let path = dir.join(".sandbox-resolv.conf");
+    if std::fs::read_to_string(&path).is_ok_and(|t| t == NO_RESOLVER) {
+        return Some(path);
+    }
+    // A new file renamed into place: a run starting at the same time never mounts half a file.
+    let tmp = dir.join(format!(".sandbox-resolv.conf.{}", std::process::id()));
+    let written = std::fs::write(&tmp, NO_RESOLVER)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+        })
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    match written {
+        Ok(()) => Some(path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(error = %e, path = %path.display(), "cannot write the sandboxes' resolver file; lookups of outside names in `model` sandboxes will be slow to fail");
+            None
+        }
+    }
+}
+
+pub fn container_body(
+    launch: &Launch,
+    instance: &str,
+    network: &str,
+    model_dns: Option<&ModelDns>,
+) -> ContainerCreateBody {
     let spec: &SandboxSpec = &launch.spec;
+    let mut binds = vec![format!("{}:{WORKSPACE}:rw", launch.workspace.display())];
+    if let Some(resolv) = model_dns.and_then(|d| d.resolv.as_ref()) {
+        binds.push(format!("{}:/etc/resolv.conf:ro", resolv.display()));
+    }
     // The job's time limit holds inside the container too, so a run outlives neither a bot
     // that is down nor one that lost track of it; the bot's own limit (and its message)
     // normally comes first. `timeout -s KILL N` reads the same in coreutils and busybox.
@@ -404,10 +482,8 @@ pub fn container_body(launch: &Launch, instance: &str, network: &str) -> Contain
         tty: Some(false),
         network_disabled: Some(spec.network == NetworkMode::None),
         host_config: Some(HostConfig {
-            binds: Some(vec![format!(
-                "{}:{WORKSPACE}:rw",
-                launch.workspace.display()
-            )]),
+            binds: Some(binds),
+            extra_hosts: model_dns.map(|d| vec![format!("{MODEL_HOST}:{}", d.ip)]),
             // A small init as PID 1: the harness gets ordinary signal semantics (a kill
             // from inside the sandbox works) and its shells' zombies are reaped.
             init: Some(true),
@@ -621,10 +697,14 @@ impl Runtime for DockerRuntime {
         self.ensure_image(docker, &launch.spec.image).await?;
         // The non-root user must be able to write its workspace.
         set_world_writable(&launch.workspace)?;
-        let network = match launch.spec.network {
-            NetworkMode::None => "none".to_string(),
-            NetworkMode::Open => "bridge".to_string(),
-            NetworkMode::Model => self.model_network_for(docker, launch.job_id).await?,
+        let (network, model_dns) = match launch.spec.network {
+            NetworkMode::None => ("none".to_string(), None),
+            NetworkMode::Open => ("bridge".to_string(), None),
+            NetworkMode::Model => {
+                let (network, ip) = self.model_network_for(docker, launch.job_id).await?;
+                let resolv = no_resolver_file(&launch.workspace);
+                (network, Some(ModelDns { ip, resolv }))
+            }
         };
         let name = self.container_name(launch.job_id);
         let _ = docker
@@ -633,7 +713,7 @@ impl Runtime for DockerRuntime {
                 Some(RemoveContainerOptionsBuilder::default().force(true).build()),
             )
             .await;
-        let body = container_body(&launch, &self.instance, &network);
+        let body = container_body(&launch, &self.instance, &network, model_dns.as_ref());
         if let Err(e) = docker
             .create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
@@ -942,7 +1022,7 @@ mod tests {
 
     #[test]
     fn container_is_confined() {
-        let body = container_body(&launch(NetworkMode::None), "bot1", "none");
+        let body = container_body(&launch(NetworkMode::None), "bot1", "none", None);
         let host = body.host_config.as_ref().unwrap();
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.init, Some(true));
@@ -985,12 +1065,39 @@ mod tests {
     }
 
     #[test]
+    fn the_resolver_file_is_written_only_where_the_bot_alone_writes() {
+        use std::os::unix::fs::PermissionsExt;
+        let jobs = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(jobs.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let path = no_resolver_file(&jobs.path().join("job-1")).expect("written");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), NO_RESOLVER);
+        assert_eq!(no_resolver_file(&jobs.path().join("job-2")), Some(path));
+        std::fs::set_permissions(jobs.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(no_resolver_file(&jobs.path().join("job-3")), None);
+    }
+
+    #[test]
     fn model_mode_joins_the_named_network() {
-        let body = container_body(&launch(NetworkMode::Model), "bot1", "threadwork-bot1-model");
+        let dns = ModelDns {
+            ip: "172.30.0.2".into(),
+            resolv: Some("/srv/jobs/.sandbox-resolv.conf".into()),
+        };
+        let body = container_body(
+            &launch(NetworkMode::Model),
+            "bot1",
+            "threadwork-bot1-model",
+            Some(&dns),
+        );
         assert_eq!(body.network_disabled, Some(false));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("threadwork-bot1-model"));
         assert_eq!(
-            body.host_config.unwrap().network_mode.as_deref(),
-            Some("threadwork-bot1-model")
+            host.extra_hosts.as_deref(),
+            Some(&["model:172.30.0.2".to_string()][..])
+        );
+        assert_eq!(
+            host.binds.unwrap()[1],
+            "/srv/jobs/.sandbox-resolv.conf:/etc/resolv.conf:ro"
         );
     }
 }

@@ -195,14 +195,22 @@ async fn network_none_model_and_open() {
     script.push_str(&probe("gateway", &format!("172.17.0.1:{other_port}")));
     script.push_str("timeout 10 bash -c 'exec 3<>/dev/tcp/model/8080; head -1 <&3' 2>/dev/null | sed 's/^/reply=/'\n");
     script.push_str("echo model-addr=$THREADWORK_MODEL_ADDR\n");
+    // An outside name fails at once (no 10–20 s wait for Docker's resolver on an internal
+    // network); 124 is `timeout`'s own status.
+    script.push_str(
+        "timeout 3 getent hosts outside.example.com >/dev/null; s=$?\n\
+         [ $s -eq 124 ] && echo lookup=hung || echo lookup=done\n",
+    );
 
+    // A workspace inside a jobs folder only the bot writes, as in a deployment.
     let dir = tempfile::tempdir().unwrap();
     let run = |network| {
         let runtime = runtime.clone();
         // Only mode `model` has a forwarder to wait for; elsewhere one probe, as before.
         let wait = if network == NetworkMode::Model { 30 } else { 0 };
         let script = format!("MODEL_WAIT={wait}\n{script}");
-        let dir = dir.path().to_path_buf();
+        let dir = dir.path().join("job-1");
+        std::fs::create_dir_all(&dir).unwrap();
         async move {
             let spec = SandboxSpec {
                 network,
@@ -230,6 +238,7 @@ async fn network_none_model_and_open() {
         "host-model-port=closed",
         "host-other-port=closed",
         "gateway=closed",
+        "lookup=done",
     ] {
         assert!(model.contains(want), "model: {want} in\n{model}");
     }
