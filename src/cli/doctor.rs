@@ -113,7 +113,50 @@ pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
     checks.push(store_check(&config.store.path));
     checks.extend(model_key_checks(config));
     checks.extend(mcp_checks(config).await);
+    checks.extend(forge_checks(config, &env).await);
     checks
+}
+
+/// Each forge's token is set (the bot refuses to start without it) and accepted.
+async fn forge_checks(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
+    if config.forge.is_empty() {
+        return vec![];
+    }
+    let forges = match crate::forge::Forges::from_config(&config.forge, &config.git, env) {
+        Ok(f) => f,
+        Err(e) => {
+            return vec![bad(
+                "forge",
+                e.to_string(),
+                "fix the `[forge.*]` table named (a token the bot starts without is refused)",
+            )]
+        }
+    };
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for host in &forges.hosts {
+        let client = crate::forge::ForgeClient { host, http: &http };
+        out.push(match client.check_token().await {
+            Ok(()) => ok(
+                "forge",
+                format!("`{}`: {} accepts the token", host.name, host.kind.label()),
+            ),
+            Err(e) if matches!(e.status(), Some(401 | 403)) => bad(
+                "forge",
+                format!("`{}`: {e}", host.name),
+                format!(
+                    "give `[forge.{}]` a valid token (`token_env` or `token`) with contents and pull-request write",
+                    host.name
+                ),
+            ),
+            Err(e) => bad(
+                "forge",
+                format!("`{}`: {e}", host.name),
+                format!("check `[forge.{}] api_url` and the network", host.name),
+            ),
+        });
+    }
+    out
 }
 
 /// Every agent's MCP servers are configured, and every configured server starts and lists
@@ -385,11 +428,7 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
     }
     let runtime = crate::app::runtime(config);
     if let Err(e) = runtime.ping().await {
-        return vec![bad(
-            "container runtime",
-            e.to_string(),
-            "start dockerd, or check the cluster config (see [sandbox] runtime)",
-        )];
+        return vec![bad("container runtime", e.to_string(), runtime_fix(config))];
     }
     let mut out = vec![ok(
         "container runtime",
@@ -447,6 +486,10 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
     for image in images {
         out.push(match runtime.image_digest(&image).await {
             Some(d) => ok("image", format!("{image} present ({d})")),
+            None if crate::runtime::docker::names_registry(&image) => ok(
+                "image",
+                format!("{image} is not on the Docker host yet: it is pulled from its registry at first use"),
+            ),
             None => bad(
                 "image",
                 format!("{image} is not on the Docker host"),
@@ -455,6 +498,24 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
         });
     }
     out
+}
+
+/// What to do when the configured runtimes do not answer: each names its own remedy.
+fn runtime_fix(config: &Config) -> String {
+    use crate::runtime::policy::RuntimeKind;
+    let mut kinds = vec![config.sandbox.runtime];
+    kinds.extend(config.sandbox.runtimes.iter().copied());
+    let mut fixes = Vec::new();
+    if kinds.contains(&RuntimeKind::Docker) {
+        fixes.push("Docker: start dockerd, or point DOCKER_HOST at the engine's socket");
+    }
+    if kinds.contains(&RuntimeKind::Kubernetes) {
+        fixes.push("Kubernetes: check the cluster credentials (KUBECONFIG, or the pod's service account) and that `[kubernetes] namespace` exists");
+    }
+    if fixes.is_empty() {
+        fixes.push("check `[sandbox] runtime`");
+    }
+    fixes.join("; ")
 }
 
 fn store_check(path: &PathBuf) -> Check {
@@ -513,6 +574,28 @@ pub fn model_key_checks(config: &Config) -> Vec<Check> {
             continue;
         };
         let provider = kind.provider();
+        // A CLI reaches the model only through its run's forwarder (`model:8080`).
+        let timeout = std::time::Duration::from_secs(config.jobs.timeout_secs.max(1));
+        if let Ok(spec) =
+            crate::runtime::policy::resolve(&config.sandbox, &agent.name, &agent.sandbox, timeout)
+        {
+            use crate::runtime::policy::{NetworkMode, RuntimeKind};
+            if spec.runtime != RuntimeKind::Process && spec.network != NetworkMode::Model {
+                out.push(bad(
+                    "network",
+                    format!(
+                        "agent `{}` runs {} on network `{}`, where the model proxy cannot be reached: its jobs can only stall",
+                        agent.name,
+                        kind.label(),
+                        spec.network.label()
+                    ),
+                    format!(
+                        "give `{}` `sandbox: {{network: model}}` in its prompt file",
+                        agent.name
+                    ),
+                ));
+            }
+        }
         if kind.needs_model() && agent.model.is_none() {
             out.push(bad(
                 "model",
@@ -621,7 +704,11 @@ mod tests {
         let agents = dir.path().join("agents");
         std::fs::create_dir_all(&agents).unwrap();
         for (name, harness, model) in [
-            ("gem", "gemini", "model: gemini-2.5-pro\n"),
+            (
+                "gem",
+                "gemini",
+                "model: gemini-2.5-pro\nsandbox:\n  network: model\n",
+            ),
             ("cop", "copilot", ""),
         ] {
             std::fs::write(
@@ -665,6 +752,32 @@ mod tests {
             text.contains("agent `gem` needs a google key") && text.contains("set GEMINI_API_KEY"),
             "{text}"
         );
+        // A CLI on network `none` (the default) cannot reach the model proxy.
+        config.sandbox.runtime = crate::runtime::policy::RuntimeKind::Docker;
+        let text = render(&model_key_checks(&config));
+        assert!(
+            text.contains("agent `cop` runs Copilot CLI on network `none`")
+                && text.contains("give `cop` `sandbox: {network: model}`"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("agent `gem` runs Gemini CLI on network"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_runtime_that_does_not_answer_gets_its_own_remedy() {
+        use crate::runtime::policy::RuntimeKind;
+        let mut config = Config::default();
+        config.sandbox.runtime = RuntimeKind::Kubernetes;
+        let fix = runtime_fix(&config);
+        assert!(
+            fix.contains("KUBECONFIG") && !fix.contains("dockerd"),
+            "{fix}"
+        );
+        config.sandbox.runtime = RuntimeKind::Docker;
+        assert!(runtime_fix(&config).contains("start dockerd"));
     }
 
     #[test]

@@ -74,6 +74,13 @@ pub(super) async fn open(
     merge_request(c, req.repo, &created)
 }
 
+pub(super) async fn check_token(c: &ForgeClient<'_>) -> Result<(), ForgeError> {
+    let url = format!("{}/version", c.host.api_url);
+    c.send(request(c, reqwest::Method::GET, url))
+        .await
+        .map(|_| ())
+}
+
 pub(super) async fn comment(
     c: &ForgeClient<'_>,
     pr: &PullRequest,

@@ -433,6 +433,15 @@ pub struct ForgeClient<'a> {
 }
 
 impl ForgeClient<'_> {
+    /// The forge accepts the token (`doctor`): a call every token may make, GitHub's
+    /// `/rate_limit` or GitLab's `/version`.
+    pub async fn check_token(&self) -> Result<(), ForgeError> {
+        match self.host.kind {
+            ForgeKind::Github => github::check_token(self).await,
+            ForgeKind::Gitlab => gitlab::check_token(self).await,
+        }
+    }
+
     /// The open PR/MR for the branch, or a new draft.
     pub async fn open(&self, req: &OpenRequest<'_>) -> Result<PullRequest, ForgeError> {
         match self.host.kind {

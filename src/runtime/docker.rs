@@ -932,6 +932,11 @@ fn set_world_writable(dir: &Path) -> Result<(), RuntimeError> {
     Ok(())
 }
 
+/// The image names a registry, so a host that lacks it pulls it.
+pub fn names_registry(image: &str) -> bool {
+    pull_reference(image).is_some()
+}
+
 /// For an image that names a registry (its first part has a `.` or a `:`, or is `localhost`,
 /// as Docker reads references): the name to pull and its tag or digest (`latest` when it has
 /// neither, so a pull never fetches every tag). `None` for a local or Docker Hub name.

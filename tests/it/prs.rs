@@ -562,3 +562,55 @@ fn in_a_container_the_agent_edits_the_checkout_and_never_sees_the_token() {
         assert_token_nowhere(&s, &ts).await;
     });
 }
+
+async fn doctor_text(config: &threadwork::config::Config) -> String {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yml");
+    let text =
+        threadwork::cli::doctor::render(&threadwork::cli::doctor::run(config, &manifest).await);
+    assert!(!text.contains(TOKEN), "{text}");
+    text
+}
+
+/// `doctor` checks each forge's token the way the bot would use it: missing, refused, good.
+#[tokio::test]
+async fn doctor_checks_each_forges_token() {
+    for kind in [Kind::Github, Kind::Gitlab] {
+        let root = tempfile::tempdir().unwrap();
+        let forge = Forge::start(kind, TOKEN, root.path()).await;
+        let label = match kind {
+            Kind::Github => "GitHub",
+            Kind::Gitlab => "GitLab",
+        };
+        let mut config = threadwork::config::Config::default();
+        let host = |token: Option<&str>| HostConfig {
+            kind: match kind {
+                Kind::Github => ForgeKind::Github,
+                Kind::Gitlab => ForgeKind::Gitlab,
+            },
+            api_url: forge.api_url(),
+            git_url: forge.git_url(),
+            graphql_url: None,
+            token: token.map(SecretString::from),
+            token_env: None,
+            repos: vec!["acme/*".into()],
+        };
+        config.forge.insert("main".into(), host(Some(TOKEN)));
+        let text = doctor_text(&config).await;
+        assert!(
+            text.contains(&format!("ok    forge: `main`: {label} accepts the token")),
+            "{text}"
+        );
+        config.forge.insert("main".into(), host(Some("ghp-wrong")));
+        let text = doctor_text(&config).await;
+        assert!(
+            text.contains(&format!("FAIL  forge: `main`: {label} answered 401")),
+            "{text}"
+        );
+        config.forge.insert("main".into(), host(None));
+        let text = doctor_text(&config).await;
+        assert!(
+            text.contains("FAIL  forge: forge `main` has no token"),
+            "{text}"
+        );
+    }
+}
