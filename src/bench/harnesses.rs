@@ -91,7 +91,18 @@ pub async fn harnesses(jobs: usize, image: &str) -> anyhow::Result<()> {
         openai: Some(upstream()),
         google: Some(upstream()),
         agent_keys: BTreeMap::new(),
-        prices: BTreeMap::new(),
+        // Priced, so the runs' cost is counted as in a real install (and nothing is logged
+        // as unpriced).
+        prices: ["mock-sonnet", "mock-gpt", "mock-gemini"]
+            .into_iter()
+            .map(|m| {
+                let price = crate::model::proxy::Price {
+                    input_per_mtok: 3.0,
+                    output_per_mtok: 15.0,
+                };
+                (m.to_string(), price)
+            })
+            .collect(),
     });
     config.fill_defaults();
     let docker = Arc::new(DockerRuntime::new(&config.sandbox));

@@ -34,11 +34,14 @@ impl Reported {
             },
             None => {
                 let total = |u: &Usage| u.input_tokens + u.output_tokens;
-                if total(&self.usage) >= total(&self.before) {
+                let mut now = if total(&self.usage) >= total(&self.before) {
                     self.usage
                 } else {
                     self.before
-                }
+                };
+                // An earlier process's unpriced tokens stay unpriced.
+                now.unpriced |= self.before.unpriced || self.usage.unpriced;
+                now
             }
         }
     }
@@ -153,4 +156,28 @@ pub(super) const TRANSCRIPT_TEXT: usize = 8 * 1024;
 pub struct TranscriptCount {
     pub kept: u32,
     pub dropped: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_re_attached_runs_unpriced_tokens_stay_unpriced() {
+        let reported = Reported {
+            usage: Usage {
+                input_tokens: 500,
+                ..Usage::default()
+            },
+            before: Usage {
+                input_tokens: 100,
+                unpriced: true,
+                ..Usage::default()
+            },
+            ..Reported::default()
+        };
+        let now = reported.usage_now(None);
+        assert_eq!(now.input_tokens, 500);
+        assert!(now.unpriced);
+    }
 }

@@ -176,17 +176,14 @@ struct Shared {
 }
 
 impl Shared {
-    /// Says once per model that its tokens cost nothing on the cards and records: no price.
+    /// Says once per model that its tokens are counted but not their cost. The name comes from
+    /// a sandbox's request: it is logged as a clipped field, and at most 256 names are kept.
     fn warn_unpriced(&self, model: &str) {
-        if self
-            .unpriced
-            .lock()
-            .expect("unpriced lock")
-            .insert(model.to_string())
-        {
+        let mut seen = self.unpriced.lock().expect("unpriced lock");
+        if seen.len() < 256 && seen.insert(model.to_string()) {
             tracing::warn!(
-                model,
-                "model `{model}` has no price: its tokens are counted but not its cost; set [model.prices.\"{model}\"] input_per_mtok and output_per_mtok"
+                model = ?crate::text::clip(model, 100),
+                "a model has no price: its tokens are counted but not its cost; set [model.prices.\"<model>\"] input_per_mtok and output_per_mtok"
             );
         }
     }

@@ -416,14 +416,18 @@ fn no_resolver_file(workspace: &Path) -> Option<PathBuf> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        tracing::warn!(dir = %dir.display(), "the jobs folder is not a directory only the bot may write (a link, another owner, or group/world-writable): `model` sandboxes keep Docker's resolver, whose lookups of outside names are slow to fail");
         return None;
     }
     let path = dir.join(".sandbox-resolv.conf");
     if std::fs::read_to_string(&path).is_ok_and(|t| t == NO_RESOLVER) {
         return Some(path);
     }
-    // A new file renamed into place: a run starting at the same time never mounts half a file.
-    let tmp = dir.join(format!(".sandbox-resolv.conf.{}", std::process::id()));
+    // A new file of this call's own, renamed into place: a run starting at the same time
+    // never mounts half a file, and no two calls write the same temporary file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".sandbox-resolv.conf.{}.{n}", std::process::id()));
     let written = std::fs::write(&tmp, NO_RESOLVER)
         .and_then(|()| {
             use std::os::unix::fs::PermissionsExt;
@@ -946,6 +950,12 @@ fn pull_reference(image: &str) -> Option<(&str, &str)> {
         return None;
     }
     if let Some((name, digest)) = image.split_once('@') {
+        // A tag beside a digest says nothing more: the digest is what is pulled.
+        let last = name.rfind('/').unwrap_or(0);
+        let name = match name[last..].rfind(':') {
+            Some(colon) => &name[..last + colon],
+            None => name,
+        };
         return Some((name, digest));
     }
     let last = image.rfind('/').unwrap_or(0);
@@ -955,8 +965,28 @@ fn pull_reference(image: &str) -> Option<(&str, &str)> {
     }
 }
 
-/// Pulls `name:tag` with the Docker Engine's own registry logins; the sandbox never sees them.
+/// How long a pull may take before the job fails: a registry that trickles must not hold a
+/// job in "starting" for ever.
+const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Pulls `name:tag` anonymously (the API takes no logins from the client's `docker login`; a
+/// private image is pulled on the host beforehand).
 async fn pull(docker: &Docker, image: &str, name: &str, tag: &str) -> Result<(), RuntimeError> {
+    match tokio::time::timeout(PULL_TIMEOUT, pull_once(docker, image, name, tag)).await {
+        Ok(pulled) => pulled,
+        Err(_) => Err(RuntimeError::PullFailed {
+            image: image.to_string(),
+            reason: format!("it took more than {} s", PULL_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+async fn pull_once(
+    docker: &Docker,
+    image: &str,
+    name: &str,
+    tag: &str,
+) -> Result<(), RuntimeError> {
     tracing::info!(image, "pulling the sandbox image");
     let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
         .from_image(name)
@@ -998,6 +1028,10 @@ mod tests {
         assert_eq!(
             pull_reference("localhost/a@sha256:abc"),
             Some(("localhost/a", "sha256:abc"))
+        );
+        assert_eq!(
+            pull_reference("localhost:5000/a/b:tag@sha256:abc"),
+            Some(("localhost:5000/a/b", "sha256:abc"))
         );
     }
     use std::time::Duration;

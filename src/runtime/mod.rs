@@ -90,7 +90,7 @@ pub enum RuntimeError {
         "the sandbox image `{image}` is not present on the Docker host; build it with `{build}`"
     )]
     MissingImage { image: String, build: String },
-    #[error("cannot pull the sandbox image `{image}`: {reason}; check the registry's address and the Docker Engine's login to it (`docker login`)")]
+    #[error("cannot pull the sandbox image `{image}`: {reason}; the bot pulls anonymously: check the registry's address, or pull a private image on the Docker host beforehand (`docker pull {image}` after `docker login`)")]
     PullFailed { image: String, reason: String },
     #[error("the Docker Engine is not reachable ({0}); start `dockerd` or set `[sandbox] runtime = \"process\"` on a development machine")]
     Unreachable(String),

@@ -385,7 +385,7 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
     assert_eq!(o["Service"]["spec"]["publishNotReadyAddresses"], true);
     // Tokens are created once, apart: re-applying the files must not reset them.
     assert!(!o.contains_key("Secret"), "a Secret in the applied files");
-    let secret = &deploy_file("kubernetes/secret.example.yaml")["Secret"];
+    let secret = &deploy_file("secret.example.yaml")["Secret"];
     let env_from = &o["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]["envFrom"];
     assert_eq!(env_from[0]["secretRef"]["name"], secret["metadata"]["name"]);
     // Ingress to the bot pod: the model port from sandbox pods only, the ops port in-cluster.
