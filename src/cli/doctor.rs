@@ -217,6 +217,8 @@ async fn slack_checks(
             .header("content-type", "application/x-www-form-urlencoded")
             .send()
     };
+    // What people type after `@`, once auth.test has said it.
+    let mut bot_name = "threadwork".to_string();
     match call("auth.test", s.bot_token.expose_secret()).await {
         Err(e) => out.push(bad(
             "auth.test",
@@ -231,6 +233,9 @@ async fn slack_checks(
                 .map(str::to_string);
             let body: serde_json::Value = resp.json().await.unwrap_or_default();
             if body["ok"].as_bool() == Some(true) {
+                if let Some(name) = body["user"].as_str() {
+                    bot_name = name.to_string();
+                }
                 out.push(ok(
                     "auth.test",
                     format!(
@@ -251,6 +256,34 @@ async fn slack_checks(
                 ));
             }
         }
+    }
+    if let Some(channel) = &config.agents.admin_channel {
+        let answer = match http
+            .post(format!("{base}/conversations.info"))
+            .bearer_auth(s.bot_token.expose_secret())
+            .form(&[("channel", channel.as_str())])
+            .send()
+            .await
+        {
+            Ok(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
+            Err(e) => serde_json::json!({"error": e.without_url().to_string()}),
+        };
+        out.push(match (answer["ok"].as_bool(), answer["channel"]["is_member"].as_bool()) {
+            (Some(true), Some(true)) => ok("admin channel", format!("the bot is in {channel}")),
+            (Some(true), _) => bad(
+                "admin channel",
+                format!("the bot is not a member of {channel} (`[agents] admin_channel`): what it posts there is refused"),
+                format!("invite it: `/invite @{bot_name}` in that channel"),
+            ),
+            _ => bad(
+                "admin channel",
+                format!(
+                    "conversations.info on {channel} failed: {}",
+                    answer["error"].as_str().unwrap_or("no answer")
+                ),
+                "set `[agents] admin_channel` to the channel's id (C…), and give the app channels:read and groups:read",
+            ),
+        });
     }
     match (s.transport, &s.app_token) {
         (Transport::Socket, Some(app)) => {

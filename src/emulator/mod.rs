@@ -478,6 +478,17 @@ impl Emulator {
             .insert(id.to_string(), name.to_string());
     }
 
+    /// Takes the bot out of a channel (as `/kick` would): it can no longer post there, and
+    /// `conversations.info` says it is not a member.
+    pub async fn remove_bot_from(&self, channel: &str) {
+        self.inner
+            .ws
+            .lock()
+            .await
+            .bot_absent
+            .insert(channel.to_string());
+    }
+
     pub async fn stats(&self) -> Stats {
         self.inner.stats.lock().await.clone()
     }

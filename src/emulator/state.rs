@@ -184,6 +184,8 @@ pub struct Workspace {
     pub channels: BTreeMap<String, String>,
     /// The private channels among them.
     pub private: std::collections::BTreeSet<String>,
+    /// Channels the bot is not a member of: it cannot post there (`not_in_channel`).
+    pub bot_absent: std::collections::BTreeSet<String>,
     pub messages: Vec<Message>,
     pub ephemerals: Vec<Ephemeral>,
     last_ts_micros: u64,
@@ -249,6 +251,7 @@ impl Default for Workspace {
             users,
             channels,
             private: ["C0SECRET01".to_string()].into(),
+            bot_absent: Default::default(),
             messages: Vec::new(),
             ephemerals: Vec::new(),
             last_ts_micros: 0,

@@ -227,6 +227,9 @@ async fn post_message(emu: &Emulator, args: &Args) -> Response {
         let mut ws = emu.inner.ws.lock().await;
         (|| {
             let channel = channel_arg(&ws, args)?;
+            if ws.bot_absent.contains(&channel) {
+                return Err("not_in_channel");
+            }
             let text = text_arg(args)?;
             let metadata = metadata_arg(args)?;
             let thread_ts = arg(args, "thread_ts").map(str::to_string);
@@ -498,7 +501,7 @@ async fn conversations_info(emu: &Emulator, args: &Args) -> Response {
         "id": id, "name": ws.channels[id], "name_normalized": ws.channels[id], "created": 1700000000,
         "creator": "U0ALICE001", "is_channel": !private, "is_group": false, "is_im": false, "is_mpim": false,
         "is_private": private, "is_archived": false, "is_general": id == "C0GENERAL1", "is_shared": false,
-        "is_ext_shared": false, "is_org_shared": false, "is_pending_ext_shared": false, "is_member": true,
+        "is_ext_shared": false, "is_org_shared": false, "is_pending_ext_shared": false, "is_member": !ws.bot_absent.contains(id),
         "unlinked": 0, "topic": {"value": "", "creator": "", "last_set": 0},
         "purpose": {"value": "", "creator": "", "last_set": 0}, "previous_names": []
     }}))

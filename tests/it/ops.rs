@@ -403,6 +403,27 @@ fn doctor_names_a_missing_scope() {
             text.contains("FAIL  auth.test: Slack refused the bot token: invalid_auth"),
             "{text}"
         );
+        // The admin channel: the bot must be in it to post there.
+        w.config.slack.bot_token = Some(SecretString::from(threadwork::emulator::BOT_TOKEN));
+        w.config.agents.admin_channel = Some(CHANNEL.into());
+        let doctor = || async {
+            threadwork::cli::doctor::render(
+                &threadwork::cli::doctor::run(&w.config, &manifest).await,
+            )
+        };
+        let text = doctor().await;
+        assert!(
+            text.contains(&format!("ok    admin channel: the bot is in {CHANNEL}")),
+            "{text}"
+        );
+        w.emu.remove_bot_from(CHANNEL).await;
+        let text = doctor().await;
+        assert!(
+            text.contains(&format!(
+                "FAIL  admin channel: the bot is not a member of {CHANNEL}"
+            )) && text.contains("/invite @threadwork"),
+            "{text}"
+        );
     });
 }
 
