@@ -467,6 +467,7 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
         "container runtime",
         format!("{} reachable", runtime.name()),
     )];
+    out.extend(kubernetes_access(config).await);
     if runtime.name() != "docker" {
         // A cluster pulls images itself; a local process uses none.
         return out;
@@ -531,6 +532,37 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
         });
     }
     out
+}
+
+/// With the `kubernetes` runtime: the bot may do, in the sandbox namespace, everything a run
+/// needs (asked of the API server, so a Role that is missing or too small is named).
+async fn kubernetes_access(config: &Config) -> Option<Check> {
+    use crate::runtime::policy::RuntimeKind;
+    let kinds = std::iter::once(&config.sandbox.runtime).chain(&config.sandbox.runtimes);
+    if !kinds.into_iter().any(|k| *k == RuntimeKind::Kubernetes) {
+        return None;
+    }
+    let ns = &config.kubernetes.namespace;
+    let kube = crate::runtime::kubernetes::KubernetesRuntime::new(
+        config.kubernetes.clone(),
+        &config.sandbox.instance,
+    );
+    Some(match kube.missing_permissions().await {
+        Ok(missing) if missing.is_empty() => ok(
+            "kubernetes access",
+            format!("the bot may do all a run needs in namespace `{ns}`"),
+        ),
+        Ok(missing) => bad(
+            "kubernetes access",
+            format!("in namespace `{ns}` the bot may not {}", missing.join(", ")),
+            format!("apply the Role and RoleBinding of deploy/kubernetes for namespace `{ns}` (or grant these verbs to the bot's ServiceAccount there)"),
+        ),
+        Err(e) => bad(
+            "kubernetes access",
+            e.to_string(),
+            "check the cluster credentials (KUBECONFIG, or the pod's service account)",
+        ),
+    })
 }
 
 /// What to do when the configured runtimes do not answer: each names its own remedy.

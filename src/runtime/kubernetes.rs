@@ -609,6 +609,22 @@ pub struct KubernetesRuntime {
     leaving: Arc<AtomicBool>,
 }
 
+/// What the bot does in the sandbox namespace, as (verb, API group, resource, subresource):
+/// exactly the Role in `deploy/kubernetes`.
+pub const NEEDED_PERMISSIONS: [(&str, &str, &str, &str); 11] = [
+    ("create", "batch", "jobs", ""),
+    ("get", "batch", "jobs", ""),
+    ("list", "batch", "jobs", ""),
+    ("delete", "batch", "jobs", ""),
+    ("get", "", "pods", ""),
+    ("list", "", "pods", ""),
+    ("get", "", "pods", "log"),
+    ("create", "networking.k8s.io", "networkpolicies", ""),
+    ("delete", "networking.k8s.io", "networkpolicies", ""),
+    ("create", "", "secrets", ""),
+    ("delete", "", "secrets", ""),
+];
+
 impl KubernetesRuntime {
     pub fn new(settings: KubeSettings, instance: &str) -> Self {
         Self {
@@ -641,6 +657,47 @@ impl KubernetesRuntime {
 
     fn ns(&self) -> &str {
         &self.settings.namespace
+    }
+
+    /// The permissions the bot needs in the sandbox namespace that the cluster does not give
+    /// it, asked of the API server itself (`SelfSubjectAccessReview`, which any identity may
+    /// make): `verb resource` each, empty when all are there.
+    pub async fn missing_permissions(&self) -> Result<Vec<String>, RuntimeError> {
+        use k8s_openapi::api::authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let client = self.client().await?;
+        let reviews: Api<SelfSubjectAccessReview> = Api::all(client);
+        let mut missing = Vec::new();
+        for (verb, group, resource, subresource) in NEEDED_PERMISSIONS {
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        namespace: Some(self.ns().to_string()),
+                        verb: Some(verb.to_string()),
+                        group: Some(group.to_string()),
+                        resource: Some(resource.to_string()),
+                        subresource: (!subresource.is_empty()).then(|| subresource.to_string()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let answer = reviews
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(refused)?;
+            if !answer.status.is_some_and(|s| s.allowed) {
+                let what = if subresource.is_empty() {
+                    resource.to_string()
+                } else {
+                    format!("{resource}/{subresource}")
+                };
+                missing.push(format!("{verb} {what}"));
+            }
+        }
+        Ok(missing)
     }
 
     async fn delete_run(&self, client: &kube::Client, name: &str) {

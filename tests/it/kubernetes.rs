@@ -444,6 +444,16 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
             "secrets:delete",
         ]
     );
+    // `doctor` asks for exactly these.
+    let mut needed: Vec<String> = threadwork::runtime::kubernetes::NEEDED_PERMISSIONS
+        .iter()
+        .map(|(verb, _, res, sub)| match *sub {
+            "" => format!("{res}:{verb}"),
+            sub => format!("{res}/{sub}:{verb}"),
+        })
+        .collect();
+    needed.sort();
+    assert_eq!(grants, needed);
     assert_eq!(
         o["RoleBinding"]["roleRef"]["name"],
         o["Role"]["metadata"]["name"]
@@ -729,4 +739,48 @@ async fn real_cluster_end_to_end() {
         "changed\n"
     );
     assert!(runtime.leftovers().await.unwrap().is_empty());
+}
+
+/// `doctor` asks the API server whether the bot may do what a run needs in the sandbox
+/// namespace, and names what it may not.
+#[tokio::test]
+async fn doctor_names_what_the_bot_may_not_do_in_the_namespace() {
+    use threadwork::config::{Config, HarnessConfig};
+    use threadwork::runtime::policy::RuntimeKind;
+    let fake = FakeKube::start().await;
+    let mut config = Config::default();
+    config.sandbox.runtime = RuntimeKind::Kubernetes;
+    config.kubernetes.api_url = Some(fake.url.clone());
+    config.harness.insert(
+        "cmd".into(),
+        HarnessConfig::Command(CommandSpec {
+            program: "my-agent".into(),
+            args: vec![],
+            mode: OutputMode::Text,
+            env: Default::default(),
+        }),
+    );
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yml");
+    let text =
+        threadwork::cli::doctor::render(&threadwork::cli::doctor::run(&config, &manifest).await);
+    assert!(
+        text.contains(
+            "ok    kubernetes access: the bot may do all a run needs in namespace `threadwork`"
+        ),
+        "{text}"
+    );
+    let reviews = fake.created("/selfsubjectaccessreviews");
+    assert_eq!(reviews.len(), 11, "one review per permission of the Role");
+    assert!(reviews
+        .iter()
+        .all(|r| r["spec"]["resourceAttributes"]["namespace"] == "threadwork"));
+    fake.deny("delete secrets");
+    fake.deny("get pods/log");
+    let text =
+        threadwork::cli::doctor::render(&threadwork::cli::doctor::run(&config, &manifest).await);
+    assert!(
+        text.contains("FAIL  kubernetes access: in namespace `threadwork` the bot may not get pods/log, delete secrets"),
+        "{text}"
+    );
+    assert!(!text.contains("dockerd"), "{text}");
 }

@@ -52,6 +52,8 @@ struct Inner {
     /// pod name → (script, finished)
     pods: BTreeMap<String, (PodScript, bool)>,
     seq: u64,
+    /// `verb resource` pairs SelfSubjectAccessReviews deny.
+    denied: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -97,9 +99,18 @@ impl FakeKube {
             .route("/api/v1/namespaces/{ns}/pods", get(list))
             .route("/api/v1/namespaces/{ns}/pods/{name}", get(get_pod))
             .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(log))
+            .route(
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                axum::routing::post(access_review),
+            )
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
+    }
+
+    /// Access reviews for `verb resource` (e.g. `delete secrets`) answer "not allowed".
+    pub fn deny(&self, what: &str) {
+        self.inner.lock().unwrap().denied.push(what.to_string());
     }
 
     pub fn script(&self, s: PodScript) {
@@ -134,6 +145,21 @@ impl FakeKube {
             body,
         });
     }
+}
+
+/// `POST selfsubjectaccessreviews`: the review back with its status.
+async fn access_review(State(fake): State<FakeKube>, uri: Uri, body: Bytes) -> Response {
+    let mut review: Value = serde_json::from_slice(&body).unwrap_or_default();
+    fake.record(&Method::POST, &uri, review.clone());
+    let attrs = &review["spec"]["resourceAttributes"];
+    let resource = match attrs["subresource"].as_str() {
+        Some(sub) => format!("{}/{sub}", attrs["resource"].as_str().unwrap_or_default()),
+        None => attrs["resource"].as_str().unwrap_or_default().to_string(),
+    };
+    let what = format!("{} {resource}", attrs["verb"].as_str().unwrap_or_default());
+    let allowed = !fake.inner.lock().unwrap().denied.contains(&what);
+    review["status"] = json!({"allowed": allowed});
+    (StatusCode::CREATED, Json(review)).into_response()
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Response {
