@@ -468,6 +468,7 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
         format!("{} reachable", runtime.name()),
     )];
     out.extend(kubernetes_access(config).await);
+    out.extend(cluster_images(config));
     if runtime.name() != "docker" {
         // A cluster pulls images itself; a local process uses none.
         return out;
@@ -563,6 +564,66 @@ async fn kubernetes_access(config: &Config) -> Option<Check> {
             "check the cluster credentials (KUBECONFIG, or the pod's service account)",
         ),
     })
+}
+
+/// How nodes will pull each image of an agent that runs on the cluster.
+fn cluster_images(config: &Config) -> Vec<Check> {
+    use crate::runtime::policy::RuntimeKind;
+    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
+    let dirs = PromptDirs {
+        agents: config.agents.dir.clone(),
+        shared: config.agents.shared_dir.clone(),
+    };
+    let Ok(registry) = Registry::load(&dirs, &names) else {
+        return vec![];
+    };
+    let timeout = std::time::Duration::from_secs(config.jobs.timeout_secs.max(1));
+    let mut images: Vec<String> = registry
+        .agents
+        .values()
+        .filter_map(|a| {
+            crate::runtime::policy::resolve(&config.sandbox, &a.name, &a.sandbox, timeout).ok()
+        })
+        .filter(|spec| spec.runtime == RuntimeKind::Kubernetes)
+        .map(|spec| spec.image)
+        .collect();
+    images.sort();
+    images.dedup();
+    images
+        .iter()
+        .map(|image| pull_policy_check(image, config.kubernetes.image_pull_policy))
+        .collect()
+}
+
+/// What a node does with `image` under its pull policy, and the case that breaks: a name
+/// without a registry pulled at every run goes to Docker Hub, where a locally built image is
+/// not.
+pub fn pull_policy_check(
+    image: &str,
+    configured: Option<crate::runtime::kubernetes::PullPolicy>,
+) -> Check {
+    use crate::runtime::kubernetes::PullPolicy;
+    let policy = PullPolicy::effective(configured, image);
+    let registry = crate::runtime::docker::names_registry(image);
+    match policy {
+        PullPolicy::Always if !registry => bad(
+            "cluster image",
+            format!("nodes pull `{image}` from Docker Hub at every run (imagePullPolicy Always), and a run fails if it is not there"),
+            "push the image to a registry the cluster can pull from and name that registry in the image, with a fixed tag or a digest (or load it on every node and set `[kubernetes] image_pull_policy = \"Never\"`)",
+        ),
+        PullPolicy::Always => ok(
+            "cluster image",
+            format!("`{image}` is pulled at every run (Always)"),
+        ),
+        PullPolicy::IfNotPresent => ok(
+            "cluster image",
+            format!("`{image}` is pulled once per node (IfNotPresent): push a new tag or use a digest for each build, since a node keeps the image it has"),
+        ),
+        PullPolicy::Never => ok(
+            "cluster image",
+            format!("`{image}` is never pulled (Never): it must be on every node"),
+        ),
+    }
 }
 
 /// What to do when the configured runtimes do not answer: each names its own remedy.
@@ -827,6 +888,35 @@ mod tests {
         );
         assert!(
             !text.contains("agent `gem` runs Gemini CLI on network"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn cluster_images_are_checked_for_how_nodes_pull_them() {
+        use crate::runtime::kubernetes::PullPolicy;
+        let text = render(&[
+            pull_policy_check("threadwork/agents", None),
+            pull_policy_check("threadwork/agents:dev", None),
+            pull_policy_check("ghcr.io/acme/agents:latest", None),
+            pull_policy_check("threadwork/agents:latest", Some(PullPolicy::Never)),
+        ]);
+        assert!(
+            text.contains(
+                "FAIL  cluster image: nodes pull `threadwork/agents` from Docker Hub at every run"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("`threadwork/agents:dev` is pulled once per node (IfNotPresent)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`ghcr.io/acme/agents:latest` is pulled at every run (Always)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`threadwork/agents:latest` is never pulled (Never)"),
             "{text}"
         );
     }

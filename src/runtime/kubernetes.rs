@@ -90,6 +90,42 @@ pub struct KubeSettings {
     pub dns_namespace: String,
     #[serde(default = "default_dns_labels")]
     pub dns_labels: BTreeMap<String, String>,
+    /// When nodes pull a sandbox image: `Always`, `IfNotPresent` or `Never`; unset, Kubernetes'
+    /// own rule (`Always` for `:latest` or no tag, else `IfNotPresent`).
+    #[serde(default)]
+    pub image_pull_policy: Option<PullPolicy>,
+}
+
+/// A container's `imagePullPolicy`, spelt as Kubernetes spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
+
+    /// The policy a node applies to `image`: the configured one, else Kubernetes' default.
+    pub fn effective(configured: Option<PullPolicy>, image: &str) -> PullPolicy {
+        configured.unwrap_or_else(|| {
+            if image.contains('@') {
+                return PullPolicy::IfNotPresent;
+            }
+            let last = image.rsplit('/').next().unwrap_or(image);
+            match last.split_once(':') {
+                Some((_, "latest")) | None => PullPolicy::Always,
+                Some(_) => PullPolicy::IfNotPresent,
+            }
+        })
+    }
 }
 
 impl Default for KubeSettings {
@@ -325,9 +361,11 @@ pub fn objects(
         launch.program.clone(),
     ];
     command.extend(launch.args.iter().cloned());
+    let pull = settings.image_pull_policy.map(|p| p.as_str().to_string());
     let main = Container {
         name: "harness".into(),
         image: Some(spec.image.clone()),
+        image_pull_policy: pull.clone(),
         command: Some(command),
         working_dir: Some("/workspace".into()),
         env: Some(
@@ -360,6 +398,7 @@ pub fn objects(
     let init = Container {
         name: "workspace".into(),
         image: Some(spec.image.clone()),
+        image_pull_policy: pull,
         command: Some(vec![
             "/bin/sh".into(),
             "-c".into(),
@@ -1099,6 +1138,16 @@ mod tests {
         let pod = &spec["template"]["spec"];
         assert_eq!(pod["automountServiceAccountToken"], false);
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        // No pull policy unless one is configured: Kubernetes' own rule applies.
+        assert!(pod["containers"][0].get("imagePullPolicy").is_none());
+        let always = KubeSettings {
+            image_pull_policy: Some(PullPolicy::Always),
+            ..KubeSettings::default()
+        };
+        let o2 = objects(&launch(NetworkMode::None), "prod", &always, vec![]);
+        let pod2 = serde_json::to_value(&o2.job).unwrap()["spec"]["template"]["spec"].clone();
+        assert_eq!(pod2["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(pod2["initContainers"][0]["imagePullPolicy"], "Always");
         assert_eq!(
             pod["securityContext"]["seccompProfile"]["type"],
             "RuntimeDefault"
