@@ -259,6 +259,19 @@ pub struct JobsSection {
     /// Days a finished job's transcript is kept (0: forever).
     #[serde(default = "default_transcript_days")]
     pub transcript_days: u32,
+    /// Days a finished thread's workspace (its checkout and the CLI's state) is kept after its
+    /// last job; removed sooner once the PR the bot opened from it is merged or closed
+    /// (0: forever).
+    #[serde(default = "default_workspace_days")]
+    pub workspace_days: u32,
+    /// Most megabytes the workspaces may take together: past it, new jobs are refused with a
+    /// message in the thread until old workspaces are removed (0: no budget).
+    #[serde(default)]
+    pub disk_budget_mb: u64,
+}
+
+fn default_workspace_days() -> u32 {
+    14
 }
 
 fn default_transcript_events() -> u32 {
@@ -280,6 +293,8 @@ impl Default for JobsSection {
             workdir: default_workdir(),
             transcript_max_events: default_transcript_events(),
             transcript_days: default_transcript_days(),
+            workspace_days: default_workspace_days(),
+            disk_budget_mb: 0,
         }
     }
 }
@@ -583,6 +598,8 @@ impl Config {
             context_passages: self.agents.context_passages.min(20),
             transcript_max_events: self.jobs.transcript_max_events,
             transcript_days: self.jobs.transcript_days,
+            workspace_days: self.jobs.workspace_days,
+            disk_budget_mb: self.jobs.disk_budget_mb,
             sandbox: self.sandbox.clone(),
             overlap: self.overlap.clone(),
         }

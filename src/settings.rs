@@ -38,6 +38,10 @@ pub struct BotSettings {
     pub transcript_max_events: u32,
     /// Days a finished job's transcript is kept (0: forever).
     pub transcript_days: u32,
+    /// Days a finished thread's workspace is kept (0: forever).
+    pub workspace_days: u32,
+    /// Most megabytes all workspaces may take before new jobs are refused (0: no budget).
+    pub disk_budget_mb: u64,
     /// Overlap checks at intake.
     pub overlap: crate::overlap::OverlapSettings,
 }
@@ -62,6 +66,8 @@ impl Default for BotSettings {
             sandbox: SandboxPolicy::default(),
             transcript_max_events: 5000,
             transcript_days: 30,
+            workspace_days: 14,
+            disk_budget_mb: 0,
             overlap: crate::overlap::OverlapSettings::default(),
         }
     }

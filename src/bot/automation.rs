@@ -503,6 +503,14 @@ impl Handler {
                 return Ok(None);
             }
         };
+        if let Some((used, budget)) = self.jobs.over_disk_budget() {
+            let text = format!(
+                ":warning: The job workspaces take {used} MB, past their budget of {budget} MB (`[jobs] disk_budget_mb`), so this run was not started."
+            );
+            self.refuse_automated(agent, channel, &place, &origin, text)
+                .await;
+            return Ok(None);
+        }
         let slot = match self.reserve_run(agent, now)? {
             Ok(slot) => slot,
             Err(text) => {

@@ -128,6 +128,13 @@ impl Handler {
                 options.harness = options.harness.or_else(|| Some(p.harness.clone()));
             }
         }
+        if let Some((used, budget)) = self.jobs.over_disk_budget() {
+            let reply = format!(
+                ":warning: The job workspaces take {used} MB, past their budget of {budget} MB (`[jobs] disk_budget_mb`), so no job was started. Old threads' workspaces are removed after `[jobs] workspace_days`; an admin can also raise the budget."
+            );
+            self.say_in_background(channel, thread_ts, reply);
+            return Ok(());
+        }
         let (agent, harness, model) = match resolve_agent(
             &options,
             &channel,

@@ -231,6 +231,12 @@ impl Bot {
         &self.handler.identity
     }
 
+    /// Removes expired workspaces and measures the rest now (the bot also does it every ten
+    /// minutes).
+    pub async fn sweep_workspaces(&self) -> crate::jobs::retention::Swept {
+        self.handler.jobs.sweep_workspaces().await
+    }
+
     /// The bot's store, for inspection (tests, and the audit commands later).
     pub fn store(&self) -> Arc<dyn Store> {
         self.handler.store.clone()
@@ -258,6 +264,10 @@ impl Bot {
         );
         let digest = tokio::spawn(self.handler.clone().run_digest(background.clone()));
         let prune = tokio::spawn(prune_claims(self.handler.store.clone(), background.clone()));
+        let sweep = tokio::spawn(sweep_workspaces(
+            self.handler.jobs.clone(),
+            background.clone(),
+        ));
         let mut quiet = self
             .quiet_rx
             .lock()
@@ -289,6 +299,10 @@ impl Bot {
         background.cancel();
         let _ = digest.await;
         let _ = prune.await;
+        // A sweep in the middle of measuring a large tree is not waited for: it reads the
+        // store only at its start.
+        sweep.abort();
+        let _ = sweep.await;
         if let Some(twins) = twins {
             let _ = twins.await;
         }
@@ -353,6 +367,17 @@ impl Bot {
 
 /// Drops event and message claims older than a day — Slack redelivers for about an hour —
 /// at start and every six hours, so the de-duplication trees do not grow for ever.
+/// Removes expired workspaces and measures the rest, at start and every ten minutes.
+async fn sweep_workspaces(jobs: Arc<Jobs>, shutdown: CancellationToken) {
+    loop {
+        jobs.sweep_workspaces().await;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+        }
+    }
+}
+
 async fn prune_claims(store: Arc<dyn Store>, shutdown: CancellationToken) {
     loop {
         let s = store.clone();

@@ -111,6 +111,7 @@ pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
     checks.push(prompt_check(config));
     checks.extend(runtime_checks(config).await);
     checks.push(store_check(&config.store.path));
+    checks.push(workspaces_check(&config.jobs));
     checks.extend(model_key_checks(config));
     checks.extend(mcp_checks(config).await);
     checks.extend(forge_checks(config, &env).await);
@@ -644,6 +645,50 @@ fn runtime_fix(config: &Config) -> String {
     fixes.join("; ")
 }
 
+/// What the job workspaces take, against `[jobs] disk_budget_mb`.
+fn workspaces_check(jobs: &crate::config::JobsSection) -> Check {
+    let dir = &jobs.workdir;
+    let used = if dir.exists() {
+        match crate::runtime::hostfs::disk_usage(dir, u64::MAX) {
+            Ok(bytes) => bytes / (1024 * 1024),
+            Err(e) => {
+                return bad(
+                    "workspaces",
+                    format!("cannot measure {}: {e}", dir.display()),
+                    "let the bot's user read `[jobs] workdir`",
+                )
+            }
+        }
+    } else {
+        0
+    };
+    let kept = match jobs.workspace_days {
+        0 => "kept forever".to_string(),
+        d => format!("a finished thread's kept {d} days"),
+    };
+    match jobs.disk_budget_mb {
+        0 => ok(
+            "workspaces",
+            format!("{used} MB in {} ({kept}, no budget)", dir.display()),
+        ),
+        budget if used < budget => ok(
+            "workspaces",
+            format!(
+                "{used} MB of a {budget} MB budget in {} ({kept})",
+                dir.display()
+            ),
+        ),
+        budget => bad(
+            "workspaces",
+            format!(
+                "{used} MB in {}, past the {budget} MB budget: new jobs are refused",
+                dir.display()
+            ),
+            "lower `[jobs] workspace_days`, raise `[jobs] disk_budget_mb`, or free the volume",
+        ),
+    }
+}
+
 fn store_check(path: &PathBuf) -> Check {
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
@@ -917,6 +962,26 @@ mod tests {
         );
         assert!(
             text.contains("`threadwork/agents:latest` is never pulled (Never)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn workspaces_are_measured_against_their_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("job-1")).unwrap();
+        std::fs::write(dir.path().join("job-1/big"), vec![1u8; 3 * 1024 * 1024]).unwrap();
+        let mut jobs = crate::config::JobsSection {
+            workdir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let text = render(&[workspaces_check(&jobs)]);
+        assert!(text.contains("ok    workspaces: 3 MB in"), "{text}");
+        assert!(text.contains("kept 14 days, no budget"), "{text}");
+        jobs.disk_budget_mb = 2;
+        let text = render(&[workspaces_check(&jobs)]);
+        assert!(
+            text.contains("FAIL  workspaces: 3 MB in") && text.contains("past the 2 MB budget"),
             "{text}"
         );
     }

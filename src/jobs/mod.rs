@@ -23,6 +23,7 @@ mod progress;
 pub mod queue;
 pub mod reconcile;
 mod recover;
+pub mod retention;
 mod run;
 mod start;
 mod thread;
@@ -119,6 +120,8 @@ pub struct Jobs {
     settling: tokio::sync::Mutex<()>,
     /// A graceful stop began: no queued job starts.
     holding: std::sync::atomic::AtomicBool,
+    /// Bytes the workspaces took at the last sweep (`retention`).
+    workspace_bytes: std::sync::atomic::AtomicU64,
     /// A graceful stop lets go of the runs: they are left to the next process.
     leave: CancellationToken,
 }
@@ -171,6 +174,7 @@ impl Jobs {
             tasks: TaskTracker::new(),
             settling: tokio::sync::Mutex::new(()),
             holding: std::sync::atomic::AtomicBool::new(false),
+            workspace_bytes: std::sync::atomic::AtomicU64::new(0),
             leave: CancellationToken::new(),
         }
     }

@@ -92,7 +92,15 @@ impl Jobs {
             mcp_configured: &|m| gateway.is_some_and(|g| g.has(m)),
         });
         let Err(e) = planned else {
-            return planned;
+            // A thread whose workspace was removed (`retention`) starts a fresh one: the CLI's
+            // session lived in it, so there is nothing to resume; the thread is the context.
+            return planned.map(|mut plan| {
+                if plan.resume_session.is_some() && !plan.workdir.exists() {
+                    tracing::info!(job = job.id, agent = %job.agent, "the thread's workspace was removed; a new session starts");
+                    plan.resume_session = None;
+                }
+                plan
+            });
         };
         // A run that cannot start keeps what was gathered for it, for its audit record: the
         // thread, the passages and the prompt it would have run with.

@@ -61,6 +61,8 @@ pub struct Metrics {
     pub jobs_active: Family<AgentState, Gauge>,
     pub job_seconds: Family<AgentLabel, Histogram>,
     pub queue_depth: Gauge,
+    /// Bytes the job workspaces take, at the last sweep.
+    pub workspace_bytes: Gauge,
     pub slack_calls: Family<MethodLabel, Counter>,
     pub slack_ratelimited: Family<MethodLabel, Counter>,
     pub harness_events: Family<AgentKind, Counter>,
@@ -131,6 +133,12 @@ impl Metrics {
             "Jobs waiting for a run slot",
             queue_depth.clone(),
         );
+        let workspace_bytes = Gauge::default();
+        registry.register(
+            "workspace_bytes",
+            "Bytes the job workspaces take under [jobs] workdir, at the last sweep",
+            workspace_bytes.clone(),
+        );
         let slack_calls = Family::<MethodLabel, Counter>::default();
         registry.register(
             "slack_api_calls",
@@ -178,6 +186,7 @@ impl Metrics {
             jobs_active,
             job_seconds,
             queue_depth,
+            workspace_bytes,
             slack_calls,
             slack_ratelimited,
             harness_events,

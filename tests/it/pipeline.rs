@@ -699,3 +699,82 @@ async fn settle_returns_once_the_answer_is_posted() {
     let jobs = w.bot().bot.store().jobs().unwrap();
     assert!(jobs.iter().all(|j| j.terminal_posted), "{jobs:?}");
 }
+
+/// A finished thread's workspace goes after `[jobs] workspace_days`; a follow-up in that
+/// thread then starts in a new one. Past `[jobs] disk_budget_mb`, a new request is refused
+/// with the figures, until the workspaces are small again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_workspaces_go_and_a_full_disk_budget_refuses_new_jobs() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.config.jobs.workspace_days = 7;
+    w.config.jobs.disk_budget_mb = 1;
+    w.start_bot(scripted(script("first answer", 0))).await;
+    let ts = w.mention("make something").await;
+    wait_reply(&w, &ts, SECS(10), |m| m.text == "first answer").await;
+    w.settle().await;
+    let workspace = w.config.jobs.workdir.join("job-1");
+    assert!(workspace.exists());
+    let bot = &w.bot().bot;
+    assert_eq!(
+        bot.sweep_workspaces().await.removed,
+        0,
+        "a recent thread stays"
+    );
+
+    // Eight days later (its finish moved back), the thread's workspace goes.
+    let store = bot.store();
+    let mut job = store.job(1).unwrap().unwrap();
+    job.finished_at = Some(chrono::Utc::now() - chrono::Duration::days(8));
+    store.put_job(&job).unwrap();
+    let swept = bot.sweep_workspaces().await;
+    assert!(swept.removed >= 1, "{swept:?}");
+    assert!(!workspace.exists());
+    w.emu
+        .post_as(
+            "alice",
+            CHANNEL,
+            &format!("<@{BOT_USER_ID}> and again"),
+            Some(&ts),
+        )
+        .await
+        .unwrap();
+    eventually(SECS(10), "the follow-up's answer", || async {
+        (w.bot_replies(&ts)
+            .await
+            .iter()
+            .filter(|m| m.text == "first answer")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await;
+    w.settle().await;
+    assert!(
+        workspace.exists(),
+        "the follow-up worked in a new workspace"
+    );
+
+    // Two megabytes against a budget of one: the next request is refused, and says why.
+    std::fs::write(workspace.join("big.bin"), vec![7u8; 2 * 1024 * 1024]).unwrap();
+    assert!(bot.sweep_workspaces().await.bytes_left >= 2 * 1024 * 1024);
+    let refused = w.mention("one more").await;
+    let reply = eventually(SECS(5), "the refusal", || async {
+        w.bot_replies(&refused).await.into_iter().next()
+    })
+    .await;
+    assert!(
+        reply.text.contains("past their budget of 1 MB")
+            && reply.text.contains("no job was started"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        store.jobs().unwrap().len(),
+        2,
+        "no job for the refused request"
+    );
+    std::fs::remove_file(workspace.join("big.bin")).unwrap();
+    bot.sweep_workspaces().await;
+    let ts = w.mention("now it fits").await;
+    wait_reply(&w, &ts, SECS(10), |m| m.text == "first answer").await;
+}
