@@ -174,10 +174,12 @@ pub struct AgentsSection {
     pub shared_dir: PathBuf,
     #[serde(default = "default_agent")]
     pub default: String,
-    /// Slack user ids who may adopt, reject and revert any agent's amendments.
+    /// Slack user ids with every agent owner's rights: adopt, reject and revert amendments,
+    /// act in any job's thread, stop jobs, run schedules, decide overlap holds.
     #[serde(default)]
     pub admins: Vec<String>,
-    /// A channel id where prompt-file errors found while running are posted.
+    /// A channel id where prompt-file errors found while running, and the overlap digest, are
+    /// posted; the bot must be a member (`doctor` checks).
     #[serde(default)]
     pub admin_channel: Option<String>,
     /// Reload prompt files when they change on disk.
@@ -378,6 +380,8 @@ pub enum ConfigError {
     },
     #[error("config {path}: {what}")]
     Overlap { path: String, what: String },
+    #[error("config {path}: {what}")]
+    Sandbox { path: String, what: String },
     #[error("{var} is not set (nor `slack.{field}` in the config): {hint}")]
     MissingToken {
         var: &'static str,
@@ -417,6 +421,12 @@ impl Config {
                 what,
             });
         }
+        if let Some(what) = config.sandbox.problem() {
+            return Err(ConfigError::Sandbox {
+                path: name.to_string(),
+                what,
+            });
+        }
         config.fill_defaults();
         Ok(config)
     }
@@ -428,6 +438,10 @@ impl Config {
         // The MCP gateway lives on the model proxy's listener.
         if self.model.is_none() && !self.mcp.is_empty() {
             self.model = Some(ProxyConfig::default());
+        }
+        // On a cluster the sandboxes reach the proxy on the port it listens on.
+        if let (None, Some(model)) = (self.kubernetes.proxy_port, &self.model) {
+            self.kubernetes.proxy_port = Some(i32::from(model.listen.port()));
         }
         if let (None, Some(model)) = (&self.sandbox.model_endpoint, &self.model) {
             self.sandbox.model_endpoint =
@@ -641,6 +655,18 @@ mod tests {
             Some(HarnessConfig::Command(spec)) => assert_eq!(spec.args, vec!["--json"]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_cluster_reaches_the_proxy_on_its_listen_port() {
+        let c = Config::parse("t.toml", "[model]\nlisten = \"0.0.0.0:9000\"\n").unwrap();
+        assert_eq!(c.kubernetes.proxy_port(), 9000);
+        let c = Config::parse(
+            "t.toml",
+            "[model]\nlisten = \"0.0.0.0:9000\"\n[kubernetes]\nproxy_port = 8080\n",
+        )
+        .unwrap();
+        assert_eq!(c.kubernetes.proxy_port(), 8080, "a port set stays");
     }
 
     #[test]

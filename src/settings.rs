@@ -9,7 +9,8 @@ use crate::runtime::SandboxPolicy;
 #[derive(Debug, Clone)]
 pub struct BotSettings {
     pub default_agent: String,
-    /// Bot ids whose messages the bot acts on (others are ignored).
+    /// Bots whose messages the bot acts on (others are ignored): a message matches by its bot
+    /// id (B…) or bot user id (U…), a mention by the bot user id only.
     pub allowed_bots: Vec<String>,
     pub max_running: usize,
     pub per_channel: usize,

@@ -73,8 +73,10 @@ pub struct KubeSettings {
     /// Labels of the bot's pods, which serve the model proxy (egress peer for `model`).
     #[serde(default = "default_proxy_labels")]
     pub proxy_labels: BTreeMap<String, String>,
-    #[serde(default = "default_proxy_port")]
-    pub proxy_port: i32,
+    /// The port of the bot's model proxy, on its pods and on the Service: the `[model]
+    /// listen` port unless set (`Config::fill_defaults`), 8080 without a `[model]` table.
+    #[serde(default)]
+    pub proxy_port: Option<i32>,
     /// The Service in front of the bot's model proxy (`deploy/`), as the pods resolve it.
     #[serde(default = "default_proxy_service")]
     pub proxy_service: String,
@@ -140,8 +142,10 @@ fn default_namespace() -> String {
 fn default_proxy_labels() -> BTreeMap<String, String> {
     BTreeMap::from([("app.kubernetes.io/name".into(), "threadwork".into())])
 }
-fn default_proxy_port() -> i32 {
-    8080
+impl KubeSettings {
+    pub fn proxy_port(&self) -> i32 {
+        self.proxy_port.unwrap_or(8080)
+    }
 }
 fn default_proxy_service() -> String {
     "threadwork-model".into()
@@ -213,7 +217,7 @@ fn egress_rules(mode: NetworkMode, settings: &KubeSettings) -> Vec<NetworkPolicy
                     namespace_selector: settings.bot_namespace.as_deref().map(namespace_named),
                     ..Default::default()
                 }]),
-                ports: Some(vec![port(settings.proxy_port, "TCP")]),
+                ports: Some(vec![port(settings.proxy_port(), "TCP")]),
             },
             // The proxy is reached by its Service name.
             dns,
@@ -902,7 +906,8 @@ impl Runtime for KubernetesRuntime {
             .unwrap_or(&self.settings.namespace);
         Some(format!(
             "{}.{ns}.svc:{}",
-            self.settings.proxy_service, self.settings.proxy_port
+            self.settings.proxy_service,
+            self.settings.proxy_port()
         ))
     }
 

@@ -61,7 +61,8 @@ pub struct Limits {
     /// Wall-clock limit; without it, `[jobs] timeout_secs`.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
-    /// Disk a run's workspace may use; without it, 10 GB (defaults) or no cap (max).
+    /// Disk a run's workspace may use: 10 GB by default, at most 50 GB unless `[sandbox.max]`
+    /// says otherwise.
     #[serde(default)]
     pub disk_mb: Option<u64>,
 }
@@ -90,6 +91,40 @@ impl Limits {
             disk_mb: Some(50 * 1024),
         }
     }
+
+    fn over_defaults<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(PartialLimits::deserialize(d)?.over(Self::default_limits()))
+    }
+
+    fn over_max<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(PartialLimits::deserialize(d)?.over(Self::default_max()))
+    }
+}
+
+/// A `[sandbox.defaults]` or `[sandbox.max]` table as written: the keys it leaves out keep
+/// their defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartialLimits {
+    cpus: Option<f64>,
+    memory_mb: Option<u64>,
+    pids: Option<i64>,
+    tmp_mb: Option<u64>,
+    timeout_secs: Option<u64>,
+    disk_mb: Option<u64>,
+}
+
+impl PartialLimits {
+    fn over(self, base: Limits) -> Limits {
+        Limits {
+            cpus: self.cpus.unwrap_or(base.cpus),
+            memory_mb: self.memory_mb.unwrap_or(base.memory_mb),
+            pids: self.pids.unwrap_or(base.pids),
+            tmp_mb: self.tmp_mb.unwrap_or(base.tmp_mb),
+            timeout_secs: self.timeout_secs.or(base.timeout_secs),
+            disk_mb: self.disk_mb.or(base.disk_mb),
+        }
+    }
 }
 
 /// The admin's `[sandbox]` section.
@@ -112,7 +147,7 @@ pub struct SandboxPolicy {
     /// Names this bot's containers, so instances sharing a Docker host leave each other alone.
     #[serde(default = "default_instance")]
     pub instance: String,
-    /// `uid:gid` the harness runs as; never root.
+    /// `uid:gid` the harness runs as, both numbers; never root (`SandboxPolicy::problem`).
     #[serde(default = "default_user")]
     pub user: String,
     /// `host:port` of the model endpoint that network mode `model` can reach (the bot's model
@@ -121,9 +156,15 @@ pub struct SandboxPolicy {
     pub model_endpoint: Option<String>,
     #[serde(default)]
     pub network: NetworkMode,
-    #[serde(default = "Limits::default_limits")]
+    /// Each key left out of the table keeps its default (`Limits::default_limits`).
+    #[serde(
+        default = "Limits::default_limits",
+        deserialize_with = "Limits::over_defaults"
+    )]
     pub defaults: Limits,
-    #[serde(default = "Limits::default_max")]
+    /// Each key left out keeps its default maximum (`Limits::default_max`): naming one cap
+    /// never lifts the others.
+    #[serde(default = "Limits::default_max", deserialize_with = "Limits::over_max")]
     pub max: Limits,
     /// Agents an admin approved for network mode `open`.
     #[serde(default)]
@@ -133,6 +174,21 @@ pub struct SandboxPolicy {
 impl Default for SandboxPolicy {
     fn default() -> Self {
         toml::from_str("").expect("every field has a default")
+    }
+}
+
+impl SandboxPolicy {
+    /// Why the policy cannot be used, if it cannot: the harness must run as a numeric,
+    /// non-root `uid:gid`.
+    pub fn problem(&self) -> Option<String> {
+        let ids: Vec<Option<u32>> = self.user.split(':').map(|p| p.parse().ok()).collect();
+        match ids.as_slice() {
+            [Some(uid), Some(gid)] if *uid != 0 && *gid != 0 => None,
+            _ => Some(format!(
+                "[sandbox] user = {:?}: harnesses run as a numeric `uid:gid` other than root (0), e.g. \"1000:1000\"",
+                self.user
+            )),
+        }
     }
 }
 
@@ -348,6 +404,35 @@ mod tests {
     use super::*;
 
     const T: Duration = Duration::from_secs(1800);
+
+    #[test]
+    fn a_partial_limits_table_keeps_the_other_defaults_and_caps() {
+        let p: SandboxPolicy =
+            toml::from_str("[defaults]\nmemory_mb = 512\n[max]\ncpus = 4.0\n").unwrap();
+        assert_eq!(p.defaults.memory_mb, 512);
+        assert_eq!(p.defaults.cpus, Limits::default_limits().cpus);
+        assert_eq!(p.max.cpus, 4.0);
+        // Naming one cap does not lift the others.
+        assert_eq!(p.max.timeout_secs, Some(4 * 3600));
+        assert_eq!(p.max.disk_mb, Some(50 * 1024));
+        assert!(toml::from_str::<SandboxPolicy>("[max]\ncpu = 4.0\n").is_err());
+    }
+
+    #[test]
+    fn harnesses_never_run_as_root() {
+        let with = |user: &str| SandboxPolicy {
+            user: user.into(),
+            ..SandboxPolicy::default()
+        };
+        assert_eq!(with("1000:1000").problem(), None);
+        for bad in ["0:0", "0:1000", "1000:0", "root", "1000", ""] {
+            assert!(with(bad).problem().is_some(), "{bad}");
+        }
+        let e = crate::config::Config::parse("t.toml", "[sandbox]\nuser = \"0:0\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("other than root"), "{e}");
+    }
 
     #[test]
     fn defaults_apply_without_a_request() {

@@ -491,7 +491,7 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
     );
     assert_eq!(
         o["Service"]["spec"]["ports"][0]["port"],
-        defaults.proxy_port
+        defaults.proxy_port()
     );
     // The config in the ConfigMap is one the bot accepts, and runs jobs on the cluster.
     let toml = o["ConfigMap"]["data"]["threadwork.toml"].as_str().unwrap();
