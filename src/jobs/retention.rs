@@ -1,8 +1,9 @@
-//! Workspaces do not grow without bound: a finished thread's workspace (its checkout and the
-//! CLI's state) is removed after `[jobs] workspace_days`, or once the PR the bot opened from
-//! it is merged or closed; what the rest take is measured for `/metrics`, and past `[jobs]
-//! disk_budget_mb` new jobs are refused. The decision is pure (`expired_workspaces`); the
-//! sweep does the I/O.
+//! Nothing grows without bound: transcripts past `[jobs] transcript_days` are dropped, and a
+//! finished thread's workspace (its checkout and the CLI's state) is removed after `[jobs]
+//! workspace_days`, or once the PR the bot opened from it is merged or closed; what the rest
+//! take is measured for `/metrics`, and past `[jobs] disk_budget_mb` new jobs are refused.
+//! The decisions are pure (`expired_workspaces`, `transcripts_expired`); the sweep does the
+//! I/O.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -63,6 +64,12 @@ impl Jobs {
                 return Swept::default();
             }
         };
+        // Transcripts past `[jobs] transcript_days` go too (not only at start).
+        let old =
+            super::recover::transcripts_expired(&jobs, self.settings.transcript_days, Utc::now());
+        if let Err(e) = self.store.drop_transcripts(&old) {
+            tracing::warn!(error = %e, "cannot drop expired transcripts");
+        }
         let expired = expired_workspaces(&jobs, self.settings.workspace_days, Utc::now());
         let root = self.settings.workdir.clone();
         // The work tree and, beside it, its git folder (`forge::git::Checkout::beside`).

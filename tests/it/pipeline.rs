@@ -707,6 +707,7 @@ async fn settle_returns_once_the_answer_is_posted() {
 async fn old_workspaces_go_and_a_full_disk_budget_refuses_new_jobs() {
     let mut w = World::new(EmulatorConfig::default()).await;
     w.config.jobs.workspace_days = 7;
+    w.config.jobs.transcript_days = 7;
     w.config.jobs.disk_budget_mb = 1;
     w.start_bot(scripted(script("first answer", 0))).await;
     let ts = w.mention("make something").await;
@@ -721,14 +722,17 @@ async fn old_workspaces_go_and_a_full_disk_budget_refuses_new_jobs() {
         "a recent thread stays"
     );
 
-    // Eight days later (its finish moved back), the thread's workspace goes.
+    // Eight days later (its finish moved back), the thread's workspace and the job's
+    // transcript go.
     let store = bot.store();
+    assert!(!store.transcript(1).unwrap().is_empty());
     let mut job = store.job(1).unwrap().unwrap();
     job.finished_at = Some(chrono::Utc::now() - chrono::Duration::days(8));
     store.put_job(&job).unwrap();
     let swept = bot.sweep_workspaces().await;
     assert!(swept.removed >= 1, "{swept:?}");
     assert!(!workspace.exists());
+    assert!(store.transcript(1).unwrap().is_empty());
     w.emu
         .post_as(
             "alice",
