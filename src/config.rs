@@ -380,8 +380,9 @@ pub enum ConfigError {
     },
     #[error("config {path}: {what}")]
     Overlap { path: String, what: String },
+    /// A value the parser accepts but the bot cannot use.
     #[error("config {path}: {what}")]
-    Sandbox { path: String, what: String },
+    Invalid { path: String, what: String },
     #[error("{var} is not set (nor `slack.{field}` in the config): {hint}")]
     MissingToken {
         var: &'static str,
@@ -421,8 +422,21 @@ impl Config {
                 what,
             });
         }
+        for (key, days) in [
+            ("transcript_days", config.jobs.transcript_days),
+            ("workspace_days", config.jobs.workspace_days),
+        ] {
+            if days > 36_500 {
+                return Err(ConfigError::Invalid {
+                    path: name.to_string(),
+                    what: format!(
+                        "[jobs] {key} = {days}: at most 36500 (a hundred years); 0 keeps forever"
+                    ),
+                });
+            }
+        }
         if let Some(what) = config.sandbox.problem() {
-            return Err(ConfigError::Sandbox {
+            return Err(ConfigError::Invalid {
                 path: name.to_string(),
                 what,
             });
@@ -655,6 +669,18 @@ mod tests {
             Some(HarnessConfig::Command(spec)) => assert_eq!(spec.args, vec!["--json"]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn retention_days_are_bounded() {
+        let e = Config::parse("t.toml", "[jobs]\nworkspace_days = 4000000000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("workspace_days") && e.contains("at most 36500"),
+            "{e}"
+        );
+        assert!(Config::parse("t.toml", "[jobs]\ntranscript_days = 36500\n").is_ok());
     }
 
     #[test]

@@ -128,13 +128,6 @@ impl Handler {
                 options.harness = options.harness.or_else(|| Some(p.harness.clone()));
             }
         }
-        if let Some((used, budget)) = self.jobs.over_disk_budget() {
-            let reply = format!(
-                ":warning: The job workspaces take {used} MB, past their budget of {budget} MB (`[jobs] disk_budget_mb`), so no job was started. Old threads' workspaces are removed after `[jobs] workspace_days`; an admin can also raise the budget."
-            );
-            self.say_in_background(channel, thread_ts, reply);
-            return Ok(());
-        }
         let (agent, harness, model) = match resolve_agent(
             &options,
             &channel,
@@ -160,6 +153,14 @@ impl Handler {
                 return Ok(());
             }
         };
+        // Only someone who may start this job hears about the disk.
+        if let Some((used, budget)) = self.jobs.over_disk_budget() {
+            let reply = format!(
+                ":warning: The job workspaces take {used} MB, past their budget of {budget} MB (`[jobs] disk_budget_mb`), so no job was started. Old threads' workspaces are removed after `[jobs] workspace_days`; an admin can also raise the budget."
+            );
+            self.say_in_background(channel, thread_ts, reply);
+            return Ok(());
+        }
         let (repo, branch) =
             match job_repo(agent, &options, parent_job.as_ref(), self.jobs.forges()) {
                 Ok(r) => r,

@@ -299,8 +299,9 @@ impl Bot {
         background.cancel();
         let _ = digest.await;
         let _ = prune.await;
-        // A sweep in the middle of measuring a large tree is not waited for: it reads the
-        // store only at its start.
+        // A sweep in the middle of a folder walk stops it (the runtime would wait for the
+        // walk's thread); it reads the store only at its start.
+        self.handler.jobs.stop_sweeps();
         sweep.abort();
         let _ = sweep.await;
         if let Some(twins) = twins {

@@ -122,6 +122,8 @@ pub struct Jobs {
     holding: std::sync::atomic::AtomicBool,
     /// Bytes the workspaces took at the last sweep (`retention`).
     workspace_bytes: std::sync::atomic::AtomicU64,
+    /// Set when the bot stops: a sweep's folder walk ends early.
+    sweep_stop: Arc<std::sync::atomic::AtomicBool>,
     /// A graceful stop lets go of the runs: they are left to the next process.
     leave: CancellationToken,
 }
@@ -175,6 +177,7 @@ impl Jobs {
             settling: tokio::sync::Mutex::new(()),
             holding: std::sync::atomic::AtomicBool::new(false),
             workspace_bytes: std::sync::atomic::AtomicU64::new(0),
+            sweep_stop: Arc::default(),
             leave: CancellationToken::new(),
         }
     }

@@ -61,6 +61,12 @@ impl RunQueue {
             .count()
     }
 
+    /// A job of the thread is waiting or running: its workspace is in use.
+    pub fn thread_active(&self, channel: &str, thread: &str) -> bool {
+        let here = |p: &Place| p.channel == channel && p.thread == thread;
+        self.running.values().any(here) || self.waiting.iter().any(|(_, p)| here(p))
+    }
+
     /// The running job of `place`'s thread, if any.
     pub fn thread_busy(&self, channel: &str, thread: &str) -> Option<JobId> {
         self.running

@@ -303,7 +303,10 @@ pub fn transcripts_expired(jobs: &[Job], days: u32, now: chrono::DateTime<Utc>) 
     if days == 0 {
         return vec![];
     }
-    let cutoff = now - chrono::Duration::days(i64::from(days));
+    // Days past the calendar's end keep everything.
+    let Some(cutoff) = now.checked_sub_signed(chrono::Duration::days(i64::from(days))) else {
+        return vec![];
+    };
     jobs.iter()
         .filter(|j| j.finished_at.is_some_and(|f| f < cutoff))
         .map(|j| j.id)
