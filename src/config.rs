@@ -442,6 +442,17 @@ impl Config {
             });
         }
         config.fill_defaults();
+        // The admin's own defaults must fit the admin's own caps, or every job is refused.
+        let timeout = std::time::Duration::from_secs(config.jobs.timeout_secs);
+        let plain = crate::runtime::policy::SandboxOverride::default();
+        if let Err(e) =
+            crate::runtime::policy::resolve(&config.sandbox, "<defaults>", &plain, timeout)
+        {
+            return Err(ConfigError::Invalid {
+                path: name.to_string(),
+                what: format!("every job would be refused: {e} (the defaults, `[jobs] timeout_secs` included, must fit `[sandbox.max]`)"),
+            });
+        }
         Ok(config)
     }
 
@@ -669,6 +680,21 @@ mod tests {
             Some(HarnessConfig::Command(spec)) => assert_eq!(spec.args, vec!["--json"]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn defaults_past_the_caps_are_refused_at_once() {
+        let e = Config::parse(
+            "t.toml",
+            "[jobs]\ntimeout_secs = 21600\n[sandbox.max]\ncpus = 4.0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("every job would be refused") && e.contains("timeout_secs"),
+            "{e}"
+        );
+        assert!(Config::parse("t.toml", "[jobs]\ntimeout_secs = 14400\n").is_ok());
     }
 
     #[test]
