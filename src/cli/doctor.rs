@@ -164,12 +164,7 @@ async fn forge_checks(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> 
 /// its tools.
 async fn mcp_checks(config: &Config) -> Vec<Check> {
     let mut out = Vec::new();
-    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
-    let dirs = PromptDirs {
-        agents: config.agents.dir.clone(),
-        shared: config.agents.shared_dir.clone(),
-    };
-    if let Ok(registry) = Registry::load(&dirs, &names) {
+    if let Ok(registry) = load_agents(config) {
         for agent in registry.agents.values() {
             if let Some(server) =
                 crate::mcp::unconfigured(&agent.mcp, |s| config.mcp.contains_key(s))
@@ -367,13 +362,18 @@ fn scope_check(manifest: &Path, granted: Option<&str>) -> Check {
     }
 }
 
-fn prompt_check(config: &Config) -> Check {
+/// The agents of the prompt files, as the bot would load them.
+fn load_agents(config: &Config) -> Result<Registry, crate::prompts::PromptsError> {
     let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
     let dirs = PromptDirs {
         agents: config.agents.dir.clone(),
         shared: config.agents.shared_dir.clone(),
     };
-    match Registry::load(&dirs, &names) {
+    Registry::load(&dirs, &names)
+}
+
+fn prompt_check(config: &Config) -> Check {
+    match load_agents(config) {
         Ok(r) if r.agents.contains_key(&config.agents.default) => {
             ok("prompt files", format!("{} agents valid", r.agents.len()))
         }
@@ -498,12 +498,7 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
             "check that the Docker API answers /version",
         )),
     }
-    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
-    let dirs = PromptDirs {
-        agents: config.agents.dir.clone(),
-        shared: config.agents.shared_dir.clone(),
-    };
-    let Ok(registry) = Registry::load(&dirs, &names) else {
+    let Ok(registry) = load_agents(config) else {
         return out;
     };
     let mut images: Vec<String> = Vec::new();
@@ -570,12 +565,7 @@ async fn kubernetes_access(config: &Config) -> Option<Check> {
 /// How nodes will pull each image of an agent that runs on the cluster.
 fn cluster_images(config: &Config) -> Vec<Check> {
     use crate::runtime::policy::RuntimeKind;
-    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
-    let dirs = PromptDirs {
-        agents: config.agents.dir.clone(),
-        shared: config.agents.shared_dir.clone(),
-    };
-    let Ok(registry) = Registry::load(&dirs, &names) else {
+    let Ok(registry) = load_agents(config) else {
         return vec![];
     };
     let timeout = std::time::Duration::from_secs(config.jobs.timeout_secs.max(1));
@@ -727,12 +717,7 @@ fn store_check(path: &PathBuf) -> Check {
 /// Agents whose harness talks to a model through the proxy need its key (pure over the config).
 pub fn model_key_checks(config: &Config) -> Vec<Check> {
     use crate::model::Provider;
-    let names: Vec<&str> = config.harness.keys().map(String::as_str).collect();
-    let dirs = PromptDirs {
-        agents: config.agents.dir.clone(),
-        shared: config.agents.shared_dir.clone(),
-    };
-    let Ok(registry) = Registry::load(&dirs, &names) else {
+    let Ok(registry) = load_agents(config) else {
         return vec![];
     };
     let mut out = Vec::new();

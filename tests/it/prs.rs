@@ -86,21 +86,9 @@ async fn setup_in(
     }
     w.config.agents.dir = agents;
     w.config.agents.default = "coder".into();
-    w.config.forge.insert(
-        "main".into(),
-        HostConfig {
-            kind: match kind {
-                Kind::Github => ForgeKind::Github,
-                Kind::Gitlab => ForgeKind::Gitlab,
-            },
-            api_url: forge.api_url(),
-            git_url: forge.git_url(),
-            graphql_url: None,
-            token: Some(SecretString::from(TOKEN)),
-            token_env: None,
-            repos: vec!["acme/*".into()],
-        },
-    );
+    w.config
+        .forge
+        .insert("main".into(), host_config(&forge, Some(TOKEN)));
     w.config
         .git
         .identities
@@ -563,6 +551,22 @@ fn in_a_container_the_agent_edits_the_checkout_and_never_sees_the_token() {
     });
 }
 
+/// `[forge.main]` for the fake forge, with `token`, serving every `acme/` repository.
+fn host_config(forge: &Forge, token: Option<&str>) -> HostConfig {
+    HostConfig {
+        kind: match forge.kind {
+            Kind::Github => ForgeKind::Github,
+            Kind::Gitlab => ForgeKind::Gitlab,
+        },
+        api_url: forge.api_url(),
+        git_url: forge.git_url(),
+        graphql_url: None,
+        token: token.map(SecretString::from),
+        token_env: None,
+        repos: vec!["acme/*".into()],
+    }
+}
+
 async fn doctor_text(config: &threadwork::config::Config) -> String {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yml");
     let text =
@@ -582,18 +586,7 @@ async fn doctor_checks_each_forges_token() {
             Kind::Gitlab => "GitLab",
         };
         let mut config = threadwork::config::Config::default();
-        let host = |token: Option<&str>| HostConfig {
-            kind: match kind {
-                Kind::Github => ForgeKind::Github,
-                Kind::Gitlab => ForgeKind::Gitlab,
-            },
-            api_url: forge.api_url(),
-            git_url: forge.git_url(),
-            graphql_url: None,
-            token: token.map(SecretString::from),
-            token_env: None,
-            repos: vec!["acme/*".into()],
-        };
+        let host = |token: Option<&str>| host_config(&forge, token);
         config.forge.insert("main".into(), host(Some(TOKEN)));
         let text = doctor_text(&config).await;
         assert!(
