@@ -366,8 +366,6 @@ impl Bot {
     }
 }
 
-/// Drops event and message claims older than a day — Slack redelivers for about an hour —
-/// at start and every six hours, so the de-duplication trees do not grow for ever.
 /// Removes expired workspaces and measures the rest, at start and every ten minutes.
 async fn sweep_workspaces(jobs: Arc<Jobs>, shutdown: CancellationToken) {
     loop {
@@ -379,6 +377,8 @@ async fn sweep_workspaces(jobs: Arc<Jobs>, shutdown: CancellationToken) {
     }
 }
 
+/// Drops event and message claims older than a day — Slack redelivers for about an hour —
+/// at start and every six hours, so the de-duplication trees do not grow for ever.
 async fn prune_claims(store: Arc<dyn Store>, shutdown: CancellationToken) {
     loop {
         let s = store.clone();
