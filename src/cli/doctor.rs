@@ -9,6 +9,7 @@ use secrecy::ExposeSecret;
 use crate::chat::slack::Transport;
 use crate::config::{Config, HarnessConfig};
 use crate::prompts::{PromptDirs, Registry};
+use crate::runtime::policy::SandboxPolicy;
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +112,7 @@ pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
     checks.push(prompt_check(config));
     checks.extend(runtime_checks(config).await);
     checks.push(store_check(&config.store.path));
-    checks.push(workspaces_check(&config.jobs));
+    checks.push(workspaces_check(&config.jobs, &config.sandbox));
     checks.extend(model_key_checks(config));
     checks.extend(mcp_checks(config).await);
     checks.extend(forge_checks(config, &env).await);
@@ -635,23 +636,25 @@ fn runtime_fix(config: &Config) -> String {
     fixes.join("; ")
 }
 
-/// What the job workspaces take, against `[jobs] disk_budget_mb`.
-fn workspaces_check(jobs: &crate::config::JobsSection) -> Check {
+/// What the job workspaces take, against `[jobs] disk_budget_mb`, measured as the bot's
+/// sweep measures them (a folder it cannot read counts as a whole disk limit).
+fn workspaces_check(jobs: &crate::config::JobsSection, sandbox: &SandboxPolicy) -> Check {
     let dir = &jobs.workdir;
-    let used = if dir.exists() {
-        match crate::runtime::hostfs::disk_usage(dir, u64::MAX) {
-            Ok(bytes) => bytes / (1024 * 1024),
-            Err(e) => {
-                return bad(
-                    "workspaces",
-                    format!("cannot measure {}: {e}", dir.display()),
-                    "let the bot's user read `[jobs] workdir`",
-                )
-            }
-        }
-    } else {
-        0
+    let limit = sandbox
+        .defaults
+        .disk_mb
+        .unwrap_or(crate::runtime::policy::DEFAULT_DISK_MB)
+        * 1024
+        * 1024;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let Some(bytes) = crate::jobs::retention::measure(dir, limit, &stop) else {
+        return bad(
+            "workspaces",
+            format!("cannot list {}", dir.display()),
+            "let the bot's user read `[jobs] workdir`",
+        );
     };
+    let used = bytes / (1024 * 1024);
     let kept = match jobs.workspace_days {
         0 => "kept forever".to_string(),
         d => format!("a finished thread's kept {d} days"),
@@ -960,11 +963,11 @@ mod tests {
             workdir: dir.path().to_path_buf(),
             ..Default::default()
         };
-        let text = render(&[workspaces_check(&jobs)]);
+        let text = render(&[workspaces_check(&jobs, &SandboxPolicy::default())]);
         assert!(text.contains("ok    workspaces: 3 MB in"), "{text}");
         assert!(text.contains("kept 14 days, no budget"), "{text}");
         jobs.disk_budget_mb = 2;
-        let text = render(&[workspaces_check(&jobs)]);
+        let text = render(&[workspaces_check(&jobs, &SandboxPolicy::default())]);
         assert!(
             text.contains("FAIL  workspaces: 3 MB in") && text.contains("past the 2 MB budget"),
             "{text}"

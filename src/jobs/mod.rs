@@ -56,7 +56,7 @@ use queue::RunQueue;
 
 pub use ending::{job_chain, terminal_parts, MAX_ANSWER_CHARS};
 pub use progress::TranscriptCount;
-pub use recover::transcripts_expired;
+pub use retention::transcripts_expired;
 pub use start::StopResult;
 pub use thread::compose_task;
 

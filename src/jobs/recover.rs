@@ -67,10 +67,8 @@ impl Jobs {
         if let Some(proxy) = &self.proxy {
             proxy.recovered();
         }
-        let expired = transcripts_expired(&jobs, self.settings.transcript_days, Utc::now());
-        if let Err(e) = self.store.drop_transcripts(&expired) {
-            tracing::warn!(error = %e, "cannot drop expired transcripts");
-        }
+        // Expired transcripts and workspaces go in the sweep that starts beside this
+        // (`retention`), not on the way to serving events.
         for job in jobs {
             let result = match job.state {
                 JobState::Queued => {
@@ -296,19 +294,4 @@ impl Jobs {
             .await,
         )
     }
-}
-
-/// Jobs whose transcripts are past the retention (finished more than `days` ago).
-pub fn transcripts_expired(jobs: &[Job], days: u32, now: chrono::DateTime<Utc>) -> Vec<JobId> {
-    if days == 0 {
-        return vec![];
-    }
-    // Days past the calendar's end keep everything.
-    let Some(cutoff) = now.checked_sub_signed(chrono::Duration::days(i64::from(days))) else {
-        return vec![];
-    };
-    jobs.iter()
-        .filter(|j| j.finished_at.is_some_and(|f| f < cutoff))
-        .map(|j| j.id)
-        .collect()
 }

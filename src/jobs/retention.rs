@@ -19,6 +19,21 @@ use super::Jobs;
 use crate::forge::PrState;
 use crate::job::{Job, JobId, JobState};
 
+/// Jobs whose transcripts are past the retention (finished more than `days` ago).
+pub fn transcripts_expired(jobs: &[Job], days: u32, now: chrono::DateTime<Utc>) -> Vec<JobId> {
+    if days == 0 {
+        return vec![];
+    }
+    // Days past the calendar's end keep everything.
+    let Some(cutoff) = now.checked_sub_signed(chrono::Duration::days(i64::from(days))) else {
+        return vec![];
+    };
+    jobs.iter()
+        .filter(|j| j.finished_at.is_some_and(|f| f < cutoff))
+        .map(|j| j.id)
+        .collect()
+}
+
 /// A thread whose workspaces may go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expired {
@@ -108,8 +123,8 @@ impl Jobs {
             (self.settings.transcript_days, self.settings.workspace_days);
         let read = tokio::task::spawn_blocking(move || {
             let jobs = store.jobs()?;
-            // Transcripts past `[jobs] transcript_days` go too (not only at start).
-            let old = super::recover::transcripts_expired(&jobs, transcript_days, Utc::now());
+            // Transcripts past `[jobs] transcript_days` go too.
+            let old = transcripts_expired(&jobs, transcript_days, Utc::now());
             if let Err(e) = store.drop_transcripts(&old) {
                 tracing::warn!(error = %e, "cannot drop expired transcripts");
             }
@@ -233,7 +248,7 @@ fn empty_trash(root: &Path, stop: &AtomicBool) {
 /// `limit` (a workspace's disk limit), and one the bot cannot read counts as `limit` (a run can
 /// make its folders unreadable; that must not make the workspaces look empty). `None` when
 /// `root` cannot be listed, or `stop` came first (the bot is stopping).
-fn measure(root: &Path, limit: u64, stop: &AtomicBool) -> Option<u64> {
+pub fn measure(root: &Path, limit: u64, stop: &AtomicBool) -> Option<u64> {
     if !root.exists() {
         return Some(0);
     }

@@ -179,6 +179,17 @@ impl Shared {
             text: "(the mock model's script is over)".into(),
         }
     }
+
+    /// `next_step` for a request on `api`: a `Fail` step is already the answer.
+    #[allow(clippy::result_large_err)] // the answer goes straight back to axum
+    fn turn(&self, api: Api, done: usize) -> Result<Step, Response> {
+        match self.next_step(done) {
+            Step::Fail {
+                status, message, ..
+            } => Err(failure(api, status, &message)),
+            step => Ok(step),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -447,16 +458,13 @@ async fn anthropic_messages(
     let model = body["model"].as_str().unwrap_or("mock").to_string();
     // Side requests without tools (titles, summaries) get a short text and leave the script.
     let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        shared.next_step(anthropic_done(&body))
+        match shared.turn(Api::Anthropic, anthropic_done(&body)) {
+            Ok(step) => step,
+            Err(failed) => return failed,
+        }
     } else {
         Step::Text { text: "ok".into() }
     };
-    if let Step::Fail {
-        status, message, ..
-    } = &step
-    {
-        return failure(Api::Anthropic, *status, message);
-    }
     let n = shared.log.lock().expect("log lock").len();
     let block = anthropic_block(&body, &step, n);
     let stop_reason = if block["type"] == "tool_use" {
@@ -596,16 +604,13 @@ async fn openai_responses(
     log(&shared, "POST", &uri, &headers, &body);
     let model = body["model"].as_str().unwrap_or("mock").to_string();
     let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        shared.next_step(responses_done(&body))
+        match shared.turn(Api::Responses, responses_done(&body)) {
+            Ok(step) => step,
+            Err(failed) => return failed,
+        }
     } else {
         Step::Text { text: "ok".into() }
     };
-    if let Step::Fail {
-        status, message, ..
-    } = &step
-    {
-        return failure(Api::Responses, *status, message);
-    }
     let n = shared.log.lock().expect("log lock").len();
     let item = responses_item(&body, &step, n);
     let usage = json!({
@@ -782,11 +787,9 @@ async fn gemini(
         // The CLI's own side questions (is it the user's turn?) want JSON, not the script.
         json!({"text": json!({"reasoning": "the mock's turn is over", "next_speaker": "user"}).to_string()})
     } else if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        match shared.next_step(gemini_done(&body)) {
-            Step::Fail {
-                status, message, ..
-            } => return failure(Api::Gemini, status, &message),
-            step => gemini_part(&body, &step),
+        match shared.turn(Api::Gemini, gemini_done(&body)) {
+            Ok(step) => gemini_part(&body, &step),
+            Err(failed) => return failed,
         }
     } else {
         json!({"text": "ok"})
