@@ -22,6 +22,7 @@ pub mod job;
 pub mod jobs;
 pub mod mcp;
 pub mod model;
+pub mod net;
 pub mod ops;
 pub mod overlap;
 pub mod prompts;

@@ -237,6 +237,16 @@ async fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let mut config = Config::load(&config_path)?;
     config.model_keys_from_env(&|k| std::env::var(k).ok());
     let settings = config.slack_settings(&|k| std::env::var(k).ok())?;
+    // Refused here rather than half-applied later: a wrong proxy or certificate file.
+    let outbound = threadwork::net::Outbound::from_env()
+        .map_err(|e| anyhow::anyhow!("outbound connections: {e}"))?;
+    if let Some(why) = &outbound.roots().system_problem {
+        tracing::warn!(problem = %why, "the system's trust store could not be read; only the built-in roots are trusted");
+    }
+    tracing::info!(network = %outbound.describe(), "outbound connections");
+    if !threadwork::net::install(outbound) {
+        tracing::warn!("outbound connections were set up before start; the first setup stays");
+    }
     tracing::info!(api_url = %settings.api_url, "starting");
     let running = app::start(&config, &settings).await?;
     if !running.serve_until_signal().await {

@@ -47,6 +47,38 @@ pub enum ChatError {
     },
 }
 
+const UNTRUSTED: &str = "the server's TLS certificate is not trusted";
+
+/// A transport failure as the thread or log should say it: a certificate rustls refused is
+/// named plainly (it is otherwise deep in hyper's debug text) with what fixes it.
+pub fn transport_message(raw: String) -> String {
+    let Some(start) = raw.find("InvalidCertificate(") else {
+        return raw;
+    };
+    let rest = &raw[start..];
+    let mut depth = 0;
+    let end = rest
+        .char_indices()
+        .find_map(|(i, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            None
+        })
+        .unwrap_or(rest.len());
+    format!(
+        "{UNTRUSTED} ({}): add the CA that signed it to the system's trust store, or name it in SSL_CERT_FILE",
+        &rest[..end]
+    )
+}
+
 impl ChatError {
     /// True when trying again later may succeed.
     pub fn is_transient(&self) -> bool {
@@ -59,7 +91,10 @@ impl ChatError {
                     | "service_unavailable"
                     | "request_timeout"
             ),
-            ChatError::RateLimited { .. } | ChatError::Transport { .. } => true,
+            ChatError::RateLimited { .. } => true,
+            // A certificate nobody trusts stays untrusted until someone adds its CA: no use
+            // retrying for minutes in silence.
+            ChatError::Transport { message, .. } => !message.starts_with(UNTRUSTED),
         }
     }
 }
@@ -137,4 +172,33 @@ pub trait ChatPlatform: Send + Sync {
     async fn channel(&self, channel: &str) -> Result<ChannelInfo, ChatError>;
     /// Publishes the App Home tab of `user` as one mrkdwn section per entry of `sections`.
     async fn publish_home(&self, user: &str, sections: &[String]) -> Result<(), ChatError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untrusted_certificate_is_named_and_not_retried() {
+        let raw = "Slack http protocol error: Some(hyper_util::client::legacy::Error(Connect, Custom { kind: Other, error: Custom { kind: InvalidData, error: InvalidCertificate(UnknownIssuer) } }))";
+        let message = transport_message(raw.to_string());
+        assert_eq!(
+            message,
+            "the server's TLS certificate is not trusted (InvalidCertificate(UnknownIssuer)): add the CA that signed it to the system's trust store, or name it in SSL_CERT_FILE"
+        );
+        let e = ChatError::Transport {
+            method: "auth.test",
+            message,
+        };
+        assert!(!e.is_transient());
+        let blip = ChatError::Transport {
+            method: "auth.test",
+            message: transport_message("connection reset by peer".into()),
+        };
+        assert!(blip.is_transient());
+        assert_eq!(
+            transport_message("InvalidCertificate(Other(OtherError(x)))".into()),
+            "the server's TLS certificate is not trusted (InvalidCertificate(Other(OtherError(x)))): add the CA that signed it to the system's trust store, or name it in SSL_CERT_FILE"
+        );
+    }
 }

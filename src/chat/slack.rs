@@ -61,27 +61,42 @@ impl std::fmt::Debug for SlackSettings {
     }
 }
 
-fn connector(api_url: &str) -> SlackClientHyperHttpsConnector {
-    // Nagle off, as on the Socket Mode connection: Web API calls are small request/response
-    // exchanges where waiting to coalesce segments only adds latency.
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    SlackClientHyperConnector::with_connector(https)
+/// The connector both Slack clients use: the bot's trusted roots and proxy (`net`).
+pub type Connector =
+    SlackClientHyperConnector<hyper_rustls::HttpsConnector<crate::net::ProxyConnector>>;
+/// The slack-morphism client, Web API and Socket Mode.
+pub type SlackHyperClient = SlackClient<Connector>;
+
+fn connector(api_url: &str, outbound: &crate::net::Outbound) -> Connector {
+    // Nagle off (in `net`), as on the Socket Mode connection: Web API calls are small
+    // request/response exchanges where waiting to coalesce segments only adds latency.
+    SlackClientHyperConnector::with_connector(outbound.https_connector())
         .with_slack_api_url(api_url.trim_end_matches('/'))
 }
 
 /// Builds the slack-morphism client used for both the Web API and Socket Mode.
 pub fn client(settings: &SlackSettings) -> Arc<SlackHyperClient> {
+    let outbound = crate::net::outbound();
+    // Socket Mode connections go out the same way as Web API calls.
+    let tcp = outbound.connector();
+    let tls = outbound.tls();
+    slack_morphism::hyper_tokio::set_wss_connect(Arc::new(move |url: String| {
+        let tcp = tcp.clone();
+        let tls = tls.clone();
+        Box::pin(async move {
+            let stream = tcp.tcp(&url).await.map_err(std::io::Error::other)?;
+            Ok((
+                stream,
+                Some(slack_morphism::hyper_tokio::SlackWssTlsConnector::Rustls(
+                    tls,
+                )),
+            ))
+        })
+    }));
     // No slack-morphism rate control: without a team id it spaces chat.postMessage at one a
     // second across the whole workspace, with growing penalties. `pacing` spends per-channel and
     // per-tier budgets instead, and `bot::outbox` waits out `Retry-After`.
-    Arc::new(SlackClient::new(connector(&settings.api_url)))
+    Arc::new(SlackClient::new(connector(&settings.api_url, outbound)))
 }
 
 fn token(secret: &SecretString) -> SlackApiToken {
@@ -143,7 +158,7 @@ fn map_err(method: &'static str, err: SlackClientError) -> ChatError {
         },
         other => ChatError::Transport {
             method,
-            message: other.to_string(),
+            message: super::transport_message(other.to_string()),
         },
     }
 }
@@ -445,7 +460,7 @@ fn on_error(
 
 /// A running Socket Mode listener; shuts its sockets down when dropped via `shutdown`.
 pub struct SocketMode {
-    listener: SlackClientSocketModeListener<SlackClientHyperHttpsConnector>,
+    listener: SlackClientSocketModeListener<Connector>,
 }
 
 impl SocketMode {

@@ -285,7 +285,11 @@ async fn get(url: &str, token: Option<&SecretString>) -> Result<String, ReadErro
         url: url.to_string(),
         message,
     };
-    let mut req = reqwest::Client::new().get(url);
+    let mut req = crate::net::outbound()
+        .http()
+        .build()
+        .unwrap_or_default()
+        .get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t.expose_secret());
     }

@@ -91,7 +91,7 @@ pub fn missing_scopes(wanted: &[String], granted: &str) -> Vec<String> {
 /// Runs every check.
 pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
     let env = |k: &str| std::env::var(k).ok();
-    let mut checks = Vec::new();
+    let mut checks = vec![network_check()];
     let slack = match config.slack_settings(&env) {
         Ok(s) => {
             checks.push(ok("slack tokens", "present"));
@@ -119,6 +119,27 @@ pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
     checks
 }
 
+/// The trusted roots and the proxy every outbound client uses (what `run` refuses to start with).
+fn network_check() -> Check {
+    match crate::net::Outbound::from_env() {
+        Ok(o) => match &o.roots().system_problem {
+            Some(why) if !o.settings().replaces_system_store() => ok(
+                "network",
+                format!(
+                    "{}; the system store could not be read ({why}), so a private CA is not trusted until it is (install ca-certificates, or set SSL_CERT_FILE)",
+                    o.describe()
+                ),
+            ),
+            _ => ok("network", o.describe()),
+        },
+        Err(e) => bad(
+            "network",
+            e.to_string(),
+            "correct or unset the variable named: the bot refuses to start with it",
+        ),
+    }
+}
+
 /// Each forge's token is set (the bot refuses to start without it) and accepted.
 async fn forge_checks(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
     if config.forge.is_empty() {
@@ -134,7 +155,7 @@ async fn forge_checks(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> 
             )]
         }
     };
-    let http = reqwest::Client::new();
+    let http = crate::net::outbound().http().build().unwrap_or_default();
     let mut out = Vec::new();
     for host in &forges.hosts {
         let client = crate::forge::ForgeClient { host, http: &http };
@@ -206,7 +227,7 @@ async fn slack_checks(
     config: &Config,
 ) -> Vec<Check> {
     let mut out = Vec::new();
-    let http = reqwest::Client::new();
+    let http = crate::net::outbound().http().build().unwrap_or_default();
     let base = s.api_url.trim_end_matches('/');
     let call = |method: &str, token: &str| {
         http.post(format!("{base}/{method}"))

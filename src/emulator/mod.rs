@@ -43,6 +43,9 @@ pub struct EmulatorConfig {
     pub scopes: Vec<String>,
     /// The bot user's name (`auth.test`'s `user`, `users.info`): the app's name in Slack.
     pub bot_name: String,
+    /// Where `apps.connections.open` sends Socket Mode clients (`wss://host:port` of a TLS
+    /// front, say); by default the emulator's own `ws://` address.
+    pub socket_base: Option<String>,
 }
 
 /// The signing secret of the emulated app.
@@ -83,6 +86,7 @@ impl Default for EmulatorConfig {
             signing_secret: SIGNING_SECRET.into(),
             scopes: MANIFEST_SCOPES.iter().map(|s| s.to_string()).collect(),
             bot_name: state::BOT_NAME.into(),
+            socket_base: None,
         }
     }
 }

@@ -169,9 +169,13 @@ async fn call(
             }
             let ticket = format!("ticket-{:016x}", emu.next_id());
             emu.inner.tickets.lock().await.push(ticket.clone());
-            ok(
-                json!({"url": format!("ws://{}/link/?ticket={ticket}&app_id={APP_ID}", emu.inner.addr)}),
-            )
+            let base = emu
+                .inner
+                .config
+                .socket_base
+                .clone()
+                .unwrap_or_else(|| format!("ws://{}", emu.inner.addr));
+            ok(json!({"url": format!("{base}/link/?ticket={ticket}&app_id={APP_ID}")}))
         }
         "chat.postMessage" => post_message(&emu, &args).await,
         "chat.update" => update_message(&emu, &args).await,

@@ -349,6 +349,8 @@ async fn run_raw(
     .env_remove("GIT_CONFIG_COUNT")
     .env_remove("GIT_DIR")
     .env_remove("GIT_WORK_TREE")
+    // The bot's certificate files and proxy, as its other clients use them (`net`).
+    .envs(crate::net::outbound().git_env())
     .stdin(if input.is_some() {
         Stdio::piped()
     } else {

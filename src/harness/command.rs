@@ -99,8 +99,15 @@ fn child_env(
             run.model.clone().unwrap_or_default(),
         ),
     ];
-    if let Some(addr) = model_address.filter(|_| run.sandbox.network == NetworkMode::Model) {
-        env.push(("THREADWORK_MODEL_ADDR".to_string(), addr));
+    if run.sandbox.network == NetworkMode::Model {
+        if let Some(addr) = model_address {
+            env.push(("THREADWORK_MODEL_ADDR".to_string(), addr));
+        }
+        // The job's own grant on the model proxy: `/anthropic/v1/…`, `/openai/v1/…` or
+        // `/google/v1beta/…` follow, with any key (the proxy puts the real one in).
+        if let Some(base) = &run.model_base {
+            env.push(("THREADWORK_MODEL_URL".to_string(), base.clone()));
+        }
     }
     if !run.mcp.is_empty() {
         env.push((

@@ -162,7 +162,8 @@ impl Jobs {
             runtime: parts.runtime,
             proxy: parts.proxy,
             forges: parts.forges,
-            http: reqwest::Client::builder()
+            http: crate::net::outbound()
+                .http()
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap_or_default(),

@@ -237,7 +237,12 @@ impl Upstream {
                 }
                 let config = rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url.as_str())
                     .custom_headers(headers);
-                let transport = StreamableHttpClientTransport::from_config(config);
+                // The bot's trusted roots and proxy, as for every outbound client.
+                let client = crate::net::outbound()
+                    .http_for_mcp()
+                    .build()
+                    .map_err(|e| UpstreamError::Initialize(name.clone(), e.to_string()))?;
+                let transport = StreamableHttpClientTransport::with_client(client, config);
                 tokio::time::timeout(Duration::from_secs(30), ().serve(transport)).await
             }
             (None, None) => return Err(UpstreamError::NoEndpoint(name.clone())),

@@ -348,7 +348,8 @@ impl ModelProxy {
             unpriced: Mutex::default(),
             recovering: std::sync::atomic::AtomicBool::new(false),
             // A redirect would carry the key to wherever it points.
-            client: reqwest::Client::builder()
+            client: crate::net::outbound()
+                .http()
                 .redirect(reqwest::redirect::Policy::none())
                 // An upstream that stops answering frees its job's slot in time.
                 .connect_timeout(std::time::Duration::from_secs(30))

@@ -3,6 +3,7 @@
 //! compiled once. `cargo test --test it <module>::` runs one capability.
 
 mod common;
+mod company_network;
 mod config_reference;
 mod context;
 mod faults;

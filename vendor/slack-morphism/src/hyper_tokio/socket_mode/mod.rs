@@ -8,6 +8,10 @@ use std::sync::Arc;
 mod tokio_clients_manager;
 mod tungstenite_wss_client;
 
+pub use tungstenite_wss_client::{set_wss_connect, SlackWssConnect};
+/// threadwork: the TLS connector type `SlackWssConnect` returns.
+pub use tokio_tungstenite::Connector as SlackWssTlsConnector;
+
 impl<H: Send + Sync + Clone + Connect + 'static>
     SlackSocketModeClientsManagerFactory<SlackClientHyperConnector<H>>
     for SlackClientHyperConnector<H>

@@ -14,6 +14,32 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::*;
 use tracing::*;
 
+/// threadwork: how a Socket Mode connection is opened when the application says so: from the
+/// WebSocket URL, a connected TCP stream (Nagle off) and the TLS connector to use on it.
+pub type SlackWssConnect = Arc<
+    dyn Fn(
+            String,
+        ) -> futures_util::future::BoxFuture<
+            'static,
+            std::io::Result<(TcpStream, Option<Connector>)>,
+        > + Send
+        + Sync,
+>;
+
+static WSS_CONNECT: std::sync::RwLock<Option<SlackWssConnect>> = std::sync::RwLock::new(None);
+
+/// threadwork: every Socket Mode connection opened from now on goes through `connect`.
+pub fn set_wss_connect(connect: SlackWssConnect) {
+    *WSS_CONNECT.write().unwrap_or_else(|e| e.into_inner()) = Some(connect);
+}
+
+fn wss_connect() -> Option<SlackWssConnect> {
+    WSS_CONNECT
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
 #[derive(Clone)]
 pub struct SlackTungsteniteWssClientIdentity {
     pub id: SlackSocketModeWssClientId,
@@ -105,7 +131,24 @@ where
                 // threadwork: Nagle's algorithm off. Acks are small frames; with it on, under
                 // load an ack waits for the TCP ACK of the previous one (about one envelope
                 // interval on localhost, up to a round trip over the internet).
-                match connect_async_with_config(&url_to_connect, None, true).await {
+                let connected = match wss_connect() {
+                    // threadwork: the bot opens the TCP connection (directly or through the
+                    // configured proxy) and gives the TLS settings (its trusted roots).
+                    Some(connect) => match connect(url_to_connect.clone()).await {
+                        Ok((stream, connector)) => {
+                            client_async_tls_with_config(
+                                url_to_connect.as_str(),
+                                stream,
+                                None,
+                                connector,
+                            )
+                            .await
+                        }
+                        Err(err) => Err(tungstenite::Error::Io(err)),
+                    },
+                    None => connect_async_with_config(&url_to_connect, None, true).await,
+                };
+                match connected {
                     Ok((_, response))
                         if !response.status().is_success()
                             && !response.status().is_informational() =>

@@ -1,0 +1,324 @@
+//! Outbound connections on company networks: the one place every client the bot opens to the
+//! outside — the Slack Web API and Socket Mode, the model upstreams, the forges' APIs and git,
+//! remote MCP servers, `doctor` — gets its trusted roots and its proxy.
+//!
+//! Trusted roots: the built-in public ones (webpki-roots) and the system's store, or instead of
+//! the system's store the files `SSL_CERT_FILE` / `SSL_CERT_DIR` name — so a TLS-inspecting
+//! proxy, a GitHub Enterprise with a private CA or an internal model gateway work once their CA
+//! is in the system store. Proxy: `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` and `NO_PROXY`
+//! (`settings`). The Kubernetes client is not among these: it follows its kubeconfig (or the
+//! in-cluster service account), as `kubectl` does.
+
+pub mod connect;
+pub mod settings;
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use rustls::RootCertStore;
+
+pub use connect::ProxyConnector;
+pub use settings::{OutboundSettings, ProxyUrl, SettingsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("{var}={}: cannot load certificates from it: {why}", path.display())]
+    Certificates {
+        var: &'static str,
+        path: PathBuf,
+        why: String,
+    },
+    #[error("{var}={}: holds no certificate", path.display())]
+    NoCertificates { var: &'static str, path: PathBuf },
+}
+
+/// How many roots were trusted, from where: for the start-up log and `doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roots {
+    pub built_in: usize,
+    /// From the system store, or from `SSL_CERT_FILE` / `SSL_CERT_DIR` when set.
+    pub system: usize,
+    /// Why the system store could not be read (the built-in roots still apply).
+    pub system_problem: Option<String>,
+}
+
+/// The outbound setup of this process.
+#[derive(Clone)]
+pub struct Outbound {
+    settings: OutboundSettings,
+    tls: Arc<rustls::ClientConfig>,
+    roots: Roots,
+    connector: ProxyConnector,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+fn load_roots(settings: &OutboundSettings) -> Result<(RootCertStore, Roots), OutboundError> {
+    let mut store = RootCertStore::empty();
+    store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let built_in = store.len();
+    let mut counts = Roots {
+        built_in,
+        ..Roots::default()
+    };
+    if settings.replaces_system_store() {
+        // Named files must load: a typo would otherwise surface as "unknown issuer" later.
+        let mut sources: Vec<(
+            &'static str,
+            Option<&std::path::Path>,
+            Option<&std::path::Path>,
+        )> = vec![];
+        if let Some(f) = &settings.cert_file {
+            sources.push(("SSL_CERT_FILE", Some(f), None));
+        }
+        for d in &settings.cert_dirs {
+            sources.push(("SSL_CERT_DIR", None, Some(d)));
+        }
+        for (var, file, dir) in sources {
+            let path = file.or(dir).expect("one of them").to_path_buf();
+            let loaded = rustls_native_certs::load_certs_from_paths(file, dir);
+            if let Some(e) = loaded.errors.first() {
+                return Err(OutboundError::Certificates {
+                    var,
+                    path,
+                    why: e.to_string(),
+                });
+            }
+            if loaded.certs.is_empty() && file.is_some() {
+                return Err(OutboundError::NoCertificates { var, path });
+            }
+            let (added, _ignored) = store.add_parsable_certificates(loaded.certs);
+            counts.system += added;
+        }
+    } else {
+        let loaded = rustls_native_certs::load_native_certs();
+        if let Some(e) = loaded.errors.first() {
+            counts.system_problem = Some(e.to_string());
+        }
+        let (added, _ignored) = store.add_parsable_certificates(loaded.certs);
+        counts.system = added;
+    }
+    Ok((store, counts))
+}
+
+impl Outbound {
+    pub fn new(settings: OutboundSettings) -> Result<Self, OutboundError> {
+        let (store, roots) = load_roots(&settings)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        Ok(Self {
+            connector: ProxyConnector::new(&settings),
+            settings,
+            tls: Arc::new(tls),
+            roots,
+        })
+    }
+
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, OutboundError> {
+        Self::new(OutboundSettings::from_env()?)
+    }
+
+    pub fn settings(&self) -> &OutboundSettings {
+        &self.settings
+    }
+
+    pub fn roots(&self) -> &Roots {
+        &self.roots
+    }
+
+    /// The TLS client settings every client here uses.
+    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
+    }
+
+    /// A TCP connector that follows the proxy settings (TLS goes on top).
+    pub fn connector(&self) -> ProxyConnector {
+        self.connector.clone()
+    }
+
+    /// An HTTPS connector for hyper clients (the Slack Web API).
+    pub fn https_connector(&self) -> hyper_rustls::HttpsConnector<ProxyConnector> {
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*self.tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(self.connector())
+    }
+
+    /// A reqwest client builder with these roots and this proxy (and nothing from elsewhere).
+    pub fn http(&self) -> reqwest::ClientBuilder {
+        let mut b = reqwest::Client::builder()
+            .use_preconfigured_tls((*self.tls).clone())
+            .no_proxy();
+        let no = || reqwest::NoProxy::from_string(&self.settings.no_proxy);
+        if let Some(p) = &self.settings.https_proxy {
+            if let Ok(proxy) = reqwest::Proxy::https(p.expose()) {
+                b = b.proxy(proxy.no_proxy(no()));
+            }
+        }
+        if let Some(p) = &self.settings.http_proxy {
+            if let Ok(proxy) = reqwest::Proxy::http(p.expose()) {
+                b = b.proxy(proxy.no_proxy(no()));
+            }
+        }
+        b
+    }
+
+    /// `http` for the reqwest version rmcp's HTTP transport is built on.
+    pub fn http_for_mcp(&self) -> reqwest013::ClientBuilder {
+        let mut b = reqwest013::Client::builder()
+            .tls_backend_preconfigured((*self.tls).clone())
+            .no_proxy();
+        let no = || reqwest013::NoProxy::from_string(&self.settings.no_proxy);
+        if let Some(p) = &self.settings.https_proxy {
+            if let Ok(proxy) = reqwest013::Proxy::https(p.expose()) {
+                b = b.proxy(proxy.no_proxy(no()));
+            }
+        }
+        if let Some(p) = &self.settings.http_proxy {
+            if let Ok(proxy) = reqwest013::Proxy::http(p.expose()) {
+                b = b.proxy(proxy.no_proxy(no()));
+            }
+        }
+        b
+    }
+
+    /// Environment for `git` (which reads the proxy variables itself): the certificate files
+    /// in git's own variables, and the proxy in the lower-case names curl reads for `http://`.
+    pub fn git_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![];
+        if let Some(f) = &self.settings.cert_file {
+            env.push(("GIT_SSL_CAINFO", f.display().to_string()));
+        }
+        if let Some(d) = self.settings.cert_dirs.first() {
+            env.push(("GIT_SSL_CAPATH", d.display().to_string()));
+        }
+        if let Some(p) = &self.settings.https_proxy {
+            env.push(("https_proxy", p.expose().to_string()));
+        }
+        if let Some(p) = &self.settings.http_proxy {
+            env.push(("http_proxy", p.expose().to_string()));
+        }
+        if !self.settings.no_proxy.is_empty() {
+            env.push(("no_proxy", self.settings.no_proxy.clone()));
+        }
+        env
+    }
+
+    /// One line: the roots and the proxy (never its credentials).
+    pub fn describe(&self) -> String {
+        let source = if self.settings.replaces_system_store() {
+            let mut named = vec![];
+            if let Some(f) = &self.settings.cert_file {
+                named.push(format!("SSL_CERT_FILE={}", f.display()));
+            }
+            for d in &self.settings.cert_dirs {
+                named.push(format!("SSL_CERT_DIR={}", d.display()));
+            }
+            named.join(", ")
+        } else {
+            "the system store".to_string()
+        };
+        let mut line = format!(
+            "trusts {} built-in roots and {} from {source}",
+            self.roots.built_in, self.roots.system
+        );
+        match (&self.settings.https_proxy, &self.settings.http_proxy) {
+            (None, None) => line.push_str("; no proxy"),
+            (https, http) => {
+                if let Some(p) = https {
+                    line.push_str(&format!("; HTTPS through {p}"));
+                }
+                if let Some(p) = http {
+                    line.push_str(&format!("; HTTP through {p}"));
+                }
+                if !self.settings.no_proxy.is_empty() {
+                    line.push_str(&format!(" (direct: {})", self.settings.no_proxy));
+                }
+            }
+        }
+        line
+    }
+}
+
+static OUTBOUND: OnceLock<Outbound> = OnceLock::new();
+
+/// Sets this process's outbound setup (the binary does it at start, to refuse bad settings
+/// with a clear message). Returns false when one was already in use (and changes nothing).
+pub fn install(outbound: Outbound) -> bool {
+    OUTBOUND.set(outbound).is_ok()
+}
+
+/// This process's outbound setup: the installed one, or read from the environment now (bad
+/// settings are logged and ignored, as the binary refuses them before this can happen).
+pub fn outbound() -> &'static Outbound {
+    OUTBOUND.get_or_init(|| {
+        Outbound::from_env().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "outbound settings ignored");
+            Outbound::new(OutboundSettings::default()).expect("defaults load")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_certificate_file_must_exist_and_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let e = Outbound::new(OutboundSettings {
+            cert_file: Some(missing.clone()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(&format!("SSL_CERT_FILE={}", missing.display())),
+            "{e}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = Outbound::new(OutboundSettings {
+            cert_file: Some(empty),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("holds no certificate"), "{e}");
+    }
+
+    #[test]
+    fn the_built_in_roots_are_always_there_and_the_description_hides_credentials() {
+        let o = Outbound::new(OutboundSettings {
+            https_proxy: Some(
+                settings::parse_proxy("HTTPS_PROXY", "http://bob:pw@proxy:3128").unwrap(),
+            ),
+            no_proxy: "localhost".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(o.roots().built_in > 100);
+        let d = o.describe();
+        assert!(
+            d.contains("HTTPS through http://***@proxy:3128 (direct: localhost)"),
+            "{d}"
+        );
+        assert!(!d.contains("pw"), "{d}");
+        let git = o.git_env();
+        assert!(git.contains(&("https_proxy", "http://bob:pw@proxy:3128/".into())));
+        assert!(git.contains(&("no_proxy", "localhost".into())));
+    }
+}
