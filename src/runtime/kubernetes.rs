@@ -1,22 +1,24 @@
 //! The `kubernetes` runtime: one Kubernetes Job per run, through `kube` and `k8s-openapi`,
 //! behind the same `Runtime` trait as `docker`.
 //!
-//! A run is three objects, all labelled with job, agent and instance:
-//! - a Secret holding the workspace snapshot the bot prepared (a tar.gz; the Git token stays
-//!   with the bot), unpacked by an init container into an `emptyDir` at `/workspace`;
+//! A run is two objects, both labelled with job, agent and instance:
 //! - a NetworkPolicy denying all egress (network `none`) or all but the bot's model proxy and
-//!   DNS (network `model`); `open` gets none;
-//! - the Job: `backoffLimit: 0`, `activeDeadlineSeconds` from the timeout,
-//!   `ttlSecondsAfterFinished`, non-root, read-only root, all capabilities dropped,
-//!   `seccompProfile: RuntimeDefault`, requests = limits, no service-account token.
+//!   DNS (network `model`), and all ingress;
+//! - the Job: `backoffLimit: 0`, `activeDeadlineSeconds` from the timeout (plus the time to
+//!   move the workspace), `ttlSecondsAfterFinished`, non-root, read-only root, all
+//!   capabilities dropped, `seccompProfile: RuntimeDefault`, requests = limits, no
+//!   service-account token.
 //!
-//! The harness's stdout comes from the pod log (followed). When the harness exits, the
-//! container's wrapper prints a marker line and the workspace as base64 tar.gz, then the
-//! harness's stderr: the bot unpacks the workspace (for the PR flow) and keeps the stderr.
-//! The object builders are pure (`objects`); the contract tests check them on the wire.
+//! The workspace goes in and comes back through the API server, streamed (`transfer`): the bot
+//! attaches to the init container's stdin and writes a tar.gz of the checkout (without `.git`:
+//! the history and the Git token stay with the bot) into the `emptyDir` at `/workspace`. The
+//! harness's stdout comes from the pod log (followed). When the harness exits, the container's
+//! wrapper prints a marker line and the harness's stderr, then waits: the bot runs `tar` in
+//! the container (`exec`) to copy the workspace back, unpacks it (for the PR flow), and lets
+//! the container end. The object builders are pure (`objects`); the contract tests check them
+//! on the wire.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,8 +27,7 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    PodTemplateSpec, ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -35,7 +36,6 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use k8s_openapi::ByteString;
 use kube::api::{DeleteParams, ListParams, LogParams, PostParams, PropagationPolicy};
 use kube::Api;
 use serde::Deserialize;
@@ -47,17 +47,18 @@ use super::{
     LABEL_AGENT, LABEL_INSTANCE, LABEL_JOB,
 };
 
-/// The line after which the pod log carries the workspace, then the harness's stderr.
+pub mod transfer;
+
+/// The line the wrapper prints when the harness has ended and the workspace may be copied
+/// back; the harness's stderr follows the second one.
 pub const WORKSPACE_MARK: &str = "@@threadwork-workspace@@";
 pub const STDERR_MARK: &str = "@@threadwork-stderr@@";
 
-/// Most bytes of a workspace snapshot (a Secret holds at most 1 MiB).
-pub const MAX_SNAPSHOT: usize = 900 * 1024;
+/// Seconds a pod gives the bot, beyond the run's own time limit, to send the workspace in and
+/// copy it back (the wrapper waits at most 10 minutes for the copy; a restarted bot can still
+/// collect it then).
+pub const TRANSFER_WINDOW_SECS: u64 = 900;
 
-/// Most bytes of a workspace coming back from a pod: as sent (base64 of tar.gz) and unpacked.
-/// Past either the job fails; a small gzip bomb cannot take the bot's memory.
-pub const MAX_RETURNED_PACKED: usize = 64 * 1024 * 1024;
-pub const MAX_RETURNED_UNPACKED: u64 = 512 * 1024 * 1024;
 /// Most bytes of one line of a pod's own output kept (the harness cuts lines shorter still).
 const MAX_OUTPUT_LINE: usize = 1024 * 1024;
 
@@ -240,7 +241,6 @@ fn egress_rules(mode: NetworkMode, settings: &KubeSettings) -> Vec<NetworkPolicy
 
 /// The objects of one run.
 pub struct Objects {
-    pub secret: Secret,
     pub policy: Option<NetworkPolicy>,
     pub job: Job,
 }
@@ -269,18 +269,14 @@ fn ids(user: &str) -> (i64, i64) {
 /// marker, the workspace, and the stderr; the harness's exit status is the container's.
 const WRAPPER: &str = r#""$@" 2>/tmp/.threadwork-stderr; rc=$?
 printf '\n%s\n' '@@threadwork-workspace@@'
-tar -czf - -C /workspace . 2>/dev/null | base64 -w 0
-printf '\n%s\n' '@@threadwork-stderr@@'
+printf '%s\n' '@@threadwork-stderr@@'
 tail -c 65536 /tmp/.threadwork-stderr
+n=0
+while [ ! -e /tmp/.threadwork-collected ] && [ $n -lt 3000 ]; do sleep 0.2; n=$((n+1)); done
 exit $rc"#;
 
 /// Builds the run's objects (pure).
-pub fn objects(
-    launch: &Launch,
-    instance: &str,
-    settings: &KubeSettings,
-    snapshot: Vec<u8>,
-) -> Objects {
+pub fn objects(launch: &Launch, instance: &str, settings: &KubeSettings) -> Objects {
     let name = run_name(instance, launch.job_id);
     let labels = labels(launch, instance);
     let meta = |name: String| ObjectMeta {
@@ -291,15 +287,6 @@ pub fn objects(
     };
     let spec: &SandboxSpec = &launch.spec;
     let (uid, gid) = ids(&spec.user);
-    let secret = Secret {
-        metadata: meta(format!("{name}-ws")),
-        data: Some(BTreeMap::from([(
-            "workspace.tar.gz".to_string(),
-            ByteString(snapshot),
-        )])),
-        type_: Some("Opaque".into()),
-        ..Default::default()
-    };
     // Every mode: nothing reaches the pod (the bot reads its logs through the API server),
     // and it reaches only what its mode allows.
     let policy = Some(NetworkPolicy {
@@ -392,32 +379,32 @@ pub fn objects(
         volume_mounts: Some(mounts.clone()),
         ..Default::default()
     };
-    let mut init_mounts = mounts;
-    init_mounts.push(VolumeMount {
-        name: "snapshot".into(),
-        mount_path: "/snapshot".into(),
-        read_only: Some(true),
-        ..Default::default()
-    });
+    // Reads the workspace the bot streams in (`transfer::send`); ends at end of input.
     let init = Container {
-        name: "workspace".into(),
+        name: transfer::INIT_CONTAINER.into(),
         image: Some(spec.image.clone()),
         image_pull_policy: pull,
         command: Some(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            "tar -xzf /snapshot/workspace.tar.gz -C /workspace".into(),
+            "tar".into(),
+            "-xzf".into(),
+            "-".into(),
+            "-C".into(),
+            "/workspace".into(),
         ]),
+        stdin: Some(true),
+        stdin_once: Some(true),
         resources: main.resources.clone(),
         security_context: Some(container_security),
-        volume_mounts: Some(init_mounts),
+        volume_mounts: Some(mounts),
         ..Default::default()
     };
     let job = Job {
         metadata: meta(name.clone()),
         spec: Some(JobSpec {
             backoff_limit: Some(0),
-            active_deadline_seconds: Some(spec.timeout.as_secs().max(1) as i64),
+            active_deadline_seconds: Some(
+                (spec.timeout.as_secs().max(1) + TRANSFER_WINDOW_SECS) as i64,
+            ),
             ttl_seconds_after_finished: Some(settings.ttl_secs),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
@@ -459,14 +446,6 @@ pub fn objects(
                             }),
                             ..Default::default()
                         },
-                        Volume {
-                            name: "snapshot".into(),
-                            secret: Some(SecretVolumeSource {
-                                secret_name: Some(format!("{name}-ws")),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
                     ]),
                     ..Default::default()
                 }),
@@ -475,91 +454,7 @@ pub fn objects(
         }),
         ..Default::default()
     };
-    Objects {
-        secret,
-        policy,
-        job,
-    }
-}
-
-/// The workspace as tar.gz (everything but `.git`: the checkout's history stays with the bot).
-pub fn snapshot(workspace: &Path) -> Result<Vec<u8>, RuntimeError> {
-    let io = |source| RuntimeError::Workspace {
-        path: workspace.to_path_buf(),
-        source,
-    };
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    tar.follow_symlinks(false);
-    if workspace.exists() {
-        for entry in std::fs::read_dir(workspace).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name();
-            if name == ".git" {
-                continue;
-            }
-            let path = entry.path();
-            if path.is_dir() && !path.is_symlink() {
-                tar.append_dir_all(&name, &path).map_err(io)?;
-            } else {
-                tar.append_path_with_name(&path, &name).map_err(io)?;
-            }
-        }
-    }
-    let bytes = tar.into_inner().and_then(|gz| gz.finish()).map_err(io)?;
-    if bytes.len() > MAX_SNAPSHOT {
-        return Err(RuntimeError::Refused(format!(
-            "the workspace is {} KiB packed, over the {} KiB the kubernetes runtime can ship in a Secret",
-            bytes.len() / 1024,
-            MAX_SNAPSHOT / 1024
-        )));
-    }
-    Ok(bytes)
-}
-
-/// Unpacks the workspace the pod sent back over the local one (`.git` is left alone).
-pub fn restore(workspace: &Path, base64_tar_gz: &str) -> Result<(), RuntimeError> {
-    use base64::Engine;
-    let io = |source| RuntimeError::Workspace {
-        path: workspace.to_path_buf(),
-        source,
-    };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(base64_tar_gz.trim())
-        .map_err(|e| RuntimeError::Refused(format!("the workspace came back unreadable: {e}")))?;
-    // Measured first, without keeping it: nothing is cleared or written for an archive over
-    // the limit, and memory holds only the packed bytes.
-    let unpacked = std::io::copy(
-        &mut flate2::read::GzDecoder::new(&bytes[..]).take(MAX_RETURNED_UNPACKED + 1),
-        &mut std::io::sink(),
-    )
-    .map_err(io)?;
-    if unpacked > MAX_RETURNED_UNPACKED {
-        return Err(RuntimeError::Refused(format!(
-            "the workspace came back larger than {} MB unpacked; it was not restored",
-            MAX_RETURNED_UNPACKED / (1024 * 1024)
-        )));
-    }
-    // Files the agent deleted must go: clear everything but `.git`, then unpack.
-    if workspace.exists() {
-        for entry in std::fs::read_dir(workspace).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            if entry.file_name() == ".git" {
-                continue;
-            }
-            let path = entry.path();
-            if path.is_dir() && !path.is_symlink() {
-                std::fs::remove_dir_all(&path).map_err(io)?;
-            } else {
-                std::fs::remove_file(&path).map_err(io)?;
-            }
-        }
-    }
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
-    archive.set_preserve_permissions(true);
-    // No setuid, setgid or sticky bit from the pod lands on a file of the bot's host.
-    archive.set_mask(0o7000);
-    archive.unpack(workspace).map_err(io)
+    Objects { policy, job }
 }
 
 /// The next line of `reader` without its newline, at most `max` bytes of it kept (`true`: the
@@ -629,6 +524,62 @@ pub fn pending_problem(pod: &Pod) -> Option<String> {
     None
 }
 
+/// Where the init container that receives the workspace is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitState {
+    /// Not started yet.
+    Waiting,
+    /// Running: reading the workspace from its stdin.
+    Receiving,
+    /// Unpacked; the harness starts.
+    Done,
+    /// Ended badly, in words.
+    Failed(String),
+}
+
+pub fn init_state(pod: &Pod) -> InitState {
+    let Some(c) = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == transfer::INIT_CONTAINER))
+    else {
+        return InitState::Waiting;
+    };
+    let Some(state) = c.state.as_ref() else {
+        return InitState::Waiting;
+    };
+    if state.running.is_some() {
+        return InitState::Receiving;
+    }
+    match &state.terminated {
+        Some(t) if t.exit_code == 0 => InitState::Done,
+        Some(t) => InitState::Failed(format!(
+            "the workspace could not be unpacked in the pod (exit {}{})",
+            t.exit_code,
+            [t.reason.as_deref(), t.message.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(|m| format!(": {m}"))
+                .collect::<String>()
+        )),
+        None => InitState::Waiting,
+    }
+}
+
+/// The size limit of the pod's workspace volume in MiB (a restarted bot reads it there).
+pub fn workspace_limit_mb(pod: &Pod) -> Option<u64> {
+    let volume = pod
+        .spec
+        .as_ref()?
+        .volumes
+        .as_ref()?
+        .iter()
+        .find(|v| v.name == "workspace")?;
+    let limit = &volume.empty_dir.as_ref()?.size_limit.as_ref()?.0;
+    limit.strip_suffix("Mi")?.parse().ok()
+}
+
 /// How the harness container ended, once it has (exit code, OOM).
 pub fn terminated(pod: &Pod) -> Option<Exit> {
     let status = pod.status.as_ref()?;
@@ -654,7 +605,9 @@ pub struct KubernetesRuntime {
 
 /// What the bot does in the sandbox namespace, as (verb, API group, resource, subresource):
 /// exactly the Role in `deploy/kubernetes`.
-pub const NEEDED_PERMISSIONS: [(&str, &str, &str, &str); 11] = [
+/// `pods/attach` and `pods/exec` move the workspace in and out; over WebSockets the API server
+/// checks `get` on them (older servers) or `create` (newer), so both are asked for.
+pub const NEEDED_PERMISSIONS: [(&str, &str, &str, &str); 13] = [
     ("create", "batch", "jobs", ""),
     ("get", "batch", "jobs", ""),
     ("list", "batch", "jobs", ""),
@@ -662,10 +615,12 @@ pub const NEEDED_PERMISSIONS: [(&str, &str, &str, &str); 11] = [
     ("get", "", "pods", ""),
     ("list", "", "pods", ""),
     ("get", "", "pods", "log"),
+    ("create", "", "pods", "attach"),
+    ("get", "", "pods", "attach"),
+    ("create", "", "pods", "exec"),
+    ("get", "", "pods", "exec"),
     ("create", "networking.k8s.io", "networkpolicies", ""),
     ("delete", "networking.k8s.io", "networkpolicies", ""),
-    ("create", "", "secrets", ""),
-    ("delete", "", "secrets", ""),
 ];
 
 impl KubernetesRuntime {
@@ -747,8 +702,14 @@ impl KubernetesRuntime {
         delete_objects(client, self.ns(), name).await;
     }
 
-    /// Waits until the run's pod has started its harness (or says why it cannot).
-    async fn started_pod(&self, client: &kube::Client, name: &str) -> Result<String, RuntimeError> {
+    /// Waits until the run's pod is `ready` (or says why it cannot get there): the pod's name.
+    async fn wait_pod(
+        &self,
+        client: &kube::Client,
+        name: &str,
+        what: &str,
+        ready: impl Fn(&Pod) -> Result<bool, String>,
+    ) -> Result<String, RuntimeError> {
         let pods = Api::<Pod>::namespaced(client.clone(), self.ns());
         let lp = ListParams::default().labels(&format!("job-name={name}"));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
@@ -759,28 +720,65 @@ impl KubernetesRuntime {
                 if let Some(problem) = pending_problem(pod) {
                     return Err(RuntimeError::Refused(format!("pod {pod_name}: {problem}")));
                 }
-                let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
-                if matches!(phase.as_deref(), Some("Running" | "Succeeded" | "Failed")) {
-                    return Ok(pod_name);
+                match ready(pod) {
+                    Ok(true) => return Ok(pod_name),
+                    Ok(false) => {}
+                    Err(problem) => {
+                        return Err(RuntimeError::Refused(format!("pod {pod_name}: {problem}")))
+                    }
                 }
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(RuntimeError::Refused(format!(
-                    "the pod of {name} did not start within 5 minutes"
+                    "the pod of {name} did not {what} within 5 minutes"
                 )));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
+    /// Creates nothing: waits for the pod's init container, streams the workspace into it,
+    /// and waits until the harness has started. The pod's name.
+    async fn deliver_workspace(
+        &self,
+        client: &kube::Client,
+        name: &str,
+        workspace: &Path,
+    ) -> Result<String, RuntimeError> {
+        let pod = self
+            .wait_pod(client, name, "take the workspace", |p| {
+                match init_state(p) {
+                    InitState::Receiving => Ok(true),
+                    InitState::Waiting => Ok(false),
+                    InitState::Done => {
+                        Err("the init container ended before the workspace came".into())
+                    }
+                    InitState::Failed(problem) => Err(problem),
+                }
+            })
+            .await?;
+        let pods = Api::<Pod>::namespaced(client.clone(), self.ns());
+        transfer::send(&pods, &pod, workspace).await?;
+        self.wait_pod(client, name, "start", |p| {
+            if let InitState::Failed(problem) = init_state(p) {
+                return Err(problem);
+            }
+            let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+            Ok(matches!(phase, Some("Running" | "Succeeded" | "Failed")))
+        })
+        .await
+    }
+
     /// The harness's output from the pod log (followed from the start), split at the
-    /// wrapper's markers: stdout lines, the workspace (unpacked into `workspace`), stderr.
+    /// wrapper's markers: stdout lines, then (the harness has ended) the workspace copied back
+    /// into `workspace` while the stderr lines follow.
     async fn follow_pod(
         &self,
         client: &kube::Client,
         name: &str,
         pod: &str,
         workspace: &Path,
+        disk_mb: u64,
     ) -> Result<Spawned, RuntimeError> {
         let ns = self.ns();
         let pods = Api::<Pod>::namespaced(client.clone(), ns);
@@ -794,69 +792,57 @@ impl KubernetesRuntime {
         let (mut err_w, err_r) = tokio::io::duplex(64 * 1024);
         let workspace = workspace.to_path_buf();
         let (restored_tx, restored_rx) = tokio::sync::oneshot::channel();
+        let pods = pods.clone();
+        let collector = (
+            pods.clone(),
+            pod.to_string(),
+            client.clone(),
+            ns.to_string(),
+            name.to_string(),
+        );
         tokio::spawn(async move {
             let mut logs = logs;
-            let mut section = 0; // 0: harness stdout, 1: workspace, 2: stderr, 3: refused
-            let mut packed = String::new();
-            let mut restored = Ok(false);
+            let mut section = 0; // 0: harness stdout, 1: between the markers, 2: stderr
+            let mut collecting = None;
             // Every line is bounded as it is read: a pod printing without newlines cannot
             // take the bot's memory.
-            loop {
-                // The workspace is one long line; the harness's own lines are far shorter.
-                let max = if section == 1 {
-                    MAX_RETURNED_PACKED
-                } else {
-                    MAX_OUTPUT_LINE
-                };
-                let Ok(Some((bytes, cut))) = next_line(&mut logs, max).await else {
-                    break;
-                };
+            while let Ok(Some((bytes, _cut))) = next_line(&mut logs, MAX_OUTPUT_LINE).await {
                 let line = String::from_utf8_lossy(&bytes);
                 match (section, line.as_ref()) {
-                    (0, WORKSPACE_MARK) => section = 1,
-                    (1, _) if cut => {
-                        restored = Err(RuntimeError::Refused(format!(
-                            "the workspace came back larger than {} MB packed; it was not restored",
-                            MAX_RETURNED_PACKED / (1024 * 1024)
-                        )));
-                        section = 3;
-                    }
-                    (1, STDERR_MARK) => {
-                        restored = if packed.trim().is_empty() {
-                            Ok(false)
-                        } else {
-                            let (workspace, packed) =
-                                (workspace.clone(), std::mem::take(&mut packed));
-                            tokio::task::spawn_blocking(move || {
-                                restore(&workspace, &packed).map(|_| true)
-                            })
-                            .await
-                            .unwrap_or_else(|e| {
-                                Err(RuntimeError::Refused(format!(
-                                    "restoring the workspace failed: {e}"
-                                )))
-                            })
-                        };
-                        section = 2;
+                    (0, WORKSPACE_MARK) => {
+                        // The harness has ended and the container waits for the copy.
+                        let (pods, pod, client, ns, name) = collector.clone();
+                        let workspace = workspace.clone();
+                        collecting = Some(tokio::spawn(async move {
+                            let copied = transfer::collect(&pods, &pod, &workspace, disk_mb).await;
+                            if copied.is_err() {
+                                // The container would wait out its window for a copy that is
+                                // not coming: end the run now, with the reason.
+                                delete_objects(&client, &ns, &name).await;
+                            }
+                            copied
+                        }));
+                        section = 1;
                     }
                     (0, l) => {
                         let _ = out_w.write_all(format!("{l}\n").as_bytes()).await;
                     }
-                    (1, l) if packed.len() + l.len() > MAX_RETURNED_PACKED => {
-                        restored = Err(RuntimeError::Refused(format!(
-                            "the workspace came back larger than {} MB packed; it was not restored",
-                            MAX_RETURNED_PACKED / (1024 * 1024)
-                        )));
-                        section = 3;
-                    }
-                    (1, l) => packed.push_str(l),
-                    (3, STDERR_MARK) => section = 2,
-                    (3, _) => {}
+                    (1, STDERR_MARK) => section = 2,
+                    (1, _) => {}
                     (_, l) => {
                         let _ = err_w.write_all(format!("{l}\n").as_bytes()).await;
                     }
                 }
             }
+            let restored = match collecting {
+                Some(task) => task.await.unwrap_or_else(|e| {
+                    Err(RuntimeError::Refused(format!(
+                        "copying the workspace back failed: {e}"
+                    )))
+                }),
+                // The harness never got to its end (killed, or the pod was gone).
+                None => Ok(false),
+            };
             let _ = restored_tx.send(restored);
         });
         Ok(Spawned {
@@ -927,16 +913,11 @@ impl Runtime for KubernetesRuntime {
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
         let client = self.client().await?;
         let name = run_name(&self.instance, launch.job_id);
-        let snapshot = snapshot(&launch.workspace)?;
-        let objects = objects(&launch, &self.instance, &self.settings, snapshot);
+        let objects = objects(&launch, &self.instance, &self.settings);
         let ns = self.ns();
         // A run of the same job left by a crash goes first.
         self.delete_run(&client, &name).await;
         let pp = PostParams::default();
-        Api::<Secret>::namespaced(client.clone(), ns)
-            .create(&pp, &objects.secret)
-            .await
-            .map_err(refused)?;
         if let Some(policy) = &objects.policy {
             if let Err(e) = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
                 .create(&pp, policy)
@@ -953,7 +934,10 @@ impl Runtime for KubernetesRuntime {
             self.delete_run(&client, &name).await;
             return Err(refused(e));
         }
-        let pod = match self.started_pod(&client, &name).await {
+        let pod = match self
+            .deliver_workspace(&client, &name, &launch.workspace)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 self.delete_run(&client, &name).await;
@@ -961,7 +945,7 @@ impl Runtime for KubernetesRuntime {
             }
         };
         match self
-            .follow_pod(&client, &name, &pod, &launch.workspace)
+            .follow_pod(&client, &name, &pod, &launch.workspace, launch.spec.disk_mb)
             .await
         {
             Ok(spawned) => Ok(spawned),
@@ -981,10 +965,17 @@ impl Runtime for KubernetesRuntime {
         let pods = Api::<Pod>::namespaced(client.clone(), self.ns());
         let lp = ListParams::default().labels(&format!("job-name={}", leftover.name));
         let list = pods.list(&lp).await.map_err(refused)?;
-        let Some(pod) = list.items.first().and_then(|p| p.metadata.name.clone()) else {
+        let Some(pod) = list.items.first() else {
             return Ok(None);
         };
-        self.follow_pod(&client, &leftover.name, &pod, workspace)
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        // A pod still waiting for its workspace cannot tell how much of it came: start over.
+        if !matches!(init_state(pod), InitState::Done) {
+            self.delete_run(&client, &leftover.name).await;
+            return Ok(None);
+        }
+        let disk_mb = workspace_limit_mb(pod).unwrap_or(super::policy::DEFAULT_DISK_MB);
+        self.follow_pod(&client, &leftover.name, &pod_name, workspace, disk_mb)
             .await
             .map(Some)
     }
@@ -1038,8 +1029,8 @@ struct KubeHandle {
     leaving: Arc<AtomicBool>,
 }
 
-/// Deletes a run's Job (foreground: its pod goes first), policy and snapshot; what is already
-/// gone is fine.
+/// Deletes a run's Job (foreground: its pod goes first) and policy; what is already gone is
+/// fine.
 async fn delete_objects(client: &kube::Client, ns: &str, name: &str) {
     let foreground = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Foreground),
@@ -1050,9 +1041,6 @@ async fn delete_objects(client: &kube::Client, ns: &str, name: &str) {
         .await;
     let _ = Api::<NetworkPolicy>::namespaced(client.clone(), ns)
         .delete(&format!("{name}-net"), &DeleteParams::default())
-        .await;
-    let _ = Api::<Secret>::namespaced(client.clone(), ns)
-        .delete(&format!("{name}-ws"), &DeleteParams::default())
         .await;
 }
 
@@ -1129,16 +1117,11 @@ mod tests {
 
     #[test]
     fn the_job_is_confined() {
-        let o = objects(
-            &launch(NetworkMode::None),
-            "prod",
-            &KubeSettings::default(),
-            vec![1, 2],
-        );
+        let o = objects(&launch(NetworkMode::None), "prod", &KubeSettings::default());
         let job = serde_json::to_value(&o.job).unwrap();
         let spec = &job["spec"];
         assert_eq!(spec["backoffLimit"], 0);
-        assert_eq!(spec["activeDeadlineSeconds"], 1800);
+        assert_eq!(spec["activeDeadlineSeconds"], 1800 + 900);
         assert_eq!(spec["ttlSecondsAfterFinished"], 600);
         let pod = &spec["template"]["spec"];
         assert_eq!(pod["automountServiceAccountToken"], false);
@@ -1149,7 +1132,7 @@ mod tests {
             image_pull_policy: Some(PullPolicy::Always),
             ..KubeSettings::default()
         };
-        let o2 = objects(&launch(NetworkMode::None), "prod", &always, vec![]);
+        let o2 = objects(&launch(NetworkMode::None), "prod", &always);
         let pod2 = serde_json::to_value(&o2.job).unwrap()["spec"]["template"]["spec"].clone();
         assert_eq!(pod2["containers"][0]["imagePullPolicy"], "Always");
         assert_eq!(pod2["initContainers"][0]["imagePullPolicy"], "Always");
@@ -1181,7 +1164,6 @@ mod tests {
             &launch(NetworkMode::Model),
             "prod",
             &KubeSettings::default(),
-            vec![],
         );
         let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
         let egress = policy["spec"]["egress"].as_array().unwrap();
@@ -1211,7 +1193,7 @@ mod tests {
             bot_namespace: Some("threadwork".into()),
             ..KubeSettings::default()
         };
-        let o = objects(&launch(NetworkMode::Model), "prod", &apart, vec![]);
+        let o = objects(&launch(NetworkMode::Model), "prod", &apart);
         let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
         assert_eq!(
             policy["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"]
@@ -1220,12 +1202,7 @@ mod tests {
         );
 
         // `open`: the internet, never the cluster, the node or cloud metadata.
-        let o = objects(
-            &launch(NetworkMode::Open),
-            "prod",
-            &KubeSettings::default(),
-            vec![],
-        );
+        let o = objects(&launch(NetworkMode::Open), "prod", &KubeSettings::default());
         let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
         let block = &policy["spec"]["egress"][1]["to"][0]["ipBlock"];
         assert_eq!(block["cidr"], "0.0.0.0/0");
@@ -1246,40 +1223,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_workspace_goes_and_comes_back() {
-        use base64::Engine;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("src")).unwrap();
-        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
-        std::fs::write(dir.path().join("src/a.rs"), "fn a() {}").unwrap();
-        std::fs::write(dir.path().join(".git/HEAD"), "ref").unwrap();
-        let packed = snapshot(dir.path()).unwrap();
-        // The pod's side: unpack, change, pack again (as the wrapper does).
-        let pod = tempfile::tempdir().unwrap();
-        tar::Archive::new(flate2::read::GzDecoder::new(&packed[..]))
-            .unpack(pod.path())
-            .unwrap();
-        assert!(
-            !pod.path().join(".git").exists(),
-            "history stays with the bot"
-        );
-        std::fs::write(pod.path().join("src/b.rs"), "fn b() {}").unwrap();
-        std::fs::remove_file(pod.path().join("src/a.rs")).unwrap();
-        let back = snapshot(pod.path()).unwrap();
-        restore(
-            dir.path(),
-            &base64::engine::general_purpose::STANDARD.encode(back),
-        )
-        .unwrap();
-        assert!(dir.path().join("src/b.rs").exists());
-        assert!(!dir.path().join("src/a.rs").exists());
-        assert!(dir.path().join(".git/HEAD").exists());
-    }
-
-    // Guards: a workspace coming back is bounded. A small gzip bomb (a few hundred KB that
-    // unpack past the limit) fails the restore — the job, not the bot — and leaves the
-    // workspace as it was.
     #[tokio::test]
     async fn log_lines_are_bounded() {
         let long = format!("{}\nshort\nlast", "x".repeat(100));
@@ -1294,27 +1237,65 @@ mod tests {
     }
 
     #[test]
-    fn a_gzip_bomb_coming_back_is_refused() {
-        use base64::Engine;
-        use std::io::Write;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kept.txt"), "still here").unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let zeros = vec![0u8; 1024 * 1024];
-        for _ in 0..(MAX_RETURNED_UNPACKED / (1024 * 1024) + 1) {
-            gz.write_all(&zeros).unwrap();
-        }
-        let bomb = gz.finish().unwrap();
-        assert!(bomb.len() < 1024 * 1024, "{} bytes", bomb.len());
-        let err = restore(
-            dir.path(),
-            &base64::engine::general_purpose::STANDARD.encode(bomb),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("larger than"), "{err}");
+    fn the_init_container_reads_the_workspace_from_its_input() {
+        let o = objects(&launch(NetworkMode::None), "prod", &KubeSettings::default());
+        let pod = serde_json::to_value(&o.job).unwrap()["spec"]["template"]["spec"].clone();
+        let init = &pod["initContainers"][0];
+        assert_eq!(init["name"], "workspace");
         assert_eq!(
-            std::fs::read_to_string(dir.path().join("kept.txt")).unwrap(),
-            "still here"
+            init["command"],
+            serde_json::json!(["tar", "-xzf", "-", "-C", "/workspace"])
+        );
+        assert_eq!(
+            (init["stdin"].clone(), init["stdinOnce"].clone()),
+            (true.into(), true.into())
+        );
+        assert_eq!(init["securityContext"]["readOnlyRootFilesystem"], true);
+        assert!(
+            pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v.get("secret").is_none()),
+            "no Secret carries the workspace"
+        );
+        let back: Pod = serde_json::from_value(serde_json::json!({"spec": pod})).unwrap();
+        assert_eq!(
+            workspace_limit_mb(&back),
+            Some(SandboxSpec::default().disk_mb)
+        );
+    }
+
+    #[test]
+    fn init_states_read_from_the_pod() {
+        let pod = |state: serde_json::Value| -> Pod {
+            serde_json::from_value(serde_json::json!({"status": {"initContainerStatuses": [
+                {"name": "workspace", "image": "i", "imageID": "", "ready": false,
+                 "restartCount": 0, "state": state}]}}))
+            .unwrap()
+        };
+        assert_eq!(init_state(&Pod::default()), InitState::Waiting);
+        assert_eq!(
+            init_state(&pod(
+                serde_json::json!({"waiting": {"reason": "PodInitializing"}})
+            )),
+            InitState::Waiting
+        );
+        assert_eq!(
+            init_state(&pod(serde_json::json!({"running": {}}))),
+            InitState::Receiving
+        );
+        assert_eq!(
+            init_state(&pod(serde_json::json!({"terminated": {"exitCode": 0}}))),
+            InitState::Done
+        );
+        assert_eq!(
+            init_state(&pod(
+                serde_json::json!({"terminated": {"exitCode": 2, "reason": "Error"}})
+            )),
+            InitState::Failed(
+                "the workspace could not be unpacked in the pod (exit 2: Error)".into()
+            )
         );
     }
 }

@@ -1,7 +1,8 @@
 //! The `kubernetes` runtime against a test API server with the documented REST shapes: the
-//! objects a job creates (Secret snapshot, NetworkPolicy, confined Job), the harness output
-//! from the followed pod log, the workspace brought back, exit and OOM statuses, pending
-//! reasons as messages, foreground deletion, leftovers at start.
+//! objects a job creates (NetworkPolicy, confined Job), the workspace streamed in (attach)
+//! and copied back (exec), the harness output from the followed pod log, exit and OOM
+//! statuses, pending reasons as messages, foreground deletion, leftovers at start, and a
+//! 200 MB workspace moved both ways with the bot's memory flat.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,10 +59,29 @@ async fn a_job_runs_as_a_confined_kubernetes_job() {
     assert!(answer.text.contains("reading the code"), "{}", answer.text);
     assert!(!answer.text.contains("@@threadwork"), "{}", answer.text);
 
-    // The Secret carries the workspace snapshot; the policy denies all egress (network none).
-    let secret = &fake.created("/secrets")[0];
-    assert_eq!(secret["metadata"]["name"], "threadwork-kt-job-1-ws");
-    assert!(secret["data"]["workspace.tar.gz"].is_string());
+    // The workspace went in through the init container's stdin and came back through `tar`
+    // in the harness container; no Secret holds it. The policy denies all egress (network
+    // none).
+    let calls = fake.calls();
+    let attach = calls
+        .iter()
+        .find(|c| c.path.ends_with("/pods/threadwork-kt-job-1-x7k2p/attach"))
+        .expect("the workspace is attached");
+    assert!(
+        attach.query.contains("container=workspace"),
+        "{}",
+        attach.query
+    );
+    assert!(attach.query.contains("stdin=true"), "{}", attach.query);
+    let execs: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.path.ends_with("/exec"))
+        .map(|c| c.query.as_str())
+        .collect();
+    assert_eq!(execs.len(), 2, "{execs:?}");
+    assert!(execs[0].contains("command=tar&command=-czf"), "{execs:?}");
+    assert!(execs[1].contains("command=touch"), "{execs:?}");
+    assert!(!calls.iter().any(|c| c.path.contains("/secrets")));
     let policy = &fake.created("/networkpolicies")[0];
     assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
     assert_eq!(policy["spec"]["ingress"], json!([]));
@@ -77,7 +97,7 @@ async fn a_job_runs_as_a_confined_kubernetes_job() {
     assert_eq!(job["metadata"]["labels"]["threadwork.instance"], "kt");
     let spec = &job["spec"];
     assert_eq!(spec["backoffLimit"], 0);
-    assert_eq!(spec["activeDeadlineSeconds"], 1800);
+    assert_eq!(spec["activeDeadlineSeconds"], 1800 + 900);
     assert!(spec["ttlSecondsAfterFinished"].as_i64().unwrap() > 0);
     let pod = &spec["template"]["spec"];
     assert_eq!(pod["automountServiceAccountToken"], false);
@@ -134,7 +154,6 @@ async fn a_job_runs_as_a_confined_kubernetes_job() {
         .expect("the Job is deleted");
     assert_eq!(job_delete.body["propagationPolicy"], "Foreground");
     assert!(deletes.iter().any(|c| c.path.ends_with("-net")));
-    assert!(deletes.iter().any(|c| c.path.ends_with("-ws")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,11 +456,13 @@ fn the_deployment_files_hold_what_the_bot_needs_and_no_more() {
             "jobs:list",
             "networkpolicies:create",
             "networkpolicies:delete",
+            "pods/attach:create",
+            "pods/attach:get",
+            "pods/exec:create",
+            "pods/exec:get",
             "pods/log:get",
             "pods:get",
             "pods:list",
-            "secrets:create",
-            "secrets:delete",
         ]
     );
     // `doctor` asks for exactly these.
@@ -695,7 +716,7 @@ async fn restarted_bot_reattaches(graceful: bool) {
 /// The same run against a real cluster: `KUBECONFIG=… THREADWORK_KUBE_NAMESPACE=threadwork
 /// THREADWORK_KUBE_IMAGE=<a pullable harness image> cargo test --test it
 /// kubernetes::real_cluster -- --ignored`. The namespace must exist; the test creates and deletes one
-/// Job, Secret and NetworkPolicy in it. (No cluster is reachable where CI runs.)
+/// Job and NetworkPolicy in it. (No cluster is reachable where CI runs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Kubernetes cluster (KUBECONFIG)"]
 async fn real_cluster_end_to_end() {
@@ -770,16 +791,16 @@ async fn doctor_names_what_the_bot_may_not_do_in_the_namespace() {
         "{text}"
     );
     let reviews = fake.created("/selfsubjectaccessreviews");
-    assert_eq!(reviews.len(), 11, "one review per permission of the Role");
+    assert_eq!(reviews.len(), 13, "one review per permission of the Role");
     assert!(reviews
         .iter()
         .all(|r| r["spec"]["resourceAttributes"]["namespace"] == "threadwork"));
-    fake.deny("delete secrets");
+    fake.deny("create pods/exec");
     fake.deny("get pods/log");
     let text =
         threadwork::cli::doctor::render(&threadwork::cli::doctor::run(&config, &manifest).await);
     assert!(
-        text.contains("FAIL  kubernetes access: in namespace `threadwork` the bot may not get pods/log, delete secrets"),
+        text.contains("FAIL  kubernetes access: in namespace `threadwork` the bot may not get pods/log, create pods/exec"),
         "{text}"
     );
     assert!(!text.contains("dockerd"), "{text}");

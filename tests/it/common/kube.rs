@@ -1,18 +1,21 @@
-//! A Kubernetes API server for tests: the documented REST shapes for Secrets,
-//! NetworkPolicies, Jobs, Pods and pods/log (streamed), enough for the `kubernetes` runtime.
-//! A created Job gets one pod that plays a scripted run: it unpacks the workspace Secret,
-//! applies the script's file edits, prints its lines, and ends as the bot's wrapper does
-//! (marker, workspace as base64 tar.gz, marker, stderr), with the scripted exit.
+//! A Kubernetes API server for tests: the documented REST shapes for NetworkPolicies, Jobs,
+//! Pods, pods/log (streamed) and pods/attach and pods/exec (WebSocket, the `v5.channel.k8s.io`
+//! / `v4.channel.k8s.io` framing), enough for the `kubernetes` runtime. A created Job gets one
+//! pod with a folder of its own for `/workspace` and `/tmp`. It plays a scripted run: its init
+//! container unpacks what is attached to its stdin (real `tar`), then the harness applies the
+//! script's file edits, prints its lines, and ends as the bot's wrapper does (marker, marker,
+//! stderr, then waiting until `/tmp/.threadwork-collected` exists), with the scripted exit.
+//! `exec` runs the command for real with `/workspace` and `/tmp` mapped to the pod's folder.
 // Handlers answer refusals as whole responses, as the API server does.
 #![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,14 +46,22 @@ pub struct Call {
     pub body: Value,
 }
 
+/// A pod's run: its script, its folder (`workspace/`, `tmp/`), how far it got.
+struct FakePod {
+    script: PodScript,
+    root: Arc<tempfile::TempDir>,
+    /// The init container's exit code, once the workspace was attached and unpacked.
+    init: Option<i32>,
+    finished: bool,
+}
+
 #[derive(Default)]
 struct Inner {
     calls: Vec<Call>,
     /// kind/name → object
     objects: BTreeMap<String, Value>,
     scripts: VecDeque<PodScript>,
-    /// pod name → (script, finished)
-    pods: BTreeMap<String, (PodScript, bool)>,
+    pods: BTreeMap<String, FakePod>,
     seq: u64,
     /// `verb resource` pairs SelfSubjectAccessReviews deny.
     denied: Vec<String>,
@@ -99,6 +110,8 @@ impl FakeKube {
             .route("/api/v1/namespaces/{ns}/pods", get(list))
             .route("/api/v1/namespaces/{ns}/pods/{name}", get(get_pod))
             .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(log))
+            .route("/api/v1/namespaces/{ns}/pods/{name}/attach", get(attach))
+            .route("/api/v1/namespaces/{ns}/pods/{name}/exec", get(exec))
             .route(
                 "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                 axum::routing::post(access_review),
@@ -119,6 +132,12 @@ impl FakeKube {
 
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
+    }
+
+    /// The folder standing for `/workspace` in `pod`.
+    pub fn pod_workspace(&self, pod: &str) -> Option<std::path::PathBuf> {
+        let inner = self.inner.lock().unwrap();
+        inner.pods.get(pod).map(|p| p.root.path().join("workspace"))
     }
 
     pub fn created(&self, kind_path: &str) -> Vec<Value> {
@@ -181,9 +200,9 @@ async fn version() -> Json<Value> {
     )
 }
 
-/// `jobs`, `pods`, `secrets`, `networkpolicies` from a path.
+/// `jobs`, `pods`, `networkpolicies` from a path.
 fn kind_of(path: &str) -> &'static str {
-    for k in ["networkpolicies", "secrets", "jobs", "pods"] {
+    for k in ["networkpolicies", "jobs", "pods"] {
         if path.contains(&format!("/{k}")) {
             return k;
         }
@@ -232,7 +251,18 @@ async fn create(
                    "metadata": {"name": pod, "namespace": ns, "labels": labels, "uid": pod_uid},
                    "spec": obj["spec"]["template"]["spec"].clone()}),
         );
-        inner.pods.insert(pod, (script, false));
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("workspace")).unwrap();
+        std::fs::create_dir_all(root.path().join("tmp")).unwrap();
+        inner.pods.insert(
+            pod,
+            FakePod {
+                script,
+                root: Arc::new(root),
+                init: None,
+                finished: false,
+            },
+        );
     }
     (StatusCode::CREATED, Json(obj)).into_response()
 }
@@ -316,16 +346,27 @@ fn with_status(f: &FakeKube, mut pod: Value, _pods: &[String]) -> Value {
         .unwrap_or_default()
         .to_string();
     let inner = f.inner.lock().unwrap();
-    let Some((script, finished)) = inner.pods.get(&name) else {
+    let Some(p) = inner.pods.get(&name) else {
         return pod;
     };
-    let container = |state: Value| {
-        json!({"name": "harness", "image": "threadwork/harness:dev", "imageID": "", "ready": false,
+    let (script, finished) = (&p.script, p.finished);
+    let status = |name: &str, state: Value| {
+        json!({"name": name, "image": "threadwork/harness:dev", "imageID": "", "ready": false,
                "restartCount": 0, "state": state})
     };
+    let container = |state: Value| status("harness", state);
+    let init = |state: Value| json!([status("workspace", state)]);
     pod["status"] = if let Some((reason, message)) = &script.pending {
         json!({"phase": "Pending", "containerStatuses": [container(json!({"waiting": {"reason": reason, "message": message}}))]})
-    } else if *finished {
+    } else if p.init.is_none() {
+        json!({"phase": "Pending",
+               "initContainerStatuses": init(json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}})),
+               "containerStatuses": [container(json!({"waiting": {"reason": "PodInitializing"}}))]})
+    } else if p.init != Some(0) {
+        json!({"phase": "Failed",
+               "initContainerStatuses": init(json!({"terminated": {"exitCode": p.init, "reason": "Error"}})),
+               "containerStatuses": [container(json!({"waiting": {"reason": "PodInitializing"}}))]})
+    } else if finished {
         let reason = if script.oom {
             "OOMKilled"
         } else if script.exit_code == 0 {
@@ -334,9 +375,12 @@ fn with_status(f: &FakeKube, mut pod: Value, _pods: &[String]) -> Value {
             "Error"
         };
         json!({"phase": if script.exit_code == 0 { "Succeeded" } else { "Failed" },
+               "initContainerStatuses": init(json!({"terminated": {"exitCode": 0, "reason": "Completed"}})),
                "containerStatuses": [container(json!({"terminated": {"exitCode": script.exit_code, "reason": reason}}))]})
     } else {
-        json!({"phase": "Running", "containerStatuses": [container(json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}))]})
+        json!({"phase": "Running",
+               "initContainerStatuses": init(json!({"terminated": {"exitCode": 0, "reason": "Completed"}})),
+               "containerStatuses": [container(json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}))]})
     };
     pod
 }
@@ -361,7 +405,8 @@ async fn get_pod(
     }
 }
 
-/// The pod's log, followed: the script's lines, then the wrapper's workspace and stderr.
+/// The pod's log, followed (once the init container is done): the script's lines, then the
+/// wrapper's markers and stderr; it ends when the bot has collected the workspace.
 async fn log(
     State(f): State<FakeKube>,
     Path((_ns, name)): Path<(String, String)>,
@@ -369,73 +414,37 @@ async fn log(
     uri: Uri,
 ) -> Response {
     f.record(&method, &uri, Value::Null);
-    let (script, secret) = {
+    let (script, root) = {
         let inner = f.inner.lock().unwrap();
-        let Some((script, _)) = inner.pods.get(&name) else {
+        let Some(p) = inner.pods.get(&name) else {
             return status(404, "NotFound", &format!("pods \"{name}\" not found"));
         };
-        let job = name
-            .rsplit_once('-')
-            .map(|(j, _)| j.to_string())
-            .unwrap_or_default();
-        let secret = inner.objects.get(&format!("secrets/{job}-ws")).cloned();
-        (script.clone(), secret)
-    };
-    // The workspace the pod would send back: the snapshot with the script's writes.
-    let packed = {
-        use base64::Engine;
-        let b64 = secret
-            .as_ref()
-            .and_then(|s| s["data"]["workspace.tar.gz"].as_str())
-            .unwrap_or_default();
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap_or_default();
-        let dir = tempfile::tempdir().unwrap();
-        let mut data = Vec::new();
-        let _ = flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut data);
-        let _ = tar::Archive::new(&data[..]).unpack(dir.path());
-        for (path, text) in &script.writes {
-            let p = dir.path().join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
+        if p.init != Some(0) {
+            return status(
+                400,
+                "BadRequest",
+                &format!(
+                    "container \"harness\" in pod \"{name}\" is waiting to start: PodInitializing"
+                ),
+            );
         }
-        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        let mut tar = tar::Builder::new(gz);
-        tar.append_dir_all(".", dir.path()).unwrap();
-        let bytes = tar.into_inner().unwrap().finish().unwrap();
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        (p.script.clone(), p.root.clone())
     };
+    for (path, text) in &script.writes {
+        let p = root.path().join("workspace").join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
     let mut chunks: Vec<String> = script.lines.iter().map(|l| format!("{l}\n")).collect();
     chunks.push("\n@@threadwork-workspace@@\n".into());
-    chunks.push(format!("{packed}\n"));
-    chunks.push("\n@@threadwork-stderr@@\n".into());
+    chunks.push("@@threadwork-stderr@@\n".into());
     chunks.extend(script.stderr.iter().map(|l| format!("{l}\n")));
-    let f2 = f.clone();
     let delay = Duration::from_millis(if script.line_delay_ms == 0 {
         20
     } else {
         script.line_delay_ms
     });
-    let stream = async_stream(chunks, delay, move || {
-        if let Some(p) = f2.inner.lock().unwrap().pods.get_mut(&name) {
-            p.1 = true;
-        }
-    });
-    Response::builder()
-        .status(200)
-        .header("content-type", "text/plain")
-        .body(Body::from_stream(stream))
-        .unwrap()
-}
-
-/// Sends the chunks a little apart, then marks the pod finished.
-fn async_stream(
-    chunks: Vec<String>,
-    delay: Duration,
-    done: impl FnOnce() + Send + 'static,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
         for c in chunks {
             tokio::time::sleep(delay).await;
@@ -443,13 +452,198 @@ fn async_stream(
                 return;
             }
         }
-        done();
+        // The wrapper waits for the bot's copy (or for the pod to be deleted).
+        let flag = root.path().join("tmp/.threadwork-collected");
+        for _ in 0..3000 {
+            let gone = !f
+                .inner
+                .lock()
+                .unwrap()
+                .objects
+                .contains_key(&format!("pods/{name}"));
+            if flag.exists() || gone {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(p) = f.inner.lock().unwrap().pods.get_mut(&name) {
+            p.finished = true;
+        }
     });
-    tokio_stream_from(rx)
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/plain")
+        .body(Body::from_stream(futures::stream::poll_fn(move |cx| {
+            rx.poll_recv(cx)
+        })))
+        .unwrap()
 }
 
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+/// `command=a&command=b&container=c&stdin=true…` as (commands, container, stdin, stdout).
+fn stream_params(query: &str) -> (Vec<String>, String, bool, bool) {
+    let mut command = vec![];
+    let (mut container, mut stdin, mut stdout) = (String::new(), false, false);
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "command" => command.push(v.into_owned()),
+            "container" => container = v.into_owned(),
+            "stdin" => stdin = v == "true",
+            "stdout" => stdout = v == "true",
+            _ => {}
+        }
+    }
+    (command, container, stdin, stdout)
+}
+
+fn ws_protocols(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"])
+}
+
+/// `pods/attach` to the init container: its `tar -x` reads the stream into the pod's folder.
+async fn attach(
+    State(f): State<FakeKube>,
+    Path((_ns, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    f.record(&Method::GET, &uri, Value::Null);
+    let (_, container, stdin, _) = stream_params(&query.unwrap_or_default());
+    let root = {
+        let inner = f.inner.lock().unwrap();
+        match inner.pods.get(&name) {
+            Some(p) if p.init.is_none() && container == "workspace" && stdin => p.root.clone(),
+            Some(_) => {
+                return status(
+                    400,
+                    "BadRequest",
+                    "only the waiting init container takes input",
+                )
+            }
+            None => return status(404, "NotFound", &format!("pods \"{name}\" not found")),
+        }
+    };
+    ws_protocols(ws).on_upgrade(move |socket| async move {
+        let child = tokio::process::Command::new("tar")
+            .arg("-xzf")
+            .arg("-")
+            .arg("-C")
+            .arg(root.path().join("workspace"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let code = pump(socket, child).await;
+        if let Some(p) = f.inner.lock().unwrap().pods.get_mut(&name) {
+            p.init = Some(code);
+        }
+    })
+}
+
+/// `pods/exec` in the harness container: the command, run here with `/workspace` and `/tmp`
+/// mapped to the pod's folder.
+async fn exec(
+    State(f): State<FakeKube>,
+    Path((_ns, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    f.record(&Method::GET, &uri, Value::Null);
+    let (command, container, stdin, stdout) = stream_params(&query.unwrap_or_default());
+    let root = {
+        let inner = f.inner.lock().unwrap();
+        match inner.pods.get(&name) {
+            Some(p) if p.init == Some(0) && !p.finished && container == "harness" => p.root.clone(),
+            Some(_) => return status(400, "BadRequest", "container not found or not running"),
+            None => return status(404, "NotFound", &format!("pods \"{name}\" not found")),
+        }
+    };
+    let mapped: Vec<String> = command.iter().map(|a| in_pod(root.path(), a)).collect();
+    ws_protocols(ws).on_upgrade(move |socket| async move {
+        let io = |on: bool| {
+            if on {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            }
+        };
+        let Some((program, args)) = mapped.split_first() else {
+            return;
+        };
+        let child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(io(stdin))
+            .stdout(io(stdout))
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Ok(child) = child {
+            pump(socket, child).await;
+        }
+    })
+}
+
+fn in_pod(root: &std::path::Path, arg: &str) -> String {
+    for (inside, here) in [("/workspace", "workspace"), ("/tmp", "tmp")] {
+        if arg == inside || arg.starts_with(&format!("{inside}/")) {
+            return format!("{}{}", root.join(here).display(), &arg[inside.len()..]);
+        }
+    }
+    arg.to_string()
+}
+
+/// Carries a stream session: frames on channel 0 to the child's stdin (`255 0`, or the socket
+/// closing, is its end), its stdout as frames on channel 1, then its exit as a `Status` on
+/// channel 3. Streamed both ways with backpressure. Returns the exit code.
+async fn pump(socket: WebSocket, mut child: tokio::process::Child) -> i32 {
+    use futures::{SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut tx, mut rx) = socket.split();
+    let mut stdin = child.stdin.take();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = rx.next().await {
+            match msg {
+                Message::Binary(b) if b.first() == Some(&0) => {
+                    if let Some(w) = stdin.as_mut() {
+                        if w.write_all(&b[1..]).await.is_err() {
+                            stdin = None;
+                        }
+                    }
+                }
+                Message::Binary(b) if b.len() == 2 && b[0] == 255 && b[1] == 0 => stdin = None,
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    });
+    if let Some(mut out) = child.stdout.take() {
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Ok(n) = out.read(&mut buf[1..]).await {
+            if n == 0 {
+                break;
+            }
+            buf[0] = 1;
+            if tx
+                .send(Message::Binary(Bytes::copy_from_slice(&buf[..=n])))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+    let code = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+    let status = if code == 0 {
+        json!({"metadata": {}, "status": "Success"})
+    } else {
+        json!({"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+               "message": format!("command terminated with non-zero exit code: exit status {code}"),
+               "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]}})
+    };
+    let mut frame = vec![3u8];
+    frame.extend(status.to_string().into_bytes());
+    let _ = tx.send(Message::Binary(frame.into())).await;
+    let _ = tx.close().await;
+    reader.abort();
+    code
 }

@@ -1,0 +1,407 @@
+//! Moving a job's workspace into its pod and back, streamed through the API server: in, a
+//! tar.gz written straight into the init container's stdin (`pods/attach`); back, `tar` run
+//! in the finished harness container (`pods/exec`) into a file next to the workspace, then
+//! unpacked from there. Neither direction holds the workspace in memory, and the only bound
+//! is the run's own disk limit. The checkout's history (`.git`) never leaves the bot, and
+//! nothing comes back into it.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::AttachParams;
+use kube::Api;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::super::RuntimeError;
+
+/// The init container that receives the workspace, and the file the wrapper waits for.
+pub const INIT_CONTAINER: &str = "workspace";
+pub const COLLECTED_FLAG: &str = "/tmp/.threadwork-collected";
+
+/// Bytes in flight between the packing thread and the pod: the bot's memory for a transfer.
+const CHUNK: usize = 64 * 1024;
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// The most bytes a workspace may come back as (packed, unpacked as a tar stream): the run's
+/// own disk limit, with room for tar's headers. Past either the job fails; a small gzip bomb
+/// cannot fill the bot's disk.
+pub fn returned_limits(disk_mb: u64) -> (u64, u64) {
+    let mib = 1024 * 1024;
+    (disk_mb * mib + 64 * mib, 2 * disk_mb * mib + 64 * mib)
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> RuntimeError + '_ {
+    move |source| RuntimeError::Workspace {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A `Write` that hands full chunks to an async receiver (and waits while it is behind).
+struct ChunkWriter {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the pod went away"))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// Writes the workspace as tar.gz into `out` (everything but `.git`; links kept as links).
+pub fn pack(workspace: &Path, out: impl Write) -> Result<(), RuntimeError> {
+    let io = io_error(workspace);
+    let gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    tar.follow_symlinks(false);
+    if workspace.exists() {
+        for entry in std::fs::read_dir(workspace).map_err(&io)? {
+            let entry = entry.map_err(&io)?;
+            let name = entry.file_name();
+            if name == ".git" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                tar.append_dir_all(&name, &path).map_err(&io)?;
+            } else {
+                tar.append_path_with_name(&path, &name).map_err(&io)?;
+            }
+        }
+    }
+    let mut gz = tar.into_inner().map_err(&io)?;
+    gz.flush().map_err(&io)?;
+    gz.finish().map_err(&io)?.flush().map_err(&io)?;
+    Ok(())
+}
+
+/// Whether a path inside an archive is (under) the top-level `.git`.
+fn in_git_dir(path: &Path) -> bool {
+    path.components()
+        .find(|c| !matches!(c, std::path::Component::CurDir))
+        .is_some_and(|c| c.as_os_str() == ".git")
+}
+
+/// Replaces the workspace (but its `.git`) with the tar.gz at `archive`, measured first: an
+/// archive over `max_unpacked` changes nothing. Entries under `.git` are skipped.
+pub fn unpack(workspace: &Path, archive: &Path, max_unpacked: u64) -> Result<(), RuntimeError> {
+    let io = io_error(workspace);
+    let open = || std::fs::File::open(archive).map(std::io::BufReader::new);
+    let unpacked = std::io::copy(
+        &mut flate2::read::GzDecoder::new(open().map_err(&io)?).take(max_unpacked + 1),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| RuntimeError::Refused(format!("the workspace came back unreadable: {e}")))?;
+    if unpacked > max_unpacked {
+        return Err(RuntimeError::Refused(format!(
+            "the workspace came back larger than {} MB unpacked; it was not restored",
+            max_unpacked / (1024 * 1024)
+        )));
+    }
+    // Files the agent deleted must go: clear everything but `.git`, then unpack.
+    if workspace.exists() {
+        for entry in std::fs::read_dir(workspace).map_err(&io)? {
+            let entry = entry.map_err(&io)?;
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                std::fs::remove_dir_all(&path).map_err(&io)?;
+            } else {
+                std::fs::remove_file(&path).map_err(&io)?;
+            }
+        }
+    }
+    std::fs::create_dir_all(workspace).map_err(&io)?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(open().map_err(&io)?));
+    tar.set_preserve_permissions(true);
+    // No setuid, setgid or sticky bit from the pod lands on a file of the bot's host.
+    tar.set_mask(0o7000);
+    // Directories last (as `Archive::unpack` does): a read-only one must not stop its files.
+    let mut dirs = Vec::new();
+    for entry in tar.entries().map_err(&io)? {
+        let mut entry = entry.map_err(&io)?;
+        if in_git_dir(&entry.path().map_err(&io)?) {
+            continue;
+        }
+        if entry.header().entry_type().is_dir() {
+            dirs.push(entry);
+            continue;
+        }
+        // `unpack_in` refuses `..` and paths that would leave the workspace through a link.
+        entry.unpack_in(workspace).map_err(&io)?;
+    }
+    for mut dir in dirs {
+        dir.unpack_in(workspace).map_err(&io)?;
+    }
+    Ok(())
+}
+
+/// Waits for the end of a stream session: its status (a failure in words), then its end.
+async fn finish(mut proc: kube::api::AttachedProcess, what: &str) -> Result<(), RuntimeError> {
+    // The status must be taken before `join`, which drops what would receive it.
+    let status = proc.take_status();
+    let status = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let joined = proc.join().await;
+    if let Some(s) = status {
+        if s.status.as_deref() == Some("Failure") {
+            return Err(RuntimeError::Refused(format!(
+                "{what} failed in the pod: {}",
+                s.message.unwrap_or_default()
+            )));
+        }
+    }
+    joined.map_err(|e| RuntimeError::Refused(format!("{what} failed: {e}")))
+}
+
+/// Streams the workspace into the pod's init container, whose `tar -x` ends at end of input.
+pub async fn send(pods: &Api<Pod>, pod: &str, workspace: &Path) -> Result<(), RuntimeError> {
+    let params = AttachParams::default()
+        .container(INIT_CONTAINER)
+        .stdin(true)
+        .stdout(false)
+        .stderr(false)
+        .max_stdin_buf_size(CHUNK);
+    let mut attached = pods.attach(pod, &params).await.map_err(super::refused)?;
+    let status = attached.take_status();
+    let mut stdin = attached
+        .stdin()
+        .ok_or_else(|| RuntimeError::Refused("the pod's init container took no input".into()))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let dir = workspace.to_path_buf();
+    let packing = tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter {
+            buf: Vec::with_capacity(CHUNK),
+            tx,
+        };
+        pack(&dir, &mut out)?;
+        out.flush().map_err(io_error(&dir))
+    });
+    let mut sent = Ok(());
+    while let Some(chunk) = rx.recv().await {
+        if let Err(e) = stdin.write_all(&chunk).await {
+            sent = Err(RuntimeError::Refused(format!(
+                "sending the workspace to the pod failed: {e}"
+            )));
+            break;
+        }
+    }
+    drop(rx);
+    let packed = packing.await.unwrap_or_else(|e| {
+        Err(RuntimeError::Refused(format!(
+            "packing the workspace failed: {e}"
+        )))
+    });
+    // End of input: the init container's `tar` finishes and the harness starts.
+    let _ = stdin.shutdown().await;
+    drop(stdin);
+    // Attach reports no exit status of its own: the init container's end says how it went.
+    let _ = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let joined = attached.join().await;
+    packed?;
+    sent?;
+    joined
+        .map_err(|e| RuntimeError::Refused(format!("sending the workspace to the pod failed: {e}")))
+}
+
+/// Copies `/workspace` out of the harness container into a file beside `workspace`, unpacks
+/// it over `workspace`, and tells the container it may end. Ok(false): nothing came back.
+pub async fn collect(
+    pods: &Api<Pod>,
+    pod: &str,
+    workspace: &Path,
+    disk_mb: u64,
+) -> Result<bool, RuntimeError> {
+    let (max_packed, max_unpacked) = returned_limits(disk_mb);
+    let fetched = fetch(pods, pod, workspace, max_packed).await;
+    // Whatever came of it, the container may end now (else it waits out its window).
+    let flagged = async {
+        // (A stream session needs one stream; `touch` prints nothing on it.)
+        let params = AttachParams::default().stderr(false).container("harness");
+        let touched = pods
+            .exec(pod, ["touch", COLLECTED_FLAG], &params)
+            .await
+            .map_err(super::refused)?;
+        finish(touched, "ending the pod").await
+    }
+    .await;
+    let file = fetched?;
+    flagged?;
+    let dir = workspace.to_path_buf();
+    tokio::task::spawn_blocking(move || unpack(&dir, file.path(), max_unpacked).map(|_| true))
+        .await
+        .unwrap_or_else(|e| {
+            Err(RuntimeError::Refused(format!(
+                "restoring the workspace failed: {e}"
+            )))
+        })
+}
+
+/// The container's `/workspace` as tar.gz in a temporary file beside `workspace`.
+async fn fetch(
+    pods: &Api<Pod>,
+    pod: &str,
+    workspace: &Path,
+    max_packed: u64,
+) -> Result<tempfile::NamedTempFile, RuntimeError> {
+    let parent: PathBuf = workspace
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let io = io_error(workspace);
+    let file = tempfile::Builder::new()
+        .prefix(".threadwork-returned-")
+        .suffix(".tar.gz")
+        .tempfile_in(&parent)
+        .map_err(&io)?;
+    let params = AttachParams::default()
+        .container("harness")
+        .stdout(true)
+        .stderr(false)
+        .max_stdout_buf_size(CHUNK);
+    let mut proc = pods
+        .exec(pod, ["tar", "-czf", "-", "-C", "/workspace", "."], &params)
+        .await
+        .map_err(super::refused)?;
+    let stdout = proc
+        .stdout()
+        .ok_or_else(|| RuntimeError::Refused("the pod gave no output".into()))?;
+    let mut out = tokio::fs::File::from_std(file.reopen().map_err(&io)?);
+    let copied = tokio::io::copy(&mut stdout.take(max_packed + 1), &mut out)
+        .await
+        .map_err(|e| RuntimeError::Refused(format!("copying the workspace back failed: {e}")))?;
+    out.flush().await.map_err(&io)?;
+    if copied > max_packed {
+        proc.abort();
+        return Err(RuntimeError::Refused(format!(
+            "the workspace came back larger than {} MB packed; it was not restored",
+            max_packed / (1024 * 1024)
+        )));
+    }
+    finish(proc, "copying the workspace back").await?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packed(dir: &Path) -> Vec<u8> {
+        let mut out = Vec::new();
+        pack(dir, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_workspace_goes_and_comes_back_without_its_history() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("src/a.rs"), "fn a() {}").unwrap();
+        std::fs::write(dir.path().join(".git/HEAD"), "ref").unwrap();
+        let sent = packed(dir.path());
+        // The pod's side: unpack, change, pack again (a `.git` of its own included).
+        let pod = tempfile::tempdir().unwrap();
+        tar::Archive::new(flate2::read::GzDecoder::new(&sent[..]))
+            .unpack(pod.path())
+            .unwrap();
+        assert!(
+            !pod.path().join(".git").exists(),
+            "history stays with the bot"
+        );
+        std::fs::write(pod.path().join("src/b.rs"), "fn b() {}").unwrap();
+        std::fs::remove_file(pod.path().join("src/a.rs")).unwrap();
+        std::fs::create_dir_all(pod.path().join(".git/hooks")).unwrap();
+        std::fs::write(pod.path().join(".git/hooks/pre-commit"), "evil").unwrap();
+        std::fs::write(pod.path().join(".git/HEAD"), "planted").unwrap();
+        let back = tempfile::NamedTempFile::new().unwrap();
+        pack_all(pod.path(), back.path());
+        unpack(dir.path(), back.path(), 1 << 20).unwrap();
+        assert!(dir.path().join("src/b.rs").exists());
+        assert!(!dir.path().join("src/a.rs").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(".git/HEAD")).unwrap(),
+            "ref",
+            "nothing comes back into the history"
+        );
+        assert!(!dir.path().join(".git/hooks").exists());
+    }
+
+    /// As the pod's `tar -czf - -C /workspace .` does: everything, `./` prefixed.
+    fn pack_all(dir: &Path, to: &Path) {
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(to).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        tar.append_dir_all(".", dir).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+
+    // Guards: a workspace coming back is bounded. A small gzip bomb (a few hundred KB that
+    // unpack past the limit) fails the restore — the job, not the bot — and leaves the
+    // workspace as it was.
+    #[test]
+    fn a_gzip_bomb_coming_back_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kept.txt"), "still here").unwrap();
+        let (_, max_unpacked) = returned_limits(4);
+        let bomb = tempfile::NamedTempFile::new().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(bomb.path()).unwrap(),
+            flate2::Compression::best(),
+        );
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..(max_unpacked / (1024 * 1024) + 1) {
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.finish().unwrap();
+        assert!(std::fs::metadata(bomb.path()).unwrap().len() < 1024 * 1024);
+        let err = unpack(dir.path(), bomb.path(), max_unpacked).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("kept.txt")).unwrap(),
+            "still here"
+        );
+    }
+
+    #[test]
+    fn a_git_dir_is_recognised_however_it_is_written() {
+        for p in [".git", "./.git/config", ".git/hooks/x"] {
+            assert!(in_git_dir(Path::new(p)), "{p}");
+        }
+        for p in ["src/.git", "./src/a.rs", ".github/workflows/ci.yml", "."] {
+            assert!(!in_git_dir(Path::new(p)), "{p}");
+        }
+    }
+}
