@@ -48,10 +48,17 @@ pub enum ChatError {
 }
 
 const UNTRUSTED: &str = "the server's TLS certificate is not trusted";
+const PROXY_REFUSED: &str = "the proxy wants credentials";
 
-/// A transport failure as the thread or log should say it: a certificate rustls refused is
-/// named plainly (it is otherwise deep in hyper's debug text) with what fixes it.
+/// A connection failure as the thread or log should say it. A certificate rustls refused is
+/// named plainly (it is otherwise deep in hyper's debug text) with what fixes it, and so is a
+/// proxy asking for credentials; neither is retried, as neither mends itself.
 pub fn transport_message(raw: String) -> String {
+    if raw.contains("ProxyAuthRequired") || raw.contains("proxy authorization required") {
+        return format!(
+            "{PROXY_REFUSED} (407): give them in HTTPS_PROXY as http://user:password@host:port"
+        );
+    }
     let Some(start) = raw.find("InvalidCertificate(") else {
         return raw;
     };
@@ -73,10 +80,17 @@ pub fn transport_message(raw: String) -> String {
             None
         })
         .unwrap_or(rest.len());
-    format!(
-        "{UNTRUSTED} ({}): add the CA that signed it to the system's trust store, or name it in SSL_CERT_FILE",
-        &rest[..end]
-    )
+    let what = &rest[..end];
+    let fix = if what.contains("UnknownIssuer") {
+        "add the CA that signed it to the system's trust store, or name it in SSL_CERT_FILE"
+    } else if what.contains("NotValidForName") {
+        "it was issued for another host name: check the URL, or a proxy in between"
+    } else if what.contains("Expired") || what.contains("NotValidYet") {
+        "it is outside its validity dates: renew it, or check this machine's clock"
+    } else {
+        "check the certificate the server (or a proxy in between) presents"
+    };
+    format!("{UNTRUSTED} ({what}): {fix}")
 }
 
 impl ChatError {
@@ -94,7 +108,9 @@ impl ChatError {
             ChatError::RateLimited { .. } => true,
             // A certificate nobody trusts stays untrusted until someone adds its CA: no use
             // retrying for minutes in silence.
-            ChatError::Transport { message, .. } => !message.starts_with(UNTRUSTED),
+            ChatError::Transport { message, .. } => {
+                !message.starts_with(UNTRUSTED) && !message.starts_with(PROXY_REFUSED)
+            }
         }
     }
 }
@@ -197,8 +213,21 @@ mod tests {
         };
         assert!(blip.is_transient());
         assert_eq!(
-            transport_message("InvalidCertificate(Other(OtherError(x)))".into()),
-            "the server's TLS certificate is not trusted (InvalidCertificate(Other(OtherError(x)))): add the CA that signed it to the system's trust store, or name it in SSL_CERT_FILE"
+            transport_message("x: InvalidCertificate(Expired) y".into()),
+            "the server's TLS certificate is not trusted (InvalidCertificate(Expired)): it is outside its validity dates: renew it, or check this machine's clock"
         );
+        let proxy = ChatError::Transport {
+            method: "auth.test",
+            message: transport_message(
+                "through the proxy 10.0.0.1:3128: proxy authorization required".into(),
+            ),
+        };
+        assert!(
+            proxy
+                .to_string()
+                .contains("the proxy wants credentials (407)"),
+            "{proxy}"
+        );
+        assert!(!proxy.is_transient());
     }
 }

@@ -156,9 +156,14 @@ fn map_err(method: &'static str, err: SlackClientError) -> ChatError {
             method,
             retry_after: e.retry_after,
         },
+        // Only a failure to connect can be about a certificate (a body never is).
+        SlackClientError::HttpProtocolError(e) => ChatError::Transport {
+            method,
+            message: super::transport_message(SlackClientError::HttpProtocolError(e).to_string()),
+        },
         other => ChatError::Transport {
             method,
-            message: super::transport_message(other.to_string()),
+            message: other.to_string(),
         },
     }
 }

@@ -285,8 +285,9 @@ async fn get(url: &str, token: Option<&SecretString>) -> Result<String, ReadErro
         url: url.to_string(),
         message,
     };
+    // Straight to the bot: a proxy must never carry the ops token.
     let mut req = crate::net::outbound()
-        .http()
+        .direct()
         .build()
         .unwrap_or_default()
         .get(url);

@@ -181,8 +181,8 @@ async fn fetch_backup(
 ) -> anyhow::Result<()> {
     let endpoint = format!("{url}/store/backup");
     // Straight to the bot (no proxy from the environment), and never waiting for ever.
-    let client = reqwest::Client::builder()
-        .no_proxy()
+    let client = crate::net::outbound()
+        .direct()
         .connect_timeout(std::time::Duration::from_secs(10))
         .read_timeout(std::time::Duration::from_secs(60))
         .build()?;

@@ -485,7 +485,8 @@ impl ForgeClient<'_> {
         let forge = self.host.kind.label();
         let resp = req.send().await.map_err(|e| ForgeError::Unreachable {
             forge,
-            message: e.without_url().to_string(),
+            // With its causes: "error sending request" alone hides a refused certificate.
+            message: crate::net::error_chain(&e.without_url()),
         })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();

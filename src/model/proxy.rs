@@ -716,7 +716,7 @@ async fn forward(
     let upstream_response = match out.send().await {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(job, error = %e, "model upstream unreachable");
+            tracing::warn!(job, error = %crate::net::error_chain(&e), "model upstream unreachable");
             return refuse(
                 provider,
                 StatusCode::BAD_GATEWAY,

@@ -18,6 +18,9 @@ use super::settings::OutboundSettings;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The longest a TCP connection (or a proxy's tunnel) may take to open.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A hyper connector: plain TCP to the destination, or to the proxy and through a tunnel.
 /// TLS is layered on top by `hyper_rustls`.
 #[derive(Clone)]
@@ -32,19 +35,20 @@ impl ProxyConnector {
         http.enforce_http(false);
         // Small request/response exchanges and Socket Mode acks: no waiting to coalesce.
         http.set_nodelay(true);
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let matcher = Matcher::builder()
             .http(
                 settings
                     .http_proxy
                     .as_ref()
-                    .map(|p| p.expose().to_string())
+                    .map(|p| p.expose())
                     .unwrap_or_default(),
             )
             .https(
                 settings
                     .https_proxy
                     .as_ref()
-                    .map(|p| p.expose().to_string())
+                    .map(|p| p.expose())
                     .unwrap_or_default(),
             )
             .no(settings.no_proxy.clone())
@@ -64,19 +68,30 @@ impl ProxyConnector {
         match self.matcher.intercept(&dst) {
             None => Ok(self.http.oneshot(dst).await?),
             Some(proxy) => {
+                let via = proxy
+                    .uri()
+                    .authority()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
                 let mut tunnel = Tunnel::new(proxy.uri().clone(), self.http);
                 if let Some(auth) = proxy.basic_auth() {
                     tunnel = tunnel.with_auth(auth.clone());
                 }
                 // The tunnel's default port is 443 whatever the scheme: say it.
                 let dst = with_port(&dst)?;
-                tunnel.oneshot(dst).await.map_err(|e| {
-                    format!(
-                        "through the proxy {}: {e}",
-                        proxy.uri().authority().map(|a| a.as_str()).unwrap_or("?")
+                // A proxy that takes the connection and never answers must not hold a call
+                // (or Socket Mode's reconnect) for ever.
+                match tokio::time::timeout(CONNECT_TIMEOUT, tunnel.oneshot(dst)).await {
+                    Ok(Ok(io)) => Ok(io),
+                    Ok(Err(e)) => {
+                        Err(format!("through the proxy {via}: {}", super::error_chain(&e)).into())
+                    }
+                    Err(_) => Err(format!(
+                        "through the proxy {via}: no tunnel within {} s",
+                        CONNECT_TIMEOUT.as_secs()
                     )
-                    .into()
-                })
+                    .into()),
+                }
             }
         }
     }

@@ -12,7 +12,7 @@
 pub mod connect;
 pub mod settings;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::RootCertStore;
@@ -34,6 +34,45 @@ pub enum OutboundError {
     NoCertificates { var: &'static str, path: PathBuf },
 }
 
+/// An error with its causes, `a: b: c` (clients' own messages often leave the cause out).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Where the system's own bundle usually is (the first that exists is read for git, which
+/// needs one file holding every root it should trust).
+const SYSTEM_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+fn pem(certs: &[rustls::pki_types::CertificateDer<'static>]) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    for c in certs {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(c.as_ref());
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
+}
+
 /// How many roots were trusted, from where: for the start-up log and `doctor`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roots {
@@ -51,6 +90,8 @@ pub struct Outbound {
     tls: Arc<rustls::ClientConfig>,
     roots: Roots,
     connector: ProxyConnector,
+    /// The bundle git is pointed at when certificates were named.
+    git_ca: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -59,7 +100,14 @@ impl std::fmt::Debug for Outbound {
     }
 }
 
-fn load_roots(settings: &OutboundSettings) -> Result<(RootCertStore, Roots), OutboundError> {
+/// The roots, their counts, and the certificates `SSL_CERT_FILE`/`SSL_CERT_DIR` named.
+type Loaded = (
+    RootCertStore,
+    Roots,
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+);
+
+fn load_roots(settings: &OutboundSettings) -> Result<Loaded, OutboundError> {
     let mut store = RootCertStore::empty();
     store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let built_in = store.len();
@@ -67,6 +115,7 @@ fn load_roots(settings: &OutboundSettings) -> Result<(RootCertStore, Roots), Out
         built_in,
         ..Roots::default()
     };
+    let mut named = Vec::new();
     if settings.replaces_system_store() {
         // Named files must load: a typo would otherwise surface as "unknown issuer" later.
         let mut sources: Vec<(
@@ -90,10 +139,11 @@ fn load_roots(settings: &OutboundSettings) -> Result<(RootCertStore, Roots), Out
                     why: e.to_string(),
                 });
             }
-            if loaded.certs.is_empty() && file.is_some() {
+            named.extend(loaded.certs.iter().cloned());
+            let (added, _ignored) = store.add_parsable_certificates(loaded.certs);
+            if added == 0 {
                 return Err(OutboundError::NoCertificates { var, path });
             }
-            let (added, _ignored) = store.add_parsable_certificates(loaded.certs);
             counts.system += added;
         }
     } else {
@@ -104,12 +154,32 @@ fn load_roots(settings: &OutboundSettings) -> Result<(RootCertStore, Roots), Out
         let (added, _ignored) = store.add_parsable_certificates(loaded.certs);
         counts.system = added;
     }
-    Ok((store, counts))
+    Ok((store, counts, named))
+}
+
+/// For git: one PEM file with the named certificates and the system's bundle, so that git,
+/// like the other clients, trusts a company CA *and* the public roots. `None`: nothing named.
+fn git_bundle(named: &[rustls::pki_types::CertificateDer<'static>]) -> Option<PathBuf> {
+    if named.is_empty() {
+        return None;
+    }
+    let mut text = pem(named);
+    if let Some(system) = SYSTEM_BUNDLES.iter().find(|p| Path::new(p).is_file()) {
+        text.push_str(&std::fs::read_to_string(system).unwrap_or_default());
+    }
+    let path = std::env::temp_dir().join(format!("threadwork-git-ca-{}.pem", std::process::id()));
+    match std::fs::write(&path, text) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the CA bundle for git; git trusts only the system store");
+            None
+        }
+    }
 }
 
 impl Outbound {
     pub fn new(settings: OutboundSettings) -> Result<Self, OutboundError> {
-        let (store, roots) = load_roots(&settings)?;
+        let (store, roots, named) = load_roots(&settings)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -121,6 +191,7 @@ impl Outbound {
             settings,
             tls: Arc::new(tls),
             roots,
+            git_ca: git_bundle(&named),
         })
     }
 
@@ -162,17 +233,28 @@ impl Outbound {
             .use_preconfigured_tls((*self.tls).clone())
             .no_proxy();
         let no = || reqwest::NoProxy::from_string(&self.settings.no_proxy);
+        // (Both URLs were checked when read; reqwest accepts what `parse_proxy` does.)
         if let Some(p) = &self.settings.https_proxy {
-            if let Ok(proxy) = reqwest::Proxy::https(p.expose()) {
-                b = b.proxy(proxy.no_proxy(no()));
+            match reqwest::Proxy::https(p.expose()) {
+                Ok(proxy) => b = b.proxy(proxy.no_proxy(no())),
+                Err(e) => tracing::error!(proxy = %p, error = %e, "HTTPS proxy not usable"),
             }
         }
         if let Some(p) = &self.settings.http_proxy {
-            if let Ok(proxy) = reqwest::Proxy::http(p.expose()) {
-                b = b.proxy(proxy.no_proxy(no()));
+            match reqwest::Proxy::http(p.expose()) {
+                Ok(proxy) => b = b.proxy(proxy.no_proxy(no())),
+                Err(e) => tracing::error!(proxy = %p, error = %e, "HTTP proxy not usable"),
             }
         }
         b
+    }
+
+    /// `http` without any proxy: for the bot's own ops server, which the proxy must never
+    /// see (its bearer token would travel through it).
+    pub fn direct(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .use_preconfigured_tls((*self.tls).clone())
+            .no_proxy()
     }
 
     /// `http` for the reqwest version rmcp's HTTP transport is built on.
@@ -182,33 +264,32 @@ impl Outbound {
             .no_proxy();
         let no = || reqwest013::NoProxy::from_string(&self.settings.no_proxy);
         if let Some(p) = &self.settings.https_proxy {
-            if let Ok(proxy) = reqwest013::Proxy::https(p.expose()) {
-                b = b.proxy(proxy.no_proxy(no()));
+            match reqwest013::Proxy::https(p.expose()) {
+                Ok(proxy) => b = b.proxy(proxy.no_proxy(no())),
+                Err(e) => tracing::error!(proxy = %p, error = %e, "HTTPS proxy not usable"),
             }
         }
         if let Some(p) = &self.settings.http_proxy {
-            if let Ok(proxy) = reqwest013::Proxy::http(p.expose()) {
-                b = b.proxy(proxy.no_proxy(no()));
+            match reqwest013::Proxy::http(p.expose()) {
+                Ok(proxy) => b = b.proxy(proxy.no_proxy(no())),
+                Err(e) => tracing::error!(proxy = %p, error = %e, "HTTP proxy not usable"),
             }
         }
         b
     }
 
-    /// Environment for `git` (which reads the proxy variables itself): the certificate files
-    /// in git's own variables, and the proxy in the lower-case names curl reads for `http://`.
+    /// Environment for `git`: the certificates named (with the system's bundle) in git's own
+    /// variable, and the proxy in the lower-case names curl reads, the port written out.
     pub fn git_env(&self) -> Vec<(&'static str, String)> {
         let mut env = vec![];
-        if let Some(f) = &self.settings.cert_file {
+        if let Some(f) = &self.git_ca {
             env.push(("GIT_SSL_CAINFO", f.display().to_string()));
         }
-        if let Some(d) = self.settings.cert_dirs.first() {
-            env.push(("GIT_SSL_CAPATH", d.display().to_string()));
-        }
         if let Some(p) = &self.settings.https_proxy {
-            env.push(("https_proxy", p.expose().to_string()));
+            env.push(("https_proxy", p.expose()));
         }
         if let Some(p) = &self.settings.http_proxy {
-            env.push(("http_proxy", p.expose().to_string()));
+            env.push(("http_proxy", p.expose()));
         }
         if !self.settings.no_proxy.is_empty() {
             env.push(("no_proxy", self.settings.no_proxy.clone()));
@@ -318,7 +399,56 @@ mod tests {
         );
         assert!(!d.contains("pw"), "{d}");
         let git = o.git_env();
-        assert!(git.contains(&("https_proxy", "http://bob:pw@proxy:3128/".into())));
+        assert!(git.contains(&("https_proxy", "http://bob:pw@proxy:3128".into())));
         assert!(git.contains(&("no_proxy", "localhost".into())));
+        assert!(
+            !git.iter().any(|(k, _)| *k == "GIT_SSL_CAINFO"),
+            "git keeps the system's store"
+        );
+    }
+
+    #[test]
+    fn git_trusts_the_named_ca_and_the_system_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rustls::pki_types::CertificateDer::from(company_ca_for_test());
+        let file = dir.path().join("company.pem");
+        std::fs::write(&file, pem(std::slice::from_ref(&ca))).unwrap();
+        let o = Outbound::new(OutboundSettings {
+            cert_file: Some(file),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(o.roots().system, 1);
+        let bundle = o
+            .git_env()
+            .into_iter()
+            .find(|(k, _)| *k == "GIT_SSL_CAINFO")
+            .map(|(_, v)| std::fs::read_to_string(v).unwrap())
+            .expect("git is given a bundle");
+        assert!(bundle.starts_with(&pem(&[ca])), "the named CA first");
+        if let Some(system) = SYSTEM_BUNDLES.iter().find(|p| Path::new(p).is_file()) {
+            let system = std::fs::read_to_string(system).unwrap();
+            assert!(bundle.ends_with(&system), "then the system's bundle");
+        }
+        // A folder with nothing in it names no certificate either.
+        let empty = tempfile::tempdir().unwrap();
+        let e = Outbound::new(OutboundSettings {
+            cert_dirs: vec![empty.path().to_path_buf()],
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("SSL_CERT_DIR=") && e.contains("holds no certificate"),
+            "{e}"
+        );
+    }
+
+    /// A self-signed CA certificate's DER.
+    fn company_ca_for_test() -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
     }
 }

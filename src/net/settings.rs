@@ -12,9 +12,20 @@ pub struct ProxyUrl {
 }
 
 impl ProxyUrl {
-    /// The URL as given, credentials included: for the clients, never for a log.
-    pub fn expose(&self) -> &str {
-        self.url.as_str()
+    /// `http://[user:pass@]host:port`, the port always written out (curl would take 1080
+    /// for a missing one, other clients 80): for the clients, never for a log.
+    pub fn expose(&self) -> String {
+        let auth = match (self.url.username(), self.url.password()) {
+            ("", None) => String::new(),
+            (user, None) => format!("{user}@"),
+            (user, Some(pass)) => format!("{user}:{pass}@"),
+        };
+        format!(
+            "{}://{auth}{}:{}",
+            self.url.scheme(),
+            self.url.host_str().unwrap_or_default(),
+            self.url.port_or_known_default().unwrap_or(80)
+        )
     }
 
     pub fn has_credentials(&self) -> bool {
@@ -111,6 +122,18 @@ pub fn parse_proxy(var: &'static str, value: &str) -> Result<ProxyUrl, SettingsE
     if url.path() != "/" || url.query().is_some() {
         return Err(bad("a proxy URL is scheme, host and port only"));
     }
+    // Tools disagree on a missing port (curl: 1080, most others: 80): ask for it.
+    let authority = with_scheme
+        .split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
+        .unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let has_port = host_port.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !port.is_empty() && !host_port.ends_with(']')
+    });
+    if !has_port {
+        return Err(bad("give its port (http://host:port)"));
+    }
     Ok(ProxyUrl { url })
 }
 
@@ -179,8 +202,8 @@ mod tests {
             ("no_proxy", "localhost,.corp.example"),
         ])
         .unwrap();
-        assert_eq!(s.https_proxy.unwrap().expose(), "http://upper:2/");
-        assert_eq!(s.http_proxy.unwrap().expose(), "http://proxy.corp:3128/");
+        assert_eq!(s.https_proxy.unwrap().expose(), "http://upper:2");
+        assert_eq!(s.http_proxy.unwrap().expose(), "http://proxy.corp:3128");
         assert_eq!(s.no_proxy, "localhost,.corp.example");
     }
 
@@ -211,7 +234,18 @@ mod tests {
         assert!(p.has_credentials());
         assert_eq!(p.to_string(), "http://***@proxy:3128");
         assert!(!format!("{p:?}").contains("s3cret"));
-        assert!(p.expose().contains("s3cret"), "the client still gets them");
+        assert_eq!(
+            p.expose(),
+            "http://alice:s3cret@proxy:3128",
+            "the client still gets them"
+        );
+        assert_eq!(
+            parse_proxy("HTTP_PROXY", "http://[::1]:80")
+                .unwrap()
+                .expose(),
+            "http://[::1]:80",
+            "a default port is written out too"
+        );
         let e = read(&[("HTTPS_PROXY", "socks5://alice:s3cret@proxy:1080")]).unwrap_err();
         let shown = e.to_string();
         assert!(
@@ -229,6 +263,9 @@ mod tests {
             ("http://", "empty host"),
             ("http://proxy:3128/path", "scheme, host and port only"),
             ("http://proxy:99999", "invalid port"),
+            ("proxy.corp", "give its port"),
+            ("http://u:p@proxy.corp/", "give its port"),
+            ("http://[::1]", "give its port"),
         ] {
             let e = read(&[("HTTP_PROXY", value)]).unwrap_err().to_string();
             assert!(e.starts_with("HTTP_PROXY="), "{value}: {e}");

@@ -108,7 +108,12 @@ fn serve_tls(
     counts
 }
 
-/// An HTTP proxy that only tunnels (`CONNECT host:port`), recording each destination.
+/// The proxy's credentials (`Proxy-Authorization: Basic` of `alice:s3cret-proxy`).
+const PROXY_USER: &str = "alice";
+const PROXY_PASSWORD: &str = "s3cret-proxy";
+
+/// An HTTP proxy that only tunnels (`CONNECT host:port`) and only for its user, recording
+/// each destination (and each refusal).
 async fn connect_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
     let (listener, port) = bind().await;
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -117,15 +122,42 @@ async fn connect_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
         while let Ok((mut client, _)) = listener.accept().await {
             let s = s.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    match client.read(&mut byte).await {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
+                // A 407 keeps the connection, as proxies do: curl (git) asks without
+                // credentials first, then again on the same connection.
+                let head = loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                        match client.read(&mut byte).await {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
                     }
+                    let head = String::from_utf8_lossy(&head).to_string();
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    let want = {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD
+                            .encode(format!("{PROXY_USER}:{PROXY_PASSWORD}"))
+                    };
+                    let authorized = head.lines().any(|l| {
+                        l.split_once(':').is_some_and(|(k, v)| {
+                            k.eq_ignore_ascii_case("proxy-authorization")
+                                && v.trim() == format!("Basic {want}")
+                        })
+                    });
+                    if authorized {
+                        break head;
+                    }
+                    s.lock().unwrap().push(format!("407: {line}"));
+                    if client
+                    .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
                 }
-                let head = String::from_utf8_lossy(&head).to_string();
+                };
                 let line = head.lines().next().unwrap_or_default().to_string();
                 let target = match line.split(' ').collect::<Vec<_>>()[..] {
                     ["CONNECT", target, _] => target.to_string(),
@@ -170,8 +202,8 @@ struct Net {
     config: PathBuf,
     ca: PathBuf,
     slack_url: String,
-    fronts: [Handshakes; 3],
-    ports: [u16; 3],
+    fronts: [Handshakes; 4],
+    ports: [u16; 4],
     proxy_port: u16,
     tunnels: Arc<Mutex<Vec<String>>>,
     _root: tempfile::TempDir,
@@ -179,13 +211,16 @@ struct Net {
 
 async fn setup() -> Net {
     let pki = pki();
+    // Web API and Socket Mode on fronts of their own, so each is seen going through the proxy.
     let (slack_front, slack_port) = bind().await;
+    let (socket_front, socket_port) = bind().await;
     let w = World::new(EmulatorConfig {
-        socket_base: Some(format!("wss://localhost:{slack_port}")),
+        socket_base: Some(format!("wss://localhost:{socket_port}")),
         ..Default::default()
     })
     .await;
     let slack = serve_tls(slack_front, w.emu.addr(), pki.server.clone());
+    let socket = serve_tls(socket_front, w.emu.addr(), pki.server.clone());
 
     let mock = MockModel::start(([127, 0, 0, 1], 0).into(), vec![])
         .await
@@ -269,8 +304,8 @@ mode = "off"
         _mock: mock,
         config,
         ca,
-        fronts: [slack, model, forge_tls],
-        ports: [slack_port, model_port, forge_port],
+        fronts: [slack, socket, model, forge_tls],
+        ports: [slack_port, socket_port, model_port, forge_port],
         proxy_port,
         tunnels,
         _root: root,
@@ -301,10 +336,14 @@ fn spawn(n: &Net, ca: Option<&Path>, https_proxy: &str, log: &str) -> tokio::pro
     cmd.spawn().expect("the threadwork binary starts")
 }
 
+fn proxy_url(n: &Net, password: &str) -> String {
+    format!("http://{PROXY_USER}:{password}@127.0.0.1:{}", n.proxy_port)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_proxy_to_endpoints_only_the_system_store_trusts() {
     let n = setup().await;
-    let proxy = format!("http://127.0.0.1:{}", n.proxy_port);
+    let proxy = proxy_url(&n, PROXY_PASSWORD);
     let mut bot = spawn(&n, Some(&n.ca), &proxy, "bot.log");
     let log = || std::fs::read_to_string(n.w.dir.path().join("bot.log")).unwrap_or_default();
     assert!(
@@ -324,13 +363,29 @@ async fn through_a_proxy_to_endpoints_only_the_system_store_trusts() {
             )
             .await
             .unwrap();
-    let done = eventually(Duration::from_secs(60), "the job's PR message", || async {
-        n.w.bot_replies(&ts)
-            .await
-            .into_iter()
-            .find(|m| !m.text.starts_with("*Job ") && m.text.contains(":link:"))
-    })
-    .await;
+    let mut done = None;
+    for _ in 0..600 {
+        done =
+            n.w.bot_replies(&ts)
+                .await
+                .into_iter()
+                .find(|m| !m.text.starts_with("*Job ") && m.text.contains(":link:"));
+        if done.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(done) = done else {
+        panic!(
+            "no PR message; the thread: {:?}\nthe log:\n{}",
+            n.w.bot_replies(&ts)
+                .await
+                .iter()
+                .map(|m| &m.text)
+                .collect::<Vec<_>>(),
+            log()
+        );
+    };
     assert!(done.text.contains("the model answered"), "{}", done.text);
     assert!(done.text.contains("draft PR #1"), "{}", done.text);
     // git pushed through the proxy, over TLS, to the forge.
@@ -342,34 +397,44 @@ async fn through_a_proxy_to_endpoints_only_the_system_store_trusts() {
     // The model upstream got the real key, never the sandbox's.
     let calls = n._mock.requests();
     assert_eq!(calls.len(), 1, "{calls:?}");
-    bot.kill().await.unwrap();
-    let _ = bot.wait().await;
+    assert_eq!(calls[0].header("x-api-key"), Some(MODEL_KEY));
 
-    // Every destination went through the proxy: Slack (API and WebSocket), model, forge.
-    let tunnels = n.tunnels.lock().unwrap().clone();
-    for (front, name) in n.fronts.iter().zip(["Slack", "model", "forge"]) {
+    // Every destination went through the proxy, with its credentials: the Slack Web API, the
+    // Socket Mode WebSocket, the model upstream and the forge (API and git).
+    let names = ["Slack Web API", "Socket Mode", "model", "forge"];
+    for (front, name) in n.fronts.iter().zip(names) {
         assert!(
             front.ok.load(Ordering::SeqCst) >= 1,
             "{name}: no TLS session"
         );
         assert_eq!(front.refused.load(Ordering::SeqCst), 0, "{name}: refused");
     }
-    for (port, name) in n.ports.iter().zip(["Slack", "model", "forge"]) {
+    bot.kill().await.unwrap();
+    let _ = bot.wait().await;
+    let tunnels = n.tunnels.lock().unwrap().clone();
+    for (port, name) in n.ports.iter().zip(names) {
         assert!(
             tunnels.iter().any(|t| t == &format!("localhost:{port}")),
             "{name} not through the proxy: {tunnels:?}"
         );
     }
+    // (git asks without credentials first and gets a 407; the bot's own clients send them.)
     assert!(
         !tunnels.iter().any(|t| t.starts_with("refused")),
         "{tunnels:?}"
     );
+    for port in [n.ports[0], n.ports[1], n.ports[2]] {
+        assert!(
+            !tunnels.contains(&format!("407: CONNECT localhost:{port} HTTP/1.1")),
+            "{tunnels:?}"
+        );
+    }
     let log = log();
     assert!(
-        log.contains("through http://127.0.0.1:"),
+        log.contains("through http://***@127.0.0.1:"),
         "the start-up log names the proxy:\n{log}"
     );
-    for secret in [FORGE_TOKEN, MODEL_KEY, BOT_TOKEN, APP_TOKEN] {
+    for secret in [FORGE_TOKEN, MODEL_KEY, BOT_TOKEN, APP_TOKEN, PROXY_PASSWORD] {
         assert!(!log.contains(secret), "a secret reached the log");
     }
 }
@@ -378,8 +443,7 @@ async fn through_a_proxy_to_endpoints_only_the_system_store_trusts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_company_ca_the_endpoints_are_not_trusted() {
     let n = setup().await;
-    let proxy = format!("http://127.0.0.1:{}", n.proxy_port);
-    let mut bot = spawn(&n, None, &proxy, "bot.log");
+    let mut bot = spawn(&n, None, &proxy_url(&n, PROXY_PASSWORD), "bot.log");
     let log = || std::fs::read_to_string(n.w.dir.path().join("bot.log")).unwrap_or_default();
     let Ok(status) = tokio::time::timeout(Duration::from_secs(30), bot.wait()).await else {
         panic!("the bot did not give up on an untrusted Slack:\n{}", log());
@@ -419,4 +483,23 @@ async fn an_unusable_proxy_stops_the_bot_at_start() {
     );
     assert!(!log.contains("hunter2") && !log.contains("carol"), "{log}");
     assert_eq!(n.w.emu.stats().await.connections_opened, 0);
+}
+
+/// Wrong proxy credentials: the bot stops at once saying so, and never shows the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_refusing_the_credentials_is_named() {
+    let n = setup().await;
+    let mut bot = spawn(&n, Some(&n.ca), &proxy_url(&n, "wrong-pass"), "bot.log");
+    let log = || std::fs::read_to_string(n.w.dir.path().join("bot.log")).unwrap_or_default();
+    let Ok(status) = tokio::time::timeout(Duration::from_secs(30), bot.wait()).await else {
+        panic!("the bot did not give up on a refusing proxy:\n{}", log());
+    };
+    assert!(!status.unwrap().success());
+    let log = log();
+    assert!(
+        log.contains("auth.test: the proxy wants credentials (407)"),
+        "{log}"
+    );
+    assert!(!log.contains("wrong-pass"), "{log}");
+    assert!(n.tunnels.lock().unwrap()[0].starts_with("407: CONNECT localhost:"));
 }
