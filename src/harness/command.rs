@@ -319,7 +319,8 @@ pub fn stream_spawned(
         async move {
             let mut reader = BufReader::new(stdout);
             let mut line_no = 0;
-            let mut finished = false;
+            // The final event, held until the run's files are back (`RunHandle::settle`).
+            let mut finished = None;
             let mut last_lines: VecDeque<String> = VecDeque::new();
             'read: loop {
                 let next = tokio::select! {
@@ -348,21 +349,35 @@ pub fn stream_spawned(
                     decoder.line(line_no, &line)
                 };
                 for event in events {
-                    let is_final = event.is_final();
                     super::probe::read(job_id);
+                    if event.is_final() {
+                        finished = Some(event);
+                        break 'read;
+                    }
                     if tx.send(event).await.is_err() {
                         let _ = child.kill().await;
                         child.cleanup().await;
                         return;
                     }
-                    if is_final {
-                        finished = true;
-                        break 'read;
-                    }
                 }
             }
-            if finished {
-                // The run is over once it says so; don't wait on a child that lingers.
+            if let Some(event) = finished {
+                // The answer goes out once the run's files are where delivery reads them (a
+                // runtime that copies the workspace back is still at it), then the run is over:
+                // a child that lingers is not waited for.
+                let settled = tokio::select! {
+                    _ = cancel.cancelled() => { stop_run(child.as_mut(), &tx).await; return; }
+                    settled = child.settle() => settled,
+                };
+                let event = match settled {
+                    Ok(()) => event,
+                    Err(e) => HarnessEvent::Error {
+                        message: format!(
+                            "the run finished, but its workspace did not come back: {e}"
+                        ),
+                    },
+                };
+                let _ = tx.send(event).await;
                 let _ = child.kill().await;
                 child.cleanup().await;
                 return;

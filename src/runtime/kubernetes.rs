@@ -265,9 +265,16 @@ fn ids(user: &str) -> (i64, i64) {
     (uid, gid)
 }
 
-/// The wrapper the main container runs: the harness with its stderr kept aside, then the
-/// marker, the workspace, and the stderr; the harness's exit status is the container's.
-const WRAPPER: &str = r#""$@" 2>/tmp/.threadwork-stderr; rc=$?
+/// The wrapper the main container runs (as PID 1): the harness, held to its time limit here
+/// too (the bot may be down), with its stderr kept aside; then whatever it left running is
+/// killed (nothing may change the workspace while it is copied, nor fake the flag), the
+/// marker and the stderr are printed, and it waits (at most 10 minutes) for the bot's copy.
+/// The harness's exit status is the container's.
+const WRAPPER: &str = r#"limit=$1; shift
+if command -v timeout >/dev/null 2>&1; then timeout -s KILL "$limit" "$@"; else "$@"; fi 2>/tmp/.threadwork-stderr
+rc=$?
+kill -9 -1 2>/dev/null
+rm -f /tmp/.threadwork-collected
 printf '\n%s\n' '@@threadwork-workspace@@'
 printf '%s\n' '@@threadwork-stderr@@'
 tail -c 65536 /tmp/.threadwork-stderr
@@ -349,6 +356,7 @@ pub fn objects(launch: &Launch, instance: &str, settings: &KubeSettings) -> Obje
         "-c".to_string(),
         WRAPPER.to_string(),
         "threadwork".to_string(),
+        spec.timeout.as_secs().max(1).to_string(),
         launch.program.clone(),
     ];
     command.extend(launch.args.iter().cloned());
@@ -1087,6 +1095,17 @@ impl RunHandle for KubeHandle {
         Ok(())
     }
 
+    async fn settle(&mut self) -> Result<(), RuntimeError> {
+        // The log ends when the container does, which is after the copy.
+        match self.restored.take() {
+            Some(rx) => match rx.await {
+                Ok(Err(e)) => Err(e),
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
     async fn cleanup(&mut self) {
         if !self.removed && !self.leaving.load(Ordering::SeqCst) {
             delete_objects(&self.client, &self.runtime.namespace, &self.runtime.name).await;
@@ -1145,7 +1164,11 @@ mod tests {
         assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
         assert_eq!(c["resources"]["limits"]["memory"], "1024Mi");
         assert_eq!(c["resources"]["requests"]["cpu"], "1000m");
-        assert_eq!(c["command"][4], "claude");
+        assert_eq!(
+            c["command"][4], "1800",
+            "the time limit, held in the pod too"
+        );
+        assert_eq!(c["command"][5], "claude");
         assert_eq!(job["metadata"]["labels"]["threadwork.job"], "7");
         assert_eq!(job["metadata"]["labels"]["threadwork.instance"], "prod");
         // Network none: an egress policy with no rule at all.

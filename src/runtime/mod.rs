@@ -71,6 +71,12 @@ pub trait RunHandle: Send {
     async fn kill(&mut self) -> Result<(), RuntimeError>;
     /// Removes what the run left behind in the runtime (the container); idempotent.
     async fn cleanup(&mut self);
+    /// Waits until what the run wrote is in the workspace on the bot's side, once its final
+    /// event is in: a runtime that copies the workspace back (Kubernetes) finishes that here.
+    /// A bind-mounted workspace is there already.
+    async fn settle(&mut self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
 }
 
 /// Something a previous bot process left running.

@@ -20,6 +20,10 @@ use threadwork::runtime::{Runtime, SandboxPolicy};
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 async fn world(fake: &FakeKube) -> World {
+    world_in(fake, OutputMode::Text).await
+}
+
+async fn world_in(fake: &FakeKube, mode: OutputMode) -> World {
     let mut w = World::new(EmulatorConfig::default()).await;
     w.config.sandbox = SandboxPolicy {
         instance: "kt".into(),
@@ -33,7 +37,7 @@ async fn world(fake: &FakeKube) -> World {
     let spec = CommandSpec {
         program: "my-agent".into(),
         args: vec!["--task".into(), "{task}".into()],
-        mode: OutputMode::Text,
+        mode,
         env: [("AGENT_MODE".to_string(), "ci".to_string())].into(),
     };
     let harnesses = HashMap::from([(
@@ -124,8 +128,8 @@ async fn a_job_runs_as_a_confined_kubernetes_job() {
         .collect();
     // The wrapper, then the harness's own command line.
     assert_eq!(&command[..2], &["/bin/sh", "-c"]);
-    assert_eq!(&command[4..6], &["my-agent", "--task"]);
-    assert!(command[6].starts_with("fix the bug"), "{command:?}");
+    assert_eq!(&command[4..7], &["1800", "my-agent", "--task"]);
+    assert!(command[7].starts_with("fix the bug"), "{command:?}");
     let env: Vec<&str> = c["env"]
         .as_array()
         .unwrap()
@@ -154,6 +158,35 @@ async fn a_job_runs_as_a_confined_kubernetes_job() {
         .expect("the Job is deleted");
     assert_eq!(job_delete.body["propagationPolicy"], "Foreground");
     assert!(deletes.iter().any(|c| c.path.ends_with("-net")));
+}
+
+/// A harness whose final event comes before its process ends (every JSON CLI): the answer is
+/// delivered only once the workspace is back, so the PR flow sees the agent's changes. Here
+/// over the older stream protocol too (`v4.channel.k8s.io`, whose only end of input is the
+/// socket closing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_waits_for_the_workspace_to_come_back() {
+    let fake = FakeKube::start().await;
+    fake.only_v4();
+    fake.script(PodScript {
+        lines: vec![
+            r#"{"type":"assistant_text","text":"on it"}"#.into(),
+            r#"{"type":"finished","answer":"all done"}"#.into(),
+        ],
+        writes: vec![("src/fix.rs".into(), "fn fixed() {}".into())],
+        ..Default::default()
+    });
+    let w = world_in(&fake, OutputMode::Json).await;
+    let ts = w.mention("fix the bug").await;
+    wait_reply(&w, &ts, SECS(30), |m| m.text == "all done").await;
+    // Not "eventually": by the time the answer is out, the file is there.
+    assert_eq!(
+        std::fs::read_to_string(w.dir.path().join("jobs/job-1/src/fix.rs")).unwrap(),
+        "fn fixed() {}"
+    );
+    let calls = fake.calls();
+    assert!(calls.iter().any(|c| c.path.ends_with("/attach")));
+    assert!(calls.iter().any(|c| c.query.contains("command=touch")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

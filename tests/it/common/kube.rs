@@ -71,6 +71,9 @@ struct Inner {
 pub struct FakeKube {
     pub url: String,
     inner: Arc<Mutex<Inner>>,
+    /// Stream sessions speak only `v4.channel.k8s.io` (API servers before 1.30): no end of
+    /// stdin but closing the socket.
+    v4_only: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeKube {
@@ -80,6 +83,7 @@ impl FakeKube {
         let fake = FakeKube {
             url,
             inner: Arc::default(),
+            v4_only: Arc::default(),
         };
         let app = Router::new()
             .route("/version", get(version))
@@ -119,6 +123,12 @@ impl FakeKube {
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
+    }
+
+    /// Stream sessions from now on offer only the older protocol.
+    pub fn only_v4(&self) {
+        self.v4_only
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Access reviews for `verb resource` (e.g. `delete secrets`) answer "not allowed".
@@ -495,8 +505,12 @@ fn stream_params(query: &str) -> (Vec<String>, String, bool, bool) {
     (command, container, stdin, stdout)
 }
 
-fn ws_protocols(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"])
+fn ws_protocols(f: &FakeKube, ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    if f.v4_only.load(std::sync::atomic::Ordering::SeqCst) {
+        ws.protocols(["v4.channel.k8s.io"])
+    } else {
+        ws.protocols(["v5.channel.k8s.io", "v4.channel.k8s.io"])
+    }
 }
 
 /// `pods/attach` to the init container: its `tar -x` reads the stream into the pod's folder.
@@ -523,7 +537,7 @@ async fn attach(
             None => return status(404, "NotFound", &format!("pods \"{name}\" not found")),
         }
     };
-    ws_protocols(ws).on_upgrade(move |socket| async move {
+    ws_protocols(&f, ws).on_upgrade(move |socket| async move {
         let child = tokio::process::Command::new("tar")
             .arg("-xzf")
             .arg("-")
@@ -560,7 +574,7 @@ async fn exec(
         }
     };
     let mapped: Vec<String> = command.iter().map(|a| in_pod(root.path(), a)).collect();
-    ws_protocols(ws).on_upgrade(move |socket| async move {
+    ws_protocols(&f, ws).on_upgrade(move |socket| async move {
         let io = |on: bool| {
             if on {
                 std::process::Stdio::piped()
