@@ -513,6 +513,24 @@ fn ws_protocols(f: &FakeKube, ws: WebSocketUpgrade) -> WebSocketUpgrade {
     }
 }
 
+/// The folder of pod `name` when `ready` holds for it; the API server's refusal otherwise.
+fn pod_root(
+    f: &FakeKube,
+    name: &str,
+    ready: impl Fn(&FakePod) -> bool,
+    refusal: &str,
+) -> Result<Arc<tempfile::TempDir>, Response> {
+    match f.inner.lock().unwrap().pods.get(name) {
+        Some(p) if ready(p) => Ok(p.root.clone()),
+        Some(_) => Err(status(400, "BadRequest", refusal)),
+        None => Err(status(
+            404,
+            "NotFound",
+            &format!("pods \"{name}\" not found"),
+        )),
+    }
+}
+
 /// `pods/attach` to the init container: its `tar -x` reads the stream into the pod's folder.
 async fn attach(
     State(f): State<FakeKube>,
@@ -523,19 +541,15 @@ async fn attach(
 ) -> Response {
     f.record(&Method::GET, &uri, Value::Null);
     let (_, container, stdin, _) = stream_params(&query.unwrap_or_default());
-    let root = {
-        let inner = f.inner.lock().unwrap();
-        match inner.pods.get(&name) {
-            Some(p) if p.init.is_none() && container == "workspace" && stdin => p.root.clone(),
-            Some(_) => {
-                return status(
-                    400,
-                    "BadRequest",
-                    "only the waiting init container takes input",
-                )
-            }
-            None => return status(404, "NotFound", &format!("pods \"{name}\" not found")),
-        }
+    let waiting = |p: &FakePod| p.init.is_none() && container == "workspace" && stdin;
+    let root = match pod_root(
+        &f,
+        &name,
+        waiting,
+        "only the waiting init container takes input",
+    ) {
+        Ok(root) => root,
+        Err(refused) => return refused,
     };
     ws_protocols(&f, ws).on_upgrade(move |socket| async move {
         let child = tokio::process::Command::new("tar")
@@ -565,13 +579,10 @@ async fn exec(
 ) -> Response {
     f.record(&Method::GET, &uri, Value::Null);
     let (command, container, stdin, stdout) = stream_params(&query.unwrap_or_default());
-    let root = {
-        let inner = f.inner.lock().unwrap();
-        match inner.pods.get(&name) {
-            Some(p) if p.init == Some(0) && !p.finished && container == "harness" => p.root.clone(),
-            Some(_) => return status(400, "BadRequest", "container not found or not running"),
-            None => return status(404, "NotFound", &format!("pods \"{name}\" not found")),
-        }
+    let running = |p: &FakePod| p.init == Some(0) && !p.finished && container == "harness";
+    let root = match pod_root(&f, &name, running, "container not found or not running") {
+        Ok(root) => root,
+        Err(refused) => return refused,
     };
     let mapped: Vec<String> = command.iter().map(|a| in_pod(root.path(), a)).collect();
     ws_protocols(&f, ws).on_upgrade(move |socket| async move {
