@@ -6,8 +6,8 @@
 //! the system's store the files `SSL_CERT_FILE` / `SSL_CERT_DIR` name — so a TLS-inspecting
 //! proxy, a GitHub Enterprise with a private CA or an internal model gateway work once their CA
 //! is in the system store. Proxy: `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` and `NO_PROXY`
-//! (`settings`). The Kubernetes client is not among these: it follows its kubeconfig (or the
-//! in-cluster service account), as `kubectl` does.
+//! (`settings`). The Kubernetes client trusts its cluster's CA from its kubeconfig (or the
+//! in-cluster service account) and gets its proxy here unless the kubeconfig names one.
 
 pub mod connect;
 pub mod settings;
@@ -218,6 +218,17 @@ impl Outbound {
         self.connector.clone()
     }
 
+    /// The proxy (credentials included) a client with its own proxy support should use for
+    /// `dst`, or `None` to go direct (`NO_PROXY`, or no proxy for its scheme).
+    pub fn proxy_url_for(&self, dst: &hyper::Uri) -> Option<hyper::Uri> {
+        self.connector.proxy_for(dst)?;
+        let proxy = match dst.scheme_str() {
+            Some("http") => self.settings.http_proxy.as_ref(),
+            _ => self.settings.https_proxy.as_ref(),
+        }?;
+        proxy.expose().parse().ok()
+    }
+
     /// An HTTPS connector for hyper clients (the Slack Web API).
     pub fn https_connector(&self) -> hyper_rustls::HttpsConnector<ProxyConnector> {
         hyper_rustls::HttpsConnectorBuilder::new()
@@ -398,6 +409,14 @@ mod tests {
             "{d}"
         );
         assert!(!d.contains("pw"), "{d}");
+        let via = |u: &str| o.proxy_url_for(&u.parse().unwrap()).map(|p| p.to_string());
+        assert_eq!(
+            via("https://k8s.corp.example:6443").as_deref(),
+            Some("http://bob:pw@proxy:3128/"),
+            "the Kubernetes client gets the proxy, with its credentials"
+        );
+        assert_eq!(via("https://localhost:6443"), None, "NO_PROXY");
+        assert_eq!(via("http://k8s.corp.example:8001"), None, "no HTTP_PROXY");
         let git = o.git_env();
         assert!(git.contains(&("https_proxy", "http://bob:pw@proxy:3128".into())));
         assert!(git.contains(&("no_proxy", "localhost".into())));

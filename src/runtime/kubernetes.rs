@@ -655,6 +655,12 @@ impl KubernetesRuntime {
                         RuntimeError::Unreachable(format!("no cluster config: {e}"))
                     })?,
                 };
+                // As kubectl does: the kubeconfig's `proxy-url`, else the proxy variables every
+                // other client of the bot follows (`NO_PROXY` included).
+                let mut config = config;
+                if config.proxy_url.is_none() {
+                    config.proxy_url = crate::net::outbound().proxy_url_for(&config.cluster_url);
+                }
                 kube::Client::try_from(config).map_err(|e| RuntimeError::Unreachable(e.to_string()))
             })
             .await
