@@ -295,7 +295,10 @@ impl Bot {
             };
             self.handler.take(inbound.decode()).await;
         }
+        // Aborted and awaited: an aborted task lets go of the store only when it is dropped,
+        // which may come after `run` returns unless it is waited for here.
         schedules.abort();
+        let _ = schedules.await;
         background.cancel();
         let _ = digest.await;
         let _ = prune.await;
