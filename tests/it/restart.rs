@@ -1032,7 +1032,13 @@ async fn a_second_sigterm_ends_a_drain_at_once() {
     let pid = bot.id().unwrap() as i32;
     // SAFETY: signals to the child this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The drain has begun once its sockets are closed: the next signal is the second one.
+    eventually(
+        Duration::from_secs(20),
+        "the drain closing its sockets",
+        || async { (w.emu.connection_count().await == 0).then_some(()) },
+    )
+    .await;
     assert!(
         bot.try_wait().unwrap().is_none(),
         "the drain is still waiting for the card's post"
