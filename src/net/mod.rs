@@ -118,19 +118,24 @@ fn load_roots(settings: &OutboundSettings) -> Result<Loaded, OutboundError> {
     let mut named = Vec::new();
     if settings.replaces_system_store() {
         // Named files must load: a typo would otherwise surface as "unknown issuer" later.
-        let mut sources: Vec<(
-            &'static str,
-            Option<&std::path::Path>,
-            Option<&std::path::Path>,
-        )> = vec![];
-        if let Some(f) = &settings.cert_file {
-            sources.push(("SSL_CERT_FILE", Some(f), None));
-        }
-        for d in &settings.cert_dirs {
-            sources.push(("SSL_CERT_DIR", None, Some(d)));
-        }
-        for (var, file, dir) in sources {
-            let path = file.or(dir).expect("one of them").to_path_buf();
+        // (variable, path, whether it is the file or a folder)
+        let sources = settings
+            .cert_file
+            .iter()
+            .map(|f| ("SSL_CERT_FILE", f, true))
+            .chain(
+                settings
+                    .cert_dirs
+                    .iter()
+                    .map(|d| ("SSL_CERT_DIR", d, false)),
+            );
+        for (var, path, is_file) in sources {
+            let (file, dir) = if is_file {
+                (Some(path.as_path()), None)
+            } else {
+                (None, Some(path.as_path()))
+            };
+            let path = path.clone();
             let loaded = rustls_native_certs::load_certs_from_paths(file, dir);
             if let Some(e) = loaded.errors.first() {
                 return Err(OutboundError::Certificates {
@@ -183,6 +188,7 @@ impl Outbound {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
+            // A constant pairing (ring and rustls' default versions): no setting reaches it.
             .expect("ring supports the default protocol versions")
             .with_root_certificates(store)
             .with_no_client_auth();
@@ -358,6 +364,7 @@ pub fn outbound() -> &'static Outbound {
     OUTBOUND.get_or_init(|| {
         Outbound::from_env().unwrap_or_else(|e| {
             tracing::error!(error = %e, "outbound settings ignored");
+            // Nothing named, nothing to refuse: only a named file or folder can fail to load.
             Outbound::new(OutboundSettings::default()).expect("defaults load")
         })
     })
