@@ -54,6 +54,9 @@ pub struct Config {
     /// Overlap checks at intake.
     #[serde(default)]
     pub overlap: crate::overlap::OverlapSettings,
+    /// Agents' eval suites: where they are, what the bot runs by itself, the judge model.
+    #[serde(default)]
+    pub evals: crate::evals::EvalSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -641,6 +644,7 @@ impl Config {
             disk_budget_mb: self.jobs.disk_budget_mb,
             sandbox: self.sandbox.clone(),
             overlap: self.overlap.clone(),
+            evals: self.evals.clone(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod context;
 pub mod dev;
 #[cfg(feature = "fakes")]
 pub mod emulator;
+pub mod evals;
 pub mod forge;
 pub mod harness;
 pub mod job;

@@ -54,6 +54,35 @@ enum Cmd {
         #[arg(long, conflicts_with_all = ["agent", "user", "channel", "since", "outcome", "json"])]
         verify: bool,
     },
+    /// Run an agent's eval suite (`eval <agent>`), or write its approved results as a suite
+    /// file (`eval export <agent>`). Exits 1 when a variant regresses against the first (or,
+    /// with one variant, when a case fails), 2 when the suite cannot run.
+    Eval {
+        /// `<agent>`, or `export <agent>`.
+        #[arg(num_args = 1..=2, required = true)]
+        target: Vec<String>,
+        /// The prompt: current, amendment:<n>, without:<n> or version:<v>; repeat to compare
+        /// (the first is the baseline).
+        #[arg(long = "prompt")]
+        prompts: Vec<String>,
+        /// Harnesses to compare, comma-separated (default: the agent's own).
+        #[arg(long = "harness")]
+        harnesses: Vec<String>,
+        /// Models to compare, comma-separated (default: the agent's own).
+        #[arg(long = "model", value_delimiter = ',')]
+        models: Vec<String>,
+        /// Runs of each case per variant.
+        #[arg(long, default_value_t = 1)]
+        runs: u32,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// `export`: write a new file instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, env = "THREADWORK_CONFIG", default_value = "threadwork.toml")]
+        config: PathBuf,
+    },
     /// Jobs: `jobs show <id>` prints a job and replays its transcript.
     Jobs {
         #[command(subcommand)]
@@ -213,6 +242,19 @@ async fn main() -> std::process::ExitCode {
                     }
                 })
         }
+        Cmd::Eval {
+            target,
+            prompts,
+            harnesses,
+            models,
+            runs,
+            json,
+            out,
+            config,
+        } => {
+            init_logs(cli.log_json, "warn");
+            return eval(config, target, prompts, harnesses, models, runs, json, out).await;
+        }
         Cmd::Doctor { config, manifest } => {
             init_logs(cli.log_json, "warn");
             doctor(config, manifest).await
@@ -345,6 +387,58 @@ async fn show_job(config: PathBuf, id: u64) -> anyhow::Result<()> {
     let job = job.without_secrets();
     print!("{}", audit::show_job(&job, &transcript));
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)] // one per flag of the command
+async fn eval(
+    config: PathBuf,
+    target: Vec<String>,
+    prompts: Vec<String>,
+    harnesses: Vec<String>,
+    models: Vec<String>,
+    runs: u32,
+    json: bool,
+    out: Option<PathBuf>,
+) -> std::process::ExitCode {
+    use threadwork::cli::eval;
+    let failed = |e: &dyn std::fmt::Display| {
+        eprintln!("threadwork eval: {e}");
+        std::process::ExitCode::from(2)
+    };
+    let config = match config_or_default(&config) {
+        Ok(c) => c,
+        Err(e) => return failed(&format!("{e:#}")),
+    };
+    match threadwork::net::Outbound::from_env() {
+        Ok(outbound) => {
+            threadwork::net::install(outbound);
+        }
+        Err(e) => return failed(&format!("outbound connections: {e}")),
+    }
+    match target.as_slice() {
+        [export, agent] if export == "export" => match eval::export(&config, agent, out).await {
+            Ok(n) => {
+                eprintln!("{n} approved case(s) of `{agent}` written");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => failed(&e),
+        },
+        [agent] => {
+            let args = eval::EvalArgs {
+                agent: agent.clone(),
+                prompts,
+                harnesses,
+                models,
+                runs,
+                json,
+            };
+            match eval::run(config, args, &mut std::io::stdout()).await {
+                Ok(code) => std::process::ExitCode::from(code as u8),
+                Err(e) => failed(&e),
+            }
+        }
+        _ => failed(&"write `threadwork eval <agent>` or `threadwork eval export <agent>`"),
+    }
 }
 
 async fn doctor(config: PathBuf, manifest: PathBuf) -> anyhow::Result<()> {

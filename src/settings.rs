@@ -45,6 +45,8 @@ pub struct BotSettings {
     pub disk_budget_mb: u64,
     /// Overlap checks at intake.
     pub overlap: crate::overlap::OverlapSettings,
+    /// Eval suites and the comparisons the bot runs by itself.
+    pub evals: crate::evals::EvalSettings,
 }
 
 impl Default for BotSettings {
@@ -70,6 +72,7 @@ impl Default for BotSettings {
             workspace_days: 14,
             disk_budget_mb: 0,
             overlap: crate::overlap::OverlapSettings::default(),
+            evals: crate::evals::EvalSettings::default(),
         }
     }
 }

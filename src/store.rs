@@ -302,6 +302,16 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<crate::overlap::Held>, StoreError>;
     /// True the first time `key` is claimed (an overlap pair told once).
     fn claim_overlap(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Keeps an approved result as a regression case of its agent (flushed: the approver was
+    /// told); one per job, a later approval of the same job replaces it.
+    fn put_eval_case(&self, case: &crate::evals::ApprovedCase) -> Result<(), StoreError>;
+    /// An agent's approved cases, oldest job first.
+    fn eval_cases(&self, agent: &str) -> Result<Vec<crate::evals::ApprovedCase>, StoreError>;
+    /// Records how a prompt version did on its agent's suite (the latest run replaces it).
+    fn put_eval_result(&self, result: &crate::evals::VersionResult) -> Result<(), StoreError>;
+    /// Every prompt version's latest result for `agent`.
+    fn eval_results(&self, agent: &str) -> Result<Vec<crate::evals::VersionResult>, StoreError>;
 }
 
 pub struct SledStore {
@@ -326,6 +336,9 @@ struct Trees {
     marks: sled::Tree,
     /// Overlap docs (`doc/<id>`), held requests (`held/<channel>\0<ts>`), pairs told (`told/…`).
     overlap: sled::Tree,
+    /// Approved results kept as cases (`case/<agent>\0<job>`) and each prompt version's suite
+    /// result (`result/<agent>\0<version>`).
+    evals: sled::Tree,
     /// Records that could not be decoded, moved here as they were: `<tree>/<hex of key>`.
     quarantine: sled::Tree,
 }
@@ -348,6 +361,7 @@ impl SledStore {
                 transcripts: db.open_tree("transcripts")?,
                 marks: db.open_tree("marks")?,
                 overlap: db.open_tree("overlap")?,
+                evals: db.open_tree("evals")?,
                 quarantine: db.open_tree("quarantine")?,
                 db,
             }),
@@ -488,6 +502,18 @@ impl SledStore {
         check(Tree::Marks, &decodes::<Mark>)?;
         check(Tree::Audit, &decodes::<AuditRecord>)?;
         check(Tree::Overlap, &|_| true)?;
+        check(Tree::Evals, &|_| true)?;
+        for entry in t.evals.iter() {
+            let (key, value) = entry?;
+            let ok = if key.starts_with(b"case/") {
+                decodes::<crate::evals::ApprovedCase>(&value)
+            } else {
+                key.starts_with(b"result/") && decodes::<crate::evals::VersionResult>(&value)
+            };
+            if !ok {
+                out.unreadable.push(format!("evals/{}", hex::encode(&key)));
+            }
+        }
         for entry in t.overlap.iter() {
             let (key, value) = entry?;
             let ok = if key.starts_with(b"doc/") {
@@ -549,6 +575,7 @@ enum Tree {
     Marks,
     Audit,
     Overlap,
+    Evals,
 }
 
 impl Tree {
@@ -561,6 +588,7 @@ impl Tree {
             Tree::Marks => "marks",
             Tree::Audit => "audit",
             Tree::Overlap => "overlap",
+            Tree::Evals => "evals",
         }
     }
 }
@@ -575,6 +603,7 @@ impl Trees {
             Tree::Marks => &self.marks,
             Tree::Audit => &self.audit,
             Tree::Overlap => &self.overlap,
+            Tree::Evals => &self.evals,
         }
     }
 }
@@ -921,6 +950,39 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn put_eval_case(&self, case: &crate::evals::ApprovedCase) -> Result<(), StoreError> {
+        let mut key = eval_key("case", &case.agent);
+        key.extend_from_slice(&case.job.to_be_bytes());
+        self.t().evals.insert(key, serde_json::to_vec(case)?)?;
+        self.t().db.flush()?;
+        Ok(())
+    }
+
+    fn eval_cases(&self, agent: &str) -> Result<Vec<crate::evals::ApprovedCase>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.t().evals.scan_prefix(eval_key("case", agent)) {
+            let (key, value) = entry?;
+            out.extend(self.read(Tree::Evals, &key, &value));
+        }
+        Ok(out)
+    }
+
+    fn put_eval_result(&self, result: &crate::evals::VersionResult) -> Result<(), StoreError> {
+        let mut key = eval_key("result", &result.agent);
+        key.extend_from_slice(result.version.as_bytes());
+        self.t().evals.insert(key, serde_json::to_vec(result)?)?;
+        Ok(())
+    }
+
+    fn eval_results(&self, agent: &str) -> Result<Vec<crate::evals::VersionResult>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.t().evals.scan_prefix(eval_key("result", agent)) {
+            let (key, value) = entry?;
+            out.extend(self.read(Tree::Evals, &key, &value));
+        }
+        Ok(out)
+    }
+
     fn put_overlap_doc(&self, doc: &crate::overlap::Doc) -> Result<(), StoreError> {
         let mut key = b"doc/".to_vec();
         key.extend_from_slice(&doc.job.to_be_bytes());
@@ -985,6 +1047,12 @@ fn held_key(channel: &str, thread_ts: &str) -> Vec<u8> {
     let mut key = b"held/".to_vec();
     key.extend(pair_key(channel, thread_ts));
     key
+}
+
+/// `<kind>/<agent>\0`: an agent's records of one kind, found by prefix (an agent's name has
+/// no NUL, so one agent's prefix never covers another's).
+fn eval_key(kind: &str, agent: &str) -> Vec<u8> {
+    format!("{kind}/{agent}\0").into_bytes()
 }
 
 fn decode_held(channel: &str, thread_ts: &str, bytes: &[u8]) -> Option<crate::overlap::Held> {

@@ -280,6 +280,63 @@ impl Source {
     }
 }
 
+impl Source {
+    /// An agent's amendments and its approved cases (for `threadwork eval`).
+    pub async fn learning(
+        &self,
+        agent: &str,
+    ) -> Result<
+        (
+            Vec<crate::amendments::Amendment>,
+            Vec<crate::evals::ApprovedCase>,
+        ),
+        ReadError,
+    > {
+        match self {
+            Source::Store(s) => {
+                let err = |e: crate::store::StoreError| ReadError::NoStore {
+                    path: "store".into(),
+                    store: e.to_string(),
+                };
+                Ok((
+                    s.amendments(agent).map_err(err)?,
+                    s.eval_cases(agent).map_err(err)?,
+                ))
+            }
+            Source::Ops(url, token) => {
+                let target = format!("{url}/agents/{agent}/learning");
+                let text = get(&target, token.as_ref()).await?;
+                let bad = |e: serde_json::Error| ReadError::Ops {
+                    url: target.clone(),
+                    message: format!("not the expected answer: {e}"),
+                };
+                let v: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+                Ok((
+                    serde_json::from_value(v["amendments"].clone()).map_err(bad)?,
+                    serde_json::from_value(v["approved_cases"].clone()).map_err(bad)?,
+                ))
+            }
+        }
+    }
+
+    /// A stored prompt version's text.
+    pub async fn prompt_version(&self, version: &str) -> Result<Option<String>, ReadError> {
+        match self {
+            Source::Store(s) => s.prompt_version(version).map_err(|e| ReadError::NoStore {
+                path: "store".into(),
+                store: e.to_string(),
+            }),
+            Source::Ops(url, token) => {
+                match get(&format!("{url}/prompt_versions/{version}"), token.as_ref()).await {
+                    Ok(text) => Ok(Some(text)),
+                    Err(ReadError::Ops { message, .. }) if message.starts_with("404") => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+}
+
 async fn get(url: &str, token: Option<&SecretString>) -> Result<String, ReadError> {
     let fail = |message: String| ReadError::Ops {
         url: url.to_string(),

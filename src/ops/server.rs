@@ -100,6 +100,8 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/audit", get(audit))
         .route("/jobs/{id}", get(job))
+        .route("/agents/{agent}/learning", get(learning))
+        .route("/prompt_versions/{version}", get(prompt_version))
         .route("/store/backup", get(store_backup))
         .with_state(state);
     serve_router(addr, app, shutdown, "ops server").await
@@ -247,6 +249,50 @@ async fn job(
         (Err(e), _) | (_, Err(e)) => {
             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
         }
+    }
+}
+
+/// An agent's amendments and approved cases (`threadwork eval` while this bot holds the
+/// store): job content, so for whoever may read jobs.
+async fn learning(
+    State(s): State<OpsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(agent): Path<String>,
+) -> Response {
+    if !may_read_jobs(s.token.as_deref(), s.bound_to_loopback, &peer, &headers) {
+        return refused(&s);
+    }
+    match (s.store.amendments(&agent), s.store.eval_cases(&agent)) {
+        (Ok(amendments), Ok(approved)) => Json(serde_json::json!({
+            "amendments": amendments,
+            "approved_cases": approved,
+        }))
+        .into_response(),
+        (Err(e), _) | (_, Err(e)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+    }
+}
+
+/// A prompt version's text (`threadwork eval --prompt version:<v>`).
+async fn prompt_version(
+    State(s): State<OpsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(version): Path<String>,
+) -> Response {
+    if !may_read_jobs(s.token.as_deref(), s.bound_to_loopback, &peer, &headers) {
+        return refused(&s);
+    }
+    match s.store.prompt_version(&version) {
+        Ok(Some(text)) => text.into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            format!("no prompt version {version}\n"),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 

@@ -1,0 +1,608 @@
+//! Running a suite: each case in a fresh workspace, through the same harnesses, runtime,
+//! sandbox limits and model proxy as a job, a few at a time; then its checks.
+//!
+//! An eval run is not a job: it has no thread, no card and no record in the store. Its
+//! sandbox and grant carry an id from a range jobs never reach (`EVAL_IDS`), so a bot that
+//! restarts removes what a crashed eval left like any leftover without a job.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
+
+use super::case::{Case, Suite};
+use super::check::{changed_files, failures, CommandOutcome, Outcome, Snapshot};
+use super::judge::Judge;
+use super::report::{CaseRun, Report, VariantInfo};
+use crate::agents::Agent;
+use crate::harness::{Harness, HarnessEvent, HarnessRun};
+use crate::job::ThreadMessage;
+use crate::model::proxy::{GrantHandle, ModelProxy};
+use crate::runtime::{Launch, NetworkMode, Runtime, SandboxPolicy, SandboxSpec};
+
+/// Eval runs are numbered from here: far above any job id a store hands out.
+pub const EVAL_IDS: u64 = 1 << 48;
+
+/// How long a command check may take at most (within the sandbox's own limit).
+const COMMAND_LIMIT: Duration = Duration::from_secs(300);
+/// What a command check's output keeps for the report.
+const TAIL_BYTES: usize = 600;
+
+/// One way of running the suite, ready to run.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub info: VariantInfo,
+    /// The role prompt the agent gets (the prompt version's text).
+    pub role_prompt: String,
+}
+
+/// What the runs share with the bot's jobs.
+#[derive(Clone)]
+pub struct Evaluator {
+    pub harnesses: HashMap<String, Arc<dyn Harness>>,
+    pub runtime: Option<Arc<dyn Runtime>>,
+    pub proxy: Option<ModelProxy>,
+    pub policy: SandboxPolicy,
+    pub job_timeout: Duration,
+    /// Where eval workspaces are made (below the jobs directory).
+    pub workdir: PathBuf,
+    /// Runs at once (`[jobs] max_running`).
+    pub max_running: usize,
+    pub judge: Option<Judge>,
+    /// Told each grant token, so it is masked like a job's.
+    pub redactor: Option<Arc<crate::ops::redact::Redactor>>,
+}
+
+/// A run finished (for a progress bar): how many are done of how many.
+pub type Progress = Arc<dyn Fn(usize, usize, &CaseRun) + Send + Sync>;
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh eval id (two in a row are free: the run's and its command check's).
+fn next_id() -> u64 {
+    let start = NEXT.load(Ordering::Relaxed);
+    if start == 0 {
+        // Distinct across processes on one machine: the eval CLI beside a running bot.
+        let seed = (std::process::id() as u64 & 0xffff) << 24;
+        let _ = NEXT.compare_exchange(0, seed + 2, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    EVAL_IDS + NEXT.fetch_add(2, Ordering::Relaxed)
+}
+
+impl Evaluator {
+    /// Runs every case `runs` times under each variant (within `max_running` at once) and
+    /// reports. With `budget_usd`, no new run starts once the runs so far cost that much;
+    /// the ones left are reported as not run.
+    pub async fn run_suite(
+        &self,
+        agent: &Agent,
+        suite: &Suite,
+        variants: &[Variant],
+        runs: u32,
+        budget_usd: Option<f64>,
+        progress: Option<Progress>,
+    ) -> Report {
+        let mut plan = Vec::new();
+        for case in &suite.cases {
+            for (v, _) in variants.iter().enumerate() {
+                for _ in 0..runs.max(1) {
+                    plan.push((case.clone(), v));
+                }
+            }
+        }
+        let total = plan.len();
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.max_running.max(1)));
+        let spent = Arc::new(std::sync::Mutex::new(0.0f64));
+        let done = Arc::new(AtomicU64::new(0));
+        let mut set = tokio::task::JoinSet::new();
+        for (case, v) in plan {
+            let this = self.clone();
+            let agent = agent.clone();
+            let variant = variants[v].clone();
+            let (permits, spent, done, progress) = (
+                permits.clone(),
+                spent.clone(),
+                done.clone(),
+                progress.clone(),
+            );
+            set.spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return Err((case.name.clone(), v));
+                };
+                if budget_usd.is_some_and(|b| *spent.lock().expect("spent") >= b) {
+                    return Err((case.name.clone(), v));
+                }
+                let mut run = this.run_case(&agent, &case, &variant).await;
+                run.variant = v;
+                if let Some(c) = run.cost_usd {
+                    *spent.lock().expect("spent") += c;
+                }
+                let n = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
+                if let Some(p) = &progress {
+                    p(n, total, &run);
+                }
+                Ok(run)
+            });
+        }
+        let mut report = Report {
+            agent: agent.name.clone(),
+            variants: variants.iter().map(|v| v.info.clone()).collect(),
+            cases: suite.cases.iter().map(|c| c.name.clone()).collect(),
+            runs: vec![],
+            not_run: vec![],
+        };
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(Ok(run)) => report.runs.push(run),
+                Ok(Err(skipped)) => report.not_run.push(skipped),
+                Err(e) => tracing::error!(agent = %agent.name, error = %e, "an eval run panicked"),
+            }
+        }
+        let order = |c: &str| report.cases.iter().position(|n| n == c);
+        report.runs.sort_by_key(|r| (order(&r.case), r.variant));
+        report
+    }
+
+    /// One run of one case: a fresh workspace, the harness in its sandbox, then the checks.
+    pub async fn run_case(&self, agent: &Agent, case: &Case, variant: &Variant) -> CaseRun {
+        let id = next_id();
+        let workspace = self.workdir.join(format!("eval-{id}"));
+        let started = Instant::now();
+        let outcome = self.outcome(id, agent, case, variant, &workspace).await;
+        let failed = failures(case, &outcome);
+        remove_workspace(workspace).await;
+        CaseRun {
+            case: case.name.clone(),
+            variant: 0,
+            passed: failed.is_empty(),
+            failures: failed,
+            secs: started.elapsed().as_secs_f64(),
+            cost_usd: outcome.cost_usd,
+            judge: match &outcome.judge {
+                Some(Ok(j)) => Some(j.reason.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    async fn outcome(
+        &self,
+        id: u64,
+        agent: &Agent,
+        case: &Case,
+        variant: &Variant,
+        workspace: &Path,
+    ) -> Outcome {
+        let failed = |e: String| Outcome {
+            error: Some(e),
+            ..Outcome::default()
+        };
+        let Some(harness) = self.harnesses.get(&variant.info.harness).cloned() else {
+            return failed(format!(
+                "harness `{}` is not configured",
+                variant.info.harness
+            ));
+        };
+        let mut spec = match crate::jobs::plan::sandbox_for(
+            &self.policy,
+            &agent.name,
+            Some(agent),
+            self.job_timeout,
+        ) {
+            Ok(s) => s,
+            Err(e) => return failed(e.to_string()),
+        };
+        if let Some(t) = case.limits.timeout {
+            spec.timeout = spec.timeout.min(t);
+        }
+        let start = case.start.clone();
+        let ws = workspace.to_path_buf();
+        let before = match tokio::task::spawn_blocking(move || {
+            prepare_workspace(&ws, &start)?;
+            snapshot(&ws)
+        })
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return failed(format!("cannot prepare the workspace: {e}")),
+            Err(e) => return failed(format!("cannot prepare the workspace: {e}")),
+        };
+        let models = match &variant.info.model {
+            Some(m) => vec![m.clone()],
+            None => crate::jobs::plan::allowed_models(Some(agent)),
+        };
+        let grant = self
+            .proxy
+            .as_ref()
+            .map(|p| p.grant(id, &agent.name, models));
+        if let (Some(g), Some(r)) = (&grant, &self.redactor) {
+            r.add(g.token());
+        }
+        if let Some(g) = &grant {
+            if !agent.mcp.is_empty() {
+                g.open_tools(agent.mcp.clone());
+            }
+        }
+        let model_base = grant.as_ref().map(|g| self.model_base(g, &spec));
+        let mcp = match &model_base {
+            Some(base) => crate::mcp::endpoints(base, &agent.mcp),
+            None => vec![],
+        };
+        let context: Vec<ThreadMessage> = case
+            .thread
+            .iter()
+            .enumerate()
+            .map(|(i, text)| ThreadMessage {
+                ts: format!("eval.{i}"),
+                user: None,
+                author: "earlier message".into(),
+                text: text.clone(),
+                from_bot: false,
+                role: "member".into(),
+                trusted: true,
+            })
+            .collect();
+        let task = crate::jobs::compose_task("eval.request", &context, &case.request, None);
+        let run = HarnessRun {
+            job_id: id,
+            agent: agent.name.clone(),
+            role_prompt: variant.role_prompt.clone(),
+            task,
+            model: variant.info.model.clone().or_else(|| agent.model.clone()),
+            workdir: workspace.to_path_buf(),
+            sandbox: spec.clone(),
+            resume_session: None,
+            model_base,
+            mcp,
+        };
+        let started = Instant::now();
+        let mut outcome = follow(harness.as_ref(), run, spec.timeout).await;
+        outcome.elapsed = started.elapsed();
+        if let Some(g) = &grant {
+            let used = g.usage();
+            if used.requests > 0 {
+                outcome.cost_usd = Some(used.cost_usd);
+            }
+        }
+        drop(grant);
+        let ws = workspace.to_path_buf();
+        let after = tokio::task::spawn_blocking(move || {
+            crate::runtime::hostfs::strip_special_bits(&ws);
+            snapshot(&ws)
+        })
+        .await;
+        if let Ok(Ok(after)) = after {
+            outcome.changed = changed_files(&before, &after);
+        }
+        if let (Some(command), None) = (&case.expect.command, &outcome.error) {
+            outcome.command = Some(
+                self.command_check(id + 1, agent, &spec, workspace, command)
+                    .await,
+            );
+        }
+        if let (Some(rubric), Some(judge)) = (&case.expect.rubric, &self.judge) {
+            if outcome.error.is_none() {
+                outcome.judge = Some(judge.score(id, &agent.name, rubric, case, &outcome).await);
+            }
+        }
+        outcome
+    }
+
+    /// The run's model base URL as its sandbox sees it (as for a job).
+    fn model_base(&self, grant: &GrantHandle, spec: &SandboxSpec) -> String {
+        let host = match self.runtime.as_ref().and_then(|r| r.model_address(spec)) {
+            Some(addr) => addr,
+            None => {
+                let addr = self
+                    .proxy
+                    .as_ref()
+                    .map(|p| p.addr())
+                    .unwrap_or(([127, 0, 0, 1], 0).into());
+                let ip = if addr.ip().is_unspecified() {
+                    std::net::IpAddr::from([127, 0, 0, 1])
+                } else {
+                    addr.ip()
+                };
+                format!("{ip}:{}", addr.port())
+            }
+        };
+        format!("http://{host}/t/{}", grant.token())
+    }
+
+    /// `sh -c <command>` in the workspace, in the agent's sandbox without network.
+    async fn command_check(
+        &self,
+        id: u64,
+        agent: &Agent,
+        spec: &SandboxSpec,
+        workspace: &Path,
+        command: &str,
+    ) -> CommandOutcome {
+        let not_run = |why: String| CommandOutcome {
+            code: None,
+            tail: why,
+        };
+        let Some(runtime) = &self.runtime else {
+            return not_run("no container runtime is configured to run it".into());
+        };
+        let mut spec = spec.clone();
+        spec.network = NetworkMode::None;
+        spec.timeout = spec.timeout.min(COMMAND_LIMIT);
+        let sandbox_ws = runtime.workspace_in_sandbox(workspace, &spec);
+        let launch = Launch {
+            job_id: id,
+            agent: agent.name.clone(),
+            program: "sh".into(),
+            args: vec!["-c".into(), command.to_string()],
+            env: vec![
+                ("HOME".into(), "/tmp".into()),
+                (
+                    "PATH".into(),
+                    "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".into(),
+                ),
+                (
+                    "THREADWORK_WORKSPACE".into(),
+                    sandbox_ws.display().to_string(),
+                ),
+            ],
+            workspace: workspace.to_path_buf(),
+            spec: spec.clone(),
+        };
+        let spawned = match runtime.spawn(launch).await {
+            Ok(s) => s,
+            Err(e) => return not_run(format!("it did not start: {e}")),
+        };
+        let mut handle = spawned.handle;
+        let out = tokio::spawn(tail_of(spawned.stdout));
+        let err = tokio::spawn(tail_of(spawned.stderr));
+        let waited = tokio::time::timeout(spec.timeout, handle.wait()).await;
+        let code = match waited {
+            Ok(Ok(exit)) => exit.code,
+            Ok(Err(e)) => {
+                handle.cleanup().await;
+                return not_run(format!("it did not finish: {e}"));
+            }
+            Err(_) => {
+                let _ = handle.kill().await;
+                None
+            }
+        };
+        let mut tail = out.await.unwrap_or_default();
+        let err = err.await.unwrap_or_default();
+        if !err.trim().is_empty() {
+            if !tail.is_empty() && !tail.ends_with('\n') {
+                tail.push('\n');
+            }
+            tail.push_str(&err);
+        }
+        if code.is_none() {
+            tail.push_str(&format!(
+                "\n(stopped at the {}s limit)",
+                spec.timeout.as_secs()
+            ));
+        }
+        handle.cleanup().await;
+        CommandOutcome {
+            code,
+            tail: last_chars(&tail, TAIL_BYTES),
+        }
+    }
+}
+
+/// Follows a run's events to its end, within `limit` (and a minute for the runtime).
+async fn follow(harness: &dyn Harness, run: HarnessRun, limit: Duration) -> Outcome {
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    let mut out = Outcome::default();
+    let mut events = match harness.start(run, cancel.clone()).await {
+        Ok(rx) => rx,
+        Err(e) => {
+            out.error = Some(format!("the harness did not start: {e}"));
+            return out;
+        }
+    };
+    let mut harness_cost = None;
+    let deadline = tokio::time::Instant::now() + limit + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => {
+                cancel.cancel();
+                out.error = Some(format!("time limit of {}s reached", limit.as_secs()));
+                break;
+            }
+            Ok(None) => {
+                if out.answer.is_none() && out.error.is_none() {
+                    out.error = Some("the harness ended without an answer".into());
+                }
+                break;
+            }
+            Ok(Some(event)) => match event {
+                HarnessEvent::Finished { answer } => out.answer = Some(answer),
+                HarnessEvent::Error { message } | HarnessEvent::NotStopped { message } => {
+                    out.error = Some(message)
+                }
+                HarnessEvent::Usage { cost_usd, .. } if cost_usd > 0.0 => {
+                    harness_cost = Some(cost_usd)
+                }
+                _ => {}
+            },
+        }
+    }
+    out.cost_usd = harness_cost;
+    out
+}
+
+async fn tail_of(mut r: Box<dyn AsyncRead + Send + Unpin>) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = r.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > 4 * TAIL_BYTES {
+            kept.drain(..kept.len() - 2 * TAIL_BYTES);
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+fn last_chars(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    let kept: String = s.chars().skip(count.saturating_sub(n)).collect();
+    if count > n {
+        format!("…{kept}")
+    } else {
+        kept
+    }
+}
+
+/// A fresh workspace: the fixture folder's files, then the case's own; everything writable
+/// by the sandbox's user, as a job's workspace is. Links in a fixture are not copied.
+pub fn prepare_workspace(dir: &Path, start: &super::case::Start) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    if let Some(fixture) = &start.fixture {
+        copy_tree(fixture, dir)?;
+    }
+    for (rel, content) in &start.files {
+        crate::runtime::hostfs::write(dir, Path::new(rel), content.as_bytes())?;
+    }
+    open_up(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Directories and executables rwx for everyone, other files rw (the sandbox runs as
+/// another uid); links are left alone.
+fn open_up(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = std::fs::symlink_metadata(entry.path())?;
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o777))?;
+            open_up(&entry.path())?;
+        } else if meta.is_file() {
+            let extra = if mode & 0o100 != 0 { 0o777 } else { 0o666 };
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode | extra))?;
+        }
+    }
+    Ok(())
+}
+
+/// The workspace's files by content hash, without following links (a link counts by its
+/// target's name); the CLI's own state (`.threadwork`) and `.git` are left out.
+pub fn snapshot(dir: &Path) -> std::io::Result<Snapshot> {
+    use sha2::Digest;
+    let mut out = Snapshot::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for entry in std::fs::read_dir(dir.join(&rel))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if rel.as_os_str().is_empty() && (name == ".threadwork" || name == ".git") {
+                continue;
+            }
+            let path = rel.join(&name);
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let mut hasher = sha2::Sha256::new();
+            if kind.is_symlink() {
+                hasher.update(b"link:");
+                hasher.update(
+                    std::fs::read_link(entry.path())?
+                        .as_os_str()
+                        .as_encoded_bytes(),
+                );
+            } else if kind.is_file() {
+                use std::io::Read;
+                let mut f = std::fs::File::open(entry.path())?;
+                let mut buf = [0u8; 64 * 1024];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                }
+            } else {
+                continue;
+            }
+            out.insert(
+                path.to_string_lossy().into_owned(),
+                hasher.finalize().into(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+async fn remove_workspace(dir: PathBuf) {
+    let shown = dir.display().to_string();
+    let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+    if let Ok(Err(e)) = removed {
+        tracing::warn!(workspace = %shown, error = %e, "cannot remove an eval workspace");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workspace_starts_from_the_fixture_and_the_cases_files() {
+        let root = tempfile::tempdir().unwrap();
+        let fixture = root.path().join("fixture");
+        std::fs::create_dir_all(fixture.join("src")).unwrap();
+        std::fs::write(fixture.join("src/lib.rs"), "fn a() {}\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", fixture.join("leak")).unwrap();
+        let ws = root.path().join("ws");
+        let start = crate::evals::case::Start {
+            fixture: Some(fixture),
+            files: [("notes/a.md".to_string(), "hi".to_string())].into(),
+        };
+        prepare_workspace(&ws, &start).unwrap();
+        let before = snapshot(&ws).unwrap();
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            ["notes/a.md", "src/lib.rs"],
+            "the link is not copied"
+        );
+        std::fs::write(ws.join("src/lib.rs"), "fn b() {}\n").unwrap();
+        std::fs::create_dir_all(ws.join(".threadwork")).unwrap();
+        std::fs::write(ws.join(".threadwork/state.json"), "{}").unwrap();
+        std::fs::remove_file(ws.join("notes/a.md")).unwrap();
+        let after = snapshot(&ws).unwrap();
+        assert_eq!(changed_files(&before, &after), ["notes/a.md", "src/lib.rs"]);
+    }
+
+    #[test]
+    fn eval_ids_are_above_every_job_id_and_come_in_pairs() {
+        let a = next_id();
+        let b = next_id();
+        assert!(a >= EVAL_IDS && b >= a + 2);
+    }
+}
