@@ -16,7 +16,7 @@ use crate::model::proxy::ProxyConfig;
 use crate::runtime::SandboxPolicy;
 use crate::settings::BotSettings;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -59,7 +59,7 @@ pub struct Config {
     pub evals: crate::evals::EvalSettings,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct OpsSection {
     /// Where `/metrics`, `/healthz`, `/readyz` (open) and `/audit`, `/jobs/<id>` (the bearer
@@ -94,7 +94,7 @@ impl OpsSection {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SlackSection {
     pub api_url: Option<String>,
@@ -148,7 +148,7 @@ fn default_reconnect() -> u64 {
     5
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     #[serde(default = "default_store")]
@@ -167,7 +167,7 @@ fn default_store() -> PathBuf {
     PathBuf::from("data/threadwork.sled")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AgentsSection {
     #[serde(default = "default_agents_dir")]
@@ -239,7 +239,7 @@ fn default_agent() -> String {
     "default".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct JobsSection {
     #[serde(default = "default_max_running")]

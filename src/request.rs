@@ -57,6 +57,8 @@ pub enum Ask {
     },
     /// `overlaps [<days>]`: groups of similar requests across channels.
     Overlaps { days: Option<u32> },
+    /// `eval <agent>`: run the agent's eval suite (owners and admins).
+    Eval { agent: String },
 }
 
 /// Why a mention could not become a request; each variant renders as a reply for the thread.
@@ -111,7 +113,7 @@ pub fn usage(bot: &str) -> String {
      `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
      library passages a job would receive), `schedules` (agents that run on their own), \
      `overlaps [<days>]` (similar work), \
-     `run <agent> [<schedule>] now` (owners and admins), and `stop` (or :x: on the job card) \
+     `run <agent> [<schedule>] now` and `eval <agent>` (its suite; owners and admins), and `stop` (or :x: on the job card) \
      in a job's thread."
     )
 }
@@ -230,6 +232,7 @@ fn parse_command(text: &str) -> Result<Option<Ask>, RequestError> {
                 agent,
                 schedule: Some(schedule),
             }),
+        (Some("eval"), [_, a]) => agent_token(a).map(|agent| Ask::Eval { agent }),
         (Some("stop" | "cancel"), [_]) => Some(Ask::Stop),
         (Some("amendments"), [_]) => Some(Ask::Amendments { agent: None }),
         (Some("amendments"), [_, a]) => agent_token(a).map(|a| Ask::Amendments { agent: Some(a) }),
@@ -714,6 +717,19 @@ mod tests {
             ("<@UBOT> schedules", Ask::Schedules),
             ("<@UBOT> overlaps", Ask::Overlaps { days: None }),
             ("<@UBOT> overlaps 7", Ask::Overlaps { days: Some(7) }),
+            (
+                "<@UBOT> eval coder",
+                Ask::Eval {
+                    agent: "coder".into(),
+                },
+            ),
+            (
+                "<@UBOT> eval the parser speed",
+                Ask::Task {
+                    task: "eval the parser speed".into(),
+                    options: Default::default(),
+                },
+            ),
             (
                 "<@UBOT> overlaps between teams",
                 Ask::Task {

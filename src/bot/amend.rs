@@ -19,10 +19,11 @@ fn verb(action: AmendmentAction) -> &'static str {
 }
 
 impl Handler {
-    /// Records a proposed amendment and announces it in the thread.
+    /// Records a proposed amendment and announces it in the thread; the agent's suite then
+    /// runs with and without it (`evaluate_amendment`).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn propose(
-        &self,
+        self: &std::sync::Arc<Self>,
         channel: &str,
         user: &str,
         ts: &str,
@@ -93,6 +94,7 @@ impl Handler {
             amendment.message_ts = Some(msg_ts);
             self.store.put_amendment(&amendment)?;
         }
+        self.evaluate_amendment(agent, number, channel.to_string(), thread_ts.to_string());
         Ok(())
     }
 

@@ -284,6 +284,20 @@ impl Handler {
                     .await?;
                 }
             },
+            // `eval the parser` is a task, not a command about an agent `the`.
+            Ask::Eval { agent } if self.known_agent(&agent).is_err() => {
+                self.accept(
+                    channel.to_string(),
+                    user.to_string(),
+                    ts.to_string(),
+                    thread_ts.to_string(),
+                    format!("eval {agent}"),
+                    Default::default(),
+                    thread_job,
+                )
+                .await?;
+            }
+            Ask::Eval { agent } => self.eval_command(channel, user, thread_ts, &agent).await?,
             Ask::Task { .. } | Ask::Help => {}
         }
         Ok(())

@@ -149,6 +149,30 @@ fn code_text(s: &str) -> String {
     crate::chat::mrkdwn::escape(&s.replace('`', "'"))
 }
 
+/// The eval line of an agent's entry: the current version's pass rate (or "not run"), then
+/// the latest other versions' (at most three, newest first). `None` without a suite.
+pub fn render_evals(
+    has_suite: bool,
+    current: &str,
+    results: &[crate::evals::VersionResult],
+) -> Option<String> {
+    if !has_suite && results.is_empty() {
+        return None;
+    }
+    let mut others: Vec<&crate::evals::VersionResult> =
+        results.iter().filter(|r| r.version != current).collect();
+    others.sort_by_key(|r| std::cmp::Reverse(r.at));
+    let now = match results.iter().find(|r| r.version == current) {
+        Some(r) => format!("`{current}` {}/{} passed", r.passed, r.runs),
+        None => format!("`{current}` not run yet"),
+    };
+    let mut line = format!("evals: {now}");
+    for r in others.iter().take(3) {
+        line.push_str(&format!(" · `{}` {}/{}", r.version, r.passed, r.runs));
+    }
+    Some(line)
+}
+
 /// One agent's entry. `links` are permalinks of the recent results, aligned with `stats.recent`.
 pub fn render_entry(
     agent: &Agent,
@@ -253,6 +277,27 @@ mod tests {
             crate::agents::Known { harnesses: &["scripted"], fragments: &[] },
         )
         .unwrap();
+        let result = |v: &str, passed, mins| crate::evals::VersionResult {
+            agent: "default".into(),
+            version: v.into(),
+            passed,
+            runs: 4,
+            at: chrono::Utc::now() - chrono::Duration::minutes(mins),
+        };
+        let results = [
+            result("vold", 2, 30),
+            result("vabc", 4, 10),
+            result("vmid", 3, 20),
+        ];
+        assert_eq!(
+            render_evals(true, "vabc", &results).unwrap(),
+            "evals: `vabc` 4/4 passed · `vmid` 3/4 · `vold` 2/4"
+        );
+        assert_eq!(
+            render_evals(true, "vnew", &[]).unwrap(),
+            "evals: `vnew` not run yet"
+        );
+        assert_eq!(render_evals(false, "vnew", &[]), None);
         let text = render_entry(&agent, &s, "vabc", 2, &[Some("https://x/p1".into())]);
         assert!(text.contains("*default* — Does things"), "{text}");
         assert!(text.contains("owners <@UO1>"), "{text}");

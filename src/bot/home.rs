@@ -56,6 +56,13 @@ impl Handler {
                     alike.join(", ")
                 ));
             }
+            let has_suite =
+                crate::evals::case::suite_path(&self.settings.evals.dir, &agent.name).is_file();
+            let results = self.store.eval_results(&agent.name)?;
+            if let Some(line) = directory::render_evals(has_suite, &prompt.version, &results) {
+                entry.push('\n');
+                entry.push_str(&line);
+            }
             let last = last_automated(&jobs, &agent.name);
             if let Some(on_its_own) = directory::render_automation(agent, &planned, &last, tz) {
                 entry.push('\n');

@@ -11,6 +11,7 @@ mod amend;
 mod automation;
 mod commands;
 pub mod directory;
+mod evals;
 mod handle;
 mod home;
 mod intake;

@@ -101,6 +101,13 @@ impl Handler {
                         },
                     )
                     .await?;
+                if approved {
+                    // An approved result is a regression case from now on; failing to keep
+                    // it loses a test, not the verdict.
+                    if let Err(e) = self.keep_approved(&j, &user) {
+                        tracing::error!(job, error = %e, "cannot keep the approved result as an eval case");
+                    }
+                }
                 let text = format!(
                     "Recorded: you {} the result of job {} (prompt `{}`).",
                     if approved { "approved" } else { "rejected" },

@@ -299,17 +299,24 @@ pub fn export(cases: &[ApprovedCase]) -> String {
     out
 }
 
-/// A job's changed files as the transcript named them, relative to the workspace.
+/// A job's changed files as the transcript named them, relative to the workspace (whose
+/// paths, inside and outside the sandbox, are `roots`).
 pub fn changed_from_transcript(
     entries: &[crate::store::TranscriptEntry],
-    workspace_in_sandbox: &str,
+    roots: &[String],
 ) -> Vec<String> {
-    let prefix = format!("{}/", workspace_in_sandbox.trim_end_matches('/'));
+    let prefixes: Vec<String> = roots
+        .iter()
+        .map(|r| format!("{}/", r.trim_end_matches('/')))
+        .collect();
     let mut out: Vec<String> = entries
         .iter()
         .filter_map(|e| match &e.event {
             crate::harness::HarnessEvent::FileChanged { path } => {
-                let rel = path.strip_prefix(&prefix).unwrap_or(path);
+                let rel = prefixes
+                    .iter()
+                    .find_map(|p| path.strip_prefix(p.as_str()))
+                    .unwrap_or(path);
                 case::inside(rel).then(|| rel.trim_start_matches("./").to_string())
             }
             _ => None,

@@ -153,8 +153,12 @@ impl Report {
     }
 
     /// The table for a terminal: one row per case, one column per variant, then why each
-    /// failed run failed.
+    /// failed run failed, and what changed against the baseline.
     pub fn table(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, with_changes: bool) -> String {
         let mut out = String::new();
         out.push_str(&format!("eval `{}`\n", self.agent));
         for (i, v) in self.variants.iter().enumerate() {
@@ -192,7 +196,11 @@ impl Report {
                 out.push('\n');
             }
         }
-        let changes = self.change_lines(|s| format!("`{s}`"));
+        let changes = if with_changes {
+            self.change_lines(|s| format!("`{s}`"))
+        } else {
+            vec![]
+        };
         if !changes.is_empty() {
             out.push('\n');
             for l in changes {
@@ -301,7 +309,8 @@ impl Report {
             ));
         }
         let mut rows = vec!["```".to_string()];
-        for l in self.table().lines().skip(1 + self.variants.len()) {
+        // The changes are said above the block already.
+        for l in self.render(false).lines().skip(1 + self.variants.len()) {
             rows.push(escape(l));
         }
         rows.push("```".into());

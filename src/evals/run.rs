@@ -264,7 +264,8 @@ impl Evaluator {
         outcome.elapsed = started.elapsed();
         if let Some(g) = &grant {
             let used = g.usage();
-            if used.requests > 0 {
+            // A model without a price costs nothing known: no figure rather than $0.
+            if used.requests > 0 && !(used.unpriced && used.cost_usd == 0.0) {
                 outcome.cost_usd = Some(used.cost_usd);
             }
         }

@@ -375,6 +375,28 @@ impl Jobs {
         Ok(effective_prompt(agent, &registry.fragments, &amendments))
     }
 
+    /// What eval runs share with jobs: the harnesses, runtime, sandbox policy and model
+    /// proxy; their workspaces go below the jobs directory, their tokens are masked.
+    pub fn evaluator(&self) -> crate::evals::run::Evaluator {
+        crate::evals::run::Evaluator {
+            harnesses: self.harnesses.clone(),
+            runtime: self.runtime.clone(),
+            proxy: self.proxy.clone(),
+            policy: self.settings.sandbox.clone(),
+            job_timeout: self.settings.job_timeout,
+            workdir: self.settings.workdir.join("evals"),
+            max_running: self.settings.max_running,
+            judge: match (&self.settings.evals.judge, &self.proxy) {
+                (Some(settings), Some(proxy)) => Some(crate::evals::judge::Judge {
+                    settings: settings.clone(),
+                    proxy: proxy.clone(),
+                }),
+                _ => None,
+            },
+            redactor: Some(self.redactor.clone()),
+        }
+    }
+
     /// The library passages the agent's jobs would receive for `query`. The library is
     /// re-indexed first if a file changed (a `stat` per file when nothing did), off the
     /// async threads.

@@ -147,24 +147,72 @@ impl LoggedRequest {
     }
 }
 
+/// A script for the requests that contain every one of `contains` (anywhere in the request
+/// body: the system prompt, the task, the conversation): how a test makes the model answer
+/// differently to a different prompt (an amendment in force, a judge's question).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub contains: Vec<String>,
+    pub script: Vec<Step>,
+}
+
 #[derive(Default)]
 struct Shared {
     script: Mutex<Vec<Step>>,
-    /// How often each `Fail` step (by its index in the script) has answered.
-    failed: Mutex<std::collections::HashMap<usize, u32>>,
+    /// Checked in order before `script`; the first that matches a request answers it.
+    rules: Mutex<Vec<Rule>>,
+    /// How often each `Fail` step (by its script — 0 the main one, r + 1 rule r — and its index
+    /// there) has answered.
+    failed: Mutex<std::collections::HashMap<(usize, usize), u32>>,
     log: Mutex<Vec<LoggedRequest>>,
 }
 
 impl Shared {
-    /// The step for a conversation `done` assistant turns after its last prompt. A `Fail` step
-    /// makes no turn: it answers until its `times` are used up, then the next step does.
+    /// The rule whose words are all in `body`, by its index.
+    fn rule_for(&self, body: &Value) -> Option<usize> {
+        let rules = self.rules.lock().expect("rules lock");
+        if rules.is_empty() {
+            return None;
+        }
+        let text = body.to_string();
+        rules
+            .iter()
+            .position(|r| r.contains.iter().all(|w| text.contains(w.as_str())))
+    }
+
+    /// True when `body` gets a scripted turn: it offers tools (a CLI's working turn), or a
+    /// rule is about it. Other side requests (titles, summaries) get a short text.
+    fn scripted(&self, body: &Value) -> bool {
+        body["tools"].as_array().is_some_and(|t| !t.is_empty()) || self.rule_for(body).is_some()
+    }
+
+    /// The step of the main script for a conversation `done` assistant turns after its last
+    /// prompt.
+    #[cfg(test)]
     fn next_step(&self, done: usize) -> Step {
-        let script = self.script.lock().expect("script lock");
+        self.next_step_in(None, done)
+    }
+
+    /// The step of rule `rule`'s script (or the main one) for a conversation `done`
+    /// assistant turns after its last prompt. A `Fail` step makes no turn: it answers until
+    /// its `times` are used up, then the next step does.
+    fn next_step_in(&self, rule: Option<usize>, done: usize) -> Step {
+        let script = match rule {
+            Some(r) => self
+                .rules
+                .lock()
+                .expect("rules lock")
+                .get(r)
+                .map(|r| r.script.clone())
+                .unwrap_or_default(),
+            None => self.script.lock().expect("script lock").clone(),
+        };
+        let key = rule.map_or(0, |r| r + 1);
         let mut failed = self.failed.lock().expect("failed lock");
         let mut turns = 0;
         for (i, step) in script.iter().enumerate() {
             if let Step::Fail { times, .. } = step {
-                let served = failed.entry(i).or_default();
+                let served = failed.entry((key, i)).or_default();
                 if turns == done && times.is_none_or(|t| *served < t) {
                     *served += 1;
                     return step.clone();
@@ -180,10 +228,10 @@ impl Shared {
         }
     }
 
-    /// `next_step` for a request on `api`: a `Fail` step is already the answer.
+    /// The next step for a request on `api`: a `Fail` step is already the answer.
     #[allow(clippy::result_large_err)] // the answer goes straight back to axum
-    fn turn(&self, api: Api, done: usize) -> Result<Step, Response> {
-        match self.next_step(done) {
+    fn turn(&self, api: Api, body: &Value, done: usize) -> Result<Step, Response> {
+        match self.next_step_in(self.rule_for(body), done) {
             Step::Fail {
                 status, message, ..
             } => Err(failure(api, status, &message)),
@@ -229,6 +277,12 @@ impl MockModel {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Scripts for requests that contain given words, checked before the main script.
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        *self.shared.rules.lock().expect("rules lock") = rules;
+        self.shared.failed.lock().expect("failed lock").clear();
     }
 
     pub fn set_script(&self, script: Vec<Step>) {
@@ -457,8 +511,8 @@ async fn anthropic_messages(
     log(&shared, "POST", &uri, &headers, &body);
     let model = body["model"].as_str().unwrap_or("mock").to_string();
     // Side requests without tools (titles, summaries) get a short text and leave the script.
-    let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        match shared.turn(Api::Anthropic, anthropic_done(&body)) {
+    let step = if shared.scripted(&body) {
+        match shared.turn(Api::Anthropic, &body, anthropic_done(&body)) {
             Ok(step) => step,
             Err(failed) => return failed,
         }
@@ -603,8 +657,8 @@ async fn openai_responses(
     let body = parse(&raw);
     log(&shared, "POST", &uri, &headers, &body);
     let model = body["model"].as_str().unwrap_or("mock").to_string();
-    let step = if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        match shared.turn(Api::Responses, responses_done(&body)) {
+    let step = if shared.scripted(&body) {
+        match shared.turn(Api::Responses, &body, responses_done(&body)) {
             Ok(step) => step,
             Err(failed) => return failed,
         }
@@ -786,8 +840,8 @@ async fn gemini(
     let part = if wants_json {
         // The CLI's own side questions (is it the user's turn?) want JSON, not the script.
         json!({"text": json!({"reasoning": "the mock's turn is over", "next_speaker": "user"}).to_string()})
-    } else if body["tools"].as_array().is_some_and(|t| !t.is_empty()) {
-        match shared.turn(Api::Gemini, gemini_done(&body)) {
+    } else if shared.scripted(&body) {
+        match shared.turn(Api::Gemini, &body, gemini_done(&body)) {
             Ok(step) => gemini_part(&body, &step),
             Err(failed) => return failed,
         }

@@ -226,16 +226,21 @@ impl Drop for InFlight {
     }
 }
 
+/// The proxy; clones share one listener, which stops when the last clone is dropped (or on
+/// `stop`).
 #[derive(Clone)]
 pub struct ModelProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::AbortHandle,
+    server: Arc<Server>,
 }
 
-impl Drop for ModelProxy {
+/// The listener's task, aborted when the last `ModelProxy` holding it goes.
+struct Server(tokio::task::AbortHandle);
+
+impl Drop for Server {
     fn drop(&mut self) {
-        self.stop();
+        self.0.abort();
     }
 }
 
@@ -374,13 +379,13 @@ impl ModelProxy {
         Ok(Self {
             addr,
             shared,
-            server,
+            server: Arc::new(Server(server)),
         })
     }
 
     /// Stops listening (a bot that stops frees its port); requests in flight finish.
     pub fn stop(&self) {
-        self.server.abort();
+        self.server.0.abort();
     }
 
     /// Until `recovered`, requests with a token no grant holds are asked to retry (503): a

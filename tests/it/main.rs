@@ -6,6 +6,7 @@ mod common;
 mod company_network;
 mod config_reference;
 mod context;
+mod evals;
 mod faults;
 mod harnesses;
 mod hostile;

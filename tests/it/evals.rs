@@ -1,0 +1,435 @@
+//! Evals end to end: real CLIs in their containers against the mock model, which answers
+//! differently depending on what a request holds (an amendment's words in the system prompt,
+//! a case's task, the judge's question). A proposal is evaluated before anyone decides on it,
+//! `@threadwork eval` is for owners and admins, an approved result becomes a case that replays
+//! green, one suite runs on three harnesses with a judge, and a bad case file is named.
+//! With `CI=true` the container tests fail when Docker or the image is missing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::cli::mock_proxy;
+use crate::common::*;
+use threadwork::cli::eval::{self, EvalArgs};
+use threadwork::emulator::EmulatorConfig;
+use threadwork::harness::cli::{CliHarness, CliKind, CliSpec};
+use threadwork::harness::Harness;
+use threadwork::model::mock::{MockModel, Rule, Step};
+use threadwork::runtime::docker::DockerRuntime;
+use threadwork::runtime::{Runtime, SandboxPolicy};
+
+const IMAGE: &str = "threadwork/agents:dev";
+const KEY: &str = "sk-eval-key-4d1c-never-in-a-sandbox";
+const AMEND: &str = "AMEND-7731";
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+async fn ready(test: &str) -> bool {
+    docker_ready(test, IMAGE, "bash docker/build-images.sh agents").await
+}
+
+fn text(t: &str) -> Step {
+    Step::Text { text: t.into() }
+}
+
+fn rule(words: &[&str], script: Vec<Step>) -> Rule {
+    Rule {
+        contains: words.iter().map(|w| w.to_string()).collect(),
+        script,
+    }
+}
+
+/// The model: with the amendment in force the greeting is right and the notes are not
+/// written; without it, the other way round. The judge always says no.
+fn rules() -> Vec<Rule> {
+    let notes = vec![
+        Step::WriteFile {
+            path: "/workspace/notes.txt".into(),
+            content: "done\n".into(),
+        },
+        text("wrote notes.txt"),
+    ];
+    vec![
+        rule(
+            &["evaluation judge"],
+            vec![text(
+                r#"{"pass": false, "reason": "mock judge: too short"}"#,
+            )],
+        ),
+        rule(&[AMEND, "greet the team"], vec![text("Hello team, warmly")]),
+        rule(&["greet the team"], vec![text("hi")]),
+        rule(
+            &[AMEND, "write the notes"],
+            vec![text("I did not write anything")],
+        ),
+        rule(&["write the notes"], notes),
+    ]
+}
+
+const SUITE: &str = "\
+cases:
+  - name: greets
+    request: greet the team
+    expect:
+      answer: \"(?i)hello team\"
+  - name: notes
+    request: write the notes
+    expect:
+      changed: [notes.txt]
+      command: grep -q done notes.txt
+";
+
+struct Setup {
+    w: World,
+    _mock: MockModel,
+    docker: Arc<DockerRuntime>,
+    harnesses: HashMap<String, Arc<dyn Harness>>,
+}
+
+/// A bot whose agent `helper` (owned by alice) runs on the first of `kinds`, may run on the
+/// others, and has `suite` (when given) in `[evals] dir`.
+async fn setup(instance: &str, kinds: &[(CliKind, &str)], suite: Option<&str>) -> Setup {
+    let mock = MockModel::start(([127, 0, 0, 1], 0).into(), vec![text("(no rule)")])
+        .await
+        .unwrap();
+    mock.set_rules(rules());
+    let mut w = World::new(EmulatorConfig::default()).await;
+    let others: Vec<&str> = kinds.iter().skip(1).map(|(_, n)| *n).collect();
+    w.use_agents(&[(
+        "helper.md",
+        &format!(
+            "---\nname: helper\ndescription: writes notes and greets\nharness: {}\nharnesses: [{}]\nmodel: mock-sonnet\nowners: [U0ALICE001]\nsandbox:\n  network: model\n---\nYou write notes and greet people.\n",
+            kinds[0].1,
+            others.join(", ")
+        ),
+    )]);
+    w.config.agents.default = "helper".into();
+    w.config.model = Some(mock_proxy(&mock.url(), KEY));
+    w.config.evals.dir = w.dir.path().join("evals");
+    std::fs::create_dir_all(&w.config.evals.dir).unwrap();
+    if let Some(suite) = suite {
+        std::fs::write(w.config.evals.dir.join("helper.yml"), suite).unwrap();
+    }
+    w.config.sandbox = SandboxPolicy {
+        instance: instance.to_string(),
+        image: IMAGE.into(),
+        ..SandboxPolicy::default()
+    };
+    w.config.fill_defaults();
+    let docker = Arc::new(DockerRuntime::new(&w.config.sandbox));
+    let runtime: Arc<dyn Runtime> = docker.clone();
+    let mut harnesses: HashMap<String, Arc<dyn Harness>> = HashMap::new();
+    for (kind, name) in kinds {
+        let spec = CliSpec {
+            program: None,
+            args: vec![],
+            env: Default::default(),
+        };
+        harnesses.insert(
+            name.to_string(),
+            Arc::new(CliHarness::new(*kind, spec, runtime.clone())),
+        );
+        w.config.harness.insert(
+            name.to_string(),
+            toml::from_str(&format!("kind = \"{name}\"")).unwrap(),
+        );
+    }
+    w.start_bot_in(harnesses.clone(), Some(runtime)).await;
+    Setup {
+        w,
+        _mock: mock,
+        docker,
+        harnesses,
+    }
+}
+
+impl Setup {
+    /// Stops the bot, so that the eval CLI reads the store itself.
+    async fn stop_bot(&mut self) {
+        self.w.settle().await;
+        if let Some(bot) = self.w.bot.take() {
+            bot.stop().await;
+        }
+        let _ = &self.harnesses;
+    }
+
+    async fn cleanup(&self) {
+        self.docker.remove_model_network().await.unwrap();
+        let mut eval_policy = self.w.config.sandbox.clone();
+        eval_policy.instance = format!("{}-eval", eval_policy.instance);
+        DockerRuntime::new(&eval_policy)
+            .remove_model_network()
+            .await
+            .unwrap();
+    }
+}
+
+async fn run_cli(config: &threadwork::config::Config, args: EvalArgs) -> (i32, String) {
+    let mut out = Vec::new();
+    let code = eval::run(config.clone(), args, &mut out)
+        .await
+        .expect("the suite runs");
+    (code, String::from_utf8(out).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposed_amendment_is_evaluated_before_anyone_decides_regression_first() {
+    if !ready("evals").await {
+        return;
+    }
+    let mut s = setup("t-eval-amend", &[(CliKind::Claude, "claude")], Some(SUITE)).await;
+    let w = &s.w;
+
+    // bob is no owner: his eval is refused; alice's runs and is posted.
+    let asked = w
+        .emu
+        .post_as(
+            "bob",
+            CHANNEL,
+            &format!("<@{}> eval helper", w.emu.bot_user_id()),
+            None,
+        )
+        .await
+        .unwrap();
+    eventually(SECS(10), "bob's refusal", || async {
+        w.emu.ephemerals().await.into_iter().find(|e| {
+            e.user == "U0BOB00001"
+                && e.text
+                    .contains("Only the owners of `helper` or an admin can run its evals")
+        })
+    })
+    .await;
+    let ts = w.mention("eval helper").await;
+    let table = wait_reply(w, &ts, SECS(240), |m| {
+        m.text.starts_with("Eval of `helper`")
+    })
+    .await;
+    assert!(table.text.contains("*1/2* passed"), "{}", table.text);
+    assert!(
+        table.text.contains("greets [1]: the answer does not match"),
+        "{}",
+        table.text
+    );
+    assert!(
+        w.bot_replies(&asked)
+            .await
+            .iter()
+            .all(|m| !m.text.contains("Eval of")),
+        "nothing ran for bob"
+    );
+
+    // A proposal: the suite runs with and without it, and the thread hears which case broke
+    // (first) and which it fixed, before anyone adopts it.
+    let ts = w
+        .mention(&format!(
+            "remember agent=helper: {AMEND} greet people warmly"
+        ))
+        .await;
+    let compared = wait_reply(w, &ts, SECS(240), |m| {
+        m.text.contains("Eval of amendment #1")
+    })
+    .await;
+    let text = &compared.text;
+    let regressed = text
+        .find(":x: *regressed* `notes` under [2]")
+        .unwrap_or_else(|| panic!("{text}"));
+    let fixed = text
+        .find(":white_check_mark: *fixed* `greets` under [2]")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(regressed < fixed, "the regression first: {text}");
+    assert!(
+        text.contains("notes [2]: `notes.txt` was not changed; the command check exited 2: grep: notes.txt: No such file or directory"),
+        "{text}"
+    );
+    let store = w.bot().bot.store();
+    let evaluated = store
+        .audit()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.action == "amendment_evaluated")
+        .expect("an audit record");
+    assert_eq!(
+        evaluated.detail.as_deref(),
+        Some("1/2 → 1/2 passed, 1 regressed")
+    );
+    let results = store.eval_results("helper").unwrap();
+    assert_eq!(
+        results.len(),
+        2,
+        "a pass rate per prompt version: {results:?}"
+    );
+    drop(store);
+
+    // The same comparison from the command line exits 1: a regression.
+    s.stop_bot().await;
+    let (code, table) = run_cli(
+        &s.w.config,
+        EvalArgs {
+            agent: "helper".into(),
+            prompts: vec!["current".into(), "amendment:1".into()],
+            runs: 1,
+            ..EvalArgs::default()
+        },
+    )
+    .await;
+    assert_eq!(code, 1, "{table}");
+    assert!(table.contains("REGRESSED `notes` under [2]"), "{table}");
+    assert!(table.contains("fixed `greets` under [2]"), "{table}");
+    s.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_result_becomes_a_case_that_replays_green() {
+    if !ready("evals").await {
+        return;
+    }
+    let mut s = setup("t-eval-approved", &[(CliKind::Claude, "claude")], None).await;
+    let w = &s.w;
+    let ts = w.mention("please write the notes").await;
+    let result = wait_reply(w, &ts, SECS(120), |m| m.text.contains("wrote notes.txt")).await;
+    // bob's ✅ does not count (not requester or approver); alice's does.
+    w.emu
+        .react_as("bob", CHANNEL, &result.ts, "white_check_mark", true)
+        .await
+        .unwrap();
+    w.emu
+        .react_as("alice", CHANNEL, &result.ts, "white_check_mark", true)
+        .await
+        .unwrap();
+    let store = w.bot().bot.store();
+    let case = eventually(SECS(10), "the approved case", || async {
+        store.eval_cases("helper").unwrap().into_iter().next()
+    })
+    .await;
+    assert_eq!(case.by, "U0ALICE001");
+    assert_eq!(case.changed, ["notes.txt"]);
+    assert_eq!(case.request, "please write the notes");
+    drop(store);
+
+    s.stop_bot().await;
+    let file = s.w.config.evals.dir.join("helper.yml");
+    assert_eq!(
+        eval::export(&s.w.config, "helper", Some(file.clone()))
+            .await
+            .unwrap(),
+        1
+    );
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("name: approved-job-1"), "{written}");
+    let again = eval::export(&s.w.config, "helper", Some(file.clone())).await;
+    assert!(
+        again.unwrap_err().to_string().contains("never overwritten"),
+        "an existing file stays"
+    );
+    let (code, table) = run_cli(
+        &s.w.config,
+        EvalArgs {
+            agent: "helper".into(),
+            runs: 1,
+            ..EvalArgs::default()
+        },
+    )
+    .await;
+    assert_eq!(code, 0, "{table}");
+    assert!(table.contains("approved-job-1  pass"), "{table}");
+    s.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_suite_runs_on_claude_codex_and_pi_and_a_judge_scores_the_rubric() {
+    if !ready("evals").await {
+        return;
+    }
+    let suite = "\
+cases:
+  - name: notes
+    request: write the notes
+    expect:
+      changed: [notes.txt]
+      command: grep -q done notes.txt
+      rubric: The notes say the work is done.
+";
+    let mut s = setup(
+        "t-eval-harnesses",
+        &[
+            (CliKind::Claude, "claude"),
+            (CliKind::Codex, "codex"),
+            (CliKind::Pi, "pi"),
+        ],
+        Some(suite),
+    )
+    .await;
+    s.stop_bot().await;
+    s.w.config.evals.judge = Some(threadwork::evals::judge::JudgeSettings {
+        model: "mock-judge".into(),
+    });
+    let (code, out) = run_cli(
+        &s.w.config,
+        EvalArgs {
+            agent: "helper".into(),
+            harnesses: vec!["claude,codex,pi".into()],
+            runs: 1,
+            json: true,
+            ..EvalArgs::default()
+        },
+    )
+    .await;
+    let report: threadwork::evals::report::Report = serde_json::from_str(&out).unwrap();
+    let harnesses: Vec<&str> = report.variants.iter().map(|v| v.harness.as_str()).collect();
+    assert_eq!(harnesses, ["claude", "codex", "pi"]);
+    for run in &report.runs {
+        // The files and the command check hold on every harness; only the judge says no.
+        assert_eq!(
+            run.failures,
+            ["the judge: mock judge: too short"],
+            "{}: {run:?}",
+            harnesses[run.variant]
+        );
+        assert_eq!(run.judge.as_deref(), Some("mock judge: too short"));
+    }
+    assert_eq!(code, 0, "the same everywhere: no regression");
+    s.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_bad_case_file_is_named_by_line_and_field_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let agents = write_agents(
+        dir.path(),
+        &[(
+            "helper.md",
+            "---\nname: helper\ndescription: d\nharness: scripted\n---\nrole\n",
+        )],
+    );
+    let evals = dir.path().join("evals");
+    std::fs::create_dir_all(&evals).unwrap();
+    std::fs::write(
+        evals.join("helper.yml"),
+        "cases:\n  - name: a\n    request: x\n    expect:\n      answer: \"(unclosed\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("threadwork.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agents]\ndir = {:?}\nshared_dir = {:?}\n[evals]\ndir = {:?}\n[store]\npath = {:?}\n[jobs]\nworkdir = {:?}\n",
+            agents,
+            dir.path().join("shared"),
+            evals,
+            dir.path().join("store"),
+            dir.path().join("jobs"),
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadwork"))
+        .args(["eval", "helper", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("helper.yml:5: cases[0].expect.answer: not a valid pattern"),
+        "{stderr}"
+    );
+}
