@@ -57,8 +57,12 @@ pub enum Ask {
     },
     /// `overlaps [<days>]`: groups of similar requests across channels.
     Overlaps { days: Option<u32> },
-    /// `eval <agent>`: run the agent's eval suite (owners and admins).
-    Eval { agent: String },
+    /// `eval <agent> [amendment:<n>]`: run the agent's eval suite, with and without a
+    /// proposed amendment when one is named (owners and admins).
+    Eval {
+        agent: String,
+        amendment: Option<u32>,
+    },
 }
 
 /// Why a mention could not become a request; each variant renders as a reply for the thread.
@@ -113,7 +117,7 @@ pub fn usage(bot: &str) -> String {
      `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
      library passages a job would receive), `schedules` (agents that run on their own), \
      `overlaps [<days>]` (similar work), \
-     `run <agent> [<schedule>] now` and `eval <agent>` (its suite; owners and admins), and `stop` (or :x: on the job card) \
+     `run <agent> [<schedule>] now` and `eval <agent> [amendment:<n>]` (its suite; owners and admins), and `stop` (or :x: on the job card) \
      in a job's thread."
     )
 }
@@ -232,7 +236,16 @@ fn parse_command(text: &str) -> Result<Option<Ask>, RequestError> {
                 agent,
                 schedule: Some(schedule),
             }),
-        (Some("eval"), [_, a]) => agent_token(a).map(|agent| Ask::Eval { agent }),
+        (Some("eval"), [_, a]) => agent_token(a).map(|agent| Ask::Eval {
+            agent,
+            amendment: None,
+        }),
+        (Some("eval"), [_, a, n]) => agent_token(a)
+            .zip(n.strip_prefix("amendment:").and_then(number_token))
+            .map(|(agent, n)| Ask::Eval {
+                agent,
+                amendment: Some(n),
+            }),
         (Some("stop" | "cancel"), [_]) => Some(Ask::Stop),
         (Some("amendments"), [_]) => Some(Ask::Amendments { agent: None }),
         (Some("amendments"), [_, a]) => agent_token(a).map(|a| Ask::Amendments { agent: Some(a) }),
@@ -721,6 +734,14 @@ mod tests {
                 "<@UBOT> eval coder",
                 Ask::Eval {
                     agent: "coder".into(),
+                    amendment: None,
+                },
+            ),
+            (
+                "<@UBOT> eval coder amendment:3",
+                Ask::Eval {
+                    agent: "coder".into(),
+                    amendment: Some(3),
                 },
             ),
             (

@@ -94,7 +94,14 @@ impl Handler {
             amendment.message_ts = Some(msg_ts);
             self.store.put_amendment(&amendment)?;
         }
-        self.evaluate_amendment(agent, number, channel.to_string(), thread_ts.to_string());
+        self.evaluate_amendment(
+            agent,
+            number,
+            user,
+            channel.to_string(),
+            thread_ts.to_string(),
+        )
+        .await;
         Ok(())
     }
 

@@ -285,19 +285,25 @@ impl Handler {
                 }
             },
             // `eval the parser` is a task, not a command about an agent `the`.
-            Ask::Eval { agent } if self.known_agent(&agent).is_err() => {
+            Ask::Eval { agent, amendment } if self.known_agent(&agent).is_err() => {
                 self.accept(
                     channel.to_string(),
                     user.to_string(),
                     ts.to_string(),
                     thread_ts.to_string(),
-                    format!("eval {agent}"),
+                    match amendment {
+                        Some(n) => format!("eval {agent} amendment:{n}"),
+                        None => format!("eval {agent}"),
+                    },
                     Default::default(),
                     thread_job,
                 )
                 .await?;
             }
-            Ask::Eval { agent } => self.eval_command(channel, user, thread_ts, &agent).await?,
+            Ask::Eval { agent, amendment } => {
+                self.eval_command(channel, user, thread_ts, &agent, amendment)
+                    .await?
+            }
             Ask::Task { .. } | Ask::Help => {}
         }
         Ok(())

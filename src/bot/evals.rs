@@ -20,18 +20,65 @@ use crate::store::AuditRecord;
 /// One suite at a time: a suite already fills the run slots it may use.
 static SUITES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
+/// Suites the bot starts by itself (proposals, prompt changes) waiting or running, at most
+/// `MAX_WAITING`: past it a proposal is not evaluated, and the thread says how to ask later.
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+const MAX_WAITING: usize = 3;
+
+/// Automatic evaluations one person's proposals may cause per hour (owners and admins
+/// without limit): each spends model money of the team's.
+const PROPOSER_EVALS_PER_HOUR: usize = 3;
+static PROPOSER_EVALS: std::sync::Mutex<Vec<(String, std::time::Instant)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// A slot among the waiting suites, given back when dropped.
+struct Waiting;
+
+impl Waiting {
+    fn take() -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        WAITING
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_WAITING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Waiting)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Counts an automatic evaluation for `user`; false when they had theirs this hour.
+fn proposer_may_evaluate(user: &str) -> bool {
+    let mut seen = PROPOSER_EVALS.lock().unwrap_or_else(|p| p.into_inner());
+    let now = std::time::Instant::now();
+    let hour = std::time::Duration::from_secs(3600);
+    seen.retain(|(_, at)| now.duration_since(*at) < hour);
+    if seen.iter().filter(|(u, _)| u == user).count() >= PROPOSER_EVALS_PER_HOUR {
+        return false;
+    }
+    seen.push((user.to_string(), now));
+    true
+}
+
 /// Longest table posted (Slack shows about this much of a message before "show more").
 const MAX_POST: usize = 3800;
 
 impl Handler {
-    /// `@threadwork eval <agent>`: the agent's owners and admins run its suite on the
-    /// current prompt; the table is posted in the thread.
+    /// `@threadwork eval <agent> [amendment:<n>]`: the agent's owners and admins run its
+    /// suite on the current prompt (and with amendment `n`, compared); the table is posted in
+    /// the thread.
     pub(super) async fn eval_command(
         self: &Arc<Self>,
         channel: &str,
         user: &str,
         thread_ts: &str,
         name: &str,
+        amendment: Option<u32>,
     ) -> Result<(), BotError> {
         let agent = match self.usable_agent(name, user, channel) {
             Ok(a) => a,
@@ -72,7 +119,9 @@ impl Handler {
                 return Ok(());
             }
         };
-        let prompts = match self.prompts(&agent, &[PromptPick::Current]) {
+        let mut picks = vec![PromptPick::Current];
+        picks.extend(amendment.map(PromptPick::Amendment));
+        let prompts = match self.prompts(&agent, &picks) {
             Ok(p) => p,
             Err(why) => {
                 self.jobs
@@ -93,9 +142,13 @@ impl Handler {
                 &channel,
                 &thread_ts,
                 &format!(
-                    ":test_tube: Running the {runs} case{} of `{}` on its current prompt…",
+                    ":test_tube: Running the {runs} case{} of `{}` on its current prompt{}…",
                     if runs == 1 { "" } else { "s" },
-                    agent.name
+                    agent.name,
+                    match amendment {
+                        Some(n) => format!(" and with amendment #{n}"),
+                        None => String::new(),
+                    }
                 ),
             )
             .await;
@@ -131,10 +184,11 @@ impl Handler {
     /// After a proposal: the agent's suite with and without amendment `number`, posted in
     /// the proposal's thread before anyone decides (regressions first). Nothing when the
     /// agent has no suite or `[evals] on_amendment` is off.
-    pub(super) fn evaluate_amendment(
+    pub(super) async fn evaluate_amendment(
         self: &Arc<Self>,
         agent: Agent,
         number: u32,
+        proposer: &str,
         channel: String,
         thread_ts: String,
     ) {
@@ -149,7 +203,23 @@ impl Handler {
                 return;
             }
         };
+        let later = format!(
+            "an owner can run `@{} eval {} amendment:{number}`",
+            self.identity.name, agent.name
+        );
+        let trusted = may_amend(&agent, &self.settings.admins, proposer);
+        if !trusted && !proposer_may_evaluate(proposer) {
+            let text = format!(":test_tube: Amendment #{number} is not evaluated automatically: <@{proposer}>'s proposals had their {PROPOSER_EVALS_PER_HOUR} evaluations this hour; {later}.");
+            self.jobs.say(&channel, &thread_ts, &text).await;
+            return;
+        }
+        let Some(slot) = Waiting::take() else {
+            let text = format!(":test_tube: Amendment #{number} is not evaluated now: {MAX_WAITING} evaluations are waiting already; {later}.");
+            self.jobs.say(&channel, &thread_ts, &text).await;
+            return;
+        };
         self.background(async move |ctx: Arc<Self>| {
+            let _slot = slot;
             let picks = [PromptPick::Current, PromptPick::Amendment(number)];
             let prompts = match ctx.prompts(&agent, &picks) {
                 Ok(p) => p,
@@ -185,6 +255,149 @@ impl Handler {
             ctx.jobs.say(&channel, &thread_ts, &text).await;
             Ok(())
         });
+    }
+
+    /// After each prompt-file reload (`[evals] on_prompt_change`): every agent with a suite
+    /// whose file or included fragments changed runs it on the previous and the new prompt
+    /// (both with the amendments in force now), and the comparison goes to the admin channel.
+    pub(super) async fn run_prompt_evals(
+        self: Arc<Self>,
+        mut reloaded: tokio::sync::watch::Receiver<()>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let Some(channel) = self.settings.admin_channel.clone() else {
+            return;
+        };
+        if !self.settings.evals.on_prompt_change {
+            return;
+        }
+        let mut before = self.jobs.registry();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = reloaded.changed() => if changed.is_err() { return },
+            }
+            let now = self.jobs.registry();
+            for (name, agent) in &now.agents {
+                let Some(old) = before.agents.get(name) else {
+                    continue;
+                };
+                let fragments = |r: &crate::prompts::Registry, a: &Agent| -> Vec<String> {
+                    a.include
+                        .iter()
+                        .map(|f| {
+                            r.fragments
+                                .get(f)
+                                .map(|f| f.hash.clone())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                };
+                if old.hash == agent.hash && fragments(&before, old) == fragments(&now, agent) {
+                    continue;
+                }
+                if !case::suite_path(&self.settings.evals.dir, name).is_file() {
+                    continue;
+                }
+                self.evaluate_prompt_change(&before, old, agent, &channel)
+                    .await;
+            }
+            before = now;
+        }
+    }
+
+    /// The previous prompt of `agent` (`old`, from `before`) against its new one, posted to
+    /// `channel`.
+    async fn evaluate_prompt_change(
+        self: &Arc<Self>,
+        before: &crate::prompts::Registry,
+        old: &Agent,
+        agent: &Agent,
+        channel: &str,
+    ) {
+        let suite = match case::load_suite(&self.settings.evals.dir, &agent.name) {
+            Ok(Some(s)) if !s.cases.is_empty() => s,
+            Ok(_) => return,
+            Err(e) => {
+                let text = format!(
+                    ":warning: the prompt of `{}` changed, but its eval suite cannot be read: {}",
+                    agent.name,
+                    crate::chat::mrkdwn::escape(&e.to_string())
+                );
+                self.post_to(channel, &text).await;
+                return;
+            }
+        };
+        let amendments = match self.store.amendments(&agent.name) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(agent = %agent.name, error = %e, "cannot read the amendments; the prompt change is not evaluated");
+                return;
+            }
+        };
+        let previous = crate::prompts::effective_prompt(old, &before.fragments, &amendments);
+        if let Err(e) = self
+            .store
+            .put_prompt_version(&previous.version, &previous.text)
+        {
+            tracing::error!(agent = %agent.name, error = %e, "cannot keep the previous prompt version");
+        }
+        let current = match self.prompts(agent, &[PromptPick::Current]) {
+            Ok(mut p) => p.remove(0),
+            Err(why) => {
+                tracing::warn!(agent = %agent.name, why, "the prompt change is not evaluated");
+                return;
+            }
+        };
+        if current.2 == previous.version {
+            return;
+        }
+        let Some(slot) = Waiting::take() else {
+            let text = format!(":test_tube: The prompt of `{}` changed (`{}` → `{}`); not evaluated now: {MAX_WAITING} evaluations are waiting already. Run `@{} eval {}` later.", agent.name, previous.version, current.2, self.identity.name, agent.name);
+            self.post_to(channel, &text).await;
+            return;
+        };
+        let prompts = vec![
+            (
+                PromptPick::Version(previous.version.clone()),
+                previous.text,
+                previous.version.clone(),
+            ),
+            current,
+        ];
+        let (agent, channel) = (agent.clone(), channel.to_string());
+        self.background(async move |ctx: Arc<Self>| {
+            let _slot = slot;
+            let budget = Some(ctx.settings.evals.budget_usd);
+            let Some(report) = ctx.run_suite(&agent, &suite, &prompts, budget).await else {
+                return Ok(());
+            };
+            ctx.jobs.audit(AuditRecord {
+                prompt_version: report.variants.get(1).map(|v| v.prompt_version.clone()),
+                detail: Some(format!(
+                    "{} → {} passed",
+                    fraction(report.pass_rate(0)),
+                    fraction(report.pass_rate(1))
+                )),
+                ..AuditRecord::new("prompt_change_evaluated", "threadwork", &agent.name)
+            })?;
+            let text = format!(
+                ":test_tube: The prompt file of `{}` changed — [1] before, [2] now:\n{}",
+                agent.name,
+                crate::text::clip(&report.mrkdwn(), MAX_POST)
+            );
+            ctx.post_to(&channel, &text).await;
+            Ok(())
+        });
+    }
+
+    /// Posts to a channel (not in a thread), retrying transient failures.
+    async fn post_to(&self, channel: &str, text: &str) {
+        let posted =
+            crate::chat::outbox::with_retries(|| self.chat.post_message(channel, None, text)).await;
+        if let Err(e) = posted {
+            tracing::error!(%channel, error = %e, "could not post an eval comparison");
+        }
     }
 
     /// Each pick's role prompt and version for `agent`, from the store and the registry.

@@ -258,6 +258,13 @@ impl Bot {
         let twins = reloaded
             .clone()
             .map(|rx| tokio::spawn(self.handler.clone().run_agent_twins(rx, background.clone())));
+        let prompt_evals = reloaded.clone().map(|rx| {
+            tokio::spawn(
+                self.handler
+                    .clone()
+                    .run_prompt_evals(rx, background.clone()),
+            )
+        });
         let schedules = tokio::spawn(
             self.handler
                 .clone()
@@ -310,6 +317,9 @@ impl Bot {
         let _ = sweep.await;
         if let Some(twins) = twins {
             let _ = twins.await;
+        }
+        if let Some(prompt_evals) = prompt_evals {
+            let _ = prompt_evals.await;
         }
         self.handler.jobs.close();
     }

@@ -89,6 +89,16 @@ struct Setup {
 /// A bot whose agent `helper` (owned by alice) runs on the first of `kinds`, may run on the
 /// others, and has `suite` (when given) in `[evals] dir`.
 async fn setup(instance: &str, kinds: &[(CliKind, &str)], suite: Option<&str>) -> Setup {
+    setup_with(instance, kinds, suite, |_| {}).await
+}
+
+/// `setup`, with the config changed by `tweak` before the bot starts.
+async fn setup_with(
+    instance: &str,
+    kinds: &[(CliKind, &str)],
+    suite: Option<&str>,
+    tweak: impl FnOnce(&mut threadwork::config::Config),
+) -> Setup {
     let mock = MockModel::start(([127, 0, 0, 1], 0).into(), vec![text("(no rule)")])
         .await
         .unwrap();
@@ -134,6 +144,7 @@ async fn setup(instance: &str, kinds: &[(CliKind, &str)], suite: Option<&str>) -
             toml::from_str(&format!("kind = \"{name}\"")).unwrap(),
         );
     }
+    tweak(&mut w.config);
     w.start_bot_in(harnesses.clone(), Some(runtime)).await;
     Setup {
         w,
@@ -275,6 +286,48 @@ async fn a_proposed_amendment_is_evaluated_before_anyone_decides_regression_firs
     assert_eq!(code, 1, "{table}");
     assert!(table.contains("REGRESSED `notes` under [2]"), "{table}");
     assert!(table.contains("fixed `greets` under [2]"), "{table}");
+    s.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_prompt_file_is_evaluated_for_the_admin_channel() {
+    if !ready("evals").await {
+        return;
+    }
+    let s = setup_with(
+        "t-eval-prompt",
+        &[(CliKind::Claude, "claude")],
+        Some(SUITE),
+        |c| {
+            c.evals.on_prompt_change = true;
+            c.agents.admin_channel = Some(CHANNEL.into());
+        },
+    )
+    .await;
+    let w = &s.w;
+    let file = w.config.agents.dir.join("helper.md");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("greet people.", &format!("greet people. {AMEND}")),
+    )
+    .unwrap();
+    let posted = eventually(SECS(240), "the comparison in the admin channel", || async {
+        w.emu
+            .channel_messages(CHANNEL)
+            .await
+            .into_iter()
+            .find(|m| m.text.contains("The prompt file of `helper` changed"))
+    })
+    .await;
+    let text = shown(&posted.text);
+    let regressed = text
+        .find("*regressed* `notes` under [2]")
+        .unwrap_or_else(|| panic!("{text}"));
+    let fixed = text
+        .find("*fixed* `greets` under [2]")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(regressed < fixed, "{text}");
     s.cleanup().await;
 }
 
@@ -432,4 +485,61 @@ async fn a_bad_case_file_is_named_by_line_and_field_and_exits_2() {
         stderr.contains("helper.yml:5: cases[0].expect.answer: not a valid pattern"),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_members_proposals_are_evaluated_three_times_an_hour() {
+    let mut w = World::new(EmulatorConfig::default()).await;
+    w.use_agents(&[(
+        "helper.md",
+        "---\nname: helper\ndescription: d\nharness: scripted\nowners: [U0ALICE001]\n---\nrole\n",
+    )]);
+    w.config.agents.default = "helper".into();
+    w.config.evals.dir = w.dir.path().join("evals");
+    std::fs::create_dir_all(&w.config.evals.dir).unwrap();
+    std::fs::write(
+        w.config.evals.dir.join("helper.yml"),
+        "cases:\n  - name: answers\n    request: say done\n    expect: {answer: done}\n",
+    )
+    .unwrap();
+    w.start_bot(scripted(script("done", 0))).await;
+    let ts = w
+        .emu
+        .post_as(
+            "bob",
+            CHANNEL,
+            &format!("<@{}> remember agent=helper: rule one", w.emu.bot_user_id()),
+            None,
+        )
+        .await
+        .unwrap();
+    for n in 2..=4 {
+        w.emu
+            .post_as(
+                "bob",
+                CHANNEL,
+                &format!("<@{}> remember agent=helper: rule {n}", w.emu.bot_user_id()),
+                Some(&ts),
+            )
+            .await
+            .unwrap();
+    }
+    w.settle().await;
+    let replies: Vec<String> = w
+        .bot_replies(&ts)
+        .await
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    let evaluated = replies
+        .iter()
+        .filter(|t| t.contains(":test_tube: Eval of amendment #"))
+        .count();
+    assert_eq!(evaluated, 3, "{replies:#?}");
+    // Proposals are numbered in the order they are handled, not posted: any one may be last.
+    let refused: Vec<&String> = replies
+        .iter()
+        .filter(|t| t.contains("is not evaluated automatically: <@U0BOB00001>'s proposals had their 3 evaluations this hour; an owner can run `@threadwork eval helper amendment:"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{replies:#?}");
 }
