@@ -10,12 +10,14 @@ use crate::amendments::{Amendment, AmendmentStatus};
 use crate::prompts::effective_prompt;
 use crate::store::{SledStore, Store};
 
+mod evals;
 mod harnesses;
 mod overlap;
 mod restart;
 pub use overlap::overlap;
 pub use restart::restart;
 pub mod slack;
+pub use evals::evals;
 pub use harnesses::harnesses;
 
 /// A bot whose one agent, `default`, runs harness `sh` in Docker (`instance`, `image`), with

@@ -106,6 +106,18 @@ pub enum BenchCmd {
         #[arg(long, default_value = "threadwork/harness:dev")]
         image: String,
     },
+    /// The eval path beside a job through Slack (Claude Code in its container), and a suite
+    /// at max_running 4.
+    Evals {
+        /// Timed runs of each, after one warm-up.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Cases in the suite.
+        #[arg(long, default_value_t = 20)]
+        cases: usize,
+        #[arg(long, default_value = "threadwork/agents:dev")]
+        image: String,
+    },
     /// Claude Code, Codex CLI and pi in their containers: a 3-turn job against the mock model.
     Harnesses {
         #[arg(long, default_value_t = 5)]
@@ -188,6 +200,12 @@ pub async fn run(cmd: FakesCmd, init_logs: impl FnOnce(&str)) -> anyhow::Result<
         } => {
             init_logs("error");
             crate::bench::restart(restarts, rate, &image).await
+        }
+        FakesCmd::Bench {
+            what: BenchCmd::Evals { runs, cases, image },
+        } => {
+            init_logs("warn");
+            crate::bench::evals(runs, cases, &image).await
         }
         FakesCmd::Bench {
             what: BenchCmd::Harnesses { jobs, image },
