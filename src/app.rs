@@ -279,7 +279,7 @@ fn raise_descriptor_limit() {
 /// The jobs directory is the bot's alone (0700): workspaces below it are writable by the
 /// sandbox user, and what a run leaves there (a setuid file, a token in CLI state) must not
 /// be reachable by any other local user.
-fn close_jobs_dir(dir: &std::path::Path) -> Result<(), StartError> {
+pub(crate) fn close_jobs_dir(dir: &std::path::Path) -> Result<(), StartError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))

@@ -306,6 +306,8 @@ pub trait Store: Send + Sync {
     /// Keeps an approved result as a regression case of its agent (flushed: the approver was
     /// told); one per job, a later approval of the same job replaces it.
     fn put_eval_case(&self, case: &crate::evals::ApprovedCase) -> Result<(), StoreError>;
+    /// Forgets the approved case of `job` (its verdict was withdrawn or turned); flushed.
+    fn drop_eval_case(&self, agent: &str, job: u64) -> Result<(), StoreError>;
     /// An agent's approved cases, oldest job first.
     fn eval_cases(&self, agent: &str) -> Result<Vec<crate::evals::ApprovedCase>, StoreError>;
     /// Records how a prompt version did on its agent's suite (the latest run replaces it).
@@ -955,6 +957,15 @@ impl Store for SledStore {
         key.extend_from_slice(&case.job.to_be_bytes());
         self.t().evals.insert(key, serde_json::to_vec(case)?)?;
         self.t().db.flush()?;
+        Ok(())
+    }
+
+    fn drop_eval_case(&self, agent: &str, job: u64) -> Result<(), StoreError> {
+        let mut key = eval_key("case", agent);
+        key.extend_from_slice(&job.to_be_bytes());
+        if self.t().evals.remove(key)?.is_some() {
+            self.t().db.flush()?;
+        }
         Ok(())
     }
 

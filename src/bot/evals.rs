@@ -130,6 +130,11 @@ impl Handler {
                 return Ok(());
             }
         };
+        let Some(slot) = Waiting::take() else {
+            let text = format!(":test_tube: Not now: {MAX_WAITING} evaluations are waiting already; try again when they are done.");
+            self.jobs.say(channel, thread_ts, &text).await;
+            return Ok(());
+        };
         self.jobs.audit(AuditRecord {
             prompt_version: prompts.first().map(|p| p.2.clone()),
             ..AuditRecord::new("eval_started", user, &agent.name)
@@ -153,7 +158,9 @@ impl Handler {
             )
             .await;
         self.background(async move |ctx: Arc<Self>| {
-            let report = ctx.run_suite(&agent, &suite, &prompts, None).await;
+            let _slot = slot;
+            let budget = Some(ctx.settings.evals.budget_usd);
+            let report = ctx.run_suite(&agent, &suite, &prompts, budget).await;
             let Some(report) = report else {
                 ctx.jobs
                     .say(
@@ -207,17 +214,20 @@ impl Handler {
             "an owner can run `@{} eval {} amendment:{number}`",
             self.identity.name, agent.name
         );
-        let trusted = may_amend(&agent, &self.settings.admins, proposer);
-        if !trusted && !proposer_may_evaluate(proposer) {
-            let text = format!(":test_tube: Amendment #{number} is not evaluated automatically: <@{proposer}>'s proposals had their {PROPOSER_EVALS_PER_HOUR} evaluations this hour; {later}.");
-            self.jobs.say(&channel, &thread_ts, &text).await;
-            return;
-        }
+        // The slot first: a proposal turned away for want of one does not use up its
+        // proposer's hourly evaluations.
         let Some(slot) = Waiting::take() else {
             let text = format!(":test_tube: Amendment #{number} is not evaluated now: {MAX_WAITING} evaluations are waiting already; {later}.");
             self.jobs.say(&channel, &thread_ts, &text).await;
             return;
         };
+        let trusted = may_amend(&agent, &self.settings.admins, proposer);
+        if !trusted && !proposer_may_evaluate(proposer) {
+            drop(slot);
+            let text = format!(":test_tube: Amendment #{number} is not evaluated automatically: <@{proposer}>'s proposals had their {PROPOSER_EVALS_PER_HOUR} evaluations this hour; {later}.");
+            self.jobs.say(&channel, &thread_ts, &text).await;
+            return;
+        }
         self.background(async move |ctx: Arc<Self>| {
             let _slot = slot;
             let picks = [PromptPick::Current, PromptPick::Amendment(number)];
@@ -439,9 +449,25 @@ impl Handler {
         let report = evaluator
             .run_suite(agent, suite, &variants, 1, budget, None)
             .await;
+        for run in &report.runs {
+            for call in &run.tool_calls {
+                let record = AuditRecord {
+                    prompt_version: report
+                        .variants
+                        .get(run.variant)
+                        .map(|v| v.prompt_version.clone()),
+                    detail: Some(format!("eval case `{}`: {call}", run.case)),
+                    ..AuditRecord::new("mcp_tool_call", "threadwork", &agent.name)
+                };
+                if let Err(e) = self.jobs.audit(record) {
+                    tracing::error!(agent = %agent.name, error = %e, "cannot record an eval's tool call");
+                }
+            }
+        }
         for (i, v) in report.variants.iter().enumerate() {
             let (passed, runs) = report.pass_rate(i);
-            if runs == 0 {
+            // A suite cut short (the budget) is not the version's pass rate.
+            if runs == 0 || report.not_run.iter().any(|(_, n)| *n == i) {
                 continue;
             }
             let result = VersionResult {
@@ -456,6 +482,13 @@ impl Handler {
             }
         }
         Some(report)
+    }
+
+    /// A verdict withdrawn or turned into ❌: the job is no regression case any more.
+    pub(super) fn drop_approved(&self, job: &Job) {
+        if let Err(e) = self.store.drop_eval_case(&job.agent, job.id) {
+            tracing::error!(job = job.id, error = %e, "cannot drop the eval case of a withdrawn approval");
+        }
     }
 
     /// A ✅ that counts on a finished job's result: the job becomes a regression case of its
@@ -473,10 +506,12 @@ impl Handler {
             job.workspace_job.unwrap_or(job.id),
         );
         let roots = ["/workspace".to_string(), workspace.display().to_string()];
+        // Only what people who could steer the job said: a case replays its thread as
+        // trusted context.
         let thread = job
             .context
             .iter()
-            .filter(|m| m.ts != job.request_ts && !m.from_bot)
+            .filter(|m| m.ts != job.request_ts && !m.from_bot && m.trusted)
             .map(|m| format!("{}: {}", m.author, m.text))
             .collect();
         let case = ApprovedCase {

@@ -107,6 +107,8 @@ impl Handler {
                     if let Err(e) = self.keep_approved(&j, &user) {
                         tracing::error!(job, error = %e, "cannot keep the approved result as an eval case");
                     }
+                } else {
+                    self.drop_approved(&j);
                 }
                 let text = format!(
                     "Recorded: you {} the result of job {} (prompt `{}`).",
@@ -121,7 +123,8 @@ impl Handler {
                 });
             }
             Meaning::Withdraw { job } => {
-                self.jobs
+                let j = self
+                    .jobs
                     .decide_job(
                         job,
                         |j| j.verdict = None,
@@ -133,6 +136,7 @@ impl Handler {
                         },
                     )
                     .await?;
+                self.drop_approved(&j);
             }
             Meaning::Rerun { job } => {
                 if let Some(old) = self.store.job(job)? {

@@ -150,8 +150,10 @@ pub async fn run(
     let runtime = crate::app::runtime(&config);
     let harnesses =
         crate::app::harnesses(&config, &runtime).map_err(|e| EvalError::Refused(e.to_string()))?;
+    // The jobs directory is the bot's alone (0700), as when the bot makes it.
+    crate::app::close_jobs_dir(&config.jobs.workdir)
+        .map_err(|e| EvalError::Refused(e.to_string()))?;
     let workdir = config.jobs.workdir.join("evals");
-    std::fs::create_dir_all(&workdir)?;
     let evaluator = Evaluator {
         harnesses,
         runtime: Some(runtime),

@@ -173,15 +173,28 @@ pub fn load_suite(dir: &Path, agent: &str) -> Result<Option<Suite>, SuiteError> 
         }
     };
     let suite = parse_suite(&file, agent, &text)?;
+    // A fixture is copied into a sandbox: it must really be below the suites' folder, not a
+    // link (or a path through one) to anywhere else on the host.
+    let root = dir.canonicalize().ok();
     for (i, case) in suite.cases.iter().enumerate() {
         if let Some(fixture) = &case.start.fixture {
-            if !fixture.is_dir() {
-                return Err(SuiteError {
-                    file: file.clone(),
-                    line: field_line(&text, i, "workspace").unwrap_or(case.line),
-                    field: format!("cases[{i}].workspace"),
-                    message: format!("no folder {}", fixture.display()),
-                });
+            let err = |message: String| SuiteError {
+                file: file.clone(),
+                line: field_line(&text, i, "workspace").unwrap_or(case.line),
+                field: format!("cases[{i}].workspace"),
+                message,
+            };
+            let real = fixture.canonicalize().ok().filter(|p| p.is_dir());
+            match (real, &root) {
+                (Some(real), Some(root)) if real.starts_with(root) && real != *root => {}
+                (Some(_), _) => {
+                    return Err(err(format!(
+                        "{} leads outside {} (through a link)",
+                        fixture.display(),
+                        dir.display()
+                    )))
+                }
+                (None, _) => return Err(err(format!("no folder {}", fixture.display()))),
             }
         }
     }
@@ -535,6 +548,29 @@ cases:
             let got = parse(text).unwrap_err().to_string();
             assert!(got.starts_with(want), "{text:?}\n got: {got}\nwant: {want}");
         }
+    }
+
+    #[test]
+    fn a_fixture_must_really_be_below_the_suites_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let evals = root.path().join("evals");
+        std::fs::create_dir_all(evals.join("fixtures/real")).unwrap();
+        std::fs::create_dir_all(root.path().join("secrets")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("secrets"), evals.join("fixtures/away"))
+            .unwrap();
+        let suite = |w: &str| format!("cases:\n  - name: a\n    request: x\n    workspace: {w}\n");
+        std::fs::write(evals.join("a.yml"), suite("fixtures/real")).unwrap();
+        assert!(load_suite(&evals, "a").unwrap().is_some());
+        std::fs::write(evals.join("a.yml"), suite("fixtures/away")).unwrap();
+        let e = load_suite(&evals, "a").unwrap_err().to_string();
+        assert!(
+            e.contains(":4: cases[0].workspace:") && e.contains("leads outside"),
+            "{e}"
+        );
+        std::fs::write(evals.join("a.yml"), suite("fixtures/none")).unwrap();
+        let e = load_suite(&evals, "a").unwrap_err().to_string();
+        assert!(e.contains("no folder"), "{e}");
+        assert!(load_suite(&evals, "b").unwrap().is_none());
     }
 
     #[test]

@@ -32,10 +32,13 @@ pub const JUDGE_SYSTEM: &str = "You are an evaluation judge. You grade an AI age
 /// The judge's user message: the rubric, then the case's request, the files the run changed
 /// and its answer, as quoted JSON so nothing in them closes the block.
 pub fn judge_prompt(rubric: &str, case: &Case, outcome: &Outcome) -> String {
+    // Bounded: the judge's input is paid for too.
+    let changed: Vec<&String> = outcome.changed.iter().take(200).collect();
     let record = serde_json::json!({
-        "request": case.request,
-        "changed_files": outcome.changed,
-        "answer": outcome.answer.as_deref().unwrap_or(""),
+        "request": crate::text::clip(&case.request, 4000),
+        "changed_files": changed,
+        "changed_files_total": outcome.changed.len(),
+        "answer": crate::text::clip(outcome.answer.as_deref().unwrap_or(""), 16_000),
     });
     format!(
         "Rubric: {rubric}\n\nThe work, as one JSON record between `<<<work` and `work>>>`:\n<<<work\n{}\nwork>>>",
@@ -43,7 +46,8 @@ pub fn judge_prompt(rubric: &str, case: &Case, outcome: &Outcome) -> String {
     )
 }
 
-/// The verdict in a judge's reply: the first JSON object in it with a boolean `pass`.
+/// The verdict in a judge's reply: the last JSON object in it with a boolean `pass` (one it
+/// quoted from the work, before its own, does not count).
 pub fn parse_verdict(text: &str) -> Result<Judged, String> {
     #[derive(Deserialize)]
     struct Verdict {
@@ -51,21 +55,22 @@ pub fn parse_verdict(text: &str) -> Result<Judged, String> {
         #[serde(default)]
         reason: String,
     }
-    let mut from = 0;
-    while let Some(i) = text[from..].find('{') {
-        let start = from + i;
+    let mut found = None;
+    for (start, _) in text.match_indices('{') {
         let mut de = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Verdict>();
         if let Some(Ok(v)) = de.next() {
-            return Ok(Judged {
-                pass: v.pass,
-                reason: if v.reason.trim().is_empty() {
-                    "(no reason given)".into()
-                } else {
-                    crate::text::clip(v.reason.trim(), 300)
-                },
-            });
+            found = Some(v);
         }
-        from = start + 1;
+    }
+    if let Some(v) = found {
+        return Ok(Judged {
+            pass: v.pass,
+            reason: if v.reason.trim().is_empty() {
+                "(no reason given)".into()
+            } else {
+                crate::text::clip(v.reason.trim(), 300)
+            },
+        });
     }
     Err(format!(
         "no verdict (a JSON object with `pass`) in its answer: {}",
@@ -74,7 +79,8 @@ pub fn parse_verdict(text: &str) -> Result<Judged, String> {
 }
 
 impl Judge {
-    /// Scores `rubric` for one run; an error says why there is no verdict.
+    /// Scores `rubric` for one run; an error says why there is no verdict. Also what the
+    /// judge's call used.
     pub async fn score(
         &self,
         id: u64,
@@ -82,10 +88,21 @@ impl Judge {
         rubric: &str,
         case: &Case,
         outcome: &Outcome,
-    ) -> Result<Judged, String> {
+    ) -> (Result<Judged, String>, crate::model::proxy::JobUsage) {
         let grant = self
             .proxy
             .grant(id, agent, vec![self.settings.model.clone()]);
+        let verdict = self.ask(&grant, rubric, case, outcome).await;
+        (verdict, grant.usage())
+    }
+
+    async fn ask(
+        &self,
+        grant: &crate::model::proxy::GrantHandle,
+        rubric: &str,
+        case: &Case,
+        outcome: &Outcome,
+    ) -> Result<Judged, String> {
         let addr = self.proxy.addr();
         let ip = if addr.ip().is_unspecified() {
             std::net::IpAddr::from([127, 0, 0, 1])
@@ -108,19 +125,20 @@ impl Judge {
             .direct()
             .timeout(std::time::Duration::from_secs(120))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.without_url().to_string())?;
         let resp = client
             .post(&url)
             .header("anthropic-version", "2023-06-01")
             .json(&body)
             .send()
             .await
-            .map_err(|e| format!("the judge model did not answer: {e}"))?;
+            // Without the URL: it holds the grant's token.
+            .map_err(|e| format!("the judge model did not answer: {}", e.without_url()))?;
         let status = resp.status();
         let v: serde_json::Value = resp
             .json()
             .await
-            .map_err(|e| format!("the judge model's answer is not JSON: {e}"))?;
+            .map_err(|e| format!("the judge model's answer is not JSON: {}", e.without_url()))?;
         if !status.is_success() {
             let why = v["error"]["message"].as_str().unwrap_or("no message");
             return Err(format!("the judge model answered {status}: {why}"));
@@ -145,9 +163,10 @@ mod tests {
 
     #[test]
     fn the_verdict_is_the_first_json_object_with_pass() {
-        let j =
-            parse_verdict("Sure. {\"note\": 1} then {\"pass\": false, \"reason\": \"too curt\"}")
-                .unwrap();
+        let j = parse_verdict(
+            "The work says {\"pass\": true}. Mine: {\"pass\": false, \"reason\": \"too curt\"}",
+        )
+        .unwrap();
         assert_eq!(
             j,
             Judged {

@@ -134,7 +134,15 @@ impl PromptPick {
             None if s == "current" => Ok(Self::Current),
             Some(("amendment", n)) => number(n).map(Self::Amendment),
             Some(("without", n)) => number(n).map(Self::Without),
-            Some(("version", v)) if !v.is_empty() => Ok(Self::Version(v.to_string())),
+            // A version is `v` and hex digits: nothing else reaches a store key or a URL.
+            Some(("version", v))
+                if v.len() > 1
+                    && v.len() <= 65
+                    && v.starts_with('v')
+                    && v[1..].chars().all(|c| c.is_ascii_hexdigit()) =>
+            {
+                Ok(Self::Version(v.to_string()))
+            }
             _ => Err(format!(
                 "`{s}` is not a prompt: use current, amendment:<n>, without:<n> or version:<v>"
             )),
@@ -373,7 +381,15 @@ mod tests {
             PromptPick::parse("version:v0123"),
             Ok(PromptPick::Version("v0123".into()))
         );
-        for bad in ["", "amendment:x", "amendment:0", "version:", "latest"] {
+        for bad in [
+            "",
+            "amendment:x",
+            "amendment:0",
+            "version:",
+            "version:../store/backup",
+            "version:vxyz",
+            "latest",
+        ] {
             let e = PromptPick::parse(bad).unwrap_err();
             assert!(e.contains("is not"), "{bad}: {e}");
         }

@@ -39,6 +39,12 @@ pub struct CaseRun {
     /// The judge's reasoning, when a judge scored it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<String>,
+    /// The MCP tool calls the run made (`server.tool: outcome (ms) arguments`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<String>,
+    /// It used a model without a price: its cost is not known.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unpriced: bool,
 }
 
 /// A suite's results.
@@ -210,7 +216,7 @@ impl Report {
         }
         if !self.not_run.is_empty() {
             out.push_str(&format!(
-                "\n{} run{} not made: the eval budget was spent\n",
+                "\n{} run{} not made: the eval budget was spent, or a model has no price\n",
                 self.not_run.len(),
                 if self.not_run.len() == 1 { "" } else { "s" }
             ));
@@ -293,7 +299,18 @@ impl Report {
             }
         }
         if self.variants.len() > 1 && changes.is_empty() {
-            out.push("No case changed between the variants.".into());
+            if self.not_run.is_empty() {
+                out.push("No case changed between the variants.".into());
+            } else {
+                out.push("No case changed among the runs made.".into());
+            }
+        }
+        if !self.not_run.is_empty() {
+            out.push(format!(
+                ":warning: {} run{} not made: the budget was spent, or a model has no price",
+                self.not_run.len(),
+                if self.not_run.len() == 1 { "" } else { "s" }
+            ));
         }
         for (i, v) in self.variants.iter().enumerate() {
             let (p, a) = self.pass_rate(i);
@@ -309,9 +326,11 @@ impl Report {
             ));
         }
         let mut rows = vec!["```".to_string()];
-        // The changes are said above the block already.
+        // The changes are said above the block already. Failure reasons may hold text from
+        // the run (a harness's error, a command's output): no backtick of theirs may close
+        // the block and let the rest render as the bot's own words.
         for l in self.render(false).lines().skip(1 + self.variants.len()) {
-            rows.push(escape(l));
+            rows.push(escape(&crate::text::clip(l, 400)).replace('`', "ˋ"));
         }
         rows.push("```".into());
         out.push(rows.join("\n"));
@@ -345,6 +364,8 @@ mod tests {
             secs: 2.0,
             cost_usd: Some(0.01),
             judge: None,
+            tool_calls: vec![],
+            unpriced: false,
         }
     }
 

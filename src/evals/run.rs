@@ -27,6 +27,35 @@ use crate::runtime::{Launch, NetworkMode, Runtime, SandboxPolicy, SandboxSpec};
 /// Eval runs are numbered from here: far above any job id a store hands out.
 pub const EVAL_IDS: u64 = 1 << 48;
 
+/// What a run reports beside its checks.
+#[derive(Debug, Default)]
+struct Extra {
+    /// The MCP tool calls it made, one line each.
+    tool_calls: Vec<String>,
+    /// It used a model without a price.
+    unpriced: bool,
+}
+
+/// How often a run's workspace is measured against its disk limit.
+const DISK_EVERY: Duration = Duration::from_secs(10);
+
+/// What measuring a workspace may read: per file, in all, and for how long. A file past the
+/// per-file cap counts by its size and modification time (a sparse 8 TB file is not read).
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotLimits {
+    pub file_bytes: u64,
+    pub total_bytes: u64,
+    pub entries: usize,
+    pub time: Duration,
+}
+
+const SNAPSHOT_LIMITS: SnapshotLimits = SnapshotLimits {
+    file_bytes: 16 << 20,
+    total_bytes: 1 << 30,
+    entries: 200_000,
+    time: Duration::from_secs(120),
+};
+
 /// How long a command check may take at most (within the sandbox's own limit).
 const COMMAND_LIMIT: Duration = Duration::from_secs(300);
 /// What a command check's output keeps for the report.
@@ -66,8 +95,19 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 fn next_id() -> u64 {
     let start = NEXT.load(Ordering::Relaxed);
     if start == 0 {
-        // Distinct across processes on one machine: the eval CLI beside a running bot.
-        let seed = (std::process::id() as u64 & 0xffff) << 24;
+        // Random, not the pid: a bot and the eval CLI in two containers are both pid 1.
+        let mut bytes = [0u8; 8];
+        let seed = match getrandom::fill(&mut bytes) {
+            Ok(()) => u64::from_le_bytes(bytes),
+            Err(_) => {
+                u64::from(std::process::id())
+                    ^ std::time::UNIX_EPOCH
+                        .elapsed()
+                        .map_or(0, |d| d.as_nanos() as u64)
+            }
+        };
+        // 40 bits of it, even, below 2^47: ids stay in [2^48, 2^49).
+        let seed = ((seed & ((1 << 40) - 1)) << 6) & !1;
         let _ = NEXT.compare_exchange(0, seed + 2, Ordering::Relaxed, Ordering::Relaxed);
     }
     EVAL_IDS + NEXT.fetch_add(2, Ordering::Relaxed)
@@ -96,7 +136,9 @@ impl Evaluator {
         }
         let total = plan.len();
         let permits = Arc::new(tokio::sync::Semaphore::new(self.max_running.max(1)));
-        let spent = Arc::new(std::sync::Mutex::new(0.0f64));
+        // Spent so far; `None` once a run's cost is unknown (a model without a price): with a
+        // budget, no new run starts then, since the budget could not be kept.
+        let spent = Arc::new(std::sync::Mutex::new(Some(0.0f64)));
         let done = Arc::new(AtomicU64::new(0));
         let mut set = tokio::task::JoinSet::new();
         for (case, v) in plan {
@@ -113,13 +155,34 @@ impl Evaluator {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return Err((case.name.clone(), v));
                 };
-                if budget_usd.is_some_and(|b| *spent.lock().expect("spent") >= b) {
+                let over = |b: f64| spent.lock().expect("spent").is_none_or(|s| s >= b);
+                if budget_usd.is_some_and(over) {
                     return Err((case.name.clone(), v));
                 }
-                let mut run = this.run_case(&agent, &case, &variant).await;
+                use futures::FutureExt;
+                let name = case.name.clone();
+                let ran = std::panic::AssertUnwindSafe(this.run_case(&agent, &case, &variant))
+                    .catch_unwind()
+                    .await;
+                let mut run = ran.unwrap_or_else(|_| CaseRun {
+                    case: name,
+                    variant: v,
+                    passed: false,
+                    failures: vec!["the eval run panicked (see the log)".into()],
+                    secs: 0.0,
+                    cost_usd: None,
+                    judge: None,
+                    tool_calls: vec![],
+                    unpriced: false,
+                });
                 run.variant = v;
-                if let Some(c) = run.cost_usd {
-                    *spent.lock().expect("spent") += c;
+                {
+                    let mut spent = spent.lock().expect("spent");
+                    *spent = match (*spent, run.cost_usd) {
+                        (Some(s), Some(c)) => Some(s + c),
+                        (_, None) if run.unpriced => None,
+                        (s, _) => s,
+                    };
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) as usize + 1;
                 if let Some(p) = &progress {
@@ -152,9 +215,9 @@ impl Evaluator {
         let id = next_id();
         let workspace = self.workdir.join(format!("eval-{id}"));
         let started = Instant::now();
-        let outcome = self.outcome(id, agent, case, variant, &workspace).await;
+        let (outcome, extra) = self.outcome(id, agent, case, variant, &workspace).await;
         let failed = failures(case, &outcome);
-        remove_workspace(workspace).await;
+        self.remove_workspace(id + 1, agent, workspace).await;
         CaseRun {
             case: case.name.clone(),
             variant: 0,
@@ -166,6 +229,8 @@ impl Evaluator {
                 Some(Ok(j)) => Some(j.reason.clone()),
                 _ => None,
             },
+            tool_calls: extra.tool_calls,
+            unpriced: extra.unpriced,
         }
     }
 
@@ -176,10 +241,15 @@ impl Evaluator {
         case: &Case,
         variant: &Variant,
         workspace: &Path,
-    ) -> Outcome {
-        let failed = |e: String| Outcome {
-            error: Some(e),
-            ..Outcome::default()
+    ) -> (Outcome, Extra) {
+        let failed = |e: String| {
+            (
+                Outcome {
+                    error: Some(e),
+                    ..Outcome::default()
+                },
+                Extra::default(),
+            )
         };
         let Some(harness) = self.harnesses.get(&variant.info.harness).cloned() else {
             return failed(format!(
@@ -203,7 +273,7 @@ impl Evaluator {
         let ws = workspace.to_path_buf();
         let before = match tokio::task::spawn_blocking(move || {
             prepare_workspace(&ws, &start)?;
-            snapshot(&ws)
+            snapshot(&ws, SNAPSHOT_LIMITS)
         })
         .await
         {
@@ -260,24 +330,50 @@ impl Evaluator {
             mcp,
         };
         let started = Instant::now();
-        let mut outcome = follow(harness.as_ref(), run, spec.timeout).await;
+        let disk = (spec.disk_mb > 0).then(|| (workspace.to_path_buf(), spec.disk_mb));
+        let mut outcome = follow(harness.as_ref(), run, spec.timeout, disk).await;
         outcome.elapsed = started.elapsed();
+        let mut extra = Extra::default();
         if let Some(g) = &grant {
             let used = g.usage();
+            extra.unpriced = used.unpriced;
             // A model without a price costs nothing known: no figure rather than $0.
             if used.requests > 0 && !(used.unpriced && used.cost_usd == 0.0) {
                 outcome.cost_usd = Some(used.cost_usd);
+            }
+            if let Some(mut calls) = g.take_tool_calls() {
+                while let Ok(c) = calls.try_recv() {
+                    extra.tool_calls.push(format!(
+                        "{}.{}: {} ({} ms) {}",
+                        c.server,
+                        c.tool,
+                        c.outcome,
+                        c.duration_ms,
+                        crate::text::clip(&c.arguments, 200)
+                    ));
+                }
             }
         }
         drop(grant);
         let ws = workspace.to_path_buf();
         let after = tokio::task::spawn_blocking(move || {
             crate::runtime::hostfs::strip_special_bits(&ws);
-            snapshot(&ws)
+            snapshot(&ws, SNAPSHOT_LIMITS)
         })
         .await;
-        if let Ok(Ok(after)) = after {
-            outcome.changed = changed_files(&before, &after);
+        match after {
+            Ok(Ok(after)) => outcome.changed = changed_files(&before, &after),
+            // Checks on files the bot could not see would pass or fail for nothing.
+            Ok(Err(e)) => {
+                outcome
+                    .error
+                    .get_or_insert(format!("cannot measure the workspace after the run: {e}"));
+            }
+            Err(e) => {
+                outcome
+                    .error
+                    .get_or_insert(format!("cannot measure the workspace after the run: {e}"));
+            }
         }
         if let (Some(command), None) = (&case.expect.command, &outcome.error) {
             outcome.command = Some(
@@ -287,10 +383,16 @@ impl Evaluator {
         }
         if let (Some(rubric), Some(judge)) = (&case.expect.rubric, &self.judge) {
             if outcome.error.is_none() {
-                outcome.judge = Some(judge.score(id, &agent.name, rubric, case, &outcome).await);
+                let (verdict, used) = judge.score(id, &agent.name, rubric, case, &outcome).await;
+                // The judge's spend is the case's too.
+                extra.unpriced |= used.unpriced;
+                if used.requests > 0 && !(used.unpriced && used.cost_usd == 0.0) {
+                    outcome.cost_usd = Some(outcome.cost_usd.unwrap_or(0.0) + used.cost_usd);
+                }
+                outcome.judge = Some(verdict);
             }
         }
-        outcome
+        (outcome, extra)
     }
 
     /// The run's model base URL as its sandbox sees it (as for a job).
@@ -394,8 +496,16 @@ impl Evaluator {
     }
 }
 
-/// Follows a run's events to its end, within `limit` (and a minute for the runtime).
-async fn follow(harness: &dyn Harness, run: HarnessRun, limit: Duration) -> Outcome {
+/// Follows a run's events to its end, within `limit` (and a minute for the runtime) and,
+/// with `disk` (workspace, MB), the workspace's disk limit (measured every 10 s). Returns
+/// only once the harness has ended the run (or a minute after asking it to): nothing may
+/// still write in the workspace when the bot looks at it.
+async fn follow(
+    harness: &dyn Harness,
+    run: HarnessRun,
+    limit: Duration,
+    disk: Option<(PathBuf, u64)>,
+) -> Outcome {
     let cancel = CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
     let mut out = Outcome::default();
@@ -408,8 +518,27 @@ async fn follow(harness: &dyn Harness, run: HarnessRun, limit: Duration) -> Outc
     };
     let mut harness_cost = None;
     let deadline = tokio::time::Instant::now() + limit + Duration::from_secs(60);
+    let mut measure = tokio::time::interval(DISK_EVERY);
+    measure.tick().await;
     loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
+        let next = tokio::select! {
+            e = tokio::time::timeout_at(deadline, events.recv()) => e,
+            _ = measure.tick(), if disk.is_some() => {
+                let Some((dir, mb)) = disk.clone() else { continue };
+                let cap = mb.saturating_mul(1 << 20);
+                let used = tokio::task::spawn_blocking(move || crate::runtime::hostfs::disk_usage(&dir, cap))
+                    .await;
+                if let Ok(Ok(used)) = used {
+                    if used > cap {
+                        cancel.cancel();
+                        out.error = Some(format!("the workspace passed its disk limit of {mb} MB"));
+                        break;
+                    }
+                }
+                continue;
+            }
+        };
+        match next {
             Err(_) => {
                 cancel.cancel();
                 out.error = Some(format!("time limit of {}s reached", limit.as_secs()));
@@ -433,6 +562,11 @@ async fn follow(harness: &dyn Harness, run: HarnessRun, limit: Duration) -> Outc
             },
         }
     }
+    // The stream closes once the harness has ended and removed the run.
+    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+        while events.recv().await.is_some() {}
+    })
+    .await;
     out.cost_usd = harness_cost;
     out
 }
@@ -466,7 +600,11 @@ fn last_chars(s: &str, n: usize) -> String {
 /// by the sandbox's user, as a job's workspace is. Links in a fixture are not copied.
 pub fn prepare_workspace(dir: &Path, start: &super::case::Start) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // A new folder, never one another run is using.
+    std::fs::create_dir(dir)?;
     if let Some(fixture) = &start.fixture {
         copy_tree(fixture, dir)?;
     }
@@ -512,14 +650,30 @@ fn open_up(dir: &Path) -> std::io::Result<()> {
 }
 
 /// The workspace's files by content hash, without following links (a link counts by its
-/// target's name); the CLI's own state (`.threadwork`) and `.git` are left out.
-pub fn snapshot(dir: &Path) -> std::io::Result<Snapshot> {
+/// target's name); the CLI's own state (`.threadwork`) and `.git` are left out. Only regular
+/// files are read, opened without following a link and without blocking (a FIFO put in a
+/// file's place is not waited on), within `limits`.
+pub fn snapshot(dir: &Path, limits: SnapshotLimits) -> std::io::Result<Snapshot> {
     use sha2::Digest;
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let too_big = |what: String| std::io::Error::other(what);
+    let started = Instant::now();
+    let mut read_total = 0u64;
     let mut out = Snapshot::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         for entry in std::fs::read_dir(dir.join(&rel))? {
             let entry = entry?;
+            if out.len() >= limits.entries {
+                return Err(too_big(format!("more than {} files", limits.entries)));
+            }
+            if started.elapsed() > limits.time {
+                return Err(too_big(format!(
+                    "it takes over {} s to read",
+                    limits.time.as_secs()
+                )));
+            }
             let name = entry.file_name();
             if rel.as_os_str().is_empty() && (name == ".threadwork" || name == ".git") {
                 continue;
@@ -539,15 +693,33 @@ pub fn snapshot(dir: &Path) -> std::io::Result<Snapshot> {
                         .as_encoded_bytes(),
                 );
             } else if kind.is_file() {
-                use std::io::Read;
-                let mut f = std::fs::File::open(entry.path())?;
-                let mut buf = [0u8; 64 * 1024];
-                loop {
-                    let n = f.read(&mut buf)?;
-                    if n == 0 {
-                        break;
+                let mut f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(entry.path())?;
+                // What was opened, not what the name showed a moment before.
+                let meta = f.metadata()?;
+                if !meta.is_file() {
+                    hasher.update(b"special");
+                } else if meta.len() > limits.file_bytes
+                    || read_total + meta.len() > limits.total_bytes
+                {
+                    hasher.update(b"large:");
+                    hasher.update(meta.len().to_le_bytes());
+                    hasher.update(meta.mtime().to_le_bytes());
+                    hasher.update(meta.mtime_nsec().to_le_bytes());
+                } else {
+                    read_total += meta.len();
+                    let mut buf = [0u8; 64 * 1024];
+                    let mut left = meta.len();
+                    while left > 0 {
+                        let n = f.read(&mut buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        hasher.update(&buf[..n]);
+                        left = left.saturating_sub(n as u64);
                     }
-                    hasher.update(&buf[..n]);
                 }
             } else {
                 continue;
@@ -561,12 +733,58 @@ pub fn snapshot(dir: &Path) -> std::io::Result<Snapshot> {
     Ok(out)
 }
 
-async fn remove_workspace(dir: PathBuf) {
-    let shown = dir.display().to_string();
-    let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
-    if let Ok(Err(e)) = removed {
-        tracing::warn!(workspace = %shown, error = %e, "cannot remove an eval workspace");
+impl Evaluator {
+    /// Removes a run's workspace; what the sandbox's user made there (folders the bot's user
+    /// may not empty) is removed by that user first, in a sandbox on the same workspace.
+    async fn remove_workspace(&self, id: u64, agent: &Agent, dir: PathBuf) {
+        if remove_dir(dir.clone()).await.is_ok() {
+            return;
+        }
+        if let Some(runtime) = &self.runtime {
+            let spec = crate::jobs::plan::sandbox_for(
+                &self.policy,
+                &agent.name,
+                Some(agent),
+                self.job_timeout,
+            );
+            if let Ok(mut spec) = spec {
+                spec.network = NetworkMode::None;
+                spec.timeout = COMMAND_LIMIT;
+                let inside = runtime.workspace_in_sandbox(&dir, &spec);
+                let launch = Launch {
+                    job_id: id,
+                    agent: agent.name.clone(),
+                    program: "find".into(),
+                    args: vec![
+                        inside.display().to_string(),
+                        "-mindepth".into(),
+                        "1".into(),
+                        "-delete".into(),
+                    ],
+                    env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+                    workspace: dir.clone(),
+                    spec,
+                };
+                if let Ok(spawned) = runtime.spawn(launch).await {
+                    let mut handle = spawned.handle;
+                    let _ = tokio::time::timeout(COMMAND_LIMIT, handle.wait()).await;
+                    handle.cleanup().await;
+                }
+            }
+        }
+        if let Err(e) = remove_dir(dir.clone()).await {
+            tracing::warn!(workspace = %dir.display(), error = %e, "cannot remove an eval workspace");
+        }
     }
+}
+
+async fn remove_dir(dir: PathBuf) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 #[cfg(test)]
@@ -586,7 +804,7 @@ mod tests {
             files: [("notes/a.md".to_string(), "hi".to_string())].into(),
         };
         prepare_workspace(&ws, &start).unwrap();
-        let before = snapshot(&ws).unwrap();
+        let before = snapshot(&ws, SNAPSHOT_LIMITS).unwrap();
         assert_eq!(
             before.keys().collect::<Vec<_>>(),
             ["notes/a.md", "src/lib.rs"],
@@ -596,8 +814,34 @@ mod tests {
         std::fs::create_dir_all(ws.join(".threadwork")).unwrap();
         std::fs::write(ws.join(".threadwork/state.json"), "{}").unwrap();
         std::fs::remove_file(ws.join("notes/a.md")).unwrap();
-        let after = snapshot(&ws).unwrap();
+        let after = snapshot(&ws, SNAPSHOT_LIMITS).unwrap();
         assert_eq!(changed_files(&before, &after), ["notes/a.md", "src/lib.rs"]);
+    }
+
+    #[test]
+    fn measuring_a_workspace_reads_no_fifo_and_no_huge_file() {
+        let ws = tempfile::tempdir().unwrap();
+        let fifo =
+            std::ffi::CString::new(ws.path().join("pipe").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads the path only.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let big = std::fs::File::create(ws.path().join("sparse")).unwrap();
+        big.set_len(1 << 40).unwrap();
+        std::fs::write(ws.path().join("small"), "x").unwrap();
+        let limits = SnapshotLimits {
+            file_bytes: 1 << 20,
+            ..SNAPSHOT_LIMITS
+        };
+        let started = Instant::now();
+        let snap = snapshot(ws.path(), limits).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(snap.len(), 2, "the FIFO is no file: {snap:?}");
+        let tight = SnapshotLimits {
+            entries: 1,
+            ..SNAPSHOT_LIMITS
+        };
+        let e = snapshot(ws.path(), tight).unwrap_err().to_string();
+        assert!(e.contains("more than 1 files"), "{e}");
     }
 
     #[test]

@@ -249,7 +249,7 @@ async fn a_proposed_amendment_is_evaluated_before_anyone_decides_regression_firs
         .unwrap_or_else(|| panic!("{text}"));
     assert!(regressed < fixed, "the regression first: {text}");
     assert!(
-        text.contains("notes [2]: `notes.txt` was not changed; the command check exited 2: grep: notes.txt: No such file or directory"),
+        text.contains("notes [2]: ˋnotes.txtˋ was not changed; the command check exited 2: grep: notes.txt: No such file or directory"),
         "{text}"
     );
     let store = w.bot().bot.store();
@@ -513,6 +513,8 @@ async fn one_members_proposals_are_evaluated_three_times_an_hour() {
         )
         .await
         .unwrap();
+    // One at a time: each evaluation ends (and gives its slot back) before the next proposal.
+    w.settle().await;
     for n in 2..=4 {
         w.emu
             .post_as(
@@ -523,8 +525,8 @@ async fn one_members_proposals_are_evaluated_three_times_an_hour() {
             )
             .await
             .unwrap();
+        w.settle().await;
     }
-    w.settle().await;
     let replies: Vec<String> = w
         .bot_replies(&ts)
         .await
@@ -536,10 +538,9 @@ async fn one_members_proposals_are_evaluated_three_times_an_hour() {
         .filter(|t| t.contains(":test_tube: Eval of amendment #"))
         .count();
     assert_eq!(evaluated, 3, "{replies:#?}");
-    // Proposals are numbered in the order they are handled, not posted: any one may be last.
     let refused: Vec<&String> = replies
         .iter()
-        .filter(|t| t.contains("is not evaluated automatically: <@U0BOB00001>'s proposals had their 3 evaluations this hour; an owner can run `@threadwork eval helper amendment:"))
+        .filter(|t| t.contains("Amendment #4 is not evaluated automatically: <@U0BOB00001>'s proposals had their 3 evaluations this hour; an owner can run `@threadwork eval helper amendment:4`"))
         .collect();
     assert_eq!(refused.len(), 1, "{replies:#?}");
 }
