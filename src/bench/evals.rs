@@ -154,6 +154,7 @@ pub async fn evals(runs: usize, cases: usize, image: &str) -> anyhow::Result<()>
         workdir,
         max_running: 4,
         judge: None,
+        forges: None,
         redactor: None,
     };
     let agent = crate::agents::parse_agent(

@@ -493,7 +493,7 @@ impl Handler {
 
     /// A ✅ that counts on a finished job's result: the job becomes a regression case of its
     /// agent (`threadwork eval export` writes them out).
-    pub(super) fn keep_approved(&self, job: &Job, by: &str) -> Result<(), BotError> {
+    pub(super) fn keep_approved(self: &Arc<Self>, job: &Job, by: &str) -> Result<(), BotError> {
         if job.state != JobState::Succeeded {
             return Ok(());
         }
@@ -522,12 +522,36 @@ impl Handler {
             request: job.task.clone(),
             thread,
             repo: job.repo.clone(),
+            branch: job.branch.clone(),
+            commit: None,
             follow_up: job.workspace_job.is_some_and(|w| w != job.id),
             changed: evals::changed_from_transcript(&transcript, &roots),
             answer: answer.clone(),
             prompt_version: job.prompt_version.clone(),
         };
-        self.store.put_eval_case(&case)?;
+        if job.repo.is_none() {
+            self.store.put_eval_case(&case)?;
+            return Ok(());
+        }
+        // The commit the job started from is in the bot's copy of the repository (git, so
+        // behind the event loop); kept only if the verdict still stands by then.
+        let (id, checkout) = (job.id, crate::forge::git::Checkout::beside(&workspace));
+        self.background(async move |ctx: Arc<Self>| {
+            let mut case = case;
+            match checkout.base_commit().await {
+                Ok(sha) => case.commit = Some(sha),
+                Err(e) => tracing::warn!(job = id, error = %e, "the approved job's start commit is unknown; its case starts at the branch's tip"),
+            }
+            let approved = ctx
+                .store
+                .job(id)?
+                .and_then(|j| j.verdict)
+                .is_some_and(|v| v.approved);
+            if approved {
+                ctx.store.put_eval_case(&case)?;
+            }
+            Ok(())
+        });
         Ok(())
     }
 }

@@ -169,6 +169,12 @@ pub async fn run(
             }),
             _ => None,
         },
+        forges: Some(Arc::new(
+            crate::forge::Forges::from_config(&config.forge, &config.git, &|k| {
+                std::env::var(k).ok()
+            })
+            .map_err(|e| EvalError::Refused(e.to_string()))?,
+        )),
         redactor: None,
     };
     let progress: Progress = Arc::new(move |n, total, run| {

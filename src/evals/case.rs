@@ -40,8 +40,21 @@ pub struct Case {
 pub struct Start {
     /// A folder whose files are copied in (resolved against the suite file's folder).
     pub fixture: Option<PathBuf>,
+    /// Or a repository on a configured forge, cloned at a branch and commit.
+    pub repo: Option<RepoStart>,
     /// Files written in after the fixture: relative path → content.
     pub files: BTreeMap<String, String>,
+}
+
+/// A repository a case starts in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoStart {
+    /// `owner/name`, served by a `[forge.*]`.
+    pub repo: String,
+    /// The branch cloned; the repository's default one when absent.
+    pub branch: Option<String>,
+    /// A commit of that branch (hex, 7 to 40 digits); its tip when absent.
+    pub commit: Option<String>,
 }
 
 /// What a case may spend.
@@ -103,6 +116,13 @@ pub struct CaseFile {
     /// A fixture folder, relative to the suite file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
+    /// Or a repository (`owner/name`) on a configured forge, at `branch` and `commit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +313,71 @@ pub fn parse_suite(file: &Path, agent: &str, text: &str) -> Result<Suite, SuiteE
             Some(w) => Some(base.join(w)),
             None => None,
         };
+        let repo = match (&c.repo, &c.workspace) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    at("repo"),
+                    name_of("repo"),
+                    "a case starts from a `workspace:` folder or a `repo:`, not both".into(),
+                ))
+            }
+            (Some(r), None) => {
+                let good_repo = r.split('/').count() >= 2
+                    && r.split('/').all(|p| {
+                        !p.is_empty()
+                            && p != "."
+                            && p != ".."
+                            && p.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    });
+                if !good_repo {
+                    return Err(err(
+                        at("repo"),
+                        name_of("repo"),
+                        format!("`{r}` is not `owner/name`"),
+                    ));
+                }
+                if let Some(b) = &c.branch {
+                    let good = !b.is_empty()
+                        && !b.starts_with('-')
+                        && !b.contains("..")
+                        && b.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+                    if !good {
+                        return Err(err(
+                            at("branch"),
+                            name_of("branch"),
+                            format!("`{b}` is not a branch name"),
+                        ));
+                    }
+                }
+                if let Some(commit) = &c.commit {
+                    if !(7..=40).contains(&commit.len())
+                        || !commit.chars().all(|c| c.is_ascii_hexdigit())
+                    {
+                        return Err(err(
+                            at("commit"),
+                            name_of("commit"),
+                            format!("`{commit}` is not a commit: 7 to 40 hex digits"),
+                        ));
+                    }
+                }
+                Some(RepoStart {
+                    repo: r.clone(),
+                    branch: c.branch.clone(),
+                    commit: c.commit.clone(),
+                })
+            }
+            (None, _) if c.branch.is_some() || c.commit.is_some() => {
+                let field = if c.branch.is_some() {
+                    "branch"
+                } else {
+                    "commit"
+                };
+                return Err(err(at(field), name_of(field), "needs `repo:`".into()));
+            }
+            (None, _) => None,
+        };
         if let Some(bad) = c.files.keys().find(|p| !inside(p)) {
             return Err(err(
                 at("files"),
@@ -382,6 +467,7 @@ pub fn parse_suite(file: &Path, agent: &str, text: &str) -> Result<Suite, SuiteE
             thread: c.thread,
             start: Start {
                 fixture,
+                repo,
                 files: c.files,
             },
             limits: Limits {
@@ -538,6 +624,22 @@ cases:
             (
                 "cases:\n  - name: a\n    request: x\n    limits: {timeout_secs: 0}\n",
                 "prompts/evals/helper.yml:4: cases[0].limits.timeout_secs: must be at least 1",
+            ),
+            (
+                "cases:\n  - name: a\n    request: x\n    repo: acme/web\n    commit: main~1\n",
+                "prompts/evals/helper.yml:5: cases[0].commit: `main~1` is not a commit",
+            ),
+            (
+                "cases:\n  - name: a\n    request: x\n    repo: acme\n",
+                "prompts/evals/helper.yml:4: cases[0].repo: `acme` is not `owner/name`",
+            ),
+            (
+                "cases:\n  - name: a\n    request: x\n    commit: 1a2b3c4d\n",
+                "prompts/evals/helper.yml:4: cases[0].commit: needs `repo:`",
+            ),
+            (
+                "cases:\n  - name: a\n    request: x\n    repo: acme/web\n    workspace: f\n",
+                "prompts/evals/helper.yml:4: cases[0].repo: a case starts from",
             ),
             (
                 "cases:\n  - name: a\n    request: x\n    expect: {changed: [a], unchanged: [a]}\n",

@@ -85,9 +85,14 @@ pub struct ApprovedCase {
     /// The thread before the request (as "name: text").
     #[serde(default)]
     pub thread: Vec<String>,
-    /// The repository the job worked on, when it had one (not replayed yet: see `export`).
+    /// The repository the job worked on, when it had one, its base branch and the commit the
+    /// job started from.
     #[serde(default)]
     pub repo: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
     /// The job continued an earlier one's workspace.
     #[serde(default)]
     pub follow_up: bool,
@@ -256,8 +261,9 @@ pub fn variants(
 
 /// The approved cases as a suite file an admin can commit. A case's check is what was
 /// approved: the files it changed, and the first line of its answer (as a literal pattern;
-/// loosen it by hand). A case whose job worked on a repository or continued an earlier
-/// job's workspace starts empty here; the file says so in a comment.
+/// loosen it by hand). A job on a repository starts from the commit it started from; one
+/// that continued an earlier job's workspace cannot be replayed as it was, and the file says
+/// so in a comment.
 pub fn export(cases: &[ApprovedCase]) -> String {
     let mut out = String::from(
         "# Regression cases made from approved results (`threadwork eval export`).\n# Each `expect` is what was approved; loosen the answer pattern where wording may vary.\ncases:\n",
@@ -274,6 +280,9 @@ pub fn export(cases: &[ApprovedCase]) -> String {
             name: format!("approved-job-{}", c.job),
             request: c.request.clone(),
             thread: c.thread.clone(),
+            repo: c.repo.clone(),
+            branch: c.repo.as_ref().and(c.branch.clone()),
+            commit: c.repo.as_ref().and(c.commit.clone()),
             expect: case::ExpectFile {
                 answer: (!head.is_empty()).then(|| regex::escape(&head)),
                 changed: c.changed.clone(),
@@ -287,13 +296,13 @@ pub fn export(cases: &[ApprovedCase]) -> String {
             }),
             ..case::CaseFile::default()
         };
-        if c.repo.is_some() || c.follow_up {
+        if c.follow_up {
             out.push_str(&format!(
-                "  # job {} started from {}: this case starts from an empty workspace; add `workspace:` or `files:`\n",
+                "  # job {} continued an earlier job's workspace: this case starts from {}; add what it needs with `files:`\n",
                 c.job,
                 match &c.repo {
-                    Some(r) => format!("repository {r}"),
-                    None => "an earlier job's workspace".into(),
+                    Some(r) => format!("{r} where the thread's first job started"),
+                    None => "an empty workspace".into(),
                 }
             ));
         }
@@ -480,7 +489,9 @@ mod tests {
             at: Utc::now(),
             request: "write hello.txt".into(),
             thread: vec!["Alice: in English".into()],
-            repo: None,
+            repo: Some("acme/web".into()),
+            branch: Some("main".into()),
+            commit: Some("1a2b3c4d5e6f".into()),
             follow_up: false,
             changed: vec!["hello.txt".into()],
             answer: "Done (1 file): hello.txt [ok]\nmore".into(),
@@ -491,6 +502,15 @@ mod tests {
         let case = &suite.cases[0];
         assert_eq!(case.name, "approved-job-7");
         assert_eq!(case.expect.changed, ["hello.txt"]);
+        let repo = case.start.repo.as_ref().unwrap();
+        assert_eq!(
+            (
+                repo.repo.as_str(),
+                repo.branch.as_deref(),
+                repo.commit.as_deref()
+            ),
+            ("acme/web", Some("main"), Some("1a2b3c4d5e6f"))
+        );
         let pattern = case.expect.answer.as_ref().unwrap();
         assert!(pattern.is_match("Done (1 file): hello.txt [ok]"));
         assert!(!pattern.is_match("Done (2 files)"));

@@ -82,6 +82,8 @@ pub struct Evaluator {
     /// Runs at once (`[jobs] max_running`).
     pub max_running: usize,
     pub judge: Option<Judge>,
+    /// Where cases that start from a repository clone it from.
+    pub forges: Option<Arc<crate::forge::Forges>>,
     /// Told each grant token, so it is masked like a job's.
     pub redactor: Option<Arc<crate::ops::redact::Redactor>>,
 }
@@ -270,9 +272,18 @@ impl Evaluator {
             spec.timeout = spec.timeout.min(t);
         }
         let start = case.start.clone();
+        if let Some(repo) = &start.repo {
+            if let Err(e) = self.clone_repo(repo, workspace).await {
+                return failed(e);
+            }
+        }
         let ws = workspace.to_path_buf();
         let before = match tokio::task::spawn_blocking(move || {
-            prepare_workspace(&ws, &start)?;
+            if start.repo.is_some() {
+                add_files(&ws, &start)?;
+            } else {
+                prepare_workspace(&ws, &start)?;
+            }
             snapshot(&ws, SNAPSHOT_LIMITS)
         })
         .await
@@ -393,6 +404,49 @@ impl Evaluator {
             }
         }
         (outcome, extra)
+    }
+
+    /// Clones `repo` into `workspace` (which must not exist yet) at its branch and commit, with
+    /// the forge's token as a job's checkout does; the error never holds the token.
+    async fn clone_repo(
+        &self,
+        repo: &super::case::RepoStart,
+        workspace: &Path,
+    ) -> Result<(), String> {
+        let Some(forges) = &self.forges else {
+            return Err(format!("no forge is configured to clone `{}`", repo.repo));
+        };
+        let host = forges.host_for(&repo.repo).ok_or_else(|| {
+            format!(
+                "no `[forge.*]` serves `{}` (its `repos` patterns)",
+                repo.repo
+            )
+        })?;
+        if let Some(parent) = workspace.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        if workspace.exists() {
+            return Err(format!("{} exists already", workspace.display()));
+        }
+        let hide = |e: crate::forge::git::GitError| {
+            crate::forge::redact(&e.to_string(), &forges.secrets())
+        };
+        let checkout = crate::forge::git::Checkout::beside(workspace);
+        checkout
+            .prepare(
+                &host.clone_url(&repo.repo),
+                repo.branch.as_deref(),
+                "threadwork-eval",
+                &host.git_auth_header(),
+            )
+            .await
+            .map_err(|e| format!("cannot clone `{}`: {}", repo.repo, hide(e)))?;
+        if let Some(commit) = &repo.commit {
+            checkout.check_out(commit).await.map_err(|e| {
+                format!("cannot check out {commit} of `{}`: {}", repo.repo, hide(e))
+            })?;
+        }
+        Ok(())
     }
 
     /// The run's model base URL as its sandbox sees it (as for a job).
@@ -599,7 +653,6 @@ fn last_chars(s: &str, n: usize) -> String {
 /// A fresh workspace: the fixture folder's files, then the case's own; everything writable
 /// by the sandbox's user, as a job's workspace is. Links in a fixture are not copied.
 pub fn prepare_workspace(dir: &Path, start: &super::case::Start) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -608,6 +661,13 @@ pub fn prepare_workspace(dir: &Path, start: &super::case::Start) -> std::io::Res
     if let Some(fixture) = &start.fixture {
         copy_tree(fixture, dir)?;
     }
+    add_files(dir, start)
+}
+
+/// The case's own files, written into a workspace that exists (a fixture's or a clone), and
+/// everything opened up for the sandbox's user.
+fn add_files(dir: &Path, start: &super::case::Start) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     for (rel, content) in &start.files {
         crate::runtime::hostfs::write(dir, Path::new(rel), content.as_bytes())?;
     }
@@ -737,6 +797,11 @@ impl Evaluator {
     /// Removes a run's workspace; what the sandbox's user made there (folders the bot's user
     /// may not empty) is removed by that user first, in a sandbox on the same workspace.
     async fn remove_workspace(&self, id: u64, agent: &Agent, dir: PathBuf) {
+        // A cloned repository's own copy beside it (the bot's; no sandbox ever saw it).
+        let git_dir = crate::forge::git::Checkout::beside(&dir).git_dir;
+        if git_dir.exists() {
+            let _ = remove_dir(git_dir).await;
+        }
         if remove_dir(dir.clone()).await.is_ok() {
             return;
         }
@@ -801,6 +866,7 @@ mod tests {
         let ws = root.path().join("ws");
         let start = crate::evals::case::Start {
             fixture: Some(fixture),
+            repo: None,
             files: [("notes/a.md".to_string(), "hi".to_string())].into(),
         };
         prepare_workspace(&ws, &start).unwrap();

@@ -214,6 +214,29 @@ impl Checkout {
         Ok(Some(Commit { sha, files }))
     }
 
+    /// Puts the workspace at `commit` (a commit of the branch cloned), for an eval case that
+    /// starts there; returns the full sha.
+    pub async fn check_out(&self, commit: &str) -> Result<String, GitError> {
+        let work_tree = path_arg(&self.work_tree);
+        run(
+            &["-C", &work_tree, "checkout", "--quiet", "--detach", commit],
+            None,
+        )
+        .await?;
+        open_up(&self.work_tree).map_err(|source| GitError::Io {
+            path: self.work_tree.clone(),
+            source,
+        })?;
+        run(&["-C", &work_tree, "rev-parse", "HEAD"], None).await
+    }
+
+    /// The commit the job's branch started from: the base branch as it was cloned.
+    pub async fn base_commit(&self) -> Result<String, GitError> {
+        let base = self.bot(&["config", "threadwork.base"]).await?;
+        self.bot(&["rev-parse", "--verify", &format!("refs/heads/{base}")])
+            .await
+    }
+
     /// The branch's last commit.
     pub async fn head(&self) -> Result<String, GitError> {
         self.bot(&["rev-parse", "HEAD"]).await

@@ -393,6 +393,7 @@ impl Jobs {
                 }),
                 _ => None,
             },
+            forges: Some(self.forges.clone()),
             redactor: Some(self.redactor.clone()),
         }
     }

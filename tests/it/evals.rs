@@ -544,3 +544,75 @@ async fn one_members_proposals_are_evaluated_three_times_an_hour() {
         .collect();
     assert_eq!(refused.len(), 1, "{replies:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_starts_from_a_repository_at_its_commit() {
+    use crate::common::forge::{Forge, Kind};
+    let root = tempfile::tempdir().unwrap();
+    let forge = Forge::start(Kind::Github, "forge-eval-token-5e4d", root.path()).await;
+    forge.create_repo("acme/web", &[("README.md", "# web\n")]);
+    let first = forge.git_in("acme/web", &["rev-parse", "main"]);
+    forge.commit_to("acme/web", &[("README.md", "# web v2\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = threadwork::config::Config::default();
+    config.agents.dir = write_agents(
+        dir.path(),
+        &[(
+            "helper.md",
+            "---\nname: helper\ndescription: d\nharness: look\n---\nrole\n",
+        )],
+    );
+    config.agents.shared_dir = dir.path().join("shared");
+    config.store.path = dir.path().join("store");
+    config.jobs.workdir = dir.path().join("jobs");
+    config.evals.dir = dir.path().join("evals");
+    config.sandbox.runtime = threadwork::runtime::policy::RuntimeKind::Process;
+    config.harness.insert(
+        "look".into(),
+        toml::from_str(
+            "kind = \"command\"\nprogram = \"/bin/sh\"\nargs = [\"-c\", \"printf 'seen: %s' \\\"$(cat README.md)\\\"\"]\nmode = \"text\"\n",
+        )
+        .unwrap(),
+    );
+    config.forge.insert(
+        "main".into(),
+        threadwork::forge::HostConfig {
+            kind: threadwork::forge::ForgeKind::Github,
+            api_url: forge.api_url(),
+            git_url: forge.git_url(),
+            graphql_url: None,
+            token: Some(secrecy::SecretString::from(forge.token.clone())),
+            token_env: None,
+            repos: vec!["acme/*".into()],
+        },
+    );
+    std::fs::create_dir_all(&config.evals.dir).unwrap();
+    std::fs::write(
+        config.evals.dir.join("helper.yml"),
+        format!(
+            "cases:\n  - name: at-first\n    request: look\n    repo: acme/web\n    commit: {first}\n    expect:\n      answer: \"^seen: # web$\"\n      command: grep -qx '# web' README.md\n  - name: at-tip\n    request: look\n    repo: acme/web\n    branch: main\n    expect: {{answer: \"^seen: # web v2$\"}}\n  - name: elsewhere\n    request: look\n    repo: other/thing\n"
+        ),
+    )
+    .unwrap();
+    let (code, table) = run_cli(
+        &config,
+        EvalArgs {
+            agent: "helper".into(),
+            runs: 1,
+            ..EvalArgs::default()
+        },
+    )
+    .await;
+    assert!(table.contains("at-first   pass"), "{table}");
+    assert!(table.contains("at-tip     pass"), "{table}");
+    assert!(
+        table.contains("elsewhere [1]: the run failed: no `[forge.*]` serves `other/thing`"),
+        "{table}"
+    );
+    assert!(!table.contains(&forge.token), "{table}");
+    assert_eq!(code, 1, "one case failed");
+    let left: Vec<_> = std::fs::read_dir(config.jobs.workdir.join("evals"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "workspaces and clones removed: {left:?}");
+}

@@ -607,3 +607,41 @@ async fn doctor_checks_each_forges_token() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_result_on_a_repository_is_kept_with_the_commit_it_started_from() {
+    let s = setup(Kind::Github, false).await;
+    let start = s.forge.git_in("acme/web", &["rev-parse", "main"]);
+    let ts = ask(&s, "fix the readme", None).await;
+    let done = final_message(&s, &ts, 0).await;
+    posted(&s, 1).await;
+    // `main` moves on meanwhile: the case keeps where the job started.
+    s.forge
+        .commit_to("acme/web", &[("README.md", "# web v2\n")]);
+    s.w.emu
+        .react_as("bob", CHANNEL, &done.ts, "white_check_mark", true)
+        .await
+        .unwrap();
+    let store = s.w.bot().bot.store();
+    let case = eventually(SECS(10), "the approved case", || async {
+        store.eval_cases("coder").unwrap().into_iter().next()
+    })
+    .await;
+    assert_eq!(case.repo.as_deref(), Some("acme/web"));
+    assert_eq!(case.commit.as_deref(), Some(start.as_str()));
+    assert_eq!(case.by, BOB);
+    let text = threadwork::evals::export(&[case]);
+    assert!(
+        text.contains("repo: acme/web") && text.contains(&format!("commit: {start}")),
+        "{text}"
+    );
+    // The verdict withdrawn: the case goes with it.
+    s.w.emu
+        .react_as("bob", CHANNEL, &done.ts, "white_check_mark", false)
+        .await
+        .unwrap();
+    eventually(SECS(10), "the case dropped", || async {
+        store.eval_cases("coder").unwrap().is_empty().then_some(())
+    })
+    .await;
+}

@@ -157,6 +157,31 @@ impl Forge {
         git(&seed, &["push", "--quiet", bare.to_str().unwrap(), "main"]);
     }
 
+    /// A new commit on `repo`'s `main` with `files` changed; its sha.
+    pub fn commit_to(&self, repo: &str, files: &[(&str, &str)]) -> String {
+        let seed = self.root.join(format!("{repo}.seed"));
+        for (name, text) in files {
+            std::fs::write(seed.join(name), text).unwrap();
+        }
+        git(&seed, &["add", "."]);
+        git(
+            &seed,
+            &[
+                "-c",
+                "user.name=Seed",
+                "-c",
+                "user.email=seed@example.com",
+                "commit",
+                "--quiet",
+                "-m",
+                "more",
+            ],
+        );
+        let bare = self.root.join(format!("{repo}.git"));
+        git(&seed, &["push", "--quiet", bare.to_str().unwrap(), "main"]);
+        git(&seed, &["rev-parse", "HEAD"])
+    }
+
     /// `git <args>` in the bare repository `repo`; stdout.
     pub fn git_in(&self, repo: &str, args: &[&str]) -> String {
         git(&self.root.join(format!("{repo}.git")), args)
