@@ -179,7 +179,8 @@ pub async fn run(
     };
     let progress: Progress = Arc::new(move |n, total, run| {
         eprintln!(
-            "[{n}/{total}] {} [{}] {} {:.1}s",
+            "{} {n}/{total}  {} [{}] {} {:.1}s",
+            bar(n, total),
             run.case,
             run.variant + 1,
             if run.passed { "pass" } else { "FAIL" },
@@ -209,6 +210,16 @@ pub async fn run(
         write!(out, "{}", report.table())?;
     }
     Ok(report.exit_code())
+}
+
+/// `[#####-----]`: `done` of `total`, twenty wide.
+fn bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 20;
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
 }
 
 /// `threadwork eval export <agent>`: the agent's approved cases as a suite file, to `out`
@@ -244,4 +255,15 @@ pub async fn export(
         None => print!("{text}"),
     }
     Ok(approved.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_progress_bar_fills_with_the_runs_done() {
+        assert_eq!(super::bar(0, 4), "[--------------------]");
+        assert_eq!(super::bar(1, 4), "[#####---------------]");
+        assert_eq!(super::bar(4, 4), "[####################]");
+        assert_eq!(super::bar(1, 0), "[####################]");
+    }
 }

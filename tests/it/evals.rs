@@ -389,7 +389,7 @@ async fn an_approved_result_becomes_a_case_that_replays_green() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_suite_runs_on_claude_codex_and_pi_and_a_judge_scores_the_rubric() {
+async fn one_suite_runs_on_all_six_harnesses_and_a_judge_scores_the_rubric() {
     if !ready("evals").await {
         return;
     }
@@ -408,6 +408,9 @@ cases:
             (CliKind::Claude, "claude"),
             (CliKind::Codex, "codex"),
             (CliKind::Pi, "pi"),
+            (CliKind::Gemini, "gemini"),
+            (CliKind::Opencode, "opencode"),
+            (CliKind::Copilot, "copilot"),
         ],
         Some(suite),
     )
@@ -420,7 +423,7 @@ cases:
         &s.w.config,
         EvalArgs {
             agent: "helper".into(),
-            harnesses: vec!["claude,codex,pi".into()],
+            harnesses: vec!["claude,codex,pi,gemini,opencode,copilot".into()],
             runs: 1,
             json: true,
             ..EvalArgs::default()
@@ -429,7 +432,10 @@ cases:
     .await;
     let report: threadwork::evals::report::Report = serde_json::from_str(&out).unwrap();
     let harnesses: Vec<&str> = report.variants.iter().map(|v| v.harness.as_str()).collect();
-    assert_eq!(harnesses, ["claude", "codex", "pi"]);
+    assert_eq!(
+        harnesses,
+        ["claude", "codex", "pi", "gemini", "opencode", "copilot"]
+    );
     for run in &report.runs {
         // The files and the command check hold on every harness; only the judge says no.
         assert_eq!(
