@@ -114,10 +114,10 @@ pub fn usage(bot: &str) -> String {
      Corrections: in a job's thread, `@{bot} remember: <instruction>` or a reply starting \
      `correction:` proposes an amendment to the agent; its owners adopt it with :white_check_mark: \
      (or `@{bot} adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
-     `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (the \
-     library passages a job would receive), `schedules` (agents that run on their own), \
+     `revert <agent> <n>`, `diff <agent> <v1> <v2>`, `context [agent=<name>] <query>` (what \
+     a job would read), `schedules` (agents that run on their own), \
      `overlaps [<days>]` (similar work), \
-     `run <agent> [<schedule>] now` and `eval <agent> [amendment:<n>]` (its suite; owners and admins), and `stop` (or :x: on the job card) \
+     `run <agent> [<schedule>] now`, `eval <agent>` (owners and admins), and `stop` (or :x: on the job card) \
      in a job's thread."
     )
 }
@@ -464,7 +464,7 @@ pub fn valid_repo(value: &str) -> bool {
 }
 
 /// The subset of `git check-ref-format` rules a branch name in a chat message can break.
-fn valid_branch(name: &str) -> bool {
+pub fn valid_branch(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && !name.starts_with(['-', '/', '.'])

@@ -65,6 +65,20 @@ fn proposer_may_evaluate(user: &str) -> bool {
     true
 }
 
+/// Removes the eval workspaces a previous process left (none of its runs is going any more;
+/// the CLI's are elsewhere). Folders the sandbox's user made that the bot's may not empty
+/// stay, and are logged.
+pub(super) fn sweep_eval_workspaces(workdir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(workdir.join("evals")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a leftover eval workspace");
+        }
+    }
+}
+
 /// Longest table posted (Slack shows about this much of a message before "show more").
 const MAX_POST: usize = 3800;
 
@@ -160,7 +174,7 @@ impl Handler {
         self.background(async move |ctx: Arc<Self>| {
             let _slot = slot;
             let budget = Some(ctx.settings.evals.budget_usd);
-            let report = ctx.run_suite(&agent, &suite, &prompts, budget).await;
+            let report = ctx.run_suite(&agent, &suite, &prompts, budget, &user).await;
             let Some(report) = report else {
                 ctx.jobs
                     .say(
@@ -228,6 +242,7 @@ impl Handler {
             self.jobs.say(&channel, &thread_ts, &text).await;
             return;
         }
+        let proposer = proposer.to_string();
         self.background(async move |ctx: Arc<Self>| {
             let _slot = slot;
             let picks = [PromptPick::Current, PromptPick::Amendment(number)];
@@ -239,7 +254,8 @@ impl Handler {
                 }
             };
             let budget = Some(ctx.settings.evals.budget_usd);
-            let Some(report) = ctx.run_suite(&agent, &suite, &prompts, budget).await else {
+            let Some(report) = ctx.run_suite(&agent, &suite, &prompts, budget, &proposer).await
+            else {
                 return Ok(());
             };
             let regressed = report
@@ -379,7 +395,10 @@ impl Handler {
         self.background(async move |ctx: Arc<Self>| {
             let _slot = slot;
             let budget = Some(ctx.settings.evals.budget_usd);
-            let Some(report) = ctx.run_suite(&agent, &suite, &prompts, budget).await else {
+            let Some(report) = ctx
+                .run_suite(&agent, &suite, &prompts, budget, "threadwork")
+                .await
+            else {
                 return Ok(());
             };
             ctx.jobs.audit(AuditRecord {
@@ -439,6 +458,7 @@ impl Handler {
         suite: &case::Suite,
         prompts: &[(PromptPick, String, String)],
         budget: Option<f64>,
+        by: &str,
     ) -> Option<Report> {
         let evaluator = self.jobs.evaluator();
         let variants = evals::variants(agent, prompts, &[], &[], &|h| {
@@ -446,28 +466,36 @@ impl Handler {
         })
         .ok()?;
         let _one = SUITES.acquire().await.ok()?;
-        let report = evaluator
-            .run_suite(agent, suite, &variants, 1, budget, None)
-            .await;
-        for run in &report.runs {
+        // Each run's tool calls are recorded as it ends (a restart loses none already made),
+        // under whoever caused the suite.
+        let (jobs, name, who) = (self.jobs.clone(), agent.name.clone(), by.to_string());
+        let versions: Vec<String> = variants
+            .iter()
+            .map(|v| v.info.prompt_version.clone())
+            .collect();
+        let record: evals::run::Progress = Arc::new(move |_, _, run| {
             for call in &run.tool_calls {
                 let record = AuditRecord {
-                    prompt_version: report
-                        .variants
-                        .get(run.variant)
-                        .map(|v| v.prompt_version.clone()),
+                    prompt_version: versions.get(run.variant).cloned(),
                     detail: Some(format!("eval case `{}`: {call}", run.case)),
-                    ..AuditRecord::new("mcp_tool_call", "threadwork", &agent.name)
+                    ..AuditRecord::new("mcp_tool_call", &who, &name)
                 };
-                if let Err(e) = self.jobs.audit(record) {
-                    tracing::error!(agent = %agent.name, error = %e, "cannot record an eval's tool call");
+                if let Err(e) = jobs.audit(record) {
+                    tracing::error!(agent = %name, error = %e, "cannot record an eval's tool call");
                 }
             }
-        }
+        });
+        let report = evaluator
+            .run_suite(agent, suite, &variants, 1, budget, Some(record))
+            .await;
         for (i, v) in report.variants.iter().enumerate() {
             let (passed, runs) = report.pass_rate(i);
-            // A suite cut short (the budget) is not the version's pass rate.
-            if runs == 0 || report.not_run.iter().any(|(_, n)| *n == i) {
+            // Only a whole suite that failed for the agent's reasons is the version's pass
+            // rate: not one cut short (the budget), nor one the bot's side failed (a clone, a
+            // sandbox, measuring).
+            let bot_failed = report.runs.iter().any(|r| r.variant == i && r.infra);
+            if runs < suite.cases.len() || bot_failed || report.not_run.iter().any(|(_, n)| *n == i)
+            {
                 continue;
             }
             let result = VersionResult {
@@ -542,13 +570,23 @@ impl Handler {
                 Ok(sha) => case.commit = Some(sha),
                 Err(e) => tracing::warn!(job = id, error = %e, "the approved job's start commit is unknown; its case starts at the branch's tip"),
             }
-            let approved = ctx
-                .store
-                .job(id)?
-                .and_then(|j| j.verdict)
-                .is_some_and(|v| v.approved);
-            if approved {
+            if case.branch.is_none() {
+                case.branch = checkout.base().await;
+            }
+            let approved = |ctx: &Self| -> Result<bool, BotError> {
+                Ok(ctx
+                    .store
+                    .job(id)?
+                    .and_then(|j| j.verdict)
+                    .is_some_and(|v| v.approved))
+            };
+            if approved(&ctx)? {
                 ctx.store.put_eval_case(&case)?;
+                // A withdrawal between the look and the write finds nothing to drop: look
+                // again after it.
+                if !approved(&ctx)? {
+                    ctx.store.drop_eval_case(&case.agent, id)?;
+                }
             }
             Ok(())
         });

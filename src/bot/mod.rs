@@ -247,6 +247,8 @@ impl Bot {
     /// `shutdown` fires.
     pub async fn run(&self, mut events: mpsc::Receiver<Envelope>, shutdown: CancellationToken) {
         self.handler.jobs.recover().await;
+        let workdir = self.handler.settings.workdir.clone();
+        let _ = tokio::task::spawn_blocking(move || evals::sweep_eval_workspaces(&workdir)).await;
         let reloaded = self
             .reloaded
             .lock()

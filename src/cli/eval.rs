@@ -153,7 +153,8 @@ pub async fn run(
     // The jobs directory is the bot's alone (0700), as when the bot makes it.
     crate::app::close_jobs_dir(&config.jobs.workdir)
         .map_err(|e| EvalError::Refused(e.to_string()))?;
-    let workdir = config.jobs.workdir.join("evals");
+    // Apart from the bot's own (`evals`, swept when it starts).
+    let workdir = config.jobs.workdir.join("evals-cli");
     let evaluator = Evaluator {
         harnesses,
         runtime: Some(runtime),
@@ -169,12 +170,16 @@ pub async fn run(
             }),
             _ => None,
         },
-        forges: Some(Arc::new(
-            crate::forge::Forges::from_config(&config.forge, &config.git, &|k| {
-                std::env::var(k).ok()
-            })
-            .map_err(|e| EvalError::Refused(e.to_string()))?,
-        )),
+        // Only a suite with repository cases needs the forges (and their tokens).
+        forges: match suite.cases.iter().any(|c| c.start.repo.is_some()) {
+            true => Some(Arc::new(
+                crate::forge::Forges::from_config(&config.forge, &config.git, &|k| {
+                    std::env::var(k).ok()
+                })
+                .map_err(|e| EvalError::Refused(e.to_string()))?,
+            )),
+            false => None,
+        },
         redactor: None,
     };
     let progress: Progress = Arc::new(move |n, total, run| {

@@ -338,12 +338,8 @@ pub fn parse_suite(file: &Path, agent: &str, text: &str) -> Result<Suite, SuiteE
                     ));
                 }
                 if let Some(b) = &c.branch {
-                    let good = !b.is_empty()
-                        && !b.starts_with('-')
-                        && !b.contains("..")
-                        && b.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-                    if !good {
+                    // The rule a job's `branch=` follows, and never `HEAD`.
+                    if !crate::request::valid_branch(b) || b == "HEAD" {
                         return Err(err(
                             at("branch"),
                             name_of("branch"),
@@ -352,13 +348,14 @@ pub fn parse_suite(file: &Path, agent: &str, text: &str) -> Result<Suite, SuiteE
                     }
                 }
                 if let Some(commit) = &c.commit {
-                    if !(7..=40).contains(&commit.len())
+                    // SHA-1 (40) or SHA-256 (64) object names, or a prefix of one.
+                    if !(7..=64).contains(&commit.len())
                         || !commit.chars().all(|c| c.is_ascii_hexdigit())
                     {
                         return Err(err(
                             at("commit"),
                             name_of("commit"),
-                            format!("`{commit}` is not a commit: 7 to 40 hex digits"),
+                            format!("`{commit}` is not a commit: 7 to 64 hex digits"),
                         ));
                     }
                 }
@@ -628,6 +625,14 @@ cases:
             (
                 "cases:\n  - name: a\n    request: x\n    repo: acme/web\n    commit: main~1\n",
                 "prompts/evals/helper.yml:5: cases[0].commit: `main~1` is not a commit",
+            ),
+            (
+                "cases:\n  - name: a\n    request: x\n    repo: acme/web\n    branch: HEAD\n",
+                "prompts/evals/helper.yml:5: cases[0].branch: `HEAD` is not a branch name",
+            ),
+            (
+                "cases:\n  - name: a\n    request: x\n    repo: acme/web\n    branch: -x\n",
+                "prompts/evals/helper.yml:5: cases[0].branch: `-x` is not a branch name",
             ),
             (
                 "cases:\n  - name: a\n    request: x\n    repo: acme\n",

@@ -45,6 +45,9 @@ pub struct CaseRun {
     /// It used a model without a price: its cost is not known.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unpriced: bool,
+    /// It failed on the bot's side (a clone, a sandbox, measuring), not on the agent's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub infra: bool,
 }
 
 /// A suite's results.
@@ -366,6 +369,7 @@ mod tests {
             judge: None,
             tool_calls: vec![],
             unpriced: false,
+            infra: false,
         }
     }
 

@@ -34,7 +34,14 @@ struct Extra {
     tool_calls: Vec<String>,
     /// It used a model without a price.
     unpriced: bool,
+    /// It failed for a reason that says nothing about the prompt (the bot's side).
+    infra: bool,
+    /// It may still be going: its workspace is not touched.
+    running: bool,
 }
+
+/// How a run whose harness did not start fails (the bot's side, not the prompt's).
+const NOT_STARTED: &str = "the harness did not start";
 
 /// How often a run's workspace is measured against its disk limit.
 const DISK_EVERY: Duration = Duration::from_secs(10);
@@ -176,13 +183,15 @@ impl Evaluator {
                     judge: None,
                     tool_calls: vec![],
                     unpriced: false,
+                    infra: true,
                 });
                 run.variant = v;
                 {
                     let mut spent = spent.lock().expect("spent");
                     *spent = match (*spent, run.cost_usd) {
+                        // Partly priced is unknown too (an unpriced judge beside a priced model).
+                        _ if run.unpriced => None,
                         (Some(s), Some(c)) => Some(s + c),
-                        (_, None) if run.unpriced => None,
                         (s, _) => s,
                     };
                 }
@@ -217,9 +226,28 @@ impl Evaluator {
         let id = next_id();
         let workspace = self.workdir.join(format!("eval-{id}"));
         let started = Instant::now();
-        let (outcome, extra) = self.outcome(id, agent, case, variant, &workspace).await;
+        use futures::FutureExt;
+        let ran = std::panic::AssertUnwindSafe(self.outcome(id, agent, case, variant, &workspace))
+            .catch_unwind()
+            .await;
+        let (outcome, extra) = ran.unwrap_or_else(|_| {
+            tracing::error!(agent = %agent.name, case = %case.name, "an eval run panicked");
+            (
+                Outcome {
+                    error: Some("the eval run panicked (see the log)".into()),
+                    ..Outcome::default()
+                },
+                Extra {
+                    infra: true,
+                    ..Extra::default()
+                },
+            )
+        });
         let failed = failures(case, &outcome);
-        self.remove_workspace(id + 1, agent, workspace).await;
+        // A run that may still be going keeps its workspace (recovery removes it later).
+        if !extra.running {
+            self.remove_workspace(id + 1, agent, workspace).await;
+        }
         CaseRun {
             case: case.name.clone(),
             variant: 0,
@@ -233,6 +261,7 @@ impl Evaluator {
             },
             tool_calls: extra.tool_calls,
             unpriced: extra.unpriced,
+            infra: extra.infra,
         }
     }
 
@@ -244,13 +273,17 @@ impl Evaluator {
         variant: &Variant,
         workspace: &Path,
     ) -> (Outcome, Extra) {
+        // Failing before the agent ran says nothing about the prompt.
         let failed = |e: String| {
             (
                 Outcome {
                     error: Some(e),
                     ..Outcome::default()
                 },
-                Extra::default(),
+                Extra {
+                    infra: true,
+                    ..Extra::default()
+                },
             )
         };
         let Some(harness) = self.harnesses.get(&variant.info.harness).cloned() else {
@@ -273,7 +306,7 @@ impl Evaluator {
         }
         let start = case.start.clone();
         if let Some(repo) = &start.repo {
-            if let Err(e) = self.clone_repo(repo, workspace).await {
+            if let Err(e) = self.clone_repo(agent, repo, workspace).await {
                 return failed(e);
             }
         }
@@ -342,9 +375,24 @@ impl Evaluator {
         };
         let started = Instant::now();
         let disk = (spec.disk_mb > 0).then(|| (workspace.to_path_buf(), spec.disk_mb));
-        let mut outcome = follow(harness.as_ref(), run, spec.timeout, disk).await;
+        let (mut outcome, ended) = follow(harness.as_ref(), run, spec.timeout, disk).await;
         outcome.elapsed = started.elapsed();
-        let mut extra = Extra::default();
+        let mut extra = Extra {
+            infra: outcome
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(NOT_STARTED)),
+            ..Extra::default()
+        };
+        if !ended {
+            // Nothing may be measured, checked or removed while the run may still write.
+            outcome.error.get_or_insert(
+                "the run could not be confirmed ended; its workspace is left".into(),
+            );
+            extra.running = true;
+            extra.infra = true;
+            return (outcome, extra);
+        }
         if let Some(g) = &grant {
             let used = g.usage();
             extra.unpriced = used.unpriced;
@@ -354,14 +402,20 @@ impl Evaluator {
             }
             if let Some(mut calls) = g.take_tool_calls() {
                 while let Ok(c) = calls.try_recv() {
-                    extra.tool_calls.push(format!(
+                    let line = format!(
                         "{}.{}: {} ({} ms) {}",
                         c.server,
                         c.tool,
-                        c.outcome,
+                        crate::text::clip(&c.outcome, 200),
                         c.duration_ms,
                         crate::text::clip(&c.arguments, 200)
-                    ));
+                    );
+                    // Masked as a job's are: a secret the bot holds never reaches a record.
+                    let line = match &self.redactor {
+                        Some(r) => r.apply(&line).into_owned(),
+                        None => line,
+                    };
+                    extra.tool_calls.push(line);
                 }
             }
         }
@@ -379,11 +433,13 @@ impl Evaluator {
                 outcome
                     .error
                     .get_or_insert(format!("cannot measure the workspace after the run: {e}"));
+                extra.infra = true;
             }
             Err(e) => {
                 outcome
                     .error
                     .get_or_insert(format!("cannot measure the workspace after the run: {e}"));
+                extra.infra = true;
             }
         }
         if let (Some(command), None) = (&case.expect.command, &outcome.error) {
@@ -410,12 +466,19 @@ impl Evaluator {
     /// the forge's token as a job's checkout does; the error never holds the token.
     async fn clone_repo(
         &self,
+        agent: &Agent,
         repo: &super::case::RepoStart,
         workspace: &Path,
     ) -> Result<(), String> {
         let Some(forges) = &self.forges else {
             return Err(format!("no forge is configured to clone `{}`", repo.repo));
         };
+        if !crate::forge::agent_may_use(agent.repo.as_deref(), &agent.repos, &repo.repo) {
+            return Err(format!(
+                "`{}` may not work on `{}` (its `repo:` and `repos:`)",
+                agent.name, repo.repo
+            ));
+        }
         let host = forges.host_for(&repo.repo).ok_or_else(|| {
             format!(
                 "no `[forge.*]` serves `{}` (its `repos` patterns)",
@@ -433,41 +496,24 @@ impl Evaluator {
         };
         let checkout = crate::forge::git::Checkout::beside(workspace);
         checkout
-            .prepare(
+            .prepare_at(
                 &host.clone_url(&repo.repo),
                 repo.branch.as_deref(),
+                repo.commit.as_deref(),
                 "threadwork-eval",
                 &host.git_auth_header(),
             )
             .await
-            .map_err(|e| format!("cannot clone `{}`: {}", repo.repo, hide(e)))?;
-        if let Some(commit) = &repo.commit {
-            checkout.check_out(commit).await.map_err(|e| {
-                format!("cannot check out {commit} of `{}`: {}", repo.repo, hide(e))
+            .map_err(|e| match &repo.commit {
+                Some(c) => format!("cannot clone `{}` at {c}: {}", repo.repo, hide(e)),
+                None => format!("cannot clone `{}`: {}", repo.repo, hide(e)),
             })?;
-        }
         Ok(())
     }
 
     /// The run's model base URL as its sandbox sees it (as for a job).
     fn model_base(&self, grant: &GrantHandle, spec: &SandboxSpec) -> String {
-        let host = match self.runtime.as_ref().and_then(|r| r.model_address(spec)) {
-            Some(addr) => addr,
-            None => {
-                let addr = self
-                    .proxy
-                    .as_ref()
-                    .map(|p| p.addr())
-                    .unwrap_or(([127, 0, 0, 1], 0).into());
-                let ip = if addr.ip().is_unspecified() {
-                    std::net::IpAddr::from([127, 0, 0, 1])
-                } else {
-                    addr.ip()
-                };
-                format!("{ip}:{}", addr.port())
-            }
-        };
-        format!("http://{host}/t/{}", grant.token())
+        crate::jobs::grants::model_base(self.runtime.as_deref(), self.proxy.as_ref(), grant, spec)
     }
 
     /// `sh -c <command>` in the workspace, in the agent's sandbox without network.
@@ -559,18 +605,19 @@ async fn follow(
     run: HarnessRun,
     limit: Duration,
     disk: Option<(PathBuf, u64)>,
-) -> Outcome {
+) -> (Outcome, bool) {
     let cancel = CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
     let mut out = Outcome::default();
     let mut events = match harness.start(run, cancel.clone()).await {
         Ok(rx) => rx,
         Err(e) => {
-            out.error = Some(format!("the harness did not start: {e}"));
-            return out;
+            out.error = Some(format!("{NOT_STARTED}: {e}"));
+            return (out, true);
         }
     };
     let mut harness_cost = None;
+    let mut not_stopped = false;
     let deadline = tokio::time::Instant::now() + limit + Duration::from_secs(60);
     let mut measure = tokio::time::interval(DISK_EVERY);
     measure.tick().await;
@@ -582,13 +629,16 @@ async fn follow(
                 let cap = mb.saturating_mul(1 << 20);
                 let used = tokio::task::spawn_blocking(move || crate::runtime::hostfs::disk_usage(&dir, cap))
                     .await;
-                if let Ok(Ok(used)) = used {
-                    if used > cap {
-                        cancel.cancel();
-                        out.error = Some(format!("the workspace passed its disk limit of {mb} MB"));
-                        break;
-                    }
+                // A tree the bot cannot measure counts as over, as for a job: a run could
+                // hide what it writes in a folder only it may read.
+                if !matches!(used, Ok(Ok(used)) if used <= cap) {
+                    cancel.cancel();
+                    out.error = Some(format!(
+                        "the workspace passed its disk limit of {mb} MB (or could not be measured)"
+                    ));
+                    break;
                 }
+
                 continue;
             }
         };
@@ -606,8 +656,10 @@ async fn follow(
             }
             Ok(Some(event)) => match event {
                 HarnessEvent::Finished { answer } => out.answer = Some(answer),
-                HarnessEvent::Error { message } | HarnessEvent::NotStopped { message } => {
-                    out.error = Some(message)
+                HarnessEvent::Error { message } => out.error = Some(message),
+                HarnessEvent::NotStopped { message } => {
+                    out.error = Some(message);
+                    not_stopped = true;
                 }
                 HarnessEvent::Usage { cost_usd, .. } if cost_usd > 0.0 => {
                     harness_cost = Some(cost_usd)
@@ -617,12 +669,20 @@ async fn follow(
         }
     }
     // The stream closes once the harness has ended and removed the run.
-    let _ = tokio::time::timeout(Duration::from_secs(60), async {
-        while events.recv().await.is_some() {}
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut stopped = true;
+        while let Some(e) = events.recv().await {
+            if let HarnessEvent::NotStopped { message } = e {
+                out.error.get_or_insert(message);
+                stopped = false;
+            }
+        }
+        stopped
     })
-    .await;
+    .await
+    .unwrap_or(false);
     out.cost_usd = harness_cost;
-    out
+    (out, ended && !not_stopped)
 }
 
 async fn tail_of(mut r: Box<dyn AsyncRead + Send + Unpin>) -> String {
@@ -816,15 +876,17 @@ impl Evaluator {
                 spec.network = NetworkMode::None;
                 spec.timeout = COMMAND_LIMIT;
                 let inside = runtime.workspace_in_sandbox(&dir, &spec);
+                // Folders it made read-only are opened first; its output is drained (a
+                // full pipe would stop it).
                 let launch = Launch {
                     job_id: id,
                     agent: agent.name.clone(),
-                    program: "find".into(),
+                    program: "sh".into(),
                     args: vec![
+                        "-c".into(),
+                        "chmod -R u+rwX \"$1\" 2>/dev/null; find \"$1\" -mindepth 1 -delete 2>/dev/null".into(),
+                        "sh".into(),
                         inside.display().to_string(),
-                        "-mindepth".into(),
-                        "1".into(),
-                        "-delete".into(),
                     ],
                     env: vec![("PATH".into(), "/usr/bin:/bin".into())],
                     workspace: dir.clone(),
@@ -832,7 +894,15 @@ impl Evaluator {
                 };
                 if let Ok(spawned) = runtime.spawn(launch).await {
                     let mut handle = spawned.handle;
-                    let _ = tokio::time::timeout(COMMAND_LIMIT, handle.wait()).await;
+                    let out = tokio::spawn(tail_of(spawned.stdout));
+                    let err = tokio::spawn(tail_of(spawned.stderr));
+                    if tokio::time::timeout(COMMAND_LIMIT, handle.wait())
+                        .await
+                        .is_err()
+                    {
+                        let _ = handle.kill().await;
+                    }
+                    let _ = (out.await, err.await);
                     handle.cleanup().await;
                 }
             }

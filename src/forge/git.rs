@@ -104,6 +104,21 @@ impl Checkout {
         branch: &str,
         auth: &SecretString,
     ) -> Result<String, GitError> {
+        self.prepare_at(url, base, None, branch, auth).await
+    }
+
+    /// `prepare`, with the base branch set back to `commit` (one of its commits) first: the
+    /// workspace's copy is made through git's transport, so it holds what that commit reaches
+    /// and nothing of the branch after it (an eval case must not find the answer in its
+    /// repository's future).
+    pub async fn prepare_at(
+        &self,
+        url: &str,
+        base: Option<&str>,
+        commit: Option<&str>,
+        branch: &str,
+        auth: &SecretString,
+    ) -> Result<String, GitError> {
         // What a crash mid-way left is started again.
         for dir in [&self.git_dir, &self.work_tree] {
             if dir.exists() {
@@ -124,18 +139,18 @@ impl Checkout {
         self.bot(&["config", "threadwork.base", &base]).await?;
         // The agent's copy: its own objects (no hard links into ours), no remote.
         let work_tree = path_arg(&self.work_tree);
-        run(
-            &[
-                "clone",
-                "--quiet",
-                "--no-hardlinks",
-                "--",
-                &git_dir,
-                &work_tree,
-            ],
-            None,
-        )
-        .await?;
+        let mut copy = vec!["clone", "--quiet", "--no-hardlinks"];
+        if let Some(commit) = commit {
+            let sha = self
+                .bot(&["rev-parse", "--verify", &format!("{commit}^{{commit}}")])
+                .await?;
+            self.bot(&["update-ref", &format!("refs/heads/{base}"), &sha])
+                .await?;
+            // Through the transport: only what the refs reach now comes across.
+            copy.push("--no-local");
+        }
+        copy.extend(["--", &git_dir, &work_tree]);
+        run(&copy, None).await?;
         run(&["-C", &work_tree, "remote", "remove", "origin"], None).await?;
         self.bot(&["update-ref", &format!("refs/heads/{branch}"), "HEAD"])
             .await?;
@@ -212,22 +227,6 @@ impl Checkout {
         .await?;
         let sha = self.bot(&["rev-parse", "HEAD"]).await?;
         Ok(Some(Commit { sha, files }))
-    }
-
-    /// Puts the workspace at `commit` (a commit of the branch cloned), for an eval case that
-    /// starts there; returns the full sha.
-    pub async fn check_out(&self, commit: &str) -> Result<String, GitError> {
-        let work_tree = path_arg(&self.work_tree);
-        run(
-            &["-C", &work_tree, "checkout", "--quiet", "--detach", commit],
-            None,
-        )
-        .await?;
-        open_up(&self.work_tree).map_err(|source| GitError::Io {
-            path: self.work_tree.clone(),
-            source,
-        })?;
-        run(&["-C", &work_tree, "rev-parse", "HEAD"], None).await
     }
 
     /// The commit the job's branch started from: the base branch as it was cloned.

@@ -32,24 +32,7 @@ impl Jobs {
 
     /// The job's model base URL as its sandbox sees it.
     pub(super) fn model_base(&self, grant: &GrantHandle, spec: &SandboxSpec) -> String {
-        let host = match self.runtime.as_ref().and_then(|r| r.model_address(spec)) {
-            Some(addr) => addr,
-            // A local process reaches the proxy directly.
-            None => {
-                let addr = self
-                    .proxy
-                    .as_ref()
-                    .map(|p| p.addr())
-                    .unwrap_or(([127, 0, 0, 1], 0).into());
-                let ip = if addr.ip().is_unspecified() {
-                    std::net::IpAddr::from([127, 0, 0, 1])
-                } else {
-                    addr.ip()
-                };
-                format!("{ip}:{}", addr.port())
-            }
-        };
-        format!("http://{host}/t/{}", grant.token())
+        model_base(self.runtime.as_deref(), self.proxy.as_ref(), grant, spec)
     }
 
     /// Where a run happens (runtime, image and digest, limits), for its audit record.
@@ -72,4 +55,29 @@ impl Jobs {
             limits: spec.summary(),
         }
     }
+}
+
+/// A grant's model base URL as a sandbox with `spec` sees it: the runtime's model address
+/// (a container's forwarder), or the proxy's own for a local process.
+pub fn model_base(
+    runtime: Option<&dyn crate::runtime::Runtime>,
+    proxy: Option<&crate::model::proxy::ModelProxy>,
+    grant: &GrantHandle,
+    spec: &SandboxSpec,
+) -> String {
+    let host = match runtime.and_then(|r| r.model_address(spec)) {
+        Some(addr) => addr,
+        None => {
+            let addr = proxy
+                .map(|p| p.addr())
+                .unwrap_or(([127, 0, 0, 1], 0).into());
+            let ip = if addr.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                addr.ip()
+            };
+            format!("{ip}:{}", addr.port())
+        }
+    };
+    format!("http://{host}/t/{}", grant.token())
 }

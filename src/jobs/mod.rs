@@ -16,7 +16,7 @@ pub mod card;
 mod delivery;
 mod ending;
 mod follow;
-mod grants;
+pub mod grants;
 pub mod links;
 pub mod plan;
 mod progress;

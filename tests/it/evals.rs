@@ -565,7 +565,7 @@ async fn a_case_starts_from_a_repository_at_its_commit() {
         dir.path(),
         &[(
             "helper.md",
-            "---\nname: helper\ndescription: d\nharness: look\n---\nrole\n",
+            "---\nname: helper\ndescription: d\nharness: look\nrepos: [acme/web]\n---\nrole\n",
         )],
     );
     config.agents.shared_dir = dir.path().join("shared");
@@ -596,7 +596,7 @@ async fn a_case_starts_from_a_repository_at_its_commit() {
     std::fs::write(
         config.evals.dir.join("helper.yml"),
         format!(
-            "cases:\n  - name: at-first\n    request: look\n    repo: acme/web\n    commit: {first}\n    expect:\n      answer: \"^seen: # web$\"\n      command: grep -qx '# web' README.md\n  - name: at-tip\n    request: look\n    repo: acme/web\n    branch: main\n    expect: {{answer: \"^seen: # web v2$\"}}\n  - name: elsewhere\n    request: look\n    repo: other/thing\n"
+            "cases:\n  - name: at-first\n    request: look\n    repo: acme/web\n    commit: {first}\n    expect:\n      answer: \"^seen: # web$\"\n      command: grep -qx '# web' README.md && test $(git rev-list --all | wc -l) -eq 1\n  - name: at-tip\n    request: look\n    repo: acme/web\n    branch: main\n    expect: {{answer: \"^seen: # web v2$\"}}\n  - name: elsewhere\n    request: look\n    repo: other/thing\n"
         ),
     )
     .unwrap();
@@ -609,15 +609,16 @@ async fn a_case_starts_from_a_repository_at_its_commit() {
         },
     )
     .await;
+    // At its commit, and with nothing of the branch after it in the workspace's history.
     assert!(table.contains("at-first   pass"), "{table}");
     assert!(table.contains("at-tip     pass"), "{table}");
     assert!(
-        table.contains("elsewhere [1]: the run failed: no `[forge.*]` serves `other/thing`"),
+        table.contains("elsewhere [1]: the run failed: `helper` may not work on `other/thing`"),
         "{table}"
     );
     assert!(!table.contains(&forge.token), "{table}");
     assert_eq!(code, 1, "one case failed");
-    let left: Vec<_> = std::fs::read_dir(config.jobs.workdir.join("evals"))
+    let left: Vec<_> = std::fs::read_dir(config.jobs.workdir.join("evals-cli"))
         .unwrap()
         .collect();
     assert!(left.is_empty(), "workspaces and clones removed: {left:?}");

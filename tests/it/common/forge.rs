@@ -137,27 +137,10 @@ impl Forge {
         let seed = self.root.join(format!("{repo}.seed"));
         std::fs::create_dir_all(&seed).unwrap();
         git(&seed, &["init", "--quiet", "--initial-branch=main"]);
-        for (name, text) in files {
-            std::fs::write(seed.join(name), text).unwrap();
-        }
-        git(&seed, &["add", "."]);
-        git(
-            &seed,
-            &[
-                "-c",
-                "user.name=Seed",
-                "-c",
-                "user.email=seed@example.com",
-                "commit",
-                "--quiet",
-                "-m",
-                "initial",
-            ],
-        );
-        git(&seed, &["push", "--quiet", bare.to_str().unwrap(), "main"]);
+        self.commit_to(repo, files);
     }
 
-    /// A new commit on `repo`'s `main` with `files` changed; its sha.
+    /// A new commit on `repo`'s `main` with `files` written; its sha.
     pub fn commit_to(&self, repo: &str, files: &[(&str, &str)]) -> String {
         let seed = self.root.join(format!("{repo}.seed"));
         for (name, text) in files {
