@@ -137,11 +137,15 @@ impl Forge {
         let seed = self.root.join(format!("{repo}.seed"));
         std::fs::create_dir_all(&seed).unwrap();
         git(&seed, &["init", "--quiet", "--initial-branch=main"]);
-        self.commit_to(repo, files);
+        self.commit(repo, files, "initial");
     }
 
-    /// A new commit on `repo`'s `main` with `files` written; its sha.
+    /// A new commit ("more") on `repo`'s `main` with `files` written; its sha.
     pub fn commit_to(&self, repo: &str, files: &[(&str, &str)]) -> String {
+        self.commit(repo, files, "more")
+    }
+
+    fn commit(&self, repo: &str, files: &[(&str, &str)], message: &str) -> String {
         let seed = self.root.join(format!("{repo}.seed"));
         for (name, text) in files {
             std::fs::write(seed.join(name), text).unwrap();
@@ -157,7 +161,7 @@ impl Forge {
                 "commit",
                 "--quiet",
                 "-m",
-                "more",
+                message,
             ],
         );
         let bare = self.root.join(format!("{repo}.git"));
