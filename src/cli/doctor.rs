@@ -110,6 +110,7 @@ pub async fn run(config: &Config, manifest: &Path) -> Vec<Check> {
         checks.extend(slack_checks(s, manifest, config).await);
     }
     checks.push(prompt_check(config));
+    checks.push(evals_check(config));
     checks.extend(runtime_checks(config).await);
     checks.push(store_check(&config.store.path));
     checks.push(workspaces_check(&config.jobs, &config.sandbox));
@@ -417,6 +418,44 @@ fn prompt_check(config: &Config) -> Check {
             "fix the file at the line named",
         ),
     }
+}
+
+/// Every agent's eval suite reads (the bot would refuse a bad one when it runs it).
+fn evals_check(config: &Config) -> Check {
+    let Ok(registry) = load_agents(config) else {
+        return ok("eval suites", "not checked: the prompt files do not load");
+    };
+    let mut suites = 0;
+    let mut cases = 0;
+    for name in registry.agents.keys() {
+        match crate::evals::case::load_suite(&config.evals.dir, name) {
+            Ok(Some(s)) => {
+                suites += 1;
+                cases += s.cases.len();
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return bad(
+                    "eval suites",
+                    e.to_string(),
+                    "fix the file at the line named",
+                )
+            }
+        }
+    }
+    let judge = match &config.evals.judge {
+        Some(j) => format!("judge `{}`", j.model),
+        None => "no judge (rubrics not scored)".into(),
+    };
+    ok(
+        "eval suites",
+        format!(
+            "{suites} suite{} with {cases} case{} in {}; {judge}",
+            if suites == 1 { "" } else { "s" },
+            if cases == 1 { "" } else { "s" },
+            config.evals.dir.display()
+        ),
+    )
 }
 
 /// The first three numbers of a version as engines print it: `v1.2.8`, `1.1.5+ds1`,
@@ -830,6 +869,42 @@ pub fn model_key_checks(config: &Config) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_eval_suite_is_named_by_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let agents = dir.path().join("agents");
+        std::fs::create_dir_all(&agents).unwrap();
+        std::fs::write(
+            agents.join("default.md"),
+            "---\nname: default\ndescription: d\nharness: scripted\n---\nrole\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        config.agents.dir = agents;
+        config.agents.shared_dir = dir.path().join("shared");
+        config.evals.dir = dir.path().join("evals");
+        config.fill_defaults();
+        std::fs::create_dir_all(&config.evals.dir).unwrap();
+        let suite = config.evals.dir.join("default.yml");
+        std::fs::write(&suite, "cases:\n  - name: a\n    request: x\n").unwrap();
+        let good = render(&[evals_check(&config)]);
+        assert!(
+            good.starts_with("ok    eval suites: 1 suite with 1 case in"),
+            "{good}"
+        );
+        std::fs::write(
+            &suite,
+            "cases:\n  - name: a\n    request: x\n    expect: {answer: \"(\"}\n",
+        )
+        .unwrap();
+        let bad = render(&[evals_check(&config)]);
+        assert!(
+            bad.contains("FAIL  eval suites:")
+                && bad.contains("default.yml:4: cases[0].expect.answer"),
+            "{bad}"
+        );
+    }
 
     #[test]
     fn scopes_from_the_manifest_and_what_is_missing() {

@@ -393,6 +393,10 @@ fn doctor_names_a_missing_scope() {
             "{text}"
         );
         assert!(text.contains("ok    prompt files"), "{text}");
+        assert!(
+            text.contains("ok    eval suites: 0 suites with 0 cases in prompts/evals; no judge"),
+            "{text}"
+        );
         assert!(text.contains("ok    store"), "{text}");
         // A bad bot token is named too.
         w.config.slack.bot_token = Some(SecretString::from("xoxb-wrong"));
