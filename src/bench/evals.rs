@@ -12,7 +12,6 @@ use secrecy::SecretString;
 
 use super::{machine, ms, pct};
 use crate::config::Config;
-use crate::emulator::state::BOT_USER_ID;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::evals::case::parse_suite;
 use crate::evals::report::VariantInfo;
@@ -98,28 +97,13 @@ pub async fn evals(runs: usize, cases: usize, image: &str) -> anyhow::Result<()>
     for i in 0..=runs {
         let id = i as u64 + 1;
         let asked = Instant::now();
-        emu.post_as(
-            "alice",
-            "general",
-            &format!("<@{BOT_USER_ID}> bench job {i}: write the notes"),
-            None,
+        super::job_to_end(
+            &emu,
+            store.as_ref(),
+            id,
+            &format!("bench job {i}: write the notes"),
         )
-        .await
-        .map_err(anyhow::Error::msg)?;
-        let deadline = asked + Duration::from_secs(180);
-        let job = loop {
-            if let Some(job) = store.job(id)?.filter(|j| j.state.is_terminal()) {
-                break job;
-            }
-            anyhow::ensure!(Instant::now() < deadline, "job {id} did not finish");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
-        anyhow::ensure!(
-            job.answer.as_deref() == Some("done"),
-            "job {id} ended {}: {}",
-            job.state.label(),
-            job.failure.unwrap_or_default()
-        );
+        .await?;
         if i > 0 {
             jobs.push(asked.elapsed());
         }

@@ -14,7 +14,6 @@ use secrecy::SecretString;
 
 use super::{machine, ms, pct};
 use crate::config::Config;
-use crate::emulator::state::BOT_USER_ID;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::harness::cli::{CliHarness, CliKind, CliSpec};
 use crate::harness::{probe, Harness};
@@ -142,29 +141,15 @@ pub async fn harnesses(jobs: usize, image: &str) -> anyhow::Result<()> {
             let id = next_job;
             next_job += 1;
             let asked = Instant::now();
-            emu.post_as(
-                "alice",
-                "general",
-                &format!("<@{BOT_USER_ID}> bench job {i} agent={name}"),
-                None,
+            super::job_to_end(
+                &emu,
+                store.as_ref(),
+                id,
+                &format!("bench job {i} agent={name}"),
             )
             .await
-            .map_err(anyhow::Error::msg)?;
-            let deadline = asked + Duration::from_secs(180);
-            let job = loop {
-                if let Some(job) = store.job(id)?.filter(|j| j.state.is_terminal()) {
-                    break job;
-                }
-                anyhow::ensure!(Instant::now() < deadline, "{name}: job {id} did not finish");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            };
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
             let wall = asked.elapsed();
-            anyhow::ensure!(
-                job.answer.as_deref() == Some("done"),
-                "{name}: job {id} ended {}: {}",
-                job.state.label(),
-                job.failure.unwrap_or_default()
-            );
             if i > 0 {
                 figures.wall.push(wall);
                 let peak = std::fs::read_to_string(

@@ -44,6 +44,40 @@ fn docker_config(
     Ok(config)
 }
 
+/// Posts `text` as alice in #general and waits (at most 180 s) for job `id` to end with the
+/// answer "done"; the job as it ended.
+async fn job_to_end(
+    emu: &crate::emulator::Emulator,
+    store: &dyn Store,
+    id: u64,
+    text: &str,
+) -> anyhow::Result<crate::job::Job> {
+    let asked = Instant::now();
+    emu.post_as(
+        "alice",
+        "general",
+        &format!("<@{}> {text}", crate::emulator::state::BOT_USER_ID),
+        None,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let deadline = asked + Duration::from_secs(180);
+    let job = loop {
+        if let Some(job) = store.job(id)?.filter(|j| j.state.is_terminal()) {
+            break job;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "job {id} did not finish");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    anyhow::ensure!(
+        job.answer.as_deref() == Some("done"),
+        "job {id} ended {}: {}",
+        job.state.label(),
+        job.failure.clone().unwrap_or_default()
+    );
+    Ok(job)
+}
+
 /// Percentile (0–100) of sorted durations.
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -115,7 +115,7 @@ fn next_id() -> u64 {
                         .map_or(0, |d| d.as_nanos() as u64)
             }
         };
-        // 40 bits of it, even, below 2^47: ids stay in [2^48, 2^49).
+        // 40 bits of it, shifted and even, below 2^46: ids stay in [2^48, 2^49).
         let seed = ((seed & ((1 << 40) - 1)) << 6) & !1;
         let _ = NEXT.compare_exchange(0, seed + 2, Ordering::Relaxed, Ordering::Relaxed);
     }
@@ -164,7 +164,12 @@ impl Evaluator {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return Err((case.name.clone(), v));
                 };
-                let over = |b: f64| spent.lock().expect("spent").is_none_or(|s| s >= b);
+                let over = |b: f64| {
+                    spent
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .is_none_or(|s| s >= b)
+                };
                 if budget_usd.is_some_and(over) {
                     return Err((case.name.clone(), v));
                 }
@@ -187,7 +192,7 @@ impl Evaluator {
                 });
                 run.variant = v;
                 {
-                    let mut spent = spent.lock().expect("spent");
+                    let mut spent = spent.lock().unwrap_or_else(|p| p.into_inner());
                     *spent = match (*spent, run.cost_usd) {
                         // Partly priced is unknown too (an unpriced judge beside a priced model).
                         _ if run.unpriced => None,
