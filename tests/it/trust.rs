@@ -505,10 +505,19 @@ async fn job_content_on_the_ops_server_needs_the_token_and_hides_grants() {
     );
     job.grant_token = Some("live-grant-token-0a1b2c3d4e".into());
     store.put_job(&job).unwrap();
+    store
+        .put_prompt_version("v0123456789ab", "a role prompt")
+        .unwrap();
 
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    for path in ["/audit".to_string(), format!("/jobs/{}", job.id)] {
+    for path in [
+        "/audit".to_string(),
+        format!("/jobs/{}", job.id),
+        // What `threadwork eval` asks a running bot for: amendments, approved cases, prompts.
+        "/agents/coder/learning".to_string(),
+        "/prompt_versions/v0123456789ab".to_string(),
+    ] {
         let anonymous = client.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(anonymous.status(), 401, "{path} without the token");
         let wrong = client
