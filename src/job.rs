@@ -224,6 +224,9 @@ pub struct SandboxRecord {
     pub image: Option<String>,
     pub digest: Option<String>,
     pub limits: String,
+    /// The run's network mode (records from before it was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::runtime::NetworkMode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -793,13 +793,16 @@ pub fn model_key_checks(config: &Config) -> Vec<Check> {
             continue;
         };
         let provider = kind.provider();
-        // A CLI reaches the model only through its run's forwarder (`model:8080`).
+        // A CLI reaches the model only through its run's forwarder (`model:8080`), which a
+        // Docker run with `open` has too.
         let timeout = std::time::Duration::from_secs(config.jobs.timeout_secs.max(1));
         if let Ok(spec) =
             crate::runtime::policy::resolve(&config.sandbox, &agent.name, &agent.sandbox, timeout)
         {
             use crate::runtime::policy::{NetworkMode, RuntimeKind};
-            if spec.runtime != RuntimeKind::Process && spec.network != NetworkMode::Model {
+            let reaches_proxy = spec.network == NetworkMode::Model
+                || (spec.network == NetworkMode::Open && spec.runtime == RuntimeKind::Docker);
+            if spec.runtime != RuntimeKind::Process && !reaches_proxy {
                 out.push(bad(
                     "network",
                     format!(

@@ -347,6 +347,9 @@ impl Evaluator {
             }
         }
         let model_base = grant.as_ref().map(|g| self.model_base(g, &spec));
+        let egress_proxy = grant
+            .as_ref()
+            .and_then(|g| crate::jobs::grants::open_egress(self.runtime.as_deref(), g, &spec));
         let mcp = match &model_base {
             Some(base) => crate::mcp::endpoints(base, &agent.mcp),
             None => vec![],
@@ -377,6 +380,7 @@ impl Evaluator {
             resume_session: None,
             model_base,
             mcp,
+            egress_proxy,
         };
         let started = Instant::now();
         let disk = (spec.disk_mb > 0).then(|| (workspace.to_path_buf(), spec.disk_mb));

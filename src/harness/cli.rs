@@ -423,6 +423,7 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             crate::mcp::servers_json(&run.mcp),
         ));
     }
+    env.extend(super::proxy_env(run));
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     CliInvocation {
         program,
@@ -568,6 +569,7 @@ mod tests {
     fn run() -> HarnessRun {
         HarnessRun {
             mcp: vec![],
+            egress_proxy: None,
             job_id: 3,
             agent: "coder".into(),
             role_prompt: "Be \"careful\".\nAlways test.".into(),

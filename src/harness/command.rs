@@ -99,7 +99,8 @@ fn child_env(
             run.model.clone().unwrap_or_default(),
         ),
     ];
-    if run.sandbox.network == NetworkMode::Model {
+    // A Docker run with `open` reaches its model through the same forwarder as `model`.
+    if run.sandbox.network == NetworkMode::Model || run.egress_proxy.is_some() {
         if let Some(addr) = model_address {
             env.push(("THREADWORK_MODEL_ADDR".to_string(), addr));
         }
@@ -109,6 +110,7 @@ fn child_env(
             env.push(("THREADWORK_MODEL_URL".to_string(), base.clone()));
         }
     }
+    env.extend(super::proxy_env(run));
     if !run.mcp.is_empty() {
         env.push((
             "THREADWORK_MCP_SERVERS".to_string(),
@@ -523,6 +525,7 @@ mod tests {
     fn run(dir: &std::path::Path) -> HarnessRun {
         HarnessRun {
             mcp: vec![],
+            egress_proxy: None,
             job_id: 7,
             agent: "default".into(),
             role_prompt: "role".into(),

@@ -168,6 +168,29 @@ pub struct HarnessRun {
     pub model_base: Option<String>,
     /// The agent's MCP servers through the gateway: (name, URL as the sandbox sees it).
     pub mcp: Vec<(String, String)>,
+    /// The egress proxy a run with network `open` goes out through (Docker), with the job's
+    /// token: `http://threadwork:<token>@model:8080`.
+    pub egress_proxy: Option<String>,
+}
+
+/// The proxy variables of a run that goes out through the egress proxy: the usual names in
+/// both cases (tools read one or the other), and the model forwarder kept direct.
+pub fn proxy_env(run: &HarnessRun) -> Vec<(String, String)> {
+    let Some(url) = &run.egress_proxy else {
+        return vec![];
+    };
+    let direct = format!("{},localhost,127.0.0.1", crate::runtime::docker::MODEL_HOST);
+    [
+        ("HTTPS_PROXY", url.as_str()),
+        ("https_proxy", url.as_str()),
+        ("HTTP_PROXY", url.as_str()),
+        ("http_proxy", url.as_str()),
+        ("NO_PROXY", direct.as_str()),
+        ("no_proxy", direct.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 #[derive(Debug, thiserror::Error)]

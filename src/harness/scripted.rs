@@ -159,6 +159,7 @@ mod tests {
     fn run() -> HarnessRun {
         HarnessRun {
             mcp: vec![],
+            egress_proxy: None,
             job_id: 1,
             agent: "default".into(),
             role_prompt: "be good".into(),

@@ -30,6 +30,12 @@ impl Jobs {
         Some(grant)
     }
 
+    /// Lets a run with network `open` out through the egress proxy, where its runtime sends
+    /// it there (Docker); the proxy URL its sandbox is given (`HTTPS_PROXY`), with its token.
+    pub(super) fn open_egress(&self, grant: &GrantHandle, spec: &SandboxSpec) -> Option<String> {
+        open_egress(self.runtime.as_deref(), grant, spec)
+    }
+
     /// The job's model base URL as its sandbox sees it.
     pub(super) fn model_base(&self, grant: &GrantHandle, spec: &SandboxSpec) -> String {
         model_base(self.runtime.as_deref(), self.proxy.as_ref(), grant, spec)
@@ -53,8 +59,24 @@ impl Jobs {
             image,
             digest,
             limits: spec.summary(),
+            network: Some(spec.network),
         }
     }
+}
+
+/// Opens the egress proxy to `grant` when its run has network `open` and its runtime goes
+/// out through the proxy; the proxy URL as the sandbox sees it.
+pub fn open_egress(
+    runtime: Option<&dyn crate::runtime::Runtime>,
+    grant: &GrantHandle,
+    spec: &SandboxSpec,
+) -> Option<String> {
+    if spec.network != crate::runtime::NetworkMode::Open {
+        return None;
+    }
+    let address = runtime?.egress_address(spec)?;
+    grant.allow_egress(spec.open_allow.clone());
+    Some(format!("http://threadwork:{}@{address}", grant.token()))
 }
 
 /// A grant's model base URL as a sandbox with `spec` sees it: the runtime's model address

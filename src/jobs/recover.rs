@@ -126,7 +126,17 @@ impl Jobs {
         let agent = self.registry().agents.get(&job.agent).cloned();
         let models = super::plan::allowed_models(agent.as_ref());
         let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
-        self.grant(job, models, &mcp, Some(token))
+        let grant = self.grant(job, models, &mcp, Some(token))?;
+        // Network `open` goes on only if the rules in force still give it to the agent.
+        if let Ok(spec) = super::plan::sandbox_for(
+            &self.settings.sandbox,
+            &job.agent,
+            agent.as_ref(),
+            self.settings.job_timeout,
+        ) {
+            self.open_egress(&grant, &spec);
+        }
+        Some(grant)
     }
 
     /// Removes sandboxes a previous process left, except those of `running` jobs, which
@@ -263,6 +273,7 @@ impl Jobs {
             resume_session: None,
             model_base: None,
             mcp: vec![],
+            egress_proxy: None,
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: String::new(),

@@ -185,6 +185,9 @@ impl Jobs {
             return Ending::failed(e.to_string());
         }
         let model_base = grant.as_ref().map(|g| self.model_base(g, &plan.sandbox));
+        let egress_proxy = grant
+            .as_ref()
+            .and_then(|g| self.open_egress(g, &plan.sandbox));
         let mcp = match &model_base {
             Some(base) => crate::mcp::endpoints(base, &plan.mcp_servers),
             None => vec![],
@@ -196,6 +199,7 @@ impl Jobs {
             resume_session: plan.resume_session,
             model_base,
             mcp,
+            egress_proxy,
             job_id: job.id,
             agent: job.agent.clone(),
             role_prompt: plan.role_prompt,

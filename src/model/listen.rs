@@ -33,6 +33,11 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Requests one job may have in flight at once (its body buffered, or its answer open).
     pub per_job_requests: usize,
+    /// Egress tunnels (network `open`) open at once, all jobs together; a tunnel leaves the
+    /// connection counts above once it is set up, and is counted here instead.
+    pub tunnels: usize,
+    /// Egress tunnels one job may have open at once.
+    pub per_job_tunnels: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +48,8 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(120),
             per_job_requests: 16,
+            tunnels: 256,
+            per_job_tunnels: 32,
         }
     }
 }
@@ -132,6 +139,8 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
+                // A CONNECT tunnel (the egress proxy) takes the connection over.
+                .with_upgrades()
                 .await;
             drop(slot);
             drop(permit);

@@ -8,6 +8,10 @@
 //!
 //! The same listener carries the MCP gateway (`/t/<token>/mcp/<server>`, see `crate::mcp`):
 //! a sandbox that may reach its model may reach its agent's tools, under the same token.
+//! And so does the egress proxy (`egress`): a Docker sandbox with network `open` tunnels out
+//! through it with `CONNECT`, under the same token, to public addresses only.
+
+mod egress;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -142,6 +146,8 @@ struct Grant {
     /// as the proxy sees it: a Docker run's own forwarder, a pod, the bot's host for a local
     /// process). Requests with the token from anywhere else are refused.
     client: Option<std::net::IpAddr>,
+    /// Network `open` through the egress proxy, for a job whose sandbox has it.
+    egress: Option<egress::EgressGrant>,
 }
 
 impl Grant {
@@ -173,6 +179,8 @@ struct Shared {
     client: reqwest::Client,
     gateway: Option<Arc<Gateway>>,
     limits: Limits,
+    /// Egress tunnels open now, all jobs together (`Limits::tunnels`).
+    tunnels: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -280,6 +288,20 @@ impl GrantHandle {
         *self.tool_calls.lock().expect("tool calls lock") = Some(rx);
     }
 
+    /// Lets the job tunnel out through the egress proxy (network `open` on Docker): to public
+    /// addresses and to `allow`.
+    pub fn allow_egress(&self, allow: Vec<ipnet::IpNet>) {
+        if let Some(g) = self
+            .shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+        {
+            g.egress = Some(egress::EgressGrant::new(allow));
+        }
+    }
+
     /// The receiving end of the job's tool calls (once).
     pub fn take_tool_calls(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<ToolCall>> {
         self.tool_calls.lock().expect("tool calls lock").take()
@@ -301,11 +323,16 @@ impl GrantHandle {
 
 impl Drop for GrantHandle {
     fn drop(&mut self) {
-        self.shared
+        let ended = self
+            .shared
             .grants
             .lock()
             .expect("grants lock")
             .remove(&self.token);
+        // Its tunnels close with it.
+        if let Some(e) = ended.and_then(|g| g.egress) {
+            e.end();
+        }
     }
 }
 
@@ -363,16 +390,12 @@ impl ModelProxy {
                 .expect("a default HTTP client builds"),
             gateway,
             limits,
+            tunnels: Arc::new(tokio::sync::Semaphore::new(limits.tunnels)),
         });
         let app = Router::new()
             .route("/t/{token}/mcp/{server}", any(tools))
             .route("/t/{token}/{provider}/{*rest}", any(forward))
-            .fallback(|| async {
-                (
-                    StatusCode::FORBIDDEN,
-                    "threadwork model proxy: requests need a job token",
-                )
-            })
+            .fallback(egress::fallback)
             .with_state(shared.clone());
         let server = tokio::spawn(super::listen::serve(listener, app, limits)).abort_handle();
         tracing::info!(%addr, "model proxy listening");
@@ -442,6 +465,7 @@ impl ModelProxy {
                 tools: None,
                 in_flight: 0,
                 client: None,
+                egress: None,
             },
         );
         GrantHandle {

@@ -3,11 +3,13 @@
 //! Every container runs as a non-root user with a read-only root filesystem, all capabilities
 //! dropped, `no-new-privileges`, a tmpfs `/tmp`, the job's workspace as the only writable
 //! mount (`/workspace`), and CPU, memory and pids limits. Network mode `none` gives it no
-//! interface but loopback; `open` the default bridge; `model` gives the run an internal
-//! network of its own, whose bridge has no address on the host (`inhibit_ipv4`) and whose
-//! only other member is the run's own egress container forwarding one port to the model
-//! endpoint: from the sandbox, that one address:port is all that answers, and no other run is
-//! on its network. Both go with the run.
+//! interface but loopback; `model` gives the run an internal network of its own, whose
+//! bridge has no address on the host (`inhibit_ipv4`) and whose only other member is the
+//! run's own egress container forwarding one port to the model endpoint: from the sandbox,
+//! that one address:port is all that answers, and no other run is on its network. Both go
+//! with the run. `open` is the same network: on that one port the bot's egress proxy also
+//! tunnels (`HTTPS_PROXY`) to public addresses and nowhere else (`crate::model::proxy`),
+//! since Docker itself cannot keep a bridge off the host, its networks and cloud metadata.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -196,7 +198,7 @@ impl DockerRuntime {
         }
     }
 
-    /// Creates a run's own internal network and egress forwarder (mode `model`): no run
+    /// Creates a run's own internal network and egress forwarder (modes `model` and `open`): no run
     /// reaches another's ports, and the proxy sees each run as a client of its own. Returns
     /// the network and the forwarder's address on it.
     async fn model_network_for(
@@ -208,7 +210,7 @@ impl DockerRuntime {
         let egress = self.egress_name(job_id);
         let Some(upstream) = self.model_endpoint.clone() else {
             return Err(RuntimeError::Refused(
-                "network mode `model` needs `[sandbox] model_endpoint`".into(),
+                "network modes `model` and `open` need `[sandbox] model_endpoint` (the bot's model proxy)".into(),
             ));
         };
         self.ensure_image(docker, &self.egress_image).await?;
@@ -660,6 +662,13 @@ impl Runtime for DockerRuntime {
             .map(|_| format!("{MODEL_HOST}:{MODEL_PORT}"))
     }
 
+    /// `open` goes out through the bot's egress proxy, on the same forwarder as the model.
+    fn egress_address(&self, spec: &SandboxSpec) -> Option<String> {
+        (spec.network == NetworkMode::Open)
+            .then(|| self.model_address(spec))
+            .flatten()
+    }
+
     fn image_of(&self, spec: &SandboxSpec) -> Option<String> {
         Some(spec.image.clone())
     }
@@ -703,8 +712,7 @@ impl Runtime for DockerRuntime {
         set_world_writable(&launch.workspace)?;
         let (network, model_dns) = match launch.spec.network {
             NetworkMode::None => ("none".to_string(), None),
-            NetworkMode::Open => ("bridge".to_string(), None),
-            NetworkMode::Model => {
+            NetworkMode::Model | NetworkMode::Open => {
                 let (network, ip) = self.model_network_for(docker, launch.job_id).await?;
                 let resolv = no_resolver_file(&launch.workspace);
                 (network, Some(ModelDns { ip, resolv }))
@@ -725,7 +733,7 @@ impl Runtime for DockerRuntime {
             )
             .await
         {
-            if launch.spec.network == NetworkMode::Model {
+            if launch.spec.network != NetworkMode::None {
                 let _ = tear_down(docker, &self.egress_name(launch.job_id), &network).await;
             }
             return Err(refused(e));
@@ -733,7 +741,7 @@ impl Runtime for DockerRuntime {
         let mut handle = self.handle(
             docker,
             &name,
-            (launch.spec.network == NetworkMode::Model)
+            (launch.spec.network != NetworkMode::None)
                 .then(|| (self.egress_name(launch.job_id), network.clone())),
         );
         let attach = AttachContainerOptionsBuilder::default()
@@ -1055,6 +1063,7 @@ mod tests {
                 disk_mb: 1024,
                 network,
                 runtime: super::super::policy::RuntimeKind::Docker,
+                open_allow: vec![],
             },
         }
     }

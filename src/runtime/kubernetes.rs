@@ -42,6 +42,7 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
+use super::open::OPEN_EXCEPT;
 use super::{
     Exit, Launch, Leftover, NetworkMode, RunHandle, Runtime, RuntimeError, SandboxSpec, Spawned,
     LABEL_AGENT, LABEL_INSTANCE, LABEL_JOB,
@@ -161,24 +162,6 @@ fn default_dns_labels() -> BTreeMap<String, String> {
     BTreeMap::from([("k8s-app".into(), "kube-dns".into())])
 }
 
-/// What network `open` never reaches: private, shared, loopback, link-local, benchmark,
-/// multicast and reserved ranges (the cluster, the node, cloud metadata at 169.254.169.254),
-/// and Azure's platform address. Public addresses of the cluster's own nodes and load
-/// balancers are the cluster's to add (a NetworkPolicy of its own).
-pub const OPEN_EXCEPT: [&str; 11] = [
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "168.63.129.16/32",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "198.18.0.0/15",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-];
-
 fn selector(labels: &BTreeMap<String, String>) -> LabelSelector {
     LabelSelector {
         match_labels: Some(labels.clone()),
@@ -195,7 +178,11 @@ fn namespace_named(ns: &str) -> LabelSelector {
 
 /// The sandbox's egress rules for `mode`: DNS only to the cluster's DNS pods, and then the
 /// proxy (`model`) or the public internet (`open`); nothing for `none`.
-fn egress_rules(mode: NetworkMode, settings: &KubeSettings) -> Vec<NetworkPolicyEgressRule> {
+fn egress_rules(
+    mode: NetworkMode,
+    allow: &[ipnet::IpNet],
+    settings: &KubeSettings,
+) -> Vec<NetworkPolicyEgressRule> {
     let port = |n: i32, protocol: &str| NetworkPolicyPort {
         port: Some(IntOrString::Int(n)),
         protocol: Some(protocol.into()),
@@ -223,19 +210,30 @@ fn egress_rules(mode: NetworkMode, settings: &KubeSettings) -> Vec<NetworkPolicy
             // The proxy is reached by its Service name.
             dns,
         ],
-        NetworkMode::Open => vec![
-            dns,
-            NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    ip_block: Some(IPBlock {
-                        cidr: "0.0.0.0/0".into(),
-                        except: Some(OPEN_EXCEPT.iter().map(|c| c.to_string()).collect()),
-                    }),
-                    ..Default::default()
-                }]),
-                ports: None,
-            },
-        ],
+        NetworkMode::Open => {
+            let public = NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: "0.0.0.0/0".into(),
+                    except: Some(OPEN_EXCEPT.iter().map(|c| c.to_string()).collect()),
+                }),
+                ..Default::default()
+            };
+            // The admin's ranges (`[sandbox] open_allow`), private ones included.
+            let allowed = allow.iter().map(|net| NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: net.to_string(),
+                    except: None,
+                }),
+                ..Default::default()
+            });
+            vec![
+                dns,
+                NetworkPolicyEgressRule {
+                    to: Some(std::iter::once(public).chain(allowed).collect()),
+                    ports: None,
+                },
+            ]
+        }
     }
 }
 
@@ -308,7 +306,7 @@ pub fn objects(launch: &Launch, instance: &str, settings: &KubeSettings) -> Obje
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![]),
-            egress: Some(egress_rules(spec.network, settings)),
+            egress: Some(egress_rules(spec.network, &spec.open_allow, settings)),
         }),
     });
     let quantity = |s: String| Quantity(s);
@@ -1250,6 +1248,19 @@ mod tests {
                 "{range}"
             );
         }
+        assert_eq!(
+            policy["spec"]["egress"][1]["to"].as_array().unwrap().len(),
+            1
+        );
+
+        // An admin's range (`[sandbox] open_allow`) is added beside the public internet.
+        let mut mirror = launch(NetworkMode::Open);
+        mirror.spec.open_allow = vec!["10.20.0.0/16".parse().unwrap()];
+        let o = objects(&mirror, "prod", &KubeSettings::default());
+        let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
+        let to = &policy["spec"]["egress"][1]["to"];
+        assert_eq!(to[1]["ipBlock"]["cidr"], "10.20.0.0/16");
+        assert!(to[1]["ipBlock"]["except"].is_null());
     }
 
     #[tokio::test]

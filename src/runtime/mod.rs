@@ -15,6 +15,7 @@ use tokio::io::AsyncRead;
 pub mod docker;
 pub mod hostfs;
 pub mod kubernetes;
+pub mod open;
 pub mod policy;
 pub mod process;
 pub mod set;
@@ -122,6 +123,11 @@ pub trait Runtime: Send + Sync {
     fn workspace_in_sandbox(&self, host: &Path, spec: &SandboxSpec) -> PathBuf;
     /// The model endpoint the run reaches under network mode `model`, as `host:port`.
     fn model_address(&self, spec: &SandboxSpec) -> Option<String>;
+    /// The egress proxy (`host:port`) a run with network `open` goes out through, for
+    /// runtimes that fence `open` that way (Docker); `None` where it goes out directly.
+    fn egress_address(&self, _spec: &SandboxSpec) -> Option<String> {
+        None
+    }
     /// The image a run with `spec` starts from, for runtimes that use images: named when a
     /// program is missing from it.
     fn image_of(&self, _spec: &SandboxSpec) -> Option<String> {

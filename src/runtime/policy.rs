@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// What the run may reach over the network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// No network interface but loopback.
@@ -14,7 +14,8 @@ pub enum NetworkMode {
     None,
     /// Only the bot's model endpoint (one address:port).
     Model,
-    /// The default bridge network; admin-approved per agent.
+    /// Public addresses, never the host, private ranges or metadata (`runtime::open`);
+    /// admin-approved per agent.
     Open,
 }
 
@@ -169,6 +170,10 @@ pub struct SandboxPolicy {
     /// Agents an admin approved for network mode `open`.
     #[serde(default)]
     pub open_network_agents: Vec<String>,
+    /// Ranges `open` reaches although they are not public (an internal package mirror):
+    /// CIDRs such as `"10.20.0.0/16"` or `"192.0.2.7/32"`.
+    #[serde(default)]
+    pub open_allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for SandboxPolicy {
@@ -242,6 +247,8 @@ pub struct SandboxSpec {
     pub disk_mb: u64,
     pub network: NetworkMode,
     pub runtime: RuntimeKind,
+    /// What `open` reaches beyond public addresses (`[sandbox] open_allow`).
+    pub open_allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for SandboxSpec {
@@ -288,6 +295,8 @@ pub enum PolicyError {
     },
     #[error("agent `{agent}` asks for network `open`, which an admin must approve: add it to `[sandbox] open_network_agents`")]
     OpenNotApproved { agent: String },
+    #[error("agent `{agent}` runs with network `open`, which on Docker goes out through the bot's egress proxy on the model proxy's port, but no model proxy is configured (`[model]`, `[sandbox] model_endpoint`)")]
+    OpenWithoutProxy { agent: String },
     #[error("agent `{agent}` runs with network `model`, but no model endpoint is configured (`[sandbox] model_endpoint`)")]
     NoModelEndpoint { agent: String },
     #[error("agent `{agent}` asks for runtime `{runtime}`, which this bot does not run: add it to `[sandbox] runtimes`")]
@@ -385,6 +394,15 @@ pub fn resolve(
             runtime: runtime.label(),
         });
     }
+    // A Docker sandbox goes out through the bot's egress proxy, on the model proxy's port.
+    if network == NetworkMode::Open
+        && runtime == RuntimeKind::Docker
+        && policy.model_endpoint.is_none()
+    {
+        return Err(PolicyError::OpenWithoutProxy {
+            agent: agent.to_string(),
+        });
+    }
     Ok(SandboxSpec {
         image: ask.image.clone().unwrap_or_else(|| policy.image.clone()),
         user: policy.user.clone(),
@@ -396,6 +414,7 @@ pub fn resolve(
         disk_mb,
         network,
         runtime,
+        open_allow: policy.open_allow.clone(),
     })
 }
 
@@ -528,10 +547,33 @@ mod tests {
             })
         );
         policy.open_network_agents.push("web".into());
+        // On Docker the way out is the egress proxy on the model proxy's port.
+        assert_eq!(
+            resolve(&policy, "web", &ask, T),
+            Err(PolicyError::OpenWithoutProxy {
+                agent: "web".into()
+            })
+        );
+        policy.model_endpoint = Some("host.docker.internal:8080".into());
+        policy.open_allow = vec!["10.20.0.0/16".parse().unwrap()];
+        let spec = resolve(&policy, "web", &ask, T).unwrap();
+        assert_eq!(spec.network, NetworkMode::Open);
+        assert_eq!(spec.open_allow, policy.open_allow);
+        // A Kubernetes run goes out directly, fenced by its NetworkPolicy.
+        policy.model_endpoint = None;
+        policy.runtime = RuntimeKind::Kubernetes;
         assert_eq!(
             resolve(&policy, "web", &ask, T).unwrap().network,
             NetworkMode::Open
         );
+    }
+
+    #[test]
+    fn a_bad_open_allow_range_is_named() {
+        let e = toml::from_str::<SandboxPolicy>(r#"open_allow = ["10.0.0.0/33"]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("open_allow") && e.contains("10.0.0.0/33"), "{e}");
     }
 
     #[test]

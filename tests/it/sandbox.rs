@@ -79,6 +79,18 @@ async fn run_as_job(
     sandbox: SandboxSpec,
     workdir: &std::path::Path,
 ) -> Vec<HarnessEvent> {
+    run_going_out(job_id, runtime, spec, sandbox, workdir, None).await
+}
+
+/// `run_as_job` with the egress proxy URL a job with network `open` is given.
+async fn run_going_out(
+    job_id: u64,
+    runtime: Arc<dyn Runtime>,
+    spec: CommandSpec,
+    sandbox: SandboxSpec,
+    workdir: &std::path::Path,
+    egress_proxy: Option<String>,
+) -> Vec<HarnessEvent> {
     let harness = CommandHarness::with_runtime(spec, runtime);
     let run = HarnessRun {
         mcp: vec![],
@@ -91,6 +103,7 @@ async fn run_as_job(
         sandbox,
         resume_session: None,
         model_base: None,
+        egress_proxy,
     };
     let mut rx = harness.start(run, CancellationToken::new()).await.unwrap();
     let mut events = vec![];
@@ -167,8 +180,8 @@ echo parent=$(tr '\0' ' ' < /proc/$PPID/cmdline)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_none_model_and_open() {
-    if !docker_up("network_none_model_and_open").await {
+async fn network_none_and_model() {
+    if !docker_up("network_none_and_model").await {
         return;
     }
     let model_port = greeter("model-answer\n");
@@ -240,10 +253,122 @@ async fn network_none_model_and_open() {
         assert!(model.contains(want), "model: {want} in\n{model}");
     }
 
-    // The control: with an open network the same probes get through, so "closed" above is the
-    // sandbox's doing.
-    let open = run(NetworkMode::Open).await;
-    assert!(open.contains("host-other-port=open"), "open:\n{open}");
+    // The control: from the host, both ports answer, so "closed" above is the sandbox's doing.
+    for port in [model_port, other_port] {
+        assert!(std::net::TcpStream::connect((host.as_str(), port)).is_ok());
+    }
+    docker_runtime.remove_model_network().await.unwrap();
+}
+
+// Guards (part 2, item 5): network `open` on Docker reaches public addresses only, through
+// the bot's egress proxy. Directly, the sandbox reaches nothing but its forwarder; through
+// the proxy, with its job's token, neither the host (by any of its addresses or by name),
+// nor cloud metadata, nor a private range — but an admin's `open_allow` range, which is the
+// control that the tunnel itself works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_goes_out_through_the_egress_proxy_to_public_addresses_only() {
+    use threadwork::model::proxy::{ModelProxy, ProxyConfig};
+    if !docker_up("open_goes_out_through_the_egress_proxy").await {
+        return;
+    }
+    let other_port = greeter("host-service\n");
+    let host = host_ip();
+    let proxy = ModelProxy::start(ProxyConfig {
+        listen: ([0, 0, 0, 0], 0).into(),
+        ..ProxyConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut policy = policy("t-open");
+    policy.model_endpoint = Some(format!("host.docker.internal:{}", proxy.addr().port()));
+    policy.open_network_agents = vec!["probe".into()];
+    // The mirror of this test: a loopback address no other rule lets through.
+    policy.open_allow = vec!["127.0.0.2/32".parse().unwrap()];
+    let docker_runtime = Arc::new(DockerRuntime::new(&policy));
+    let runtime: Arc<dyn Runtime> = docker_runtime.clone();
+    let spec = threadwork::runtime::policy::resolve(
+        &policy,
+        "probe",
+        &threadwork::runtime::SandboxOverride {
+            network: Some(NetworkMode::Open),
+            ..Default::default()
+        },
+        SECS(120),
+    )
+    .unwrap();
+    let grant = proxy.grant(41, "probe", vec![]);
+    let egress = threadwork::jobs::grants::open_egress(Some(runtime.as_ref()), &grant, &spec);
+    assert!(
+        egress.is_some(),
+        "a Docker run with `open` goes out through the proxy"
+    );
+    // `tunnel <label> <host:port>`: the first line through a CONNECT tunnel, or socat's
+    // account of the proxy's refusal (the status's reason, `Forbidden` for a 403).
+    let mut script = format!(
+        r#"auth=${{HTTPS_PROXY#http://}}; auth=${{auth%@*}}
+for i in $(seq 150); do timeout 3 bash -c 'exec 3<>/dev/tcp/model/8080' 2>/dev/null && break; sleep 0.2; done
+tunnel() {{
+  out=$(timeout 15 socat -T5 - "PROXY:model:$2,proxyport=8080,proxy-authorization=$auth" </dev/null 2>&1 | head -1)
+  echo "$1=$out"
+}}
+tunnel allowed 127.0.0.2:{other_port}
+tunnel loopback 127.0.0.1:{other_port}
+tunnel by-name localhost:{other_port}
+tunnel host {host}:{other_port}
+tunnel metadata 169.254.169.254:80
+tunnel ipv6-mapped [::ffff:169.254.169.254]:80
+auth=threadwork:not-a-token tunnel forged 127.0.0.2:{other_port}
+echo proxy-env=${{HTTPS_PROXY:+set}}
+"#
+    );
+    script.push_str(&probe("direct-host", &format!("{host}:{other_port}")));
+    script.push_str(&probe(
+        "direct-gateway",
+        &format!("172.17.0.1:{other_port}"),
+    ));
+    script.push_str(&probe("direct-metadata", "169.254.169.254:80"));
+    let dir = tempfile::tempdir().unwrap();
+    let events = run_going_out(
+        41,
+        runtime,
+        bash(&script, OutputMode::Text),
+        spec,
+        dir.path(),
+        egress,
+    )
+    .await;
+    let out = answer(&events);
+    assert!(
+        out.contains("allowed=host-service"),
+        "the tunnel works:\n{out}"
+    );
+    assert!(out.contains("proxy-env=set"), "{out}");
+    for refused in ["loopback", "by-name", "host", "metadata", "ipv6-mapped"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{refused}=")))
+            .unwrap_or_default();
+        assert!(
+            line.contains("Forbidden") && !line.contains("host-service"),
+            "{refused} is refused:\n{out}"
+        );
+    }
+    let forged = out
+        .lines()
+        .find(|l| l.starts_with("forged="))
+        .unwrap_or_default();
+    assert!(
+        forged.contains("Forbidden"),
+        "a made-up token is refused:\n{out}"
+    );
+    for closed in [
+        "direct-host=closed",
+        "direct-gateway=closed",
+        "direct-metadata=closed",
+    ] {
+        assert!(out.contains(closed), "{closed} in\n{out}");
+    }
+    drop(grant);
     docker_runtime.remove_model_network().await.unwrap();
 }
 
