@@ -81,6 +81,7 @@ async fn a_200_mb_workspace_goes_to_the_pod_and_back_with_the_bots_memory_flat()
         "kt",
     ));
     let launch = Launch {
+        stdin: None,
         job_id: 1,
         agent: "coder".into(),
         program: "agent".into(),

@@ -546,6 +546,7 @@ impl Evaluator {
         spec.timeout = spec.timeout.min(COMMAND_LIMIT);
         let sandbox_ws = runtime.workspace_in_sandbox(workspace, &spec);
         let launch = Launch {
+            stdin: None,
             job_id: id,
             agent: agent.name.clone(),
             program: "sh".into(),
@@ -888,6 +889,7 @@ impl Evaluator {
                 // Folders it made read-only are opened first; its output is drained (a
                 // full pipe would stop it).
                 let launch = Launch {
+                    stdin: None,
                     job_id: id,
                     agent: agent.name.clone(),
                     program: "sh".into(),

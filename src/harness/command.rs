@@ -177,6 +177,7 @@ impl Harness for CommandHarness {
         let program = fill(&self.spec.program, &run, &workdir);
         let memory_mb = run.sandbox.memory_mb;
         let launch = Launch {
+            stdin: None,
             job_id: run.job_id,
             agent: run.agent.clone(),
             program: program.clone(),
@@ -457,6 +458,8 @@ fn not_found(program: &str, stderr: &str) -> bool {
         || stderr.contains("exec timeout failed")
         || ((stderr.contains("failed to run command") || stderr.contains("can't execute"))
             && stderr.contains(program))
+        // The shell that gives the program its standard input (`docker::STDIN_FROM`).
+        || (stderr.contains(&format!("exec: {program}: not found")))
 }
 
 fn missing_program(program: &str, image: Option<&str>, stderr: &str) -> String {

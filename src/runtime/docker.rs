@@ -465,8 +465,17 @@ pub fn container_body(
         "-s".to_string(),
         "KILL".to_string(),
         (spec.timeout.as_secs() + IN_CONTAINER_GRACE_SECS).to_string(),
-        launch.program.clone(),
     ];
+    // Standard input from a file: a shell opens it and becomes the program.
+    if let Some(input) = &launch.stdin {
+        cmd.extend([
+            "sh".to_string(),
+            "-c".to_string(),
+            STDIN_FROM.to_string(),
+            input.clone(),
+        ]);
+    }
+    cmd.push(launch.program.clone());
     cmd.extend(launch.args.iter().cloned());
     let mb = |n: u64| (n * 1024 * 1024) as i64;
     ContainerCreateBody {
@@ -522,6 +531,9 @@ pub fn container_body(
         ..Default::default()
     }
 }
+
+/// `sh -c` script: the program (`"$@"`) with the file `$0` as its standard input.
+pub const STDIN_FROM: &str = r#"exec "$@" < "$0""#;
 
 /// The most of a run's output its container log keeps; a re-attached run whose output
 /// went past it replays only the end.
@@ -1046,6 +1058,7 @@ mod tests {
 
     fn launch(network: NetworkMode) -> Launch {
         Launch {
+            stdin: None,
             job_id: 42,
             agent: "coder".into(),
             program: "node".into(),

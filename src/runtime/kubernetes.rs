@@ -268,8 +268,8 @@ fn ids(user: &str) -> (i64, i64) {
 /// killed (nothing may change the workspace while it is copied, nor fake the flag), the
 /// marker and the stderr are printed, and it waits (at most 10 minutes) for the bot's copy.
 /// The harness's exit status is the container's.
-const WRAPPER: &str = r#"limit=$1; shift
-if command -v timeout >/dev/null 2>&1; then timeout -s KILL "$limit" "$@"; else "$@"; fi 2>/tmp/.threadwork-stderr
+const WRAPPER: &str = r#"limit=$1; input=$2; shift 2
+if command -v timeout >/dev/null 2>&1; then timeout -s KILL "$limit" "$@"; else "$@"; fi <"$input" 2>/tmp/.threadwork-stderr
 rc=$?
 kill -9 -1 2>/dev/null
 rm -f /tmp/.threadwork-collected
@@ -355,6 +355,7 @@ pub fn objects(launch: &Launch, instance: &str, settings: &KubeSettings) -> Obje
         WRAPPER.to_string(),
         "threadwork".to_string(),
         spec.timeout.as_secs().max(1).to_string(),
+        launch.stdin.clone().unwrap_or_else(|| "/dev/null".into()),
         launch.program.clone(),
     ];
     command.extend(launch.args.iter().cloned());
@@ -1125,6 +1126,7 @@ mod tests {
 
     fn launch(network: NetworkMode) -> Launch {
         Launch {
+            stdin: None,
             job_id: 7,
             agent: "coder".into(),
             program: "claude".into(),
@@ -1172,7 +1174,8 @@ mod tests {
             c["command"][4], "1800",
             "the time limit, held in the pod too"
         );
-        assert_eq!(c["command"][5], "claude");
+        assert_eq!(c["command"][5], "/dev/null", "no standard input");
+        assert_eq!(c["command"][6], "claude");
         assert_eq!(job["metadata"]["labels"]["threadwork.job"], "7");
         assert_eq!(job["metadata"]["labels"]["threadwork.instance"], "prod");
         // Network none: an egress policy with no rule at all.

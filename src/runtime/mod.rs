@@ -39,6 +39,9 @@ pub struct Launch {
     /// The job's workspace on the bot's machine; the only writable place for the run.
     pub workspace: PathBuf,
     pub spec: SandboxSpec,
+    /// A file, as the run sees it, that becomes the program's standard input (the task, kept
+    /// out of the arguments that `ps` on the host and a pod's spec show); else empty input.
+    pub stdin: Option<String>,
 }
 
 /// How a run ended.

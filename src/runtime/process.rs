@@ -72,12 +72,22 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
+        let stdin =
+            match &launch.stdin {
+                Some(path) => Stdio::from(std::fs::File::open(path).map_err(|source| {
+                    RuntimeError::Spawn {
+                        program: launch.program.clone(),
+                        source,
+                    }
+                })?),
+                None => Stdio::null(),
+            };
         let mut child = Command::new(&launch.program)
             .args(&launch.args)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&launch.workspace)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

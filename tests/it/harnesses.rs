@@ -96,7 +96,8 @@ fn script(cli: &str) -> Vec<Step> {
             content: format!("hello from {cli}"),
         },
         Step::Shell {
-            command: "env > /workspace/env.txt; cat /workspace/hello.txt".into(),
+            // Also every process's arguments in the sandbox, as `ps` on the host sees them.
+            command: "env > /workspace/env.txt; cat /workspace/hello.txt; cat /proc/[0-9]*/cmdline > /workspace/procs.txt".into(),
         },
         Step::Text {
             text: format!("All done: {cli} wrote hello.txt"),
@@ -166,6 +167,23 @@ async fn the_cli_runs_edits_answers_and_resumes(
     // The real key reached the model (above) but is nowhere in the sandbox: not in the
     // environment its tools saw (`env.txt`), nor in any file the CLI wrote.
     assert!(workspace.join("env.txt").exists(), "the shell step ran");
+    // The task reached the model, and no process had it among its arguments (item 8).
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.body.to_string().contains("please write hello.txt")),
+        "the task reached the model"
+    );
+    let procs = String::from_utf8_lossy(&std::fs::read(workspace.join("procs.txt")).unwrap())
+        .replace('\0', " ");
+    assert!(
+        procs.contains("KILL"),
+        "the listing has the run's wrapper: {procs}"
+    );
+    assert!(
+        !procs.contains("please write"),
+        "the task is an argument: {procs}"
+    );
     let holding = files_holding(&workspace, &[KEY]);
     assert!(holding.is_empty(), "the API key is in {holding:?}");
     let job = w.bot().bot.store().job(1).unwrap().unwrap();

@@ -128,8 +128,8 @@ async fn a_job_runs_as_a_confined_kubernetes_job() {
         .collect();
     // The wrapper, then the harness's own command line.
     assert_eq!(&command[..2], &["/bin/sh", "-c"]);
-    assert_eq!(&command[4..7], &["1800", "my-agent", "--task"]);
-    assert!(command[7].starts_with("fix the bug"), "{command:?}");
+    assert_eq!(&command[4..8], &["1800", "/dev/null", "my-agent", "--task"]);
+    assert!(command[8].starts_with("fix the bug"), "{command:?}");
     let env: Vec<&str> = c["env"]
         .as_array()
         .unwrap()
@@ -767,6 +767,7 @@ async fn real_cluster_end_to_end() {
     std::fs::write(dir.path().join("in.txt"), "from the bot").unwrap();
     let spawned = runtime
         .spawn(Launch {
+            stdin: None,
             job_id: 1,
             agent: "e2e".into(),
             program: "sh".into(),
