@@ -347,9 +347,14 @@ impl Evaluator {
             }
         }
         let model_base = grant.as_ref().map(|g| self.model_base(g, &spec));
-        let egress_proxy = grant
-            .as_ref()
-            .and_then(|g| crate::jobs::grants::open_egress(self.runtime.as_deref(), g, &spec));
+        let egress_proxy = grant.as_ref().and_then(|g| {
+            let url = crate::jobs::grants::open_egress(self.runtime.as_deref(), g, &spec)?;
+            // A verbose client prints the proxy credentials base64-encoded: masked too.
+            if let Some(r) = &self.redactor {
+                r.add(&crate::jobs::grants::proxy_credentials(g));
+            }
+            Some(url)
+        });
         let mcp = match &model_base {
             Some(base) => crate::mcp::endpoints(base, &agent.mcp),
             None => vec![],

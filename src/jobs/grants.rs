@@ -33,7 +33,10 @@ impl Jobs {
     /// Lets a run with network `open` out through the egress proxy, where its runtime sends
     /// it there (Docker); the proxy URL its sandbox is given (`HTTPS_PROXY`), with its token.
     pub(super) fn open_egress(&self, grant: &GrantHandle, spec: &SandboxSpec) -> Option<String> {
-        open_egress(self.runtime.as_deref(), grant, spec)
+        let url = open_egress(self.runtime.as_deref(), grant, spec)?;
+        // A verbose client prints the proxy credentials base64-encoded: masked too.
+        self.redactor.add(&proxy_credentials(grant));
+        Some(url)
     }
 
     /// The job's model base URL as its sandbox sees it.
@@ -75,8 +78,14 @@ pub fn open_egress(
         return None;
     }
     let address = runtime?.egress_address(spec)?;
-    grant.allow_egress(spec.open_allow.clone());
+    grant.allow_egress(spec.open_allow.clone(), spec.open_deny.clone());
     Some(format!("http://threadwork:{}@{address}", grant.token()))
+}
+
+/// `Proxy-Authorization`'s value for `grant`'s egress proxy URL, as a client sends it.
+pub fn proxy_credentials(grant: &GrantHandle) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("threadwork:{}", grant.token()))
 }
 
 /// A grant's model base URL as a sandbox with `spec` sees it: the runtime's model address

@@ -127,14 +127,21 @@ impl Jobs {
         let models = super::plan::allowed_models(agent.as_ref());
         let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
         let grant = self.grant(job, models, &mcp, Some(token))?;
-        // Network `open` goes on only if the rules in force still give it to the agent.
-        if let Ok(spec) = super::plan::sandbox_for(
-            &self.settings.sandbox,
-            &job.agent,
-            agent.as_ref(),
-            self.settings.job_timeout,
-        ) {
-            self.open_egress(&grant, &spec);
+        // Network `open` goes on only for a run that started with it, and only if the rules
+        // in force still give it to the agent (a record without its network gets none).
+        let started_open = job
+            .sandbox
+            .as_ref()
+            .is_some_and(|s| s.network == Some(crate::runtime::NetworkMode::Open));
+        if started_open {
+            if let Ok(spec) = super::plan::sandbox_for(
+                &self.settings.sandbox,
+                &job.agent,
+                agent.as_ref(),
+                self.settings.job_timeout,
+            ) {
+                self.open_egress(&grant, &spec);
+            }
         }
         Some(grant)
     }

@@ -38,6 +38,8 @@ pub struct Limits {
     pub tunnels: usize,
     /// Egress tunnels one job may have open at once.
     pub per_job_tunnels: usize,
+    /// An egress tunnel through which nothing went for this long is closed.
+    pub tunnel_idle: Duration,
 }
 
 impl Default for Limits {
@@ -50,6 +52,7 @@ impl Default for Limits {
             per_job_requests: 16,
             tunnels: 256,
             per_job_tunnels: 32,
+            tunnel_idle: Duration::from_secs(300),
         }
     }
 }

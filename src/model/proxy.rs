@@ -181,6 +181,8 @@ struct Shared {
     limits: Limits,
     /// Egress tunnels open now, all jobs together (`Limits::tunnels`).
     tunnels: Arc<tokio::sync::Semaphore>,
+    /// The egress proxy's name lookups under way (`egress::LOOKUPS`).
+    lookups: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
@@ -289,8 +291,8 @@ impl GrantHandle {
     }
 
     /// Lets the job tunnel out through the egress proxy (network `open` on Docker): to public
-    /// addresses and to `allow`.
-    pub fn allow_egress(&self, allow: Vec<ipnet::IpNet>) {
+    /// addresses and to `allow`, never to `deny` (`runtime::open::check`).
+    pub fn allow_egress(&self, allow: Vec<ipnet::IpNet>, deny: Vec<ipnet::IpNet>) {
         if let Some(g) = self
             .shared
             .grants
@@ -298,7 +300,26 @@ impl GrantHandle {
             .expect("grants lock")
             .get_mut(&self.token)
         {
-            g.egress = Some(egress::EgressGrant::new(allow));
+            // Tunnels opened under earlier rules do not outlive them.
+            if let Some(earlier) = g.egress.replace(egress::EgressGrant::new(allow, deny)) {
+                earlier.end();
+            }
+        }
+    }
+
+    /// Lets a test tunnel to loopback, the one place a test machine has to tunnel to.
+    #[cfg(test)]
+    pub(crate) fn allow_egress_to_loopback(&self) {
+        self.allow_egress(vec![], vec![]);
+        if let Some(e) = self
+            .shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+            .and_then(|g| g.egress.as_mut())
+        {
+            e.loopback = true;
         }
     }
 
@@ -391,6 +412,7 @@ impl ModelProxy {
             gateway,
             limits,
             tunnels: Arc::new(tokio::sync::Semaphore::new(limits.tunnels)),
+            lookups: Arc::new(tokio::sync::Semaphore::new(egress::LOOKUPS)),
         });
         let app = Router::new()
             .route("/t/{token}/mcp/{server}", any(tools))

@@ -234,8 +234,8 @@ impl DockerRuntime {
         };
         docker.create_network(request).await.map_err(refused)?;
         let set_up = async {
-            // The forwarder's other leg is on the default bridge, where `open` sandboxes are:
-            // it serves only its own run's network.
+            // The forwarder's other leg is on the default bridge (to reach the proxy on the
+            // host): it serves only its own run's network.
             let subnet = docker
                 .inspect_network(
                     &network,
@@ -1077,6 +1077,7 @@ mod tests {
                 network,
                 runtime: super::super::policy::RuntimeKind::Docker,
                 open_allow: vec![],
+                open_deny: vec![],
             },
         }
     }

@@ -180,7 +180,7 @@ fn namespace_named(ns: &str) -> LabelSelector {
 /// proxy (`model`) or the public internet (`open`); nothing for `none`.
 fn egress_rules(
     mode: NetworkMode,
-    allow: &[ipnet::IpNet],
+    spec: &SandboxSpec,
     settings: &KubeSettings,
 ) -> Vec<NetworkPolicyEgressRule> {
     let port = |n: i32, protocol: &str| NetworkPolicyPort {
@@ -211,20 +211,39 @@ fn egress_rules(
             dns,
         ],
         NetworkMode::Open => {
+            // `open_deny`'s IPv4 ranges close more of the internet.
+            let denied = spec
+                .open_deny
+                .iter()
+                .filter(|n| matches!(n, ipnet::IpNet::V4(_)))
+                .map(|n| n.to_string());
             let public = NetworkPolicyPeer {
                 ip_block: Some(IPBlock {
                     cidr: "0.0.0.0/0".into(),
-                    except: Some(OPEN_EXCEPT.iter().map(|c| c.to_string()).collect()),
+                    except: Some(
+                        OPEN_EXCEPT
+                            .iter()
+                            .map(|c| c.to_string())
+                            .chain(denied)
+                            .collect(),
+                    ),
                 }),
                 ..Default::default()
             };
-            // The admin's ranges (`[sandbox] open_allow`), private ones included.
-            let allowed = allow.iter().map(|net| NetworkPolicyPeer {
-                ip_block: Some(IPBlock {
-                    cidr: net.to_string(),
-                    except: None,
-                }),
-                ..Default::default()
+            // The admin's ranges (`[sandbox] open_allow`), private ones included, but never
+            // loopback, link-local, metadata or a denied range inside them.
+            let allowed = spec.open_allow.iter().map(|net| {
+                let closed: Vec<String> = super::open::closed_within(net, &spec.open_deny)
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect();
+                NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: net.to_string(),
+                        except: (!closed.is_empty()).then_some(closed),
+                    }),
+                    ..Default::default()
+                }
             });
             vec![
                 dns,
@@ -306,7 +325,7 @@ pub fn objects(launch: &Launch, instance: &str, settings: &KubeSettings) -> Obje
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![]),
-            egress: Some(egress_rules(spec.network, &spec.open_allow, settings)),
+            egress: Some(egress_rules(spec.network, spec, settings)),
         }),
     });
     let quantity = |s: String| Quantity(s);
@@ -1264,6 +1283,17 @@ mod tests {
         let to = &policy["spec"]["egress"][1]["to"];
         assert_eq!(to[1]["ipBlock"]["cidr"], "10.20.0.0/16");
         assert!(to[1]["ipBlock"]["except"].is_null());
+        // However wide, an allowed range keeps metadata closed; a denied range closes more.
+        mirror.spec.open_allow = vec!["0.0.0.0/0".parse().unwrap()];
+        mirror.spec.open_deny = vec!["203.0.114.7/32".parse().unwrap()];
+        let o = objects(&mirror, "prod", &KubeSettings::default());
+        let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
+        let to = &policy["spec"]["egress"][1]["to"];
+        for block in [&to[0]["ipBlock"], &to[1]["ipBlock"]] {
+            let except = block["except"].as_array().unwrap();
+            assert!(except.iter().any(|c| c == "169.254.0.0/16"), "{block}");
+            assert!(except.iter().any(|c| c == "203.0.114.7/32"), "{block}");
+        }
     }
 
     #[tokio::test]

@@ -174,6 +174,10 @@ pub struct SandboxPolicy {
     /// CIDRs such as `"10.20.0.0/16"` or `"192.0.2.7/32"`.
     #[serde(default)]
     pub open_allow: Vec<ipnet::IpNet>,
+    /// Ranges `open` never reaches although they are public: the bot host's public address
+    /// where its interfaces do not show it (a bot in a container, 1:1 NAT).
+    #[serde(default)]
+    pub open_deny: Vec<ipnet::IpNet>,
 }
 
 impl Default for SandboxPolicy {
@@ -249,6 +253,8 @@ pub struct SandboxSpec {
     pub runtime: RuntimeKind,
     /// What `open` reaches beyond public addresses (`[sandbox] open_allow`).
     pub open_allow: Vec<ipnet::IpNet>,
+    /// What `open` never reaches although public (`[sandbox] open_deny`).
+    pub open_deny: Vec<ipnet::IpNet>,
 }
 
 impl Default for SandboxSpec {
@@ -415,6 +421,7 @@ pub fn resolve(
         network,
         runtime,
         open_allow: policy.open_allow.clone(),
+        open_deny: policy.open_deny.clone(),
     })
 }
 

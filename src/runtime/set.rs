@@ -60,6 +60,10 @@ impl Runtime for Runtimes {
         self.pick(spec.runtime).ok()?.model_address(spec)
     }
 
+    fn egress_address(&self, spec: &SandboxSpec) -> Option<String> {
+        self.pick(spec.runtime).ok()?.egress_address(spec)
+    }
+
     fn image_of(&self, spec: &SandboxSpec) -> Option<String> {
         self.pick(spec.runtime).ok()?.image_of(spec)
     }

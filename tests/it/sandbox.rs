@@ -282,10 +282,49 @@ async fn open_goes_out_through_the_egress_proxy_to_public_addresses_only() {
     let mut policy = policy("t-open");
     policy.model_endpoint = Some(format!("host.docker.internal:{}", proxy.addr().port()));
     policy.open_network_agents = vec!["probe".into()];
-    // The mirror of this test: a loopback address no other rule lets through.
-    policy.open_allow = vec!["127.0.0.2/32".parse().unwrap()];
     let docker_runtime = Arc::new(DockerRuntime::new(&policy));
-    let runtime: Arc<dyn Runtime> = docker_runtime.clone();
+    // The internet of this test: a "package mirror" in a container on Docker's default
+    // bridge, a private range no rule but the admin's `open_allow` lets through. The host's
+    // own address on that bridge stays closed although the range holds it.
+    let docker = docker_runtime.client().await.unwrap();
+    let mirror = "threadwork-t-open-mirror";
+    let remove = || {
+        bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .build()
+    };
+    let _ = docker.remove_container(mirror, Some(remove())).await;
+    docker
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(mirror)
+                    .build(),
+            ),
+            bollard::models::ContainerCreateBody {
+                image: Some(IMAGE.into()),
+                cmd: Some(vec![
+                    "socat".into(),
+                    "TCP-LISTEN:9000,fork,reuseaddr".into(),
+                    "SYSTEM:echo mirror-answer".into(),
+                ]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    docker.start_container(mirror, None).await.unwrap();
+    let mirror_ip = docker
+        .inspect_container(mirror, None)
+        .await
+        .unwrap()
+        .network_settings
+        .and_then(|n| n.networks)
+        .and_then(|n| n.get("bridge").and_then(|b| b.ip_address.clone()))
+        .expect("the mirror has an address on the default bridge");
+    let gateway = "172.17.0.1";
+    policy.open_allow = vec!["172.16.0.0/12".parse().unwrap()];
+    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new(&policy));
     let spec = threadwork::runtime::policy::resolve(
         &policy,
         "probe",
@@ -311,13 +350,14 @@ tunnel() {{
   out=$(timeout 15 socat -T5 - "PROXY:model:$2,proxyport=8080,proxy-authorization=$auth" </dev/null 2>&1 | head -1)
   echo "$1=$out"
 }}
-tunnel allowed 127.0.0.2:{other_port}
+for i in $(seq 50); do tunnel allowed {mirror_ip}:9000; case "$out" in mirror-answer) break;; esac; sleep 0.2; done
+tunnel gateway {gateway}:{other_port}
 tunnel loopback 127.0.0.1:{other_port}
 tunnel by-name localhost:{other_port}
 tunnel host {host}:{other_port}
 tunnel metadata 169.254.169.254:80
 tunnel ipv6-mapped [::ffff:169.254.169.254]:80
-auth=threadwork:not-a-token tunnel forged 127.0.0.2:{other_port}
+auth=threadwork:not-a-token tunnel forged {mirror_ip}:9000
 echo proxy-env=${{HTTPS_PROXY:+set}}
 "#
     );
@@ -338,12 +378,20 @@ echo proxy-env=${{HTTPS_PROXY:+set}}
     )
     .await;
     let out = answer(&events);
+    let _ = docker.remove_container(mirror, Some(remove())).await;
     assert!(
-        out.contains("allowed=host-service"),
+        out.contains("allowed=mirror-answer"),
         "the tunnel works:\n{out}"
     );
     assert!(out.contains("proxy-env=set"), "{out}");
-    for refused in ["loopback", "by-name", "host", "metadata", "ipv6-mapped"] {
+    for refused in [
+        "gateway",
+        "loopback",
+        "by-name",
+        "host",
+        "metadata",
+        "ipv6-mapped",
+    ] {
         let line = out
             .lines()
             .find(|l| l.starts_with(&format!("{refused}=")))

@@ -7,8 +7,12 @@
 //! nothing more), then the name is resolved here and every address checked against
 //! `runtime::open`; the tunnel goes to the address that passed, so neither the host, the
 //! networks around it, cloud metadata, nor a name re-resolved to one of them is reached.
-//! Tunnels per job and in all are capped, and a job's tunnels are cut when its grant ends.
-//! Plain `http://` is not forwarded: the proxy would have to read and rewrite each request.
+//! Tunnels per job and in all are capped, name lookups in all too (a lookup cannot be called
+//! off, so its slot is held until it ends); a tunnel idle for `Limits::tunnel_idle` closes,
+//! and a job's tunnels are cut when its grant ends. A refusal tells the sandbox only that
+//! `open` does not reach the name (the log has the address and why), so the proxy cannot be
+//! used to map internal names. Plain `http://` is not forwarded: the proxy would have to read
+//! and rewrite each request.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -28,12 +32,19 @@ use crate::runtime::open;
 /// Time to resolve a name, and then to connect to it.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Name lookups under way at once, all jobs together.
+pub(super) const LOOKUPS: usize = 32;
 
 /// What a grant holds of the egress proxy: set for a job whose sandbox has network `open`.
 #[derive(Debug)]
 pub(super) struct EgressGrant {
     /// Ranges reached although not public (`[sandbox] open_allow`).
     allow: Arc<[IpNet]>,
+    /// Ranges never reached although public (`[sandbox] open_deny`).
+    deny: Arc<[IpNet]>,
+    /// Tests tunnel to loopback, the one place a test machine has to tunnel to.
+    #[cfg(test)]
+    pub(super) loopback: bool,
     /// Tunnels open now.
     tunnels: usize,
     /// Refusals so far (logged sparingly).
@@ -43,9 +54,12 @@ pub(super) struct EgressGrant {
 }
 
 impl EgressGrant {
-    pub(super) fn new(allow: Vec<IpNet>) -> Self {
+    pub(super) fn new(allow: Vec<IpNet>, deny: Vec<IpNet>) -> Self {
         Self {
             allow: allow.into(),
+            deny: deny.into(),
+            #[cfg(test)]
+            loopback: false,
             tunnels: 0,
             refused: 0,
             cut: CancellationToken::new(),
@@ -180,6 +194,9 @@ fn admit(
         job,
         agent,
         allow: egress.allow.clone(),
+        deny: egress.deny.clone(),
+        #[cfg(test)]
+        loopback: egress.loopback,
         cut: egress.cut.clone(),
         slot: TunnelSlot {
             shared: shared.clone(),
@@ -193,8 +210,59 @@ struct Admitted {
     job: u64,
     agent: String,
     allow: Arc<[IpNet]>,
+    deny: Arc<[IpNet]>,
+    #[cfg(test)]
+    loopback: bool,
     cut: CancellationToken,
     slot: TunnelSlot,
+}
+
+impl Admitted {
+    /// Whether the job may reach `ip` (`runtime::open::check`).
+    fn reaches(&self, ip: IpAddr, host: &[IpAddr]) -> Result<(), open::Unreachable> {
+        #[cfg(test)]
+        if self.loopback && ip.is_loopback() {
+            return Ok(());
+        }
+        open::check(
+            ip,
+            open::Fence {
+                allow: &self.allow,
+                deny: &self.deny,
+                host,
+            },
+        )
+    }
+}
+
+/// The addresses of `host`, resolved on a blocking thread that keeps its lookup slot until it
+/// returns, however long after the time-out the resolver answers.
+async fn resolve(
+    shared: &Shared,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, (StatusCode, String)> {
+    let Ok(permit) = shared.lookups.clone().try_acquire_owned() else {
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many name lookups under way on this bot; try again shortly".into(),
+        ));
+    };
+    let name = host.to_string();
+    let lookup = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port)).map(|a| a.collect())
+    });
+    match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+        Ok(Ok(Ok(found))) => Ok(found),
+        Ok(Ok(Err(_))) | Ok(Err(_)) => {
+            Err((StatusCode::BAD_GATEWAY, format!("cannot resolve `{host}`")))
+        }
+        Err(_) => Err((
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("resolving `{host}` took too long"),
+        )),
+    }
 }
 
 /// Logs a refusal: the first few of a job, then every power of two.
@@ -232,59 +300,36 @@ async fn connect(shared: Arc<Shared>, peer: SocketAddr, mut request: Request) ->
     };
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
-            match tokio::time::timeout(
-                RESOLVE_TIMEOUT,
-                tokio::net::lookup_host((host.as_str(), port)),
-            )
-            .await
-            {
-                Ok(Ok(found)) => found.collect(),
-                Ok(Err(e)) => {
-                    return say(
-                        StatusCode::BAD_GATEWAY,
-                        format!("cannot resolve `{host}`: {e}"),
-                    )
-                }
-                Err(_) => {
-                    return say(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        format!("resolving `{host}` took too long"),
-                    )
-                }
-            }
-        }
+        Err(_) => match resolve(&shared, &host, port).await {
+            Ok(found) => found,
+            Err((status, why)) => return say(status, why),
+        },
     };
     // Every address is checked; the tunnel goes to one that passed, never re-resolved.
     let local = open::host_addresses();
     let mut refusal = None;
-    let chosen =
-        addresses
-            .iter()
-            .copied()
-            .find(|a| match open::check(a.ip(), &admitted.allow, &local) {
-                Ok(()) => true,
-                Err(why) => {
-                    refusal.get_or_insert((a.ip(), why));
-                    false
-                }
-            });
-    let Some(address) = chosen else {
-        let message = match refusal {
-            Some((ip, why)) if ip.to_string() == host => {
-                format!(
-                    "{host} is {}: network `open` never reaches it",
-                    why.describe()
-                )
+    let chosen = addresses
+        .iter()
+        .copied()
+        .find(|a| match admitted.reaches(a.ip(), &local) {
+            Ok(()) => true,
+            Err(why) => {
+                refusal.get_or_insert((a.ip(), why));
+                false
             }
-            Some((ip, why)) => format!(
-                "`{host}` is {ip}, {}: network `open` never reaches it",
-                why.describe()
-            ),
-            None => format!("`{host}` has no address"),
+        });
+    let Some(address) = chosen else {
+        let why = match refusal {
+            Some((ip, why)) => format!("{ip}: {why:?}"),
+            None => "no address".into(),
         };
-        log_refusal(&shared, &token, &host, port, &message);
-        return say(StatusCode::FORBIDDEN, message);
+        log_refusal(&shared, &token, &host, port, &why);
+        return say(
+            StatusCode::FORBIDDEN,
+            format!(
+                "network `open` does not reach `{host}` (only public addresses, and the admin's `open_allow`)"
+            ),
+        );
     };
     let upstream = match tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -296,13 +341,13 @@ async fn connect(shared: Arc<Shared>, peer: SocketAddr, mut request: Request) ->
         Ok(Err(e)) => {
             return say(
                 StatusCode::BAD_GATEWAY,
-                format!("cannot connect to `{host}` ({address}): {e}"),
+                format!("cannot connect to `{host}`: {}", e.kind()),
             )
         }
         Err(_) => {
             return say(
                 StatusCode::GATEWAY_TIMEOUT,
-                format!("connecting to `{host}` ({address}) took too long"),
+                format!("connecting to `{host}` took too long"),
             )
         }
     };
@@ -315,14 +360,16 @@ async fn connect(shared: Arc<Shared>, peer: SocketAddr, mut request: Request) ->
         slot,
         ..
     } = admitted;
-    tracing::info!(job, %agent, host = ?crate::text::clip(&host, 100), port, %address, "egress tunnel opened");
+    tracing::debug!(job, %agent, host = ?crate::text::clip(&host, 100), port, %address, "egress tunnel opened");
+    let idle = shared.limits.tunnel_idle;
     tokio::spawn(async move {
         let _slot = slot;
         let Ok(upgraded) = upgrade.await else {
             return;
         };
         let mut client = TokioIo::new(upgraded);
-        let mut upstream = upstream;
+        let mut upstream = Watched::new(upstream);
+        let last = upstream.last.clone();
         tokio::select! {
             copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
                 let (out, back) = copied.unwrap_or_default();
@@ -331,9 +378,99 @@ async fn connect(shared: Arc<Shared>, peer: SocketAddr, mut request: Request) ->
             _ = cut.cancelled() => {
                 tracing::debug!(job, %address, "egress tunnel cut: its job ended");
             }
+            _ = last.idle_for(idle) => {
+                tracing::debug!(job, %address, "egress tunnel closed: idle");
+            }
         }
     });
     StatusCode::OK.into_response()
+}
+
+/// When bytes last went through a tunnel, either way.
+struct Activity {
+    start: tokio::time::Instant,
+    /// Milliseconds from `start`.
+    at: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.at.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Returns once nothing went through for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let last = Duration::from_millis(self.at.load(std::sync::atomic::Ordering::Relaxed));
+            let quiet = self.start.elapsed().saturating_sub(last);
+            if quiet >= idle {
+                return;
+            }
+            tokio::time::sleep(idle - quiet).await;
+        }
+    }
+}
+
+/// The upstream side of a tunnel, noting each read and write (so both directions).
+struct Watched {
+    inner: tokio::net::TcpStream,
+    last: Arc<Activity>,
+}
+
+impl Watched {
+    fn new(inner: tokio::net::TcpStream) -> Self {
+        Self {
+            inner,
+            last: Arc::new(Activity {
+                start: tokio::time::Instant::now(),
+                at: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.last.touch();
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.last.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
@@ -416,12 +553,40 @@ mod tests {
         let (_, status) = ask(at, connect_head(&allowed, Some(closed.token()))).await;
         assert!(status.contains(" 403 "), "{status}");
 
-        let grant = proxy.grant(2, "web", vec![]);
-        grant.allow_egress(vec!["127.0.0.2/32".parse().unwrap()]);
-        let token = grant.token().to_string();
+        // The real rule: an admin's range never opens loopback, the host or metadata.
+        let strict = proxy.grant(2, "web", vec![]);
+        strict.allow_egress(
+            vec!["127.0.0.0/8".parse().unwrap(), "0.0.0.0/0".parse().unwrap()],
+            vec![],
+        );
         for refused in [
+            allowed.clone(),
             format!("127.0.0.1:{port}"),
             format!("localhost:{port}"),
+            "169.254.169.254:80".to_string(),
+            "[::ffff:127.0.0.1]:443".to_string(),
+            "[::1]:443".to_string(),
+        ] {
+            let (mut s, status) = ask(at, connect_head(&refused, Some(strict.token()))).await;
+            assert!(status.contains(" 403 "), "{refused}: {status}");
+            // The sandbox is told no more than that: not the address a name resolved to.
+            let body = first_line(&mut s).await;
+            assert!(body.contains("does not reach"), "{body}");
+            if refused.starts_with("localhost") {
+                assert!(
+                    !body.contains("127.0.0.1") && !body.contains("::1"),
+                    "{body}"
+                );
+            }
+        }
+
+        // Loopback stands in for the internet here (`allow_egress_to_loopback`): private
+        // ranges stay closed.
+        let grant = proxy.grant(3, "web", vec![]);
+        grant.allow_egress_to_loopback();
+        let token = grant.token().to_string();
+        for refused in [
+            "10.0.0.1:443".to_string(),
             "169.254.169.254:80".to_string(),
             "[::ffff:10.0.0.1]:443".to_string(),
         ] {
@@ -436,7 +601,7 @@ mod tests {
         .await;
         assert!(status.contains(" 405 "), "{status}");
 
-        // The admin's range: the tunnel carries bytes both ways.
+        // The tunnel carries bytes both ways.
         let (mut tunnel, status) = ask(at, connect_head(&allowed, Some(&token))).await;
         assert!(status.contains(" 200 "), "{status}");
         assert_eq!(first_line(&mut tunnel).await, "hello through the tunnel\n");
@@ -449,6 +614,34 @@ mod tests {
             .expect("the tunnel is cut when its grant ends");
         let (_, status) = ask(at, connect_head(&allowed, Some(&token))).await;
         assert!(status.contains(" 403 "), "{status}");
+    }
+
+    #[tokio::test]
+    async fn an_idle_tunnel_is_closed() {
+        let port = greeter().await;
+        let proxy = ModelProxy::start_limited(
+            ProxyConfig {
+                listen: ([127, 0, 0, 1], 0).into(),
+                ..ProxyConfig::default()
+            },
+            None,
+            crate::model::listen::Limits {
+                tunnel_idle: Duration::from_millis(300),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let grant = proxy.grant(4, "web", vec![]);
+        grant.allow_egress_to_loopback();
+        let target = format!("127.0.0.2:{port}");
+        let (mut s, status) = ask(proxy.addr(), connect_head(&target, Some(grant.token()))).await;
+        assert!(status.contains(" 200 "), "{status}");
+        first_line(&mut s).await;
+        // Nothing more goes through: the proxy closes it (the greeter never would).
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "an idle tunnel stays open");
     }
 
     #[tokio::test]
@@ -468,7 +661,7 @@ mod tests {
         .await
         .unwrap();
         let grant = proxy.grant(3, "web", vec![]);
-        grant.allow_egress(vec!["127.0.0.2/32".parse().unwrap()]);
+        grant.allow_egress_to_loopback();
         let target = format!("127.0.0.2:{port}");
         let mut held = vec![];
         for _ in 0..2 {
