@@ -127,19 +127,14 @@ impl Jobs {
         let models = super::plan::allowed_models(agent.as_ref());
         let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
         let grant = self.grant(job, models, &mcp, Some(token))?;
-        // Network `open` goes on only for a run that started with it, and only if the rules
-        // in force still give it to the agent (a record without its network gets none).
-        let started_open = job
-            .sandbox
-            .as_ref()
-            .is_some_and(|s| s.network == Some(crate::runtime::NetworkMode::Open));
-        if started_open {
-            if let Ok(spec) = super::plan::sandbox_for(
-                &self.settings.sandbox,
-                &job.agent,
-                agent.as_ref(),
-                self.settings.job_timeout,
-            ) {
+        let now = super::plan::sandbox_for(
+            &self.settings.sandbox,
+            &job.agent,
+            agent.as_ref(),
+            self.settings.job_timeout,
+        );
+        if let Ok(spec) = now {
+            if egress_goes_on(job.sandbox.as_ref().and_then(|s| s.network), &spec) {
                 self.open_egress(&grant, &spec);
             }
         }
@@ -311,5 +306,39 @@ impl Jobs {
             )
             .await,
         )
+    }
+}
+
+/// Whether a re-attached run gets network `open` back: only one that started with it (a
+/// record without its network gets none), and only if the rules in force still give it.
+fn egress_goes_on(
+    started_with: Option<crate::runtime::NetworkMode>,
+    now: &crate::runtime::SandboxSpec,
+) -> bool {
+    use crate::runtime::NetworkMode::Open;
+    started_with == Some(Open) && now.network == Open
+}
+
+#[cfg(test)]
+mod egress_tests {
+    use super::*;
+    use crate::runtime::{NetworkMode, SandboxSpec};
+
+    #[test]
+    fn only_a_run_that_started_open_gets_open_back() {
+        let open = SandboxSpec {
+            network: NetworkMode::Open,
+            ..SandboxSpec::default()
+        };
+        let model = SandboxSpec {
+            network: NetworkMode::Model,
+            ..SandboxSpec::default()
+        };
+        assert!(egress_goes_on(Some(NetworkMode::Open), &open));
+        // Switched to `open` while a `model` run went on: it stays without.
+        assert!(!egress_goes_on(Some(NetworkMode::Model), &open));
+        assert!(!egress_goes_on(None, &open));
+        // `open` taken away meanwhile.
+        assert!(!egress_goes_on(Some(NetworkMode::Open), &model));
     }
 }
