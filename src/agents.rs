@@ -40,6 +40,9 @@ pub struct Agent {
     pub repo: Option<String>,
     /// Other repositories a mention's `repo=` may pick (`owner/name`, `owner/*`, `*`).
     pub repos: Vec<String>,
+    /// What one of its jobs may spend on models (USD) unless the mention asks `budget=`;
+    /// `[jobs] budget_usd` when it names none.
+    pub budget_usd: Option<f64>,
     /// An approver's ✅ merges the job's PR instead of only marking it ready for review.
     pub merge_on_approve: bool,
     /// Parts of the context library its jobs may read: `*`, folders (`engineering/`) or files.
@@ -108,6 +111,8 @@ struct FrontMatter {
     repo: Option<String>,
     #[serde(default)]
     repos: Vec<String>,
+    #[serde(default)]
+    budget_usd: Option<f64>,
     #[serde(default)]
     merge_on_approve: bool,
     #[serde(default)]
@@ -334,6 +339,16 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
     };
     let schedules = spec::schedules(front.schedule).map_err(|e| entry_err("schedule", e))?;
     let triggers = spec::triggers(front.triggers).map_err(|e| entry_err("triggers", e))?;
+    if let Some(b) = front
+        .budget_usd
+        .filter(|b| crate::jobs::budget::valid(*b).is_none())
+    {
+        return Err(err(
+            field_line("budget_usd"),
+            "budget_usd",
+            format!("{b} is not a budget: give an amount in USD above 0, e.g. 0.50"),
+        ));
+    }
     if front.max_runs_per_hour == Some(0) {
         return Err(err(
             field_line("max_runs_per_hour"),
@@ -378,6 +393,7 @@ pub fn parse_agent(file: &Path, text: &str, known: Known) -> Result<Agent, Agent
         sandbox: front.sandbox,
         repo: front.repo,
         repos: front.repos,
+        budget_usd: front.budget_usd,
         merge_on_approve: front.merge_on_approve,
         context: front.context,
         mcp: front.mcp,
@@ -467,6 +483,14 @@ mod tests {
         assert_eq!(a.prompt, "You are a careful engineer.");
         assert!(a.allowed_in("C1", Some("dev")));
         assert!(!a.allowed_in("C1", Some("random")));
+    }
+
+    #[test]
+    fn a_budget_is_an_amount_above_zero() {
+        let with = |b: &str| GOOD.replace("model: m1\n", &format!("model: m1\nbudget_usd: {b}\n"));
+        assert_eq!(parse("coder", &with("0.5")).unwrap().budget_usd, Some(0.5));
+        let e = parse("coder", &with("0")).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (6, "budget_usd"), "{e}");
     }
 
     #[test]

@@ -273,6 +273,12 @@ pub struct JobsSection {
     /// message in the thread until old workspaces are removed (0: no budget).
     #[serde(default)]
     pub disk_budget_mb: u64,
+    /// What a job may spend on models (USD) when neither its agent nor its mention says.
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
+    /// The most any job may spend on models (USD), whatever its agent or mention asks.
+    #[serde(default)]
+    pub max_budget_usd: Option<f64>,
 }
 
 fn default_workspace_days() -> u32 {
@@ -300,6 +306,8 @@ impl Default for JobsSection {
             transcript_days: default_transcript_days(),
             workspace_days: default_workspace_days(),
             disk_budget_mb: 0,
+            budget_usd: None,
+            max_budget_usd: None,
         }
     }
 }
@@ -424,6 +432,17 @@ impl Config {
                 path: name.to_string(),
                 what,
             });
+        }
+        for (key, amount) in [
+            ("budget_usd", config.jobs.budget_usd),
+            ("max_budget_usd", config.jobs.max_budget_usd),
+        ] {
+            if let Some(a) = amount.filter(|a| crate::jobs::budget::valid(*a).is_none()) {
+                return Err(ConfigError::Invalid {
+                    path: name.to_string(),
+                    what: format!("[jobs] {key} = {a}: give an amount in USD above 0, e.g. 0.50"),
+                });
+            }
         }
         for (key, days) in [
             ("transcript_days", config.jobs.transcript_days),
@@ -642,6 +661,8 @@ impl Config {
             transcript_days: self.jobs.transcript_days,
             workspace_days: self.jobs.workspace_days,
             disk_budget_mb: self.jobs.disk_budget_mb,
+            budget_usd: self.jobs.budget_usd,
+            max_budget_usd: self.jobs.max_budget_usd,
             sandbox: self.sandbox.clone(),
             overlap: self.overlap.clone(),
             evals: self.evals.clone(),

@@ -18,6 +18,9 @@ pub struct RequestOptions {
     pub repo: Option<String>,
     pub branch: Option<String>,
     pub model: Option<String>,
+    /// `budget=<USD>`: what the job may spend on models, up to `[jobs] max_budget_usd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
 }
 
 impl fmt::Display for RequestOptions {
@@ -28,6 +31,7 @@ impl fmt::Display for RequestOptions {
             ("repo", &self.repo),
             ("branch", &self.branch),
             ("model", &self.model),
+            ("budget", &self.budget),
         ];
         let set: Vec<String> = pairs
             .iter()
@@ -46,6 +50,8 @@ pub enum JobState {
     Failed,
     Cancelled,
     TimedOut,
+    /// Its model calls reached its budget (`jobs::budget`) and were refused.
+    OverBudget,
 }
 
 impl JobState {
@@ -59,7 +65,10 @@ impl JobState {
         matches!(
             (self, next),
             (Queued, Running | Failed | Cancelled)
-                | (Running, Succeeded | Failed | Cancelled | TimedOut)
+                | (
+                    Running,
+                    Succeeded | Failed | Cancelled | TimedOut | OverBudget
+                )
         )
     }
 
@@ -70,6 +79,7 @@ impl JobState {
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
             JobState::Cancelled => "cancelled",
+            JobState::OverBudget => "over budget",
             JobState::TimedOut => "timed out",
         }
     }

@@ -9,7 +9,7 @@ use crate::job::RequestOptions;
 use crate::text::decode_entities;
 
 /// Option keys a mention may carry, in the order they are listed to users.
-pub const OPTION_KEYS: [&str; 5] = ["agent", "harness", "repo", "branch", "model"];
+pub const OPTION_KEYS: [&str; 6] = ["agent", "harness", "repo", "branch", "model", "budget"];
 
 /// What a mention asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub fn usage(bot: &str) -> String {
     format!(
         "Usage: `@{bot} <task> [key=value …]` or `@{bot} <task> [key=value, …]`. \
      Options: `agent=<name>`, `harness=<name>`, `repo=<owner/name>`, `branch=<git branch>`, \
-     `model=<model id>`. Put text in backticks to keep a `key=value` literal.\n\
+     `model=<model id>`, `budget=<USD>`. Backticks keep a `key=value` literal.\n\
      Corrections: in a job's thread, `@{bot} remember: <instruction>` or a reply starting \
      `correction:` proposes an amendment to the agent; its owners adopt it with :white_check_mark: \
      (or `@{bot} adopt <n>`). Also: `agents`, `amendments <agent>`, `prompt <agent>`, \
@@ -406,6 +406,7 @@ fn set_option(options: &mut RequestOptions, key: &str, value: &str) -> Result<()
         "repo" => &mut options.repo,
         "branch" => &mut options.branch,
         "model" => &mut options.model,
+        "budget" => &mut options.budget,
         _ => return Err(RequestError::UnknownOption { key: quote(key) }),
     };
     let value = decode_entities(value);
@@ -431,6 +432,9 @@ fn validate_option(key: &str, value: &str) -> Result<(), RequestError> {
             Some("use letters, digits, `-` and `_` only")
         }
         "repo" => (!valid_repo(value)).then_some("write it as `owner/name`"),
+        "budget" => crate::jobs::budget::parse(value)
+            .is_none()
+            .then_some("give an amount in USD above 0, e.g. `budget=0.50`"),
         "branch" if !valid_branch(value) => Some("not a valid git branch name"),
         "model"
             if value.len() > 100
@@ -628,6 +632,13 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_is_an_option() {
+        let (t, o) = task("<@UBOT> fix the flaky test budget=$0.50");
+        assert_eq!(t, "fix the flaky test");
+        assert_eq!(o.budget.as_deref(), Some("$0.50"));
+    }
+
+    #[test]
     fn bad_values_are_rejected() {
         for text in [
             "<@UBOT> x repo=justname",
@@ -637,6 +648,9 @@ mod tests {
             "<@UBOT> x branch=a~1",
             "<@UBOT> x harness=cl@ude",
             "<@UBOT> x model=a;b",
+            "<@UBOT> x budget=lots",
+            "<@UBOT> x budget=0",
+            "<@UBOT> x budget=-2",
         ] {
             assert!(
                 matches!(parse_mention(text, BOT), Err(RequestError::BadValue { .. })),

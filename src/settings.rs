@@ -43,6 +43,9 @@ pub struct BotSettings {
     pub workspace_days: u32,
     /// Most megabytes all workspaces may take before new jobs are refused (0: no budget).
     pub disk_budget_mb: u64,
+    /// `[jobs] budget_usd` and `max_budget_usd` (`jobs::budget`).
+    pub budget_usd: Option<f64>,
+    pub max_budget_usd: Option<f64>,
     /// Overlap checks at intake.
     pub overlap: crate::overlap::OverlapSettings,
     /// Eval suites and the comparisons the bot runs by itself.
@@ -71,6 +74,8 @@ impl Default for BotSettings {
             transcript_days: 30,
             workspace_days: 14,
             disk_budget_mb: 0,
+            budget_usd: None,
+            max_budget_usd: None,
             overlap: crate::overlap::OverlapSettings::default(),
             evals: crate::evals::EvalSettings::default(),
         }

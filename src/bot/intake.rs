@@ -153,6 +153,19 @@ impl Handler {
                 return Ok(());
             }
         };
+        if let Err(why) = crate::jobs::budget::job_budget(
+            options.budget.as_deref(),
+            agent.budget_usd,
+            self.settings.budget_usd,
+            self.settings.max_budget_usd,
+        ) {
+            let reply = format!(
+                ":warning: {}. No job was started.",
+                crate::chat::mrkdwn::escape(&why)
+            );
+            self.say_in_background(channel, thread_ts, reply);
+            return Ok(());
+        }
         // Only someone who may start this job hears about the disk.
         if let Some((used, budget)) = self.jobs.over_disk_budget() {
             let reply = format!(

@@ -41,6 +41,8 @@ pub struct CardView {
     /// The thread's PR/MR (`<url|draft PR #3>`) and the branch head after this job.
     pub pr: Option<String>,
     pub head: Option<String>,
+    /// What the job may spend (USD), shown against what it spent.
+    pub budget_usd: Option<f64>,
 }
 
 impl CardView {
@@ -64,6 +66,7 @@ impl CardView {
             prompt_version: job.prompt_version.clone(),
             pr: job.pr.as_ref().map(|p| p.link()),
             head: job.head.clone(),
+            budget_usd: None,
         }
     }
 
@@ -83,6 +86,7 @@ fn state_line(v: &CardView) -> String {
         JobState::Succeeded => ":white_check_mark:",
         JobState::Failed => ":x:",
         JobState::Cancelled => ":no_entry_sign:",
+        JobState::OverBudget => ":money_with_wings:",
         JobState::TimedOut => ":alarm_clock:",
     };
     let mut line = format!("{icon} *{}*", v.state.label());
@@ -97,7 +101,10 @@ fn state_line(v: &CardView) -> String {
     }
     if v.usage.cost_usd > 0.0 || v.usage.input_tokens + v.usage.output_tokens > 0 {
         let cost = match (v.usage.unpriced, v.usage.cost_usd > 0.0) {
-            (false, _) => format!("${:.4}", v.usage.cost_usd),
+            (false, _) => match v.budget_usd {
+                Some(b) => format!("${:.4} of its ${b:.2} budget", v.usage.cost_usd),
+                None => format!("${:.4}", v.usage.cost_usd),
+            },
             (true, true) => format!("${:.4} + tokens of an unpriced model", v.usage.cost_usd),
             (true, false) => "cost unknown (unpriced model)".to_string(),
         };
@@ -291,5 +298,21 @@ mod tests {
         v.usage.cost_usd = 0.0;
         assert!(render(&v).contains("cost unknown (unpriced model) · 10 tokens in"));
         assert!(text.ends_with("*Why:* harness crashed"));
+    }
+
+    #[test]
+    fn spend_is_shown_against_the_budget() {
+        let mut v = CardView::for_job(&sample_job(6));
+        v.state = JobState::OverBudget;
+        v.elapsed_secs = 30;
+        v.budget_usd = Some(0.5);
+        v.usage.cost_usd = 0.5012;
+        v.usage.input_tokens = 10;
+        assert!(
+            render(&v)
+                .contains(":money_with_wings: *over budget* in 30s · $0.5012 of its $0.50 budget"),
+            "{}",
+            render(&v)
+        );
     }
 }

@@ -251,6 +251,20 @@ pub fn terminal_parts(job: &Job) -> Vec<String> {
                 .as_deref()
                 .unwrap_or("it ran past its time limit")
         )],
+        JobState::OverBudget => split_message(
+            &format!(
+                ":money_with_wings: Job {} stopped at its budget: {}.{}",
+                job.id,
+                job.failure
+                    .as_deref()
+                    .unwrap_or("its model calls reached its budget"),
+                job.answer
+                    .as_deref()
+                    .map(|a| format!(" What it had done so far:\n\n{a}"))
+                    .unwrap_or_default()
+            ),
+            SLACK_MESSAGE_LIMIT,
+        ),
         JobState::Cancelled => vec![format!(
             ":no_entry_sign: Job {} was cancelled{}.",
             job.id,

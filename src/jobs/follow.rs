@@ -129,6 +129,27 @@ impl Jobs {
         mut tool_calls: Option<&mut mpsc::UnboundedReceiver<crate::mcp::ToolCall>>,
     ) -> Ending {
         let fail = Ending::failed;
+        // The job's model calls reached its budget: it ends so, with what it had done.
+        let spent = |answer: Option<String>, recent: &std::collections::VecDeque<String>| {
+            let g = grant.filter(|g| g.over_budget())?;
+            let used = g.usage().cost_usd;
+            let answer = answer.or_else(|| {
+                (!recent.is_empty()).then(|| {
+                    format!(
+                        "its last steps:\n```\n{}\n```",
+                        Vec::from(recent.clone()).join("\n")
+                    )
+                })
+            });
+            Some(Ending {
+                state: JobState::OverBudget,
+                answer,
+                failure: Some(format!(
+                    "its model calls reached its budget of ${:.2} (${used:.4} spent)",
+                    g.budget().unwrap_or_default()
+                )),
+            })
+        };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + time_limit;
         let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
@@ -186,6 +207,10 @@ impl Jobs {
                     };
                 }
                 _ = heartbeat.tick() => {
+                    if let Some(ending) = spent(None, &recent) {
+                        cancel.cancel();
+                        return ending;
+                    }
                     if let Some(c) = card { c.update(|v| v.elapsed_secs = started.elapsed().as_secs() as i64); }
                     self.record_progress(job.id, reported, grant, card).await;
                     beats += 1;
@@ -235,13 +260,18 @@ impl Jobs {
             }
             match event {
                 HarnessEvent::Finished { answer } => {
+                    if let Some(ending) = spent(Some(answer.clone()), &recent) {
+                        return ending;
+                    }
                     return Ending {
                         state: JobState::Succeeded,
                         answer: Some(answer),
                         failure: None,
                     };
                 }
-                HarnessEvent::Error { message } => return fail(message),
+                HarnessEvent::Error { message } => {
+                    return spent(None, &recent).unwrap_or_else(|| fail(message));
+                }
                 HarnessEvent::Started { session_id } => {
                     // Written at once: a follow-up resumes this session, also after a crash.
                     if let Some(sid) = session_id {

@@ -12,6 +12,7 @@
 //!   time;
 //! - a job's stop switch exists before anyone can see it running (`start`).
 
+pub mod budget;
 pub mod card;
 mod delivery;
 mod ending;

@@ -40,6 +40,9 @@ pub struct PlanInputs<'a> {
     pub proxy: bool,
     /// The MCP gateway serves this server.
     pub mcp_configured: &'a dyn Fn(&str) -> bool,
+    /// `[jobs] budget_usd` and `max_budget_usd`.
+    pub budget_default: Option<f64>,
+    pub budget_ceiling: Option<f64>,
 }
 
 /// One run, decided.
@@ -62,6 +65,8 @@ pub struct RunPlan {
     pub amendments: Vec<u32>,
     /// The harness's task: the request, the thread and the passages (`compose_task`).
     pub task: String,
+    /// What the job may spend on models (`jobs::budget`), held by its grant.
+    pub budget_usd: Option<f64>,
 }
 
 /// Why a run cannot start; the job fails with these words.
@@ -77,6 +82,8 @@ pub enum PlanError {
     McpUnconfigured { agent: String, server: String },
     #[error("agent `{0}` uses MCP servers, which are reached through the model proxy; configure `[model]`")]
     McpWithoutProxy(String),
+    #[error("{0}")]
+    Budget(String),
 }
 
 /// The models an agent's jobs may use: its `models`, else its `model`; any when it names none.
@@ -118,6 +125,14 @@ pub fn plan_run(inputs: PlanInputs<'_>) -> Result<RunPlan, PlanError> {
     if !agent.mcp.is_empty() && !inputs.proxy {
         return Err(PlanError::McpWithoutProxy(agent.name.clone()));
     }
+    // Under the rules in force now (a ceiling lowered since the mention is applied).
+    let budget_usd = super::budget::job_budget(
+        job.options.budget.as_deref(),
+        agent.budget_usd,
+        inputs.budget_default,
+        inputs.budget_ceiling,
+    )
+    .map_err(PlanError::Budget)?;
     // A follow-up works where its thread's first job worked, and resumes its CLI session.
     let workspace_job = inputs
         .chain
@@ -144,6 +159,7 @@ pub fn plan_run(inputs: PlanInputs<'_>) -> Result<RunPlan, PlanError> {
         prompt_version: prompt.version.clone(),
         amendments: prompt.amendments.clone(),
         task,
+        budget_usd,
     })
 }
 
@@ -197,6 +213,8 @@ mod tests {
             workdir: Path::new("/srv/jobs"),
             proxy: true,
             mcp_configured: &|_| true,
+            budget_default: None,
+            budget_ceiling: None,
         }
     }
 

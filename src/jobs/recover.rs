@@ -127,6 +127,19 @@ impl Jobs {
         let models = super::plan::allowed_models(agent.as_ref());
         let mcp = agent.as_ref().map(|a| a.mcp.clone()).unwrap_or_default();
         let grant = self.grant(job, models, &mcp, Some(token))?;
+        // The budget under the rules in force; an amount over a ceiling lowered meanwhile is
+        // held to it.
+        let ceiling = self.settings.max_budget_usd;
+        match super::budget::job_budget(
+            job.options.budget.as_deref(),
+            agent.as_ref().and_then(|a| a.budget_usd),
+            self.settings.budget_usd,
+            ceiling,
+        ) {
+            Ok(Some(usd)) => grant.set_budget(usd),
+            Ok(None) => {}
+            Err(_) => grant.set_budget(ceiling.unwrap_or(0.0)),
+        }
         let now = super::plan::sandbox_for(
             &self.settings.sandbox,
             &job.agent,

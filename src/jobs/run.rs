@@ -90,6 +90,8 @@ impl Jobs {
             workdir: &self.settings.workdir,
             proxy: self.proxy.is_some(),
             mcp_configured: &|m| gateway.is_some_and(|g| g.has(m)),
+            budget_default: self.settings.budget_usd,
+            budget_ceiling: self.settings.max_budget_usd,
         });
         let Err(e) = planned else {
             // A thread whose workspace was removed (`retention`) starts a fresh one: the CLI's
@@ -149,6 +151,12 @@ impl Jobs {
         }
         let sandbox = self.sandbox_record(&plan.sandbox).await;
         let grant = self.grant(job, plan.models.clone(), &plan.mcp_servers, None);
+        if let (Some(g), Some(usd)) = (&grant, plan.budget_usd) {
+            g.set_budget(usd);
+            if let Some(c) = card {
+                c.update(|v| v.budget_usd = Some(usd));
+            }
+        }
         // A container or Kubernetes run outlives the bot: its grant is restored under the
         // same token by the process that re-attaches to it.
         let grant_token = grant

@@ -148,6 +148,10 @@ struct Grant {
     client: Option<std::net::IpAddr>,
     /// Network `open` through the egress proxy, for a job whose sandbox has it.
     egress: Option<egress::EgressGrant>,
+    /// The most the job may spend (USD); its model calls are refused once `cost_usd` reaches
+    /// it, and `over_budget` is set.
+    budget_usd: Option<f64>,
+    over_budget: bool,
 }
 
 impl Grant {
@@ -305,6 +309,41 @@ impl GrantHandle {
                 earlier.end();
             }
         }
+    }
+
+    /// Caps what the job may spend on models (USD): once its counted cost reaches `usd`, its
+    /// model calls are refused, and so are calls to a model without a price (whose cost
+    /// cannot be counted against it).
+    pub fn set_budget(&self, usd: f64) {
+        if let Some(g) = self
+            .shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+        {
+            g.budget_usd = Some(usd);
+        }
+    }
+
+    /// The job's budget (USD), when it has one.
+    pub fn budget(&self) -> Option<f64> {
+        self.shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get(&self.token)
+            .and_then(|g| g.budget_usd)
+    }
+
+    /// Whether a model call of the job was refused because its budget was spent.
+    pub fn over_budget(&self) -> bool {
+        self.shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get(&self.token)
+            .is_some_and(|g| g.over_budget)
     }
 
     /// Lets a test tunnel to loopback, the one place a test machine has to tunnel to.
@@ -488,6 +527,8 @@ impl ModelProxy {
                 in_flight: 0,
                 client: None,
                 egress: None,
+                budget_usd: None,
+                over_budget: false,
             },
         );
         GrantHandle {
@@ -496,6 +537,26 @@ impl ModelProxy {
             tool_calls: Mutex::new(None),
         }
     }
+}
+
+/// Why a job with `budget` may not call `model` now, if it may not: its counted cost has
+/// reached the budget (then the grant is marked over budget), or the model has no price.
+fn spend_check(shared: &Shared, token: &str, model: &str, budget: f64) -> Option<String> {
+    if shared.config.cost(model, TokenUsage::default()).is_none() {
+        return Some(format!(
+            "threadwork: model `{model}` has no price, so a job with a budget cannot use it (set [model.prices.\"{model}\"])"
+        ));
+    }
+    let mut grants = shared.grants.lock().expect("grants lock");
+    let g = grants.get_mut(token)?;
+    if g.cost_usd >= budget {
+        g.over_budget = true;
+        return Some(format!(
+            "threadwork: this job's budget of ${budget:.2} is spent (${:.4} so far)",
+            g.cost_usd
+        ));
+    }
+    None
 }
 
 fn random_token() -> String {
@@ -623,7 +684,7 @@ async fn forward(
     let Some(provider) = Provider::parse(&provider_name) else {
         return (StatusCode::NOT_FOUND, "unknown provider").into_response();
     };
-    let (job, agent, models) = {
+    let (job, agent, models, budget) = {
         let mut grants = shared.grants.lock().expect("grants lock");
         match grants.get_mut(&token) {
             Some(g) => {
@@ -635,7 +696,7 @@ async fn forward(
                         "threadwork: this job token belongs to another sandbox".into(),
                     );
                 }
-                (g.job, g.agent.clone(), g.models.clone())
+                (g.job, g.agent.clone(), g.models.clone(), g.budget_usd)
             }
             None if shared.recovering.load(std::sync::atomic::Ordering::SeqCst) => {
                 return refuse(
@@ -723,6 +784,17 @@ async fn forward(
                 models.join(", ")
             ),
         );
+    }
+    if let (Some(budget), false) = (budget, model.is_empty()) {
+        if let Some(refusal) = spend_check(&shared, &token, &model, budget) {
+            tracing::warn!(job, agent = %agent, model = %model, budget, why = %refusal, "model call refused: the job's budget");
+            return refuse_as(
+                provider,
+                StatusCode::PAYMENT_REQUIRED,
+                "billing_error",
+                refusal,
+            );
+        }
     }
     let Some(upstream) = shared.config.upstream(provider) else {
         return refuse(
@@ -922,6 +994,61 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("{requests} requests never counted: {:?}", grant.usage());
+    }
+
+    // #21 item 4: a job's model calls stop at its budget; a model without a price cannot be
+    // counted against one.
+    #[tokio::test]
+    async fn a_jobs_calls_stop_at_its_budget() {
+        let (mock, proxy, grant) = setup(vec![]).await;
+        grant.set_budget(0.000_001);
+        let url = format!(
+            "http://{}/t/{}/anthropic/v1/messages",
+            proxy.addr(),
+            grant.token()
+        );
+        let ask = |model: &'static str| {
+            reqwest::Client::new()
+                .post(&url)
+                .json(&json!({"model": model, "max_tokens": 100,
+                              "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+        };
+        assert_eq!(ask("mock-sonnet").await.unwrap().status(), 200);
+        let used = counted(&grant, 1).await;
+        assert!(used.cost_usd > 0.000_001, "{used:?}");
+        assert!(!grant.over_budget());
+        let refused = ask("mock-sonnet").await.unwrap();
+        assert_eq!(refused.status(), 402);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "billing_error");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget"));
+        assert!(grant.over_budget());
+        assert_eq!(
+            mock.requests().len(),
+            1,
+            "the refused call never went upstream"
+        );
+
+        let (_mock, _proxy, unpriced) = setup(vec![]).await;
+        unpriced.set_budget(5.0);
+        let url = format!(
+            "http://{}/t/{}/anthropic/v1/messages",
+            _proxy.addr(),
+            unpriced.token()
+        );
+        let r = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({"model": "mock-unpriced", "max_tokens": 10,
+                          "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 402);
+        assert!(r.text().await.unwrap().contains("no price"));
     }
 
     #[tokio::test]

@@ -292,6 +292,7 @@ fn options(
         repo,
         branch,
         model,
+        budget: None,
     })
 }
 

@@ -66,6 +66,19 @@ async fn setup_in(
     model: &str,
     script: Vec<Step>,
 ) -> Setup {
+    setup_with(image, kind, name, instance, model, script, |_| {}).await
+}
+
+/// `setup_in` with the config changed by `tweak` before the bot starts.
+async fn setup_with(
+    image: &str,
+    kind: CliKind,
+    name: &str,
+    instance: &str,
+    model: &str,
+    script: Vec<Step>,
+    tweak: impl FnOnce(&mut threadwork::config::Config),
+) -> Setup {
     let mock = MockModel::start(([127, 0, 0, 1], 0).into(), script)
         .await
         .unwrap();
@@ -77,6 +90,7 @@ async fn setup_in(
         ),
     )]);
     w.config.model = Some(mock_proxy(&mock.url(), KEY));
+    tweak(&mut w.config);
     let CliBot {
         docker: runtime,
         harnesses,
@@ -500,4 +514,72 @@ async fn opencode_retries_and_reports_api_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copilot_cli_retries_and_reports_api_errors() {
     the_cli_retries_and_reports_api_errors(CliKind::Copilot, "copilot", "mock-sonnet", true).await;
+}
+
+// #21 item 4: a job stops at its budget. Claude Code's first model call is counted past a
+// tiny budget; its next is refused by the proxy, and the job ends `over budget` with what it
+// had done (the file it wrote) and its spend against the budget on the card. A budget over
+// the admin's ceiling is refused before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_stops_at_its_budget() {
+    if !ready("claude").await {
+        return;
+    }
+    let model = "mock-sonnet";
+    let s = setup_with(
+        IMAGE,
+        CliKind::Claude,
+        "claude",
+        "t-cli-budget",
+        model,
+        script("claude"),
+        |c| {
+            if let Some(m) = c.model.as_mut() {
+                m.prices.insert(
+                    model.into(),
+                    threadwork::model::proxy::Price {
+                        input_per_mtok: 3.0,
+                        output_per_mtok: 15.0,
+                    },
+                );
+            }
+            c.jobs.max_budget_usd = Some(1.0);
+        },
+    )
+    .await;
+    let w = &s.w;
+    let over = w.mention("please write hello.txt budget=5").await;
+    let refused = card_showing(w, &over, "No job was started", SECS(30)).await;
+    assert!(refused.text.contains("max_budget_usd"), "{}", refused.text);
+
+    let ts = w.mention("please write hello.txt budget=0.000001").await;
+    let end = wait_reply(w, &ts, SECS(120), |m| {
+        m.text.contains("stopped at its budget") || m.text.contains("All done")
+    })
+    .await;
+    assert!(end.text.contains("stopped at its budget"), "{}", end.text);
+    assert!(!end.text.contains("All done"), "{}", end.text);
+    let workspace = w.config.jobs.workdir.join("job-1");
+    assert!(
+        workspace.join("hello.txt").exists(),
+        "what it did before the budget ran out stays"
+    );
+    let card = eventually(SECS(10), "the card closed", || async {
+        w.bot_replies(&ts)
+            .await
+            .into_iter()
+            .next()
+            .filter(|c| c.text.contains("over budget"))
+    })
+    .await;
+    assert!(card.text.contains("budget"), "{}", card.text);
+    // The model saw one call: the next was refused before it left the bot.
+    assert_eq!(
+        s.mock
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/messages"))
+            .count(),
+        1
+    );
 }
