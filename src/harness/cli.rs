@@ -181,7 +181,7 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             if let Some(m) = &run.model {
                 args.extend(["--model".into(), m.clone()]);
             }
-            if let Some(s) = &run.resume_session {
+            if let Some(s) = resumable(run) {
                 args.extend(["--resume".into(), s.clone()]);
             }
             if !run.mcp.is_empty() {
@@ -235,7 +235,7 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             if let Some(m) = &run.model {
                 args.extend(["-m".into(), m.clone()]);
             }
-            if let Some(s) = &run.resume_session {
+            if let Some(s) = resumable(run) {
                 args.extend(["resume".into(), s.clone()]);
             }
             // `-`: the prompt is standard input.
@@ -268,7 +268,7 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             if let Some(m) = &run.model {
                 args.extend(["--model".into(), m.clone()]);
             }
-            if let Some(s) = &run.resume_session {
+            if let Some(s) = resumable(run) {
                 args.extend(["--session".into(), s.clone()]);
             }
         }
@@ -312,7 +312,7 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             if let Some(m) = &run.model {
                 args.extend(["--model".into(), m.clone()]);
             }
-            if let Some(s) = &run.resume_session {
+            if let Some(s) = resumable(run) {
                 args.extend(["--resume".into(), s.clone()]);
             }
         }
@@ -358,7 +358,7 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
             files.push((role_file.clone(), run.role_prompt.clone()));
             // Approvals off here too: a project's own config may ask for them again.
             args.extend(["run", "--format", "json", "--auto"].map(String::from));
-            if let Some(s) = &run.resume_session {
+            if let Some(s) = resumable(run) {
                 args.extend(["--session".into(), s.clone()]);
             }
         }
@@ -401,7 +401,7 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
                 ]
                 .map(String::from),
             );
-            if let Some(s) = &run.resume_session {
+            if let Some(s) = resumable(run) {
                 args.push(format!("--resume={s}"));
             }
             // The gateway's servers for this run only (a file in the run's folder, so a later
@@ -433,6 +433,15 @@ pub fn invocation(kind: CliKind, spec: &CliSpec, run: &HarnessRun, workdir: &str
         files,
         stdin,
     }
+}
+
+/// The session to resume, unless it could be read as an option or carries control
+/// characters: it comes from the sandbox's own output.
+fn resumable(run: &HarnessRun) -> Option<&String> {
+    run.resume_session
+        .as_ref()
+        .filter(|s| !s.is_empty() && !s.starts_with('-') && s.len() <= 512)
+        .filter(|s| !s.chars().any(char::is_control))
 }
 
 /// A TOML basic string (Codex parses `-c key=value` values as TOML).
@@ -785,6 +794,24 @@ mod tests {
                 inv.files
                     .contains(&(".threadwork/run/task.md".into(), r.task.clone())),
                 "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_session_that_looks_like_an_option_is_not_resumed() {
+        let mut r = run();
+        r.resume_session = Some("--dangerously-load-plugins".into());
+        for kind in [
+            CliKind::Claude,
+            CliKind::Codex,
+            CliKind::Pi,
+            CliKind::Gemini,
+        ] {
+            let args = invocation(kind, &plain_spec(), &r, "/workspace").args;
+            assert!(
+                !args.iter().any(|a| a.contains("plugins")),
+                "{kind:?}: {args:?}"
             );
         }
     }

@@ -459,7 +459,7 @@ fn not_found(program: &str, stderr: &str) -> bool {
         || ((stderr.contains("failed to run command") || stderr.contains("can't execute"))
             && stderr.contains(program))
         // The shell that gives the program its standard input (`docker::STDIN_FROM`).
-        || (stderr.contains(&format!("exec: {program}: not found")))
+        || (stderr.contains("exec") && stderr.contains(&format!("{program}: not found")))
 }
 
 fn missing_program(program: &str, image: Option<&str>, stderr: &str) -> String {

@@ -232,18 +232,18 @@ fn egress_rules(
             };
             // The admin's ranges (`[sandbox] open_allow`), private ones included, but never
             // loopback, link-local, metadata or a denied range inside them.
-            let allowed = spec.open_allow.iter().map(|net| {
-                let closed: Vec<String> = super::open::closed_within(net, &spec.open_deny)
+            let allowed = spec.open_allow.iter().filter_map(|net| {
+                let closed: Vec<String> = super::open::closed_within(net, &spec.open_deny)?
                     .iter()
                     .map(|n| n.to_string())
                     .collect();
-                NetworkPolicyPeer {
+                Some(NetworkPolicyPeer {
                     ip_block: Some(IPBlock {
                         cidr: net.to_string(),
                         except: (!closed.is_empty()).then_some(closed),
                     }),
                     ..Default::default()
-                }
+                })
             });
             vec![
                 dns,
@@ -1294,6 +1294,14 @@ mod tests {
             assert!(except.iter().any(|c| c == "169.254.0.0/16"), "{block}");
             assert!(except.iter().any(|c| c == "203.0.114.7/32"), "{block}");
         }
+        // An allowed range inside a closed one opens nothing.
+        mirror.spec.open_allow = vec!["169.254.169.253/32".parse().unwrap()];
+        let o = objects(&mirror, "prod", &KubeSettings::default());
+        let policy = serde_json::to_value(o.policy.unwrap()).unwrap();
+        assert_eq!(
+            policy["spec"]["egress"][1]["to"].as_array().unwrap().len(),
+            1
+        );
     }
 
     #[tokio::test]

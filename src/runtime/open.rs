@@ -109,15 +109,24 @@ fn in_any(ip: IpAddr, ranges: &[&str]) -> bool {
         .any(|net| net.contains(&ip))
 }
 
-/// The parts of an allowed range `net` that stay closed (for a NetworkPolicy's `except`):
-/// the `NEVER` ranges and the denied ranges inside it.
-pub fn closed_within(net: &IpNet, deny: &[IpNet]) -> Vec<IpNet> {
-    NEVER
+/// An allowed range `net` as a NetworkPolicy can open it: `None` when it lies inside (or is)
+/// a `NEVER` or denied range, which no allowance opens; else the parts of it that stay closed
+/// (its `except`).
+pub fn closed_within(net: &IpNet, deny: &[IpNet]) -> Option<Vec<IpNet>> {
+    let closed: Vec<IpNet> = NEVER
         .iter()
         .filter_map(|r| r.parse::<IpNet>().ok())
         .chain(deny.iter().copied())
-        .filter(|inner| net.contains(inner) && inner != net)
-        .collect()
+        .collect();
+    if closed.iter().any(|c| c.contains(net)) {
+        return None;
+    }
+    Some(
+        closed
+            .into_iter()
+            .filter(|inner| net.contains(inner))
+            .collect(),
+    )
 }
 
 /// The addresses of this machine's interfaces (empty when they cannot be listed, in which
@@ -243,12 +252,29 @@ mod tests {
     fn an_allowed_range_keeps_its_closed_parts_for_a_network_policy() {
         let deny: Vec<IpNet> = vec!["10.9.0.0/16".parse().unwrap()];
         let closed: Vec<String> = closed_within(&"0.0.0.0/0".parse().unwrap(), &deny)
+            .unwrap()
             .iter()
             .map(|n| n.to_string())
             .collect();
         assert!(closed.contains(&"169.254.0.0/16".to_string()), "{closed:?}");
         assert!(closed.contains(&"10.9.0.0/16".to_string()), "{closed:?}");
-        assert!(closed_within(&"10.20.0.0/16".parse().unwrap(), &deny).is_empty());
+        assert_eq!(
+            closed_within(&"10.20.0.0/16".parse().unwrap(), &deny),
+            Some(vec![])
+        );
+        // A range that is, or lies inside, a closed one is not opened at all.
+        for never in [
+            "169.254.0.0/16",
+            "169.254.169.253/32",
+            "10.9.1.0/24",
+            "10.9.0.0/16",
+        ] {
+            assert_eq!(
+                closed_within(&never.parse().unwrap(), &deny),
+                None,
+                "{never}"
+            );
+        }
     }
 
     #[test]

@@ -72,16 +72,15 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn spawn(&self, launch: Launch) -> Result<Spawned, RuntimeError> {
-        let stdin =
-            match &launch.stdin {
-                Some(path) => Stdio::from(std::fs::File::open(path).map_err(|source| {
-                    RuntimeError::Spawn {
-                        program: launch.program.clone(),
-                        source,
-                    }
-                })?),
-                None => Stdio::null(),
-            };
+        let stdin = match &launch.stdin {
+            Some(path) => Stdio::from(open_input(Path::new(path)).map_err(|e| {
+                RuntimeError::Refused(format!(
+                    "cannot open `{path}` as the standard input of `{}`: {e}",
+                    launch.program
+                ))
+            })?),
+            None => Stdio::null(),
+        };
         let mut child = Command::new(&launch.program)
             .args(&launch.args)
             .env_clear()
@@ -112,5 +111,36 @@ impl Runtime for ProcessRuntime {
 
     async fn remove(&self, _leftover: &Leftover) -> Result<(), RuntimeError> {
         Ok(())
+    }
+}
+
+/// A regular file to read as a child's standard input: never through a link, and never a
+/// FIFO or device that would block the opening thread.
+fn open_input(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    #[test]
+    fn standard_input_is_a_regular_file_reached_without_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = dir.path().join("task.md");
+        std::fs::write(&task, "the task").unwrap();
+        assert!(open_input(&task).is_ok());
+        let link = dir.path().join("link.md");
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        assert!(open_input(&link).is_err());
+        assert!(open_input(dir.path()).is_err());
     }
 }

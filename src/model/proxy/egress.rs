@@ -15,6 +15,7 @@
 //! and rewrite each request.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,8 +33,9 @@ use crate::runtime::open;
 /// Time to resolve a name, and then to connect to it.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Name lookups under way at once, all jobs together.
+/// Name lookups under way at once, all jobs together, and of one job.
 pub(super) const LOOKUPS: usize = 32;
+const PER_JOB_LOOKUPS: usize = 4;
 
 /// What a grant holds of the egress proxy: set for a job whose sandbox has network `open`.
 #[derive(Debug)]
@@ -46,7 +48,9 @@ pub(super) struct EgressGrant {
     #[cfg(test)]
     pub(super) loopback: bool,
     /// Tunnels open now.
-    tunnels: usize,
+    tunnels: Arc<AtomicUsize>,
+    /// Name lookups of the job under way (`PER_JOB_LOOKUPS`).
+    lookups: Arc<AtomicUsize>,
     /// Refusals so far (logged sparingly).
     refused: u32,
     /// Cancelled when the grant ends: its tunnels close.
@@ -60,7 +64,8 @@ impl EgressGrant {
             deny: deny.into(),
             #[cfg(test)]
             loopback: false,
-            tunnels: 0,
+            tunnels: Arc::default(),
+            lookups: Arc::default(),
             refused: 0,
             cut: CancellationToken::new(),
         }
@@ -73,18 +78,37 @@ impl EgressGrant {
 
 /// One tunnel's place in its job's count; given back when dropped.
 struct TunnelSlot {
-    shared: Arc<Shared>,
-    token: String,
+    /// The count of the grant it was taken from (not of one that replaced it).
+    count: Arc<AtomicUsize>,
     _all: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Drop for TunnelSlot {
     fn drop(&mut self) {
-        let mut grants = self.shared.grants.lock().expect("grants lock");
-        if let Some(e) = grants.get_mut(&self.token).and_then(|g| g.egress.as_mut()) {
-            e.tunnels = e.tunnels.saturating_sub(1);
-        }
+        self.count.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// One name lookup's place, in all and in its job's count; given back when dropped, which
+/// is when the lookup itself returns (it cannot be called off).
+struct LookupSlot {
+    count: Arc<AtomicUsize>,
+    _all: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for LookupSlot {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Takes one place in `count` unless it holds `cap` already.
+fn take(count: &Arc<AtomicUsize>, cap: usize) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < cap).then_some(n + 1)
+        })
+        .is_ok()
 }
 
 fn say(status: StatusCode, message: String) -> Response {
@@ -183,13 +207,15 @@ fn admit(
             format!("job {job} does not have network `open`: nothing goes out for it"),
         ));
     };
-    if egress.tunnels >= shared.limits.per_job_tunnels {
+    if !take(&egress.tunnels, shared.limits.per_job_tunnels) {
         return Err((
             StatusCode::TOO_MANY_REQUESTS,
-            format!("this job already has {} tunnels open", egress.tunnels),
+            format!(
+                "this job already has {} tunnels open",
+                shared.limits.per_job_tunnels
+            ),
         ));
     }
-    egress.tunnels += 1;
     Ok(Admitted {
         job,
         agent,
@@ -198,9 +224,9 @@ fn admit(
         #[cfg(test)]
         loopback: egress.loopback,
         cut: egress.cut.clone(),
+        lookups: egress.lookups.clone(),
         slot: TunnelSlot {
-            shared: shared.clone(),
-            token: token.to_string(),
+            count: egress.tunnels.clone(),
             _all: all,
         },
     })
@@ -214,6 +240,7 @@ struct Admitted {
     #[cfg(test)]
     loopback: bool,
     cut: CancellationToken,
+    lookups: Arc<AtomicUsize>,
     slot: TunnelSlot,
 }
 
@@ -235,33 +262,50 @@ impl Admitted {
     }
 }
 
-/// The addresses of `host`, resolved on a blocking thread that keeps its lookup slot until it
-/// returns, however long after the time-out the resolver answers.
+/// Why a name gave no address to check.
+enum Unresolved {
+    /// The lookup slots are taken: the sandbox may try again.
+    Busy(StatusCode, String),
+    /// No address, or no answer in time: refused like an address `open` does not reach, so
+    /// that a sandbox cannot tell an internal name from a missing one (logged as `.0`).
+    Nothing(String),
+}
+
+/// The addresses of `host`, resolved on a blocking thread that keeps its lookup slots (the
+/// bot's and the job's) until it returns, however long after the time-out the resolver
+/// answers.
 async fn resolve(
     shared: &Shared,
+    job_lookups: &Arc<AtomicUsize>,
     host: &str,
     port: u16,
-) -> Result<Vec<SocketAddr>, (StatusCode, String)> {
-    let Ok(permit) = shared.lookups.clone().try_acquire_owned() else {
-        return Err((
+) -> Result<Vec<SocketAddr>, Unresolved> {
+    if !take(job_lookups, PER_JOB_LOOKUPS) {
+        return Err(Unresolved::Busy(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("this job already has {PER_JOB_LOOKUPS} name lookups under way"),
+        ));
+    }
+    let count = job_lookups.clone();
+    let Ok(all) = shared.lookups.clone().try_acquire_owned() else {
+        count.fetch_sub(1, Ordering::SeqCst);
+        return Err(Unresolved::Busy(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many name lookups under way on this bot; try again shortly".into(),
         ));
     };
+    let slot = LookupSlot { count, _all: all };
     let name = host.to_string();
     let lookup = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port)).map(|a| a.collect())
+        let _slot = slot;
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port))
+            .map(|a| a.collect::<Vec<_>>())
     });
     match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
         Ok(Ok(Ok(found))) => Ok(found),
-        Ok(Ok(Err(_))) | Ok(Err(_)) => {
-            Err((StatusCode::BAD_GATEWAY, format!("cannot resolve `{host}`")))
-        }
-        Err(_) => Err((
-            StatusCode::GATEWAY_TIMEOUT,
-            format!("resolving `{host}` took too long"),
-        )),
+        Ok(Ok(Err(e))) => Err(Unresolved::Nothing(format!("cannot resolve: {e}"))),
+        Ok(Err(e)) => Err(Unresolved::Nothing(format!("lookup failed: {e}"))),
+        Err(_) => Err(Unresolved::Nothing("lookup took too long".into())),
     }
 }
 
@@ -298,11 +342,23 @@ async fn connect(shared: Arc<Shared>, peer: SocketAddr, mut request: Request) ->
     let Some((host, port)) = target(&request) else {
         return say(StatusCode::BAD_REQUEST, "CONNECT needs `host:port`".into());
     };
+    let unreachable = |host: &str| {
+        say(
+            StatusCode::FORBIDDEN,
+            format!(
+                "network `open` does not reach `{host}` (only public addresses, and the admin's `open_allow`)"
+            ),
+        )
+    };
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => match resolve(&shared, &host, port).await {
+        Err(_) => match resolve(&shared, &admitted.lookups, &host, port).await {
             Ok(found) => found,
-            Err((status, why)) => return say(status, why),
+            Err(Unresolved::Busy(status, why)) => return say(status, why),
+            Err(Unresolved::Nothing(why)) => {
+                log_refusal(&shared, &token, &host, port, &why);
+                return unreachable(&host);
+            }
         },
     };
     // Every address is checked; the tunnel goes to one that passed, never re-resolved.
@@ -324,12 +380,7 @@ async fn connect(shared: Arc<Shared>, peer: SocketAddr, mut request: Request) ->
             None => "no address".into(),
         };
         log_refusal(&shared, &token, &host, port, &why);
-        return say(
-            StatusCode::FORBIDDEN,
-            format!(
-                "network `open` does not reach `{host}` (only public addresses, and the admin's `open_allow`)"
-            ),
-        );
+        return unreachable(&host);
     };
     let upstream = match tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -566,6 +617,8 @@ mod tests {
             "169.254.169.254:80".to_string(),
             "[::ffff:127.0.0.1]:443".to_string(),
             "[::1]:443".to_string(),
+            // A name with no address reads the same as one `open` does not reach.
+            "no-such-host.invalid:443".to_string(),
         ] {
             let (mut s, status) = ask(at, connect_head(&refused, Some(strict.token()))).await;
             assert!(status.contains(" 403 "), "{refused}: {status}");
