@@ -444,6 +444,22 @@ impl Config {
                 });
             }
         }
+        if let (Some(b), Some(most)) = (config.jobs.budget_usd, config.jobs.max_budget_usd) {
+            if b > most {
+                return Err(ConfigError::Invalid {
+                    path: name.to_string(),
+                    what: format!("[jobs] budget_usd = {b} is over max_budget_usd = {most}"),
+                });
+            }
+        }
+        if (config.jobs.budget_usd.is_some() || config.jobs.max_budget_usd.is_some())
+            && config.model.is_none()
+        {
+            return Err(ConfigError::Invalid {
+                path: name.to_string(),
+                what: "[jobs] budget_usd and max_budget_usd are held by the model proxy: configure [model] too".into(),
+            });
+        }
         for (key, days) in [
             ("transcript_days", config.jobs.transcript_days),
             ("workspace_days", config.jobs.workspace_days),
@@ -692,6 +708,26 @@ mod tests {
             Some(HarnessConfig::Scripted { script: None })
         ));
         assert_eq!(c.jobs.max_running, 4);
+    }
+
+    #[test]
+    fn budgets_need_the_model_proxy_and_fit_their_ceiling() {
+        let e = Config::parse("t.toml", "[jobs]\nmax_budget_usd = 5.0\n").unwrap_err();
+        assert!(e.to_string().contains("configure [model]"), "{e}");
+        let e = Config::parse(
+            "t.toml",
+            "[jobs]\nbudget_usd = 6.0\nmax_budget_usd = 5.0\n[model]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("over max_budget_usd"), "{e}");
+        let e = Config::parse("t.toml", "[jobs]\nbudget_usd = -1\n[model]\n").unwrap_err();
+        assert!(e.to_string().contains("budget_usd = -1"), "{e}");
+        let c = Config::parse(
+            "t.toml",
+            "[jobs]\nbudget_usd = 0.5\nmax_budget_usd = 5.0\n[model]\n",
+        )
+        .unwrap();
+        assert_eq!(c.jobs.budget_usd, Some(0.5));
     }
 
     #[test]

@@ -122,6 +122,10 @@ impl Handler {
                 self.refuse_in_background(channel, user, thread_ts, text);
                 return Ok(());
             }
+            // A follow-up keeps the thread's budget unless it names one.
+            if options.budget.is_none() {
+                options.budget = p.options.budget.clone();
+            }
             // A follow-up keeps the thread's agent (and harness) unless it names another.
             if options.agent.is_none() {
                 options.agent = Some(p.agent.clone());

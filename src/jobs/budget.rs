@@ -30,7 +30,8 @@ pub fn job_budget(
         };
         if let Some(most) = ceiling.filter(|&c| amount > c) {
             return Err(format!(
-                "`budget={text}` is over the most a job may spend, ${most:.2} (`[jobs] max_budget_usd`)"
+                "`budget={text}` is over the most a job may spend, {} (`[jobs] max_budget_usd`)",
+                crate::model::proxy::usd(most)
             ));
         }
         return Ok(Some(amount));

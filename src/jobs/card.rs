@@ -102,7 +102,11 @@ fn state_line(v: &CardView) -> String {
     if v.usage.cost_usd > 0.0 || v.usage.input_tokens + v.usage.output_tokens > 0 {
         let cost = match (v.usage.unpriced, v.usage.cost_usd > 0.0) {
             (false, _) => match v.budget_usd {
-                Some(b) => format!("${:.4} of its ${b:.2} budget", v.usage.cost_usd),
+                Some(b) => format!(
+                    "${:.4} of its {} budget",
+                    v.usage.cost_usd,
+                    crate::model::proxy::usd(b)
+                ),
                 None => format!("${:.4}", v.usage.cost_usd),
             },
             (true, true) => format!("${:.4} + tokens of an unpriced model", v.usage.cost_usd),

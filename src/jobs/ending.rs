@@ -260,7 +260,7 @@ pub fn terminal_parts(job: &Job) -> Vec<String> {
                     .unwrap_or("its model calls reached its budget"),
                 job.answer
                     .as_deref()
-                    .map(|a| format!(" What it had done so far:\n\n{a}"))
+                    .map(|a| format!(" What it had done so far:\n\n{}", cap_answer(a.trim())))
                     .unwrap_or_default()
             ),
             SLACK_MESSAGE_LIMIT,

@@ -131,24 +131,14 @@ impl Jobs {
         let fail = Ending::failed;
         // The job's model calls reached its budget: it ends so, with what it had done.
         let spent = |answer: Option<String>, recent: &std::collections::VecDeque<String>| {
-            let g = grant.filter(|g| g.over_budget())?;
-            let used = g.usage().cost_usd;
-            let answer = answer.or_else(|| {
-                (!recent.is_empty()).then(|| {
-                    format!(
-                        "its last steps:\n```\n{}\n```",
-                        Vec::from(recent.clone()).join("\n")
-                    )
-                })
-            });
-            Some(Ending {
-                state: JobState::OverBudget,
-                answer,
-                failure: Some(format!(
-                    "its model calls reached its budget of ${:.2} (${used:.4} spent)",
-                    g.budget().unwrap_or_default()
-                )),
-            })
+            grant
+                .filter(|g| g.over_budget())
+                .map(|g| spent_ending(job, g, answer, recent))
+        };
+        let refused = |recent: &std::collections::VecDeque<String>| {
+            grant
+                .filter(|g| g.refused_for_budget())
+                .map(|g| spent_ending(job, g, None, recent))
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + time_limit;
@@ -207,7 +197,7 @@ impl Jobs {
                     };
                 }
                 _ = heartbeat.tick() => {
-                    if let Some(ending) = spent(None, &recent) {
+                    if let Some(ending) = refused(&recent) {
                         cancel.cancel();
                         return ending;
                     }
@@ -420,6 +410,37 @@ async fn confirm_ended(outcome: Ending, events: &mut mpsc::Receiver<HarnessEvent
         failure: Some(format!(
             "{asked}, but {}; an operator should check the runtime",
             mrkdwn::escape(&problem)
+        )),
+    }
+}
+
+/// How a job whose spend reached its budget ends: over budget, with its answer or its last
+/// steps.
+fn spent_ending(
+    job: &Job,
+    g: &GrantHandle,
+    answer: Option<String>,
+    recent: &std::collections::VecDeque<String>,
+) -> Ending {
+    // What it spent under an earlier process too (a re-attached run).
+    let used = job.usage.cost_usd + g.usage().cost_usd;
+    let answer = answer.or_else(|| {
+        (!recent.is_empty()).then(|| {
+            // A step cannot close the fence: its own backtick runs are broken up.
+            let steps: Vec<String> = recent
+                .iter()
+                .map(|l| l.replace("```", "`\u{200b}``"))
+                .collect();
+            format!("its last steps:\n```\n{}\n```", steps.join("\n"))
+        })
+    });
+    Ending {
+        state: JobState::OverBudget,
+        answer,
+        failure: Some(format!(
+            "its model calls reached its budget of {} ({} spent)",
+            crate::model::proxy::usd(g.budget().unwrap_or_default()),
+            crate::model::proxy::usd(used)
         )),
     }
 }

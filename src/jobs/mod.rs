@@ -14,6 +14,7 @@
 
 pub mod budget;
 pub mod card;
+pub mod changes;
 mod delivery;
 mod ending;
 mod follow;

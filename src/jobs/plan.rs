@@ -133,6 +133,11 @@ pub fn plan_run(inputs: PlanInputs<'_>) -> Result<RunPlan, PlanError> {
         inputs.budget_ceiling,
     )
     .map_err(PlanError::Budget)?;
+    if budget_usd.is_some() && !inputs.proxy {
+        return Err(PlanError::Budget(
+            "a job's budget is held by the model proxy, which is not configured (`[model]`)".into(),
+        ));
+    }
     // A follow-up works where its thread's first job worked, and resumes its CLI session.
     let workspace_job = inputs
         .chain

@@ -136,9 +136,9 @@ impl Jobs {
             self.settings.budget_usd,
             ceiling,
         ) {
-            Ok(Some(usd)) => grant.set_budget(usd),
+            Ok(Some(usd)) => grant.set_budget(usd, job.usage.cost_usd),
             Ok(None) => {}
-            Err(_) => grant.set_budget(ceiling.unwrap_or(0.0)),
+            Err(_) => grant.set_budget(ceiling.unwrap_or(0.0), job.usage.cost_usd),
         }
         let now = super::plan::sandbox_for(
             &self.settings.sandbox,

@@ -152,7 +152,7 @@ impl Jobs {
         let sandbox = self.sandbox_record(&plan.sandbox).await;
         let grant = self.grant(job, plan.models.clone(), &plan.mcp_servers, None);
         if let (Some(g), Some(usd)) = (&grant, plan.budget_usd) {
-            g.set_budget(usd);
+            g.set_budget(usd, 0.0);
             if let Some(c) = card {
                 c.update(|v| v.budget_usd = Some(usd));
             }
@@ -215,6 +215,14 @@ impl Jobs {
             model: job.model.clone(),
             workdir: plan.workdir.clone(),
         };
+        // What the workspace holds before the run, to see afterwards what it changed.
+        let listed = {
+            let dir = plan.workdir.clone();
+            tokio::task::spawn_blocking(move || changes::listing(&dir))
+                .await
+                .ok()
+                .flatten()
+        };
         let cancel = CancellationToken::new();
         let _stop_on_exit = cancel.clone().drop_guard();
         let events = match harness.start(run, cancel.clone()).await {
@@ -243,7 +251,27 @@ impl Jobs {
             _stop_on_exit.disarm();
             return ending;
         }
-        strip_special_bits(job, plan.workdir).await;
+        strip_special_bits(job, plan.workdir.clone()).await;
+        // Files changed by any means (a shell command reports none), on the card.
+        if let (Some(before), Some(c)) = (listed, card) {
+            let dir = plan.workdir.clone();
+            let after = tokio::task::spawn_blocking(move || changes::listing(&dir))
+                .await
+                .ok()
+                .flatten();
+            if let Some(after) = after {
+                let changed = changes::changed(&before, &after);
+                c.update(|v| {
+                    // A file the CLI reported is there already, by its path in the sandbox.
+                    for path in changed {
+                        let suffix = format!("/{path}");
+                        if !v.files.iter().any(|f| *f == path || f.ends_with(&suffix)) {
+                            v.files.insert(path);
+                        }
+                    }
+                });
+            }
+        }
         ending
     }
 }

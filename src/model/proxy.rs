@@ -148,10 +148,14 @@ struct Grant {
     client: Option<std::net::IpAddr>,
     /// Network `open` through the egress proxy, for a job whose sandbox has it.
     egress: Option<egress::EgressGrant>,
-    /// The most the job may spend (USD); its model calls are refused once `cost_usd` reaches
-    /// it, and `over_budget` is set.
+    /// The most the job may spend (USD); its model calls are refused once `spent_before` and
+    /// `cost_usd` reach it, and `over_budget` is set.
     budget_usd: Option<f64>,
     over_budget: bool,
+    /// What the job spent under an earlier process (a re-attached run), for its budget.
+    spent_before: f64,
+    /// The worst cost of its calls in flight (`Reservation`).
+    reserved_usd: f64,
 }
 
 impl Grant {
@@ -314,7 +318,8 @@ impl GrantHandle {
     /// Caps what the job may spend on models (USD): once its counted cost reaches `usd`, its
     /// model calls are refused, and so are calls to a model without a price (whose cost
     /// cannot be counted against it).
-    pub fn set_budget(&self, usd: f64) {
+    /// `spent_before`: what the job spent before this process gave it the grant.
+    pub fn set_budget(&self, usd: f64, spent_before: f64) {
         if let Some(g) = self
             .shared
             .grants
@@ -323,6 +328,7 @@ impl GrantHandle {
             .get_mut(&self.token)
         {
             g.budget_usd = Some(usd);
+            g.spent_before = spent_before;
         }
     }
 
@@ -336,14 +342,30 @@ impl GrantHandle {
             .and_then(|g| g.budget_usd)
     }
 
-    /// Whether a model call of the job was refused because its budget was spent.
-    pub fn over_budget(&self) -> bool {
+    /// Whether a call of the job was refused because its budget was spent: it can do no
+    /// more.
+    pub fn refused_for_budget(&self) -> bool {
         self.shared
             .grants
             .lock()
             .expect("grants lock")
             .get(&self.token)
             .is_some_and(|g| g.over_budget)
+    }
+
+    /// Whether the job's spend reached its budget (a call was refused for it, or calls in
+    /// flight carried it there).
+    pub fn over_budget(&self) -> bool {
+        self.shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get(&self.token)
+            .is_some_and(|g| {
+                g.over_budget
+                    || g.budget_usd
+                        .is_some_and(|b| g.spent_before + g.cost_usd >= b)
+            })
     }
 
     /// Lets a test tunnel to loopback, the one place a test machine has to tunnel to.
@@ -529,6 +551,8 @@ impl ModelProxy {
                 egress: None,
                 budget_usd: None,
                 over_budget: false,
+                spent_before: 0.0,
+                reserved_usd: 0.0,
             },
         );
         GrantHandle {
@@ -539,24 +563,110 @@ impl ModelProxy {
     }
 }
 
-/// Why a job with `budget` may not call `model` now, if it may not: its counted cost has
-/// reached the budget (then the grant is marked over budget), or the model has no price.
-fn spend_check(shared: &Shared, token: &str, model: &str, budget: f64) -> Option<String> {
-    if shared.config.cost(model, TokenUsage::default()).is_none() {
-        return Some(format!(
+/// What a call may cost at most, held against the job's budget while it is in flight (so
+/// calls at once cannot each pass on the same remaining amount); given back when dropped,
+/// once its real cost is counted.
+struct Reservation {
+    shared: Arc<Shared>,
+    token: String,
+    usd: f64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(g) = self
+            .shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+        {
+            g.reserved_usd = (g.reserved_usd - self.usd).max(0.0);
+        }
+    }
+}
+
+/// Why a budgeted job's call was refused.
+enum OverBudget {
+    /// Spent, or the model has no price: final (402).
+    Spent(String),
+    /// Calls in flight may use the rest: try again when they end (429).
+    Wait(String),
+}
+
+/// The most a call can cost: its input counted as a token per 4 bytes (more than text
+/// costs), and its output cap (`max_tokens` and the like; 16,384 when it names none).
+fn worst_cost(shared: &Shared, model: &str, body: &[u8]) -> Option<f64> {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let cap = [
+        &v["max_tokens"],
+        &v["max_output_tokens"],
+        &v["max_completion_tokens"],
+        &v["generationConfig"]["maxOutputTokens"],
+    ]
+    .iter()
+    .find_map(|f| f.as_u64())
+    .unwrap_or(16_384);
+    shared.config.cost(
+        model,
+        TokenUsage {
+            input: body.len() as u64 / 4,
+            output: cap,
+        },
+    )
+}
+
+/// Admits a call of a job with `budget` to `model`, reserving its worst cost; or says why
+/// not: the spend so far has reached the budget (the grant is marked over budget), the model
+/// has no price, or calls in flight already hold what is left. A call with nothing else in
+/// flight is always admitted while the budget is not reached: a job goes past its budget by
+/// at most the cost of one call.
+fn spend_check(
+    shared: &Arc<Shared>,
+    token: &str,
+    model: &str,
+    body: &[u8],
+    budget: f64,
+) -> Result<Option<Reservation>, OverBudget> {
+    let Some(worst) = worst_cost(shared, model, body) else {
+        return Err(OverBudget::Spent(format!(
             "threadwork: model `{model}` has no price, so a job with a budget cannot use it (set [model.prices.\"{model}\"])"
-        ));
-    }
+        )));
+    };
     let mut grants = shared.grants.lock().expect("grants lock");
-    let g = grants.get_mut(token)?;
-    if g.cost_usd >= budget {
+    let Some(g) = grants.get_mut(token) else {
+        return Ok(None);
+    };
+    let spent = g.spent_before + g.cost_usd;
+    if spent >= budget {
         g.over_budget = true;
-        return Some(format!(
-            "threadwork: this job's budget of ${budget:.2} is spent (${:.4} so far)",
-            g.cost_usd
-        ));
+        return Err(OverBudget::Spent(format!(
+            "threadwork: this job's budget of {} is spent ({} so far)",
+            usd(budget),
+            usd(spent)
+        )));
     }
-    None
+    if g.reserved_usd > 0.0 && spent + g.reserved_usd + worst > budget {
+        return Err(OverBudget::Wait(format!(
+            "threadwork: the job's calls in flight may use the rest of its budget of {}; try again when they end",
+            usd(budget)
+        )));
+    }
+    g.reserved_usd += worst;
+    Ok(Some(Reservation {
+        shared: shared.clone(),
+        token: token.to_string(),
+        usd: worst,
+    }))
+}
+
+/// An amount in USD with the cents, or with enough digits to tell a small one from zero.
+pub fn usd(amount: f64) -> String {
+    if amount != 0.0 && amount.abs() < 0.01 {
+        format!("${amount:.4}")
+    } else {
+        format!("${amount:.2}")
+    }
 }
 
 fn random_token() -> String {
@@ -785,15 +895,27 @@ async fn forward(
             ),
         );
     }
+    let mut reservation = None;
     if let (Some(budget), false) = (budget, model.is_empty()) {
-        if let Some(refusal) = spend_check(&shared, &token, &model, budget) {
-            tracing::warn!(job, agent = %agent, model = %model, budget, why = %refusal, "model call refused: the job's budget");
-            return refuse_as(
-                provider,
-                StatusCode::PAYMENT_REQUIRED,
-                "billing_error",
-                refusal,
-            );
+        match spend_check(&shared, &token, &model, &body, budget) {
+            Ok(r) => reservation = r,
+            Err(OverBudget::Wait(why)) => {
+                return refuse_as(
+                    provider,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    why,
+                )
+            }
+            Err(OverBudget::Spent(refusal)) => {
+                tracing::warn!(job, agent = %agent, model = %model, budget, why = %refusal, "model call refused: the job's budget");
+                return refuse_as(
+                    provider,
+                    StatusCode::PAYMENT_REQUIRED,
+                    "billing_error",
+                    refusal,
+                );
+            }
         }
     }
     let Some(upstream) = shared.config.upstream(provider) else {
@@ -927,7 +1049,9 @@ async fn forward(
             g.requests += 1;
         };
         // The job's slot is held until its answer has been passed on (and the grants lock
-        // above is released: the slot's drop takes it).
+        // above is released: the slot's drop takes it); so is the call's reservation, until
+        // its real cost is counted.
+        drop(reservation);
         drop(in_flight);
     });
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
@@ -1001,7 +1125,7 @@ mod tests {
     #[tokio::test]
     async fn a_jobs_calls_stop_at_its_budget() {
         let (mock, proxy, grant) = setup(vec![]).await;
-        grant.set_budget(0.000_001);
+        grant.set_budget(0.000_001, 0.0);
         let url = format!(
             "http://{}/t/{}/anthropic/v1/messages",
             proxy.addr(),
@@ -1017,7 +1141,8 @@ mod tests {
         assert_eq!(ask("mock-sonnet").await.unwrap().status(), 200);
         let used = counted(&grant, 1).await;
         assert!(used.cost_usd > 0.000_001, "{used:?}");
-        assert!(!grant.over_budget());
+        // The spend reached the budget: the job is over it before any call is refused.
+        assert!(grant.over_budget());
         let refused = ask("mock-sonnet").await.unwrap();
         assert_eq!(refused.status(), 402);
         let body: Value = refused.json().await.unwrap();
@@ -1034,7 +1159,7 @@ mod tests {
         );
 
         let (_mock, _proxy, unpriced) = setup(vec![]).await;
-        unpriced.set_budget(5.0);
+        unpriced.set_budget(5.0, 0.0);
         let url = format!(
             "http://{}/t/{}/anthropic/v1/messages",
             _proxy.addr(),
@@ -1049,6 +1174,34 @@ mod tests {
             .unwrap();
         assert_eq!(r.status(), 402);
         assert!(r.text().await.unwrap().contains("no price"));
+    }
+
+    // Calls at once cannot each pass on the same remaining amount: each holds its worst cost
+    // until its real cost is counted; one call alone is always let through.
+    #[tokio::test]
+    async fn calls_in_flight_hold_their_worst_cost_against_the_budget() {
+        let (_mock, proxy, grant) = setup(vec![]).await;
+        let body = serde_json::to_vec(&json!({"model": "mock-sonnet", "max_tokens": 1000,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .unwrap();
+        // $15 per million output tokens: 1,000 tokens cost at most $0.015 and some input.
+        let worst = worst_cost(&proxy.shared, "mock-sonnet", &body).unwrap();
+        assert!(worst > 0.015 && worst < 0.016, "{worst}");
+        grant.set_budget(worst * 1.5, 0.0);
+        let t = grant.token().to_string();
+        let first = spend_check(&proxy.shared, &t, "mock-sonnet", &body, worst * 1.5);
+        assert!(matches!(first, Ok(Some(_))));
+        let second = spend_check(&proxy.shared, &t, "mock-sonnet", &body, worst * 1.5);
+        assert!(matches!(second, Err(OverBudget::Wait(_))));
+        drop(first);
+        let third = spend_check(&proxy.shared, &t, "mock-sonnet", &body, worst * 1.5);
+        assert!(matches!(third, Ok(Some(_))));
+        // What an earlier process counted is spent too (a re-attached run).
+        drop(third);
+        grant.set_budget(1.0, 1.0);
+        let spent = spend_check(&proxy.shared, &t, "mock-sonnet", &body, 1.0);
+        assert!(matches!(spent, Err(OverBudget::Spent(_))));
+        assert!(grant.over_budget());
     }
 
     #[tokio::test]
