@@ -43,6 +43,8 @@ pub struct CardView {
     pub head: Option<String>,
     /// What the job may spend (USD), shown against what it spent.
     pub budget_usd: Option<f64>,
+    /// Where it runs, once planned: `docker · network model`.
+    pub sandbox: Option<String>,
 }
 
 impl CardView {
@@ -67,6 +69,7 @@ impl CardView {
             pr: job.pr.as_ref().map(|p| p.link()),
             head: job.head.clone(),
             budget_usd: None,
+            sandbox: None,
         }
     }
 
@@ -152,6 +155,12 @@ pub fn render(v: &CardView) -> String {
     }
     if let Some(version) = &v.prompt_version {
         header.push_str(&format!(" · prompt `{version}`"));
+    }
+    if let Some(sandbox) = &v.sandbox {
+        header.push_str(&format!(" · {sandbox}"));
+    }
+    if let Some(b) = v.budget_usd {
+        header.push_str(&format!(" · budget {}", crate::model::proxy::usd(b)));
     }
     let mut out = format!("{header}\n{}", state_line(v));
     if let Some(pr) = &v.pr {
@@ -312,6 +321,8 @@ mod tests {
         v.budget_usd = Some(0.5);
         v.usage.cost_usd = 0.5012;
         v.usage.input_tokens = 10;
+        v.sandbox = Some("docker · network model".into());
+        assert!(render(&v).contains(" · docker · network model · budget $0.50\n"));
         assert!(
             render(&v)
                 .contains(":money_with_wings: *over budget* in 30s · $0.5012 of its $0.50 budget"),

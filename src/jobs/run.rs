@@ -153,9 +153,18 @@ impl Jobs {
         let grant = self.grant(job, plan.models.clone(), &plan.mcp_servers, None);
         if let (Some(g), Some(usd)) = (&grant, plan.budget_usd) {
             g.set_budget(usd, 0.0);
-            if let Some(c) = card {
-                c.update(|v| v.budget_usd = Some(usd));
-            }
+        }
+        // The card's header says what runs where, and within what budget.
+        if let Some(c) = card {
+            let sandbox = format!(
+                "{} · network {}",
+                plan.sandbox.runtime.label(),
+                plan.sandbox.network.label()
+            );
+            c.update(|v| {
+                v.sandbox = Some(sandbox);
+                v.budget_usd = plan.budget_usd.filter(|_| grant.is_some());
+            });
         }
         // A container or Kubernetes run outlives the bot: its grant is restored under the
         // same token by the process that re-attaches to it.
