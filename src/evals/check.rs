@@ -13,15 +13,7 @@ pub type Snapshot = BTreeMap<String, [u8; 32]>;
 
 /// Files created, changed or removed between two snapshots, in path order.
 pub fn changed_files(before: &Snapshot, after: &Snapshot) -> Vec<String> {
-    let mut out: Vec<String> = after
-        .iter()
-        .filter(|(p, h)| before.get(*p) != Some(*h))
-        .map(|(p, _)| p.clone())
-        .chain(before.keys().filter(|p| !after.contains_key(*p)).cloned())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+    crate::jobs::changes::changed(before, after)
 }
 
 /// `path` names `file` or a folder holding it.

@@ -45,8 +45,12 @@ pub fn listing(dir: &Path) -> Option<Listing> {
     Some(out)
 }
 
-/// Files added, changed or removed between two listings, in order.
-pub fn changed(before: &Listing, after: &Listing) -> Vec<String> {
+/// Files added, changed or removed between two listings (by metadata, or by content hash as
+/// an eval's snapshots are), in order.
+pub fn changed<V: PartialEq>(
+    before: &BTreeMap<String, V>,
+    after: &BTreeMap<String, V>,
+) -> Vec<String> {
     let mut out: Vec<String> = after
         .iter()
         .filter(|(p, m)| before.get(*p) != Some(*m))

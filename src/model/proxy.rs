@@ -275,6 +275,16 @@ impl GrantHandle {
         &self.token
     }
 
+    /// `f` on the job's grant, while it lasts.
+    fn with<R>(&self, f: impl FnOnce(&mut Grant) -> R) -> Option<R> {
+        self.shared
+            .grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(&self.token)
+            .map(f)
+    }
+
     /// Lets the job reach `servers` through the gateway; their calls arrive on
     /// `take_tool_calls`. Unknown servers are the caller's to refuse first (`Gateway::has`).
     pub fn open_tools(&self, servers: Vec<String>) {
@@ -282,37 +292,25 @@ impl GrantHandle {
         let recorder: crate::mcp::gateway::Recorder = Arc::new(move |call| {
             let _ = tx.send(call);
         });
-        if let Some(g) = self
-            .shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-        {
+        self.with(|g| {
             g.tools = Some(JobTools {
                 agent: g.agent.clone(),
                 servers,
                 recorder,
-            });
-        }
+            })
+        });
         *self.tool_calls.lock().expect("tool calls lock") = Some(rx);
     }
 
     /// Lets the job tunnel out through the egress proxy (network `open` on Docker): to public
     /// addresses and to `allow`, never to `deny` (`runtime::open::check`).
     pub fn allow_egress(&self, allow: Vec<ipnet::IpNet>, deny: Vec<ipnet::IpNet>) {
-        if let Some(g) = self
-            .shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-        {
+        self.with(|g| {
             // Tunnels opened under earlier rules do not outlive them.
             if let Some(earlier) = g.egress.replace(egress::EgressGrant::new(allow, deny)) {
                 earlier.end();
             }
-        }
+        });
     }
 
     /// Caps what the job may spend on models (USD): once its counted cost reaches `usd`, its
@@ -320,68 +318,43 @@ impl GrantHandle {
     /// cannot be counted against it).
     /// `spent_before`: what the job spent before this process gave it the grant.
     pub fn set_budget(&self, usd: f64, spent_before: f64) {
-        if let Some(g) = self
-            .shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-        {
+        self.with(|g| {
             g.budget_usd = Some(usd);
             g.spent_before = spent_before;
-        }
+        });
     }
 
     /// The job's budget (USD), when it has one.
     pub fn budget(&self) -> Option<f64> {
-        self.shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get(&self.token)
-            .and_then(|g| g.budget_usd)
+        self.with(|g| g.budget_usd).flatten()
     }
 
     /// Whether a call of the job was refused because its budget was spent: it can do no
     /// more.
     pub fn refused_for_budget(&self) -> bool {
-        self.shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get(&self.token)
-            .is_some_and(|g| g.over_budget)
+        self.with(|g| g.over_budget).unwrap_or(false)
     }
 
     /// Whether the job's spend reached its budget (a call was refused for it, or calls in
     /// flight carried it there).
     pub fn over_budget(&self) -> bool {
-        self.shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get(&self.token)
-            .is_some_and(|g| {
-                g.over_budget
-                    || g.budget_usd
-                        .is_some_and(|b| g.spent_before + g.cost_usd >= b)
-            })
+        self.with(|g| {
+            g.over_budget
+                || g.budget_usd
+                    .is_some_and(|b| g.spent_before + g.cost_usd >= b)
+        })
+        .unwrap_or(false)
     }
 
     /// Lets a test tunnel to loopback, the one place a test machine has to tunnel to.
     #[cfg(test)]
     pub(crate) fn allow_egress_to_loopback(&self) {
         self.allow_egress(vec![], vec![]);
-        if let Some(e) = self
-            .shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-            .and_then(|g| g.egress.as_mut())
-        {
-            e.loopback = true;
-        }
+        self.with(|g| {
+            if let Some(e) = g.egress.as_mut() {
+                e.loopback = true;
+            }
+        });
     }
 
     /// The receiving end of the job's tool calls (once).

@@ -546,6 +546,17 @@ mod tests {
         port
     }
 
+    /// A proxy on loopback with `limits`.
+    async fn on_loopback(limits: crate::model::listen::Limits) -> ModelProxy {
+        let config = ProxyConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            ..ProxyConfig::default()
+        };
+        ModelProxy::start_limited(config, None, limits)
+            .await
+            .unwrap()
+    }
+
     /// Sends `head` to the proxy; the connection and the response's status line.
     async fn ask(proxy: SocketAddr, head: String) -> (tokio::net::TcpStream, String) {
         let mut s = tokio::net::TcpStream::connect(proxy).await.unwrap();
@@ -672,19 +683,11 @@ mod tests {
     #[tokio::test]
     async fn an_idle_tunnel_is_closed() {
         let port = greeter().await;
-        let proxy = ModelProxy::start_limited(
-            ProxyConfig {
-                listen: ([127, 0, 0, 1], 0).into(),
-                ..ProxyConfig::default()
-            },
-            None,
-            crate::model::listen::Limits {
-                tunnel_idle: Duration::from_millis(300),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let proxy = on_loopback(crate::model::listen::Limits {
+            tunnel_idle: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .await;
         let grant = proxy.grant(4, "web", vec![]);
         grant.allow_egress_to_loopback();
         let target = format!("127.0.0.2:{port}");
@@ -700,19 +703,11 @@ mod tests {
     #[tokio::test]
     async fn a_jobs_tunnels_are_capped() {
         let port = greeter().await;
-        let proxy = ModelProxy::start_limited(
-            ProxyConfig {
-                listen: ([127, 0, 0, 1], 0).into(),
-                ..ProxyConfig::default()
-            },
-            None,
-            crate::model::listen::Limits {
-                per_job_tunnels: 2,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let proxy = on_loopback(crate::model::listen::Limits {
+            per_job_tunnels: 2,
+            ..Default::default()
+        })
+        .await;
         let grant = proxy.grant(3, "web", vec![]);
         grant.allow_egress_to_loopback();
         let target = format!("127.0.0.2:{port}");
