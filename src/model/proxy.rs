@@ -194,6 +194,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// `f` on the grant of `token`, while it lasts.
+    fn with_grant<R>(&self, token: &str, f: impl FnOnce(&mut Grant) -> R) -> Option<R> {
+        self.grants
+            .lock()
+            .expect("grants lock")
+            .get_mut(token)
+            .map(f)
+    }
+
     /// Says once per model that its tokens are counted but not their cost. The name comes from
     /// a sandbox's request: it is logged as a clipped field, and at most 256 names are kept.
     fn warn_unpriced(&self, model: &str) {
@@ -232,15 +241,8 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some(g) = self
-            .shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-        {
-            g.in_flight = g.in_flight.saturating_sub(1);
-        }
+        self.shared
+            .with_grant(&self.token, |g| g.in_flight = g.in_flight.saturating_sub(1));
     }
 }
 
@@ -277,12 +279,7 @@ impl GrantHandle {
 
     /// `f` on the job's grant, while it lasts.
     fn with<R>(&self, f: impl FnOnce(&mut Grant) -> R) -> Option<R> {
-        self.shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-            .map(f)
+        self.shared.with_grant(&self.token, f)
     }
 
     /// Lets the job reach `servers` through the gateway; their calls arrive on
@@ -363,16 +360,13 @@ impl GrantHandle {
     }
 
     pub fn usage(&self) -> JobUsage {
-        let grants = self.shared.grants.lock().expect("grants lock");
-        grants
-            .get(&self.token)
-            .map(|g| JobUsage {
-                tokens: g.used,
-                cost_usd: g.cost_usd,
-                unpriced: g.unpriced,
-                requests: g.requests,
-            })
-            .unwrap_or_default()
+        self.with(|g| JobUsage {
+            tokens: g.used,
+            cost_usd: g.cost_usd,
+            unpriced: g.unpriced,
+            requests: g.requests,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -547,15 +541,9 @@ struct Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if let Some(g) = self
-            .shared
-            .grants
-            .lock()
-            .expect("grants lock")
-            .get_mut(&self.token)
-        {
-            g.reserved_usd = (g.reserved_usd - self.usd).max(0.0);
-        }
+        self.shared.with_grant(&self.token, |g| {
+            g.reserved_usd = (g.reserved_usd - self.usd).max(0.0)
+        });
     }
 }
 
@@ -1472,6 +1460,17 @@ mod tests {
         assert!(other.contains("another sandbox"), "{other}");
         let (_c, again) = raw(proxy.addr(), [127, 0, 0, 2], &request, long).await;
         assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+        // Its egress tunnels too (network `open`).
+        grant.allow_egress(vec![], vec![]);
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD
+            .encode(format!("threadwork:{}", grant.token()));
+        let connect = format!(
+            "CONNECT 1.1.1.1:443 HTTP/1.1\r\nHost: 1.1.1.1:443\r\nProxy-Authorization: Basic {auth}\r\n\r\n"
+        );
+        let (_c, tunnel) = raw(proxy.addr(), [127, 0, 0, 3], &connect, long).await;
+        assert!(tunnel.starts_with("HTTP/1.1 403"), "{tunnel}");
+        assert!(tunnel.contains("another sandbox"), "{tunnel}");
     }
 
     /// Boundary: a job's own requests are capped (each may buffer 32 MB), and a body that

@@ -27,23 +27,12 @@ async fn a_planted_state_link_does_not_aim_the_bots_writes_at_the_host() {
     let outside = w.dir.path().join("host-dir");
     std::fs::create_dir(&outside).unwrap();
     std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let fake = w.dir.path().join("fake-codex");
-    std::fs::write(
-        &fake,
-        format!(
+    let script = format!(
             "#!/bin/sh\nrm -rf .threadwork && ln -s {:?} .threadwork\n\
              printf '%s\\n' '{{\"type\":\"item.completed\",\"item\":{{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"planted\"}}}}' '{{\"type\":\"turn.completed\"}}'\n",
-            outside
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    w.use_agents(&[(
-        "coder.md",
-        "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
-    )]);
-    w.config.agents.default = "coder".into();
-    crate::common::cli::start_fake_codex_bot(&mut w, &fake).await;
+        outside
+    );
+    crate::common::cli::start_fake_codex_bot(&mut w, &script).await;
 
     let thread = w.mention("plant it").await;
     wait_reply(&w, &thread, SECS(20), |m| m.text == "planted").await;

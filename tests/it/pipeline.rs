@@ -787,22 +787,10 @@ async fn old_workspaces_go_and_a_full_disk_budget_refuses_new_jobs() {
 // card, from the workspace itself; its own state folder does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_changed_by_a_shell_command_count_on_the_card() {
-    use std::os::unix::fs::PermissionsExt;
     let mut w = World::new(EmulatorConfig::default()).await;
-    let fake = w.dir.path().join("fake-codex");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho made > by-shell.txt\nmkdir -p src && echo fn > src/lib.rs\n\
-         printf '%s\\n' '{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"wrote two\"}}' '{\"type\":\"turn.completed\"}'\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    w.use_agents(&[(
-        "coder.md",
-        "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
-    )]);
-    w.config.agents.default = "coder".into();
-    crate::common::cli::start_fake_codex_bot(&mut w, &fake).await;
+    let script = "#!/bin/sh\necho made > by-shell.txt\nmkdir -p src && echo fn > src/lib.rs\n\
+         printf '%s\\n' '{\"type\":\"item.completed\",\"item\":{\"id\":\"i\",\"type\":\"agent_message\",\"text\":\"wrote two\"}}' '{\"type\":\"turn.completed\"}'\n";
+    crate::common::cli::start_fake_codex_bot(&mut w, script).await;
     let ts = w.mention("write two files").await;
     wait_reply(&w, &ts, SECS(20), |m| m.text == "wrote two").await;
     let card = card_showing(&w, &ts, "succeeded", SECS(10)).await;

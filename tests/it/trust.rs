@@ -441,23 +441,13 @@ async fn other_teams_and_guests_are_refused_unless_allowed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jobs_proxy_token_never_reaches_the_thread() {
     let mut w = World::new(EmulatorConfig::default()).await;
-    let fake = w.dir.path().join("fake-codex");
     // Fails the way Codex does when its provider is unreachable, quoting the base URL — and
     // the same URL base64-encoded, as a debug dump might.
-    std::fs::write(
-        &fake,
+    let script =
         "#!/bin/sh\nurl=$( (printf '%s\\n' \"$@\"; env; cat \"$CODEX_HOME/config.toml\") | grep -o 'http[^ \"]*/t/[A-Za-z0-9_-]*' | head -1)\n\
          enc=$(printf 'base=%s' \"$url\" | base64 -w0)\n\
-         printf '{\"type\":\"turn.failed\",\"error\":{\"message\":\"stream disconnected from %s (%s)\"}}\\n' \"$url\" \"$enc\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    w.use_agents(&[(
-        "coder.md",
-        "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
-    )]);
-    w.config.agents.default = "coder".into();
-    crate::common::cli::start_fake_codex_bot(&mut w, &fake).await;
+         printf '{\"type\":\"turn.failed\",\"error\":{\"message\":\"stream disconnected from %s (%s)\"}}\\n' \"$url\" \"$enc\"\n";
+    crate::common::cli::start_fake_codex_bot(&mut w, script).await;
     let thread = say(&w, "alice", "anything", None).await;
     let failed = wait_reply(&w, &thread, SECS(20), |m| m.text.contains("failed")).await;
     assert!(

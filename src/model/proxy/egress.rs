@@ -311,19 +311,16 @@ async fn resolve(
 
 /// Logs a refusal: the first few of a job, then every power of two.
 fn log_refusal(shared: &Shared, token: &str, host: &str, port: u16, why: &str) {
-    let mut grants = shared.grants.lock().expect("grants lock");
-    let Some(g) = grants.get_mut(token) else {
-        return;
-    };
-    let job = g.job;
-    let agent = g.agent.clone();
-    let Some(e) = g.egress.as_mut() else {
-        return;
-    };
-    e.refused += 1;
-    if e.refused <= 5 || e.refused.is_power_of_two() {
-        tracing::warn!(job, %agent, host = ?crate::text::clip(host, 100), port, why, refused = e.refused, "egress tunnel refused");
-    }
+    shared.with_grant(token, |g| {
+        let (job, agent) = (g.job, g.agent.clone());
+        let Some(e) = g.egress.as_mut() else {
+            return;
+        };
+        e.refused = e.refused.saturating_add(1);
+        if e.refused <= 5 || e.refused.is_power_of_two() {
+            tracing::warn!(job, %agent, host = ?crate::text::clip(host, 100), port, why, refused = e.refused, "egress tunnel refused");
+        }
+    });
 }
 
 async fn connect(shared: Arc<Shared>, peer: SocketAddr, mut request: Request) -> Response {

@@ -72,11 +72,21 @@ pub async fn start_cli_bot(
     CliBot { docker, harnesses }
 }
 
-/// Starts the bot with one Codex harness whose program is `program` (a script standing in
-/// for the CLI), run as a local process with the model proxy in front of a dead upstream:
-/// for tests of what the bot does around a CLI, not of the CLI.
-pub async fn start_fake_codex_bot(w: &mut World, program: &std::path::Path) {
+/// Starts the bot with one agent, `coder` (the default), on a Codex harness whose program is
+/// `script` (a shell script standing in for the CLI), run as a local process with the model
+/// proxy in front of a dead upstream: for tests of what the bot does around a CLI, not of
+/// the CLI.
+pub async fn start_fake_codex_bot(w: &mut World, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
     use threadwork::runtime::policy::{NetworkMode, RuntimeKind};
+    let program = w.dir.path().join("fake-codex");
+    std::fs::write(&program, script).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    w.use_agents(&[(
+        "coder.md",
+        "---\nname: coder\ndescription: Writes code\nharness: codex\n---\nI am coder.\n",
+    )]);
+    w.config.agents.default = "coder".into();
     w.config.model = Some(mock_proxy("http://127.0.0.1:9", "sk-never-used-key"));
     w.config.sandbox.runtime = RuntimeKind::Process;
     w.config.sandbox.network = NetworkMode::Model;
